@@ -1,0 +1,260 @@
+"""Elementwise ops: forward and local derivative side by side. Broadcasting is undone by the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from descend.backend import get_array_module
+from descend.tensor import Function
+
+
+def _shape(x: Any) -> tuple:
+    return tuple(getattr(x, "shape", ()))
+
+
+def _binary(op: str, fn: Any, a: Any, b: Any) -> Any:
+    """Apply a broadcasting binary function, naming the op and both shapes when they don't broadcast."""
+    try:
+        return fn(a, b)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together") from None
+
+
+# ---- binary --------------------------------------------------------------------------------------------
+
+class Add(Function):
+    def forward(self, a, b):
+        return _binary("add", np.add, a, b)
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return _binary("sub", np.subtract, a, b)
+
+    def backward(self, g):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return _binary("mul", np.multiply, a, b)
+
+    def backward(self, g):
+        da, db = self.needs_input_grad
+        return (g * self.b if da else None), (g * self.a if db else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return _binary("div", np.true_divide, a, b)
+
+    def backward(self, g):
+        da, db = self.needs_input_grad
+        ga = g / self.b if da else None
+        gb = -g * self.a / (self.b * self.b) if db else None
+        return ga, gb
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = _binary("pow", np.power, a, b)
+        return self.out
+
+    def backward(self, g):
+        da, db = self.needs_input_grad
+        a, b = self.a, self.b
+        ga = gb = None
+        if da:
+            if isinstance(b, (int, float)) and b == 2:
+                ga = g * 2 * a
+            else:
+                ga = g * b * a ** (b - 1)
+        if db:
+            xp = get_array_module(g)
+            # d(a^b)/db = a^b ln a; PyTorch defines it as 0 where a == 0 and b >= 0 (the limit).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * self.out * xp.log(a)
+            gb = xp.where((xp.asarray(a) == 0) & (xp.asarray(b) >= 0), 0, gb).astype(gb.dtype)
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return _binary("maximum", np.maximum, a, b)
+
+    def backward(self, g):
+        # Ties split the gradient evenly, as PyTorch does.
+        w = (self.a > self.b) + 0.5 * (self.a == self.b)
+        da, db = self.needs_input_grad
+        return (g * w if da else None), (g * (1 - w) if db else None)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return _binary("minimum", np.minimum, a, b)
+
+    def backward(self, g):
+        w = (self.a < self.b) + 0.5 * (self.a == self.b)
+        da, db = self.needs_input_grad
+        return (g * w if da else None), (g * (1 - w) if db else None)
+
+
+class Where(Function):
+    def forward(self, cond, a, b):
+        xp = get_array_module(cond, a, b)
+        self.cond = cond
+        try:
+            return xp.where(cond, a, b)
+        except ValueError:
+            raise ValueError(f"where: shapes {_shape(cond)}, {_shape(a)} and {_shape(b)} cannot be "
+                             "broadcast together") from None
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        _, da, db = self.needs_input_grad
+        zero = xp.zeros((), dtype=g.dtype)
+        ga = xp.where(self.cond, g, zero) if da else None
+        gb = xp.where(self.cond, zero, g) if db else None
+        return None, ga, gb
+
+
+# ---- unary ---------------------------------------------------------------------------------------------
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = get_array_module(a).exp(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return get_array_module(a).log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = get_array_module(a).sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return get_array_module(a).abs(a)
+
+    def backward(self, g):
+        return g * get_array_module(g).sign(self.a)
+
+
+class Clamp(Function):
+    def forward(self, a, lo=None, hi=None):
+        if lo is None and hi is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        self.a, self.lo, self.hi = a, lo, hi
+        return get_array_module(a).clip(a, lo, hi)
+
+    def backward(self, g):
+        # The gradient passes where the input lies inside [min, max], bounds included (PyTorch's choice).
+        mask = True
+        if self.lo is not None:
+            mask = self.a >= self.lo
+        if self.hi is not None:
+            mask = mask & (self.a <= self.hi)
+        return g * mask
+
+
+class Cast(Function):
+    def forward(self, a, dtype=None):
+        self.src = a.dtype
+        return a.astype(dtype, copy=False)
+
+    def backward(self, g):
+        return g.astype(self.src, copy=False)
+
+
+# ---- activations ---------------------------------------------------------------------------------------
+
+class ReLU(Function):
+    def forward(self, a):
+        self.out = get_array_module(a).maximum(a, 0)
+        return self.out
+
+    def backward(self, g):
+        return g * (self.out > 0)
+
+
+class LeakyReLU(Function):
+    def forward(self, a, negative_slope=0.01):
+        xp = get_array_module(a)
+        self.pos, self.slope = a > 0, negative_slope
+        return xp.where(self.pos, a, a * negative_slope)
+
+    def backward(self, g):
+        return get_array_module(g).where(self.pos, g, g * self.slope)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        xp = get_array_module(a)
+        # exp of -|x| never overflows; each branch is accurate where it is used.
+        e = xp.exp(-xp.abs(a))
+        self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = get_array_module(a).tanh(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+class Softplus(Function):
+    def forward(self, a, beta=1.0, threshold=20.0):
+        xp = get_array_module(a)
+        self.a, self.beta, self.threshold = a, beta, threshold
+        z = a * beta
+        self.linear = z > threshold
+        # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)) never overflows.
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        return xp.where(self.linear, a, soft)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        z = self.a * self.beta
+        e = xp.exp(-xp.abs(z))
+        sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return g * xp.where(self.linear, 1, sig)

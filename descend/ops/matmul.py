@@ -1,0 +1,52 @@
+"""Matrix product with NumPy's batching and broadcasting rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from descend.tensor import Function
+
+
+def check_matmul(op: str, a: Any, b: Any) -> None:
+    """Raise a clear error if a @ b is undefined: names the op, both shapes and, on a clash, both dtypes."""
+    sa, sb = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
+    if not sa or not sb:
+        raise ValueError(f"{op}: both operands need at least 1 dimension, got {sa} @ {sb}")
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if sa[-1] != k_b:
+        raise ValueError(f"{op}: {sa} @ {sb} — inner dimensions differ ({sa[-1]} vs {k_b})")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: dtype {a.dtype} @ {b.dtype} — both operands must have the same dtype; "
+                        f"cast one with .to(...)")
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        check_matmul("matmul", a, b)
+        self.a, self.b = a, b
+        try:
+            return a @ b
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be "
+                             "broadcast together") from None
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        # Treat vectors as matrices so one formula covers every case; the engine sums batch dims.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = g[..., None, :]
+        if b.ndim == 1:
+            g = g[..., None]
+        da, db = self.needs_input_grad
+        ga = gb = None
+        if da:
+            ga = g @ b2.swapaxes(-1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if db:
+            gb = a2.swapaxes(-1, -2) @ g
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb

@@ -1,0 +1,192 @@
+"""Movement ops: reshape, permute, expand, indexing, concatenation and padding."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from descend.backend import get_array_module
+from descend.tensor import Function, Tensor
+
+
+class Reshape(Function):
+    def forward(self, a, shape=()):
+        self.in_shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot view shape {a.shape} ({a.size} elements) as "
+                             f"{tuple(shape)}") from None
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Permute(Function):
+    def forward(self, a, dims=()):
+        if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
+            raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of the {a.ndim} dims of "
+                             f"shape {a.shape}")
+        self.dims = dims
+        return a.transpose(dims)
+
+    def backward(self, g):
+        return g.transpose(np.argsort([d % g.ndim for d in self.dims]))
+
+
+class Expand(Function):
+    # Backward is the identity: the engine sums the expanded gradient back to the input's shape.
+    def forward(self, a, shape=()):
+        lead = len(shape) - a.ndim
+        if lead < 0:
+            raise ValueError(f"expand: target {tuple(shape)} has fewer dims than the input {a.shape}")
+        target = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+        try:
+            return get_array_module(a).broadcast_to(a, target)
+        except ValueError:
+            raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(shape)}") from None
+
+    def backward(self, g):
+        return g
+
+
+class Clone(Function):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+def _is_advanced(index: Any) -> bool:
+    """Whether an index holds integer arrays (which may repeat positions, so gradients must add up)."""
+    items = index if isinstance(index, tuple) else (index,)
+    for i in items:
+        if hasattr(i, "dtype") and getattr(i, "ndim", 0) > 0 and i.dtype != np.bool_:
+            return True
+        if isinstance(i, (list, tuple)):
+            return True
+    return False
+
+
+class GetItem(Function):
+    def forward(self, a, index=None):
+        self.shape, self.index = a.shape, index
+        try:
+            out = a[index]
+        except IndexError as e:
+            raise IndexError(f"getitem: index {_describe(index)} is invalid for shape {a.shape}: {e}") from None
+        return get_array_module(a).asarray(out)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if _is_advanced(self.index):
+            xp.add.at(out, self.index, g)  # repeated indices accumulate
+        else:
+            out[self.index] = g
+        return out
+
+
+def _describe(index: Any) -> str:
+    items = index if isinstance(index, tuple) else (index,)
+    return "[" + ", ".join(f"array{tuple(i.shape)}" if hasattr(i, "shape") else repr(i) for i in items) + "]"
+
+
+class Cat(Function):
+    def forward(self, *arrays, dim=0):
+        xp = get_array_module(*arrays)
+        if not arrays:
+            raise ValueError("cat: expected a non-empty sequence of tensors")
+        ndim = arrays[0].ndim
+        self.dim = dim % max(ndim, 1)
+        self.sizes = [a.shape[self.dim] for a in arrays]
+        try:
+            return xp.concatenate(arrays, axis=self.dim)
+        except ValueError:
+            shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
+            raise ValueError(f"cat: shapes {shapes} must match except in dim {dim}") from None
+
+    def backward(self, g):
+        bounds = np.cumsum(self.sizes)[:-1]
+        return tuple(get_array_module(g).split(g, bounds, axis=self.dim))
+
+
+class Stack(Function):
+    def forward(self, *arrays, dim=0):
+        xp = get_array_module(*arrays)
+        if len({a.shape for a in arrays}) > 1:
+            shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
+            raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
+        self.dim = dim % (arrays[0].ndim + 1)
+        self.n = len(arrays)
+        return xp.stack(arrays, axis=self.dim)
+
+    def backward(self, g):
+        pre = (slice(None),) * self.dim
+        return tuple(g[pre + (i,)] for i in range(self.n))
+
+
+class Pad(Function):
+    """Constant padding with PyTorch's argument order: (left, right) of the last dim first."""
+
+    def forward(self, a, pad=(), value=0.0):
+        if len(pad) % 2 or len(pad) // 2 > a.ndim:
+            raise ValueError(f"pad: padding {tuple(pad)} must have an even length of at most "
+                             f"2 * ndim = {2 * a.ndim} for shape {a.shape}")
+        if any(p < 0 for p in pad):
+            raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+        widths = [(0, 0)] * a.ndim
+        for i in range(len(pad) // 2):
+            widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+        return get_array_module(a).pad(a, widths, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        return g[self.slices]
+
+
+# ---- helpers expressed with the primitives above ----------------------------------------------------
+
+def flatten(t: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim into one."""
+    if t.ndim == 0:
+        return Reshape.apply(t, shape=(1,))
+    s, e = start_dim % t.ndim, end_dim % t.ndim
+    shape = t.shape[:s] + (-1,) + t.shape[e + 1:] if t.data.size else \
+        t.shape[:s] + (int(np.prod(t.shape[s:e + 1])),) + t.shape[e + 1:]
+    return Reshape.apply(t, shape=shape)
+
+
+def squeeze(t: Tensor, dim: int | None = None) -> Tensor:
+    """Drop size-1 dims (or only `dim`, if it has size 1)."""
+    if dim is None:
+        shape = tuple(n for n in t.shape if n != 1)
+    else:
+        d = dim % max(t.ndim, 1)
+        shape = t.shape if t.ndim == 0 or t.shape[d] != 1 else t.shape[:d] + t.shape[d + 1:]
+    return Reshape.apply(t, shape=shape)
+
+
+def unsqueeze(t: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dim at `dim`."""
+    d = dim % (t.ndim + 1)
+    return Reshape.apply(t, shape=t.shape[:d] + (1,) + t.shape[d:])
+
+
+def transpose(t: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims."""
+    dims = list(range(t.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return Permute.apply(t, dims=tuple(dims))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along an existing dim."""
+    return Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Stack along a new dim."""
+    return Stack.apply(*tensors, dim=dim)

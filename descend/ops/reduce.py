@@ -1,0 +1,196 @@
+"""Reductions and the numerically stable softmax family."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+from descend.backend import get_array_module
+from descend.tensor import Function, Tensor
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _axes(dim: Any, ndim: int, op: str) -> tuple | None:
+    """Normalise a dim argument (None, int or sequence; negatives allowed) to a sorted tuple."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dimensions")
+        out.append(d % max(ndim, 1))
+    return tuple(sorted(out))
+
+
+def _expand(g: Any, shape: tuple, axes: tuple | None, keepdim: bool) -> Any:
+    """Put reduced axes back into a gradient so it broadcasts against the input."""
+    if not keepdim and axes is not None and g.ndim != len(shape):
+        g = get_array_module(g).expand_dims(g, axes)
+    return g
+
+
+class Sum(Function):
+    def forward(self, a, dim=None, keepdim=False):
+        self.shape, self.keepdim = a.shape, keepdim
+        self.axes = _axes(dim, a.ndim, "sum")
+        return get_array_module(a).asarray(a.sum(axis=self.axes, keepdims=keepdim))
+
+    def backward(self, g):
+        g = _expand(g, self.shape, self.axes, self.keepdim)
+        return get_array_module(g).broadcast_to(g, self.shape)
+
+
+class Mean(Function):
+    def forward(self, a, dim=None, keepdim=False):
+        self.shape, self.keepdim = a.shape, keepdim
+        self.axes = _axes(dim, a.ndim, "mean")
+        self.count = a.size if self.axes is None else int(np.prod([a.shape[i] for i in self.axes]))
+        return get_array_module(a).asarray(a.mean(axis=self.axes, keepdims=keepdim))
+
+    def backward(self, g):
+        g = _expand(g, self.shape, self.axes, self.keepdim) / self.count
+        return get_array_module(g).broadcast_to(g, self.shape)
+
+
+class Var(Function):
+    def forward(self, a, dim=None, correction=1, keepdim=False):
+        xp = get_array_module(a)
+        self.axes = _axes(dim, a.ndim, "var")
+        self.shape, self.keepdim = a.shape, keepdim
+        n = a.size if self.axes is None else int(np.prod([a.shape[i] for i in self.axes]))
+        self.denom = max(n - correction, 0)
+        self.centered = a - a.mean(axis=self.axes, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.asarray((self.centered ** 2).sum(axis=self.axes, keepdims=keepdim) / self.denom)
+
+    def backward(self, g):
+        g = _expand(g, self.shape, self.axes, self.keepdim)
+        return g * (2 / self.denom) * self.centered
+
+
+class AMax(Function):
+    """max/min over dims; tied maxima share the gradient evenly (PyTorch's amax/amin)."""
+
+    def forward(self, a, dim=None, keepdim=False, sign=1):
+        xp = get_array_module(a)
+        self.axes = _axes(dim, a.ndim, "amax" if sign > 0 else "amin")
+        self.shape, self.keepdim = a.shape, keepdim
+        if a.size == 0:
+            raise ValueError(f"{'max' if sign > 0 else 'min'}: cannot reduce an empty tensor {a.shape}")
+        out = a.max(axis=self.axes, keepdims=True) if sign > 0 else a.min(axis=self.axes, keepdims=True)
+        self.mask = a == out
+        if not keepdim:
+            out = out.reshape(()) if self.axes is None else xp.squeeze(out, axis=self.axes)
+        return xp.asarray(out)
+
+    def backward(self, g):
+        g = _expand(g, self.shape, self.axes, self.keepdim)
+        mask = self.mask
+        return g * mask / mask.sum(axis=self.axes, keepdims=True)
+
+
+class MaxDim(Function):
+    """max/min along one dim with indices; the gradient goes to the selected index (PyTorch's max(dim))."""
+
+    def forward(self, a, dim=0, keepdim=False, sign=1):
+        xp = get_array_module(a)
+        self.dim = _axes(dim, a.ndim, "max")[0]
+        self.shape, self.keepdim = a.shape, keepdim
+        idx = a.argmax(axis=self.dim) if sign > 0 else a.argmin(axis=self.dim)
+        self.idx = xp.expand_dims(idx, self.dim)
+        out = xp.take_along_axis(a, self.idx, axis=self.dim)
+        return out if keepdim else xp.squeeze(out, axis=self.dim)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        if not self.keepdim:
+            g = xp.expand_dims(g, self.dim)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        xp.put_along_axis(out, self.idx, g, axis=self.dim)
+        return out
+
+
+def max_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
+    """`t.max()` reduces everything; `t.max(dim)` returns (values, indices) like PyTorch."""
+    if dim is None:
+        return AMax.apply(t)
+    values = MaxDim.apply(t, dim=dim, keepdim=keepdim)
+    return MaxResult(values, argmax(t, dim, keepdim))
+
+
+def min_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
+    """`t.min()` reduces everything; `t.min(dim)` returns (values, indices) like PyTorch."""
+    if dim is None:
+        return AMax.apply(t, sign=-1)
+    values = MaxDim.apply(t, dim=dim, keepdim=keepdim, sign=-1)
+    idx = get_array_module(t.data).argmin(t.data, axis=dim)
+    if keepdim:
+        idx = get_array_module(idx).expand_dims(idx, dim)
+    return MaxResult(values, Tensor(idx.astype(np.int64)))
+
+
+def argmax(t: Tensor, dim: int | None, keepdim: bool) -> Tensor:
+    """Indices of the maxima (int64, no gradient)."""
+    xp = get_array_module(t.data)
+    if dim is None:
+        return Tensor(xp.asarray(t.data.argmax()).astype(np.int64))
+    idx = t.data.argmax(axis=dim)
+    if keepdim:
+        idx = xp.expand_dims(idx, dim)
+    return Tensor(idx.astype(np.int64))
+
+
+def _stable_max(a: Any, axes: tuple | None) -> Any:
+    """Row maxima used as the shift for exp; infinite maxima are replaced by 0 so inf - inf never appears."""
+    xp = get_array_module(a)
+    m = a.max(axis=axes, keepdims=True)
+    return xp.where(xp.isfinite(m), m, 0)
+
+
+class LogSumExp(Function):
+    def forward(self, a, dim=None, keepdim=False):
+        xp = get_array_module(a)
+        self.axes = _axes(dim, a.ndim, "logsumexp")
+        self.shape, self.keepdim, self.a = a.shape, keepdim, a
+        m = _stable_max(a, self.axes)
+        with np.errstate(divide="ignore"):
+            out = xp.log(xp.exp(a - m).sum(axis=self.axes, keepdims=True)) + m
+        self.out = out
+        if not keepdim:
+            out = out.reshape(()) if self.axes is None else xp.squeeze(out, axis=self.axes)
+        return xp.asarray(out)
+
+    def backward(self, g):
+        g = _expand(g, self.shape, self.axes, self.keepdim)
+        return g * get_array_module(g).exp(self.a - self.out)
+
+
+class Softmax(Function):
+    def forward(self, a, dim=-1):
+        xp = get_array_module(a)
+        self.dim = _axes(dim, a.ndim, "softmax")
+        e = xp.exp(a - _stable_max(a, self.dim))
+        self.out = e / e.sum(axis=self.dim, keepdims=True)
+        return self.out
+
+    def backward(self, g):
+        out = self.out
+        return out * (g - (g * out).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, a, dim=-1):
+        xp = get_array_module(a)
+        self.dim = _axes(dim, a.ndim, "log_softmax")
+        shifted = a - _stable_max(a, self.dim)
+        # Subtracting the max first means the sum is >= 1, so the log is finite for finite input.
+        self.out = shifted - xp.log(xp.exp(shifted).sum(axis=self.dim, keepdims=True))
+        return self.out
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        return g - xp.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
