@@ -9,6 +9,7 @@ import numpy as np
 from descend import backend
 
 _grad_enabled = True
+_anomaly_check = None  # set by detect_anomaly(): called with (op class, output, inputs) after every forward
 
 
 class no_grad:
@@ -42,6 +43,60 @@ class enable_grad(no_grad):
         _grad_enabled = True
 
 
+class detect_anomaly:
+    """Context manager: raise at the first op whose output is non-finite while its inputs were finite.
+
+    The error names the op, the input and output shapes, and the caller's source line outside descend.
+    """
+
+    def __enter__(self) -> "detect_anomaly":
+        global _anomaly_check
+        self._prev = _anomaly_check
+        _anomaly_check = _check_finite
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        global _anomaly_check
+        _anomaly_check = self._prev
+
+
+class NonFiniteError(FloatingPointError):
+    """An op produced NaN or infinity from finite inputs; `op`, `shapes` and `source` say where."""
+
+    def __init__(self, op: str, in_shapes: list, out_shape: tuple, source: str, kind: str) -> None:
+        self.op, self.in_shapes, self.out_shape, self.source, self.kind = op, in_shapes, out_shape, source, kind
+        ins = ", ".join(str(s) for s in in_shapes)
+        super().__init__(f"{op} produced {kind} (inputs {ins} -> output {out_shape}) at {source}")
+
+
+def _user_frame() -> str:
+    """'file:line in function' of the innermost stack frame outside the descend package."""
+    import os
+    import sys
+
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(pkg + os.sep):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def _check_finite(cls: type, out: Any, args: tuple) -> None:
+    xp = backend.get_array_module(out)
+    if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc" or bool(xp.isfinite(out).all()):
+        return
+    for a in args:
+        data = a.data if isinstance(a, Tensor) else a
+        if hasattr(data, "dtype") and data.dtype.kind in "fc" and not bool(xp.isfinite(data).all()):
+            return  # the non-finite value came from an input; the op that made it was reported already
+    kind = "NaN" if bool(xp.isnan(out).any()) else "inf"
+    shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
+    raise NonFiniteError(cls.__name__, shapes, tuple(out.shape), _user_frame(), kind)
+
+
 def is_grad_enabled() -> bool:
     """Whether ops currently record the graph."""
     return _grad_enabled
@@ -67,6 +122,8 @@ class Function:
         """Run forward on the inputs' arrays and, if any input needs a gradient, link the output to this op."""
         ctx = cls.__new__(cls)
         out = ctx.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        if _anomaly_check is not None:
+            _anomaly_check(cls, out, args)
         t = Tensor.__new__(Tensor)
         t.data = out
         t.grad = None
