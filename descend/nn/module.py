@@ -254,8 +254,10 @@ class Module:
             out[prefix + name] = p if keep_vars else Tensor(p.data)
         for name, b in self._own_buffers(persistent_only=True):
             out[prefix + name] = b if keep_vars else Tensor(b.data)
-        for name, child in self.named_children():
-            child.state_dict(out, prefix + name + ".", keep_vars)
+        # Every child, even one seen under another name: PyTorch saves a shared module under each name.
+        for name, child in self._members():
+            if isinstance(child, Module):
+                child.state_dict(out, prefix + name + ".", keep_vars)
         return out
 
     def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
