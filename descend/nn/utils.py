@@ -1,0 +1,108 @@
+"""Gradient clipping and flattening parameters to one vector (PyTorch's torch.nn.utils names and semantics).
+
+Gradients are treated as read-only (an array may be shared by several tensors), so clipping replaces each
+`p.grad` with a new tensor instead of scaling it in place.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from descend import backend
+from descend.ops.movement import cat
+from descend.tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+
+
+def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+
+
+def _vector_norm(x: Any, norm_type: float) -> Any:
+    """The norm of a flattened array, accumulated in float64 and returned as a float64 0-d array."""
+    xp = backend.get_array_module(x)
+    a = xp.abs(x.reshape(-1).astype(np.float64))
+    if norm_type == math.inf:
+        return a.max() if a.size else xp.asarray(0.0)
+    if norm_type == -math.inf:
+        return a.min() if a.size else xp.asarray(math.inf)
+    if norm_type == 0:
+        return xp.asarray(float(xp.count_nonzero(a)))
+    if norm_type == 2:
+        return xp.sqrt(xp.dot(a, a))
+    if norm_type == 1:
+        return a.sum()
+    return (a ** norm_type).sum() ** (1.0 / norm_type)
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
+    """Scale all grads together so their joint norm is at most max_norm; returns the norm BEFORE clipping.
+
+    The joint norm is the norm of the per-parameter norms (norm_type 2, 1, inf, any p > 0). As in PyTorch, grads
+    are multiplied by min(1, max_norm / (total_norm + 1e-6)). With error_if_nonfinite, a NaN or infinite total
+    norm raises RuntimeError instead of spreading NaN into every grad.
+    """
+    params = _as_list(parameters)
+    norm_type = float(norm_type)
+    grads = [p.grad.data for p in params if p.grad is not None]
+    if not grads:
+        return Tensor(np.asarray(0.0, dtype=backend.default_dtype()))
+    xp = backend.get_array_module(grads[0])
+    norms = xp.stack([_vector_norm(g, norm_type) for g in grads])
+    total = _vector_norm(norms, norm_type)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+                           f"{float(total)}, so they cannot be clipped; pass error_if_nonfinite=False to "
+                           f"clip anyway")
+    coef = float(max_norm) / (float(total) + 1e-6)
+    if coef > 1.0:  # written so that a NaN norm gives NaN grads, as torch.clamp does
+        coef = 1.0
+    for p in params:
+        if p.grad is not None:
+            g = p.grad.data
+            p.grad = Tensor(g * g.dtype.type(coef))
+    return Tensor(xp.asarray(total, dtype=grads[0].dtype))
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Clamp every grad element to [-clip_value, clip_value]."""
+    v = float(clip_value)
+    for p in _as_list(parameters):
+        if p.grad is not None:
+            g = p.grad.data
+            p.grad = Tensor(backend.get_array_module(g).clip(g, -v, v))
+
+
+def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
+    """All parameters flattened and concatenated into one 1-D tensor (differentiable, as in PyTorch)."""
+    params = _as_list(parameters)
+    if not params:
+        raise ValueError("parameters_to_vector: got no parameters")
+    return cat([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Tensor | Iterable[Tensor]) -> None:
+    """Copy consecutive slices of a 1-D vector into the parameters, in place.
+
+    Unlike PyTorch (which rebinds `param.data` to views of `vec`), values are copied into each parameter's own
+    array, so parameters held in an optimizer's flat buffer stay there.
+    """
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected a Tensor, got {type(vec).__name__}")
+    if vec.ndim != 1:
+        raise ValueError(f"vector_to_parameters: expected a 1-D vector, got shape {vec.shape}")
+    params = _as_list(parameters)
+    total = sum(p.numel() for p in params)
+    if vec.shape[0] != total:
+        raise ValueError(f"vector_to_parameters: the vector has {vec.shape[0]} elements, the parameters need "
+                         f"{total}")
+    pos = 0
+    for p in params:
+        n = p.numel()
+        p.data[...] = vec.data[pos:pos + n].reshape(p.shape)
+        pos += n

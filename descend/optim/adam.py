@@ -1,0 +1,74 @@
+"""Adam and AdamW (PyTorch's formulas: bias-corrected step size, eps added after the bias-corrected sqrt)."""
+
+from __future__ import annotations
+
+from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _lerp_
+
+
+class Adam(Optimizer):
+    """Adam: m = lerp(m, g, 1 - b1); v = b2 * v + (1 - b2) * g * g;
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)   (amsgrad: v replaced by its running max).
+
+    `weight_decay` is L2 added to the gradient, or with `decoupled_weight_decay` (AdamW) p *= 1 - lr * wd before
+    the update. `l1` adds l1 * sign(p) to the gradient (descend's lasso option); `maximize` negates it first.
+    """
+
+    _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool = False, l1: float = 0.0) -> None:
+        name = type(self).__name__
+        _check(lr >= 0.0, f"{name}: invalid learning rate: {lr}")
+        _check(eps >= 0.0, f"{name}: invalid epsilon value: {eps}")
+        _check(0.0 <= betas[0] < 1.0, f"{name}: invalid beta parameter at index 0: {betas[0]}")
+        _check(0.0 <= betas[1] < 1.0, f"{name}: invalid beta parameter at index 1: {betas[1]}")
+        _check(weight_decay >= 0.0, f"{name}: invalid weight_decay value: {weight_decay}")
+        _check(l1 >= 0.0, f"{name}: invalid l1 value: {l1}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, l1=l1)
+        super().__init__(params, defaults)
+
+    def _update(self, group: dict, blk: _Block, count: int) -> int:
+        xp = blk.flat.xp
+        p, g = blk.p, blk.g
+        tmp, tmp2 = blk.tmp(0), blk.tmp(1)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        step = count + 1
+        wd = group["weight_decay"]
+        if wd != 0 and group["decoupled_weight_decay"]:
+            p *= 1 - lr * wd
+        m, v = blk.state("exp_avg"), blk.state("exp_avg_sq")
+        _lerp_(m, g, 1 - beta1, tmp)
+        v *= beta2
+        xp.multiply(g, 1 - beta2, out=tmp)
+        tmp *= g
+        v += tmp
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        if group["amsgrad"]:
+            v_max = blk.state("max_exp_avg_sq")
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
+        xp.sqrt(v, out=tmp)
+        tmp /= bias_correction2_sqrt
+        tmp += eps
+        xp.multiply(m, -step_size, out=tmp2)
+        tmp2 /= tmp
+        p += tmp2
+        return step
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 1e-2): p *= 1 - lr * weight_decay before the Adam update."""
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False, l1: float = 0.0) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True, l1=l1)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
