@@ -62,10 +62,11 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     coef = float(max_norm) / (float(total) + 1e-6)
     if coef > 1.0:  # written so that a NaN norm gives NaN grads, as torch.clamp does
         coef = 1.0
-    for p in params:
-        if p.grad is not None:
-            g = p.grad.data
-            p.grad = Tensor(g * g.dtype.type(coef))
+    with np.errstate(invalid="ignore"):  # inf * 0 -> NaN, as in PyTorch
+        for p in params:
+            if p.grad is not None:
+                g = p.grad.data
+                p.grad = Tensor(g * g.dtype.type(coef))
     return Tensor(xp.asarray(total, dtype=grads[0].dtype))
 
 
