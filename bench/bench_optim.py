@@ -92,7 +92,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     tv = torch.__version__ if torch is not None else "absent"
     print(f"optimizer.step() time, float32, {args.threads} thread(s); numpy {np.__version__}, torch {tv}")
-    print(f"{'model':<20} {'params':>8} {'optimizer':<16} {'descend us':>11} {'torch us':>10} {'torch/descend':>14}")
+    print(f"{'model':<20} {'params':>8} {'optimizer':<16} {'descend us':>11} {'torch us':>10} "
+          f"{'torch/descend':>14}")
     for mname, widths in MODELS.items():
         count = sum(int(np.prod(s)) for s in shapes(widths))
         for oname, (cls, kwargs) in OPTIMIZERS.items():

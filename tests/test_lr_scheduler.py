@@ -1,4 +1,4 @@
-"""Learning-rate schedulers against torch.optim.lr_scheduler: the same lr (and momentum) sequence, step for step."""
+"""Learning-rate schedulers against torch.optim.lr_scheduler: the same lr and momentum, step for step."""
 
 import math
 import pickle
@@ -63,7 +63,8 @@ CASES = {
                                                   div_factor=10.0, final_div_factor=100.0, base_momentum=0.8,
                                                   max_momentum=0.99),
     "sequential_warmup_cosine": lambda m, o: m.SequentialLR(
-        o, [m.LinearLR(o, start_factor=0.01, total_iters=20), m.CosineAnnealingLR(o, T_max=280)], milestones=[20]),
+        o, [m.LinearLR(o, start_factor=0.01, total_iters=20), m.CosineAnnealingLR(o, T_max=280)],
+        milestones=[20]),
     "sequential_three": lambda m, o: m.SequentialLR(
         o, [m.LinearLR(o, 0.1, total_iters=10), m.ExponentialLR(o, 0.98), m.StepLR(o, 20, 0.5)], [10, 100]),
     "sequential_lambda_multistep": lambda m, o: m.SequentialLR(
@@ -88,7 +89,8 @@ def test_lr_sequence_matches_torch(case):
     assert ds.last_epoch == ts.last_epoch == STEPS
 
 
-@pytest.mark.parametrize("case", ["cyclic_triangular2", "cyclic_exp_range", "onecycle", "onecycle_linear_3phase"])
+@pytest.mark.parametrize("case", ["cyclic_triangular2", "cyclic_exp_range", "onecycle",
+                                  "onecycle_linear_3phase"])
 def test_adam_beta1_cycles_like_torch(case):
     dopt, topt = make_opts("Adam", betas=(0.9, 0.99))
     ds, ts = CASES[case](dsched, dopt), CASES[case](tsched, topt)

@@ -5,12 +5,13 @@ OneCycleLR also write the momentum, or Adam's beta1); the optimizer reads the gr
 ReduceLROnPlateau reacts to a metric, so it is stateful by nature.
 
 Where this differs from PyTorch: PyTorch's StepLR, MultiStepLR, ExponentialLR, LinearLR and CosineAnnealingLR
-update the lr recursively from the group's current lr ("chainable" form). In normal use that gives the closed-form
-values up to rounding (a few ulps; the tests hold them to rtol 1e-12 over 300 steps). The two differ when
-(a) the group's lr is edited by hand between steps (PyTorch compounds the edit, here the next step overwrites it),
-(b) two schedulers drive one optimizer at once (PyTorch multiplies their factors, here the last one to step wins;
-use SequentialLR or compose schedules), (c) a scheduler is built with last_epoch >= 0 (here: the closed form at
-last_epoch + 1), (d) OneCycleLR, which rewrites 'initial_lr', follows another scheduler inside SequentialLR.
+update the lr recursively from the group's current lr ("chainable" form). In normal use that gives the
+closed-form values up to rounding (a few ulps; the tests hold them to rtol 1e-12 over 300 steps). They differ
+when (a) the group's lr is edited by hand between steps (PyTorch compounds the edit; here the next step
+overwrites it), (b) two schedulers drive one optimizer at once (PyTorch multiplies their factors; here the last
+one to step wins: use SequentialLR or compose schedules), (c) a scheduler is built with last_epoch >= 0 (here:
+the closed form at last_epoch + 1), (d) OneCycleLR, which rewrites 'initial_lr', follows another scheduler
+inside SequentialLR.
 """
 
 from __future__ import annotations
@@ -225,8 +226,8 @@ def _momentum_setup(sched: Any, optimizer: Optimizer, base_momentum: Any, max_mo
                     last_epoch: int) -> None:
     """Validate and initialise momentum cycling (CyclicLR, OneCycleLR): SGD/RMSprop momentum or Adam beta1."""
     if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-        raise ValueError(f"{type(sched).__name__}: optimizer {type(optimizer).__name__} has neither momentum nor "
-                         f"betas; pass cycle_momentum=False")
+        raise ValueError(f"{type(sched).__name__}: optimizer {type(optimizer).__name__} has neither momentum "
+                         f"nor betas; pass cycle_momentum=False")
     sched.use_beta1 = "betas" in optimizer.defaults
     bases = _per_group("base_momentum", optimizer, base_momentum)
     maxes = _per_group("max_momentum", optimizer, max_momentum)
@@ -253,7 +254,8 @@ class CyclicLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, base_lr: float | list[float], max_lr: float | list[float],
                  step_size_up: int = 2000, step_size_down: int | None = None, mode: str = "triangular",
-                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+                 scale_mode: str = "cycle",
                  cycle_momentum: bool = True, base_momentum: float = 0.8, max_momentum: float = 0.9,
                  last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
@@ -296,7 +298,8 @@ class CyclicLR(LRScheduler):
     def state_dict(self) -> dict:
         state = super().state_dict()
         fn = self._scale_fn_custom
-        state["_scale_fn_custom"] = None if fn is None or isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+        plain = fn is None or isinstance(fn, types.FunctionType)
+        state["_scale_fn_custom"] = None if plain else dict(fn.__dict__)
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -326,7 +329,8 @@ class OneCycleLR(LRScheduler):
             if not isinstance(epochs, int) or epochs <= 0:
                 raise ValueError(f"OneCycleLR: expected a positive integer epochs, got {epochs}")
             if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"OneCycleLR: expected a positive integer steps_per_epoch, got {steps_per_epoch}")
+                raise ValueError(f"OneCycleLR: expected a positive integer steps_per_epoch, got "
+                                 f"{steps_per_epoch}")
             self.total_steps = epochs * steps_per_epoch
         else:
             raise ValueError("OneCycleLR: define either total_steps or (epochs and steps_per_epoch)")
@@ -380,10 +384,11 @@ class SequentialLR(LRScheduler):
             raise ValueError("SequentialLR expects at least one scheduler")
         for i, s in enumerate(schedulers):
             if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR does not support ReduceLROnPlateau (index {i}): its step needs a "
-                                 f"metric")
+                raise ValueError(f"SequentialLR does not support ReduceLROnPlateau (index {i}): its step needs "
+                                 f"a metric")
             if getattr(s, "optimizer", None) is not optimizer:
-                raise ValueError(f"SequentialLR: scheduler {i} ({type(s).__name__}) belongs to another optimizer")
+                raise ValueError(f"SequentialLR: scheduler {i} ({type(s).__name__}) belongs to another "
+                                 f"optimizer")
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR expects one milestone fewer than schedulers: got {len(schedulers)} "
                              f"schedulers and {len(milestones)} milestones")
@@ -451,7 +456,8 @@ class ReduceLROnPlateau(LRScheduler):
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
+                             f"{threshold_mode!r}")
         self.optimizer = optimizer
         self.factor = factor
         if isinstance(min_lr, (list, tuple)):

@@ -259,7 +259,7 @@ class Optimizer:
                 self._init_state(group, flat)
 
     def _init_state(self, group: dict, flat: _Flat, seg: slice = slice(None)) -> None:
-        """Create the state of `flat[seg]` that exists before the first step (optimizers with `_eager_state`)."""
+        """Create the state of `flat[seg]` that exists before the first step (for `_eager_state`)."""
 
     # --- the step -------------------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -354,8 +354,8 @@ class Optimizer:
         name = type(self).__name__
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
-                             f"the optimizer has {len(self.param_groups)}")
+            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter "
+                             f"groups, the optimizer has {len(self.param_groups)}")
         for gi, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{name}.load_state_dict: parameter group {gi} has {len(saved['params'])} "
@@ -388,8 +388,8 @@ class Optimizer:
                 continue
             arr = np.asarray(st[key])
             if arr.shape != shape:
-                raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {flat.index[j]} has shape "
-                                 f"{arr.shape}, the parameter has shape {shape}")
+                raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {flat.index[j]} has "
+                                 f"shape {arr.shape}, the parameter has shape {shape}")
             flat.buffer(key)[seg] = flat.xp.asarray(arr.reshape(-1), dtype=flat.data.dtype)
         if self._has_step:
             flat.count[j] = int(float(st["step"]))

@@ -2,9 +2,9 @@
 
 Each builder returns a plain function of the step count. They can be used directly (`lr = schedule(step)`),
 joined (`join([warmup, decay], [100])`), or through the PyTorch-named classes in `descend.optim.lr_scheduler`,
-which evaluate them at `last_epoch`. The formulas are PyTorch's closed forms, in the same order of floating-point
-operations, so the values equal PyTorch's scheduler outputs (see lr_scheduler's docstring for where PyTorch's
-recursive updates differ from its closed forms in the last bits).
+which evaluate them at `last_epoch`. The formulas are PyTorch's closed forms, in the same order of
+floating-point operations, so the values equal PyTorch's scheduler outputs (see lr_scheduler's docstring for
+where PyTorch's recursive updates differ from its closed forms in the last bits).
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def cyclic(base_value: float, max_value: float, step_size_up: int = 2000, step_s
     """Cyclical value between base_value and max_value (CyclicLR; Smith 2017).
 
     mode 'triangular' (constant amplitude), 'triangular2' (amplitude halved each cycle) or 'exp_range'
-    (amplitude gamma ** step). A custom scale_fn(x) replaces the mode; x is the cycle number (scale_mode='cycle')
-    or the step ('iterations'). With base_value > max_value the cycle is inverted (how momentum cycles).
+    (amplitude gamma ** step). A custom scale_fn(x) replaces the mode; x is the cycle number
+    (scale_mode='cycle') or the step ('iterations'). With base_value > max_value the cycle is inverted (how
+    momentum cycles).
     """
     up = float(step_size_up)
     down = float(step_size_down) if step_size_down is not None else up
@@ -81,8 +82,8 @@ def cyclic(base_value: float, max_value: float, step_size_up: int = 2000, step_s
         elif mode == "exp_range":
             scale_fn, scale_mode = (lambda x: gamma ** x), "iterations"
         else:
-            raise ValueError(f"cyclic: mode must be 'triangular', 'triangular2' or 'exp_range' when no scale_fn "
-                             f"is given, got {mode!r}")
+            raise ValueError(f"cyclic: mode must be 'triangular', 'triangular2' or 'exp_range' when no "
+                             f"scale_fn is given, got {mode!r}")
     if scale_mode not in ("cycle", "iterations"):
         raise ValueError(f"cyclic: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
     fn, by_cycle = scale_fn, scale_mode == "cycle"
@@ -147,7 +148,8 @@ def one_cycle_values(total_steps: int, initial: float, peak: float, final: float
 
 
 def one_cycle_momentum(total_steps: int, base_momentum: float = 0.85, max_momentum: float = 0.95,
-                       pct_start: float = 0.3, anneal_strategy: str = "cos", three_phase: bool = False) -> Schedule:
+                       pct_start: float = 0.3, anneal_strategy: str = "cos",
+                       three_phase: bool = False) -> Schedule:
     """The momentum that goes with one_cycle: max_momentum down to base_momentum and back (OneCycleLR)."""
     return one_cycle_values(total_steps, max_momentum, base_momentum, max_momentum, pct_start, anneal_strategy,
                             three_phase)
@@ -169,5 +171,5 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
 def warmup_cosine(peak_value: float, warmup_steps: int, decay_steps: int, start_factor: float = 1e-3,
                   end_value: float = 0.0) -> Schedule:
     """Linear warm-up to peak_value over warmup_steps, then cosine decay to end_value over decay_steps."""
-    return join([linear_warmup(peak_value, warmup_steps, start_factor), cosine(peak_value, decay_steps, end_value)],
-                [warmup_steps])
+    warmup = linear_warmup(peak_value, warmup_steps, start_factor)
+    return join([warmup, cosine(peak_value, decay_steps, end_value)], [warmup_steps])
