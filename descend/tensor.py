@@ -486,6 +486,16 @@ class Tensor:
     def tanh(self) -> "Tensor":
         return _ew.Tanh.apply(self)
 
+    def erf(self) -> "Tensor":
+        return _ew.Erf.apply(self)
+
+    def square(self) -> "Tensor":
+        return _ew.Mul.apply(self, self)
+
+    def masked_fill(self, mask: Any, value: float) -> "Tensor":
+        """value where mask is True, else self (mask broadcasts)."""
+        return _ew.Where.apply(mask, value, self)
+
     # --- reductions -------------------------------------------------------------------------------------
     def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
         return _rd.Sum.apply(self, dim=dim, keepdim=keepdim)
@@ -551,6 +561,20 @@ class Tensor:
 
     def expand(self, *shape: Any) -> "Tensor":
         return _mv.Expand.apply(self, shape=_shape_arg(shape))
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        return _mv.Expand.apply(self, shape=other.shape)
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        return _mv.Reshape.apply(self, shape=other.shape)
+
+    reshape_as = view_as
+
+    def t(self) -> "Tensor":
+        """Transpose of a matrix (a 0-D or 1-D tensor is returned as is, like PyTorch)."""
+        if self.ndim > 2:
+            raise ValueError(f"t(): expects a tensor with <= 2 dimensions, got shape {self.shape}")
+        return self if self.ndim < 2 else _mv.Permute.apply(self, dims=(1, 0))
 
     def contiguous(self) -> "Tensor":
         return self

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.special import erf
 from descend.tensor import Function
 
 
@@ -258,3 +260,44 @@ class Softplus(Function):
         e = xp.exp(-xp.abs(z))
         sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
         return g * xp.where(self.linear, 1, sig)
+
+
+class Erf(Function):
+    def forward(self, a):
+        self.a = a
+        return erf(a)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        return g * (_TWO_OVER_SQRT_PI * xp.exp(-self.a * self.a))
+
+
+class GELU(Function):
+    """x * Phi(x), with Phi the standard normal CDF; approximate='tanh' uses PyTorch's tanh formula."""
+
+    def forward(self, a, approximate="none"):
+        xp = get_array_module(a)
+        self.a, self.approximate = a, approximate
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (a + _GELU_CUBIC * a * a * a)
+            self.t = xp.tanh(inner)
+            return 0.5 * a * (1 + self.t)
+        self.cdf = 0.5 * (1 + erf(a * _INV_SQRT_2))
+        return a * self.cdf
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        a = self.a
+        if self.approximate == "tanh":
+            t = self.t
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * a * a)
+            return g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * d_inner)
+        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * a * a)
+        return g * (self.cdf + a * pdf)
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_INV_SQRT_2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715

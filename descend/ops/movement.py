@@ -129,22 +129,40 @@ class Stack(Function):
 
 
 class Pad(Function):
-    """Constant padding with PyTorch's argument order: (left, right) of the last dim first."""
+    """Padding with PyTorch's argument order: (left, right) of the last dim first.
 
-    def forward(self, a, pad=(), value=0.0):
+    Non-constant modes read each output element from some input element; backward sums the gradient back
+    through that index map, so repeated reads (reflect, replicate, circular) accumulate.
+    """
+
+    _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+    def forward(self, a, pad=(), value=0.0, mode="constant"):
         if len(pad) % 2 or len(pad) // 2 > a.ndim:
             raise ValueError(f"pad: padding {tuple(pad)} must have an even length of at most "
                              f"2 * ndim = {2 * a.ndim} for shape {a.shape}")
         if any(p < 0 for p in pad):
             raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+        xp = get_array_module(a)
         widths = [(0, 0)] * a.ndim
         for i in range(len(pad) // 2):
             widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
-        return get_array_module(a).pad(a, widths, mode="constant", constant_values=value)
+        self.mode, self.shape = mode, a.shape
+        if mode == "constant":
+            self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+            return xp.pad(a, widths, mode="constant", constant_values=value)
+        for (lo, hi), n in zip(widths, a.shape):
+            if mode == "reflect" and max(lo, hi) >= n or mode == "circular" and max(lo, hi) > n:
+                raise ValueError(f"pad: {mode} padding {tuple(pad)} is too large for shape {a.shape}")
+        self.source = xp.pad(xp.arange(a.size).reshape(a.shape), widths, mode=self._NUMPY_MODES[mode])
+        return xp.pad(a, widths, mode=self._NUMPY_MODES[mode])
 
     def backward(self, g):
-        return g[self.slices]
+        if self.mode == "constant":
+            return g[self.slices]
+        xp = get_array_module(g)
+        flat = xp.bincount(self.source.reshape(-1), weights=g.reshape(-1), minlength=int(np.prod(self.shape)))
+        return flat.astype(g.dtype).reshape(self.shape)
 
 
 # ---- helpers expressed with the primitives above ----------------------------------------------------

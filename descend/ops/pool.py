@@ -1,0 +1,133 @@
+"""Max and average pooling over 1 or 2 spatial dims, as passes over strided views (one per kernel offset)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from descend.backend import get_array_module
+from descend.ops.conv import from_channels_last, interior, offset_slices, padded_channels_last
+from descend.tensor import Function
+
+
+def pool_out_size(size: int, k: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
+    """PyTorch's rule: with ceil_mode the last window must still start inside the input or left padding."""
+    span = size + 2 * pad - dilation * (k - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _pads(x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, out: tuple) -> tuple:
+    """(lo, hi) per spatial dim: the requested padding, plus room on the right for ceil_mode's last window."""
+    pads = []
+    for i, n in enumerate(x_shape[2:]):
+        need = (out[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1
+        pads.append((padding[i], max(need - n - padding[i], padding[i])))
+    return tuple(pads)
+
+
+def _windows(xpad, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
+    """For each kernel offset, the (N, *out, C) view of the input values it sees."""
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        yield offset, xpad[offset_slices(offset, stride, dilation, out)]
+
+
+class MaxPool(Function):
+    """Window maxima; the gradient goes to the first maximal element of each window (NaN wins), as in PyTorch."""
+
+    def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+        xp = get_array_module(x)
+        d = len(kernel)
+        out = tuple(pool_out_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
+                    for i in range(d))
+        pads = _pads(x.shape, kernel, stride, padding, dilation, out)
+        xpad = padded_channels_last(x, pads, value=-np.inf)
+        best = idx = None
+        for k, (_, v) in enumerate(_windows(xpad, kernel, stride, dilation, out)):
+            if best is None:
+                best = v.copy(order="K")
+                idx = xp.zeros(best.shape, dtype=np.int8 if len(kernel) < 128 else np.int32)
+                continue
+            take = (v > best) | (v != v)  # strictly greater keeps the first maximum; NaN propagates
+            xp.copyto(best, v, where=take)
+            xp.copyto(idx, k, where=take)
+        self.idx, self.x_shape, self.pad_shape, self.pads = idx, x.shape, xpad.shape, pads
+        self.kernel, self.stride, self.dilation, self.out = kernel, stride, dilation, out
+        return from_channels_last(best)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        d = len(self.kernel)
+        gcl = g.transpose((0,) + tuple(range(2, 2 + d)) + (1,))
+        gpad = xp.zeros(self.pad_shape, dtype=g.dtype)
+        zero = xp.zeros((), dtype=g.dtype)
+        for k, (_, region) in enumerate(_windows(gpad, self.kernel, self.stride, self.dilation, self.out)):
+            region += xp.where(self.idx == k, gcl, zero)
+        return from_channels_last(gpad[interior(self.pads, self.x_shape[2:])])
+
+    def indices(self) -> object:
+        """Flat positions (h * W + w) of the maxima in each input plane, as PyTorch's return_indices gives."""
+        xp = get_array_module(self.idx)
+        flat = xp.zeros(self.idx.shape, dtype=np.int64)
+        offsets = list(itertools.product(*(range(k) for k in self.kernel)))
+        stride_in = 1
+        for i in reversed(range(len(self.kernel))):
+            ks = xp.asarray([off[i] for off in offsets], dtype=np.int64)[self.idx.astype(np.int64)]
+            pos = xp.arange(self.out[i], dtype=np.int64) * self.stride[i]
+            pos = pos.reshape((1,) + tuple(-1 if j == i else 1 for j in range(len(self.kernel))) + (1,))
+            flat += (pos + ks * self.dilation[i] - self.pads[i][0]) * stride_in
+            stride_in *= self.x_shape[2 + i]
+        return from_channels_last(flat)
+
+
+class AvgPool(Function):
+    """Window means; count_include_pad counts the explicit zero padding (not ceil_mode's overhang)."""
+
+    def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+        xp = get_array_module(x)
+        d = len(kernel)
+        ones = (1,) * d
+        out = tuple(pool_out_size(x.shape[2 + i], kernel[i], stride[i], padding[i], 1, ceil_mode)
+                    for i in range(d))
+        pads = _pads(x.shape, kernel, stride, padding, ones, out)
+        xpad = padded_channels_last(x, pads)
+        total = None
+        for _, v in _windows(xpad, kernel, stride, ones, out):
+            total = v.copy(order="K") if total is None else xp.add(total, v, out=total)
+        if divisor_override:
+            div = xp.asarray(float(divisor_override), dtype=x.dtype)
+        else:
+            div = xp.asarray(_divisor(x.shape[2:], kernel, stride, padding, out, count_include_pad), dtype=x.dtype)
+            div = div.reshape((1,) + out + (1,))
+        self.inv = 1 / div
+        self.x_shape, self.pad_shape, self.pads = x.shape, xpad.shape, pads
+        self.kernel, self.stride, self.out = kernel, stride, out
+        total *= self.inv
+        return from_channels_last(total)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        d = len(self.kernel)
+        share = g.transpose((0,) + tuple(range(2, 2 + d)) + (1,)) * self.inv
+        gpad = xp.zeros(self.pad_shape, dtype=g.dtype)
+        for _, region in _windows(gpad, self.kernel, self.stride, (1,) * d, self.out):
+            region += share
+        return from_channels_last(gpad[interior(self.pads, self.x_shape[2:])])
+
+
+def _divisor(spatial: tuple, kernel: tuple, stride: tuple, padding: tuple, out: tuple,
+             count_include_pad: bool) -> np.ndarray:
+    """Per-window element counts, a product of per-dim counts: windows are clipped to the padded input
+    (count_include_pad) or to the input itself."""
+    div = np.ones((), dtype=np.float64)
+    for n, k, s, p, o in zip(spatial, kernel, stride, padding, out):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        div = np.multiply.outer(div, (end - start).astype(np.float64))
+    return div
