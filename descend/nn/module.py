@@ -95,6 +95,12 @@ class Module:
                 out = new
         return out
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A registered buffer stays a buffer when reassigned; arrays are wrapped so state_dict sees tensors.
+        if value is not None and not isinstance(value, Tensor) and name in self.__dict__.get("_buffers", ()):
+            value = Tensor(backend.xp.asarray(value))
+        object.__setattr__(self, name, value)
+
     # --- registration --------------------------------------------------------------------------------
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Add non-learnable state (e.g. running statistics); persistent buffers go into state_dict."""

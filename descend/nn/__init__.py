@@ -1,0 +1,28 @@
+"""Layers, losses, initialisers and the Module base class, with PyTorch's names and defaults."""
+
+import importlib.util
+
+from descend.nn import init
+from descend.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from descend.nn.layers import (AvgPool1d, AvgPool2d, Conv1d, Conv2d, Dropout, Embedding, Flatten, Identity,
+                               Linear, MaxPool1d, MaxPool2d)
+from descend.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from descend.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from descend.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from descend.nn.penalty import l1_penalty, l2_penalty
+from descend.nn.rnn import GRU
+
+# Owned by other helpers' files that may land later: nn must import without them meanwhile.
+if importlib.util.find_spec("descend.nn.functional") is not None:
+    from descend.nn import functional  # noqa: F401
+if importlib.util.find_spec("descend.nn.utils") is not None:
+    from descend.nn import utils  # noqa: F401
+
+__all__ = [
+    "init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+    "Identity", "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+    "Flatten", "Dropout", "Embedding", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GRU",
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "L1Loss",
+    "l1_penalty", "l2_penalty",
+]

@@ -1,0 +1,182 @@
+"""GRU with PyTorch's parameter names, gate order (r, z, n) and equations."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from descend import backend
+from descend import functional as F
+from descend.backend import get_array_module
+from descend.nn import init
+from descend.nn.module import Module, Parameter
+from descend.ops.movement import cat, stack
+from descend.tensor import Function, Tensor
+
+
+def _sigmoid(xp: Any, a: Any) -> Any:
+    e = xp.exp(-xp.abs(a))  # exp of -|a| never overflows
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class GRURecurrence(Function):
+    """The sequential part of one GRU layer in one direction, with a hand-written backward through time.
+
+    Inputs: gi (T, N, 3H) = x W_ihᵀ + b_ih for every step (computed outside, one big matmul), h0 (N, H),
+    W_hh (3H, H), b_hh (3H,) or None. Output: every hidden state (T, N, H). Per step, in PyTorch's terms:
+        r = σ(gi_r + W_hr h + b_hr),  z = σ(gi_z + W_hz h + b_hz),
+        n = tanh(gi_n + r ⊙ (W_hn h + b_hn)),  h' = (1 − z) ⊙ n + z ⊙ h.
+    `reverse` walks t = T-1 … 0 (the backward direction of a bidirectional layer).
+    """
+
+    def forward(self, gi, h0, w_hh, b_hh, reverse=False):
+        xp = get_array_module(gi, h0, w_hh)
+        steps, n_batch, h3 = gi.shape
+        hid = h3 // 3
+        out = xp.empty((steps, n_batch, hid), dtype=gi.dtype)
+        self.r, self.z, self.n, self.ghn = (xp.empty_like(out) for _ in range(4))
+        order = range(steps - 1, -1, -1) if reverse else range(steps)
+        h = h0
+        for t in order:
+            gh = h @ w_hh.T
+            if b_hh is not None:
+                gh = gh + b_hh
+            r = _sigmoid(xp, gi[t, :, :hid] + gh[:, :hid])
+            z = _sigmoid(xp, gi[t, :, hid:2 * hid] + gh[:, hid:2 * hid])
+            n = xp.tanh(gi[t, :, 2 * hid:] + r * gh[:, 2 * hid:])
+            h = (1 - z) * n + z * h
+            out[t], self.r[t], self.z[t], self.n[t], self.ghn[t] = h, r, z, n, gh[:, 2 * hid:]
+        self.out, self.h0, self.w_hh, self.reverse = out, h0, w_hh, reverse
+        self.has_bias = b_hh is not None
+        return out
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        out, w_hh = self.out, self.w_hh
+        steps, n_batch, hid = out.shape
+        # The state each step started from: h0, then the previous output in walking order.
+        if self.reverse:
+            h_prev = xp.concatenate([out[1:], self.h0[None]], axis=0)
+        else:
+            h_prev = xp.concatenate([self.h0[None], out[:-1]], axis=0)
+        dgi = xp.empty((steps, n_batch, 3 * hid), dtype=g.dtype)
+        dgh = xp.empty_like(dgi)
+        dh = xp.zeros((n_batch, hid), dtype=g.dtype)
+        order = range(steps) if self.reverse else range(steps - 1, -1, -1)
+        for t in order:
+            r, z, n = self.r[t], self.z[t], self.n[t]
+            dh = dh + g[t]
+            dan = dh * (1 - z) * (1 - n * n)          # through n's tanh
+            daz = dh * (h_prev[t] - n) * z * (1 - z)  # through z's sigmoid
+            dar = dan * self.ghn[t] * r * (1 - r)     # through r's sigmoid
+            dgi[t, :, :hid], dgi[t, :, hid:2 * hid], dgi[t, :, 2 * hid:] = dar, daz, dan
+            dgh[t, :, :hid], dgh[t, :, hid:2 * hid], dgh[t, :, 2 * hid:] = dar, daz, dan * r
+            dh = dh * z + dgh[t] @ w_hh
+        flat = dgh.reshape(-1, 3 * hid)
+        dw_hh = flat.T @ h_prev.reshape(-1, hid) if self.needs_input_grad[2] else None
+        db_hh = flat.sum(axis=0) if self.has_bias and self.needs_input_grad[3] else None
+        return dgi, dh, dw_hh, db_hh
+
+
+class GRU(Module):
+    """Multi-layer gated recurrent unit; `forward(input, hx=None)` returns (output, h_n) like PyTorch.
+
+    input: (L, N, input_size), or (N, L, input_size) with batch_first, or unbatched (L, input_size).
+    output: (L, N, D·hidden_size) with D = 2 if bidirectional; h_n: (D·num_layers, N, hidden_size).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"GRU: dropout must be in [0, 1], got {dropout}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"GRU: dropout={dropout} has no effect with num_layers=1 (it is applied between "
+                          "layers)")
+        if num_layers < 1 or hidden_size < 1:
+            raise ValueError(f"GRU: num_layers ({num_layers}) and hidden_size ({hidden_size}) must be >= 1")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bidirectional
+        dirs = 2 if bidirectional else 1
+        dt = backend.default_dtype() if dtype is None else np.dtype(dtype)
+        # Assignment order is PyTorch's: per layer, per direction, weight_ih, weight_hh, bias_ih, bias_hh.
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else hidden_size * dirs
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                setattr(self, "weight_ih" + sfx, Parameter(backend.xp.zeros((3 * hidden_size, layer_in), dt)))
+                setattr(self, "weight_hh" + sfx, Parameter(backend.xp.zeros((3 * hidden_size, hidden_size), dt)))
+                if bias:
+                    setattr(self, "bias_ih" + sfx, Parameter(backend.xp.zeros(3 * hidden_size, dt)))
+                    setattr(self, "bias_hh" + sfx, Parameter(backend.xp.zeros(3 * hidden_size, dt)))
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every weight and bias from U(±1/√hidden_size)."""
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -stdv, stdv)
+
+    def flatten_parameters(self) -> None:
+        """No-op, kept for PyTorch code (there is no cuDNN weight layout to compact)."""
+
+    def _name(self) -> str:
+        return f"GRU({self.input_size}→{self.hidden_size})"
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        dirs = 2 if self.bidirectional else 1
+        if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
+            layout = "(N, L, {0})" if self.batch_first else "(L, N, {0})"
+            raise ValueError(f"{self._name()}: expected input {layout.format(self.input_size)} or "
+                             f"(L, {self.input_size}), got {tuple(input.shape)}")
+        unbatched = input.ndim == 2
+        x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
+        n_batch = x.shape[1]
+        want = (self.num_layers * dirs, n_batch, self.hidden_size)
+        if hx is None:
+            hx = Tensor(backend.get_array_module(x.data).zeros(want, dtype=x.dtype))
+        else:
+            if unbatched:
+                hx = hx.unsqueeze(1)
+            if tuple(hx.shape) != want:
+                shown = want[::2] if unbatched else want
+                raise ValueError(f"{self._name()}: expected hx {shown}, got {tuple(hx.shape)}")
+        finals = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                w_ih, w_hh = getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx)
+                b_ih, b_hh = getattr(self, "bias_ih" + sfx, None), getattr(self, "bias_hh" + sfx, None)
+                gi = F.linear(x, w_ih, b_ih)
+                seq = GRURecurrence.apply(gi, hx[layer * dirs + d], w_hh, b_hh, reverse=d == 1)
+                outs.append(seq)
+                finals.append(seq[0] if d == 1 else seq[-1])
+            x = outs[0] if dirs == 1 else cat(outs, dim=-1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        h_n = stack(finals, dim=0)
+        if unbatched:
+            return x.squeeze(1), h_n.squeeze(1)
+        return (x.transpose(0, 1) if self.batch_first else x), h_n
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
