@@ -100,7 +100,7 @@ class ConvNd(Function):
         g2 = to_channels_last(grad).reshape(m, o)  # free when grad is channels-last, like our output
         gx = gw = gb = None
         if db:
-            gb = g2.sum(axis=0)
+            gb = xp.ones(m, dtype=g2.dtype) @ g2  # a GEMV sums the rows faster than sum(axis=0)
         if dw:
             if g == 1:
                 gwm = (self.cols.reshape(m, kg).T @ g2)[None]
@@ -110,20 +110,30 @@ class ConvNd(Function):
             gw = gwm.reshape((g,) + kernel + (cg, og)).transpose((0, d + 2, d + 1) + tuple(range(1, d + 1)))
             gw = gw.reshape(self.w_shape)
         if dx:
-            if g == 1:
-                gcols = g2 @ self.wmat[0].T
-            else:
-                gcols = xp.matmul(g2.reshape(m, g, og).transpose(1, 0, 2), self.wmat.transpose(0, 2, 1))
-                gcols = gcols.transpose(1, 0, 2)
-            gcols = gcols.reshape((n,) + self.out + (g,) + kernel + (cg,))
-            # col2im: each kernel offset adds its slab of columns onto the positions it read.
-            gpad = xp.zeros(self.xpad_shape[:-1] + (g, cg), dtype=grad.dtype)
-            lead = (slice(None),) * (d + 2)
-            for offset in itertools.product(*(range(k) for k in kernel)):
-                gpad[offset_slices(offset, self.stride, self.dilation, self.out)] += gcols[lead + offset]
-            gpad = gpad.reshape(self.xpad_shape)
-            gx = from_channels_last(gpad[interior(self.padding, self.x_shape[2:])])
+            gx = self._input_grad(xp, g2, n, c, kernel, g, cg, og)
         return gx, gw, gb
+
+    def _input_grad(self, xp, g2, n, c, kernel, g, cg, og):
+        """col2im of g2 @ W: each kernel offset's (N, *out, C) slab is added onto the positions it read."""
+        d, m = len(kernel), g2.shape[0]
+        n_off = _prod(kernel)
+        if g == 1:
+            # One GEMM per offset, into an offset-major buffer, so every slab added below is contiguous.
+            w_off = self.wmat[0].reshape(n_off, c, -1)
+            slabs = xp.empty((n_off, m, c), dtype=g2.dtype)
+            for k in range(n_off):
+                xp.matmul(g2, w_off[k].T, out=slabs[k])
+            slabs = slabs.reshape(kernel + (n,) + self.out + (1, c))
+        else:
+            gcols = xp.matmul(g2.reshape(m, g, og).transpose(1, 0, 2), self.wmat.transpose(0, 2, 1))
+            gcols = gcols.reshape((g, n) + self.out + kernel + (cg,))
+            # view as (kernel..., N, out..., G, C/G)
+            slabs = gcols.transpose(tuple(range(2 + d, 2 + 2 * d)) + (1,) + tuple(range(2, 2 + d)) + (0, 2 * d + 2))
+        gpad = xp.zeros(self.xpad_shape[:-1] + (g, cg), dtype=g2.dtype)
+        for offset in itertools.product(*(range(k) for k in kernel)):
+            gpad[offset_slices(offset, self.stride, self.dilation, self.out)] += slabs[offset]
+        gpad = gpad.reshape(self.xpad_shape)
+        return from_channels_last(gpad[interior(self.padding, self.x_shape[2:])])
 
 
 def _prod(t: tuple) -> int:
