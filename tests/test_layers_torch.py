@@ -96,6 +96,11 @@ LAYERS = {
                                          groups=2), [(2, 4, 9, 8)]),
     "conv2d_same": (lambda nn: nn.Conv2d(3, 2, (4, 3), padding="same", dilation=(1, 2)), [(2, 3, 8, 9)]),
     "conv2d_valid_unbatched": (lambda nn: nn.Conv2d(3, 2, 3, padding="valid"), [(3, 6, 6)]),
+    "conv1d_reflect": (lambda nn: nn.Conv1d(2, 3, 3, padding=2, padding_mode="reflect"), [(2, 2, 8)]),
+    "conv2d_circular_same": (lambda nn: nn.Conv2d(2, 3, (4, 3), padding="same", padding_mode="circular"),
+                             [(2, 2, 6, 7)]),
+    "conv2d_replicate": (lambda nn: nn.Conv2d(2, 3, 3, stride=2, padding=(1, 2), padding_mode="replicate"),
+                         [(2, 2, 7, 6)]),
     "conv2d_depthwise": (lambda nn: nn.Conv2d(4, 8, 3, padding=1, groups=4, bias=False), [(2, 4, 5, 5)]),
     "maxpool1d": (lambda nn: nn.MaxPool1d(3, stride=2, padding=1), [(2, 3, 11)]),
     "maxpool2d": (lambda nn: nn.MaxPool2d(2), [(2, 3, 8, 8)]),
@@ -132,6 +137,7 @@ LAYERS = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on its own even-kernel copy
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("case", list(LAYERS))
@@ -181,6 +187,9 @@ GRUS = {
                                      (2, 5, 4), (2, 2, 6)),
     "unbatched_h0": (lambda nn: nn.GRU(5, 7, num_layers=2), (6, 5), (2, 7)),
     "dropout_eval": (lambda nn: nn.GRU(5, 7, num_layers=2, dropout=0.5), (4, 2, 5), None),
+    # p = 1 drops every unit between the layers in both frameworks: inter-layer dropout in training,
+    # compared exactly without sharing masks.
+    "dropout_one_train": (lambda nn: nn.GRU(5, 7, num_layers=2, dropout=1.0), (4, 2, 5), (2, 2, 7)),
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 from descend import functional as F
 from descend.nn.module import Module
 from descend.tensor import Tensor
@@ -63,38 +61,25 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-def _legacy_softmax_dim(name: str, ndim: int) -> int:
-    """PyTorch's rule when dim is None: dim 0 for 0-, 1- and 3-D input, else dim 1 (with a warning)."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
-                  "dim=X as an argument.", stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
+class _SoftmaxBase(Module):
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._fn(x, self.dim)  # dim=None: F applies PyTorch's legacy rule, with its warning
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
-class Softmax(Module):
+class Softmax(_SoftmaxBase):
     """exp(x) / Σ exp(x) along `dim`."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _legacy_softmax_dim("softmax", x.ndim)
-        return F.softmax(x, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.softmax)
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_SoftmaxBase):
     """log(softmax(x)) along `dim`, computed stably."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _legacy_softmax_dim("log_softmax", x.ndim)
-        return F.log_softmax(x, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.log_softmax)

@@ -17,15 +17,6 @@ def _empty(*shape: int, dtype: Any = None) -> Parameter:
     return Parameter(backend.xp.zeros(shape, dtype=backend.default_dtype() if dtype is None else dtype))
 
 
-def _tuple(value: Any, n: int, what: str, layer: str) -> tuple:
-    """Expand an int to an n-tuple, as PyTorch's _single/_pair do; check a tuple's length."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != n:
-            raise ValueError(f"{layer}: {what} must be an int or a {n}-tuple, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
-
-
 def _shape(x: Any) -> tuple:
     return tuple(x.shape)
 
@@ -82,12 +73,13 @@ class _ConvNd(Module):
         if groups <= 0 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must "
                              f"be divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not supported; only 'zeros'")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                             f"got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
-        self.stride = _tuple(stride, n, "stride", name)
-        self.dilation = _tuple(dilation, n, "dilation", name)
+        self.kernel_size = F._tuple(kernel_size, n, name, "kernel_size")
+        self.stride = F._tuple(stride, n, name, "stride")
+        self.dilation = F._tuple(dilation, n, name, "dilation")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be 'same', 'valid' or ints, got {padding!r}")
@@ -95,8 +87,17 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _tuple(padding, n, "padding", name)
+            self.padding = F._tuple(padding, n, name, "padding")
         self.padding_mode = padding_mode
+        # Other modes pad explicitly with F.pad (last dim first), then convolve without padding.
+        if padding == "valid":
+            pads = [(0, 0)] * n
+        elif padding == "same":
+            pads = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                    for d, k in zip(self.dilation, self.kernel_size)]
+        else:
+            pads = [(p, p) for p in self.padding]
+        self._explicit_pad = tuple(p for pair in reversed(pads) for p in pair)
         self.weight = _empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype)
         self.bias = _empty(out_channels, dtype=dtype) if bias else None
         self.reset_parameters()
@@ -133,27 +134,28 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        if self.padding_mode == "zeros":
+            return self._conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x = F.pad(x, self._explicit_pad, mode=self.padding_mode)
+        return self._conv(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class Conv1d(_ConvNd):
     """1-D convolution (cross-correlation) over (N, C_in, L); weight (C_out, C_in/groups, k)."""
 
-    _dims = 1
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    _dims, _conv = 1, staticmethod(F.conv1d)
 
 
 class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over (N, C_in, H, W); weight (C_out, C_in/groups, kH, kW)."""
 
-    _dims = 2
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    _dims, _conv = 2, staticmethod(F.conv2d)
 
 
 class _PoolNd(Module):
@@ -176,6 +178,11 @@ class _MaxPoolNd(_PoolNd):
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
+    def forward(self, x: Tensor) -> Any:
+        self._check(x)
+        return self._pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
+
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
@@ -184,23 +191,13 @@ class _MaxPoolNd(_PoolNd):
 class MaxPool1d(_MaxPoolNd):
     """Max over sliding windows of (N, C, L)."""
 
-    _dims = 1
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+    _dims, _pool = 1, staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
     """Max over sliding windows of (N, C, H, W)."""
 
-    _dims = 2
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+    _dims, _pool = 2, staticmethod(F.max_pool2d)
 
 
 class AvgPool1d(_PoolNd):
@@ -211,9 +208,9 @@ class AvgPool1d(_PoolNd):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True) -> None:
         super().__init__()
-        self.kernel_size = _tuple(kernel_size, 1, "kernel_size", "AvgPool1d")
-        self.stride = _tuple(stride if stride is not None else kernel_size, 1, "stride", "AvgPool1d")
-        self.padding = _tuple(padding, 1, "padding", "AvgPool1d")
+        self.kernel_size = F._tuple(kernel_size, 1, "AvgPool1d", "kernel_size")
+        self.stride = F._tuple(stride if stride is not None else kernel_size, 1, "AvgPool1d", "stride")
+        self.padding = F._tuple(padding, 1, "AvgPool1d", "padding")
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:

@@ -128,21 +128,19 @@ class Module:
 
     register_module = add_module
 
+    def _add_hook(self, table: str, hook: Callable) -> RemovableHandle:
+        hooks = self.__dict__.setdefault(table, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """Call `hook(module, args, output)` after forward; a non-None return replaces the output."""
-        if "_forward_hooks" not in self.__dict__:
-            self._forward_hooks = {}
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+        return self._add_hook("_forward_hooks", hook)
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call `hook(module, args)` before forward; a non-None return replaces the arguments."""
-        if "_forward_pre_hooks" not in self.__dict__:
-            self._forward_pre_hooks = {}
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
+        return self._add_hook("_forward_pre_hooks", hook)
 
     # --- the state walk --------------------------------------------------------------------------------
     def _members(self) -> Iterator[tuple[str, Any]]:
@@ -184,27 +182,26 @@ class Module:
     def modules(self) -> Iterator["Module"]:
         return (m for _, m in self.named_modules())
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """Every parameter with its state_dict key, each shared parameter once."""
+    def _named_members(self, own: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
+        """(key, tensor) from each module's `own` getter, each tensor once even if shared."""
         seen: set = set()
         mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
         for mod_prefix, mod in mods:
-            for name, p in mod._own_parameters():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+            for name, t in getattr(mod, own)():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its state_dict key, each shared parameter once."""
+        return self._named_members("_own_parameters", prefix, recurse)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         return (p for _, p in self.named_parameters(recurse=recurse))
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        seen: set = set()
-        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
-        for mod_prefix, mod in mods:
-            for name, b in mod._own_buffers():
-                if id(b) not in seen:
-                    seen.add(id(b))
-                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+        """Every buffer (persistent or not) with its key, each shared buffer once."""
+        return self._named_members("_own_buffers", prefix, recurse)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         return (b for _, b in self.named_buffers(recurse=recurse))

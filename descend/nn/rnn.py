@@ -13,13 +13,14 @@ from descend import functional as F
 from descend.backend import get_array_module
 from descend.nn import init
 from descend.nn.module import Module, Parameter
+from descend.ops.elementwise import Sigmoid
 from descend.ops.movement import cat, stack
 from descend.tensor import Function, Tensor
 
 
-def _sigmoid(xp: Any, a: Any) -> Any:
-    e = xp.exp(-xp.abs(a))  # exp of -|a| never overflows
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+def _sigmoid(a: Any) -> Any:
+    """The stable sigmoid of the Sigmoid op, on a raw array."""
+    return Sigmoid().forward(a)
 
 
 class GRURecurrence(Function):
@@ -44,8 +45,8 @@ class GRURecurrence(Function):
             gh = h @ w_hh.T
             if b_hh is not None:
                 gh = gh + b_hh
-            r = _sigmoid(xp, gi[t, :, :hid] + gh[:, :hid])
-            z = _sigmoid(xp, gi[t, :, hid:2 * hid] + gh[:, hid:2 * hid])
+            r = _sigmoid(gi[t, :, :hid] + gh[:, :hid])
+            z = _sigmoid(gi[t, :, hid:2 * hid] + gh[:, hid:2 * hid])
             n = xp.tanh(gi[t, :, 2 * hid:] + r * gh[:, 2 * hid:])
             h = (1 - z) * n + z * h
             out[t], self.r[t], self.z[t], self.n[t], self.ghn[t] = h, r, z, n, gh[:, 2 * hid:]
