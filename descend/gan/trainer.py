@@ -1,0 +1,143 @@
+"""Adversarial training: alternating discriminator and generator updates with separate optimizers."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+import descend.functional as F
+from descend import backend
+from descend.nn import Module
+from descend.tensor import Tensor, no_grad
+
+LOSSES = ("non_saturating", "minimax")
+
+
+class GAN:
+    """A generator, a discriminator, their optimizers, and the rules of the game between them.
+
+    `loss`: "non_saturating" (G maximises log D(G(z)), Goodfellow et al.'s practical choice) or "minimax"
+    (G minimises log(1 - D(G(z))), the original objective, whose gradient vanishes while D wins).
+    `label_smoothing`: one-sided — real targets become 1 - s, fake targets stay 0 (Salimans et al., 2016).
+    `d_steps`: discriminator updates per generator update. `pack`: samples the discriminator judges jointly
+    (PacGAN); its input width must be `pack` times a sample's size.
+    """
+
+    def __init__(self, generator: Module, discriminator: Module, g_optimizer: Any, d_optimizer: Any,
+                 noise_dim: int, *, loss: str = "non_saturating", label_smoothing: float = 0.0,
+                 d_steps: int = 1, pack: int = 1) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"GAN: loss must be one of {LOSSES}, got {loss!r}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"GAN: label_smoothing must be in [0, 1), got {label_smoothing}")
+        if d_steps < 1 or pack < 1:
+            raise ValueError(f"GAN: d_steps and pack must be >= 1, got d_steps={d_steps}, pack={pack}")
+        self.generator, self.discriminator = generator, discriminator
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.noise_dim, self.loss, self.label_smoothing = noise_dim, loss, label_smoothing
+        self.d_steps, self.pack = d_steps, pack
+
+    def noise(self, n: int) -> Tensor:
+        """Standard normal latent vectors from the global generator."""
+        z = backend.rng().standard_normal((n, self.noise_dim)).astype(backend.default_dtype())
+        return Tensor(backend.xp.asarray(z))
+
+    def _judge(self, x: Tensor) -> Tensor:
+        """Discriminator logits, one per pack of `pack` consecutive samples."""
+        return self.discriminator(x.reshape(x.shape[0] // self.pack, -1))
+
+    def d_step(self, real: Tensor) -> dict:
+        """One discriminator update on a real batch and as many fresh fakes."""
+        n = real.shape[0] - real.shape[0] % self.pack
+        if n == 0:
+            raise ValueError(f"GAN.d_step: a batch of {real.shape[0]} cannot be packed in groups of {self.pack}")
+        with no_grad():
+            fake = self.generator(self.noise(n))
+        real_logits, fake_logits = self._judge(real[:n]), self._judge(fake)
+        ones = np.full(real_logits.shape, 1.0 - self.label_smoothing, dtype=real_logits.dtype)
+        zeros = np.zeros(fake_logits.shape, dtype=fake_logits.dtype)
+        loss = (F.binary_cross_entropy_with_logits(real_logits, Tensor(ones))
+                + F.binary_cross_entropy_with_logits(fake_logits, Tensor(zeros)))
+        self.d_optimizer.zero_grad()
+        loss.backward()
+        self.d_optimizer.step()
+        return {"d_loss": loss.item(), "d_real": float(_sigmoid(real_logits.data).mean()),
+                "d_fake": float(_sigmoid(fake_logits.data).mean())}
+
+    def g_step(self, n: int) -> dict:
+        """One generator update on `n` fresh samples; the discriminator is held fixed."""
+        n -= n % self.pack
+        self.discriminator.requires_grad_(False)  # no wasted gradients for D's weights
+        try:
+            logits = self._judge(self.generator(self.noise(n)))
+            if self.loss == "non_saturating":
+                loss = F.binary_cross_entropy_with_logits(logits, Tensor(np.ones(logits.shape, logits.dtype)))
+            else:
+                loss = -F.binary_cross_entropy_with_logits(logits, Tensor(np.zeros(logits.shape, logits.dtype)))
+            self.g_optimizer.zero_grad()
+            loss.backward()
+            self.g_optimizer.step()
+        finally:
+            self.discriminator.requires_grad_(True)
+        return {"g_loss": loss.item()}
+
+    def step(self, batches: Iterator[Tensor]) -> dict:
+        """`d_steps` discriminator updates on the next real batches, then one generator update."""
+        logs: dict = {}
+        for _ in range(self.d_steps):
+            real = next(batches)
+            logs = self.d_step(real)
+        logs.update(self.g_step(real.shape[0]))
+        return logs
+
+    @no_grad()
+    def sample(self, z: Tensor) -> np.ndarray:
+        """Generator outputs for fixed latents, in eval mode (BatchNorm uses running statistics)."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return backend.to_numpy(self.generator(z).data)
+        finally:
+            self.generator.train(was_training)
+
+    def state_dict(self) -> dict:
+        """Both networks and both optimizers."""
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict()}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.generator.load_state_dict(sd["generator"])
+        self.discriminator.load_state_dict(sd["discriminator"])
+        self.g_optimizer.load_state_dict(sd["g_optimizer"])
+        self.d_optimizer.load_state_dict(sd["d_optimizer"])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def batches_forever(data: np.ndarray, batch_size: int, rng: np.random.Generator) -> Iterator[Tensor]:
+    """Endless shuffled mini-batches of an in-memory array (a fresh permutation each pass)."""
+    n = len(data)
+    while True:
+        order = rng.permutation(n)
+        for i in range(0, n - batch_size + 1, batch_size):
+            yield Tensor(backend.xp.asarray(data[order[i:i + batch_size]]))
+
+
+def train_gan(gan: GAN, data: np.ndarray, steps: int, batch_size: int = 100, *, seed: int = 0,
+              log_every: int = 100, on_log: Callable[[dict], Any] | None = None) -> list[dict]:
+    """Run `steps` generator updates; every `log_every` steps call `on_log` with the averaged losses."""
+    batches = batches_forever(data, batch_size * gan.pack, np.random.default_rng(seed))
+    history, window = [], []
+    for step in range(1, steps + 1):
+        window.append(gan.step(batches))
+        if step % log_every == 0 or step == steps:
+            rec = {"kind": "gan", "step": step}
+            rec.update({k: float(np.mean([w[k] for w in window])) for k in window[0]})
+            window = []
+            if on_log is not None:
+                on_log(rec)
+            history.append(rec)
+    return history
