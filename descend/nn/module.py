@@ -106,12 +106,8 @@ class Module:
         """Add non-learnable state (e.g. running statistics); persistent buffers go into state_dict."""
         if "." in name or not name:
             raise KeyError(f"register_buffer: buffer name {name!r} must be non-empty and contain no '.'")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            tensor = Tensor(backend.xp.asarray(tensor))
-        if "_buffers" not in self.__dict__:
-            self._buffers = {}
-        self._buffers[name] = persistent
-        object.__setattr__(self, name, tensor)
+        self.__dict__.setdefault("_buffers", {})[name] = persistent
+        setattr(self, name, tensor)  # __setattr__ wraps arrays in a Tensor
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Same as `setattr(self, name, param)`; kept for PyTorch code."""
