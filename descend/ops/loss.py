@@ -99,9 +99,10 @@ class CrossEntropy(Function):
             self.denom = loss.size
             return _reduce(loss, reduction, self.denom)
         valid, safe = _valid_targets("cross_entropy", target, n_classes, ignore_index)
+        valid = valid.astype(x.dtype)
         idx = safe[:, None]
         z_y = xp.take_along_axis(shifted, idx, axis=1)[:, 0]
-        coef = valid.astype(x.dtype)
+        coef = valid
         if w is not None:
             coef = coef * weight.astype(x.dtype, copy=False)[safe]
         self.valid, self.idx, self.coef = valid, idx, coef

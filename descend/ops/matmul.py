@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from descend.backend import get_array_module
 from descend.tensor import Function
 
 
@@ -25,13 +26,16 @@ class MatMul(Function):
         check_matmul("matmul", a, b)
         self.a, self.b = a, b
         try:
-            return a @ b
+            return get_array_module(a, b).asarray(a @ b)  # vec @ vec gives a NumPy scalar; keep an array
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be "
                              "broadcast together") from None
 
     def backward(self, g):
         a, b = self.a, self.b
+        da, db = self.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:  # dot product: the output is a scalar
+            return (g * b if da else None), (g * a if db else None)
         # Treat vectors as matrices so one formula covers every case; the engine sums batch dims.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -39,7 +43,6 @@ class MatMul(Function):
             g = g[..., None, :]
         if b.ndim == 1:
             g = g[..., None]
-        da, db = self.needs_input_grad
         ga = gb = None
         if da:
             ga = g @ b2.swapaxes(-1, -2)
