@@ -127,11 +127,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _lin.Linear.apply(input, weight, bias)
 
 
+_SPATIAL = {1: ("L",), 2: ("H", "W")}
+
+
 def _convolve(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
           dilation: Any, groups: int) -> Tensor:
     _tensor(input, op)
     _tensor(weight, op, "weight")
-    spatial = "LHW"[-d:] if d <= 2 else "D" * d
+    spatial = _SPATIAL[d]
     if weight.ndim != d + 2:
         raise ValueError(f"{op}: weight must be {d + 2}-D (out_channels, in_channels/groups, "
                          f"{', '.join('k' + s for s in spatial)}), got {weight.shape}")
@@ -196,7 +199,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 def _pool_args(op: str, d: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
                dilation: Any) -> tuple:
     _tensor(input, op)
-    spatial = "LHW"[-d:]
+    spatial = _SPATIAL[d]
     if input.ndim not in (d + 1, d + 2):
         raise ValueError(f"{op}: expected input (N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}), "
                          f"got {input.shape}")

@@ -76,7 +76,7 @@ class CrossEntropy(Function):
 
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         xp = get_array_module(x)
-        self.prob = target.dtype.kind == "f"
+        self.prob = target.dtype.kind == "f" and target.shape == x.shape
         _check_nd("cross_entropy", x, target, self.prob)
         if weight is not None and weight.shape != (x.shape[1],):
             raise ValueError(f"cross_entropy: weight must have shape ({x.shape[1]},), got {weight.shape}")
