@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import descend
-from descend import backend
 from descend.data import (DataError, DataLoader, Dataset, Subset, TensorDataset, check_data, check_inputs,
                           check_labels, collate, load_user_data, random_split)
 from descend.tensor import Tensor

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend import backend
+from descend.tensor import Tensor
 
 
 class Dataset:
@@ -22,7 +23,7 @@ class Dataset:
 
 def as_array(data: Any) -> np.ndarray:
     """A NumPy/CuPy array from a Tensor, an array, or Python data (Python floats become the default dtype)."""
-    if hasattr(data, "data") and hasattr(data, "requires_grad"):  # a descend Tensor
+    if isinstance(data, Tensor):
         return data.data
     if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         return data
