@@ -1,0 +1,332 @@
+"""The training workloads of bench_train.py, each built twice: in descend and, with the same weights, in PyTorch.
+
+A workload gives both frameworks the same architecture, the same initial weights (descend's, copied through
+the state dict, whose keys match PyTorch's), the same fixed batches and the same optimizer settings. Its step
+is one full training step: zero_grad, forward, loss, backward, optimizer step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+import descend
+import descend.functional as F
+from descend import models, nn, optim
+from descend.data.mixtures import gaussian_mixture
+from descend.gan.trainer import GAN
+from descend.gan.models import mixture_discriminator, mixture_generator
+
+N_BATCHES = 4  # distinct fixed batches cycled through, so no step sees a cached result of the previous one
+
+
+@dataclass
+class Workload:
+    """A named step in both frameworks; `flops` counts the matrix-product FLOPs of one step."""
+
+    name: str
+    batch: int
+    d_step: Callable[[], Any]
+    t_step: Callable[[], Any] | None
+    flops: float
+    check: Callable[[], float] | None = None  # |loss_descend - loss_torch| at the shared initial weights
+    extra: dict = field(default_factory=dict)
+
+
+# ---- FLOP counting -----------------------------------------------------------------------------------------
+
+def gemm_flops(model: nn.Module, x: descend.Tensor, backward: bool = True) -> float:
+    """Matrix-product FLOPs of forward (+ backward) for one batch, found by hooks on Linear and Conv layers.
+
+    Forward is 2·M·K·N per layer; backward adds the weight gradient (same cost) and, unless the layer's input
+    needs no gradient (the data itself), the input gradient (same cost again). Elementwise work is not counted.
+    """
+    total = [0.0]
+
+    def hook(mod: nn.Module, args: tuple, out: Any) -> None:
+        inp = args[0]
+        if isinstance(mod, nn.Linear):
+            m, k, n = math.prod(inp.shape[:-1]), mod.in_features, mod.out_features
+        else:  # Conv1d / Conv2d
+            m = out.shape[0] * math.prod(out.shape[2:])
+            k = (mod.in_channels // mod.groups) * math.prod(mod.kernel_size)
+            n = mod.out_channels
+        passes = (3 if inp.requires_grad else 2) if backward else 1
+        total[0] += 2.0 * m * k * n * passes
+
+    handles = [mod.register_forward_hook(hook) for mod in model.modules()
+               if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+    model(x)  # with the graph on, so hooks see which inputs need a gradient
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def gru_flops(batch: int, length: int, inp: int, hidden: int, dirs: int) -> float:
+    """GEMMs of a one-layer GRU on data: input projection (forward, weight grad) and recurrence (x3)."""
+    return dirs * 2.0 * batch * length * (2 * inp * 3 * hidden + 3 * hidden * 3 * hidden)
+
+
+# ---- building both sides -----------------------------------------------------------------------------------
+
+def _copy_weights(dmodel: nn.Module, tmodel: Any) -> None:
+    import torch
+
+    sd = {k: torch.from_numpy(np.array(v.data, copy=True)) for k, v in dmodel.state_dict().items()}
+    tmodel.load_state_dict(sd, strict=True)
+
+
+def _batches(rng: np.random.Generator, batch: int, shape: tuple, classes: int) -> list:
+    xs = [rng.standard_normal((batch,) + shape).astype(np.float32) for _ in range(N_BATCHES)]
+    ys = [rng.integers(0, classes, batch).astype(np.int64) for _ in range(N_BATCHES)]
+    return list(zip(xs, ys))
+
+
+def _classifier(name: str, dmodel: nn.Module, tmodel: Any, batch: int, shape: tuple, classes: int = 10,
+                flops: float | None = None, lr: float = 1e-3) -> Workload:
+    """Cross-entropy training with Adam on fixed random batches, in both frameworks."""
+    data = _batches(np.random.default_rng(0), batch, shape, classes)
+    d_data = [(descend.tensor(x), descend.tensor(y)) for x, y in data]
+    d_opt = optim.Adam(dmodel.parameters(), lr=lr)
+    i = [0]
+
+    def d_step() -> None:
+        x, y = d_data[i[0] % N_BATCHES]
+        i[0] += 1
+        d_opt.zero_grad()
+        loss = F.cross_entropy(dmodel(x), y)
+        loss.backward()
+        d_opt.step()
+
+    if flops is None:
+        flops = gemm_flops(dmodel, d_data[0][0])
+    t_step = check = None
+    if tmodel is not None:
+        import torch
+
+        _copy_weights(dmodel, tmodel)
+        t_data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
+        t_opt = torch.optim.Adam(tmodel.parameters(), lr=lr)
+        j = [0]
+
+        def t_step() -> None:
+            x, y = t_data[j[0] % N_BATCHES]
+            j[0] += 1
+            t_opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(tmodel(x), y)
+            loss.backward()
+            t_opt.step()
+
+        def check() -> float:
+            # Evaluation mode so dropout and batch statistics don't differ between the two.
+            dmodel.eval()
+            tmodel.eval()
+            with descend.no_grad(), torch.no_grad():
+                a = F.cross_entropy(dmodel(d_data[0][0]), d_data[0][1]).item()
+                b = torch.nn.functional.cross_entropy(tmodel(t_data[0][0]), t_data[0][1]).item()
+            dmodel.train()
+            tmodel.train()
+            return abs(a - b)
+
+    return Workload(name, batch, d_step, t_step, flops, check)
+
+
+def _mlp(widths: list[int]) -> nn.Module:
+    mods: list = []
+    for a, b in zip(widths[:-2], widths[1:-1]):
+        mods += [nn.Linear(a, b), nn.ReLU()]
+    mods.append(nn.Linear(widths[-2], widths[-1]))
+    return nn.Sequential(*mods)
+
+
+def _torch_mlp(widths: list[int]) -> Any:
+    import torch.nn as tnn
+
+    mods: list = []
+    for a, b in zip(widths[:-2], widths[1:-1]):
+        mods += [tnn.Linear(a, b), tnn.ReLU()]
+    mods.append(tnn.Linear(widths[-2], widths[-1]))
+    return tnn.Sequential(*mods)
+
+
+def mlp(widths: list[int], batch: int, with_torch: bool, name: str | None = None) -> Workload:
+    """A ReLU MLP with the given widths (input first, classes last)."""
+    dmodel = _mlp(widths)
+    tmodel = _torch_mlp(widths) if with_torch else None
+    label = name or f"MLP {'-'.join(map(str, widths))} b{batch}"
+    return _classifier(label, dmodel, tmodel, batch, (widths[0],), widths[-1])
+
+
+def _torch_mnist1d(kind: str) -> Any:
+    """PyTorch twins of descend.models' MNIST-1D MLP, CNN and GRU (same attribute names, so same keys)."""
+    import torch
+    import torch.nn as tnn
+
+    class MLP(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear1, self.linear2, self.linear3 = tnn.Linear(40, 100), tnn.Linear(100, 100), \
+                tnn.Linear(100, 10)
+
+        def forward(self, x: Any) -> Any:
+            h = self.linear1(x.reshape(x.shape[0], -1)).relu()
+            h = h + self.linear2(h).relu()
+            return self.linear3(h)
+
+    class CNN(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = tnn.Conv1d(1, 25, 5, stride=2, padding=1)
+            self.conv2 = tnn.Conv1d(25, 25, 3, stride=2, padding=1)
+            self.conv3 = tnn.Conv1d(25, 25, 3, stride=2, padding=1)
+            self.linear = tnn.Linear(25 * 5, 10)
+
+        def forward(self, x: Any) -> Any:
+            h = x.reshape(x.shape[0], 1, x.shape[-1])
+            h = self.conv3(self.conv2(self.conv1(h).relu()).relu()).relu()
+            return self.linear(h.reshape(h.shape[0], -1))
+
+    class GRUNet(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = tnn.GRU(1, 6, batch_first=True, bidirectional=True)
+            self.linear = tnn.Linear(2 * 6 * 40, 10)
+
+        def forward(self, x: Any) -> Any:
+            h, _ = self.gru(x.reshape(x.shape[0], x.shape[-1], 1))
+            return self.linear(h.reshape(h.shape[0], -1))
+
+    torch.manual_seed(0)
+    return {"mlp": MLP, "cnn": CNN, "gru": GRUNet}[kind]()
+
+
+def mnist1d(kind: str, with_torch: bool, batch: int = 100) -> Workload:
+    """The MNIST-1D paper's models (descend.models 'mlp', 'cnn', 'gru') on 40-sample signals, Adam."""
+    dmodel = models.build(kind, (40,), 10)
+    tmodel = _torch_mnist1d(kind) if with_torch else None
+    labels = {"mlp": "MNIST-1D MLP 40-100-100-10", "cnn": "MNIST-1D CNN 3xconv1d(25)",
+              "gru": "MNIST-1D GRU bi h6"}
+    flops = gru_flops(batch, 40, 1, 6, 2) + 3 * 2.0 * batch * 480 * 10 if kind == "gru" else None
+    return _classifier(f"{labels[kind]} b{batch}", dmodel, tmodel, batch, (40,), flops=flops)
+
+
+def cnn28(with_torch: bool, batch: int = 64) -> Workload:
+    """conv3x3(32)-BN-ReLU-pool, conv3x3(64)-BN-ReLU-pool, Linear 128, ReLU, Dropout 0.5, Linear 10."""
+    def build(m: Any) -> Any:
+        return m.Sequential(
+            m.Conv2d(1, 32, 3, padding=1), m.BatchNorm2d(32), m.ReLU(), m.MaxPool2d(2),
+            m.Conv2d(32, 64, 3, padding=1), m.BatchNorm2d(64), m.ReLU(), m.MaxPool2d(2),
+            m.Flatten(), m.Linear(64 * 7 * 7, 128), m.ReLU(), m.Dropout(0.5), m.Linear(128, 10))
+
+    tmodel = None
+    if with_torch:
+        import torch.nn as tnn
+
+        tmodel = build(tnn)
+    return _classifier(f"CNN 28x28 conv32-conv64-BN b{batch}", build(nn), tmodel, batch, (1, 28, 28))
+
+
+# ---- GAN ------------------------------------------------------------------------------------------------------
+
+def _torch_mixture_nets() -> tuple:
+    """The protocol networks in PyTorch, with descend.gan.models' attribute names."""
+    import torch.nn as tnn
+
+    class Maxout(tnn.Module):
+        def __init__(self, fin: int, fout: int, pieces: int = 5) -> None:
+            super().__init__()
+            self.out_features, self.pieces = fout, pieces
+            self.linear = tnn.Linear(fin, fout * pieces)
+
+        def forward(self, x: Any) -> Any:
+            y = self.linear(x)
+            return y.reshape(*y.shape[:-1], self.out_features, self.pieces).amax(-1)
+
+    g_mods: list = []
+    width = 2
+    for _ in range(4):
+        g_mods += [tnn.Linear(width, 400), tnn.BatchNorm1d(400), tnn.ReLU()]
+        width = 400
+    g_mods.append(tnn.Linear(400, 2))
+    d_mods = [Maxout(2, 200), Maxout(200, 200), Maxout(200, 200), tnn.Linear(200, 1)]
+    return tnn.Sequential(*g_mods), tnn.Sequential(*d_mods)
+
+
+def gan_ring(with_torch: bool, batch: int = 100) -> Workload:
+    """One discriminator and one generator update of the 2-D ring protocol (G 4x400 BN, D 3 maxout x200)."""
+    g, d = mixture_generator(), mixture_discriminator()
+    lr, betas = 1e-4, (0.5, 0.999)
+    gan = GAN(g, d, optim.Adam(g.parameters(), lr=lr, betas=betas), optim.Adam(d.parameters(), lr=lr, betas=betas),
+              noise_dim=2)
+    ring, _, _ = gaussian_mixture("ring8", N_BATCHES * batch, generator=0)
+    d_real = [descend.tensor(ring[k * batch:(k + 1) * batch]) for k in range(N_BATCHES)]
+    i = [0]
+
+    def d_step() -> None:
+        real = d_real[i[0] % N_BATCHES]
+        i[0] += 1
+        gan.step(iter([real]))
+
+    # D's update: G forward only, D forward and backward on real and fake batches (inputs need no grad).
+    # G's update: D forward and input gradient only (D is frozen), G forward and backward.
+    z = descend.tensor(np.zeros((batch, 2), np.float32))
+    zg = descend.tensor(np.zeros((batch, 2), np.float32), requires_grad=True)
+    flops = (gemm_flops(g, z, backward=False) + 2 * gemm_flops(d, z)
+             + 2 * gemm_flops(d, zg, backward=False) + gemm_flops(g, z))
+    t_step = None
+    if with_torch:
+        import torch
+
+        tg, td = _torch_mixture_nets()
+        _copy_weights(g, tg)
+        _copy_weights(d, td)
+        tg_opt = torch.optim.Adam(tg.parameters(), lr=lr, betas=betas)
+        td_opt = torch.optim.Adam(td.parameters(), lr=lr, betas=betas)
+        t_real = [torch.from_numpy(np.array(r.data)) for r in d_real]
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        j = [0]
+
+        def t_step() -> dict:
+            # Mirrors descend.gan.GAN.step: d_step then g_step, with the same logged numbers.
+            real = t_real[j[0] % N_BATCHES]
+            j[0] += 1
+            with torch.no_grad():
+                fake = tg(torch.randn(batch, 2))
+            rl, fl = td(real), td(fake)
+            loss = bce(rl, torch.ones_like(rl)) + bce(fl, torch.zeros_like(fl))
+            td_opt.zero_grad()
+            loss.backward()
+            td_opt.step()
+            logs = {"d_loss": loss.item(), "d_real": torch.sigmoid(rl).mean().item(),
+                    "d_fake": torch.sigmoid(fl).mean().item()}
+            td.requires_grad_(False)
+            logits = td(tg(torch.randn(batch, 2)))
+            g_loss = bce(logits, torch.ones_like(logits))
+            tg_opt.zero_grad()
+            g_loss.backward()
+            tg_opt.step()
+            td.requires_grad_(True)
+            logs["g_loss"] = g_loss.item()
+            return logs
+
+    return Workload(f"GAN ring8 step (D+G) b{batch}", batch, d_step, t_step, flops)
+
+
+def all_workloads(with_torch: bool = True) -> dict[str, Callable[[], Workload]]:
+    """Workload constructors by short key (each builds fresh models when called)."""
+    return {
+        "tiny_mlp": lambda: mlp([64, 64, 10], 32, with_torch),
+        "mnist1d_mlp": lambda: mnist1d("mlp", with_torch),
+        "mnist1d_cnn": lambda: mnist1d("cnn", with_torch),
+        "mnist1d_gru": lambda: mnist1d("gru", with_torch),
+        "mlp784": lambda: mlp([784, 512, 256, 10], 128, with_torch),
+        "cnn28": lambda: cnn28(with_torch),
+        "gan_ring": lambda: gan_ring(with_torch),
+    }
+
+
+# Targets from issue 7: the ratio descend/PyTorch of ms/step that each workload should stay under.
+TARGETS = {"tiny_mlp": 0.4, "mnist1d_mlp": 0.5, "mnist1d_cnn": 1.0, "mlp784": 0.7, "cnn28": 1.5}
