@@ -187,3 +187,14 @@ def test_softmax_without_dim_warns_and_uses_the_legacy_dim() -> None:
 def test_mse_loss_broadcast_warns() -> None:
     with pytest.warns(UserWarning, match="different to the input size"):
         F.mse_loss(descend.ones(3, 2), descend.ones(2))
+
+
+def test_max_pool_with_nan_matches_torch() -> None:
+    x = np.array([[[[1.0, np.nan, 3.0, 4.0], [2.0, 0.0, np.nan, np.nan], [5, 5, 1, 2], [0, 5, 2, 2]]]])
+    ours = descend.tensor(x, requires_grad=True)
+    ref = torch.tensor(x, requires_grad=True)
+    a, b = F.max_pool2d(ours, 2), TF.max_pool2d(ref, 2)
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    a.backward(np.ones(a.shape))
+    b.backward(torch.ones_like(b))
+    np.testing.assert_array_equal(ours.grad.numpy(), ref.grad.numpy())

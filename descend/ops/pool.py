@@ -35,8 +35,20 @@ def _windows(xpad, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
         yield offset, xpad[offset_slices(offset, stride, dilation, out)]
 
 
+def _tiles(pad_shape: tuple, kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> bool:
+    """Whether the windows cover the padded input exactly once (kernel == stride), so backward can write
+    each window's slab in place instead of adding into zeros."""
+    return all(s == k and d == 1 and o * s == n
+               for n, k, s, d, o in zip(pad_shape[1:-1], kernel, stride, dilation, out))
+
+
 class MaxPool(Function):
-    """Window maxima; the gradient goes to the first maximal element of each window (NaN wins), as in PyTorch."""
+    """Window maxima; the gradient goes to the first maximal element of each window (or its last NaN),
+    as in PyTorch.
+
+    Forward is one np.maximum pass per kernel offset. Backward finds each window's first maximum by scanning
+    the offsets in order, so forward (and inference) pays nothing for the bookkeeping.
+    """
 
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False):
         xp = get_array_module(x)
@@ -45,41 +57,62 @@ class MaxPool(Function):
                     for i in range(d))
         pads = _pads(x.shape, kernel, stride, padding, dilation, out)
         xpad = padded_channels_last(x, pads, value=-np.inf)
-        best = idx = None
-        for k, (_, v) in enumerate(_windows(xpad, kernel, stride, dilation, out)):
-            if best is None:
-                best = v.copy(order="K")
-                idx = xp.zeros(best.shape, dtype=np.int8 if len(kernel) < 128 else np.int32)
-                continue
-            take = (v > best) | (v != v)  # strictly greater keeps the first maximum; NaN propagates
-            xp.copyto(best, v, where=take)
-            xp.copyto(idx, k, where=take)
-        self.idx, self.x_shape, self.pad_shape, self.pads = idx, x.shape, xpad.shape, pads
+        best = None
+        for _, v in _windows(xpad, kernel, stride, dilation, out):
+            best = v.copy(order="K") if best is None else xp.maximum(best, v, out=best)  # NaN propagates
+        self.xpad, self.best, self.x_shape, self.pads = xpad, best, x.shape, pads
         self.kernel, self.stride, self.dilation, self.out = kernel, stride, dilation, out
         return from_channels_last(best)
+
+    def _first_max_masks(self):
+        """For each kernel offset in order, the mask of windows whose first maximum sits at that offset."""
+        xp = get_array_module(self.best)
+        best = self.best
+        windows = list(_windows(self.xpad, self.kernel, self.stride, self.dilation, self.out))
+        nan_hits = [None] * len(windows)
+        nan_left = xp.isnan(best)
+        if nan_left.any():
+            # PyTorch's scan lets every NaN replace the running max, so the last NaN of a window wins.
+            for k in reversed(range(len(windows))):
+                nan_hits[k] = xp.isnan(windows[k][1]) & nan_left
+                nan_left &= ~nan_hits[k]
+        free = xp.ones(best.shape, dtype=bool)
+        hit = xp.empty(best.shape, dtype=bool)
+        for k, (offset, v) in enumerate(windows):
+            xp.equal(v, best, out=hit)
+            if nan_hits[k] is not None:
+                hit |= nan_hits[k]
+            hit &= free
+            if k + 1 < len(windows):
+                free ^= hit
+            yield offset, hit
 
     def backward(self, g):
         xp = get_array_module(g)
         d = len(self.kernel)
         gcl = g.transpose((0,) + tuple(range(2, 2 + d)) + (1,))
-        gpad = xp.zeros(self.pad_shape, dtype=g.dtype)
-        zero = xp.zeros((), dtype=g.dtype)
-        for k, (_, region) in enumerate(_windows(gpad, self.kernel, self.stride, self.dilation, self.out)):
-            region += xp.where(self.idx == k, gcl, zero)
+        tiles = _tiles(self.xpad.shape, self.kernel, self.stride, self.dilation, self.out)
+        gpad = (xp.empty if tiles else xp.zeros)(self.xpad.shape, dtype=g.dtype)
+        for offset, hit in self._first_max_masks():
+            region = gpad[offset_slices(offset, self.stride, self.dilation, self.out)]
+            if tiles:
+                xp.multiply(gcl, hit, out=region)
+            else:
+                region += gcl * hit
         return from_channels_last(gpad[interior(self.pads, self.x_shape[2:])])
 
     def indices(self) -> object:
         """Flat positions (h * W + w) of the maxima in each input plane, as PyTorch's return_indices gives."""
-        xp = get_array_module(self.idx)
-        flat = xp.zeros(self.idx.shape, dtype=np.int64)
-        offsets = list(itertools.product(*(range(k) for k in self.kernel)))
-        stride_in = 1
-        for i in reversed(range(len(self.kernel))):
-            ks = xp.asarray([off[i] for off in offsets], dtype=np.int64)[self.idx.astype(np.int64)]
-            pos = xp.arange(self.out[i], dtype=np.int64) * self.stride[i]
-            pos = pos.reshape((1,) + tuple(-1 if j == i else 1 for j in range(len(self.kernel))) + (1,))
-            flat += (pos + ks * self.dilation[i] - self.pads[i][0]) * stride_in
-            stride_in *= self.x_shape[2 + i]
+        xp = get_array_module(self.best)
+        flat = xp.zeros(self.best.shape, dtype=np.int64)
+        for offset, hit in self._first_max_masks():
+            pos = 0
+            for i, o in enumerate(offset):
+                start = xp.arange(self.out[i], dtype=np.int64) * self.stride[i] + o * self.dilation[i]
+                start = start - self.pads[i][0]
+                shape = (1,) + tuple(-1 if j == i else 1 for j in range(len(offset))) + (1,)
+                pos = pos * self.x_shape[2 + i] + start.reshape(shape)
+            flat += hit * pos
         return from_channels_last(flat)
 
 
@@ -112,10 +145,15 @@ class AvgPool(Function):
     def backward(self, g):
         xp = get_array_module(g)
         d = len(self.kernel)
+        ones = (1,) * d
         share = g.transpose((0,) + tuple(range(2, 2 + d)) + (1,)) * self.inv
-        gpad = xp.zeros(self.pad_shape, dtype=g.dtype)
-        for _, region in _windows(gpad, self.kernel, self.stride, (1,) * d, self.out):
-            region += share
+        tiles = _tiles(self.pad_shape, self.kernel, self.stride, ones, self.out)
+        gpad = (xp.empty if tiles else xp.zeros)(self.pad_shape, dtype=g.dtype)
+        for _, region in _windows(gpad, self.kernel, self.stride, ones, self.out):
+            if tiles:
+                region[...] = share
+            else:
+                region += share
         return from_channels_last(gpad[interior(self.pads, self.x_shape[2:])])
 
 
