@@ -1,0 +1,201 @@
+"""The Doctor: a fit-loop callback that runs the monitors, applies the rules and reports in words.
+
+Each diagnosis is printed once, when its rule first holds, written to the run's diagnosis.json (rewritten
+atomically each time one is added) and to TensorBoard as text. Rules run every `every` steps, at every epoch
+end and at the end of training; a non-finite loss is checked on every step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor
+from descend.doctor.rollback import Rollback
+from descend.doctor.rules import DIVERGE_ABOVE_START, Diagnosis, History, run_rules
+from descend.train.callbacks import Callback
+
+ON_DIVERGENCE = ("stop", "rollback", "ignore")
+DIAGNOSIS_FILE = "diagnosis.json"
+
+
+class Doctor(Callback):
+    """Monitor training, diagnose problems as they appear, and say what to do about them.
+
+    every: steps between samples of the costly statistics (per-layer norms, activations) and rule checks.
+    window: sampled batches over which a unit must never fire to count as dead.
+    on_divergence: "stop" ends training when the loss diverges or turns NaN (nothing good follows), "ignore"
+    goes on, "rollback" restores the last good state and divides the LR by `factor` (see `Rollback`).
+    """
+
+    def __init__(self, every: int = 10, window: int = 5, on_divergence: str = "stop", verbose: bool = True,
+                 stream: TextIO | None = None, activations: bool = True, layers: bool = True,
+                 rollback_every: int = 50, factor: float = 10.0) -> None:
+        if on_divergence not in ON_DIVERGENCE:
+            raise ValueError(f"Doctor: on_divergence must be one of {', '.join(ON_DIVERGENCE)}, "
+                             f"got {on_divergence!r}")
+        if every < 1:
+            raise ValueError(f"Doctor: every must be >= 1, got {every}")
+        self.every, self.window, self.on_divergence = every, window, on_divergence
+        self.verbose, self.stream = verbose, stream
+        self.history = History()
+        self.found: dict[str, Diagnosis] = {}
+        self.monitors: list[Callback] = []
+        if layers:
+            self.monitors.append(LayerMonitor(every, self.history))
+        if activations:
+            self.monitors.append(ActivationMonitor(every, window, self.history))
+        self.monitors.append(NonFiniteMonitor(self.history))
+        self.rollback = Rollback(rollback_every, factor, doctor=self) if on_divergence == "rollback" else None
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """The diagnoses found so far, in the order they fired."""
+        return list(self.found.values())
+
+    # --- hooks ----------------------------------------------------------------------------------------------
+    def on_train_begin(self, trainer: Any) -> None:
+        if trainer.step > 0 and trainer.run is not None and not self.history.step:
+            # Resumed: metrics.jsonl was cut back to the checkpoint, so it holds exactly the history so far.
+            self._rebuild(trainer.run.dir / "metrics.jsonl")
+        self._first_loss = self.history.loss[0] if self.history.loss else None
+        for m in self.monitors:
+            m.on_train_begin(trainer)
+        if self.rollback is not None:
+            self.rollback.on_train_begin(trainer)
+
+    def _rebuild(self, path: Path) -> None:
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    self.history.add(json.loads(line))
+
+    def on_step_end(self, trainer: Any, logs: dict) -> None:
+        self.history.add_step(logs)
+        for m in self.monitors:
+            m.on_step_end(trainer, logs)
+        loss = logs.get("loss")
+        if self._first_loss is None:
+            self._first_loss = loss
+        # Between the sampled checks, a loss that is non-finite or above where it started is checked at once,
+        # so a divergence is caught (and stopped or rolled back) within a step or two.
+        grad = logs.get("grad_norm")
+        suspicious = loss is None or not math.isfinite(loss) or (grad is not None and not math.isfinite(grad)) \
+            or self.history.events and self.history.events[-1].get("step") == trainer.step or (
+            "divergence" not in self.found and self._first_loss is not None
+            and math.isfinite(self._first_loss) and loss > DIVERGE_ABOVE_START * self._first_loss)
+        if trainer.step % self.every == 0 or suspicious:
+            self._check(trainer)
+        if self.rollback is not None:
+            self.rollback.on_step_end(trainer, logs)
+
+    def on_epoch_end(self, trainer: Any, logs: dict) -> None:
+        self.history.epochs.append(dict(logs))
+        for m in self.monitors:
+            m.on_epoch_end(trainer, logs)
+        self._check(trainer)
+        if self.rollback is not None:
+            self.rollback.on_epoch_end(trainer, logs)
+
+    def on_train_end(self, trainer: Any, logs: dict) -> None:
+        for m in self.monitors:
+            m.on_train_end(trainer, logs)
+        self.history.finished = True
+        self._check(trainer)
+        self._write(trainer)
+        if self.verbose:
+            n = len([d for d in self.found.values() if d.severity != "info"])
+            self._print("doctor: no problems found" if n == 0 else
+                        f"doctor: {n} problem{'s' if n > 1 else ''} found" +
+                        (f"; see {trainer.run.dir / DIAGNOSIS_FILE}" if trainer.run is not None else ""))
+
+    # --- rules ---------------------------------------------------------------------------------------------
+    def _check(self, trainer: Any) -> None:
+        new = run_rules(self.history, self.found)
+        for d in new:
+            self.add(trainer, d)
+        if self.on_divergence == "stop" and any(d.code in ("divergence", "nan") for d in new):
+            trainer.stop_training = True
+            if self.verbose:
+                self._print("doctor: stopping training (on_divergence='stop'; use 'rollback' to recover "
+                            "automatically or 'ignore' to go on)")
+
+    def add(self, trainer: Any, d: Diagnosis) -> None:
+        """Record a diagnosis (also used by other callbacks, e.g. Rollback): print, log, diagnosis.json."""
+        self.found[d.code if d.code not in self.found else f"{d.code}#{len(self.found)}"] = d
+        if self.verbose:
+            self._print("doctor: " + d.format())
+        tb = getattr(trainer.run, "tb", None) if trainer.run is not None else None
+        if tb is not None and hasattr(tb, "add_text"):
+            tb.add_text(f"doctor/{d.code}", d.format(), trainer.step)
+        self._write(trainer)
+
+    def _print(self, text: str) -> None:
+        stream = self.stream if self.stream is not None else sys.stdout
+        clear = "\r\x1b[K" if getattr(stream, "isatty", lambda: False)() else ""  # over a progress bar
+        stream.write(clear + text + "\n")
+        stream.flush()
+
+    def _write(self, trainer: Any) -> None:
+        if trainer.run is not None:
+            write_diagnoses(trainer.run.dir, self.diagnoses, finished=self.history.finished,
+                            step=trainer.step)
+
+    # --- checkpoints ---------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"found": [d.to_dict() for d in self.found.values()],
+                "rollback": self.rollback.state_dict() if self.rollback is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.rollback is not None and state.get("rollback") is not None:
+            self.rollback.load_state_dict(state["rollback"])
+        self.found = {}
+        for d in state.get("found", []):
+            diag = Diagnosis.from_dict(d)
+            self.found[diag.code if diag.code not in self.found else f"{diag.code}#{len(self.found)}"] = diag
+
+
+def write_diagnoses(run_dir: str | Path, diagnoses: list[Diagnosis], finished: bool = True,
+                    step: int | None = None) -> Path:
+    """Write diagnosis.json (atomically): {"diagnoses": [...], "finished": bool, "step": int}."""
+    path = Path(run_dir) / DIAGNOSIS_FILE
+    body = {"diagnoses": [d.to_dict() for d in diagnoses], "finished": finished, "step": step}
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_finite(body), f, indent=2, default=_jsonable, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _finite(v: Any) -> Any:
+    """The same structure with NaN/inf floats as strings, so the file is strict JSON a browser can parse."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
+def _jsonable(v: Any) -> Any:
+    if hasattr(v, "item"):
+        return v.item()
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return str(v)
+
+
+def read_diagnoses(run_dir: str | Path) -> list[Diagnosis]:
+    """The diagnoses in a run directory's diagnosis.json (FileNotFoundError naming the file if absent)."""
+    path = Path(run_dir) / DIAGNOSIS_FILE
+    body = json.loads(path.read_text(encoding="utf-8"))
+    items = body["diagnoses"] if isinstance(body, dict) else body
+    return [Diagnosis.from_dict(d) for d in items]

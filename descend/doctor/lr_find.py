@@ -1,0 +1,215 @@
+"""The learning-rate range test (Smith 2015, "Cyclical Learning Rates"; as fastai's `lr_find`).
+
+Train for `num_iter` steps while the learning rate grows exponentially from `start_lr` to `end_lr`
+(lr_i = start_lr * (end_lr / start_lr) ** (i / (num_iter - 1))), recording the loss of each batch. The loss is
+smoothed exponentially with bias correction, s_i = (beta * a_{i-1} + (1 - beta) * loss_i) / (1 - beta^(i+1))
+with beta = 1 - smooth_f (fastai's AvgSmoothLoss). The sweep stops once the smoothed loss exceeds
+`diverge_th` times its minimum (or turns NaN): that learning rate is the divergence point.
+
+Two suggestions are computed, as fastai does:
+- `lr_steep`: where the smoothed loss falls fastest against log(lr), looked for before the minimum;
+- `lr_min`: the learning rate of the minimum smoothed loss, divided by 10.
+`suggestion` is the smaller of the two: the steepest point alone can sit on a noisy early dip, and the
+minimum / 10 alone can be too timid; the smaller is the safe side of both. The model, optimizer (its
+learning rates included), the loader's position and the global random state are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from descend import backend
+
+
+@dataclass
+class LRFindResult:
+    """The sweep: learning rates, raw and smoothed losses, the suggestion(s) and the divergence point."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestion: float | None
+    lr_steep: float | None
+    lr_min: float | None
+    diverged_lr: float | None  # where the smoothed loss passed diverge_th x its minimum (None: never)
+    configured_lr: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"lrs": self.lrs, "losses": [_json_float(v) for v in self.losses],
+                "smoothed": [_json_float(v) for v in self.smoothed], "suggestion": self.suggestion,
+                "lr_steep": self.lr_steep, "lr_min": self.lr_min, "diverged_lr": self.diverged_lr,
+                "configured_lr": self.configured_lr, "warnings": self.warnings,
+                "method": "min(lr_steep, lr_min); lr_min = argmin(smoothed) / 10"}
+
+    def summary(self) -> str:
+        """A few lines for a terminal."""
+        lines = [f"lr-find: {len(self.lrs)} steps, lr {self.lrs[0]:.2g} .. {self.lrs[-1]:.2g}"]
+        if self.suggestion is not None:
+            lines.append(f"  suggested lr: {self.suggestion:.2g} (steepest descent {_g(self.lr_steep)}, "
+                         f"minimum / 10 {_g(self.lr_min)})")
+        else:
+            lines.append("  no suggestion: the loss did not fall during the sweep (raise end_lr or num_iter)")
+        lines.append(f"  divergence point: {_g(self.diverged_lr)}" if self.diverged_lr is not None
+                     else "  the loss did not diverge up to the end of the sweep")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write lr_find.json and a plot (lr_find.svg, via descend.report when it is available)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "lr_find.json"
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        _plot(self, out / "lr_find.svg")
+        return path
+
+
+def _g(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2g}"
+
+
+def _json_float(v: float) -> float | str:
+    return v if math.isfinite(v) else str(v)
+
+
+def _plot(result: LRFindResult, path: Path) -> None:
+    # The report layer draws the charts; it sits above the doctor, so it is imported only here, when asked.
+    try:
+        from descend import report
+    except ImportError:
+        return
+    plot = getattr(report, "plot_lr_find", None)
+    if plot is not None:
+        plot(result.to_dict(), path)
+
+
+def smooth(losses: list[float], smooth_f: float = 0.05) -> list[float]:
+    """Exponential moving average with bias correction (fastai's AvgSmoothLoss with beta = 1 - smooth_f)."""
+    beta = 1.0 - smooth_f
+    avg, out = 0.0, []
+    for i, loss in enumerate(losses):
+        avg = beta * avg + (1 - beta) * loss
+        out.append(avg / (1 - beta ** (i + 1)))
+    return out
+
+
+def suggest(lrs: list[float], smoothed: list[float], skip_start: int = 10,
+            skip_end: int = 5) -> tuple[float | None, float | None, float | None]:
+    """(suggestion, lr_steep, lr_min) from a sweep; see the module docstring for the rule."""
+    s = np.asarray(smoothed, dtype=np.float64)
+    x = np.log(np.asarray(lrs, dtype=np.float64))
+    n = len(s)
+    if n < 3 or not np.isfinite(s[0]):
+        return None, None, None
+    finite = np.isfinite(s)
+    i_min = int(np.nanargmin(np.where(finite, s, np.nan)))
+    if not s[i_min] < s[0]:
+        return None, None, None  # the loss never fell below where it started
+    lr_min = float(lrs[i_min] / 10)
+    # Steepest descent before the minimum, leaving out the first steps (the average still warms up).
+    lo = min(skip_start, max(i_min - 2, 0))
+    hi = max(i_min, lo + 2)
+    seg = s[lo:hi + 1]
+    if len(seg) >= 3:
+        grad = np.gradient(seg, x[lo:hi + 1])
+        lr_steep = float(lrs[lo + int(np.argmin(grad))])
+    else:
+        lr_steep = lr_min
+    return min(lr_steep, lr_min), lr_steep, lr_min
+
+
+def lr_find(model: Any, optimizer: Any, loader: Any, loss_fn: Callable, start_lr: float = 1e-7,
+            end_lr: float = 10.0, num_iter: int = 100, smooth_f: float = 0.05, diverge_th: float = 5.0,
+            out_dir: str | Path | None = None, configured_lr: float | None = None,
+            verbose: bool = False) -> LRFindResult:
+    """Sweep the learning rate exponentially, return the losses and a suggested learning rate.
+
+    The state of the model, the optimizer, the loader (if it has state_dict) and the global RNG is restored
+    afterwards. `configured_lr` (default: the optimizer's current lr) is compared with the divergence point.
+    With `out_dir`, lr_find.json and a plot are written there.
+    """
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
+    if num_iter < 3:
+        raise ValueError(f"lr_find: num_iter must be >= 3, got {num_iter}")
+    if not 0 < smooth_f <= 1:
+        raise ValueError(f"lr_find: smooth_f must be in (0, 1], got {smooth_f}")
+    if not diverge_th > 1:
+        raise ValueError(f"lr_find: diverge_th must be > 1, got {diverge_th}")
+    if configured_lr is None:
+        configured_lr = float(optimizer.param_groups[0]["lr"])
+    saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), backend.get_rng_state(),
+             loader.state_dict() if hasattr(loader, "state_dict") else None, model.training)
+    lrs: list[float] = []
+    losses: list[float] = []
+    smoothed: list[float] = []
+    diverged = None
+    ratio = end_lr / start_lr
+    try:
+        model.train()
+        batches = _cycle(loader)
+        beta, avg, best = 1.0 - smooth_f, 0.0, math.inf
+        for i in range(num_iter):
+            lr = start_lr * ratio ** (i / (num_iter - 1))
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            inputs, targets = next(batches)
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            value = float(loss.item())
+            if math.isfinite(value):
+                loss.backward()
+                optimizer.step()
+            avg = beta * avg + (1 - beta) * value
+            s = avg / (1 - beta ** (i + 1))
+            lrs.append(lr)
+            losses.append(value)
+            smoothed.append(s)
+            if verbose and i % 10 == 0:
+                print(f"lr-find: step {i + 1}/{num_iter}  lr {lr:.2e}  loss {s:.4f}")
+            if not math.isfinite(s) or (i > 0 and s > diverge_th * best):
+                diverged = lr
+                break
+            best = min(best, s)
+    finally:
+        model.load_state_dict(saved[0])
+        optimizer.load_state_dict(saved[1])
+        backend.set_rng_state(saved[2])
+        if saved[3] is not None:
+            loader.load_state_dict(saved[3])
+        model.train(saved[4])
+    suggestion, steep, low = suggest(lrs, smoothed)
+    result = LRFindResult(lrs, losses, smoothed, suggestion, steep, low, diverged, configured_lr)
+    if diverged is not None and configured_lr is not None and configured_lr >= diverged:
+        result.warnings.append(f"the configured lr {configured_lr:.2g} is at or above the divergence point "
+                               f"{diverged:.2g}: training will likely diverge; use about "
+                               f"{_g(suggestion)}")
+    elif suggestion is not None and configured_lr is not None and diverged is not None \
+            and configured_lr > diverged / 3:
+        result.warnings.append(f"the configured lr {configured_lr:.2g} is within 3x of the divergence point "
+                               f"{diverged:.2g}: training may be unstable")
+    for w in result.warnings:
+        warnings.warn("lr_find: " + w, stacklevel=2)
+    if out_dir is not None:
+        result.write(out_dir)
+    return result
+
+
+def _cycle(loader: Any) -> Any:
+    """Batches from the loader, starting it again whenever it runs out."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("lr_find: the loader yielded no batches")

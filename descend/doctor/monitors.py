@@ -1,0 +1,367 @@
+"""Monitors: fit-loop callbacks that collect the statistics the rules read.
+
+Cheap things are read every step from the trainer's logs (loss, LR, global gradient norm). Costly things are
+sampled every `every` steps: per-layer gradient and weight norms and the update-to-weight ratio (the weights
+are copied at the end of the step before a sampled one), BatchNorm running statistics, and per activation
+layer the mean, std, fraction of dead units and fraction saturated, seen through forward hooks that do
+nothing on the other steps. Each sample is appended to the `History` and, when the trainer has a run,
+logged to metrics.jsonl (kinds "layers" and "activations") and to TensorBoard.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from descend import backend
+from descend.doctor.rules import History
+from descend.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from descend.nn.normalization import _BatchNorm
+from descend.tensor import NonFiniteError, Tensor, detect_anomaly, no_grad
+from descend.train.callbacks import Callback
+
+ACTIVATIONS = (ReLU, LeakyReLU, GELU, Tanh, Sigmoid)
+SATURATION = 0.01  # within 0.01 of a bound: tanh |y| > 0.99, sigmoid y < 0.01 or y > 0.99
+
+
+def _sumsq(a: Any) -> float:
+    """Σ a² as a Python float, accumulated in float64 so float16/32 cannot overflow."""
+    flat = a.reshape(-1)
+    if flat.dtype != np.float64:
+        flat = flat.astype(np.float64)
+    return float(flat @ flat)
+
+
+def _log(trainer: Any, record: dict) -> None:
+    run = getattr(trainer, "run", None)
+    if run is not None:
+        run.log(record)
+
+
+def _tb(trainer: Any) -> Any:
+    run = getattr(trainer, "run", None)
+    return getattr(run, "tb", None) if run is not None else None
+
+
+def _layers(model: Any) -> list[tuple[str, Any, list]]:
+    """(name, module, [own parameters]) for every module that owns parameters, in model order."""
+    out = []
+    for name, mod in model.named_modules():
+        params = [p for _, p in mod.named_parameters(recurse=False)]
+        if params:
+            out.append((name or type(mod).__name__, mod, params))
+    return out
+
+
+class LayerMonitor(Callback):
+    """Every `every` steps: per layer gradient norm and RMS, weight norm, update/weight ratio; BatchNorm stats."""
+
+    def __init__(self, every: int = 10, history: History | None = None) -> None:
+        if every < 1:
+            raise ValueError(f"LayerMonitor: every must be >= 1, got {every}")
+        self.every = every
+        self.history = history if history is not None else History()
+        self._before: dict[str, list] | None = None
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self._layers = _layers(trainer.model)
+        self._bn = [(n or type(m).__name__, m) for n, m in trainer.model.named_modules()
+                    if isinstance(m, _BatchNorm) and m.running_mean is not None]
+        self._before = None
+        if (trainer.step + 1) % self.every == 0:
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        # Copies of the weights as they are before the sampled step, for its update/weight ratio.
+        self._before = {name: [p.data.copy() for p in params] for name, _, params in self._layers}
+
+    def on_step_end(self, trainer: Any, logs: dict) -> None:
+        step = trainer.step
+        if step % self.every == 0:
+            self._sample(trainer)
+        if (step + 1) % self.every == 0:
+            self._snapshot()
+
+    def _sample(self, trainer: Any) -> None:
+        layers: dict[str, dict] = {}
+        tb = _tb(trainer)
+        for name, mod, params in self._layers:
+            g2 = w2 = u2 = 0.0
+            n = 0
+            for i, p in enumerate(params):
+                n += int(p.data.size)
+                w2 += _sumsq(p.data)
+                if p.grad is not None:
+                    g2 += _sumsq(p.grad.data)
+                if self._before is not None:
+                    u2 += _sumsq(p.data - self._before[name][i])
+            w = math.sqrt(w2)
+            stats = {"type": type(mod).__name__, "weight": any(p.data.ndim >= 2 for p in params),
+                     "grad_norm": math.sqrt(g2), "grad_rms": math.sqrt(g2 / max(n, 1)), "weight_norm": w}
+            if self._before is not None:
+                before = math.sqrt(sum(_sumsq(b) for b in self._before[name]))
+                stats["update_ratio"] = math.sqrt(u2) / before if before > 0 else float("inf")
+            layers[name] = stats
+        for name, mod in self._bn:
+            stats = layers.setdefault(name, {"type": type(mod).__name__, "weight": False})
+            mean, var = mod.running_mean.data, mod.running_var.data
+            stats["running_mean"] = float(np.abs(backend.to_numpy(mean)).mean())
+            stats["running_var"] = float(backend.to_numpy(var).mean())
+            stats["running_var_min"] = float(backend.to_numpy(var).min())
+        self._before = None
+        record = {"kind": "layers", "step": trainer.step, "epoch": trainer.epoch, "layers": layers}
+        self.history.layers.append(record)
+        _log(trainer, record)
+        if tb is not None:
+            for name, stats in layers.items():
+                for key in ("grad_norm", "weight_norm", "update_ratio", "running_mean", "running_var"):
+                    v = stats.get(key)
+                    if v is not None and math.isfinite(v):
+                        tb.add_scalar(f"layers/{key}/{name}", v, trainer.step)
+
+
+class _ActivationStats:
+    """Per activation layer: a rolling window of which units fired, for the dead-unit fraction."""
+
+    def __init__(self, window: int) -> None:
+        self.fired: deque = deque(maxlen=window)
+        self.samples: deque = deque(maxlen=window)
+
+
+class ActivationMonitor(Callback):
+    """Every `every` steps, through forward hooks: mean, std, dead and saturated fractions per activation layer.
+
+    A unit is a feature (dim 1: a Linear output's column, a convolution's channel). It is dead when it gave
+    0 (ReLU) or less (LeakyReLU, GELU) for every sample of the last `window` sampled batches. An activation
+    whose output is the model's output is flagged `output` (a sigmoid that answers confidently is not saturated
+    in the harmful sense).
+    """
+
+    def __init__(self, every: int = 10, window: int = 5, history: History | None = None) -> None:
+        if every < 1 or window < 1:
+            raise ValueError(f"ActivationMonitor: every and window must be >= 1, got {every}, {window}")
+        self.every, self.window = every, window
+        self.history = history if history is not None else History()
+        self._handles: list = []
+        self._armed = False
+        self._stats: dict[str, _ActivationStats] = {}
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self.remove()
+        model = trainer.model
+        self._names = {}
+        for name, mod in model.named_modules():
+            if isinstance(mod, ACTIVATIONS):
+                self._names[id(mod)] = name or type(mod).__name__
+                self._handles.append(mod.register_forward_hook(self._hook))
+        if self._names:
+            self._handles.append(model.register_forward_pre_hook(self._root_pre))
+            self._handles.append(model.register_forward_hook(self._root_post))
+        self._arm(trainer.step + 1)
+
+    def _arm(self, next_step: int) -> None:
+        self._armed = next_step % self.every == 0
+        self._captured = False
+        self._current: dict[str, dict] = {}
+
+    def _root_pre(self, module: Any, args: tuple) -> None:
+        self._calls: dict[int, int] = {}
+        self._outputs: dict[int, str] = {}
+        # Only the first micro-batch of a sampled training step is measured (not evaluation, not accumulation).
+        self._capturing = self._armed and not self._captured and module.training
+
+    def _root_post(self, module: Any, args: tuple, output: Any) -> None:
+        if not self._capturing:
+            return
+        self._captured = True
+        key = self._outputs.get(id(output))
+        if key is not None:
+            self._current[key]["output"] = True
+
+    def _hook(self, module: Any, args: tuple, output: Any) -> None:
+        if not getattr(self, "_capturing", False) or not isinstance(output, Tensor):
+            return
+        name = self._names[id(module)]
+        count = self._calls.get(id(module), 0)
+        self._calls[id(module)] = count + 1
+        key = name if count == 0 else f"{name}#{count + 1}"  # a module applied twice in one forward
+        self._outputs[id(output)] = key
+        self._current[key] = self._measure(module, key, output.data)
+
+    def _measure(self, module: Any, key: str, y: Any) -> dict:
+        xp = backend.get_array_module(y)
+        kind = type(module).__name__
+        stats: dict[str, Any] = {"type": kind, "mean": float(y.mean()), "std": float(y.std())}
+        if isinstance(module, (ReLU, LeakyReLU, GELU)):
+            axes = (0,) + tuple(range(2, y.ndim)) if y.ndim > 1 else (0,)
+            fired = backend.to_numpy(xp.any(y > 0, axis=axes)).reshape(-1)
+            st = self._stats.get(key)
+            if st is None or st.fired.maxlen != self.window or (st.fired and st.fired[0].shape != fired.shape):
+                st = self._stats[key] = _ActivationStats(self.window)
+            st.fired.append(fired)
+            st.samples.append(int(y.shape[0]) if y.ndim else 1)
+            if len(st.fired) == self.window:
+                ever = np.logical_or.reduce(np.stack(st.fired), axis=0)
+                stats["dead"] = float(1.0 - ever.mean())
+                stats["window"] = int(sum(st.samples))
+            stats["active"] = float((y > 0).mean())
+        elif isinstance(module, Tanh):
+            stats["saturated"] = float((xp.abs(y) > 1 - SATURATION).mean())
+        elif isinstance(module, Sigmoid):
+            stats["saturated"] = float(((y < SATURATION) | (y > 1 - SATURATION)).mean())
+        return stats
+
+    def on_step_end(self, trainer: Any, logs: dict) -> None:
+        if self._armed and self._current:
+            record = {"kind": "activations", "step": trainer.step, "epoch": trainer.epoch,
+                      "layers": self._current}
+            self.history.activations.append(record)
+            _log(trainer, record)
+            tb = _tb(trainer)
+            if tb is not None:
+                for name, stats in self._current.items():
+                    for key in ("mean", "std", "dead", "saturated"):
+                        if stats.get(key) is not None:
+                            tb.add_scalar(f"activations/{key}/{name}", stats[key], trainer.step)
+        self._arm(trainer.step + 1)
+
+    def on_train_end(self, trainer: Any, logs: dict) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """Unregister the forward hooks."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
+class NonFiniteMonitor(Callback):
+    """Names the op that made the first NaN/inf: the model's output is checked on every training forward
+    (one isfinite over the logits); on the first non-finite output, or loss, the same batch is run again
+    under `detect_anomaly()` with the same weights, random state and BatchNorm buffers.
+    """
+
+    def __init__(self, history: History | None = None) -> None:
+        self.history = history if history is not None else History()
+        self._handles: list = []
+        self.event: dict | None = None
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self.remove()
+        self._trainer = trainer
+        self.model = trainer.model
+        self.event = self.history.event("nan")
+        self._weight_norm_start = _weight_norm(self.model)
+        self._rerunning = False
+        self._output: Any = None
+        self._stochastic = any(type(m).__name__.startswith("Dropout") for m in self.model.modules())
+        self._handles.append(self.model.register_forward_pre_hook(self._pre))
+        self._handles.append(self.model.register_forward_hook(self._post))
+
+    def _pre(self, module: Any, args: tuple) -> None:
+        # The RNG state before a forward lets a re-run draw the same dropout masks; only needed with dropout.
+        if self._stochastic and module.training and self.event is None and not self._rerunning:
+            self._rng = backend.get_rng_state()
+
+    def _post(self, module: Any, args: tuple, output: Any) -> None:
+        if self._rerunning or not module.training or self.event is not None or not isinstance(output, Tensor):
+            return
+        self._output = output
+        data = output.data
+        xp = backend.get_array_module(data)
+        if data.dtype.kind in "fc" and not bool(xp.isfinite(data).all()):
+            self._record(self._find_in_forward(module, args))
+
+    def _find_in_forward(self, model: Any, args: tuple) -> dict:
+        for a in args:
+            if isinstance(a, Tensor) and a.dtype.kind in "fc" and not _finite(a.data):
+                return {"where": "input"}
+        bad = [n for n, p in model.named_parameters() if not _finite(p.data)]
+        if bad:
+            return {"where": "weights", "detail": f"parameters already non-finite: {', '.join(bad[:3])}"}
+        after = backend.get_rng_state() if self._stochastic else None
+        buffers = [(b, b.data.copy()) for _, b in model.named_buffers()]
+        stack: list[str] = []
+        names = {id(m): (n or type(m).__name__) for n, m in model.named_modules()}
+        def enter(mod: Any, a: tuple) -> None:
+            stack.append(names[id(mod)])
+
+        def leave(mod: Any, a: tuple, out: Any) -> None:  # returns None: a hook's return replaces the output
+            if stack:
+                stack.pop()
+
+        hooks = []
+        for m in model.modules():
+            hooks.append(m.register_forward_pre_hook(enter))
+            hooks.append(m.register_forward_hook(leave))
+        self._rerunning = True
+        try:
+            if self._stochastic:
+                backend.set_rng_state(self._rng)
+            with no_grad(), detect_anomaly():
+                model(*args)
+            found: dict = {"where": "forward", "detail": "the re-run gave a finite output"}
+        except NonFiniteError as e:
+            found = _error_event(e, "forward", _innermost(stack, model))
+        finally:
+            self._rerunning = False
+            for h in hooks:
+                h.remove()
+            for b, saved in buffers:
+                b.data[...] = saved
+            if after is not None:
+                backend.set_rng_state(after)
+        return found
+
+    def on_step_end(self, trainer: Any, logs: dict) -> None:
+        loss = logs.get("loss")
+        if self.event is not None or loss is None or math.isfinite(loss):
+            return
+        # The output was finite (the forward hook saw it), so the loss function made the NaN.
+        found: dict = {"where": "unknown"}
+        if self._output is not None and trainer.last_batch is not None:
+            out = Tensor(self._output.data)
+            try:
+                with no_grad(), detect_anomaly():
+                    trainer.loss_fn(out, trainer.last_batch[1])
+                found["detail"] = "the loss of the model's output was finite when re-computed"
+            except NonFiniteError as e:
+                found = _error_event(e, "loss", "the loss function")
+        self._record(found, weight_norm=_weight_norm(self.model))
+
+    def _record(self, found: dict, weight_norm: float | None = None) -> None:
+        step = self._trainer.step + 1 if weight_norm is None else self._trainer.step
+        self.event = {"kind": "doctor", "event": "nan", "step": step, **found,
+                      "weight_norm": _weight_norm(self.model) if weight_norm is None else weight_norm,
+                      "weight_norm_start": self._weight_norm_start}
+        self.history.events.append(self.event)
+        _log(self._trainer, self.event)
+
+    def on_train_end(self, trainer: Any, logs: dict) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
+def _finite(a: Any) -> bool:
+    return bool(backend.get_array_module(a).isfinite(a).all())
+
+
+def _weight_norm(model: Any) -> float:
+    return math.sqrt(sum(_sumsq(p.data) for p in model.parameters()))
+
+
+def _innermost(stack: list[str], model: Any) -> str:
+    """The innermost module that was running when the error was raised (the stack is left as it was)."""
+    return stack[-1] if stack else type(model).__name__
+
+
+def _error_event(e: NonFiniteError, where: str, module: str) -> dict:
+    return {"where": where, "op": e.op, "kind": e.kind, "in_shapes": [list(s) for s in e.in_shapes],
+            "out_shape": list(e.out_shape), "source": e.source, "module": module}

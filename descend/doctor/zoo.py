@@ -1,0 +1,265 @@
+"""The pathology zoo: small, deliberately broken trainings, each of which must get exactly one diagnosis,
+and healthy ones that must get none. tests/test_zoo.py runs them; `python -m descend.doctor.zoo` writes
+the detection table to descend/doctor/ZOO.md.
+
+Every case trains on MNIST-1D (or a slice of it) for a few hundred steps at most, with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from descend import backend, nn, optim
+from descend.data import DataLoader, TensorDataset
+from descend.data.mnist1d import mnist1d
+from descend.doctor.doctor import Doctor
+from descend.tensor import Tensor
+from descend.train.loop import Trainer
+
+
+@dataclass
+class Case:
+    """One zoo entry: what is broken, the diagnoses it must get, and how to build its training."""
+
+    name: str
+    broken: str  # what is wrong, in words
+    expected: tuple[str, ...]
+    build: Callable[[], dict]  # -> Trainer keyword arguments (model, optimizer, loaders, epochs, ...)
+
+
+def _data(n_train: int = 4000, n_val: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    d = mnist1d()
+    return (d["x"][:n_train].astype(np.float32), d["y"][:n_train], d["x_test"][:n_val].astype(np.float32),
+            d["y_test"][:n_val])
+
+
+def _loaders(n_train: int = 4000, n_val: int = 1000, batch_size: int = 100, scale: float = 1.0) -> tuple:
+    x, y, xv, yv = _data(n_train, n_val)
+    train = DataLoader(TensorDataset(x * scale, y), batch_size=batch_size, shuffle=True, generator=1)
+    val = DataLoader(TensorDataset(xv * scale, yv), batch_size=500)
+    return train, val
+
+
+def mlp(depth: int = 2, width: int = 100, act: Callable[[], nn.Module] = nn.ReLU, inputs: int = 40,
+        classes: int = 10) -> nn.Sequential:
+    """Linear-activation blocks and a linear output layer."""
+    layers: list[nn.Module] = []
+    n = inputs
+    for _ in range(depth):
+        layers += [nn.Linear(n, width), act()]
+        n = width
+    layers.append(nn.Linear(n, classes))
+    return nn.Sequential(*layers)
+
+
+class BNCNN(nn.Module):
+    """A small 1-D CNN with BatchNorm: (conv-BN-ReLU) x 3, global average pool, linear."""
+
+    def __init__(self, channels: int = 32) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(1, channels, 5, padding=2), nn.BatchNorm1d(channels), nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.BatchNorm1d(channels), nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.BatchNorm1d(channels), nn.ReLU())
+        self.head = nn.Linear(channels * 10, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.features(x.reshape(x.shape[0], 1, x.shape[-1]))
+        return self.head(h.reshape(h.shape[0], -1))
+
+
+class NaiveSoftmaxMLP(nn.Module):
+    """An MLP whose output is a hand-written softmax at temperature 1/200: exp underflows to 0, log(0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = mlp()
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.net(x) * 200.0
+        e = z.exp()
+        return (e / e.sum(dim=1, keepdim=True)).log()
+
+
+# --- the cases -------------------------------------------------------------------------------------------------
+def _healthy_mlp() -> dict:
+    train, val = _loaders()
+    model = mlp()
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=5)
+
+
+def _healthy_bn_cnn() -> dict:
+    train, val = _loaders(2000, 500)
+    model = BNCNN()
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 3e-3), train_loader=train,
+                val_loader=val, epochs=4)
+
+
+def _divergence() -> dict:
+    train, val = _loaders(2000, 500)
+    model = mlp()
+    return dict(model=model, optimizer=optim.SGD(model.parameters(), lr=10.0), train_loader=train,
+                val_loader=val, epochs=3)
+
+
+def _lr_too_low() -> dict:
+    train, val = _loaders(2000, 500)
+    model = mlp()
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), lr=1e-7), train_loader=train,
+                val_loader=val, epochs=4)
+
+
+def _vanishing() -> dict:
+    train, val = _loaders(1000, 500)
+    model = mlp(depth=20, width=32, act=nn.Sigmoid)
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=8)
+
+
+def _dead_relus() -> dict:
+    train, val = _loaders(2000, 500)
+    model = mlp()
+    for layer in model:
+        if isinstance(layer, nn.Linear) and layer.out_features == 100:
+            layer.bias.data[...] = -10.0
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=4)
+
+
+def _saturated() -> dict:
+    train, val = _loaders(2000, 500, scale=30.0)
+    model = mlp(act=nn.Tanh)
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=4)
+
+
+def _overfitting() -> dict:
+    train, val = _loaders(50, 500, batch_size=10)
+    model = mlp(depth=3, width=512)
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=20)
+
+
+def _underfitting() -> dict:
+    train, val = _loaders(2000, 500)
+    model = mlp(depth=1, width=2)
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-2), train_loader=train,
+                val_loader=val, epochs=10)
+
+
+def _exploding_depth() -> dict:
+    train, val = _loaders(1000, 500)
+    layers: list[nn.Module] = []
+    n = 40
+    for _ in range(64):
+        layers += [nn.Linear(n, 32), nn.BatchNorm1d(32), nn.ReLU()]
+        n = 32
+    model = nn.Sequential(*layers, nn.Linear(32, 10))
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=3)
+
+
+def _exploding_spikes() -> dict:
+    x, y, xv, yv = _data(2000, 500)
+    rows = np.random.default_rng(0).choice(len(x), 5, replace=False)
+    x[rows] *= 1e4  # five corrupted samples
+    train = DataLoader(TensorDataset(x, y), batch_size=100, shuffle=True, generator=1)
+    val = DataLoader(TensorDataset(xv, yv), batch_size=500)
+    model = mlp()
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=4)
+
+
+def _oscillation() -> dict:
+    train, val = _loaders(2000, 500)
+    model = BNCNN(16)
+    return dict(model=model, optimizer=optim.SGD(model.parameters(), 0.1, momentum=0.99), train_loader=train,
+                val_loader=val, epochs=8)
+
+
+def _plateau() -> dict:
+    train, val = _loaders(2000, 500)
+    model = nn.Sequential(nn.Linear(40, 10))
+    return dict(model=model, optimizer=optim.SGD(model.parameters(), 1.0), train_loader=train, val_loader=val,
+                epochs=10)
+
+
+def _nan() -> dict:
+    train, val = _loaders(1000, 500)
+    model = NaiveSoftmaxMLP()
+    return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
+                val_loader=val, epochs=2, loss_fn=nn.NLLLoss())
+
+
+CASES: list[Case] = [
+    Case("healthy MLP", "nothing: MNIST-1D MLP, Adam 1e-3", (), _healthy_mlp),
+    Case("healthy BatchNorm CNN", "nothing: conv-BN-ReLU x3, Adam 3e-3", (), _healthy_bn_cnn),
+    Case("lr = 10", "SGD with lr 10", ("divergence",), _divergence),
+    Case("lr = 1e-7", "Adam with lr 1e-7", ("lr_too_low",), _lr_too_low),
+    Case("20-layer sigmoid MLP", "20 sigmoid layers, no normalisation", ("vanishing_gradients",), _vanishing),
+    Case("biases -10 before ReLUs", "hidden biases initialised to -10", ("dead_relus",), _dead_relus),
+    Case("tanh on inputs x30", "unscaled inputs (x30) into tanh units", ("saturated_units",), _saturated),
+    Case("huge model, 50 samples", "3x512 MLP trained on 50 samples", ("overfitting",), _overfitting),
+    Case("2 hidden units", "an MLP with 2 hidden units", ("underfitting",), _underfitting),
+    Case("64-layer BatchNorm MLP", "64 plain Linear-BN-ReLU blocks, no residuals", ("exploding_gradients",),
+         _exploding_depth),
+    Case("corrupted samples", "5 training samples scaled by 1e4", ("exploding_gradients",), _exploding_spikes),
+    Case("momentum 0.99, lr 0.1", "SGD lr 0.1 with momentum 0.99 on a BatchNorm CNN", ("oscillation",),
+         _oscillation),
+    Case("SGD lr 1, constant", "logistic regression at a constant lr too high to settle", ("plateau",),
+         _plateau),
+    Case("naive softmax", "softmax by hand at temperature 1/200, then log", ("nan",), _nan),
+]
+
+
+def run_case(case: Case, every: int = 10, stream: Any = None, seed: int = 0) -> tuple[Trainer, Doctor]:
+    """Train one case with a Doctor (seeded); returns the trainer and the doctor."""
+    backend.manual_seed(seed)
+    kwargs = case.build()
+    doctor = Doctor(every=every, verbose=stream is not None, stream=stream, on_divergence="stop")
+    kwargs.setdefault("loss_fn", nn.CrossEntropyLoss())
+    with np.errstate(all="ignore"):  # the broken cases overflow on purpose
+        trainer = Trainer(callbacks=[doctor], **kwargs).fit()
+    return trainer, doctor
+
+
+def table(rows: list[tuple[Case, list[str], float]]) -> str:
+    """The detection table in Markdown: case, what is broken, expected, got, match."""
+    out = ["| case | what is broken | expected | diagnosed | |", "| --- | --- | --- | --- | --- |"]
+    for case, got, seconds in rows:
+        ok = "yes" if sorted(got) == sorted(case.expected) else "**NO**"
+        out.append(f"| {case.name} | {case.broken} | {', '.join(case.expected) or 'none'} | "
+                   f"{', '.join(got) or 'none'} | {ok} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every case and write the table to descend/doctor/ZOO.md (or the path given)."""
+    argv = sys.argv[1:] if argv is None else argv
+    path = Path(argv[0]) if argv else Path(__file__).with_name("ZOO.md")
+    rows = []
+    for case in CASES:
+        start = time.perf_counter()
+        _, doctor = run_case(case)
+        got = [d.code for d in doctor.diagnoses if d.severity != "info"]
+        rows.append((case, got, time.perf_counter() - start))
+        print(f"{case.name}: expected {list(case.expected)}, got {got} ({rows[-1][2]:.1f}s)", flush=True)
+    text = ("# The pathology zoo\n\nGenerated by `python -m descend.doctor.zoo` (the same cases as "
+            "tests/test_zoo.py). Each deliberately broken training must get exactly its expected diagnosis; "
+            "healthy ones get none.\n\n" + table(rows) + "\n")
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0 if all(sorted(g) == sorted(c.expected) for c, g, _ in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
