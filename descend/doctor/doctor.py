@@ -177,7 +177,7 @@ def write_diagnoses(run_dir: str | Path, diagnoses: list[Diagnosis], finished: b
 def _finite(v: Any) -> Any:
     """The same structure with NaN/inf floats as strings, so the file is strict JSON a browser can parse."""
     if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
+        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")  # the run-directory spelling
     if isinstance(v, dict):
         return {k: _finite(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

@@ -63,13 +63,15 @@ class LRFindResult:
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
-    def write(self, out_dir: str | Path) -> Path:
-        """Write lr_find.json and a plot (lr_find.svg, via descend.report when it is available)."""
+    def write(self, out_dir: str | Path, plot: Callable[[dict, Path], Any] | None = None) -> Path:
+        """Write lr_find.json, and lr_find.svg with `plot(result_dict, path)` (descend.report.plot_lr_find;
+        the report layer sits above the doctor, so the caller passes it in)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         path = out / "lr_find.json"
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        _plot(self, out / "lr_find.svg")
+        if plot is not None:
+            plot(self.to_dict(), out / "lr_find.svg")
         return path
 
 
@@ -78,18 +80,10 @@ def _g(v: float | None) -> str:
 
 
 def _json_float(v: float) -> float | str:
-    return v if math.isfinite(v) else str(v)
-
-
-def _plot(result: LRFindResult, path: Path) -> None:
-    # The report layer draws the charts; it sits above the doctor, so it is imported only here, when asked.
-    try:
-        from descend import report
-    except ImportError:
-        return
-    plot = getattr(report, "plot_lr_find", None)
-    if plot is not None:
-        plot(result.to_dict(), path)
+    """Non-finite floats as the strings the run directory uses ("NaN", "Infinity")."""
+    if math.isfinite(v):
+        return v
+    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
 
 
 def smooth(losses: list[float], smooth_f: float = 0.05) -> list[float]:
@@ -130,12 +124,14 @@ def suggest(lrs: list[float], smoothed: list[float], skip_start: int = 10,
 def lr_find(model: Any, optimizer: Any, loader: Any, loss_fn: Callable, start_lr: float = 1e-7,
             end_lr: float = 10.0, num_iter: int = 100, smooth_f: float = 0.05, diverge_th: float = 5.0,
             out_dir: str | Path | None = None, configured_lr: float | None = None,
-            verbose: bool = False) -> LRFindResult:
+            verbose: bool = False, warn: bool = True,
+            plot: Callable[[dict, Path], Any] | None = None) -> LRFindResult:
     """Sweep the learning rate exponentially, return the losses and a suggested learning rate.
 
     The state of the model, the optimizer, the loader (if it has state_dict) and the global RNG is restored
-    afterwards. `configured_lr` (default: the optimizer's current lr) is compared with the divergence point.
-    With `out_dir`, lr_find.json and a plot are written there.
+    afterwards. `configured_lr` (default: the optimizer's current lr) is compared with the divergence point
+    (`warn`: also as a Python warning). With `out_dir`, lr_find.json is written there, and the chart
+    lr_find.svg when `plot` is given (pass descend.report.plot_lr_find).
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
@@ -197,10 +193,10 @@ def lr_find(model: Any, optimizer: Any, loader: Any, loss_fn: Callable, start_lr
             and configured_lr > diverged / 3:
         result.warnings.append(f"the configured lr {configured_lr:.2g} is within 3x of the divergence point "
                                f"{diverged:.2g}: training may be unstable")
-    for w in result.warnings:
+    for w in result.warnings if warn else ():
         warnings.warn("lr_find: " + w, stacklevel=2)
     if out_dir is not None:
-        result.write(out_dir)
+        result.write(out_dir, plot)
     return result
 
 

@@ -41,9 +41,20 @@ def _log(trainer: Any, record: dict) -> None:
         run.log(record)
 
 
-def _tb(trainer: Any) -> Any:
+def _tb_record(trainer: Any, record: dict) -> None:
+    """Send a record's numbers to the run's TensorBoard writer, tagged as descend.report names them."""
     run = getattr(trainer, "run", None)
-    return getattr(run, "tb", None) if run is not None else None
+    tb = getattr(run, "tb", None) if run is not None else None
+    if tb is None:
+        return
+    if hasattr(tb, "scalars_from_record"):
+        tb.scalars_from_record(record)
+        return
+    prefix = "" if record["kind"] == "layers" else "activations/"
+    for layer, stats in record["layers"].items():
+        for key, v in stats.items():
+            if isinstance(v, float) and math.isfinite(v):
+                tb.add_scalar(f"{prefix}{key}/{layer}", v, record["step"])
 
 
 def _layers(model: Any) -> list[tuple[str, Any, list]]:
@@ -87,7 +98,6 @@ class LayerMonitor(Callback):
 
     def _sample(self, trainer: Any) -> None:
         layers: dict[str, dict] = {}
-        tb = _tb(trainer)
         for name, mod, params in self._layers:
             g2 = w2 = u2 = 0.0
             n = 0
@@ -115,12 +125,7 @@ class LayerMonitor(Callback):
         record = {"kind": "layers", "step": trainer.step, "epoch": trainer.epoch, "layers": layers}
         self.history.layers.append(record)
         _log(trainer, record)
-        if tb is not None:
-            for name, stats in layers.items():
-                for key in ("grad_norm", "weight_norm", "update_ratio", "running_mean", "running_var"):
-                    v = stats.get(key)
-                    if v is not None and math.isfinite(v):
-                        tb.add_scalar(f"layers/{key}/{name}", v, trainer.step)
+        _tb_record(trainer, record)
 
 
 class _ActivationStats:
@@ -220,12 +225,7 @@ class ActivationMonitor(Callback):
                       "layers": self._current}
             self.history.activations.append(record)
             _log(trainer, record)
-            tb = _tb(trainer)
-            if tb is not None:
-                for name, stats in self._current.items():
-                    for key in ("mean", "std", "dead", "saturated"):
-                        if stats.get(key) is not None:
-                            tb.add_scalar(f"activations/{key}/{name}", stats[key], trainer.step)
+            _tb_record(trainer, record)
         self._arm(trainer.step + 1)
 
     def on_train_end(self, trainer: Any, logs: dict) -> None:
@@ -363,5 +363,5 @@ def _innermost(stack: list[str], model: Any) -> str:
 
 
 def _error_event(e: NonFiniteError, where: str, module: str) -> dict:
-    return {"where": where, "op": e.op, "kind": e.kind, "in_shapes": [list(s) for s in e.in_shapes],
+    return {"where": where, "op": e.op, "value": e.kind, "in_shapes": [list(s) for s in e.in_shapes],
             "out_shape": list(e.out_shape), "source": e.source, "module": module}

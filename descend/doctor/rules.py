@@ -262,7 +262,7 @@ def _trouble(h: History) -> tuple[int | None, str]:
     ev = h.event("nan")
     if ev is not None and ev.get("where") != "weights" and ev.get("step") in h.step:
         i = h.step.index(ev["step"])
-        cands.append((i, 0, f"the model's output became {ev.get('kind', 'NaN/inf')}"))
+        cands.append((i, 0, f"the model's output became {ev.get('value', 'NaN/inf')}"))
     if not cands:
         return None, ""
     first = min(cands)  # the earliest step; at a tie, the forward before the loss before the gradient
@@ -281,7 +281,7 @@ def nan(h: History, found: dict) -> Diagnosis | None:
     if ev.get("op"):
         ins = ", ".join(str(tuple(s)) for s in ev.get("in_shapes", []))
         evidence = (f"{at}; the first non-finite value came from {ev['op']} in {ev.get('module', '?')} "
-                    f"(inputs {ins} -> output {tuple(ev.get('out_shape', ()))}, {ev.get('kind')}) at "
+                    f"(inputs {ins} -> output {tuple(ev.get('out_shape', ()))}, {ev.get('value')}) at "
                     f"{ev.get('source')}.")
         hint = _NAN_HINTS.get(ev["op"], "guard this op's input range (clamp, add an epsilon) or compute it "
                                         "in a numerically stable form")
@@ -296,7 +296,7 @@ def nan(h: History, found: dict) -> Diagnosis | None:
                     f"re-running the batch{detail}.")
         suggestion = ("Check the loss function and custom ops for log(0), 0/0, sqrt(0) in backward and "
                       "overflow; re-run a failing batch under `with descend.tensor.detect_anomaly():`.")
-    values = {k2: ev.get(k2) for k2 in ("op", "module", "kind", "in_shapes", "out_shape", "source", "where")
+    values = {k2: ev.get(k2) for k2 in ("op", "module", "value", "in_shapes", "out_shape", "source", "where")
               if k2 in ev}
     return Diagnosis("nan", "NaN/inf during training", "error", h.step[k], h.epoch_at(k), evidence,
                      suggestion, values)

@@ -1,0 +1,528 @@
+"""The training doctor: rules on constructed metric streams, monitors against hand computation, the NaN op
+finder, the Doctor callback's files and TensorBoard events, rollback, resume, and the commands."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import descend
+from descend import nn, optim
+from descend.data import DataLoader, TensorDataset
+from descend.doctor import (ActivationMonitor, Diagnosis, Doctor, History, LayerMonitor, NonFiniteMonitor,
+                            Rollback, read_diagnoses, rules, run_rules)
+from descend.doctor import commands
+from descend.tensor import Tensor
+from descend.train import Run, Trainer
+
+
+# --- constructed streams ----------------------------------------------------------------------------------------
+def _history(loss, lr=1e-3, grad=1.0, epochs_per=1000) -> History:
+    h = History()
+    for i, v in enumerate(loss):
+        g = grad[i] if isinstance(grad, (list, np.ndarray)) else grad
+        h.add_step({"step": i + 1, "epoch": i // epochs_per, "loss": float(v), "lr": lr, "grad_norm": float(g)})
+    return h
+
+
+def _noisy_decay(n: int, seed: int = 0, start: float = 2.3, end: float = 0.3) -> np.ndarray:
+    r = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (end + (start - end) * np.exp(-t / (n / 4))) * (1 + 0.1 * r.standard_normal(n))
+
+
+def _layers(h: History, steps, ratios: dict, key: str = "grad_rms", update: float = 1e-3) -> None:
+    for s in steps:
+        h.layers.append({"kind": "layers", "step": s, "layers": {
+            name: {"type": "Linear", "weight": True, key: v, "update_ratio": update} for name, v in ratios.items()}})
+
+
+def _codes(h: History) -> list[str]:
+    return [d.code for d in run_rules(h)]
+
+
+def test_healthy_stream_triggers_nothing():
+    h = _history(_noisy_decay(400), grad=np.abs(1 + 0.2 * np.random.default_rng(1).standard_normal(400)))
+    _layers(h, range(10, 401, 10), {"0": 1e-3, "2": 2e-3, "4": 5e-3}, update=1e-3)
+    for e in range(8):
+        h.epochs.append({"step": 50 * (e + 1), "epoch": e, "train_loss": 2.0 * 0.8 ** e, "val_loss": 2.1 * 0.85 ** e,
+                         "lr": 1e-3})
+    h.finished = True
+    assert _codes(h) == []
+
+
+def test_divergence_begins_after_the_best_and_names_the_lr():
+    loss = list(2.3 - 0.01 * np.arange(30)) + list(2.0 * 1.5 ** np.arange(1, 11))
+    h = _history(loss, lr=0.5)
+    d = rules.divergence(h, {})
+    assert d is not None and d.severity == "error"
+    # The smallest loss of 5 steps is lowest for steps 26..30, so the divergence begins at step 31.
+    assert d.step == 31
+    assert d.values["lr"] == 0.5 and "0.05" in d.suggestion
+    # Rising a little (less than 1.5x the start) is not a divergence.
+    assert rules.divergence(_history(list(2.3 - 0.01 * np.arange(30)) + [3.0] * 10), {}) is None
+
+
+def test_spikes_are_not_a_divergence_but_exploding_gradients():
+    loss = np.full(60, 2.0)
+    grad = np.full(60, 0.5)
+    for i in (25, 27, 29):  # three outlier batches close together
+        loss[i], grad[i] = 40.0, 400.0
+    h = _history(loss, grad=grad)
+    assert _codes(h) == ["exploding_gradients"]
+    d = run_rules(h)[0]
+    assert d.step == 26 and d.values["spikes"] == [26, 28, 30]
+    one = _history(np.full(60, 2.0), grad=np.where(np.arange(60) == 30, 400.0, 0.5))
+    assert _codes(one) == []  # a single spike can be an unlucky batch
+
+
+def test_nan_after_a_rise_is_a_divergence_and_without_one_a_nan():
+    rising = list(np.linspace(2.3, 2.0, 20)) + [5.0, 9.0, 20.0, 50.0, 100.0, 300.0, float("nan")]
+    assert _codes(_history(rising)) == ["divergence"]
+    flat = list(np.linspace(2.3, 2.0, 20)) + [float("nan")] * 3
+    h = _history(flat)
+    h.events.append({"kind": "doctor", "event": "nan", "step": 21, "where": "forward", "op": "Log",
+                     "module": "head", "value": "NaN", "in_shapes": [[4, 3]], "out_shape": [4, 3],
+                     "source": "model.py:12 in forward"})
+    found = run_rules(h)
+    assert [d.code for d in found] == ["nan"]
+    assert found[0].step == 21 and "Log in head" in found[0].evidence and "model.py:12" in found[0].suggestion
+
+
+def test_gradient_overflow_with_a_finite_loss_is_exploding():
+    h = _history([2.3, 2.2, 2.1, 2.0, 1.9], grad=[1.0, 1.0, 1.0, float("inf"), float("nan")])
+    d = run_rules(h)
+    assert [x.code for x in d] == ["exploding_gradients"] and d[0].severity == "error" and d[0].step == 4
+
+
+def test_lr_too_low_needs_tiny_updates_not_just_a_flat_loss():
+    loss = 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100)
+    tiny = _history(loss, lr=1e-7)
+    _layers(tiny, range(10, 101, 10), {"0": 1e-3, "2": 1e-3, "4": 1e-3}, update=2e-7)
+    d = run_rules(tiny)
+    assert [x.code for x in d] == ["lr_too_low"] and d[0].step == 1 and "1e-05" in d[0].suggestion
+    normal = _history(loss, lr=1e-3)
+    _layers(normal, range(10, 101, 10), {"0": 1e-3, "2": 1e-3, "4": 1e-3}, update=1e-3)
+    assert "lr_too_low" not in _codes(normal)
+
+
+def test_vanishing_and_exploding_by_depth():
+    names = {str(i): 10.0 ** (-i) for i in range(8)}  # gradient RMS falls 10x per layer towards the input
+    first_small = {k: v for k, v in zip(names, reversed(list(names.values())))}
+    h = _history(np.linspace(2.3, 2.2, 40))
+    _layers(h, (10, 20, 30, 40), first_small)
+    d = rules.vanishing_gradients(h, {})
+    assert d is not None and d.step == 20 and d.values["ratio"] == pytest.approx(10.0 ** -6)
+    h2 = _history(np.linspace(2.3, 2.2, 40))
+    _layers(h2, (10, 20, 30, 40), names)
+    assert rules.exploding_gradients(h2, {}).values["ratio"] == pytest.approx(10.0 ** 6)
+    assert rules.vanishing_gradients(h2, {}) is None
+    # A dead layer blocks the gradient: that is the diagnosis, not "vanishing".
+    h.activations.append({"kind": "activations", "step": 40, "layers": {"1": {"type": "ReLU", "active": 0.0}}})
+    assert rules.vanishing_gradients(h, {}) is None
+
+
+def _acts(h: History, stats: list[dict], steps=(10, 20, 30)) -> None:
+    for s in steps:
+        h.activations.append({"kind": "activations", "step": s, "layers": {
+            f"a{i}": dict(st) for i, st in enumerate(stats)}})
+
+
+def test_dead_relus_and_saturation_from_activation_records():
+    h = _history(np.linspace(2.3, 2.0, 30))
+    _acts(h, [{"type": "ReLU", "dead": 0.8, "window": 500}, {"type": "ReLU", "dead": 0.1, "window": 500}])
+    d = rules.dead_relus(h, {})
+    assert d.values["dead"] == {"a0": 0.8} and "a0: 80%" in d.evidence and "500 samples" in d.evidence
+    h2 = _history(np.linspace(2.3, 2.0, 30))
+    _acts(h2, [{"type": "Tanh", "saturated": 0.7}, {"type": "Sigmoid", "saturated": 0.9, "output": True}])
+    d2 = rules.saturated_units(h2, {})
+    assert d2.values["saturated"] == {"a0": 0.7}  # the confident output layer is not a problem
+    h3 = _history(np.linspace(2.3, 2.0, 30))
+    _acts(h3, [{"type": "Tanh", "saturated": 0.2}, {"type": "ReLU", "dead": 0.3, "window": 500}])
+    assert rules.saturated_units(h3, {}) is None and rules.dead_relus(h3, {}) is None
+
+
+def _epochs(h: History, train, val, lr=1e-3) -> None:
+    for e, (t, v) in enumerate(zip(train, val)):
+        h.epochs.append({"kind": "epoch", "step": 10 * (e + 1), "epoch": e, "train_loss": t, "val_loss": v,
+                         "val_acc": 0.5, "lr": lr})
+
+
+def test_overfitting_reports_the_best_epoch():
+    h = _history(np.linspace(2.3, 0.1, 80))
+    _epochs(h, [2.0, 1.5, 1.0, 0.6, 0.3, 0.1, 0.05], [2.1, 1.7, 1.4, 1.5, 1.6, 1.8, 2.0])
+    d = rules.overfitting(h, {})
+    assert d.values["best_epoch"] == 2 and d.epoch == 3 and "epoch 3" in d.evidence  # epochs are 1-based in words
+    assert "Keep the weights of epoch 3" in d.suggestion
+    flat = _history(np.linspace(2.3, 2.0, 80))
+    _epochs(flat, [2.0, 1.5, 1.4, 1.4, 1.4], [2.1, 1.7, 1.9, 1.9, 1.9])
+    assert rules.overfitting(flat, {}) is None  # the training loss did not fall by 10 %
+
+
+def test_oscillation_counts_peaks_and_ignores_cyclic_schedules():
+    h = _history(np.linspace(2.3, 1.0, 80))
+    _epochs(h, [2.0, 1.5, 1.3, 1.2, 1.1, 1.05, 1.0, 0.95], [2.5, 2.0, 4.0, 2.1, 1.9, 3.5, 1.7, 1.6])
+    d = rules.oscillation(h, {})
+    assert d.values["peaks"] == [2, 5] and d.values["series"] == "val_loss"
+    cyc = _history(np.linspace(2.3, 1.0, 80))
+    _epochs(cyc, [2.0, 1.5, 1.3, 1.2, 1.1, 1.05, 1.0, 0.95], [2.5, 2.0, 4.0, 2.1, 1.9, 3.5, 1.7, 1.6])
+    for e, lr in zip(cyc.epochs, [0.1, 0.01, 0.1, 0.01, 0.1, 0.01, 0.1, 0.01]):
+        e["lr"] = lr
+    assert rules.oscillation(cyc, {}) is None
+
+
+def test_plateau_needs_large_updates():
+    loss = np.concatenate([np.linspace(2.3, 1.7, 100), 1.7 + 0.05 * np.random.default_rng(0).standard_normal(200)])
+    big = _history(loss, lr=1.0)
+    _layers(big, range(10, 301, 10), {"0": 1e-2}, update=0.05)
+    d = rules.plateau(big, {})
+    assert d is not None and d.step == 301 - 120 and d.values["update_ratio"] == 0.05
+    small = _history(loss, lr=1e-3)
+    _layers(small, range(10, 301, 10), {"0": 1e-2}, update=1e-3)
+    assert rules.plateau(small, {}) is None
+
+
+def test_underfitting_only_at_the_end_and_only_when_nothing_else_explains():
+    h = _history(np.linspace(2.3, 1.9, 100))
+    _epochs(h, [2.2, 2.0, 1.95, 1.93, 1.92, 1.91], [2.2, 2.0, 1.96, 1.94, 1.93, 1.92])
+    assert rules.underfitting(h, {}) is None
+    h.finished = True
+    d = rules.underfitting(h, {})
+    assert d is not None and d.values["rate"] == pytest.approx((1.95 - 1.91) / (3 * 1.95))
+    assert rules.underfitting(h, {"dead_relus": Diagnosis("dead_relus", "", "warning", 1, 0, "", "")}) is None
+
+
+def test_rules_fire_once_and_history_rebuilds_from_records():
+    loss = list(np.linspace(2.3, 2.0, 20)) + [5.0, 9.0, 20.0, 50.0, 100.0, 300.0, 900.0, 2000.0]
+    live = _history(loss, lr=3.0)
+    found = {d.code: d for d in run_rules(live)}
+    assert list(found) == ["divergence"] and run_rules(live, found) == []
+    records = [{"kind": "step", "step": s, "epoch": 0, "loss": v, "lr": 3.0, "grad_norm": 1.0}
+               for s, v in zip(live.step, live.loss)]
+    rebuilt = History.from_records(records + [{"kind": "test", "step": 28, "test_loss": 1.0}])
+    assert [d.to_dict() for d in run_rules(rebuilt)] == [d.to_dict() for d in found.values()]
+    d = found["divergence"]
+    assert Diagnosis.from_dict(json.loads(json.dumps(d.to_dict()))) == d
+
+
+# --- monitors ---------------------------------------------------------------------------------------------------
+def _data(n=64, d=6, k=3, seed=0):
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((n, d)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5).astype(np.int64)
+    return DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=3)
+
+
+class _Recorder:
+    """Keeps the weights and gradients the monitor saw, for an independent recomputation."""
+
+    def __init__(self):
+        self.weights, self.grads = {}, {}
+
+    def on_train_begin(self, trainer):
+        self.weights[0] = [p.data.copy() for p in trainer.model.parameters()]
+
+    def on_step_end(self, trainer, logs):
+        self.weights[trainer.step] = [p.data.copy() for p in trainer.model.parameters()]
+        self.grads[trainer.step] = [p.grad.data.copy() for p in trainer.model.parameters()]
+
+    def on_epoch_end(self, trainer, logs):
+        pass
+
+    def on_train_end(self, trainer, logs):
+        pass
+
+
+def test_layer_monitor_against_numpy():
+    descend.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    mon, rec = LayerMonitor(every=3), _Recorder()
+    Trainer(model, optim.SGD(model.parameters(), 0.1), _data(), loss_fn=nn.CrossEntropyLoss(), epochs=2,
+            callbacks=[rec, mon]).fit()
+    assert [r["step"] for r in mon.history.layers] == [3, 6]
+    for r in mon.history.layers:
+        s = r["step"]
+        for name, idx in (("0", (0, 1)), ("2", (2, 3))):
+            st = r["layers"][name]
+            g = np.concatenate([rec.grads[s][i].ravel() for i in idx])
+            w = np.concatenate([rec.weights[s][i].ravel() for i in idx])
+            w0 = np.concatenate([rec.weights[s - 1][i].ravel() for i in idx])
+            assert st["grad_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-6)
+            assert st["grad_rms"] == pytest.approx(np.linalg.norm(g) / math.sqrt(g.size), rel=1e-6)
+            assert st["weight_norm"] == pytest.approx(np.linalg.norm(w), rel=1e-6)
+            # plain SGD: the update is lr * grad
+            assert st["update_ratio"] == pytest.approx(0.1 * np.linalg.norm(g) / np.linalg.norm(w0), rel=1e-4)
+            assert st["weight"] is True and st["type"] == "Linear"
+
+
+def test_batchnorm_running_statistics_are_recorded():
+    descend.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3))
+    mon = LayerMonitor(every=4)
+    Trainer(model, optim.SGD(model.parameters(), 0.1), _data(), loss_fn=nn.CrossEntropyLoss(), epochs=1,
+            callbacks=[mon]).fit()
+    bn = mon.history.layers[-1]["layers"]["1"]
+    assert bn["type"] == "BatchNorm1d" and bn["weight"] is False
+    assert bn["running_var"] == pytest.approx(float(model[1].running_var.data.mean()))
+    assert bn["running_mean"] == pytest.approx(float(np.abs(model[1].running_mean.data).mean()))
+
+
+def test_activation_monitor_dead_units_and_saturation():
+    descend.manual_seed(0)
+    relu_in = nn.Linear(6, 8)
+    relu_in.bias.data[:3] = -100.0  # units 0..2 never fire; the other biases keep 5 alive
+    relu_in.bias.data[3:] = 100.0
+    tanh_in = nn.Linear(8, 4)
+    model = nn.Sequential(relu_in, nn.ReLU(), tanh_in, nn.Tanh(), nn.Linear(4, 3), nn.Sigmoid())
+    mon = ActivationMonitor(every=2, window=2)
+    seen = {}
+
+    def grab(module, args, out):
+        seen[id(module)] = out.data.copy()
+
+    model[3].register_forward_hook(grab)
+    trainer = Trainer(model, optim.SGD(model.parameters(), 1e-4), _data(), loss_fn=nn.CrossEntropyLoss(),
+                      epochs=1, callbacks=[mon])
+    trainer.fit()
+    recs = mon.history.activations
+    assert [r["step"] for r in recs] == [2, 4]
+    assert "dead" not in recs[0]["layers"]["1"]  # the window of 2 samples is not full yet
+    assert recs[1]["layers"]["1"]["dead"] == pytest.approx(3 / 8) and recs[1]["layers"]["1"]["window"] == 32
+    assert recs[1]["layers"]["5"]["output"] is True and "output" not in recs[1]["layers"]["3"]
+    assert not model[1]._forward_hooks  # hooks are removed at the end of training
+    # The saturated fraction of the last sampled step, recomputed from the tanh output of that forward
+    # (the hook above kept the last training forward's output: step 4 is the last step).
+    y = seen[id(model[3])]
+    assert recs[1]["layers"]["3"]["saturated"] == pytest.approx(float((np.abs(y) > 0.99).mean()))
+    assert recs[1]["layers"]["3"]["mean"] == pytest.approx(float(y.mean()), rel=1e-5)
+
+
+class _LogOfNegative(nn.Module):
+    """Fine until its input goes negative: then log makes NaN."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return (h + 2.0).log()  # NaN when h < -2
+
+
+@pytest.mark.filterwarnings("ignore:step .* checkpoint not written")
+def test_nan_names_the_op_the_module_and_the_source_line(tmp_path):
+    descend.manual_seed(0)
+    model = _LogOfNegative()
+    out = io.StringIO()
+    doctor = Doctor(stream=out)
+    run = Run.create(tmp_path, "nan")
+    trainer = Trainer(model, optim.SGD(model.parameters(), 5.0), _data(), loss_fn=nn.CrossEntropyLoss(),
+                      epochs=5, callbacks=[doctor], run=run)
+    with np.errstate(all="ignore"):
+        trainer.fit()
+    run.close()
+    line = inspect.getsourcelines(_LogOfNegative.forward)[1] + 2
+    [d] = [d for d in doctor.diagnoses]
+    assert d.code == "nan" and d.values["op"] == "Log" and d.values["module"] == "_LogOfNegative"
+    assert d.values["source"].startswith(f"{__file__}:{line} ")
+    assert d.values["out_shape"] == [16, 3]
+    assert trainer.stop_training and trainer.step == d.step  # on_divergence="stop"
+    assert out.getvalue().count("NaN/inf during training") == 1
+    saved = read_diagnoses(run.dir)
+    assert [x.code for x in saved] == ["nan"]
+    events = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert [e["op"] for e in events if e["kind"] == "doctor"] == ["Log"]
+
+
+def test_nan_in_the_input_data_is_named_as_such():
+    x = np.random.default_rng(0).standard_normal((32, 6)).astype(np.float32)
+    x[20, 2] = np.nan
+    loader = DataLoader(TensorDataset(x, np.zeros(32, dtype=np.int64)), batch_size=16)
+    model = nn.Sequential(nn.Linear(6, 3))
+    doctor = Doctor(verbose=False, on_divergence="ignore")
+    with np.errstate(all="ignore"):
+        Trainer(model, optim.SGD(model.parameters(), 0.1), loader, loss_fn=nn.CrossEntropyLoss(), epochs=1,
+                callbacks=[doctor]).fit()
+    [d] = doctor.diagnoses
+    assert d.code == "nan" and d.step == 2 and "input batch itself" in d.evidence
+
+
+def _train(doctor=None, seed=0, dropout=True, epochs=2):
+    descend.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3) if dropout else nn.Identity(),
+                          nn.Linear(16, 3))
+    opt = optim.Adam(model.parameters(), 1e-2)
+    Trainer(model, opt, _data(), loss_fn=nn.CrossEntropyLoss(), epochs=epochs,
+            callbacks=[doctor] if doctor else []).fit()
+    return model
+
+
+def test_the_doctor_does_not_change_training():
+    plain = _train()
+    watched = _train(Doctor(every=1, verbose=False))
+    for a, b in zip(plain.parameters(), watched.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_doctor_files_and_tensorboard_events(tmp_path):
+    pytest.importorskip("tensorboardX")
+    ea = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from descend.report import TBWriter
+
+    descend.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+    run = Run.create(tmp_path, "tb")
+    run.tb = TBWriter(run.dir / "tb")
+    Trainer(model, optim.Adam(model.parameters(), 1e-2), _data(), loss_fn=nn.CrossEntropyLoss(), epochs=2,
+            callbacks=[Doctor(every=2, verbose=False)], run=run).fit()
+    run.close()
+    records = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    kinds = {r["kind"] for r in records}
+    assert {"layers", "activations"} <= kinds
+    body = json.loads((run.dir / "diagnosis.json").read_text())
+    assert body == {"diagnoses": [], "finished": True, "step": 8}
+    acc = ea.EventAccumulator(str(run.dir / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    layer_recs = [r for r in records if r["kind"] == "layers"]
+    expected = {f"{k}/{layer}" for layer, st in layer_recs[-1]["layers"].items() for k, v in st.items()
+                if isinstance(v, float)}
+    expected |= {f"activations/{k}/1" for k in ("mean", "std", "saturated")}
+    assert expected <= tags
+    got = [e.value for e in acc.Scalars("grad_norm/0")]
+    assert got == pytest.approx([r["layers"]["0"]["grad_norm"] for r in layer_recs], rel=1e-6)
+
+
+def test_doctor_state_round_trip_and_resume_rebuilds_history(tmp_path):
+    descend.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    run = Run.create(tmp_path, "resume")
+    doctor = Doctor(every=2, verbose=False)
+    trainer = Trainer(model, optim.SGD(model.parameters(), 0.1), _data(), loss_fn=nn.CrossEntropyLoss(),
+                      epochs=1, callbacks=[doctor], run=run)
+    trainer.fit()
+    run.close()
+    doctor.found["x"] = Diagnosis("plateau", "t", "warning", 3, 0, "e", "s", {"a": 1.0})
+    again = Doctor(every=2, verbose=False)
+    again.load_state_dict(json.loads(json.dumps(doctor.state_dict())))
+    assert [d.to_dict() for d in again.diagnoses] == [d.to_dict() for d in doctor.diagnoses]
+    # A resumed trainer (step > 0) rebuilds the history from metrics.jsonl.
+    reopened = Run.reopen(run.dir, (run.dir / "metrics.jsonl").stat().st_size, trainer.step)
+    trainer2 = Trainer(model, optim.SGD(model.parameters(), 0.1), _data(), loss_fn=nn.CrossEntropyLoss(),
+                       epochs=1, callbacks=[again], run=reopened)
+    trainer2.step = trainer.step
+    again.on_train_begin(trainer2)
+    reopened.close()
+    assert again.history.loss == pytest.approx(doctor.history.loss)
+    assert len(again.history.layers) == len(doctor.history.layers)
+
+
+# --- rollback ---------------------------------------------------------------------------------------------------
+def _rollback_run(on_divergence, tmp_path=None):
+    descend.manual_seed(0)
+    r = np.random.default_rng(0)
+    x = r.standard_normal((256, 10)).astype(np.float32)
+    y = (x @ r.standard_normal((10, 4))).argmax(1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=0)
+    model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+    opt = optim.SGD(model.parameters(), lr=8.0, momentum=0.9)
+    run = Run.create(tmp_path, "rb") if tmp_path is not None else None
+    doctor = Doctor(every=5, verbose=False, on_divergence=on_divergence, rollback_every=5)
+    with np.errstate(all="ignore"):
+        trainer = Trainer(model, opt, loader, loss_fn=nn.CrossEntropyLoss(), epochs=6, callbacks=[doctor],
+                          run=run).fit()
+    if run is not None:
+        run.close()
+    return trainer, doctor, run
+
+
+def test_rollback_recovers_a_run_that_diverges_without_it(tmp_path):
+    plain, doc_plain, _ = _rollback_run("ignore")
+    assert "divergence" in [d.code for d in doc_plain.diagnoses]
+    assert not math.isfinite(plain.history[-1]["train_loss"]) or plain.history[-1]["train_loss"] > 5
+    trainer, doctor, run = _rollback_run("rollback", tmp_path)
+    last = trainer.history[-1]
+    assert trainer.epoch == 6 and math.isfinite(last["train_loss"]) and last["train_loss"] < 0.6
+    events = doctor.rollback.rollbacks
+    assert events and events[0]["lr_before"] == 8.0 and events[0]["lr_after"] == pytest.approx(0.8)
+    assert events[0]["restored_step"] < events[0]["step"]
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(8.0 / 10 ** len(events))
+    codes = [d.code for d in read_diagnoses(run.dir)]
+    assert codes[0] == "divergence" and "rollback" in codes
+    info = [d for d in doctor.diagnoses if d.code == "rollback"][0]
+    assert info.severity == "info" and info.values["restored_step"] == events[0]["restored_step"]
+    logged = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in logged if e["kind"] == "doctor"].count("rollback") == len(events)
+
+
+def test_rollback_scales_a_scheduled_lr():
+    descend.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 3))
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+    class T:
+        pass
+
+    t = T()
+    t.model, t.optimizer, t.scheduler, t.step, t.epoch, t.run, t.callbacks = model, opt, sched, 0, 0, None, []
+    rb = Rollback(every=1, factor=10.0, doctor=Doctor(verbose=False))
+    rb.on_train_begin(t)
+    t.step = 1
+    rb.on_step_end(t, {"step": 1, "epoch": 0, "loss": 2.0, "lr": 1.0, "grad_norm": 1.0})
+    t.step = 2
+    rb.on_step_end(t, {"step": 2, "epoch": 0, "loss": float("nan"), "lr": 1.0, "grad_norm": 1.0})
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    sched.step()  # the schedule writes 0.5 (unscaled); the rollback keeps it divided by 10
+    rb.on_epoch_end(t, {})
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="on_divergence"):
+        Doctor(on_divergence="explode")
+    with pytest.raises(ValueError, match="factor"):
+        Rollback(factor=0.5)
+    with pytest.raises(ValueError, match="every"):
+        LayerMonitor(every=0)
+
+
+# --- commands ---------------------------------------------------------------------------------------------------
+def test_diagnose_command_prints_and_recomputes(tmp_path, capsys):
+    plain, doctor, run = _rollback_run("stop", tmp_path)
+    assert commands.main(["diagnose", str(run.dir)]) == 0
+    text = capsys.readouterr().out
+    assert "1 problem found" in text and "Training diverged" in text
+    assert commands.main(["diagnose", str(run.dir), "--recompute", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert [d["code"] for d in again] == ["divergence"]
+    assert again[0]["step"] == doctor.found["divergence"].step
+    assert commands.main(["diagnose", str(tmp_path / "nope")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+
+
+def test_report_command_writes_html(tmp_path, capsys):
+    report = pytest.importorskip("descend.report")
+    _, _, run = _rollback_run("stop", tmp_path)
+    assert commands.main(["report", str(run.dir)], report=report) == 0
+    html = (run.dir / "report.html").read_text()
+    assert 'id="diagnoses"' in html and "Training diverged" in html
+    assert commands.main(["report", str(run.dir)]) == 2  # without the report layer passed in
+
+
+def test_train_options_build_the_doctor():
+    import argparse
+
+    p = argparse.ArgumentParser()
+    commands.add_train_options(p)
+    cbs = commands.train_callbacks(p.parse_args(["--on-divergence", "rollback", "--doctor-every", "5"]))
+    assert isinstance(cbs[0], Doctor) and cbs[0].every == 5 and cbs[0].rollback is not None
+    assert commands.train_callbacks(p.parse_args(["--no-doctor"])) == []
+    with pytest.raises(SystemExit):
+        p.parse_args(["--on-divergence", "panic"])
