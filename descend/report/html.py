@@ -1,0 +1,740 @@
+"""report.html: one self-contained page per run (inline CSS and SVG, PNGs as data URIs, no scripts, no links
+out), built from the files of a run directory. Every section says what is missing instead of failing.
+
+Sections (stable ids): summary, diagnoses, curves, lr, gradients, activations, samples (GAN runs only).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from descend import io
+from descend.report import metrics as M
+from descend.report.svg import PALETTE, Marker, Series, heatmap, line_chart
+
+REPORT_FILE = "report.html"
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+SEVERITY_COLOR = {"error": "#dc2626", "warning": "#d97706", "info": "#2563eb"}
+TRAIN, VAL = PALETTE[0], PALETTE[1]
+MAX_SAMPLE_IMAGES = 8
+MAX_IMAGE_BYTES = 4 << 20  # a sample image larger than this is named, not embedded
+MAX_LINE_LAYERS = 10       # more layers than this: a heat-map instead of one line per layer
+
+
+def _e(s: object) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _num(v: Any, digits: int = 4) -> str:
+    """A value for a table: numbers to `digits` significant digits, NaN/inf by name, others as text."""
+    if isinstance(v, bool) or v is None:
+        return "-" if v is None else str(v).lower()
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        if not math.isfinite(v):
+            return "NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
+            return f"{v:.{digits - 1}e}"
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def _pct(v: Any) -> str:
+    return f"{100 * v:.2f}%" if isinstance(v, (int, float)) and math.isfinite(v) else _num(v)
+
+
+# --- loading a run ----------------------------------------------------------------------------------------
+
+
+class _Run:
+    """What the report reads from a run directory; a file that cannot be read leaves a note, not an error."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir
+        self.problems: dict[str, str] = {}
+        self.config = self._read("config.toml", lambda p: tomllib.loads(p.read_text(encoding="utf-8")))
+        self.meta = self._read("meta.json", _read_json)
+        self.diagnosis = self._read("diagnosis.json", _read_json)
+        self.lr_find = self._read("lr_find.json", _read_json)
+        records = self._read(M.METRICS_FILE, lambda p: M.read_metrics(run_dir))
+        self.records: list[dict] = records or []
+        self.samples = sorted((run_dir / "samples").glob("*.png")) if (run_dir / "samples").is_dir() else []
+
+    def _read(self, name: str, load: Any) -> Any:
+        path = self.dir / name
+        if not path.exists():
+            return None
+        try:
+            return load(path)
+        except (OSError, ValueError, tomllib.TOMLDecodeError) as e:
+            self.problems[name] = f"{name} could not be read: {e}"
+            return None
+
+    def missing(self, name: str, why: str) -> str:
+        """A note saying that `name` is missing or unreadable, and `why` it matters."""
+        if name in self.problems:
+            return _note(self.problems[name])
+        return _note(why)
+
+    def kind(self, kind: str) -> list[dict]:
+        return M.select(self.records, kind)
+
+
+def _read_json(path: Path) -> Any:
+    return M.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _diagnoses(run: _Run) -> tuple[list[dict], dict]:
+    """The diagnoses (sorted: severity, then step) and the file's other fields ({} for a bare list)."""
+    body = run.diagnosis
+    if isinstance(body, dict):
+        items, extra = body.get("diagnoses") or [], body
+    else:
+        items, extra = body or [], {}
+    items = [d for d in items if isinstance(d, dict)]
+    items.sort(key=lambda d: (SEVERITY_ORDER.get(str(d.get("severity")), 3),
+                              d.get("step") if isinstance(d.get("step"), (int, float)) else math.inf))
+    return items, extra
+
+
+# --- small pieces of HTML ---------------------------------------------------------------------------------
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_e(text)}</p>'
+
+
+def _section(sid: str, title: str, body: str, lead: str = "") -> str:
+    lead_html = f'<p class="lead">{_e(lead)}</p>' if lead else ""
+    return f'<section id="{sid}"><h2>{_e(title)}</h2>{lead_html}{body}</section>'
+
+
+def _charts(*charts: str) -> str:
+    cells = "".join(f'<figure class="card chart-card">{c}</figure>' for c in charts if c)
+    return f'<div class="charts">{cells}</div>' if cells else ""
+
+
+def _table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
+    """A table; cells are escaped here."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<div class="table-wrap"><table class="{cls}"><thead><tr>{head}</tr></thead>' \
+           f"<tbody>{body}</tbody></table></div>"
+
+
+def _kv_table(pairs: list[tuple[str, str]]) -> str:
+    rows = "".join(f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in pairs)
+    return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def _tile(label: str, value: str, sub: str = "") -> str:
+    sub_html = f'<div class="tile-sub">{_e(sub)}</div>' if sub else ""
+    return f'<div class="tile"><div class="tile-label">{_e(label)}</div>' \
+           f'<div class="tile-value">{_e(value)}</div>{sub_html}</div>'
+
+
+def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out += _flatten(v, key + ".")
+        else:
+            out.append((key, json.dumps(v) if isinstance(v, (list, str)) else _num(v, 6)))
+    return out
+
+
+def _auto_log(*ys: np.ndarray, ratio: float = 30.0) -> bool:
+    """A log axis when every finite value is positive and they span more than `ratio`."""
+    v = np.concatenate([np.asarray(y, dtype=np.float64).reshape(-1) for y in ys]) if ys else np.zeros(0)
+    v = v[np.isfinite(v)]
+    return len(v) > 1 and bool((v > 0).all()) and v.max() / v.min() > ratio
+
+
+def _ema(y: np.ndarray, window: float) -> np.ndarray:
+    """Exponential moving average with bias correction over the finite values (held across NaN/inf)."""
+    beta = 1.0 - 1.0 / max(window, 1.0)
+    out = np.full(len(y), np.nan)
+    avg, n = 0.0, 0
+    for i, v in enumerate(y):
+        if math.isfinite(v):
+            avg = beta * avg + (1 - beta) * v
+            n += 1
+        if n:
+            out[i] = avg / (1 - beta ** n)
+    return out
+
+
+def _epoch_axis(records: list[dict]) -> np.ndarray:
+    """1-based epoch numbers of epoch records (their 0-based "epoch" + 1, or their order)."""
+    return np.asarray([float(r["epoch"]) + 1 if isinstance(r.get("epoch"), (int, float)) else i + 1
+                       for i, r in enumerate(records)])
+
+
+def _values(records: list[dict], key: str) -> np.ndarray:
+    return np.asarray([M._float(r.get(key)) for r in records], dtype=np.float64)
+
+
+def _best(values: np.ndarray, mode: str) -> int | None:
+    finite = np.isfinite(values)
+    if not finite.any():
+        return None
+    masked = np.where(finite, values, np.inf if mode == "min" else -np.inf)
+    return int(np.argmin(masked) if mode == "min" else np.argmax(masked))
+
+
+# --- sections ---------------------------------------------------------------------------------------------
+
+
+def _summary(run: _Run, diagnoses: list[dict]) -> str:
+    epochs = run.kind("epoch")
+    steps = run.kind("step")
+    test = M.last(run.records, "test")
+    gan = M.last(run.records, "gan")
+    tiles = []
+    last_step = max((r["step"] for r in run.records if isinstance(r.get("step"), (int, float))), default=None)
+    if epochs:
+        last = epochs[-1]
+        for key, label in (("train_loss", "Final train loss"), ("val_loss", "Final val loss")):
+            if key in last:
+                tiles.append(_tile(label, _num(last[key]), f"epoch {_epoch_axis(epochs)[-1]:.0f}"))
+        e = _epoch_axis(epochs)
+        for key, label, mode, fmt in (("val_loss", "Best val loss", "min", _num),
+                                      ("val_acc", "Best val accuracy", "max", _pct)):
+            i = _best(_values(epochs, key), mode)
+            if i is not None:
+                tiles.append(_tile(label, fmt(epochs[i][key]), f"epoch {e[i]:.0f}"))
+        if "train_acc" in last and "val_acc" not in last:
+            tiles.append(_tile("Final train accuracy", _pct(last["train_acc"]), f"epoch {e[-1]:.0f}"))
+    elif steps:
+        tiles.append(_tile("Final loss", _num(steps[-1].get("loss")), f"step {steps[-1]['step']}"))
+    if test is not None:
+        if "test_acc" in test:
+            tiles.append(_tile("Test accuracy", _pct(test["test_acc"]), f"loss {_num(test.get('test_loss'))}"))
+        elif "test_loss" in test:
+            tiles.append(_tile("Test loss", _num(test["test_loss"])))
+    if gan is not None:
+        for key, label in (("d_loss", "Final D loss"), ("g_loss", "Final G loss"), ("modes", "Modes covered"),
+                           ("high_quality", "High-quality samples")):
+            if key in gan:
+                value = _pct(gan[key]) if key == "high_quality" else _num(gan[key])
+                tiles.append(_tile(label, value, f"step {gan['step']}"))
+    if last_step is not None:
+        sub = f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''}" if epochs else ""
+        tiles.append(_tile("Steps", str(int(last_step)), sub))
+    lr = steps[-1].get("lr") if steps else (epochs[-1].get("lr") if epochs else None)
+    if lr is not None:
+        tiles.append(_tile("Final learning rate", _num(lr)))
+    seed = (run.meta or {}).get("seed") if isinstance(run.meta, dict) else None
+    if seed is None and isinstance(run.config, dict):
+        seed = run.config.get("seed")
+    tiles.append(_tile("Seed", _num(seed)))
+
+    parts = []
+    if not run.records:
+        parts.append(run.missing(M.METRICS_FILE, "No metrics.jsonl in this run directory: no training metrics "
+                                                 "were recorded, so there is nothing to summarise."))
+    parts.append(f'<div class="tiles">{"".join(tiles)}</div>')
+    config = _kv_table(_flatten(run.config)) if isinstance(run.config, dict) and run.config else \
+        run.missing("config.toml", "No config.toml: the resolved configuration was not saved.")
+    meta = run.meta if isinstance(run.meta, dict) else None
+    if meta:
+        pairs = [("seed", _num(meta.get("seed")))]
+        for name, version in (meta.get("versions") or {}).items():
+            pairs.append((name, str(version)))
+        for key in ("platform", "machine", "created"):
+            if key in meta:
+                pairs.append((key, str(meta[key])))
+        if meta.get("argv"):
+            argv = meta["argv"]
+            pairs.append(("command line", " ".join(argv) if isinstance(argv, list) else str(argv)))
+        for r in meta.get("resumed") or []:
+            if isinstance(r, dict):
+                pairs.append(("resumed", f"at step {r.get('step')} ({r.get('time', '')})"))
+        env = _kv_table(pairs)
+    else:
+        env = run.missing("meta.json", "No meta.json: seed, library versions and command line are unknown.")
+    parts.append(f'<div class="two-col"><div class="card"><h3>Configuration</h3>{config}</div>'
+                 f'<div class="card"><h3>Environment</h3>{env}</div></div>')
+    return _section("summary", "Summary", "".join(parts))
+
+
+def _diagnoses_section(run: _Run, diagnoses: list[dict], extra: dict) -> str:
+    if run.diagnosis is None:
+        body = run.missing("diagnosis.json", "No diagnosis.json: the training doctor did not run for this "
+                                             "run, so no problems were looked for.")
+        return _section("diagnoses", "Diagnoses", body)
+    if not diagnoses:
+        unfinished = extra.get("finished") is False
+        when = f" (up to step {extra.get('step')}; training had not finished)" if unfinished else ""
+        body = (f'<div class="card ok"><span class="ok-mark" aria-hidden="true">&#10003;</span>'
+                f'<div><strong>No problems detected</strong><p>The training doctor checked this run and found '
+                f'nothing to report{_e(when)}.</p></div></div>')
+        return _section("diagnoses", "Diagnoses", body)
+    cards = []
+    for d in diagnoses:
+        severity = str(d.get("severity") or "info").lower()
+        color = SEVERITY_COLOR.get(severity, "#475569")
+        title = d.get("message") or d.get("title") or d.get("rule") or d.get("code") or "Diagnosis"
+        where = []
+        rule = d.get("rule") or d.get("code")
+        if rule:
+            where.append(f"rule {rule}")
+        if d.get("step") is not None:
+            where.append(f"since step {d['step']}")
+        if isinstance(d.get("epoch"), (int, float)):
+            where.append(f"epoch {int(d['epoch']) + 1}")
+        body = [f'<div class="diag-head"><span class="pill" style="background:{color}">{_e(severity)}</span>'
+                f'<span class="diag-title">{_e(title)}</span></div>']
+        if where:
+            body.append(f'<div class="diag-where">{_e(" · ".join(where))}</div>')
+        if d.get("evidence"):
+            body.append(f'<p class="diag-evidence"><span class="label">Evidence</span>{_e(d["evidence"])}</p>')
+        if d.get("suggestion"):
+            body.append(f'<p class="diag-suggestion"><span class="label">Suggestion</span>'
+                        f'{_e(d["suggestion"])}</p>')
+        cards.append(f'<div class="card diag diag-{_e(severity)}" style="border-left-color:{color}">'
+                     f'{"".join(body)}</div>')
+    return _section("diagnoses", "Diagnoses", "".join(cards))
+
+
+def _diagnosis_markers(diagnoses: list[dict]) -> list[Marker]:
+    markers = []
+    for d in diagnoses:
+        if isinstance(d.get("step"), (int, float)):
+            label = str(d.get("rule") or d.get("code") or d.get("severity") or "")
+            markers.append(Marker(float(d["step"]), label, SEVERITY_COLOR.get(str(d.get("severity")), "#475569")))
+    return markers
+
+
+def _curves(run: _Run, diagnoses: list[dict]) -> str:
+    epochs = run.kind("epoch")
+    steps = run.kind("step")
+    charts, notes = [], []
+    if epochs:
+        e = _epoch_axis(epochs)
+        best = _best(_values(epochs, "val_loss"), "min")
+        marks = [Marker(float(e[best]), f"best val loss (epoch {e[best]:.0f})", "#16a34a")] \
+            if best is not None and len(epochs) > 1 else []
+        for what, title in (("loss", "Loss per epoch"), ("acc", "Accuracy per epoch")):
+            series = [Series(name, e, _values(epochs, f"{prefix}_{what}"), color, points=len(e) == 1)
+                      for prefix, name, color in (("train", "train", TRAIN), ("val", "validation", VAL))
+                      if any(f"{prefix}_{what}" in r for r in epochs)]
+            if series:
+                logy = what == "loss" and _auto_log(*[s.y for s in series])
+                charts.append(line_chart(series, title=title, xlabel="epoch", ylabel=what, logy=logy,
+                                         markers=marks))
+        if not any(k.startswith("val_") for r in epochs for k in r):
+            notes.append("No validation metrics in the epoch records: train with a validation split to "
+                         "compare training and validation curves.")
+    else:
+        notes.append('No epoch records (kind "epoch") in metrics.jsonl: per-epoch training and validation '
+                     "curves are not available.")
+    x, loss = M.series(run.records, "step", "loss")
+    if len(x):
+        series = [Series("loss", x, loss, TRAIN, width=1.2, opacity=0.35 if len(x) >= 20 else 1.0)]
+        if len(x) >= 20:
+            series.append(Series("smoothed", x, _ema(loss, max(2.0, len(x) / 50)), TRAIN, width=2.2))
+        charts.append(line_chart(series, title="Training loss per step", xlabel="step", ylabel="loss",
+                                 logy=_auto_log(loss), markers=_diagnosis_markers(diagnoses)))
+        xa, acc = M.series(run.records, "step", "acc")
+        if len(xa) and np.isfinite(acc).any():
+            series = [Series("accuracy", xa, acc, TRAIN, width=1.2, opacity=0.35 if len(xa) >= 20 else 1.0)]
+            if len(xa) >= 20:
+                series.append(Series("smoothed", xa, _ema(acc, max(2.0, len(xa) / 50)), TRAIN, width=2.2))
+            charts.append(line_chart(series, title="Training accuracy per step", xlabel="step",
+                                     ylabel="accuracy"))
+    else:
+        notes.append('No step records (kind "step") in metrics.jsonl: the per-step loss is not available.')
+    if not epochs and not len(x):
+        return _section("curves", "Training curves",
+                        run.missing(M.METRICS_FILE, "No training curves: metrics.jsonl has no step or epoch "
+                                                    "records."))
+    return _section("curves", "Training curves", "".join(_note(n) for n in notes) + _charts(*charts))
+
+
+def lr_find_chart(result: dict, standalone: bool = False) -> str:
+    """The LR range test as an SVG chart: loss (and smoothed loss) against LR on a log axis, with markers."""
+    lrs = np.asarray([M._float(v) for v in result.get("lrs") or []])
+    losses = np.asarray([M._float(v) for v in M.from_json(result.get("losses") or [])])
+    smoothed = result.get("smoothed", result.get("smooth_losses", result.get("smooth_loss")))
+    n = min(len(lrs), len(losses))
+    lrs, losses = lrs[:n], losses[:n]
+    series = [Series("loss", lrs, losses, TRAIN, width=1.2, opacity=0.4 if smoothed else 1.0)]
+    ys = [losses]
+    if smoothed:
+        sm = np.asarray([M._float(v) for v in M.from_json(smoothed)])[:n]
+        series.append(Series("smoothed loss", lrs[:len(sm)], sm, TRAIN, width=2.2))
+        ys.append(sm)
+    # Losses blow up at the end of a sweep; show up to a little above where they started.
+    ylim = None
+    allv = np.concatenate(ys)
+    finite = allv[np.isfinite(allv)]
+    if len(finite) > 2:
+        ref = ys[-1][np.isfinite(ys[-1])]
+        start = float(np.max(ref[:max(3, len(ref) // 10)]))
+        lo, hi = float(finite.min()), min(float(finite.max()), start + 0.5 * (start - float(finite.min())))
+        if hi > lo:
+            margin = 0.05 * (hi - lo)
+            ylim = (lo - margin, hi + margin)
+    markers = []
+    for key, label, color in (("suggested_lr", "suggested", "#16a34a"), ("suggestion", "suggested", "#16a34a"),
+                              ("divergence_lr", "diverged", "#dc2626"), ("diverged_lr", "diverged", "#dc2626"),
+                              ("configured_lr", "configured", "#475569")):
+        v = result.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v) and v > 0:
+            markers.append(Marker(float(v), f"{label} {v:.2g}", color))
+    return line_chart(series, title="LR range test", xlabel="learning rate (log scale)", ylabel="loss",
+                      logx=True, markers=markers, ylim=ylim, standalone=standalone)
+
+
+def plot_lr_find(result: dict, path: str | os.PathLike) -> Path:
+    """Write the LR range test chart of an lr_find result dict as a standalone SVG file."""
+    path = Path(path)
+    io.atomic_write_text(path, lr_find_chart(result, standalone=True) + "\n")
+    return path
+
+
+def _lr_find_result(run: _Run) -> dict | None:
+    if isinstance(run.lr_find, dict) and run.lr_find.get("lrs"):
+        return run.lr_find
+    records = run.kind("lr_find")
+    if not records:
+        return None
+    return {"lrs": [r.get("lr") for r in records], "losses": [r.get("loss") for r in records],
+            "smoothed": [r.get("smooth_loss") for r in records] if any("smooth_loss" in r for r in records)
+            else None}
+
+
+def _lr(run: _Run) -> str:
+    parts = []
+    x, lr = M.series(run.records, "step", "lr")
+    xlabel = "step"
+    if not len(x):
+        epochs = run.kind("epoch")
+        x, lr = _epoch_axis(epochs), _values(epochs, "lr")
+        xlabel = "epoch"
+    charts = []
+    if len(x) and np.isfinite(lr).any():
+        charts.append(line_chart([Series("learning rate", x, lr, PALETTE[3])], title="Learning-rate schedule",
+                                 xlabel=xlabel, ylabel="learning rate", logy=_auto_log(lr, ratio=100.0)))
+    else:
+        parts.append(_note('No learning rates in metrics.jsonl ("lr" in step or epoch records): the schedule '
+                           "cannot be drawn."))
+    result = _lr_find_result(run)
+    if result is not None:
+        charts.append(lr_find_chart(result))
+    parts.append(_charts(*charts))
+    if result is not None:
+        facts = []
+        suggested = result.get("suggested_lr", result.get("suggestion"))
+        if isinstance(suggested, (int, float)):
+            extra = []
+            if isinstance(result.get("lr_steep"), (int, float)):
+                extra.append(f"steepest descent {result['lr_steep']:.2g}")
+            if isinstance(result.get("lr_min"), (int, float)):
+                extra.append(f"minimum / 10 {result['lr_min']:.2g}")
+            facts.append(f"Suggested learning rate: {suggested:.2g}" + (f" ({', '.join(extra)})" if extra else ""))
+        else:
+            facts.append("No learning rate suggested: the loss did not fall during the sweep.")
+        diverged = result.get("divergence_lr", result.get("diverged_lr"))
+        facts.append(f"The loss diverged at learning rate {diverged:.2g}." if isinstance(diverged, (int, float))
+                     else "The loss did not diverge within the sweep.")
+        facts += [f"Warning: {w}" for w in result.get("warnings") or []]
+        parts.append('<ul class="facts">' + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>")
+    else:
+        parts.append(run.missing("lr_find.json", "No LR range test for this run (no lr_find.json): run "
+                                                 "`descend lr-find` to find a good learning rate."))
+    return _section("lr", "Learning rate", "".join(parts))
+
+
+def _layer_lines(steps: np.ndarray, names: list[str], values: np.ma.MaskedArray, title: str, ylabel: str,
+                 logy: bool, markers: list[Marker] = ()) -> str:
+    data = np.ma.filled(values.astype(np.float64), np.nan)
+    series = []
+    for i, name in enumerate(names):
+        keep = ~np.ma.getmaskarray(values)[i]
+        series.append(Series(name, steps[keep], data[i][keep], PALETTE[i % len(PALETTE)], width=1.8))
+    return line_chart(series, title=title, xlabel="step", ylabel=ylabel, logy=logy, markers=markers)
+
+
+def _last_by_layer(records: list[dict], keys: tuple[str, ...]) -> tuple[int | None, dict[str, dict]]:
+    """The step and {layer: {key: value}} of the last record, in either layout."""
+    if not records:
+        return None, {}
+    r = records[-1]
+    out: dict[str, dict] = {}
+    for key in keys:
+        for layer, v in (M._per_layer(r, key) or {}).items():
+            out.setdefault(layer, {})[key] = v
+    return r.get("step"), out
+
+
+def _gradients(run: _Run, diagnoses: list[dict]) -> str:
+    parts, charts = [], []
+    x, g = M.series(run.records, "step", "grad_norm")
+    if len(x):
+        charts.append(line_chart([Series("global gradient norm", x, g, PALETTE[4], width=1.5)],
+                                 title="Global gradient norm per step (before clipping)", xlabel="step",
+                                 ylabel="L2 norm", logy=_auto_log(g, ratio=10.0),
+                                 markers=_diagnosis_markers(diagnoses)))
+    layers = run.kind("layers")
+    steps, names, grads = M.layer_series(layers, "layers", "grad_norm")
+    if names:
+        charts.append(heatmap(grads, names, steps, title="Gradient norm per layer", cbar_label="L2 norm"))
+    us, unames, ratios = M.layer_series(layers, "layers", "update_ratio")
+    if unames:
+        guide = [Marker(1e-3, "1e-3 (typical)", "#64748b", axis="y")]
+        if len(unames) <= MAX_LINE_LAYERS:
+            charts.append(_layer_lines(us, unames, ratios, "Update-to-weight ratio per layer", "|Δw| / |w|",
+                                       logy=True, markers=guide))
+        else:
+            charts.append(heatmap(ratios, unames, us, title="Update-to-weight ratio per layer",
+                                  cbar_label="|Δw| / |w|"))
+    parts.append(_charts(*charts))
+    if not names:
+        parts.append(_note('No per-layer statistics (kind "layers") in metrics.jsonl: per-layer gradient norms '
+                           "and update ratios are recorded when the training doctor runs."))
+    else:
+        step, last = _last_by_layer(layers, ("grad_norm", "weight_norm", "update_ratio"))
+        rows = [[name, _num(s.get("grad_norm")), _num(s.get("weight_norm")), _num(s.get("update_ratio"))]
+                for name, s in last.items()]
+        parts.append(f'<div class="card"><h3>Per layer at step {_e(step)}</h3>'
+                     + _table(["layer", "gradient norm", "weight norm", "update / weight"], rows, "num")
+                     + "</div>")
+    if not len(x) and not names:
+        parts = [_note("No gradient statistics in metrics.jsonl (\"grad_norm\" in step records, or kind "
+                       "\"layers\").")]
+    return _section("gradients", "Gradients", "".join(parts))
+
+
+def _activations(run: _Run) -> str:
+    records = run.kind("activations")
+    keys = ("mean", "std", "dead", "saturated")
+    found = {k: M.layer_series(records, "activations", k) for k in keys}
+    if not any(found[k][1] for k in keys):
+        return _section("activations", "Activations",
+                        _note('No activation statistics (kind "activations") in metrics.jsonl: they are '
+                              "recorded when the training doctor runs on a model with activation layers."))
+    charts = []
+    titles = {"mean": ("Mean activation", "mean"), "std": ("Activation standard deviation", "std"),
+              "dead": ("Dead units (never active over the window)", "fraction"),
+              "saturated": ("Saturated outputs (tanh/sigmoid near ±1/0/1)", "fraction")}
+    for k in keys:
+        steps, names, values = found[k]
+        if names:
+            title, ylabel = titles[k]
+            if len(names) > MAX_LINE_LAYERS:
+                charts.append(heatmap(values, names, steps, title=title, cbar_label=ylabel, log=False))
+            else:
+                ylim = (0.0, 1.0) if k in ("dead", "saturated") else None
+                chart_logy = k == "std" and _auto_log(np.ma.filled(values, np.nan), ratio=100.0)
+                if ylim is None:
+                    charts.append(_layer_lines(steps, names, values, title, ylabel, chart_logy))
+                else:
+                    data = np.ma.filled(values.astype(np.float64), np.nan)
+                    mask = np.ma.getmaskarray(values)
+                    charts.append(line_chart([Series(n, steps[~mask[i]], data[i][~mask[i]],
+                                                     PALETTE[i % len(PALETTE)], width=1.8)
+                                              for i, n in enumerate(names)], title=title, xlabel="step",
+                                             ylabel=ylabel, ylim=ylim))
+    step, last = _last_by_layer(records, ("type",) + keys)
+    rows = [[name, str(s.get("type", "")), _num(s.get("mean")), _num(s.get("std")),
+             _pct(s["dead"]) if "dead" in s else "-", _pct(s["saturated"]) if "saturated" in s else "-"]
+            for name, s in last.items()]
+    table = (f'<div class="card"><h3>Per activation layer at step {_e(step)}</h3>'
+             + _table(["layer", "type", "mean", "std", "dead", "saturated"], rows, "num") + "</div>")
+    return _section("activations", "Activations", _charts(*charts) + table)
+
+
+def _sample_step(path: Path) -> str:
+    m = re.search(r"(\d+)", path.stem)
+    return f"step {int(m.group(1))}" if m else path.stem
+
+
+def _samples(run: _Run) -> str:
+    gan = run.kind("gan")
+    if not gan and not run.samples:
+        return ""
+    parts = []
+    if run.samples:
+        chosen = run.samples
+        if len(chosen) > MAX_SAMPLE_IMAGES:
+            idx = np.unique(np.linspace(0, len(chosen) - 1, MAX_SAMPLE_IMAGES).round().astype(int))
+            chosen = [run.samples[i] for i in idx]
+        figures = []
+        for path in chosen:
+            data = path.read_bytes()
+            if len(data) > MAX_IMAGE_BYTES:
+                figures.append(f'<figure class="sample">{_note(f"{path.name} is too large to embed")}</figure>')
+                continue
+            uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+            # Small grids are scaled up with sharp pixels; larger images are shown at their own size.
+            width = int.from_bytes(data[16:20], "big") if data[:8] == b"\x89PNG\r\n\x1a\n" else 0
+            cls = ' class="small"' if 0 < width < 200 else ""
+            figures.append(f'<figure class="sample"><img src="{uri}" alt="{_e(path.name)}"{cls}>'
+                           f"<figcaption>{_e(_sample_step(path))}</figcaption></figure>")
+        shown = f" ({len(chosen)} of {len(run.samples)} shown)" if len(chosen) < len(run.samples) else ""
+        parts.append(f'<div class="card"><h3>Generated samples{_e(shown)}</h3>'
+                     f'<div class="samples">{"".join(figures)}</div></div>')
+    else:
+        parts.append(_note("No sample images in samples/."))
+    if gan:
+        charts = []
+        groups = (("Losses", ("d_loss", "g_loss"), "loss", None),
+                  ("Discriminator outputs", ("d_real", "d_fake"), "D(x)", (0.0, 1.0)),
+                  ("Modes covered", ("modes",), "modes", None),
+                  ("High-quality samples", ("high_quality",), "fraction", (0.0, 1.0)),
+                  ("Reverse KL to the mode distribution", ("reverse_kl",), "nats", None))
+        for title, keys, ylabel, ylim in groups:
+            series = []
+            for i, key in enumerate(keys):
+                x, y = M.series(gan, "gan", key)
+                if len(x):
+                    series.append(Series(key, x, y, PALETTE[i]))
+            if series:
+                charts.append(line_chart(series, title=title, xlabel="step", ylabel=ylabel, ylim=ylim))
+        parts.append(_charts(*charts))
+    return _section("samples", "Samples", "".join(parts))
+
+
+# --- the page ---------------------------------------------------------------------------------------------
+
+_CSS = """
+*{box-sizing:border-box}
+body{margin:0;background:#f1f5f9;color:#0f172a;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif;-webkit-font-smoothing:antialiased}
+header.top{background:#0f172a;color:#e2e8f0;padding:28px 0 22px}
+.wrap{max-width:1200px;margin:0 auto;padding:0 28px}
+.eyebrow{font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:#94a3b8;margin:0 0 4px}
+h1{margin:0;font-size:26px;font-weight:650;color:#fff;word-break:break-all}
+.sub{margin:6px 0 0;color:#94a3b8;font-size:13px}
+.status{display:inline-block;margin-top:14px;padding:4px 12px;border-radius:999px;font-size:13px;
+font-weight:600}
+nav{background:#fff;border-bottom:1px solid #e2e8f0;position:sticky;top:0;z-index:1}
+nav .wrap{display:flex;gap:4px;flex-wrap:wrap;padding-top:8px;padding-bottom:8px}
+nav a{color:#334155;text-decoration:none;padding:5px 11px;border-radius:6px;font-size:13px;font-weight:500}
+nav a:hover{background:#f1f5f9;color:#0f172a}
+main{padding:8px 0 40px}
+section{margin-top:30px}
+h2{font-size:19px;font-weight:650;margin:0 0 12px;padding-bottom:6px;border-bottom:2px solid #e2e8f0}
+h3{font-size:14px;font-weight:600;margin:0 0 10px;color:#334155}
+.lead{color:#475569;margin:-4px 0 12px}
+.card{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:16px 18px;margin-bottom:14px;
+box-shadow:0 1px 2px rgba(15,23,42,.04)}
+.note{background:#fff;border:1px dashed #cbd5e1;border-radius:8px;padding:10px 14px;color:#475569;margin:0 0 14px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;margin-bottom:14px}
+.tile{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:12px 14px}
+.tile-label{font-size:12px;color:#64748b;font-weight:500}
+.tile-value{font-size:22px;font-weight:650;color:#0f172a;font-variant-numeric:tabular-nums;margin-top:2px}
+.tile-sub{font-size:12px;color:#94a3b8}
+.two-col{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:14px}
+.two-col .card{margin-bottom:0}
+table{border-collapse:collapse;width:100%;font-size:13px}
+.table-wrap{overflow-x:auto}
+th,td{text-align:left;padding:5px 10px;border-bottom:1px solid #f1f5f9;vertical-align:top}
+thead th{font-size:12px;color:#64748b;font-weight:600;border-bottom:1px solid #e2e8f0;background:#f8fafc}
+table.kv th{color:#64748b;font-weight:500;width:38%;white-space:nowrap}
+table.kv td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;
+word-break:break-all}
+table.num td+td{font-variant-numeric:tabular-nums;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,
+monospace;font-size:12px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(500px,1fr));gap:14px;margin-bottom:14px}
+.chart-card{margin:0;padding:10px 12px 6px}
+svg.chart{width:100%;height:auto;display:block}
+.diag{border-left:5px solid #475569}
+.diag-head{display:flex;align-items:center;gap:10px}
+.pill{color:#fff;font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.05em;padding:2px 9px;
+border-radius:999px}
+.diag-title{font-weight:650;font-size:15px}
+.diag-where{color:#64748b;font-size:12px;margin:4px 0 0}
+.diag p{margin:8px 0 0}
+.label{display:inline-block;min-width:86px;font-size:11px;font-weight:700;text-transform:uppercase;
+letter-spacing:.05em;color:#64748b}
+.diag-suggestion{background:#f8fafc;border-radius:6px;padding:7px 10px}
+.ok{display:flex;gap:14px;align-items:center;border-left:5px solid #16a34a}
+.ok p{margin:2px 0 0;color:#475569}
+.ok-mark{display:inline-flex;align-items:center;justify-content:center;width:30px;height:30px;
+border-radius:50%;background:#dcfce7;color:#15803d;font-weight:700}
+ul.facts{margin:0 0 14px;padding-left:20px;color:#334155}
+.samples{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:16px}
+.sample{margin:0;text-align:center}
+.sample img{max-width:100%;border:1px solid #e2e8f0;border-radius:6px;background:#fff}
+.sample img.small{width:100%;max-width:280px;image-rendering:pixelated}
+figcaption{font-size:12px;color:#64748b;margin-top:4px}
+footer{color:#94a3b8;font-size:12px;padding:20px 0 30px}
+@media print{nav{display:none}body{background:#fff}.card,.tile{box-shadow:none}}
+"""
+
+
+def _status(diagnoses: list[dict], has_doctor: bool) -> str:
+    if not has_doctor:
+        return '<span class="status" style="background:#334155;color:#e2e8f0">Not checked by the doctor</span>'
+    if not diagnoses:
+        return '<span class="status" style="background:#dcfce7;color:#166534">No problems detected</span>'
+    counts = {}
+    for d in diagnoses:
+        counts[str(d.get("severity") or "info")] = counts.get(str(d.get("severity") or "info"), 0) + 1
+    worst = min(counts, key=lambda s: SEVERITY_ORDER.get(s, 3))
+    words = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in
+                      sorted(counts.items(), key=lambda kv: SEVERITY_ORDER.get(kv[0], 3)))
+    bg = {"error": "#fee2e2", "warning": "#fef3c7"}.get(worst, "#dbeafe")
+    fg = {"error": "#991b1b", "warning": "#92400e"}.get(worst, "#1e40af")
+    return f'<span class="status" style="background:{bg};color:{fg}">{_e(words)}</span>'
+
+
+def render(run_dir: str | os.PathLike) -> str:
+    """The report of a run directory as one HTML string."""
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"report: run directory {directory} does not exist")
+    run = _Run(directory)
+    diagnoses, extra = _diagnoses(run)
+    sections = [_summary(run, diagnoses), _diagnoses_section(run, diagnoses, extra), _curves(run, diagnoses),
+                _lr(run), _gradients(run, diagnoses), _activations(run), _samples(run)]
+    names = {"summary": "Summary", "diagnoses": "Diagnoses", "curves": "Curves", "lr": "Learning rate",
+             "gradients": "Gradients", "activations": "Activations", "samples": "Samples"}
+    nav = "".join(f'<a href="#{sid}">{name}</a>' for sid, name in names.items()
+                  if f'<section id="{sid}">' in "".join(sections))
+    name = directory.resolve().name
+    meta = run.meta if isinstance(run.meta, dict) else {}
+    sub = [f"created {meta['created']}"] if meta.get("created") else []
+    last_step = max((r["step"] for r in run.records if isinstance(r.get("step"), (int, float))), default=None)
+    if last_step is not None:
+        sub.append(f"{int(last_step)} steps")
+    version = (meta.get("versions") or {}).get("descend", "")
+    generated = time.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(name)} · descend report</title><style>{_CSS}</style></head><body>"
+        f'<header class="top"><div class="wrap"><p class="eyebrow">descend training report</p>'
+        f'<h1>{_e(name)}</h1><p class="sub">{_e(" · ".join(sub))}</p>'
+        f"{_status(diagnoses, run.diagnosis is not None)}</div></header>"
+        f'<nav><div class="wrap">{nav}</div></nav>'
+        f'<main class="wrap">{"".join(sections)}</main>'
+        f'<footer class="wrap">Generated {_e(generated)} by descend{_e(" " + version if version else "")} '
+        f"from {_e(directory)}.</footer></body></html>\n"
+    )
+
+
+def build_report(run_dir: str | os.PathLike, path: str | os.PathLike | None = None) -> Path:
+    """Write <run_dir>/report.html (or `path`) and return its path."""
+    text = render(run_dir)
+    out = Path(path) if path is not None else Path(run_dir) / REPORT_FILE
+    io.atomic_write_text(out, text)
+    return out

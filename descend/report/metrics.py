@@ -1,0 +1,223 @@
+"""metrics.jsonl: one JSON object per line, each with a "kind" (str) and a "step" (global optimizer step, int).
+
+Non-finite floats are written as the strings "NaN", "Infinity" and "-Infinity", so every line is valid JSON
+for any reader; `read_metrics` turns them (and Python's bare NaN/Infinity tokens, and "nan"/"inf"/"-inf")
+back into floats.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from descend import io
+
+METRICS_FILE = "metrics.jsonl"
+
+_ENCODE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+_DECODE = {"NaN": math.nan, "nan": math.nan, "Infinity": math.inf, "inf": math.inf, "-Infinity": -math.inf,
+           "-inf": -math.inf}
+
+
+def metrics_path(run_dir: str | os.PathLike) -> Path:
+    """The metrics.jsonl of a run directory."""
+    return Path(run_dir) / METRICS_FILE
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-valid copy of `value`: non-finite floats as strings, NumPy scalars/arrays as Python values."""
+    if isinstance(value, (bool, str, type(None))):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_json(value.tolist())
+    if isinstance(value, np.generic):
+        return to_json(value.item())
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return _ENCODE.get(value, value)
+    if hasattr(value, "item"):  # a one-element tensor of any framework
+        return to_json(value.item())
+    raise TypeError(f"metrics.jsonl: cannot write a value of type {type(value).__name__}")
+
+
+def from_json(value: Any) -> Any:
+    """Undo `to_json`: the non-finite strings become floats again, everything else is unchanged."""
+    if isinstance(value, str):
+        return _DECODE.get(value, value)
+    if isinstance(value, dict):
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+def _check(record: Any) -> None:
+    if not isinstance(record, dict):
+        raise TypeError(f"metrics.jsonl: a record must be a dict, got {type(record).__name__}")
+    if not isinstance(record.get("kind"), str):
+        raise ValueError(f"metrics.jsonl: record needs a string 'kind', got {record.get('kind')!r}")
+    step = record.get("step")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise ValueError(f"metrics.jsonl: record of kind '{record['kind']}' needs an integer 'step', "
+                         f"got {step!r}")
+
+
+class MetricsLog:
+    """Appends records to <run_dir>/metrics.jsonl, one JSON line each, flushed at once (a killed run keeps them)."""
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.path = metrics_path(run_dir)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def log(self, record: dict) -> None:
+        """Append one record (needs "kind" and an integer "step")."""
+        _check(record)
+        self._file.write(json.dumps(to_json(record), allow_nan=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self) -> "MetricsLog":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MetricsLog({str(self.path)!r})"
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
+    """Every record of <run_dir>/metrics.jsonl in file order ([] when the file does not exist).
+
+    A last line cut short (the process was killed while writing it) is left out; any other line that is not
+    a JSON object raises ValueError naming the file and line.
+    """
+    path = metrics_path(run_dir)
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    records = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as e:
+            if i == len(lines) - 1:  # no newline after it: an interrupted write
+                break
+            raise ValueError(f"{path}:{i + 1}: not valid JSON ({e})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{i + 1}: expected a JSON object, got {type(record).__name__}")
+        records.append(from_json(record))
+    return records
+
+
+def truncate_after(run_dir: str | os.PathLike, step: int) -> int:
+    """Drop the records whose step is greater than `step` (on resume); returns how many were dropped."""
+    path = metrics_path(run_dir)
+    if not path.exists():
+        return 0
+    kept, dropped = [], 0
+    for record in read_metrics(run_dir):
+        s = record.get("step")
+        if isinstance(s, (int, float)) and not isinstance(s, bool) and s > step:
+            dropped += 1
+        else:
+            kept.append(json.dumps(to_json(record), allow_nan=False) + "\n")
+    io.atomic_write_text(path, "".join(kept))
+    return dropped
+
+
+# --- selecting series ---------------------------------------------------------------------------------------
+
+
+def select(records: Iterable[dict], kind: str) -> list[dict]:
+    """The records of one kind, in order."""
+    return [r for r in records if r.get("kind") == kind]
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, bool) or v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def series(records: Iterable[dict], kind: str, key: str, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
+    """(x, values) as float64 arrays from the records of `kind` that have `key` (null becomes NaN)."""
+    xs, ys = [], []
+    for r in records:
+        if r.get("kind") == kind and key in r and x in r:
+            xs.append(_float(r[x]))
+            ys.append(_float(r[key]))
+    return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+
+
+def _per_layer(record: dict, key: str) -> dict | None:
+    """{layer: value} of one layers/activations record, in either of the two layouts.
+
+    Grouped by layer: {"layers" or "stats": {layer: {key: v}}}; grouped by statistic: {key: {layer: v}}.
+    """
+    for group in ("layers", "stats"):
+        by_layer = record.get(group)
+        if isinstance(by_layer, dict):
+            return {name: stats[key] for name, stats in by_layer.items()
+                    if isinstance(stats, dict) and key in stats}
+    by_stat = record.get(key)
+    return by_stat if isinstance(by_stat, dict) else None
+
+
+def layer_series(records: Iterable[dict], kind: str,
+                 key: str) -> tuple[np.ndarray, list[str], np.ma.MaskedArray]:
+    """(steps (T,), layer names (L,), values (L, T)) of one per-layer statistic of kind layers/activations.
+
+    values is a masked float64 array: masked (data NaN) where a record has no value for a layer, so a
+    logged NaN stays distinguishable from a missing one. Layers are in order of first appearance; only
+    records that carry `key` for some layer count.
+    """
+    steps, columns, names = [], [], {}
+    for r in records:
+        if r.get("kind") != kind:
+            continue
+        values = _per_layer(r, key)
+        if not values:
+            continue
+        steps.append(_float(r.get("step")))
+        columns.append(values)
+        for name in values:
+            names.setdefault(name, len(names))
+    matrix = np.full((len(names), len(columns)), np.nan)
+    present = np.zeros(matrix.shape, dtype=bool)
+    for t, values in enumerate(columns):
+        for name, v in values.items():
+            matrix[names[name], t] = _float(v)
+            present[names[name], t] = True
+    return np.asarray(steps, dtype=np.float64), list(names), np.ma.MaskedArray(matrix, mask=~present)
+
+
+def last(records: Iterable[dict], kind: str) -> dict | None:
+    """The last record of a kind, or None."""
+    found = None
+    for r in records:
+        if r.get("kind") == kind:
+            found = r
+    return found
