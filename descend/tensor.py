@@ -129,10 +129,10 @@ class Function:
         t.grad = None
         t._retain = False
         if _grad_enabled:
-            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            needs = [isinstance(a, Tensor) and a.requires_grad for a in args]  # a list comp beats a genexpr
             if True in needs:
                 ctx.parents = args
-                ctx.needs_input_grad = needs
+                ctx.needs_input_grad = tuple(needs)
                 t.requires_grad = True
                 t._ctx = ctx
                 return t
