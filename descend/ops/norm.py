@@ -13,6 +13,24 @@ def _norm_backward(g, xhat, invstd, axes: tuple, count: int):
     return invstd * (g - mean_g - xhat * mean_gx)
 
 
+def _channel_rows(x):
+    """x (N, C, *spatial) as a (rows, C) view with one column per channel, or None if its memory is not laid
+    out that way (it is for (N, C) inputs and for the channels-last outputs of our convolutions)."""
+    if x.ndim > 2:
+        x = x.transpose((0,) + tuple(range(2, x.ndim)) + (1,))
+    if not x.flags.c_contiguous:
+        return None
+    return x.reshape(-1, x.shape[-1])
+
+
+def _from_rows(rows, shape: tuple):
+    """A (rows, C) array as the (N, C, *spatial) view of it (channels-last memory)."""
+    if len(shape) == 2:
+        return rows
+    cl = rows.reshape((shape[0],) + shape[2:] + (shape[1],))
+    return cl.transpose((0, cl.ndim - 1) + tuple(range(1, cl.ndim - 1)))
+
+
 class BatchNorm(Function):
     """Normalise over every dim but 1 (channels); in training, update running stats in place.
 
@@ -27,20 +45,19 @@ class BatchNorm(Function):
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, c) + (1,) * (x.ndim - 2)
         self.count = x.size // c
+        if training and self.count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                             f"{x.shape}")
+        rows = _channel_rows(x)
+        self.rows = rows is not None
+        if self.rows:
+            return self._forward_rows(xp, rows, x.shape, w, b, running_mean, running_var, training, momentum,
+                                      eps)
         if training:
-            if self.count <= 1:
-                raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
-                                 f"{x.shape}")
             mean = x.mean(axis=self.axes, keepdims=True)
             centered = x - mean
             var = (centered * centered).mean(axis=self.axes, keepdims=True)
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean.reshape(c).astype(running_mean.dtype, copy=False)
-            if running_var is not None:
-                unbiased = var.reshape(c) * (self.count / (self.count - 1))
-                running_var *= 1 - momentum
-                running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
+            self._update_running(mean.reshape(c), var.reshape(c), running_mean, running_var, momentum)
         else:
             centered = x - running_mean.reshape(shape)
             var = running_var.reshape(shape)
@@ -53,7 +70,65 @@ class BatchNorm(Function):
             y = y + b.reshape(shape)
         return y
 
+    def _update_running(self, mean, var, running_mean, running_var, momentum):
+        """Running statistics move towards the batch mean and the unbiased batch variance."""
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
+        if running_var is not None:
+            unbiased = var * (self.count / (self.count - 1))
+            running_var *= 1 - momentum
+            running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
+
+    def _forward_rows(self, xp, rows, shape, w, b, running_mean, running_var, training, momentum, eps):
+        """The (rows, C) layout: column sums are one GEMV, sums of products one einsum, so no pass over the
+        data is a slow strided reduction, and the output keeps the input's layout."""
+        m = rows.shape[0]
+        self.ones = xp.ones(m, dtype=rows.dtype)
+        if training:
+            mean = (self.ones @ rows) / rows.dtype.type(m)
+            centered = rows - mean
+            var = xp.einsum("ij,ij->j", centered, centered) / rows.dtype.type(m)
+            self._update_running(mean, var, running_mean, running_var, momentum)
+        else:
+            centered = rows - running_mean
+            var = running_var
+        self.invstd = 1 / xp.sqrt(var + eps)
+        self.scale = self.invstd if w is None else self.invstd * w
+        self.centered, self.shape, self.training = centered, shape, training
+        y = centered * self.scale
+        if b is not None:
+            y += b
+        return _from_rows(y, shape)
+
+    def _backward_rows(self, g):
+        """d/dx = scale * (g - mean(g) - xhat * mean(g * xhat)), as one sum per channel and three passes."""
+        dx, dw, db = self.needs_input_grad
+        xp = get_array_module(g)
+        c = self.shape[1]
+        rows = _channel_rows(g)
+        if rows is None:  # a gradient in another layout: one copy into ours
+            cl = g.transpose((0,) + tuple(range(2, g.ndim)) + (1,)) if g.ndim > 2 else g
+            rows = xp.ascontiguousarray(cl).reshape(-1, c)
+        m = rows.shape[0]
+        gb = self.ones @ rows if db or (dx and self.training) else None
+        # sum(g * xhat) per channel, without materialising g * xhat.
+        g_xhat = xp.einsum("ij,ij->j", rows, self.centered) * self.invstd if dw or (dx and self.training) \
+            else None
+        gx = None
+        if dx:
+            gx = rows * self.scale
+            if self.training:
+                inv_m = rows.dtype.type(1.0 / m)
+                tmp = self.centered * (-self.scale * self.invstd * g_xhat * inv_m)
+                gx += tmp
+                gx -= self.scale * gb * inv_m
+            gx = _from_rows(gx, self.shape)
+        return gx, (g_xhat if dw else None), (gb if db else None)
+
     def backward(self, g):
+        if self.rows:
+            return self._backward_rows(g)
         dx, dw, db = self.needs_input_grad
         gx = gw = gb = None
         if dw:
