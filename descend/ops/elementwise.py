@@ -226,9 +226,10 @@ class LeakyReLU(Function):
 class Sigmoid(Function):
     def forward(self, a):
         xp = get_array_module(a)
-        # exp of -|x| never overflows; each branch is accurate where it is used.
-        e = xp.exp(-xp.abs(a))
-        self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        # 1 / (1 + exp(-x)) is accurate everywhere; for x < -88 (float32) exp overflows to inf and the
+        # result is the correct 0, so only the warning needs silencing.
+        with np.errstate(over="ignore"):
+            self.out = 1 / (1 + xp.exp(-a))
         return self.out
 
     def backward(self, g):
