@@ -1,0 +1,286 @@
+"""The `descend` command: `descend train` (the MNIST-1D paper's CNN by default) and `descend evaluate RUN_DIR`.
+
+Bad input (config keys, values, data files, model/data mismatches, run directories) is reported as one line on
+stderr with exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (and a hint for misspelt options) instead of usage + message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("unrecognized arguments:"):
+            words = message.split(":", 1)[1].split()
+            known = [s for a in self._actions for s in a.option_strings]
+            for w in words:
+                hint = difflib.get_close_matches(w.split("=")[0], known, n=1) if w.startswith("-") else []
+                if hint:
+                    message += f" (did you mean {hint[0]}?)"
+                    break
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _train_parser(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a classifier (default: the MNIST-1D paper's CNN on MNIST-1D)",
+                       description="Train a model; a TOML config file sets any option, flags override it.",
+                       allow_abbrev=False)
+    p.add_argument("config", nargs="?", help="TOML config file (sections: model, data, optim, schedule, train)")
+    p.add_argument("--model", help="logistic, mlp, cnn, gru, mlp28, cnn28, or path/to/file.py:build")
+    p.add_argument("--data", help="mnist1d, fashion-mnist[:DIR], or a .npz/.npy/.csv file or image folder")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--optimizer", help="adam, adamw, sgd, rmsprop, adagrad")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--schedule", help="none, cosine, step, exponential, plateau, onecycle, cyclic")
+    p.add_argument("--warmup", type=int, help="linear warm-up steps (with --schedule none or cosine)")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--l1", type=float, help="L1 penalty coefficient")
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="folder of run directories (default runs)")
+    p.add_argument("--name", help="run name (default DATA-MODEL); a free name is chosen if it exists")
+    p.add_argument("--ckpt-every", type=int, help="also checkpoint every N optimizer steps (0: epoch ends only)")
+    p.add_argument("--clip-grad", type=float, help="clip the global gradient norm to this value (0: off)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _evaluate_parser(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="test metrics of a run from its best (or latest) checkpoint",
+                       allow_abbrev=False)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--checkpoint", default="best", help="best, latest, or a checkpoint file (default best)")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The `descend` argument parser."""
+    p = _Parser(prog="descend", description="descend: train neural networks, with a training doctor.",
+                allow_abbrev=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _train_parser(sub)
+    _evaluate_parser(sub)
+    return p
+
+
+# --- train -----------------------------------------------------------------------------------------------
+
+def _overrides(args: argparse.Namespace) -> dict:
+    from descend.train.config import FLAGS
+
+    out = {}
+    for flag in FLAGS:
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            out[flag] = value
+    return out
+
+
+def _tb_writer(directory: Path) -> Any:
+    """The report package's TensorBoard writer, or None when it is not available."""
+    try:
+        from descend.report import TBWriter  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return TBWriter(directory)
+
+
+def _write_report(run_dir: Path) -> Path | None:
+    try:
+        from descend.report import write_report  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return write_report(run_dir)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from descend import io
+    from descend.train import ProgressBar, Run, recipe
+    from descend.train import config as config_mod
+    from descend.train.config import UsageError
+
+    if args.resume:
+        return _resume(args)
+    cfg = config_mod.load(args.config, _overrides(args))
+    prepared = recipe.prepare(cfg)  # every check happens here, before anything is written
+    name = cfg["name"] or f"{prepared.data.label}-{_model_label(cfg['model']['name'])}"
+    if "/" in name or name in (".", ".."):
+        raise UsageError(f"name: '{name}' is not a valid run name (no '/')")
+    root = Path(cfg["out"])
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--out {root}: exists and is not a directory")
+    trainer = prepared.trainer(None, [] if args.quiet else [ProgressBar()])
+    run = Run.create(root, name, seed=cfg["seed"], config_text=io.dump_toml(cfg))
+    note = f" ({root / name} exists)" if run.dir != root / name else ""
+    print(f"run directory: {run.dir}{note}", flush=True)
+    run.tb = _tb_writer(run.dir / "tb")
+    trainer.attach(run)
+    return _fit(prepared, trainer, run)
+
+
+def _model_label(name: str) -> str:
+    from descend.models import is_custom
+
+    return Path(name.split(":")[0]).stem if is_custom(name) else name
+
+
+def _fit(prepared: Any, trainer: Any, run: Any) -> int:
+    from descend.train import evaluate
+
+    start = time.perf_counter()
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        run.close()
+        sys.stderr.write(f"interrupted; continue with: descend train --resume {run.dir}\n")
+        return 130
+    elapsed = time.perf_counter() - start
+    summary = {"step": trainer.step, "epoch": trainer.epoch}
+    if prepared.test_loader is not None:
+        test = evaluate(trainer.model, prepared.test_loader, prepared.loss_fn)
+        summary.update(test_loss=test["loss"], test_acc=test["acc"])
+        run.log({"kind": "test", "step": trainer.step, "test_loss": test["loss"], "test_acc": test["acc"]})
+    run.close()
+    report = _write_report(run.dir)
+    parts = [f"done: {trainer.step} steps in {elapsed:.1f}s"]
+    if "test_acc" in summary:
+        parts.append(f"test accuracy {100 * summary['test_acc']:.2f}% (loss {summary['test_loss']:.4f})")
+    elif trainer.history:
+        last = trainer.history[-1]
+        parts.append(f"train accuracy {100 * last.get('train_acc', float('nan')):.2f}%")
+    parts.append(f"run {run.dir}" + (f" (report {report})" if report else ""))
+    print(" | ".join(parts), flush=True)
+    return 0
+
+
+def _open_run_dir(run_dir: str, flag: str) -> tuple[Path, dict]:
+    """Check a run directory and load its config (UsageError naming what is wrong)."""
+    from descend.train import config as config_mod
+    from descend.train.config import UsageError
+
+    path = Path(run_dir)
+    if not path.exists():
+        raise UsageError(f"{flag} {path}: no such run directory")
+    if not path.is_dir():
+        raise UsageError(f"{flag} {path}: not a directory")
+    if not (path / "config.toml").is_file():
+        raise UsageError(f"{flag} {path}: not a run directory (no config.toml)")
+    return path, config_mod.load(path / "config.toml")
+
+
+def _load_checkpoint(path: Path, which: str, flag: str) -> tuple[Path, dict]:
+    from descend.train.checkpoint import Checkpoints, load
+    from descend.train.config import UsageError
+
+    if which not in ("best", "latest"):
+        file = Path(which)
+        if not file.is_file():
+            raise UsageError(f"--checkpoint {file}: no such checkpoint file")
+    else:
+        index = path / "checkpoints" / "index.json"
+        if not index.is_file():
+            raise UsageError(f"{flag} {path}: no checkpoints yet (no checkpoints/index.json)")
+        try:
+            ckpts = Checkpoints(path / "checkpoints")
+        except ValueError as e:
+            raise UsageError(f"{index}: corrupt index ({e})") from None
+        file = ckpts.path(which) or ckpts.path("latest")
+        if file is None:
+            raise UsageError(f"{flag} {path}: no checkpoint recorded in {index}")
+        if not file.is_file():
+            raise UsageError(f"{file}: checkpoint named in {index} is missing")
+    try:
+        return file, load(file)
+    except (ValueError, OSError, KeyError) as e:
+        msg = " ".join(str(e).split())
+        raise UsageError(msg if str(file) in msg else f"{file}: {msg}") from None
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from descend.train import ProgressBar, Run, recipe
+    from descend.train.config import UsageError
+
+    given = [f for f in _overrides(args)] + (["config"] if args.config else [])
+    if given:
+        raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)}")
+    path, cfg = _open_run_dir(args.resume, "--resume")
+    file, state = _load_checkpoint(path, "latest", "--resume")
+    prepared = recipe.prepare(cfg)
+    trainer = prepared.trainer(None, [] if args.quiet else [ProgressBar()])
+    # Load before the run is touched, so a checkpoint that does not fit changes nothing.
+    try:
+        trainer.load_state_dict(state)
+    except (ValueError, RuntimeError, KeyError, TypeError) as e:
+        raise UsageError(f"{file}: does not match the run's config: {' '.join(str(e).split())}") from None
+    offset = state.get("metrics_offset") or 0
+    metrics = path / "metrics.jsonl"
+    if metrics.exists() and metrics.stat().st_size < offset:
+        raise UsageError(f"{metrics}: shorter ({metrics.stat().st_size} bytes) than when {file.name} was "
+                         f"written ({offset} bytes)")
+    run = Run.reopen(path, offset, state["step"])
+    run.tb = _tb_writer(run.dir / "tb")
+    trainer.attach(run)
+    print(f"resuming {run.dir} from step {trainer.step} ({file.name})", flush=True)
+    return _fit(prepared, trainer, run)
+
+
+# --- evaluate --------------------------------------------------------------------------------------------
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from descend.train import evaluate, recipe
+    from descend.train.config import UsageError
+
+    path, cfg = _open_run_dir(args.run_dir, "evaluate")
+    file, state = _load_checkpoint(path, args.checkpoint, "evaluate")
+    prepared = recipe.prepare(cfg)
+    try:
+        prepared.model.load_state_dict(state["model"])
+    except (ValueError, RuntimeError, KeyError) as e:
+        raise UsageError(f"{file}: does not match the run's model: {' '.join(str(e).split())}") from None
+    loader, split = prepared.test_loader, "test"
+    if loader is None:
+        loader, split = prepared.val_loader, "val"
+    if loader is None:
+        raise UsageError(f"{path}: the run's data '{cfg['data']['name']}' has no test or validation split")
+    m = evaluate(prepared.model, loader, prepared.loss_fn)
+    result = {"checkpoint": str(file), "step": state["step"], f"{split}_loss": m["loss"], f"{split}_acc": m["acc"]}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{split} accuracy {100 * m['acc']:.2f}%  {split} loss {m['loss']:.4f}  "
+              f"(checkpoint {file}, step {state['step']})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (2 for bad input, with one line on stderr)."""
+    from descend.train.config import UsageError
+
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command is None:
+        args = p.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        if args.command == "train":
+            return _train(args)
+        return _evaluate(args)
+    except UsageError as e:
+        sys.stderr.write(f"descend {args.command}: error: {' '.join(str(e).split())}\n")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,268 @@
+"""The fit loop: train, evaluate each epoch, call callbacks, log metrics, checkpoint, resume exactly.
+
+Resume is bit-identical because everything a step depends on is saved at step boundaries: weights, optimizer
+and scheduler state, the global RNG (dropout, init), the loader's state (its shuffle generator and position),
+the epoch's running sums, callbacks' state and the byte length of metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from descend import backend
+from descend.nn.utils import clip_grad_norm_
+from descend.tensor import Tensor, no_grad
+from descend.train.callbacks import Callback
+from descend.train.checkpoint import Checkpoints, load
+from descend.train.run import Run
+
+# Schedules defined per optimizer step (the rest step once per epoch).
+_PER_BATCH = ("OneCycleLR", "CyclicLR")
+_METRICS = ("acc",)
+
+
+def _correct(out: Tensor, targets: Tensor) -> int:
+    """Number of rows whose arg-max equals the integer target."""
+    pred = out.data.argmax(axis=-1)
+    return int((pred == targets.data).sum())
+
+
+def _grad_norm(params: list) -> float:
+    """Global L2 norm of all gradients (float64 sum, so the metric does not overflow in float16/32)."""
+    total = 0.0
+    for p in params:
+        if p.grad is not None:
+            g = p.grad.data
+            total += float((g.astype(np.float64) ** 2).sum())
+    return math.sqrt(total)
+
+
+def evaluate(model: Any, loader: Iterable, loss_fn: Callable, metrics: Iterable[str] = ("acc",)) -> dict:
+    """Mean loss (weighted by batch size) and accuracy of `model` over `loader`, in eval mode, without grad."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    with no_grad():
+        for inputs, targets in loader:
+            out = model(inputs)
+            n = len(targets)
+            loss_sum += float(loss_fn(out, targets).item()) * n
+            if "acc" in metrics:
+                correct += _correct(out, targets)
+            count += n
+    model.train(was_training)
+    logs = {"loss": loss_sum / max(count, 1)}
+    if "acc" in metrics:
+        logs["acc"] = correct / max(count, 1)
+    return logs
+
+
+class Trainer:
+    """Trains `model` with `optimizer` on `train_loader`; see .notes/TRAIN_API.md for the contract."""
+
+    def __init__(self, model: Any, optimizer: Any, train_loader: Any, *, loss_fn: Callable, epochs: int,
+                 val_loader: Any = None, scheduler: Any = None, callbacks: Iterable[Callback] = (),
+                 clip_grad_norm: float | None = None, accumulate: int = 1, run: Run | None = None,
+                 metrics: Iterable[str] = ("acc",), scheduler_interval: str | None = None,
+                 ckpt_every: int = 0, keep: int = 3, monitor: str = "val_loss", log_every: int = 1) -> None:
+        for m in metrics:
+            if m not in _METRICS:
+                raise ValueError(f"Trainer: unknown metric {m!r}; available: {', '.join(_METRICS)}")
+        if accumulate < 1:
+            raise ValueError(f"Trainer: accumulate must be >= 1, got {accumulate}")
+        if scheduler_interval not in (None, "step", "epoch"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'step', 'epoch' or None, "
+                             f"got {scheduler_interval!r}")
+        self.model, self.optimizer, self.train_loader, self.val_loader = model, optimizer, train_loader, val_loader
+        self.loss_fn, self.epochs, self.scheduler = loss_fn, epochs, scheduler
+        self.callbacks = list(callbacks)
+        self.clip_grad_norm, self.accumulate, self.run = clip_grad_norm, accumulate, run
+        self.metrics = tuple(metrics)
+        name = type(scheduler).__name__
+        self.scheduler_interval = scheduler_interval or ("step" if name in _PER_BATCH else "epoch")
+        self.ckpt_every, self.log_every = ckpt_every, log_every
+        self.monitor = monitor if val_loader is not None or not monitor.startswith("val_") \
+            else "train_" + monitor[4:]
+        self.keep = keep
+        self.checkpoints = Checkpoints(run.dir / "checkpoints", keep, self.monitor) if run is not None else None
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
+        self.step, self.epoch, self.stop_training = 0, 0, False
+        self.history: list[dict] = []
+        self.last_batch: tuple | None = None
+        self.last_loss: Tensor | None = None
+        self._batch = 0  # batches of the current epoch done
+        self._sums = [0.0, 0, 0]  # this epoch's loss * n, correct, n
+        self._saved_step = -1
+
+    def attach(self, run: Run) -> None:
+        """Log to and checkpoint into `run` from now on."""
+        self.run = run
+        self.checkpoints = Checkpoints(run.dir / "checkpoints", self.keep, self.monitor)
+
+    # --- the loop ---------------------------------------------------------------------------------------
+    def fit(self) -> "Trainer":
+        """Train until `epochs` are done or a callback sets `stop_training`; returns self."""
+        self._call("on_train_begin")
+        self.model.train()
+        while self.epoch < self.epochs and not self.stop_training:
+            n_batches = len(self.train_loader)
+            group: list[float] = []  # this optimizer step's (loss, correct, n) per micro-batch
+            for inputs, targets in self.train_loader:  # a resumed loader yields only the epoch's remaining batches
+                if not group:
+                    self.optimizer.zero_grad()
+                    self.model.zero_grad()
+                first = self._batch - self._batch % self.accumulate
+                size = min(self.accumulate, n_batches - first)  # the epoch's last group may be shorter
+                group.append(self._forward_backward(inputs, targets, size))
+                self._batch += 1
+                if len(group) == size:
+                    self._optimizer_step(group)
+                    group = []
+                    if self.stop_training:
+                        break
+            else:
+                self._end_epoch()
+        self._checkpoint()
+        self._call("on_train_end", self.history[-1] if self.history else {})
+        return self
+
+    def _forward_backward(self, inputs: Any, targets: Any, group_size: int) -> tuple:
+        out = self.model(inputs)
+        loss = self.loss_fn(out, targets)
+        (loss / group_size if group_size > 1 else loss).backward()
+        self.last_batch, self.last_loss = (inputs, targets), loss
+        n = len(targets)
+        correct = _correct(out, targets) if "acc" in self.metrics else 0
+        return float(loss.item()), correct, n
+
+    def _optimizer_step(self, group: list[tuple]) -> None:
+        if self.clip_grad_norm:
+            norm = float(clip_grad_norm_(self.params, self.clip_grad_norm).item())
+        else:
+            norm = _grad_norm(self.params)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        self.step += 1
+        n = sum(g[2] for g in group)
+        loss = sum(g[0] * g[2] for g in group) / n
+        self._sums[0] += loss * n
+        self._sums[1] += sum(g[1] for g in group)
+        self._sums[2] += n
+        logs = {"step": self.step, "epoch": self.epoch, "loss": loss}
+        if "acc" in self.metrics:
+            logs["acc"] = sum(g[1] for g in group) / n
+        logs.update(lr=lr, grad_norm=norm)
+        self._call("on_step_end", logs)
+        if self.run is not None:
+            if self.step % self.log_every == 0:
+                self.run.log({"kind": "step", **logs})
+                if self.run.tb is not None:
+                    for k in ("loss", "acc", "lr", "grad_norm"):
+                        if k in logs:
+                            self.run.tb.add_scalar(f"train/{k}", logs[k], self.step)
+            if self.ckpt_every and self.step % self.ckpt_every == 0 and self._batch < len(self.train_loader):
+                self._checkpoint()  # at an epoch's last batch the epoch-end checkpoint follows instead
+
+    def _end_epoch(self) -> None:
+        loss_sum, correct, n = self._sums
+        logs = {"step": self.step, "epoch": self.epoch, "train_loss": loss_sum / max(n, 1)}
+        if "acc" in self.metrics:
+            logs["train_acc"] = correct / max(n, 1)
+        if self.val_loader is not None:
+            logs.update({f"val_{k}": v for k, v in
+                         evaluate(self.model, self.val_loader, self.loss_fn, self.metrics).items()})
+        logs["lr"] = self.optimizer.param_groups[0]["lr"]
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+                self.scheduler.step(logs.get("val_loss", logs["train_loss"]))
+            else:
+                self.scheduler.step()
+        self._call("on_epoch_end", logs)
+        if self.run is not None:
+            self.run.log({"kind": "epoch", **logs})
+            if self.run.tb is not None:
+                for k, v in logs.items():
+                    if k not in ("step", "epoch"):
+                        self.run.tb.add_scalar(f"epoch/{k}", v, self.step)
+        self.history.append(logs)
+        self.epoch += 1
+        self._batch = 0
+        self._sums = [0.0, 0, 0]
+        self._checkpoint(logs.get(self.monitor))
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    # --- state and checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly from here (taken at an optimizer-step boundary)."""
+        loader = self.train_loader
+        return {
+            "step": self.step, "epoch": self.epoch, "batch": self._batch, "sums": list(self._sums),
+            "history": self.history,
+            "model": dict(self.model.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": backend.get_rng_state(),
+            "train_loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
+            "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in self.callbacks],
+            "metrics_offset": self.run.metrics_offset() if self.run is not None else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state from `state_dict` (or a checkpoint file's contents)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state["train_loader"] is not None:
+            self.train_loader.load_state_dict(state["train_loader"])
+        for cb, s in zip(self.callbacks, state["callbacks"]):
+            if s is not None:
+                cb.load_state_dict(s)
+        backend.set_rng_state(state["rng"])
+        self.step, self.epoch, self._batch = state["step"], state["epoch"], state["batch"]
+        self._sums = list(state["sums"])
+        self.history = list(state["history"])
+        self._saved_step = self.step
+
+    def _checkpoint(self, metric: float | None = None) -> Path | None:
+        if self.checkpoints is None or self._saved_step == self.step:
+            return None
+        path = self.checkpoints.save(self.state_dict(), self.step, metric)
+        if path is not None:
+            self._saved_step = self.step
+        else:
+            import warnings
+
+            warnings.warn(f"step {self.step}: model weights are not finite; checkpoint not written")
+        return path
+
+    def resume(self, path: str | Path) -> "Trainer":
+        """Load a checkpoint file (or a run directory's latest checkpoint) to continue training from it."""
+        path = Path(path)
+        if path.is_dir():
+            ckpts = Checkpoints(path / "checkpoints" if (path / "checkpoints").is_dir() else path)
+            latest = ckpts.path("latest")
+            if latest is None:
+                raise FileNotFoundError(f"{path}: no checkpoint recorded in checkpoints/index.json")
+            path = latest
+        self.load_state_dict(load(path))
+        return self
+
+
+def fit(model: Any, optimizer: Any, train_loader: Any, *, loss_fn: Callable, epochs: int, val_loader: Any = None,
+        scheduler: Any = None, callbacks: Iterable[Callback] = (), clip_grad_norm: float | None = None,
+        accumulate: int = 1, run: Run | None = None, metrics: Iterable[str] = ("acc",), **options: Any) -> Trainer:
+    """Build a Trainer and run it (options: scheduler_interval, ckpt_every, keep, monitor, log_every)."""
+    trainer = Trainer(model, optimizer, train_loader, loss_fn=loss_fn, epochs=epochs, val_loader=val_loader,
+                      scheduler=scheduler, callbacks=callbacks, clip_grad_norm=clip_grad_norm,
+                      accumulate=accumulate, run=run, metrics=metrics, **options)
+    return trainer.fit()

@@ -1,0 +1,294 @@
+"""From a validated config to everything a run needs: data, model, optimizer, schedule, loaders, callbacks.
+
+`prepare(cfg)` checks the data (finite inputs, labels in range) and the model against it (one forward pass on
+two samples) before anything is written, raising UsageError with one line naming the file, key or row.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from descend import backend, models, nn, optim
+from descend.data.dataset import Subset, TensorDataset, random_split
+from descend.data.loader import DataLoader
+from descend.optim import lr_scheduler, schedules
+from descend.tensor import Tensor, no_grad
+from descend.train.callbacks import Callback, EarlyStopping
+from descend.train.config import UsageError
+from descend.train.loop import Trainer
+
+BUILTIN_DATA = ("mnist1d", "fashion-mnist")
+MIXTURES = ("ring8", "grid25")
+USER_SUFFIXES = (".npz", ".npy", ".csv")
+
+
+@dataclass
+class Data:
+    """Datasets of a run and what the model must fit: per-sample input shape and number of classes."""
+
+    label: str
+    train: Any
+    val: Any
+    test: Any
+    input_shape: tuple
+    num_classes: int
+
+
+@dataclass
+class Prepared:
+    """Everything built from a config, nothing written yet."""
+
+    cfg: dict
+    data: Data
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    scheduler_interval: str | None
+    train_loader: Any
+    val_loader: Any
+    test_loader: Any
+    loss_fn: Any
+    callbacks: list = field(default_factory=list)
+
+    def trainer(self, run: Any = None, extra_callbacks: list[Callback] = ()) -> Trainer:
+        """A Trainer over the prepared pieces (extra callbacks, e.g. a progress bar, run after the config's)."""
+        t = self.cfg["train"]
+        return Trainer(self.model, self.optimizer, self.train_loader, loss_fn=self.loss_fn, epochs=t["epochs"],
+                       val_loader=self.val_loader, scheduler=self.scheduler,
+                       callbacks=self.callbacks + list(extra_callbacks),
+                       clip_grad_norm=t["clip_grad"] or None, accumulate=t["accumulate"], run=run,
+                       scheduler_interval=self.scheduler_interval, ckpt_every=t["ckpt_every"], keep=t["keep"],
+                       monitor=t["monitor"], log_every=t["log_every"])
+
+
+# --- data ------------------------------------------------------------------------------------------------
+
+def data_label(name: str) -> str:
+    """A short name for run directories: 'mnist1d', 'fashion-mnist', or a file's stem."""
+    if name.split(":", 1)[0] in BUILTIN_DATA:
+        return name.split(":", 1)[0]
+    return Path(name.rstrip("/")).stem or "data"
+
+
+def _arrays(ds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, labels) of a TensorDataset or a Subset of one."""
+    if isinstance(ds, Subset):
+        x, y = _arrays(ds.dataset)
+        return x[ds.indices], y[ds.indices]
+    arrays = getattr(ds, "arrays", None)
+    if arrays is None or len(arrays) != 2:
+        raise UsageError(f"dataset {type(ds).__name__}: expected (inputs, labels) arrays")
+    return backend.to_numpy(arrays[0]), backend.to_numpy(arrays[1])
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray, source: str, num_classes: int = 0) -> None:
+    """Finite inputs, integer labels >= 0 (and < num_classes when given); UsageError naming the row."""
+    if len(x) == 0:
+        raise UsageError(f"{source}: no samples")
+    if x.ndim < 2:
+        raise UsageError(f"{source}: inputs must have one row per sample, got shape {x.shape}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise UsageError(f"{source}: expected one label per sample: inputs {x.shape}, labels {y.shape}")
+    if x.dtype.kind not in "biuf":
+        raise UsageError(f"{source}: inputs must be numbers, got dtype {x.dtype}")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if bad.any():
+            row = int(np.argmax(bad))
+            kind = "NaN" if np.isnan(x[row]).any() else "infinity"
+            raise UsageError(f"{source}: row {row} has {kind} in its inputs ({int(bad.sum())} bad rows in all)")
+    if y.dtype.kind == "f":
+        frac = ~np.isfinite(y) | (y != np.round(y))
+        if frac.any():
+            row = int(np.argmax(frac))
+            raise UsageError(f"{source}: row {row} has label {y[row]!r}; labels must be integer class indices")
+    elif y.dtype.kind not in "biu":
+        raise UsageError(f"{source}: labels must be integer class indices, got dtype {y.dtype}")
+    if (y < 0).any():
+        row = int(np.argmax(y < 0))
+        raise UsageError(f"{source}: row {row} has label {y[row]}; labels must be >= 0")
+    if num_classes and (y >= num_classes).any():
+        row = int(np.argmax(y >= num_classes))
+        raise UsageError(f"{source}: row {row} has label {int(y[row])}, out of range for {num_classes} classes "
+                         f"(data.num_classes)")
+
+
+def _user_data(path: Path, cfg: dict) -> tuple[Any, Any]:
+    """(train, test or None) datasets from a user file or image folder."""
+    from descend.data import files  # the data helper's readers for .npz/.npy/.csv/image folders
+
+    try:
+        return files.load(path, label_column=cfg["data"]["label_column"])
+    except (ValueError, OSError, KeyError) as e:
+        raise UsageError(_one_line(e, path)) from None
+
+
+def _one_line(e: BaseException, path: Any) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if str(path) in text else f"{path}: {text}"
+
+
+def load_data(cfg: dict) -> Data:
+    """The run's datasets from cfg['data'] (UsageError when missing, corrupt or unusable)."""
+    d = cfg["data"]
+    name = d["name"]
+    kind, _, arg = name.partition(":")
+    if kind == "mnist1d":
+        from descend.data.mnist1d import MNIST1D
+
+        train, test = MNIST1D(train=True), MNIST1D(train=False)
+    elif kind == "fashion-mnist":
+        from descend.data.fashion_mnist import FashionMNIST
+
+        try:
+            train, test = FashionMNIST(arg or None, train=True), FashionMNIST(arg or None, train=False)
+        except (ValueError, OSError) as e:
+            raise UsageError(_one_line(e, arg or "fashion-mnist")) from None
+    elif kind in MIXTURES:
+        raise UsageError(f"data '{name}' is an unlabelled 2-D Gaussian mixture for GANs (descend gan); "
+                         f"descend train needs labelled data: mnist1d, fashion-mnist[:DIR] or a file")
+    else:
+        path = Path(name)
+        if not path.exists():
+            if "/" not in name and "." not in name:
+                hint = difflib.get_close_matches(name, BUILTIN_DATA + MIXTURES, n=1)
+                raise UsageError(f"unknown data '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                                 + "; use mnist1d, fashion-mnist[:DIR], or a .npz/.npy/.csv file or image folder")
+            raise UsageError(f"{path}: data file not found")
+        if not path.is_dir() and path.suffix.lower() not in USER_SUFFIXES:
+            raise UsageError(f"{path}: unsupported data file type '{path.suffix}'; use .npz, .npy, .csv or an "
+                             f"image folder (one subfolder per class)")
+        train, test = _user_data(path, cfg)
+    x, y = _arrays(train)
+    check_arrays(x, y, f"{name} (train)", d["num_classes"])
+    num_classes = d["num_classes"] or int(y.max()) + 1
+    if test is not None:
+        xt, yt = _arrays(test)
+        check_arrays(xt, yt, f"{name} (test)", num_classes)
+        if xt.shape[1:] != x.shape[1:]:
+            raise UsageError(f"{name}: test samples have shape {xt.shape[1:]}, train samples {x.shape[1:]}")
+    if num_classes < 2:
+        raise UsageError(f"{name}: labels hold a single class ({num_classes - 1}); classification needs >= 2")
+    val = None
+    if d["val_split"] > 0:
+        n_val = int(round(len(train) * d["val_split"]))
+        if n_val < 1 or n_val >= len(train):
+            raise UsageError(f"data.val_split = {d['val_split']} leaves {n_val} of {len(train)} samples for "
+                             f"validation; choose a fraction giving at least one sample on each side")
+        train, val = random_split(train, [len(train) - n_val, n_val], generator=cfg["seed"])
+    elif test is not None:
+        val = test  # no split asked for: evaluate each epoch on the test set, as the MNIST-1D paper does
+    return Data(data_label(name), train, val, test, tuple(x.shape[1:]), num_classes)
+
+
+# --- model, optimizer, schedule ----------------------------------------------------------------------------
+
+def build_model(cfg: dict, data: Data) -> Any:
+    """The configured model, checked with one forward pass on two training samples."""
+    name = cfg["model"]["name"]
+    try:
+        model = models.build(name, data.input_shape, data.num_classes, dropout=cfg["model"]["dropout"])
+    except models.ModelError as e:
+        raise UsageError(str(e)) from None
+    x, _ = _arrays(data.train)
+    sample = Tensor(backend.xp.asarray(x[:2].astype(np.float32) if x.dtype.kind != "f" else x[:2]))
+    model.eval()
+    try:
+        with no_grad():
+            out = model(sample)
+    except Exception as e:  # any failure here means the model does not fit the data's shape
+        raise UsageError(f"model '{name}' does not fit the data '{cfg['data']['name']}' (samples of shape "
+                         f"{data.input_shape}, {data.num_classes} classes): {type(e).__name__}: "
+                         f"{' '.join(str(e).split())}") from None
+    finally:
+        model.train()
+    if not isinstance(out, Tensor) or tuple(out.shape) != (2, data.num_classes):
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise UsageError(f"model '{name}' returns {got} for 2 samples; expected (2, {data.num_classes}) class "
+                         f"scores for the data '{cfg['data']['name']}'")
+    return model
+
+
+def build_optimizer(cfg: dict, model: Any) -> Any:
+    """The configured optimizer over the model's parameters."""
+    o = cfg["optim"]
+    params = list(model.parameters())
+    if not params:
+        raise UsageError(f"model '{cfg['model']['name']}' has no parameters to train")
+    common = dict(lr=o["lr"], weight_decay=o["weight_decay"], l1=o["l1"])
+    if o["name"] == "adam":
+        return optim.Adam(params, **common)
+    if o["name"] == "adamw":
+        return optim.AdamW(params, **common)
+    if o["name"] == "sgd":
+        return optim.SGD(params, momentum=o["momentum"], **common)
+    if o["name"] == "rmsprop":
+        return optim.RMSprop(params, **common)
+    return optim.Adagrad(params, **common)
+
+
+def build_scheduler(cfg: dict, optimizer: Any, steps_per_epoch: int) -> tuple[Any, str | None]:
+    """(scheduler or None, 'step' or 'epoch'): per-step schedules are defined in optimizer steps."""
+    s, lr = cfg["schedule"], cfg["optim"]["lr"]
+    name, warmup = s["name"], s["warmup"]
+    total = cfg["train"]["epochs"] * steps_per_epoch
+    if warmup and name not in ("none", "cosine"):
+        raise UsageError(f"schedule.warmup (--warmup) works with --schedule none or cosine, not '{name}'")
+    if warmup >= total and warmup:
+        raise UsageError(f"--warmup {warmup} is not shorter than the whole run ({total} steps)")
+    if name == "none":
+        if not warmup:
+            return None, None
+        return lr_scheduler.LambdaLR(optimizer, schedules.linear_warmup(1.0, warmup, 1e-3)), "step"
+    if name == "cosine":
+        end = s["min_lr"] / lr
+        if warmup:
+            factor = schedules.warmup_cosine(1.0, warmup, total - warmup, start_factor=1e-3, end_value=end)
+        else:
+            factor = schedules.cosine(1.0, total, end)
+        return lr_scheduler.LambdaLR(optimizer, factor), "step"
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, s["step_size"], s["gamma"]), "epoch"
+    if name == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, s["gamma"]), "epoch"
+    if name == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=s["factor"], patience=s["patience"],
+                                              min_lr=s["min_lr"]), "epoch"
+    peak = s["max_lr"] or lr
+    if name == "onecycle":
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=total, cycle_momentum=False), "step"
+    base = s["min_lr"] or peak / 10
+    if base >= peak:
+        raise UsageError(f"schedule cyclic: min_lr {base} must be below the peak {peak} (schedule.max_lr or lr)")
+    return lr_scheduler.CyclicLR(optimizer, base_lr=base, max_lr=peak, step_size_up=2 * steps_per_epoch,
+                                 cycle_momentum=False), "step"
+
+
+def prepare(cfg: dict) -> Prepared:
+    """Build and check everything the config describes (seeded; nothing is written)."""
+    backend.manual_seed(cfg["seed"])
+    data = load_data(cfg)
+    model = build_model(cfg, data)
+    d = cfg["data"]
+    train_loader = DataLoader(data.train, batch_size=d["batch_size"], shuffle=d["shuffle"],
+                              generator=cfg["seed"] + 1)
+    val_loader = DataLoader(data.val, batch_size=max(d["batch_size"], 256)) if data.val is not None else None
+    test_loader = DataLoader(data.test, batch_size=max(d["batch_size"], 256)) if data.test is not None else None
+    steps_per_epoch = math.ceil(len(train_loader) / cfg["train"]["accumulate"])
+    optimizer = build_optimizer(cfg, model)
+    scheduler, interval = build_scheduler(cfg, optimizer, steps_per_epoch)
+    t = cfg["train"]
+    if t["monitor"].startswith("val_") and val_loader is None and t["early_stopping"]:
+        raise UsageError(f"train.monitor = '{t['monitor']}' needs validation data: set data.val_split or use "
+                         f"data with a test split, or monitor train_loss")
+    callbacks: list[Callback] = []
+    if t["early_stopping"]:
+        callbacks.append(EarlyStopping(monitor=t["monitor"], patience=t["early_stopping"]))
+    return Prepared(cfg, data, model, optimizer, scheduler, interval, train_loader, val_loader, test_loader,
+                    nn.CrossEntropyLoss(), callbacks)
