@@ -8,7 +8,8 @@ Method. Each workload is built in descend and in PyTorch with the same architect
 (descend's, copied through the state dict), the same fixed batches and the same optimizer. A timed step is a
 full training step: zero_grad, forward, loss, backward, optimizer step. After a warm-up, rounds of n steps
 alternate between the two frameworks (the order flips each round, so background load hits both alike); the
-table shows the median over rounds of ms/step. BLAS and OpenMP pools are pinned to --threads before NumPy or
+table shows the median over rounds of ms/step. With one thread the clock is the process's CPU time, which
+other processes on a shared machine cannot inflate (they still share caches); with more threads, wall time. BLAS and OpenMP pools are pinned to --threads before NumPy or
 torch load, and torch.set_num_threads is set too.
 
 Peak memory: each (workload, framework) runs a few dozen steps in a fresh subprocess that imports only what
@@ -61,19 +62,22 @@ def _import_torch(needed: bool = True) -> Any:
 
 # ---- timing -----------------------------------------------------------------------------------------------
 
+CLOCK = time.process_time if THREADS == "1" else time.perf_counter
+
+
 def _steps_for(step: Callable, budget: float) -> int:
     """How many steps fill about `budget` seconds (from one timed step after warm-up)."""
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     step()
-    dt = max(time.perf_counter() - t0, 1e-6)
+    dt = max(CLOCK() - t0, 1e-6)
     return max(3, int(budget / dt))
 
 
 def _round(step: Callable, n: int) -> float:
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     for _ in range(n):
         step()
-    return (time.perf_counter() - t0) / n
+    return (CLOCK() - t0) / n
 
 
 def compare(d_step: Callable, t_step: Callable | None, rounds: int, budget: float,
@@ -109,9 +113,9 @@ def matmul_rate(torch: Any) -> float:
     for f in cands:
         f()
         for _ in range(5):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             f()
-            best = max(best, 2.0 * n ** 3 / (time.perf_counter() - t0))
+            best = max(best, 2.0 * n ** 3 / (CLOCK() - t0))
     return best
 
 
@@ -303,9 +307,9 @@ def epoch_time(torch: Any, n: int, batch: int = 128) -> tuple:
         fn()  # warm-up epoch: optimizer state and caches exist before measuring
         base = _status_kb("VmRSS")
         reset = _reset_hwm()
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        dt = time.perf_counter() - t0
+        dt = CLOCK() - t0
         hwm = _status_kb("VmHWM") if reset else None
         return dt, ((hwm - base) / 1024 if hwm and base else None)
 

@@ -231,28 +231,37 @@ def cnn28(with_torch: bool, batch: int = 64) -> Workload:
 
 # ---- GAN ------------------------------------------------------------------------------------------------------
 
-def _torch_mixture_nets() -> tuple:
-    """The protocol networks in PyTorch, with descend.gan.models' attribute names."""
+def _torch_twin(dmodel: nn.Module) -> Any:
+    """A PyTorch Sequential mirroring a descend Sequential of the GAN protocol's layer kinds (same sizes,
+    biases and BatchNorm settings), so it follows descend.gan.models as those change."""
     import torch.nn as tnn
 
     class Maxout(tnn.Module):
-        def __init__(self, fin: int, fout: int, pieces: int = 5) -> None:
+        def __init__(self, fin: int, fout: int, pieces: int, bias: bool) -> None:
             super().__init__()
             self.out_features, self.pieces = fout, pieces
-            self.linear = tnn.Linear(fin, fout * pieces)
+            self.linear = tnn.Linear(fin, fout * pieces, bias=bias)
 
         def forward(self, x: Any) -> Any:
             y = self.linear(x)
             return y.reshape(*y.shape[:-1], self.out_features, self.pieces).amax(-1)
 
-    g_mods: list = []
-    width = 2
-    for _ in range(4):
-        g_mods += [tnn.Linear(width, 400), tnn.BatchNorm1d(400), tnn.ReLU()]
-        width = 400
-    g_mods.append(tnn.Linear(400, 2))
-    d_mods = [Maxout(2, 200), Maxout(200, 200), Maxout(200, 200), tnn.Linear(200, 1)]
-    return tnn.Sequential(*g_mods), tnn.Sequential(*d_mods)
+    mods = []
+    for m in dmodel.children():
+        if isinstance(m, nn.Linear):
+            mods.append(tnn.Linear(m.in_features, m.out_features, bias=m.bias is not None))
+        elif isinstance(m, nn.BatchNorm1d):
+            mods.append(tnn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine))
+        elif isinstance(m, (nn.ReLU, nn.Tanh)):
+            mods.append(getattr(tnn, type(m).__name__)())
+        elif isinstance(m, nn.LeakyReLU):
+            mods.append(tnn.LeakyReLU(m.negative_slope))
+        elif type(m).__name__ == "Maxout":
+            lin = m.linear
+            mods.append(Maxout(lin.in_features, m.out_features, m.pieces, lin.bias is not None))
+        else:
+            raise TypeError(f"_torch_twin: no PyTorch twin for {type(m).__name__}")
+    return tnn.Sequential(*mods)
 
 
 def gan_ring(with_torch: bool, batch: int = 100) -> Workload:
@@ -280,7 +289,7 @@ def gan_ring(with_torch: bool, batch: int = 100) -> Workload:
     if with_torch:
         import torch
 
-        tg, td = _torch_mixture_nets()
+        tg, td = _torch_twin(g), _torch_twin(d)
         _copy_weights(g, tg)
         _copy_weights(d, td)
         tg_opt = torch.optim.Adam(tg.parameters(), lr=lr, betas=betas)
