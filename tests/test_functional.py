@@ -1,4 +1,4 @@
-"""descend.functional beyond single-op gradients: state updates, randomness, layouts and small networks vs PyTorch."""
+"""descend.functional beyond single-op gradients: state, randomness, layouts and small networks vs PyTorch."""
 
 from __future__ import annotations
 

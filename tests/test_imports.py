@@ -1,4 +1,5 @@
-"""Imports flow one way: backend -> tensor/ops -> functional -> nn, optim -> data, train, doctor, gan -> report -> cli.
+"""Imports flow one way:
+backend -> tensor/ops -> functional -> nn, optim -> data, train, doctor, gan -> report -> cli.
 
 io (the file-format layer) is a leaf that anyone may import and that imports nothing of ours. Nothing in
 descend imports torch. Imports inside functions count too. The package facade descend/__init__.py may

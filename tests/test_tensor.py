@@ -1,4 +1,4 @@
-"""Autograd engine semantics: accumulation, fan-out, deep chains, no_grad, detach, retain_graph, dtypes, seeding."""
+"""Autograd engine semantics: accumulation, fan-out, deep chains, no_grad, detach, retain_graph, dtypes, seeds."""
 
 from __future__ import annotations
 
@@ -216,7 +216,8 @@ def test_top_level_functions_equal_methods() -> None:
         (descend.relu(x), x.relu()), (descend.matmul(x, y.T), x @ y.T), (descend.var(x, 0), x.var(0)),
         (descend.std(x), x.std()), (descend.amax(x, 1), x.amax(1)), (descend.cat([x, y]), descend.cat((x, y), 0)),
         (descend.stack([x, y], 1)[:, 0], x), (descend.square(x), x * x), (x.t(), x.T),
-        (x.masked_fill(x > 0, 0.0), descend.where(x > 0, 0.0, x)), (descend.ones(4).expand_as(x), descend.ones(3, 4)),
+        (x.masked_fill(x > 0, 0.0), descend.where(x > 0, 0.0, x)),
+        (descend.ones(4).expand_as(x), descend.ones(3, 4)),
         (x.view_as(y.reshape(4, 3)), x.reshape(4, 3)), (descend.erf(x), x.erf()),
         (descend.add(x, y, alpha=2), x + 2 * y), (descend.sub(x, y), x - y), (descend.pow(x, 2), x ** 2),
     ]

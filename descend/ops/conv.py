@@ -128,7 +128,8 @@ class ConvNd(Function):
             gcols = xp.matmul(g2.reshape(m, g, og).transpose(1, 0, 2), self.wmat.transpose(0, 2, 1))
             gcols = gcols.reshape((g, n) + self.out + kernel + (cg,))
             # view as (kernel..., N, out..., G, C/G)
-            slabs = gcols.transpose(tuple(range(2 + d, 2 + 2 * d)) + (1,) + tuple(range(2, 2 + d)) + (0, 2 * d + 2))
+            order = tuple(range(2 + d, 2 + 2 * d)) + (1,) + tuple(range(2, 2 + d)) + (0, 2 * d + 2)
+            slabs = gcols.transpose(order)
         gpad = xp.zeros(self.xpad_shape[:-1] + (g, cg), dtype=g2.dtype)
         for offset in itertools.product(*(range(k) for k in kernel)):
             gpad[offset_slices(offset, self.stride, self.dilation, self.out)] += slabs[offset]

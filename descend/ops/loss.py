@@ -127,7 +127,6 @@ class CrossEntropy(Function):
         return _reduce(loss, reduction, self.denom)
 
     def backward(self, g):
-        xp = get_array_module(g)
         scale = _expand_class(_grad_scale(g, self.reduction, self.denom), self.e.ndim)
         p = self.e / self.s
         n_classes = p.shape[1]
@@ -155,7 +154,6 @@ class NLLLoss(Function):
     """-w_y x_iy summed or averaged by sum of w_y over non-ignored samples."""
 
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean"):
-        xp = get_array_module(x)
         _check_nd("nll_loss", x, target, False)
         if weight is not None and weight.shape != (x.shape[1],):
             raise ValueError(f"nll_loss: weight must have shape ({x.shape[1]},), got {weight.shape}")
