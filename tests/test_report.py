@@ -58,8 +58,9 @@ def make_run(d, *, gan=False, diagnoses=DIAGNOSES, lr_find=True):
             for _ in range(30):
                 step += 1
                 loss = 2.0 * math.exp(-step / 40) + 0.1 + 0.02 * rng.standard_normal()
-                log.log({"kind": "step", "step": step, "epoch": ep, "loss": float("nan") if step == 90 else loss,
-                         "acc": 1 - loss / 2.2, "lr": 1e-3 * min(1.0, step / 20), "grad_norm": 1.0 + rng.random()})
+                log.log({"kind": "step", "step": step, "epoch": ep,
+                         "loss": float("nan") if step == 90 else loss, "acc": 1 - loss / 2.2,
+                         "lr": 1e-3 * min(1.0, step / 20), "grad_norm": 1.0 + rng.random()})
                 if step % 10 == 0:
                     log.log({"kind": "layers", "step": step, "epoch": ep, "layers": {
                         f"net.{i}": {"type": "Linear", "grad_norm": 10.0 ** -i, "weight_norm": 2.0 + i,
@@ -157,7 +158,8 @@ def test_read_metrics_bare_nan_tokens_and_cut_last_line(tmp_path):
 
 
 def test_read_metrics_bad_line_names_file_and_line(tmp_path):
-    (tmp_path / "metrics.jsonl").write_text('{"kind": "step", "step": 1}\nnot json\n{"kind": "step", "step": 2}\n')
+    lines = ['{"kind": "step", "step": 1}', "not json", '{"kind": "step", "step": 2}']
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"metrics\.jsonl:2"):
         read_metrics(tmp_path)
     assert read_metrics(tmp_path / "nothing") == []
@@ -176,7 +178,8 @@ def test_truncate_after_equals_uninterrupted_run(tmp_path):
     def records(lo, hi):
         out = []
         for s in range(lo, hi + 1):
-            out.append({"kind": "step", "step": s, "loss": 1.0 / s, "grad_norm": float("nan") if s == 3 else 1.0})
+            grad_norm = float("nan") if s == 3 else 1.0
+            out.append({"kind": "step", "step": s, "loss": 1.0 / s, "grad_norm": grad_norm})
             if s % 4 == 0:
                 out.append({"kind": "epoch", "step": s, "epoch": s // 4 - 1, "train_loss": 1.0 / s})
         return out
@@ -224,10 +227,12 @@ def test_tensorboard_read_back_with_tensorboards_reader(tmp_path):
     expected = {}  # tag -> {step: value}
     records = [
         {"kind": "step", "step": 5, "epoch": 0, "loss": 0.75, "acc": 0.5, "lr": 0.01, "grad_norm": 2.5},
-        {"kind": "step", "step": 10, "epoch": 0, "loss": float("nan"), "acc": 0.625, "lr": 0.02, "grad_norm": 1.0},
-        {"kind": "epoch", "step": 10, "epoch": 0, "train_loss": 0.7, "val_loss": 0.8, "val_acc": 0.6, "lr": 0.02},
-        {"kind": "layers", "step": 10, "layers": {"net.0": {"type": "Linear", "weight": True, "grad_norm": 0.3,
-                                                            "update_ratio": 1e-3}}},
+        {"kind": "step", "step": 10, "epoch": 0, "loss": float("nan"), "acc": 0.625, "lr": 0.02,
+         "grad_norm": 1.0},
+        {"kind": "epoch", "step": 10, "epoch": 0, "train_loss": 0.7, "val_loss": 0.8, "val_acc": 0.6,
+         "lr": 0.02},
+        {"kind": "layers", "step": 10,
+         "layers": {"net.0": {"type": "Linear", "weight": True, "grad_norm": 0.3, "update_ratio": 1e-3}}},
         {"kind": "layers", "step": 15, "grad_norm": {"net.0": 0.25}, "weight_norm": {"net.0": 4.0}},
         {"kind": "activations", "step": 10, "stats": {"net.1": {"mean": 0.1, "std": 0.9, "dead": 0.125}}},
         {"kind": "gan", "step": 20, "d_loss": 1.25, "g_loss": 0.5, "modes": 7},
@@ -269,8 +274,8 @@ def test_tensorboard_read_back_with_tensorboards_reader(tmp_path):
     assert set(acc.Tags()["images"]) == {"samples", "grey"}
     (ev,) = acc.Images("samples")
     assert (ev.step, ev.width, ev.height) == (20, 8, 6)
-    np.testing.assert_array_equal(np.asarray(Image.open(bytes_io.BytesIO(ev.encoded_image_string)).convert("RGB")),
-                                  image)
+    got = np.asarray(Image.open(bytes_io.BytesIO(ev.encoded_image_string)).convert("RGB"))
+    np.testing.assert_array_equal(got, image)
     (ev,) = acc.Images("grey")
     got = np.asarray(Image.open(bytes_io.BytesIO(ev.encoded_image_string)).convert("RGB"))
     np.testing.assert_array_equal(got, np.repeat(image[:, :, :1], 3, axis=2))
@@ -304,8 +309,8 @@ def test_report_imports_without_optional_packages():
 
 
 def test_report_layer_imports_flow_one_way():
-    forbidden = ("descend.nn", "descend.optim", "descend.train", "descend.doctor", "descend.gan", "descend.cli",
-                 "descend.data", "torch")
+    forbidden = ("descend.nn", "descend.optim", "descend.train", "descend.doctor", "descend.gan",
+                 "descend.cli", "descend.data", "torch")
     for path in sorted((ROOT / "descend" / "report").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
@@ -471,8 +476,8 @@ def test_heatmap_merges_many_columns():
 
 
 def test_plot_lr_find_standalone_svg(tmp_path):
-    result = {"lrs": [1e-5, 1e-4, 1e-3, 1e-2], "losses": [2.0, 1.5, 1.0, "inf"], "smoothed": [2.0, 1.8, 1.4, "nan"],
-              "suggestion": 1e-3, "diverged_lr": 1e-2}
+    result = {"lrs": [1e-5, 1e-4, 1e-3, 1e-2], "losses": [2.0, 1.5, 1.0, "inf"],
+              "smoothed": [2.0, 1.8, 1.4, "nan"], "suggestion": 1e-3, "diverged_lr": 1e-2}
     path = report.plot_lr_find(result, tmp_path / "lr_find.svg")
     root = ET.parse(path).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
@@ -502,7 +507,8 @@ def test_report_sections_values_and_no_external_urls(tmp_path):
     assert "1 error, 1 warning" in text
     # curves, lr, gradients, activations, samples
     assert "Loss per epoch" in text and "Training loss per step" in text and "best val loss (epoch 3)" in text
-    assert "LR range test" in text and "Suggested learning rate: 0.003" in text and "diverged at learning rate 0.5" in text
+    assert "LR range test" in text and "Suggested learning rate: 0.003" in text
+    assert "diverged at learning rate 0.5" in text
     assert "Gradient norm per layer" in text and "Update-to-weight ratio per layer" in text
     assert "net.2" in text and "1.000e-05" in text  # last update ratio of net.2
     assert "Dead units" in text and "60.00%" in text and "12.50%" in text
@@ -541,6 +547,8 @@ def test_report_empty_and_partial_runs_say_what_is_missing(tmp_path):
     text = build_report(broken).read_text()
     assert "metrics.jsonl could not be read" in text and "config.toml could not be read" in text
     assert "diagnosis.json could not be read" in text
+    (broken / "diagnosis.json").write_text('{"rule": "x"}')
+    assert "expected a list of diagnoses" in build_report(broken).read_text()
     with pytest.raises(FileNotFoundError, match="nowhere"):
         build_report(tmp_path / "nowhere")
 
@@ -553,7 +561,8 @@ def test_report_reads_the_doctors_diagnosis_file_and_lr_find_records(tmp_path):
         "finished": False, "step": 120}))
     with MetricsLog(run) as log:
         for i, lr in enumerate(np.geomspace(1e-5, 1e-1, 30)):
-            log.log({"kind": "lr_find", "step": i, "lr": lr, "loss": 2.0 - i / 30, "smooth_loss": 2.0 - i / 31})
+            log.log({"kind": "lr_find", "step": i, "lr": lr, "loss": 2.0 - i / 30,
+                     "smooth_loss": 2.0 - i / 31})
     text = build_report(run).read_text()
     assert "Loss plateau" in text and "rule plateau" in text and "decay the LR" in text
     assert "LR range test" in text and "No LR range test" not in text

@@ -10,7 +10,7 @@ Run directory (agreed for the whole project)::
       meta.json        seed, library versions, platform, command line ("argv"), "created", "resumed"
       metrics.jsonl    one JSON object per line, each with "kind" (str) and "step" (global optimizer step):
         step         {"step", "epoch", "loss", "acc", "lr", "grad_norm"}
-        epoch        {"step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"}  (epoch 0-based)
+        epoch        {"step", "epoch" (0-based), "train_loss", "train_acc", "val_loss", "val_acc", "lr"}
         test         {"step", "test_loss", "test_acc"}
         layers       {"step", "layers": {layer: {"grad_norm", "weight_norm", "update_ratio", ...}}}
                      or {"step", "grad_norm": {layer: v}, "weight_norm": {...}, "update_ratio": {...}}

@@ -100,10 +100,16 @@ def _read_json(path: Path) -> Any:
 def _diagnoses(run: _Run) -> tuple[list[dict], dict]:
     """The diagnoses (sorted: severity, then step) and the file's other fields ({} for a bare list)."""
     body = run.diagnosis
-    if isinstance(body, dict):
-        items, extra = body.get("diagnoses") or [], body
+    if isinstance(body, dict) and isinstance(body.get("diagnoses"), list):
+        items, extra = body["diagnoses"], body
+    elif isinstance(body, list):
+        items, extra = body, {}
     else:
-        items, extra = body or [], {}
+        if body is not None:
+            run.problems["diagnosis.json"] = ('diagnosis.json could not be read: expected a list of diagnoses '
+                                              'or {"diagnoses": [...]}')
+            run.diagnosis = None
+        return [], {}
     items = [d for d in items if isinstance(d, dict)]
     items.sort(key=lambda d: (SEVERITY_ORDER.get(str(d.get("severity")), 3),
                               d.get("step") if isinstance(d.get("step"), (int, float)) else math.inf))
@@ -185,7 +191,7 @@ def _epoch_axis(records: list[dict]) -> np.ndarray:
 
 
 def _values(records: list[dict], key: str) -> np.ndarray:
-    return np.asarray([M._float(r.get(key)) for r in records], dtype=np.float64)
+    return np.asarray([M.as_float(r.get(key)) for r in records], dtype=np.float64)
 
 
 def _best(values: np.ndarray, mode: str) -> int | None:
@@ -223,7 +229,8 @@ def _summary(run: _Run, diagnoses: list[dict]) -> str:
         tiles.append(_tile("Final loss", _num(steps[-1].get("loss")), f"step {steps[-1]['step']}"))
     if test is not None:
         if "test_acc" in test:
-            tiles.append(_tile("Test accuracy", _pct(test["test_acc"]), f"loss {_num(test.get('test_loss'))}"))
+            sub = f"loss {_num(test.get('test_loss'))}"
+            tiles.append(_tile("Test accuracy", _pct(test["test_acc"]), sub))
         elif "test_loss" in test:
             tiles.append(_tile("Test loss", _num(test["test_loss"])))
     if gan is not None:
@@ -245,8 +252,8 @@ def _summary(run: _Run, diagnoses: list[dict]) -> str:
 
     parts = []
     if not run.records:
-        parts.append(run.missing(M.METRICS_FILE, "No metrics.jsonl in this run directory: no training metrics "
-                                                 "were recorded, so there is nothing to summarise."))
+        parts.append(run.missing(M.METRICS_FILE, "No metrics.jsonl in this run directory: no training "
+                                                 "metrics were recorded, so there is nothing to summarise."))
     parts.append(f'<div class="tiles">{"".join(tiles)}</div>')
     config = _kv_table(_flatten(run.config)) if isinstance(run.config, dict) and run.config else \
         run.missing("config.toml", "No config.toml: the resolved configuration was not saved.")
@@ -281,8 +288,8 @@ def _diagnoses_section(run: _Run, diagnoses: list[dict], extra: dict) -> str:
         unfinished = extra.get("finished") is False
         when = f" (up to step {extra.get('step')}; training had not finished)" if unfinished else ""
         body = (f'<div class="card ok"><span class="ok-mark" aria-hidden="true">&#10003;</span>'
-                f'<div><strong>No problems detected</strong><p>The training doctor checked this run and found '
-                f'nothing to report{_e(when)}.</p></div></div>')
+                f'<div><strong>No problems detected</strong><p>The training doctor checked this run and '
+                f'found nothing to report{_e(when)}.</p></div></div>')
         return _section("diagnoses", "Diagnoses", body)
     cards = []
     for d in diagnoses:
@@ -302,10 +309,11 @@ def _diagnoses_section(run: _Run, diagnoses: list[dict], extra: dict) -> str:
         if where:
             body.append(f'<div class="diag-where">{_e(" · ".join(where))}</div>')
         if d.get("evidence"):
-            body.append(f'<p class="diag-evidence"><span class="label">Evidence</span>{_e(d["evidence"])}</p>')
+            body.append(f'<p class="diag-evidence"><span class="label">Evidence</span>'
+                        f'<span>{_e(d["evidence"])}</span></p>')
         if d.get("suggestion"):
             body.append(f'<p class="diag-suggestion"><span class="label">Suggestion</span>'
-                        f'{_e(d["suggestion"])}</p>')
+                        f'<span>{_e(d["suggestion"])}</span></p>')
         cards.append(f'<div class="card diag diag-{_e(severity)}" style="border-left-color:{color}">'
                      f'{"".join(body)}</div>')
     return _section("diagnoses", "Diagnoses", "".join(cards))
@@ -316,7 +324,8 @@ def _diagnosis_markers(diagnoses: list[dict]) -> list[Marker]:
     for d in diagnoses:
         if isinstance(d.get("step"), (int, float)):
             label = str(d.get("rule") or d.get("code") or d.get("severity") or "")
-            markers.append(Marker(float(d["step"]), label, SEVERITY_COLOR.get(str(d.get("severity")), "#475569")))
+            color = SEVERITY_COLOR.get(str(d.get("severity")), "#475569")
+            markers.append(Marker(float(d["step"]), label, color))
     return markers
 
 
@@ -335,7 +344,8 @@ def _curves(run: _Run, diagnoses: list[dict]) -> str:
                       if any(f"{prefix}_{what}" in r for r in epochs)]
             if series:
                 logy = what == "loss" and _auto_log(*[s.y for s in series])
-                charts.append(line_chart(series, title=title, xlabel="epoch", ylabel=what, logy=logy,
+                charts.append(line_chart(series, title=title, xlabel="epoch",
+                                         ylabel="accuracy" if what == "acc" else what, logy=logy,
                                          markers=marks))
         if not any(k.startswith("val_") for r in epochs for k in r):
             notes.append("No validation metrics in the epoch records: train with a validation split to "
@@ -368,15 +378,15 @@ def _curves(run: _Run, diagnoses: list[dict]) -> str:
 
 def lr_find_chart(result: dict, standalone: bool = False) -> str:
     """The LR range test as an SVG chart: loss (and smoothed loss) against LR on a log axis, with markers."""
-    lrs = np.asarray([M._float(v) for v in result.get("lrs") or []])
-    losses = np.asarray([M._float(v) for v in M.from_json(result.get("losses") or [])])
+    lrs = np.asarray([M.as_float(v) for v in result.get("lrs") or []])
+    losses = np.asarray([M.as_float(v) for v in M.from_json(result.get("losses") or [])])
     smoothed = result.get("smoothed", result.get("smooth_losses", result.get("smooth_loss")))
     n = min(len(lrs), len(losses))
     lrs, losses = lrs[:n], losses[:n]
-    series = [Series("loss", lrs, losses, TRAIN, width=1.2, opacity=0.4 if smoothed else 1.0)]
+    series = [Series("loss", lrs, losses, TRAIN, width=1.2 if smoothed else 2.0, opacity=0.4 if smoothed else 1.0)]
     ys = [losses]
     if smoothed:
-        sm = np.asarray([M._float(v) for v in M.from_json(smoothed)])[:n]
+        sm = np.asarray([M.as_float(v) for v in M.from_json(smoothed)])[:n]
         series.append(Series("smoothed loss", lrs[:len(sm)], sm, TRAIN, width=2.2))
         ys.append(sm)
     # Losses blow up at the end of a sweep; show up to a little above where they started.
@@ -391,8 +401,11 @@ def lr_find_chart(result: dict, standalone: bool = False) -> str:
             margin = 0.05 * (hi - lo)
             ylim = (lo - margin, hi + margin)
     markers = []
-    for key, label, color in (("suggested_lr", "suggested", "#16a34a"), ("suggestion", "suggested", "#16a34a"),
-                              ("divergence_lr", "diverged", "#dc2626"), ("diverged_lr", "diverged", "#dc2626"),
+    # Both spellings: the agreed layout's (suggested_lr, divergence_lr) and the doctor's result dict's.
+    for key, label, color in (("suggested_lr", "suggested", "#16a34a"),
+                              ("suggestion", "suggested", "#16a34a"),
+                              ("divergence_lr", "diverged", "#dc2626"),
+                              ("diverged_lr", "diverged", "#dc2626"),
                               ("configured_lr", "configured", "#475569")):
         v = result.get(key)
         if isinstance(v, (int, float)) and math.isfinite(v) and v > 0:
@@ -447,12 +460,15 @@ def _lr(run: _Run) -> str:
                 extra.append(f"steepest descent {result['lr_steep']:.2g}")
             if isinstance(result.get("lr_min"), (int, float)):
                 extra.append(f"minimum / 10 {result['lr_min']:.2g}")
-            facts.append(f"Suggested learning rate: {suggested:.2g}" + (f" ({', '.join(extra)})" if extra else ""))
+            detail = f" ({', '.join(extra)})" if extra else ""
+            facts.append(f"Suggested learning rate: {suggested:.2g}{detail}")
         else:
             facts.append("No learning rate suggested: the loss did not fall during the sweep.")
         diverged = result.get("divergence_lr", result.get("diverged_lr"))
-        facts.append(f"The loss diverged at learning rate {diverged:.2g}." if isinstance(diverged, (int, float))
-                     else "The loss did not diverge within the sweep.")
+        if isinstance(diverged, (int, float)):
+            facts.append(f"The loss diverged at learning rate {diverged:.2g}.")
+        else:
+            facts.append("The loss did not diverge within the sweep.")
         facts += [f"Warning: {w}" for w in result.get("warnings") or []]
         parts.append('<ul class="facts">' + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>")
     else:
@@ -478,7 +494,7 @@ def _last_by_layer(records: list[dict], keys: tuple[str, ...]) -> tuple[int | No
     r = records[-1]
     out: dict[str, dict] = {}
     for key in keys:
-        for layer, v in (M._per_layer(r, key) or {}).items():
+        for layer, v in (M.per_layer(r, key) or {}).items():
             out.setdefault(layer, {})[key] = v
     return r.get("step"), out
 
@@ -506,8 +522,8 @@ def _gradients(run: _Run, diagnoses: list[dict]) -> str:
                                   cbar_label="|Δw| / |w|"))
     parts.append(_charts(*charts))
     if not names:
-        parts.append(_note('No per-layer statistics (kind "layers") in metrics.jsonl: per-layer gradient norms '
-                           "and update ratios are recorded when the training doctor runs."))
+        parts.append(_note('No per-layer statistics (kind "layers") in metrics.jsonl: per-layer gradient '
+                           "norms and update ratios are recorded when the training doctor runs."))
     else:
         step, last = _last_by_layer(layers, ("grad_norm", "weight_norm", "update_ratio"))
         rows = [[name, _num(s.get("grad_norm")), _num(s.get("weight_norm")), _num(s.get("update_ratio"))]
@@ -533,10 +549,12 @@ def _activations(run: _Run) -> str:
     titles = {"mean": ("Mean activation", "mean"), "std": ("Activation standard deviation", "std"),
               "dead": ("Dead units (never active over the window)", "fraction"),
               "saturated": ("Saturated outputs (tanh/sigmoid near ±1/0/1)", "fraction")}
+    step, last = _last_by_layer(records, ("type",) + keys)
     for k in keys:
         steps, names, values = found[k]
         if names:
             title, ylabel = titles[k]
+            names = [f"{n} ({last[n]['type']})" if last.get(n, {}).get("type") else n for n in names]
             if len(names) > MAX_LINE_LAYERS:
                 charts.append(heatmap(values, names, steps, title=title, cbar_label=ylabel, log=False))
             else:
@@ -551,7 +569,6 @@ def _activations(run: _Run) -> str:
                                                      PALETTE[i % len(PALETTE)], width=1.8)
                                               for i, n in enumerate(names)], title=title, xlabel="step",
                                              ylabel=ylabel, ylim=ylim))
-    step, last = _last_by_layer(records, ("type",) + keys)
     rows = [[name, str(s.get("type", "")), _num(s.get("mean")), _num(s.get("std")),
              _pct(s["dead"]) if "dead" in s else "-", _pct(s["saturated"]) if "saturated" in s else "-"]
             for name, s in last.items()]
@@ -579,7 +596,8 @@ def _samples(run: _Run) -> str:
         for path in chosen:
             data = path.read_bytes()
             if len(data) > MAX_IMAGE_BYTES:
-                figures.append(f'<figure class="sample">{_note(f"{path.name} is too large to embed")}</figure>')
+                too_large = _note(f"{path.name} is too large to embed")
+                figures.append(f'<figure class="sample">{too_large}</figure>')
                 continue
             uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
             # Small grids are scaled up with sharp pixels; larger images are shown at their own size.
@@ -635,7 +653,8 @@ h3{font-size:14px;font-weight:600;margin:0 0 10px;color:#334155}
 .lead{color:#475569;margin:-4px 0 12px}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:16px 18px;margin-bottom:14px;
 box-shadow:0 1px 2px rgba(15,23,42,.04)}
-.note{background:#fff;border:1px dashed #cbd5e1;border-radius:8px;padding:10px 14px;color:#475569;margin:0 0 14px}
+.note{background:#fff;border:1px dashed #cbd5e1;border-radius:8px;padding:10px 14px;color:#475569;
+margin:0 0 14px}
 .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;margin-bottom:14px}
 .tile{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:12px 14px}
 .tile-label{font-size:12px;color:#64748b;font-weight:500}
@@ -652,7 +671,7 @@ table.kv td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fon
 word-break:break-all}
 table.num td+td{font-variant-numeric:tabular-nums;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,
 monospace;font-size:12px}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(500px,1fr));gap:14px;margin-bottom:14px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:14px;margin-bottom:14px}
 .chart-card{margin:0;padding:10px 12px 6px}
 svg.chart{width:100%;height:auto;display:block}
 .diag{border-left:5px solid #475569}
@@ -661,9 +680,9 @@ svg.chart{width:100%;height:auto;display:block}
 border-radius:999px}
 .diag-title{font-weight:650;font-size:15px}
 .diag-where{color:#64748b;font-size:12px;margin:4px 0 0}
-.diag p{margin:8px 0 0}
-.label{display:inline-block;min-width:86px;font-size:11px;font-weight:700;text-transform:uppercase;
-letter-spacing:.05em;color:#64748b}
+.diag p{margin:8px 0 0;display:flex;gap:10px}
+.label{flex:0 0 92px;font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.05em;
+color:#64748b;padding-top:2px}
 .diag-suggestion{background:#f8fafc;border-radius:6px;padding:7px 10px}
 .ok{display:flex;gap:14px;align-items:center;border-left:5px solid #16a34a}
 .ok p{margin:2px 0 0;color:#475569}
@@ -682,7 +701,8 @@ footer{color:#94a3b8;font-size:12px;padding:20px 0 30px}
 
 def _status(diagnoses: list[dict], has_doctor: bool) -> str:
     if not has_doctor:
-        return '<span class="status" style="background:#334155;color:#e2e8f0">Not checked by the doctor</span>'
+        return ('<span class="status" style="background:#334155;color:#e2e8f0">'
+                "Not checked by the doctor</span>")
     if not diagnoses:
         return '<span class="status" style="background:#dcfce7;color:#166534">No problems detected</span>'
     counts = {}

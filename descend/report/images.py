@@ -21,7 +21,8 @@ MODE_COLOR = (15, 23, 42)      # near black: the mixture's centres
 def to_uint8(images: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """Floats to uint8: [lo, hi] maps to [0, 255], clipped; NaN becomes lo.
 
-    value_range None: [-1, 1] when any value is negative (a tanh generator), else [0, 1]; uint8 passes through.
+    value_range None: [-1, 1] when any value is negative (a tanh generator), else [0, 1].
+    uint8 input passes through unchanged.
     """
     a = np.asarray(images)
     if a.dtype == np.uint8:
@@ -146,8 +147,9 @@ def scatter_image(real_xy: np.ndarray | None, fake_xy: np.ndarray | None, modes:
                 margin + (centre[1] + half - p[:, 1]) * scale)  # y grows upwards
 
     canvas = np.full((size, size, 3), 255.0)
-    canvas[margin - 1, margin - 1:size - margin + 1] = canvas[size - margin, margin - 1:size - margin + 1] = 226
-    canvas[margin - 1:size - margin + 1, margin - 1] = canvas[margin - 1:size - margin + 1, size - margin] = 226
+    frame = slice(margin - 1, size - margin + 1)  # a light grey box around the plot area
+    canvas[margin - 1, frame] = canvas[size - margin, frame] = 226
+    canvas[frame, margin - 1] = canvas[frame, size - margin] = 226
     for pts, color, radius, alpha in ((real, REAL_COLOR, 1.6, 0.6), (fake, FAKE_COLOR, 1.8, 0.75)):
         x, y = to_px(pts)
         inside = (x >= margin) & (x < size - margin) & (y >= margin) & (y < size - margin)

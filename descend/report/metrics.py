@@ -1,4 +1,4 @@
-"""metrics.jsonl: one JSON object per line, each with a "kind" (str) and a "step" (global optimizer step, int).
+"""metrics.jsonl: one JSON object per line, each with a "kind" (str) and a "step" (global optimizer step).
 
 Non-finite floats are written as the strings "NaN", "Infinity" and "-Infinity", so every line is valid JSON
 for any reader; `read_metrics` turns them (and Python's bare NaN/Infinity tokens, and "nan"/"inf"/"-inf")
@@ -75,7 +75,8 @@ def _check(record: Any) -> None:
 
 
 class MetricsLog:
-    """Appends records to <run_dir>/metrics.jsonl, one JSON line each, flushed at once (a killed run keeps them)."""
+    """Appends records to <run_dir>/metrics.jsonl, one JSON line each, flushed at once (a killed run keeps
+    them)."""
 
     def __init__(self, run_dir: str | os.PathLike) -> None:
         self.path = metrics_path(run_dir)
@@ -153,7 +154,8 @@ def select(records: Iterable[dict], kind: str) -> list[dict]:
     return [r for r in records if r.get("kind") == kind]
 
 
-def _float(v: Any) -> float:
+def as_float(v: Any) -> float:
+    """A record value as a float: None, bools and non-numbers become NaN."""
     if isinstance(v, bool) or v is None:
         return math.nan
     try:
@@ -167,12 +169,12 @@ def series(records: Iterable[dict], kind: str, key: str, x: str = "step") -> tup
     xs, ys = [], []
     for r in records:
         if r.get("kind") == kind and key in r and x in r:
-            xs.append(_float(r[x]))
-            ys.append(_float(r[key]))
+            xs.append(as_float(r[x]))
+            ys.append(as_float(r[key]))
     return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
 
 
-def _per_layer(record: dict, key: str) -> dict | None:
+def per_layer(record: dict, key: str) -> dict | None:
     """{layer: value} of one layers/activations record, in either of the two layouts.
 
     Grouped by layer: {"layers" or "stats": {layer: {key: v}}}; grouped by statistic: {key: {layer: v}}.
@@ -198,10 +200,10 @@ def layer_series(records: Iterable[dict], kind: str,
     for r in records:
         if r.get("kind") != kind:
             continue
-        values = _per_layer(r, key)
+        values = per_layer(r, key)
         if not values:
             continue
-        steps.append(_float(r.get("step")))
+        steps.append(as_float(r.get("step")))
         columns.append(values)
         for name in values:
             names.setdefault(name, len(names))
@@ -209,7 +211,7 @@ def layer_series(records: Iterable[dict], kind: str,
     present = np.zeros(matrix.shape, dtype=bool)
     for t, values in enumerate(columns):
         for name, v in values.items():
-            matrix[names[name], t] = _float(v)
+            matrix[names[name], t] = as_float(v)
             present[names[name], t] = True
     return np.asarray(steps, dtype=np.float64), list(names), np.ma.MaskedArray(matrix, mask=~present)
 

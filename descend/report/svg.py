@@ -118,15 +118,17 @@ class _Axis:
             v = v[v > 0]
         if limits is not None:
             lo, hi = limits
+            if not hi > lo or (log and lo <= 0):
+                raise ValueError(f"chart: axis limits {limits} need lo < hi (and lo > 0 on a log axis)")
         elif len(v) == 0:
             lo, hi = (1.0, 10.0) if log else (0.0, 1.0)
         else:
             lo, hi = float(v.min()), float(v.max())
         if log:
             lo, hi = math.log10(lo), math.log10(hi)
-        if hi - lo < 1e-12 * max(1.0, abs(hi)):
-            lo, hi = lo - 0.5 if log else lo - max(abs(lo) * 0.1, 0.5), hi + 0.5 if log else hi + max(
-                abs(hi) * 0.1, 0.5)
+        if hi - lo < 1e-12 * max(1.0, abs(hi)):  # a single value: widen the axis around it
+            half = 0.5 if log else max(abs(lo) * 0.1, 0.5)
+            lo, hi = lo - half, hi + half
         elif pad and limits is None:
             margin = (hi - lo) * 0.05
             lo, hi = lo - margin, hi + margin
@@ -231,16 +233,17 @@ def _segments(px: np.ndarray, py: np.ndarray, ok: np.ndarray) -> list[str]:
     return out
 
 
-def _legend(items: list[tuple[str, str, bool]], x0: float, y0: float, width: float) -> tuple[list[str], float]:
+def _legend(items: list[tuple[str, str, bool, float]], x0: float, y0: float,
+            width: float) -> tuple[list[str], float]:
     """Legend entries flowing left to right, wrapping; returns the SVG parts and the height used."""
     parts, x, y = [], x0, y0
-    for name, color, dashed in items:
+    for name, color, dashed, opacity in items:
         w = 24 + _width(name) + 16
         if x > x0 and x + w > x0 + width:
             x, y = x0, y + 18
         dash = ' stroke-dasharray="5 3"' if dashed else ""
         parts.append(f'<line x1="{_n(x)}" y1="{_n(y - 4)}" x2="{_n(x + 18)}" y2="{_n(y - 4)}" '
-                     f'stroke="{color}" stroke-width="2.5"{dash}/>')
+                     f'stroke="{color}" stroke-width="2.5" opacity="{max(opacity, 0.45)}"{dash}/>')
         parts.append(_text(x + 24, y, name, 11, TEXT))
         x += w
     return parts, (y - y0 + 18) if items else 0.0
@@ -263,7 +266,6 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
     if not any(u.any() for u in usable):
         return _empty(width, height, title, "No data", standalone)
 
-    notes = []
     legend_items = []
     for (s, x, y, color), u in zip(data, usable):
         bad = int((~u).sum())
@@ -272,7 +274,7 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
             what = "non-finite" if not logy else "non-finite or <= 0"
             name = f"{s.name} ({bad} {what} not drawn)"
         if s.legend and s.name:
-            legend_items.append((name, color, s.dashed))
+            legend_items.append((name, color, s.dashed, s.opacity))
     left, right = 62.0, 18.0
     top = 14.0 + (22.0 if title else 0.0)
     legend_parts, legend_h = _legend(legend_items, left, top + 8, width - left - right)
@@ -308,7 +310,8 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
         parts.append(_text((left + width - right) / 2, height - 6, xlabel, 11, MUTED, "middle"))
     if ylabel:
         cy = (top + height - bottom) / 2
-        parts.append(_text(14, cy, ylabel, 11, MUTED, "middle", extra=f' transform="rotate(-90 14 {_n(cy)})"'))
+        rotate = f' transform="rotate(-90 14 {_n(cy)})"'
+        parts.append(_text(14, cy, ylabel, 11, MUTED, "middle", extra=rotate))
     # markers under the data; a label that would overlap an earlier one moves down a row
     placed: list[tuple[float, float, int]] = []
     for m in markers:
@@ -334,7 +337,7 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
                          f'stroke="{m.color}" stroke-width="1.5" stroke-dasharray="4 3"/>')
             if m.label:
                 parts.append(_text(width - right - 4, p - 4, m.label, 10, m.color, "end", weight="600"))
-    # data, clipped to the plot area by dropping what lies outside a given ylim
+    # data: lines outside a given ylim are pinned to the plot edge, points outside it are left out
     for (s, x, y, color), u in zip(data, usable):
         if s.points:
             inside = u & np.array([ya.contains(v) for v in y], dtype=bool) if ylim else u
@@ -354,7 +357,6 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
                 continue
             parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="{s.width}" '
                          f'stroke-linejoin="round" stroke-linecap="round" opacity="{s.opacity}"{dash}/>')
-    parts += notes
     parts.append("</svg>")
     return "".join(parts)
 
@@ -487,9 +489,7 @@ def heatmap(values: np.ndarray, row_labels: Sequence[str], col_values: Sequence[
     parts.append(f'<rect x="{_n(bx)}" y="{_n(top)}" width="{_n(bw)}" height="{_n(bh)}" fill="none" '
                  f'stroke="{AXIS}" stroke-width="0.5"/>')
     if log:
-        ticks = [float(t) for t in range(math.ceil(lo), math.floor(hi) + 1)]
-        if len(ticks) > 6:
-            ticks = ticks[::math.ceil(len(ticks) / 6)]
+        ticks = [math.log10(t) for t in log_ticks(10.0 ** lo, 10.0 ** hi)]
         if len(ticks) < 2:
             ticks = [lo, hi]
     else:
