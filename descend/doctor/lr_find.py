@@ -12,6 +12,10 @@ Two suggestions are computed, as fastai does:
 `suggestion` is the smaller of the two: the steepest point alone can sit on a noisy early dip, and the
 minimum / 10 alone can be too timid; the smaller is the safe side of both. The model, optimizer (its
 learning rates included), the loader's position and the global random state are restored afterwards.
+
+The divergence point is where the sweep stopped; when it did not stop (a cross-entropy loss often levels off
+below diverge_th x its minimum as ReLUs die), it is the first LR after the minimum at which the smoothed loss
+climbs back above its starting value: from there on, training leaves the model worse than untrained.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import numpy as np
 
 from descend import backend
 
+LEARNED = 0.05  # the smoothed loss must have fallen 5 % below its start before "back above the start" counts
+
 
 @dataclass
 class LRFindResult:
@@ -39,7 +45,7 @@ class LRFindResult:
     suggestion: float | None
     lr_steep: float | None
     lr_min: float | None
-    diverged_lr: float | None  # where the smoothed loss passed diverge_th x its minimum (None: never)
+    diverged_lr: float | None  # where the sweep stopped, or the loss climbed back above its start (None: never)
     configured_lr: float | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -184,6 +190,8 @@ def lr_find(model: Any, optimizer: Any, loader: Any, loss_fn: Callable, start_lr
             loader.load_state_dict(saved[3])
         model.train(saved[4])
     suggestion, steep, low = suggest(lrs, smoothed)
+    if diverged is None:
+        diverged = _climbed_back(lrs, smoothed)
     result = LRFindResult(lrs, losses, smoothed, suggestion, steep, low, diverged, configured_lr)
     if diverged is not None and configured_lr is not None and configured_lr >= diverged:
         result.warnings.append(f"the configured lr {configured_lr:.2g} is at or above the divergence point "
@@ -198,6 +206,19 @@ def lr_find(model: Any, optimizer: Any, loader: Any, loss_fn: Callable, start_lr
     if out_dir is not None:
         result.write(out_dir, plot)
     return result
+
+
+def _climbed_back(lrs: list[float], smoothed: list[float]) -> float | None:
+    """The first LR after the minimum where the smoothed loss is back above where it started (training there
+    makes the model worse than untrained), if the loss fell by LEARNED first; else None."""
+    s = np.asarray(smoothed, dtype=np.float64)
+    if len(s) < 3 or not np.isfinite(s[0]):
+        return None
+    i_min = int(np.nanargmin(np.where(np.isfinite(s), s, np.nan)))
+    if not s[i_min] < (1 - LEARNED) * s[0]:
+        return None
+    above = np.flatnonzero(~(s[i_min:] <= s[0]))  # NaN counts as above
+    return float(lrs[i_min + int(above[0])]) if above.size else None
 
 
 def _cycle(loader: Any) -> Any:

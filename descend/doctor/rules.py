@@ -46,8 +46,8 @@ PLATEAU_SPAN = 0.4        # ... flat over its last 40 % (at least PLATEAU_MIN_ST
 PLATEAU_GAIN = 0.03       # "flat": the mean loss improved by less than 3 % over that span ...
 PLATEAU_RATIO = 0.02      # ... while some layer's weights still move 2 % per step: the steps are too large to
                           # settle (healthy: 1e-3; Karpathy's rule of thumb), the loss bounces on a noise floor
-OSC_SWING = 0.3           # a peak: an epoch's loss 30 % above both neighbours (healthy epochs: a few %)
-OSC_PEAKS = 2             # peaks needed: one can be an unlucky epoch
+OSC_SWING = 0.3           # a swing: the epoch loss rises 30 % above its last low and falls as far back
+OSC_PEAKS = 2             # swings needed: one can be an unlucky epoch (healthy epochs move a few %)
 OSC_MIN_EPOCHS = 5        # epochs needed to judge
 UNDERFIT_MIN_EPOCHS = 4   # epochs before underfitting can be judged (at the end of training)
 UNDERFIT_LEVEL = 0.5      # training loss still above half its starting value ...
@@ -502,10 +502,22 @@ def lr_too_low(h: History, found: dict) -> Diagnosis | None:
         {"moved": moved, "max_update_ratio": top, "lr": lr})
 
 
-def _peaks(v: np.ndarray) -> list[int]:
-    """Indices i where v[i] exceeds both neighbours by the factor 1 + OSC_SWING."""
+def _swings(v: np.ndarray) -> list[int]:
+    """Epochs where the series completed an up-and-down swing: it rose 1 + OSC_SWING times above its last
+    low, then fell as far below that high (a zig-zag with hysteresis: slow waves count, noise does not)."""
     f = 1 + OSC_SWING
-    return [i for i in range(1, len(v) - 1) if v[i] > f * v[i - 1] and v[i] > f * v[i + 1]]
+    swings, low, high, rising_at = [], v[0], None, None
+    for i, x in enumerate(v[1:], 1):
+        if high is None:
+            low = min(low, x)
+            if x > f * low:
+                high, rising_at = x, i
+        elif x > high:
+            high, rising_at = x, i
+        elif x < high / f:
+            swings.append(rising_at)
+            low, high = x, None
+    return swings
 
 
 def oscillation(h: History, found: dict) -> Diagnosis | None:
@@ -519,7 +531,7 @@ def oscillation(h: History, found: dict) -> Diagnosis | None:
         v = np.asarray([e[key] for e in ep], dtype=np.float64)
         if not np.isfinite(v).all():
             return None
-        peaks = _peaks(v)
+        peaks = _swings(v)
         if len(peaks) < OSC_PEAKS:
             continue
         lrs = [e.get("lr") for e in ep]
@@ -534,8 +546,8 @@ def oscillation(h: History, found: dict) -> Diagnosis | None:
         lr = h.lr[-1] if h.lr else first.get("lr", float("nan"))
         return Diagnosis(
             "oscillation", f"The {where} loss oscillates", "warning", first["step"], first["epoch"],
-            f"the {where} loss jumped more than {100 * OSC_SWING:.0f}% above the epochs around it "
-            f"{len(peaks)} times ({desc}; lowest {_fmt(float(v.min()))}); lr {_fmt(lr)}.",
+            f"the {where} loss rose more than {100 * OSC_SWING:.0f}% above its last low and fell back "
+            f"{len(peaks)} times (peaks at {desc}; lowest {_fmt(float(v.min()))}); lr {_fmt(lr)}.",
             "Lower the learning rate or the momentum (e.g. 0.9 instead of 0.99), add a decaying schedule "
             "(cosine), or use a larger batch; keep the best checkpoint meanwhile.",
             {"peaks": [ep[i]["epoch"] for i in peaks], "series": key, "lr": lr})
@@ -592,8 +604,10 @@ def overfitting(h: History, found: dict) -> Diagnosis | None:
     for e in range(OVERFIT_PATIENCE, len(ep)):
         b = int(np.argmin(val[: e + 1]))
         recent = val[e - OVERFIT_PATIENCE + 1: e + 1]
+        # ... and the training loss is near its lowest: were it swinging too, this would be oscillation.
         if e - b >= OVERFIT_PATIENCE and (recent > (1 + OVERFIT_RISE) * val[b]).all() \
-                and train[e] < (1 - OVERFIT_TRAIN_DROP) * train[b]:
+                and train[e] < (1 - OVERFIT_TRAIN_DROP) * train[b] \
+                and train[e] <= (1 + OVERFIT_RISE) * train[: e + 1].min():
             best = ep[b]
             acc = ""
             if best.get("val_acc") is not None:

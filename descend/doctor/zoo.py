@@ -104,6 +104,16 @@ def _healthy_bn_cnn() -> dict:
                 val_loader=val, epochs=4)
 
 
+def _default_train(epochs: int = 4) -> dict:
+    """The default `descend train` config (the MNIST-1D paper's CNN, Adam 1e-2), shortened."""
+    from descend.train import config, recipe
+
+    prepared = recipe.prepare(config.load(None, {"--epochs": epochs}))
+    return dict(model=prepared.model, optimizer=prepared.optimizer, train_loader=prepared.train_loader,
+                val_loader=prepared.val_loader, epochs=epochs, scheduler=prepared.scheduler,
+                scheduler_interval=prepared.scheduler_interval, loss_fn=prepared.loss_fn)
+
+
 def _divergence() -> dict:
     train, val = _loaders(2000, 500)
     model = mlp()
@@ -180,10 +190,16 @@ def _exploding_spikes() -> dict:
 
 
 def _oscillation() -> dict:
-    train, val = _loaders(2000, 500)
-    model = BNCNN(16)
-    return dict(model=model, optimizer=optim.SGD(model.parameters(), 0.1, momentum=0.99), train_loader=train,
-                val_loader=val, epochs=8)
+    x, _, xv, _ = _data(500, 500)
+    r = np.random.default_rng(0)
+    w = r.standard_normal((40, 1)).astype(np.float32) / np.sqrt(40)
+    t = (x @ w + 0.1 * r.standard_normal((500, 1))).astype(np.float32)
+    tv = (xv @ w + 0.1 * r.standard_normal((500, 1))).astype(np.float32)
+    train = DataLoader(TensorDataset(x, t), batch_size=500, shuffle=True, generator=1)
+    val = DataLoader(TensorDataset(xv, tv), batch_size=500)
+    model = nn.Linear(40, 1)
+    return dict(model=model, optimizer=optim.SGD(model.parameters(), 0.02, momentum=0.99), train_loader=train,
+                val_loader=val, epochs=40, loss_fn=nn.MSELoss(), metrics=())
 
 
 def _plateau() -> dict:
@@ -203,6 +219,8 @@ def _nan() -> dict:
 CASES: list[Case] = [
     Case("healthy MLP", "nothing: MNIST-1D MLP, Adam 1e-3", (), _healthy_mlp),
     Case("healthy BatchNorm CNN", "nothing: conv-BN-ReLU x3, Adam 3e-3", (), _healthy_bn_cnn),
+    Case("default `descend train`", "nothing: the default config (MNIST-1D CNN, Adam 1e-2), 4 epochs", (),
+         _default_train),
     Case("lr = 10", "SGD with lr 10", ("divergence",), _divergence),
     Case("lr = 1e-7", "Adam with lr 1e-7", ("lr_too_low",), _lr_too_low),
     Case("20-layer sigmoid MLP", "20 sigmoid layers, no normalisation", ("vanishing_gradients",), _vanishing),
@@ -213,7 +231,7 @@ CASES: list[Case] = [
     Case("64-layer BatchNorm MLP", "64 plain Linear-BN-ReLU blocks, no residuals", ("exploding_gradients",),
          _exploding_depth),
     Case("corrupted samples", "5 training samples scaled by 1e4", ("exploding_gradients",), _exploding_spikes),
-    Case("momentum 0.99, lr 0.1", "SGD lr 0.1 with momentum 0.99 on a BatchNorm CNN", ("oscillation",),
+    Case("momentum 0.99", "linear regression, full-batch SGD with momentum 0.99", ("oscillation",),
          _oscillation),
     Case("SGD lr 1, constant", "logistic regression at a constant lr too high to settle", ("plateau",),
          _plateau),
