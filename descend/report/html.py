@@ -106,8 +106,8 @@ def _diagnoses(run: _Run) -> tuple[list[dict], dict]:
         items, extra = body, {}
     else:
         if body is not None:
-            run.problems["diagnosis.json"] = ('diagnosis.json could not be read: expected a list of diagnoses '
-                                              'or {"diagnoses": [...]}')
+            run.problems["diagnosis.json"] = ("diagnosis.json could not be read: expected a list of "
+                                              'diagnoses or {"diagnoses": [...]}')
             run.diagnosis = None
         return [], {}
     items = [d for d in items if isinstance(d, dict)]
@@ -383,7 +383,8 @@ def lr_find_chart(result: dict, standalone: bool = False) -> str:
     smoothed = result.get("smoothed", result.get("smooth_losses", result.get("smooth_loss")))
     n = min(len(lrs), len(losses))
     lrs, losses = lrs[:n], losses[:n]
-    series = [Series("loss", lrs, losses, TRAIN, width=1.2 if smoothed else 2.0, opacity=0.4 if smoothed else 1.0)]
+    raw_width, raw_opacity = (1.2, 0.4) if smoothed else (2.0, 1.0)  # the raw loss recedes behind a smoothed one
+    series = [Series("loss", lrs, losses, TRAIN, width=raw_width, opacity=raw_opacity)]
     ys = [losses]
     if smoothed:
         sm = np.asarray([M.as_float(v) for v in M.from_json(smoothed)])[:n]
