@@ -383,7 +383,7 @@ def lr_find_chart(result: dict, standalone: bool = False) -> str:
     smoothed = result.get("smoothed", result.get("smooth_losses", result.get("smooth_loss")))
     n = min(len(lrs), len(losses))
     lrs, losses = lrs[:n], losses[:n]
-    raw_width, raw_opacity = (1.2, 0.4) if smoothed else (2.0, 1.0)  # the raw loss recedes behind a smoothed one
+    raw_width, raw_opacity = (1.2, 0.4) if smoothed else (2.0, 1.0)  # raw loss behind a smoothed one
     series = [Series("loss", lrs, losses, TRAIN, width=raw_width, opacity=raw_opacity)]
     ys = [losses]
     if smoothed:
