@@ -63,7 +63,9 @@ def _class_index(target) -> tuple:
     xp = get_array_module(target)
     if target.ndim == 1:
         return xp.arange(target.shape[0]), target
-    grids = xp.indices(target.shape, sparse=True)
+    # Open grids (like np.indices(sparse=True), spelled out so CuPy can run it too).
+    grids = [xp.arange(n).reshape(tuple(-1 if i == j else 1 for j in range(target.ndim)))
+             for i, n in enumerate(target.shape)]
     return (grids[0], target) + tuple(grids[1:])
 
 
