@@ -90,7 +90,19 @@ class AMax(Function):
         self.shape, self.keepdim = a.shape, keepdim
         if a.size == 0:
             raise ValueError(f"{'max' if sign > 0 else 'min'}: cannot reduce an empty tensor {a.shape}")
-        out = a.max(axis=self.axes, keepdims=True) if sign > 0 else a.min(axis=self.axes, keepdims=True)
+        self.small = (a.ndim > 1 and self.axes is not None and len(self.axes) == 1
+                      and a.shape[self.axes[0]] <= _SMALL_AXIS)
+        if self.small:
+            # NumPy reduces a short axis element by element; k - 1 elementwise passes over its slices are
+            # several times faster (Maxout's pieces). np.maximum propagates NaN as max does.
+            pick = xp.maximum if sign > 0 else xp.minimum
+            parts = _slices(a, self.axes[0])
+            out = pick(parts[0], parts[1]) if len(parts) > 1 else parts[0].copy()
+            for part in parts[2:]:
+                pick(out, part, out=out)
+            out = xp.expand_dims(out, self.axes)
+        else:
+            out = a.max(axis=self.axes, keepdims=True) if sign > 0 else a.min(axis=self.axes, keepdims=True)
         self.mask = a == out
         if not keepdim:
             out = out.reshape(()) if self.axes is None else xp.squeeze(out, axis=self.axes)
@@ -99,7 +111,22 @@ class AMax(Function):
     def backward(self, g):
         g = _expand(g, self.shape, self.axes, self.keepdim)
         mask = self.mask
+        if self.small:
+            parts = _slices(mask, self.axes[0])
+            count = parts[0].astype(g.dtype)
+            for part in parts[1:]:
+                count += part
+            return g * mask / get_array_module(g).expand_dims(count, self.axes)
         return g * mask / mask.sum(axis=self.axes, keepdims=True)
+
+
+_SMALL_AXIS = 16
+
+
+def _slices(a: Any, axis: int) -> list:
+    """The views a[..., i, ...] along one axis."""
+    lead = (slice(None),) * axis
+    return [a[lead + (i,)] for i in range(a.shape[axis])]
 
 
 class MaxDim(Function):
