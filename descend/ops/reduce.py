@@ -116,7 +116,8 @@ class AMax(Function):
             count = parts[0].astype(g.dtype)
             for part in parts[1:]:
                 count += part
-            return g * mask / get_array_module(g).expand_dims(count, self.axes)
+            # Divide the small reduced array first, then one pass over the full-size mask.
+            return mask * (g / get_array_module(g).expand_dims(count, self.axes))
         return g * mask / mask.sum(axis=self.axes, keepdims=True)
 
 
