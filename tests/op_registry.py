@@ -266,6 +266,17 @@ case("conv2d[groups valid]", lambda x, w, b: F.conv2d(x, w, b, groups=2, padding
 case("conv2d[depthwise asymmetric]", lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=(2, 1), groups=3),
      lambda x, w: TF().conv2d(x, w, stride=(1, 2), padding=(2, 1), groups=3), N(1, 3, 5, 6), N(3, 1, 3, 3),
      atol=1e-4)
+# Inputs in channels-last memory (as our convs and pools produce) take the other im2col layout.
+case("conv2d[channels-last]", lambda x, w, b: F.conv2d(x.permute(0, 3, 1, 2), w, b, stride=2, padding=1),
+     lambda x, w, b: TF().conv2d(x.permute(0, 3, 1, 2), w, b, stride=2, padding=1), N(2, 5, 6, 3), N(4, 3, 3, 3),
+     N(4), atol=1e-4)
+case("conv2d[channels-last groups dilation]",
+     lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w, padding="same", dilation=(1, 2), groups=2),
+     lambda x, w: TF().conv2d(x.permute(0, 3, 1, 2), w, padding="same", dilation=(1, 2), groups=2),
+     N(2, 4, 5, 4), N(4, 2, 3, 2), atol=1e-4)
+case("conv1d[channels-last]", lambda x, w, b: F.conv1d(x.permute(0, 2, 1), w, b, padding=1, stride=2),
+     lambda x, w, b: TF().conv1d(x.permute(0, 2, 1), w, b, padding=1, stride=2), N(2, 7, 3), N(2, 3, 3), N(2),
+     atol=1e-4)
 case("conv2d[1x1 unbatched]", F.conv2d, lambda x, w: TF().conv2d(x, w), N(3, 4, 4), N(2, 3, 1, 1))
 case("max_pool1d", lambda x: F.max_pool1d(x, 2), lambda x: TF().max_pool1d(x, 2), N(2, 3, 8))
 case("max_pool1d[stride pad]", lambda x: F.max_pool1d(x, 3, 2, 1), lambda x: TF().max_pool1d(x, 3, 2, 1),

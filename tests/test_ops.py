@@ -147,3 +147,21 @@ def test_gradcheck_catches_a_backward_off_by_one_percent(monkeypatch: pytest.Mon
     assert descend.gradcheck(case.fn, args, raise_exception=False) is False
     with pytest.raises(AssertionError, match=r"input 0, element \(.*analytic gradient .* vs numeric"):
         descend.gradcheck(case.fn, args)
+
+
+def test_conv_cases_exercise_both_im2col_layouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from descend.ops.conv import ConvNd
+
+    seen = set()
+    original = ConvNd.forward
+
+    def spy(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        seen.add(self.rows)
+        return out
+
+    monkeypatch.setattr(ConvNd, "forward", spy)
+    for case in CASES:
+        if case.op.startswith("conv"):
+            case.fn(*_descend_args(case, np.float64))
+    assert seen == {True, False}

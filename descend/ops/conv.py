@@ -1,10 +1,15 @@
 """Convolution over 1 or 2 (or more) spatial dims, lowered to one large GEMM through a strided window view.
 
-Layout: the input is read channels-last, so the im2col matrix has one row per output pixel,
-(N * out_pixels, kernel_pixels * C), and its copy moves runs of kw * C contiguous numbers. The GEMM then
-writes (N * out_pixels, O), i.e. channels-last memory, which we hand back as an (N, O, *out) view without
-copying; elementwise ops, pooling and the next convolution keep that layout, so no layer transposes.
-Backward is two GEMMs plus col2im, which adds one strided slice per kernel offset (never loops over pixels).
+Two im2col layouts, picked by the input's memory layout, so the copy into the GEMM operand always moves
+contiguous runs:
+- channels-last input (what our convs, pooling and activations produce): one row per output pixel,
+  (N * out_pixels, kernel_pixels * C); the copy moves runs of kw * C numbers.
+- NCHW input with few channels (a first layer's data): one row per (channel, kernel offset),
+  (C * kernel_pixels, N * out_pixels); the copy moves runs of an output row.
+Either way the GEMM writes (N * out_pixels, O), i.e. channels-last memory, handed back as an (N, O, *out)
+view without copying; elementwise ops, pooling and the next convolution keep that layout, so no layer
+transposes. Backward is two GEMMs plus col2im, which adds one strided slab per kernel offset (never loops
+over pixels).
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ def from_channels_last(y):
 def padded_channels_last(x, pads: tuple, value: float = 0.0):
     """(N, *padded spatial, C) copy of x with `pads` ((lo, hi) per spatial dim); a view when no padding."""
     xcl = to_channels_last(x)
-    if not any(lo or hi for lo, hi in pads):
-        return xcl
     xp = get_array_module(x)
+    if not any(lo or hi for lo, hi in pads):
+        # Windows read runs of kw * C numbers; from NCHW memory every number would be a separate stride.
+        return xcl if xcl.flags.c_contiguous else xp.ascontiguousarray(xcl)
     shape = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads)) + (x.shape[1],)
     buf = xp.full(shape, value, dtype=x.dtype)
     buf[interior(pads, x.shape[2:])] = xcl
@@ -65,57 +71,71 @@ class ConvNd(Function):
         n, c = x.shape[:2]
         o, kernel = w.shape[0], w.shape[2:]
         d, g = len(kernel), groups
-        cg, og = c // g, o // g
-        xpad = padded_channels_last(x, padding)
         out = tuple(out_size(x.shape[2 + i], kernel[i], stride[i], *padding[i], dilation[i]) for i in range(d))
-        # im2col as a strided view (N, *out, G, *kernel, C/G), then one copy into the GEMM operand.
-        s = xpad.strides
-        view = as_strided(xp, xpad, (n,) + out + (g,) + kernel + (cg,),
-                          (s[0],) + tuple(s[1 + i] * stride[i] for i in range(d)) + (s[-1] * cg,)
-                          + tuple(s[1 + i] * dilation[i] for i in range(d)) + (s[-1],))
-        m, kg = n * _prod(out), cg * _prod(kernel)
-        cols = xp.ascontiguousarray(view).reshape(m, g, kg)
-        # Weight as (G, kernel*C/G, O/G), rows in the same (kernel, channel) order as the columns.
-        wmat = w.reshape((g, og, cg) + kernel).transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))
-        wmat = xp.ascontiguousarray(wmat).reshape(g, kg, og)
-        if g == 1:
-            y = cols.reshape(m, kg) @ wmat[0]
-        else:
-            y = xp.matmul(cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, o)
+        self.x_shape, self.w_shape, self.out, self.groups = x.shape, w.shape, out, g
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        # Rows for channels-last input, and for NCHW input with many channels (one transposing copy first is
+        # cheaper than short slabs); columns for the first layer's few channels (C == 1 counts as NCHW).
+        cl = to_channels_last(x).flags.c_contiguous and not x.flags.c_contiguous
+        self.rows = cl or c // g >= 16
+        y = self._rows_forward(xp, x, w) if self.rows else self._columns_forward(xp, x, w)
         if b is not None:
             y += b
-        self.cols, self.wmat = cols, wmat
-        self.x_shape, self.w_shape, self.xpad_shape = x.shape, w.shape, xpad.shape
-        self.out, self.stride, self.padding, self.dilation, self.groups = out, stride, padding, dilation, g
         return from_channels_last(y.reshape((n,) + out + (o,)))
 
     def backward(self, grad):
         xp = get_array_module(grad)
         dx, dw, db = self.needs_input_grad
-        n, c = self.x_shape[:2]
-        o, kernel = self.w_shape[0], self.w_shape[2:]
-        g, d = self.groups, len(kernel)
-        cg, og = c // g, o // g
-        m, kg = self.cols.shape[0], self.cols.shape[2]
-        g2 = to_channels_last(grad).reshape(m, o)  # free when grad is channels-last, like our output
-        gx = gw = gb = None
-        if db:
-            gb = xp.ones(m, dtype=g2.dtype) @ g2  # a GEMV sums the rows faster than sum(axis=0)
-        if dw:
-            if g == 1:
-                gwm = (self.cols.reshape(m, kg).T @ g2)[None]
-            else:
-                gwm = xp.matmul(self.cols.transpose(1, 2, 0), g2.reshape(m, g, og).transpose(1, 0, 2))
-            # (G, kernel..., C/G, O/G) back to (O, C/G, kernel...)
-            gw = gwm.reshape((g,) + kernel + (cg, og)).transpose((0, d + 2, d + 1) + tuple(range(1, d + 1)))
-            gw = gw.reshape(self.w_shape)
-        if dx:
-            gx = self._input_grad(xp, g2, n, c, kernel, g, cg, og)
+        g2 = to_channels_last(grad).reshape(-1, self.w_shape[0])  # free when grad is channels-last, as ours
+        gb = xp.ones(g2.shape[0], dtype=g2.dtype) @ g2 if db else None  # a GEMV beats sum(axis=0)
+        if self.rows:
+            gw = self._rows_weight_grad(xp, g2) if dw else None
+            gx = self._rows_input_grad(xp, g2) if dx else None
+        else:
+            gw = self._columns_weight_grad(xp, g2) if dw else None
+            gx = self._columns_input_grad(xp, g2) if dx else None
         return gx, gw, gb
 
-    def _input_grad(self, xp, g2, n, c, kernel, g, cg, og):
+    # ---- channels-last input: cols (M, G, kernel * C/G) --------------------------------------------------
+
+    def _rows_forward(self, xp, x, w):
+        n, c = x.shape[:2]
+        o, kernel = w.shape[0], w.shape[2:]
+        d, g, out = len(kernel), self.groups, self.out
+        cg, og = c // g, o // g
+        xpad = padded_channels_last(x, self.padding)
+        s = xpad.strides
+        view = as_strided(xp, xpad, (n,) + out + (g,) + kernel + (cg,),
+                          (s[0],) + tuple(s[1 + i] * self.stride[i] for i in range(d)) + (s[-1] * cg,)
+                          + tuple(s[1 + i] * self.dilation[i] for i in range(d)) + (s[-1],))
+        m, kg = n * _prod(out), cg * _prod(kernel)
+        cols = xp.ascontiguousarray(view).reshape(m, g, kg)
+        # Weight as (G, kernel*C/G, O/G), rows in the same (kernel, channel) order as the columns.
+        wmat = w.reshape((g, og, cg) + kernel).transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))
+        wmat = xp.ascontiguousarray(wmat).reshape(g, kg, og)
+        self.cols, self.wmat, self.xpad_shape = cols, wmat, xpad.shape
+        if g == 1:
+            return cols.reshape(m, kg) @ wmat[0]
+        return xp.matmul(cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, o)
+
+    def _rows_weight_grad(self, xp, g2):
+        m, g, kg = self.cols.shape
+        o, kernel = self.w_shape[0], self.w_shape[2:]
+        d, og, cg = len(kernel), o // g, self.w_shape[1]
+        if g == 1:
+            gwm = (self.cols.reshape(m, kg).T @ g2)[None]
+        else:
+            gwm = xp.matmul(self.cols.transpose(1, 2, 0), g2.reshape(m, g, og).transpose(1, 0, 2))
+        # (G, kernel..., C/G, O/G) back to (O, C/G, kernel...)
+        gw = gwm.reshape((g,) + kernel + (cg, og)).transpose((0, d + 2, d + 1) + tuple(range(1, d + 1)))
+        return gw.reshape(self.w_shape)
+
+    def _rows_input_grad(self, xp, g2):
         """col2im of g2 @ W: each kernel offset's (N, *out, C) slab is added onto the positions it read."""
-        d, m = len(kernel), g2.shape[0]
+        n, c = self.x_shape[:2]
+        o, kernel = self.w_shape[0], self.w_shape[2:]
+        d, g, m = len(kernel), self.groups, g2.shape[0]
+        cg, og = c // g, o // g
         n_off = _prod(kernel)
         if g == 1:
             # One GEMM per offset, into an offset-major buffer, so every slab added below is contiguous.
@@ -135,6 +155,58 @@ class ConvNd(Function):
             gpad[offset_slices(offset, self.stride, self.dilation, self.out)] += slabs[offset]
         gpad = gpad.reshape(self.xpad_shape)
         return from_channels_last(gpad[interior(self.padding, self.x_shape[2:])])
+
+    # ---- NCHW input: columns (G, C/G * kernel, M) ----------------------------------------------------------
+
+    def _columns_forward(self, xp, x, w):
+        n, c = x.shape[:2]
+        o, kernel = w.shape[0], w.shape[2:]
+        d, g, out = len(kernel), self.groups, self.out
+        cg, og = c // g, o // g
+        xpad = x
+        if any(lo or hi for lo, hi in self.padding):
+            xpad = xp.zeros((n, c) + tuple(k + lo + hi for k, (lo, hi) in zip(x.shape[2:], self.padding)),
+                            dtype=x.dtype)
+            xpad[(slice(None), slice(None)) + interior(self.padding, x.shape[2:])[1:-1]] = x
+        s = xpad.strides
+        view = as_strided(xp, xpad, (g, cg) + kernel + (n,) + out,
+                          (s[1] * cg, s[1]) + tuple(s[2 + i] * self.dilation[i] for i in range(d)) + (s[0],)
+                          + tuple(s[2 + i] * self.stride[i] for i in range(d)))
+        m, kg = n * _prod(out), cg * _prod(kernel)
+        cols = xp.ascontiguousarray(view).reshape(g, kg, m)
+        wmat = w.reshape(g, og, kg)  # the weight's own (channel, kernel) order matches the columns
+        self.cols, self.wmat, self.xpad_shape = cols, wmat, xpad.shape
+        if g == 1:
+            return cols[0].T @ wmat[0].T
+        return xp.matmul(cols.transpose(0, 2, 1), wmat.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(m, o)
+
+    def _columns_weight_grad(self, xp, g2):
+        g, kg, m = self.cols.shape
+        og = self.w_shape[0] // g
+        if g == 1:
+            return (self.cols[0] @ g2).T.reshape(self.w_shape)
+        gw = xp.matmul(self.cols, g2.reshape(m, g, og).transpose(1, 0, 2))  # (G, kernel * C/G, O/G)
+        return gw.transpose(0, 2, 1).reshape(self.w_shape)
+
+    def _columns_input_grad(self, xp, g2):
+        n, c = self.x_shape[:2]
+        kernel = self.w_shape[2:]
+        d, g, m = len(kernel), self.groups, g2.shape[0]
+        cg, og = c // g, self.w_shape[0] // g
+        if g == 1:
+            gcols = (self.wmat[0].T @ g2.T)[None]
+        else:
+            gcols = xp.matmul(self.wmat.transpose(0, 2, 1), g2.reshape(m, g, og).transpose(1, 2, 0))
+        # (G, C/G, kernel..., N, out...): each kernel offset's slab goes back where it was read from
+        gcols = gcols.reshape((g, cg) + kernel + (n,) + self.out)
+        gpad = xp.zeros((n, g, cg) + self.xpad_shape[2:], dtype=g2.dtype)
+        to_nchw = (2, 0, 1) + tuple(range(3, 3 + d))
+        for offset in itertools.product(*(range(k) for k in kernel)):
+            spatial = offset_slices(offset, self.stride, self.dilation, self.out)[1:]
+            slab = gcols[(slice(None), slice(None)) + offset]  # (G, C/G, N, out...)
+            gpad[(slice(None), slice(None), slice(None)) + spatial] += slab.transpose(to_nchw)
+        gpad = gpad.reshape(self.xpad_shape)
+        return gpad[(slice(None), slice(None)) + interior(self.padding, self.x_shape[2:])[1:-1]]
 
 
 def _prod(t: tuple) -> int:
