@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from descend import nn
+from descend.nn import init
 from descend.tensor import Tensor
+
+INIT_STD = 0.02  # the protocol's weight initialisation: N(0, 0.02²) weights, zero biases
 
 
 class Maxout(nn.Module):
@@ -36,15 +39,27 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
+def normal_init_(module: nn.Module, std: float = INIT_STD) -> nn.Module:
+    """N(0, std²) weights and zero biases for every Linear in `module` (BatchNorm keeps 1 and 0)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                init.zeros_(m.bias)
+    return module
+
+
 def mixture_generator(noise_dim: int = 2, hidden: int = 400, layers: int = 4, out_dim: int = 2) -> nn.Module:
     """The protocol's generator: `layers` ReLU layers of `hidden` units with batch normalisation."""
     mods: list = []
     width = noise_dim
     for _ in range(layers):
-        mods += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+        # No bias before BatchNorm (it would be subtracted again); running averages move 5 % per step as in
+        # the protocol's code.
+        mods += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden, momentum=0.05), nn.ReLU()]
         width = hidden
     mods.append(nn.Linear(width, out_dim))
-    return nn.Sequential(*mods)
+    return normal_init_(nn.Sequential(*mods))
 
 
 def mixture_discriminator(in_dim: int = 2, hidden: int = 200, layers: int = 3, pieces: int = 5,
@@ -56,7 +71,7 @@ def mixture_discriminator(in_dim: int = 2, hidden: int = 200, layers: int = 3, p
         mods.append(Maxout(width, hidden, pieces))
         width = hidden
     mods.append(nn.Linear(width, 1))
-    return nn.Sequential(*mods)
+    return normal_init_(nn.Sequential(*mods))
 
 
 def mlp_generator(noise_dim: int, out_shape: tuple, hidden: int = 256) -> nn.Module:
@@ -76,3 +91,22 @@ def mlp_discriminator(in_shape: tuple, hidden: int = 256, pack: int = 1) -> nn.M
         size *= n
     return nn.Sequential(nn.Flatten(), nn.Linear(size * pack, hidden), nn.LeakyReLU(0.2),
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+
+def conv_generator(noise_dim: int, out_shape: tuple, channels: int = 8, hidden: int = 256) -> nn.Module:
+    """A generator whose last layers are convolutions at full resolution (1-D signals or C×H×W images).
+
+    A different architecture from `mlp_generator` with different artifacts (its outputs are locally smooth):
+    the detector's cross-generator test needs one.
+    """
+    spatial = tuple(out_shape[-1:]) if len(out_shape) == 1 else tuple(out_shape[1:])
+    out_channels = 1 if len(out_shape) == 1 else out_shape[0]
+    conv = nn.Conv1d if len(spatial) == 1 else nn.Conv2d
+    size = channels
+    for n in spatial:
+        size *= n
+    return nn.Sequential(nn.Linear(noise_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                         nn.Linear(hidden, size), nn.BatchNorm1d(size), nn.ReLU(),
+                         Reshape((channels, *spatial)),
+                         conv(channels, channels, 5, padding=2), nn.ReLU(),
+                         conv(channels, out_channels, 5, padding=2), nn.Tanh(), Reshape(tuple(out_shape)))

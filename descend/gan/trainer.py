@@ -117,13 +117,39 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+class Batches:
+    """Endless shuffled mini-batches of an in-memory array (a fresh permutation each pass), resumable exactly."""
+
+    def __init__(self, data: np.ndarray, batch_size: int, rng: np.random.Generator) -> None:
+        if not 1 <= batch_size <= len(data):
+            raise ValueError(f"Batches: batch_size must be in [1, {len(data)}] for {len(data)} samples, "
+                             f"got {batch_size}")
+        self.data, self.batch_size, self.rng = data, batch_size, rng
+        self.order: np.ndarray | None = None
+        self.pos = 0
+
+    def __iter__(self) -> "Batches":
+        return self
+
+    def __next__(self) -> Tensor:
+        if self.order is None or self.pos + self.batch_size > len(self.data):
+            self.order, self.pos = self.rng.permutation(len(self.data)), 0
+        idx = self.order[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return Tensor(backend.xp.asarray(self.data[idx]))
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "order": self.order, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.order = None if state["order"] is None else np.asarray(state["order"])
+        self.pos = int(state["pos"])
+
+
 def batches_forever(data: np.ndarray, batch_size: int, rng: np.random.Generator) -> Iterator[Tensor]:
     """Endless shuffled mini-batches of an in-memory array (a fresh permutation each pass)."""
-    n = len(data)
-    while True:
-        order = rng.permutation(n)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield Tensor(backend.xp.asarray(data[order[i:i + batch_size]]))
+    return Batches(data, batch_size, rng)
 
 
 def train_gan(gan: GAN, data: np.ndarray, steps: int, batch_size: int = 100, *, seed: int = 0,

@@ -1,0 +1,192 @@
+"""The `descend gan` configuration: schema, per-data defaults, flag overrides and validation.
+
+Every value is checked here, before a run directory exists, so bad input is one line naming the flag or key
+(a UsageError) and nothing is written. The resolved config (defaults filled in for the chosen data) is what
+config.toml stores, so `--resume` rebuilds exactly the same run.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from typing import Any, Callable
+
+from descend.train.config import UsageError
+
+MIXTURES = ("ring8", "grid25")
+IMAGES = ("mnist1d", "fashion-mnist")
+LOSSES = ("non_saturating", "minimax")
+ARCHS = ("protocol", "mlp", "conv")
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "must be > 0"
+
+
+def _non_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must be >= 0"
+
+
+def _fraction(v: Any) -> str | None:
+    return None if 0 <= v < 1 else "must be in [0, 1)"
+
+
+def _beta(v: Any) -> str | None:
+    return None if 0 <= v < 1 else "must be in [0, 1)"
+
+
+def _one_of(*names: str) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        if v in names:
+            return None
+        hint = difflib.get_close_matches(str(v), names, n=1)
+        return f"must be one of {', '.join(names)}" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+    return check
+
+
+def _data_name(v: Any) -> str | None:
+    # fashion-mnist may name its folder: fashion-mnist:DIR
+    return _one_of(*MIXTURES, *IMAGES)(v.split(":", 1)[0] if v.startswith("fashion-mnist:") else v)
+
+
+# section -> key -> (type, default, check, flag); None defaults are filled per data by `resolve`.
+SCHEMA: dict[str, dict[str, tuple]] = {
+    "": {
+        "seed": (int, 0, _non_negative, "--seed"),
+        "name": (str, "", None, "--name"),
+        "out": (str, "runs", None, "--out"),
+    },
+    "data": {
+        "name": (str, "ring8", _data_name, "--data"),
+        "batch_size": (int, 100, _positive, "--batch-size"),
+    },
+    "gan": {
+        "arch": (str, None, _one_of(*ARCHS), "--arch"),
+        "noise_dim": (int, None, _positive, "--noise-dim"),
+        "loss": (str, "non_saturating", _one_of(*LOSSES), "--loss"),
+        "label_smoothing": (float, 0.0, _fraction, "--label-smoothing"),
+        "d_steps": (int, 1, _positive, "--d-steps"),
+        "pack": (int, 1, _positive, "--pack"),
+    },
+    "optim": {
+        "lr_g": (float, None, _positive, "--lr-g"),
+        "lr_d": (float, None, _positive, "--lr-d"),
+        "beta1": (float, 0.5, _beta, "--beta1"),
+        "beta2": (float, 0.999, _beta, None),
+    },
+    "train": {
+        "steps": (int, None, _positive, "--steps"),
+        "log_every": (int, 50, _positive, "--log-every"),
+        "eval_every": (int, None, _positive, "--eval-every"),
+        "sample_every": (int, None, _positive, "--sample-every"),
+        "ckpt_every": (int, None, _non_negative, "--ckpt-every"),
+        "keep": (int, 3, _positive, None),
+        "eval_samples": (int, 2500, _positive, None),
+        "judge_epochs": (int, None, _non_negative, "--judge-epochs"),
+    },
+}
+
+FLAGS: dict[str, tuple[str, str]] = {
+    spec[3]: (section, key) for section, keys in SCHEMA.items() for key, spec in keys.items() if spec[3]
+}
+
+# Defaults that depend on the data. The 2-D budget (see README "GANs") runs in a few minutes on 2 cores.
+PER_DATA = {
+    "mixture": {"gan.arch": "protocol", "gan.noise_dim": 2, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3,
+                "train.steps": 5000, "train.eval_every": 500, "train.ckpt_every": 1000},
+    "image": {"gan.arch": "mlp", "gan.noise_dim": 32, "optim.lr_g": 2e-4, "optim.lr_d": 2e-4,
+              "train.steps": 3000, "train.eval_every": 250, "train.ckpt_every": 500},
+}
+
+
+def data_kind(name: str) -> str:
+    """'mixture' for the 2-D mixtures, 'image' for image and signal data."""
+    return "mixture" if name in MIXTURES else "image"
+
+
+def defaults() -> dict:
+    """The schema's defaults (None where the data decides)."""
+    out: dict = {}
+    for section, keys in SCHEMA.items():
+        target = out if section == "" else out.setdefault(section, {})
+        for key, spec in keys.items():
+            target[key] = spec[1]
+    return out
+
+
+def check_value(section: str, key: str, value: Any, where: str) -> Any:
+    """One value checked against the schema (ints widen to floats where a number is expected)."""
+    kind, _default, check, _flag = SCHEMA[section][key]
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        name = {int: "an integer", float: "a number", str: "a string"}[kind]
+        raise UsageError(f"{where}: expected {name}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise UsageError(f"{where}: must be a finite number, got {value}")
+    problem = check(value) if check is not None else None
+    if problem:
+        raise UsageError(f"{where}: {problem}, got {value!r}")
+    return value
+
+
+def validate(raw: dict, source: str) -> dict:
+    """A config from a (partial) dict such as a parsed config.toml; unknown keys and bad values raise."""
+    cfg = defaults()
+    for name, value in raw.items():
+        if name in SCHEMA and name != "":
+            if not isinstance(value, dict):
+                raise UsageError(f"{source}: [{name}] must be a table")
+            for key, v in value.items():
+                if key not in SCHEMA[name]:
+                    hint = difflib.get_close_matches(key, list(SCHEMA[name]), n=1)
+                    raise UsageError(f"{source}: unknown key '{name}.{key}'"
+                                     + (f" (did you mean '{name}.{hint[0]}'?)" if hint else ""))
+                cfg[name][key] = check_value(name, key, v, f"{source}: key '{name}.{key}'")
+        elif name in SCHEMA[""]:
+            cfg[name] = check_value("", name, value, f"{source}: key '{name}'")
+        else:
+            raise UsageError(f"{source}: unknown key '{name}'")
+    return resolve(cfg)
+
+
+def from_flags(overrides: dict) -> dict:
+    """Defaults, then {flag: value} overrides, resolved for the chosen data and cross-checked."""
+    cfg = defaults()
+    for flag, value in overrides.items():
+        section, key = FLAGS[flag]
+        v = check_value(section, key, value, flag)
+        if section == "":
+            cfg[key] = v
+        else:
+            cfg[section][key] = v
+    return resolve(cfg)
+
+
+def resolve(cfg: dict) -> dict:
+    """Fill the data-dependent defaults and check the options against each other."""
+    cfg = copy.deepcopy(cfg)
+    kind = data_kind(cfg["data"]["name"])
+    for dotted, value in PER_DATA[kind].items():
+        section, key = dotted.split(".")
+        if cfg[section][key] is None:
+            cfg[section][key] = value
+    g, t = cfg["gan"], cfg["train"]
+    if not t["judge_epochs"]:
+        # The image classifier's budget: the MNIST-1D CNN needs ~30 epochs of 4,000 signals, the
+        # Fashion-MNIST MLP 3 of 60,000 images; mixtures have no classifier (0).
+        t["judge_epochs"] = 0 if kind == "mixture" else (30 if cfg["data"]["name"] == "mnist1d" else 3)
+    if t["sample_every"] is None:
+        t["sample_every"] = t["eval_every"]
+    if kind == "mixture" and g["arch"] != "protocol":
+        raise UsageError(f"--arch {g['arch']}: the 2-D mixtures use the protocol networks (--arch protocol)")
+    if kind == "image" and g["arch"] == "protocol":
+        raise UsageError(f"--arch protocol is for the 2-D mixtures; for {cfg['data']['name']} use mlp or conv")
+    if "/" in cfg["name"] or cfg["name"] in (".", ".."):
+        raise UsageError(f"--name '{cfg['name']}': not a valid run name (no '/')")
+    for key in ("log_every", "eval_every", "sample_every"):
+        if t[key] > t["steps"]:
+            t[key] = t["steps"]  # a short run still logs, evaluates and draws at its end
+    return cfg

@@ -1,0 +1,172 @@
+"""GAN diagnoses: each rule fires on records built to show its problem and stays silent on healthy ones;
+then real (small, fast) training runs: a collapsing configuration is diagnosed, a healthy one is not."""
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+import descend
+from descend import nn, optim
+from descend.doctor import read_diagnoses
+from descend.gan.diagnose import GanDoctor, Setting, effective_modes, run_rules
+from descend.gan.loop import GanTrainer
+from descend.gan.recipe import Data, MixtureEvaluator
+from descend.gan.trainer import GAN
+
+K = 8
+STEPS = 5000
+
+
+def _eval(step, modes, hq, kl, counts=None, d_real=0.5, d_fake=0.5, g_loss=0.7):
+    return {"kind": "gan", "step": step, "d_loss": 1.38, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
+            "modes": modes, "num_modes": K, "high_quality": hq, "reverse_kl": kl,
+            "counts": counts if counts is not None else [100] * modes + [0] * (K - modes)}
+
+
+def _setting(**kw):
+    return Setting("mixture", STEPS, num_modes=K, **kw)
+
+
+def _codes(records, setting=None, finished=False):
+    s = setting or _setting()
+    s.extra["finished"] = finished
+    return {d.code: d for d in run_rules(records, s)}
+
+
+def test_effective_modes_is_the_exponential_of_the_entropy():
+    # two of eight modes used equally: KL(p||u) = log 8 - log 2
+    assert effective_modes(8, math.log(8) - math.log(2)) == pytest.approx(2.0)
+    assert effective_modes(8, 0.0) == 8.0 and effective_modes(8, math.inf) == 0.0
+
+
+def test_healthy_run_triggers_nothing_even_at_the_end():
+    recs = [_eval(s, 8, 0.9, 0.02) for s in range(500, STEPS + 1, 500)]
+    assert _codes(recs, finished=True) == {}
+
+
+def test_collapse_onto_two_modes_is_an_error_with_its_evidence():
+    recs = [_eval(500, 3, 0.2, 1.0), _eval(1000, 8, 0.8, 0.05), _eval(1500, 8, 0.9, 0.03)]
+    two = math.log(8) - math.log(2)
+    recs += [_eval(s, 2, 0.96, two) for s in (2000, 2500, 3000)]
+    d = _codes(recs)["mode_collapse"]
+    assert d.severity == "error" and d.step == 2000
+    assert "2 of 8 modes" in d.evidence and "96%" in d.evidence and "8 modes at step 1000" in d.evidence
+    assert d.values["effective_modes"] == pytest.approx(2.0)
+
+
+def test_two_collapsed_evaluations_are_not_enough():
+    two = math.log(8) - math.log(2)
+    recs = [_eval(1000, 8, 0.9, 0.03), _eval(1500, 2, 0.96, two), _eval(2000, 2, 0.96, two)]
+    assert "mode_collapse" not in _codes(recs)
+
+
+def test_a_blob_far_from_the_data_is_not_collapse():
+    # Early training: few samples near any mode (low quality), so no claim about diversity is made.
+    recs = [_eval(s, 1, 0.05, math.log(8)) for s in range(1000, 3001, 500)]
+    assert "mode_collapse" not in _codes(recs)
+
+
+def test_warm_up_evaluations_are_not_judged():
+    two = math.log(8) - math.log(2)
+    recs = [_eval(s, 2, 0.96, two) for s in (250, 500, 750)]  # all before 20 % of 5000 steps
+    assert _codes(recs) == {}
+
+
+def test_missing_modes_without_progress_are_a_warning_at_the_end_only():
+    kl = math.log(8) - math.log(6)
+    recs = [_eval(s, 6, 0.93, kl) for s in range(1000, STEPS + 1, 500)]
+    assert _codes(recs) == {}
+    d = _codes(recs, finished=True)["mode_collapse"]
+    assert d.severity == "warning" and "never reached: mode 6, 7" in d.evidence
+
+
+def test_discriminator_overpowering_needs_the_generator_loss_to_climb():
+    early = [_eval(s, 8, 0.9, 0.03, g_loss=0.7) for s in (1000, 1500)]
+    strong = [dict(_eval(s, 8, 0.9, 0.03), d_real=0.97, d_fake=0.02) for s in range(2000, 4001, 500)]
+    flat = [dict(r, g_loss=0.7) for r in strong]
+    assert "discriminator_overpowers" not in _codes(early + flat)
+    climbing = [dict(r, g_loss=3.5) for r in strong]
+    d = _codes(early + climbing)["discriminator_overpowers"]
+    assert d.step == 2000 and "D(real) = 0.97" in d.evidence and "0.7 to 3.5" in d.evidence
+
+
+def test_label_smoothing_lowers_the_bar_for_d_real():
+    # With s = 0.2 the discriminator's real target is 0.8: D(real) = 0.75 already means it wins.
+    recs = [_eval(1000, 8, 0.9, 0.03, g_loss=0.7)]
+    recs += [dict(_eval(s, 8, 0.9, 0.03), d_real=0.75, d_fake=0.05, g_loss=3.0) for s in range(1500, 4001, 500)]
+    assert "discriminator_overpowers" not in _codes(recs)
+    assert "discriminator_overpowers" in _codes(recs, _setting(label_smoothing=0.2))
+
+
+def test_coverage_cycling_and_mode_hopping_are_oscillation():
+    cyc = [_eval(s, m, 0.9, 0.1) for s, m in zip(range(1000, 5001, 500), [8, 3, 8, 2, 8, 3, 8, 2])]
+    d = _codes(cyc)["gan_oscillation"]
+    assert "went up and down" in d.evidence
+    one = math.log(8)
+    hop = [_eval(s, 1, 0.97, one, counts=[2400 if i == m else 0 for i in range(8)])
+           for s, m in zip(range(1000, 3001, 500), [0, 3, 5, 1, 6])]
+    found = _codes(hop)
+    assert "mode_collapse" in found and "hops between modes" in found["gan_oscillation"].title
+    steady = [_eval(s, 1, 0.97, one, counts=[2400] + [0] * 7) for s in range(1000, 3001, 500)]
+    assert "gan_oscillation" not in _codes(steady)
+
+
+def test_image_collapse_by_entropy_or_duplicates():
+    s = Setting("image", 1000, num_classes=10)
+
+    def rec(step, entropy, dup):
+        return {"kind": "gan", "step": step, "d_loss": 1.3, "g_loss": 0.8, "d_real": 0.6, "d_fake": 0.4,
+                "classes_covered": 10 if entropy > 0.8 else 2, "num_classes": 10, "class_entropy": entropy,
+                "near_duplicates": dup}
+
+    healthy = [rec(t, 0.95, 0.01) for t in range(250, 1001, 250)]
+    assert _codes(healthy, s, finished=True) == {}
+    few = [rec(t, 0.25, 0.01) for t in range(250, 1001, 250)]
+    assert "2 of 10 classes" in _codes(few, s)["mode_collapse"].evidence
+    twins = [rec(t, 0.95, 0.9) for t in range(250, 1001, 250)]
+    assert "90% of the fixed-noise samples" in _codes(twins, s)["mode_collapse"].evidence
+
+
+def test_doctor_prints_once_and_writes_the_doctors_file_format(tmp_path):
+    out = io.StringIO()
+    doc = GanDoctor(_setting(), tmp_path, stream=out)
+    two = math.log(8) - math.log(2)
+    for s in range(1000, 4001, 500):
+        doc.add(_eval(s, 2, 0.96, two), s)
+    doc.finish(4000)
+    text = out.getvalue()
+    assert text.count("Mode collapse") == 1 and text.count("doctor: [error]") == 1
+    body = json.loads((tmp_path / "diagnosis.json").read_text())
+    assert body["finished"] is True and body["step"] == 4000
+    (d,) = read_diagnoses(tmp_path)  # the doctor's own reader takes it
+    assert (d.code, d.severity, d.step) == ("mode_collapse", "error", 1000)
+    assert set(body["diagnoses"][0]) >= {"code", "title", "severity", "step", "epoch", "evidence", "suggestion"}
+
+
+# --- real training on a small problem ------------------------------------------------------------------------
+def _ring(k):
+    return np.stack([np.cos(2 * np.pi / k * np.arange(k)), np.sin(2 * np.pi / k * np.arange(k))], 1)
+
+
+def _train(seed, noise_dim, lr, steps, pack=1, loss="non_saturating", bn=True, lr_d=None, k=4, width=64):
+    descend.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    modes = _ring(k)
+    x = (modes[rng.integers(k, size=8000)] + 0.05 * rng.standard_normal((8000, 2))).astype(np.float32)
+    norm = nn.BatchNorm1d if bn else (lambda n: nn.Identity())
+    w = width
+    g = nn.Sequential(nn.Linear(noise_dim, w), norm(w), nn.ReLU(), nn.Linear(w, w), norm(w), nn.ReLU(),
+                      nn.Linear(w, 2))
+    d = nn.Sequential(nn.Linear(2 * pack, w), nn.LeakyReLU(0.2), nn.Linear(w, w), nn.LeakyReLU(0.2),
+                      nn.Linear(w, 1))
+    gan = GAN(g, d, optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999)),
+              optim.Adam(d.parameters(), lr=lr_d or lr, betas=(0.5, 0.999)), noise_dim, loss=loss, pack=pack)
+    z = descend.tensor(np.random.default_rng(99).standard_normal((1000, noise_dim)).astype(np.float32))
+    evaluator = MixtureEvaluator(Data(f"ring{k}", "mixture", x, (2,), modes=modes, std=0.05), z)
+    doctor = GanDoctor(Setting("mixture", steps, num_modes=k, loss=loss), stream=io.StringIO())
+    GanTrainer(gan, x, steps=steps, batch_size=64, seed=seed, evaluator=evaluator, log_every=25,
+               eval_every=steps // 10, doctor=doctor).fit()
+    return doctor
