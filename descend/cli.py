@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         if message.startswith("unrecognized arguments:"):
             words = message.split(":", 1)[1].split()
-            known = [s for a in self._actions for s in a.option_strings]
+            known = _option_strings(self)
             for w in words:
                 hint = difflib.get_close_matches(w.split("=")[0], known, n=1) if w.startswith("-") else []
                 if hint:
@@ -31,6 +31,17 @@ class _Parser(argparse.ArgumentParser):
                     break
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(EXIT_USAGE)
+
+
+def _option_strings(p: argparse.ArgumentParser) -> list[str]:
+    """Every option of a parser and of its subcommands."""
+    out = []
+    for a in p._actions:
+        out += a.option_strings
+        if isinstance(a, argparse._SubParsersAction):
+            for sub in a.choices.values():
+                out += _option_strings(sub)
+    return sorted(set(out))
 
 
 def _train_parser(sub: Any) -> None:
@@ -73,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _train_parser(sub)
     _evaluate_parser(sub)
+    from descend import report
+    from descend.doctor import commands as doctor_commands
+    from descend.gan import commands as gan_commands
+
+    doctor_commands.add_train_options(sub.choices["train"])
+    doctor_commands.register(sub, report=report)
+    gan_commands.register(sub)
     return p
 
 
@@ -89,26 +107,26 @@ def _overrides(args: argparse.Namespace) -> dict:
     return out
 
 
-def _tb_writer(directory: Path) -> Any:
-    """The report package's TensorBoard writer, or None when it is not available."""
+def _tb_writer(directory: Path, purge_step: int | None = None) -> Any:
+    """A TensorBoard writer for the run (None without tensorboardX: the run goes on without events)."""
+    from descend.report import TBWriter
+
     try:
-        from descend.report import TBWriter  # type: ignore[attr-defined]
+        return TBWriter(directory, purge_step=purge_step)
     except ImportError:
+        sys.stderr.write("warning: tensorboardX is not installed; no TensorBoard events are written\n")
         return None
-    return TBWriter(directory)
 
 
-def _write_report(run_dir: Path) -> Path | None:
-    try:
-        from descend.report import write_report  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return write_report(run_dir)
+def _write_report(run_dir: Path) -> Path:
+    from descend.report import build_report
+
+    return build_report(run_dir)
 
 
 def _train(args: argparse.Namespace) -> int:
     from descend import io
-    from descend.train import ProgressBar, Run, recipe
+    from descend.train import Run, recipe
     from descend.train import config as config_mod
     from descend.train.config import UsageError
 
@@ -122,13 +140,21 @@ def _train(args: argparse.Namespace) -> int:
     root = Path(cfg["out"])
     if root.exists() and not root.is_dir():
         raise UsageError(f"--out {root}: exists and is not a directory")
-    trainer = prepared.trainer(None, [] if args.quiet else [ProgressBar()])
+    trainer = prepared.trainer(None, _callbacks(args))
     run = Run.create(root, name, seed=cfg["seed"], config_text=io.dump_toml(cfg))
     note = f" ({root / name} exists)" if run.dir != root / name else ""
     print(f"run directory: {run.dir}{note}", flush=True)
     run.tb = _tb_writer(run.dir / "tb")
     trainer.attach(run)
     return _fit(prepared, trainer, run)
+
+
+def _callbacks(args: argparse.Namespace) -> list:
+    """The doctor's callbacks (unless --no-doctor), then the progress bar (unless --quiet)."""
+    from descend.doctor.commands import train_callbacks
+    from descend.train import ProgressBar
+
+    return train_callbacks(args) + ([] if args.quiet else [ProgressBar()])
 
 
 def _model_label(name: str) -> str:
@@ -152,7 +178,10 @@ def _fit(prepared: Any, trainer: Any, run: Any) -> int:
     if prepared.test_loader is not None:
         test = evaluate(trainer.model, prepared.test_loader, prepared.loss_fn)
         summary.update(test_loss=test["loss"], test_acc=test["acc"])
-        run.log({"kind": "test", "step": trainer.step, "test_loss": test["loss"], "test_acc": test["acc"]})
+        record = {"kind": "test", "step": trainer.step, "test_loss": test["loss"], "test_acc": test["acc"]}
+        run.log(record)
+        if run.tb is not None:
+            run.tb.scalars_from_record(record)
     run.close()
     report = _write_report(run.dir)
     parts = [f"done: {trainer.step} steps in {elapsed:.1f}s"]
@@ -210,7 +239,7 @@ def _load_checkpoint(path: Path, which: str, flag: str) -> tuple[Path, dict]:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from descend.train import ProgressBar, Run, recipe
+    from descend.train import Run, recipe
     from descend.train.config import UsageError
 
     given = [f for f in _overrides(args)] + (["config"] if args.config else [])
@@ -219,7 +248,7 @@ def _resume(args: argparse.Namespace) -> int:
     path, cfg = _open_run_dir(args.resume, "--resume")
     file, state = _load_checkpoint(path, "latest", "--resume")
     prepared = recipe.prepare(cfg)
-    trainer = prepared.trainer(None, [] if args.quiet else [ProgressBar()])
+    trainer = prepared.trainer(None, _callbacks(args))
     # Load before the run is touched, so a checkpoint that does not fit changes nothing.
     try:
         trainer.load_state_dict(state)
@@ -231,7 +260,7 @@ def _resume(args: argparse.Namespace) -> int:
         raise UsageError(f"{metrics}: shorter ({metrics.stat().st_size} bytes) than when {file.name} was "
                          f"written ({offset} bytes)")
     run = Run.reopen(path, offset, state["step"])
-    run.tb = _tb_writer(run.dir / "tb")
+    run.tb = _tb_writer(run.dir / "tb", purge_step=state["step"] + 1)
     trainer.attach(run)
     print(f"resuming {run.dir} from step {trainer.step} ({file.name})", flush=True)
     return _fit(prepared, trainer, run)
@@ -270,13 +299,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from descend.train.config import UsageError
 
     p = parser()
-    args = p.parse_args(argv)
-    if args.command is None:
-        args = p.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = p.parse_args(argv)
+        if args.command is None:  # `descend` alone trains the default
+            args = p.parse_args(["train", *argv])
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
         if args.command == "train":
             return _train(args)
-        return _evaluate(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if hasattr(args, "doctor_command"):
+            return args.doctor_command(args)
+        return args.func(args)
     except UsageError as e:
         sys.stderr.write(f"descend {args.command}: error: {' '.join(str(e).split())}\n")
         return EXIT_USAGE

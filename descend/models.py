@@ -82,7 +82,7 @@ class CNN(nn.Module):
         self.conv3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
         out = _conv_out(_conv_out(_conv_out(length, 5, 2, 1), 3, 2, 1), 3, 2, 1)
         if out < 1:
-            raise ModelError(f"model 'cnn' needs signals of length >= 5, got {length}")
+            raise ModelError(f"model 'cnn' needs signals of length >= 3, got length {length}")
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.linear = nn.Linear(channels * out, num_classes)
 

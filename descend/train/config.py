@@ -24,15 +24,15 @@ class UsageError(Exception):
 # key -> (type, default, check or None, flag). type is int, float, str or bool; float accepts ints.
 
 def _positive(v: Any) -> str | None:
-    return None if v > 0 else "must be > 0"
+    return None if v > 0 else f"must be > 0, got {v!r}"
 
 
 def _non_negative(v: Any) -> str | None:
-    return None if v >= 0 else "must be >= 0"
+    return None if v >= 0 else f"must be >= 0, got {v!r}"
 
 
 def _fraction(v: Any) -> str | None:
-    return None if 0 <= v < 1 else "must be in [0, 1)"
+    return None if 0 <= v < 1 else f"must be in [0, 1), got {v!r}"
 
 
 def _one_of(*names: str) -> Callable[[Any], str | None]:
@@ -40,7 +40,8 @@ def _one_of(*names: str) -> Callable[[Any], str | None]:
         if v in names:
             return None
         hint = _did_you_mean(v, names)
-        return f"must be one of {', '.join(names)}" + (f" (did you mean '{hint}'?)" if hint else "")
+        return f"unknown value {v!r}" + (f" (did you mean '{hint}'?)" if hint else "") + \
+            f"; choose one of {', '.join(names)}"
     return check
 
 
@@ -145,7 +146,7 @@ def check_value(section: str, key: str, value: Any, where: str) -> Any:
     if check is not None:
         problem = check(value)
         if problem:
-            raise UsageError(f"{where}: {problem}, got {value!r}")
+            raise UsageError(f"{where}: {problem}")
     return value
 
 
@@ -163,21 +164,23 @@ def validate(raw: dict, source: str) -> dict:
         elif name in SCHEMA[""]:
             cfg[name] = check_value("", name, value, f"{source}: key '{name}'")
         else:
-            _unknown(source, "", name)
+            _unknown(source, "", name, value)
     return cfg
 
 
-def _unknown(source: str, section: str, key: str) -> None:
+def _unknown(source: str, section: str, key: str, value: Any = None) -> None:
     full = dotted(section, key)
+    if section == "" and isinstance(value, dict):  # a misspelt [section]
+        hint = _did_you_mean(key, [s for s in SCHEMA if s])
+        msg = f"{source}: unknown section [{key}]"
+        raise UsageError(msg + (f" (did you mean [{hint}]?)" if hint else f"; sections: "
+                                f"{', '.join(s for s in SCHEMA if s)}"))
     # Look in the same section first (a typo), then everywhere (a key put in the wrong section).
     hint = _did_you_mean(key, SCHEMA[section]) if section in SCHEMA else None
     hint = dotted(section, hint) if hint else None
     if hint is None:
         owners = [dotted(s, key) for s in SCHEMA if key in SCHEMA[s]]
         hint = owners[0] if owners else _did_you_mean(full, _all_keys())
-    if not section and isinstance(key, str) and hint is None:
-        hint = _did_you_mean(key, [s for s in SCHEMA if s])
-        hint = f"[{hint}]" if hint else None
     msg = f"{source}: unknown key '{full}'"
     raise UsageError(msg + (f" (did you mean '{hint}'?)" if hint else ""))
 

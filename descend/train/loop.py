@@ -161,11 +161,7 @@ class Trainer:
         self._call("on_step_end", logs)
         if self.run is not None:
             if self.step % self.log_every == 0:
-                self.run.log({"kind": "step", **logs})
-                if self.run.tb is not None:
-                    for k in ("loss", "acc", "lr", "grad_norm"):
-                        if k in logs:
-                            self.run.tb.add_scalar(f"train/{k}", logs[k], self.step)
+                self._log({"kind": "step", **logs})
             if self.ckpt_every and self.step % self.ckpt_every == 0 and self._batch < len(self.train_loader):
                 self._checkpoint()  # at an epoch's last batch the epoch-end checkpoint follows instead
 
@@ -185,16 +181,25 @@ class Trainer:
                 self.scheduler.step()
         self._call("on_epoch_end", logs)
         if self.run is not None:
-            self.run.log({"kind": "epoch", **logs})
-            if self.run.tb is not None:
-                for k, v in logs.items():
-                    if k not in ("step", "epoch"):
-                        self.run.tb.add_scalar(f"epoch/{k}", v, self.step)
+            self._log({"kind": "epoch", **logs})
         self.history.append(logs)
         self.epoch += 1
         self._batch = 0
         self._sums = [0.0, 0, 0]
         self._checkpoint(logs.get(self.monitor))
+
+    def _log(self, record: dict) -> None:
+        """Append to metrics.jsonl and, when the run has a TensorBoard writer, to its events."""
+        self.run.log(record)
+        tb = self.run.tb
+        if tb is None:
+            return
+        if hasattr(tb, "scalars_from_record"):  # descend.report's TBWriter: the project's tag names
+            tb.scalars_from_record(record)
+            return
+        for k, v in record.items():
+            if k not in ("kind", "step", "epoch") and isinstance(v, (int, float)):
+                tb.add_scalar(f"{record['kind']}/{k}", v, record["step"])
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -212,7 +217,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": backend.get_rng_state(),
             "train_loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
-            "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in self.callbacks],
+            "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self.callbacks if hasattr(cb, "state_dict")],
             "metrics_offset": self.run.metrics_offset() if self.run is not None else None,
         }
 
@@ -224,9 +229,13 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         if state["train_loader"] is not None:
             self.train_loader.load_state_dict(state["train_loader"])
-        for cb, s in zip(self.callbacks, state["callbacks"]):
-            if s is not None:
-                cb.load_state_dict(s)
+        # Matched by class name in order, so callbacks without state (a progress bar) may come and go.
+        saved = list(state["callbacks"])
+        for cb in self.callbacks:
+            if hasattr(cb, "load_state_dict"):
+                i = next((i for i, (name, _) in enumerate(saved) if name == type(cb).__name__), None)
+                if i is not None:
+                    cb.load_state_dict(saved.pop(i)[1])
         backend.set_rng_state(state["rng"])
         self.step, self.epoch, self._batch = state["step"], state["epoch"], state["batch"]
         self._sums = list(state["sums"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from descend import backend, models, nn, optim
-from descend.data.dataset import Subset, TensorDataset, random_split
-from descend.data.loader import DataLoader
+from descend.data import DataError, DataLoader, Subset, check_data, load_user_data, random_split
 from descend.optim import lr_scheduler, schedules
 from descend.tensor import Tensor, no_grad
 from descend.train.callbacks import Callback, EarlyStopping
@@ -25,7 +25,6 @@ from descend.train.loop import Trainer
 
 BUILTIN_DATA = ("mnist1d", "fashion-mnist")
 MIXTURES = ("ring8", "grid25")
-USER_SUFFIXES = (".npz", ".npy", ".csv")
 
 
 @dataclass
@@ -87,45 +86,21 @@ def _arrays(ds: Any) -> tuple[np.ndarray, np.ndarray]:
     return backend.to_numpy(arrays[0]), backend.to_numpy(arrays[1])
 
 
-def check_arrays(x: np.ndarray, y: np.ndarray, source: str, num_classes: int = 0) -> None:
-    """Finite inputs, integer labels >= 0 (and < num_classes when given); UsageError naming the row."""
+def check_arrays(x: np.ndarray, y: np.ndarray, source: str, num_classes: int = 0) -> int:
+    """Finite inputs, integer labels in range (descend.data's checks); returns num_classes. UsageError if not."""
     if len(x) == 0:
         raise UsageError(f"{source}: no samples")
-    if x.ndim < 2:
-        raise UsageError(f"{source}: inputs must have one row per sample, got shape {x.shape}")
-    if y.ndim != 1 or len(y) != len(x):
-        raise UsageError(f"{source}: expected one label per sample: inputs {x.shape}, labels {y.shape}")
-    if x.dtype.kind not in "biuf":
-        raise UsageError(f"{source}: inputs must be numbers, got dtype {x.dtype}")
-    if x.dtype.kind == "f":
-        bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
-        if bad.any():
-            row = int(np.argmax(bad))
-            kind = "NaN" if np.isnan(x[row]).any() else "infinity"
-            raise UsageError(f"{source}: row {row} has {kind} in its inputs ({int(bad.sum())} bad rows in all)")
-    if y.dtype.kind == "f":
-        frac = ~np.isfinite(y) | (y != np.round(y))
-        if frac.any():
-            row = int(np.argmax(frac))
-            raise UsageError(f"{source}: row {row} has label {y[row]!r}; labels must be integer class indices")
-    elif y.dtype.kind not in "biu":
-        raise UsageError(f"{source}: labels must be integer class indices, got dtype {y.dtype}")
-    if (y < 0).any():
-        row = int(np.argmax(y < 0))
-        raise UsageError(f"{source}: row {row} has label {y[row]}; labels must be >= 0")
-    if num_classes and (y >= num_classes).any():
-        row = int(np.argmax(y >= num_classes))
-        raise UsageError(f"{source}: row {row} has label {int(y[row])}, out of range for {num_classes} classes "
-                         f"(data.num_classes)")
-
-
-def _user_data(path: Path, cfg: dict) -> tuple[Any, Any]:
-    """(train, test or None) datasets from a user file or image folder."""
-    from descend.data import files  # the data helper's readers for .npz/.npy/.csv/image folders
-
     try:
-        return files.load(path, label_column=cfg["data"]["label_column"])
-    except (ValueError, OSError, KeyError) as e:
+        return check_data(x, y, num_classes or None, source)
+    except DataError as e:
+        raise UsageError(str(e)) from None
+
+
+def _user_data(path: Path, cfg: dict) -> Any:
+    """A dataset from the user's .npz/.npy/.csv file or image folder."""
+    try:
+        return load_user_data(path, label=cfg["data"]["label_column"])
+    except (DataError, OSError, zipfile.BadZipFile) as e:
         raise UsageError(_one_line(e, path)) from None
 
 
@@ -161,13 +136,9 @@ def load_data(cfg: dict) -> Data:
                 raise UsageError(f"unknown data '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
                                  + "; use mnist1d, fashion-mnist[:DIR], or a .npz/.npy/.csv file or image folder")
             raise UsageError(f"{path}: data file not found")
-        if not path.is_dir() and path.suffix.lower() not in USER_SUFFIXES:
-            raise UsageError(f"{path}: unsupported data file type '{path.suffix}'; use .npz, .npy, .csv or an "
-                             f"image folder (one subfolder per class)")
-        train, test = _user_data(path, cfg)
+        train, test = _user_data(path, cfg), None
     x, y = _arrays(train)
-    check_arrays(x, y, f"{name} (train)", d["num_classes"])
-    num_classes = d["num_classes"] or int(y.max()) + 1
+    num_classes = check_arrays(x, y, f"{name} (train)", d["num_classes"])
     if test is not None:
         xt, yt = _arrays(test)
         check_arrays(xt, yt, f"{name} (test)", num_classes)
