@@ -84,12 +84,16 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for hook in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+        d = self.__dict__
+        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+        if not pre and not post:  # the common case: no hooks, no copies of empty hook lists
+            return self.forward(*args, **kwargs)
+        for hook in list(pre.values()) if pre else ():
             new = hook(self, args)
             if new is not None:
                 args = new if isinstance(new, tuple) else (new,)
         out = self.forward(*args, **kwargs)
-        for hook in list(self.__dict__.get("_forward_hooks", {}).values()):
+        for hook in list(post.values()) if post else ():
             new = hook(self, args, out)
             if new is not None:
                 out = new
