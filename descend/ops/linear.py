@@ -28,19 +28,24 @@ class Linear(Function):
                              f"(weight {w.shape})")
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {b.shape}")
-        _dtype_clash("linear", input=x, weight=w, bias=b)
+        if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
+            _dtype_clash("linear", input=x, weight=w, bias=b)
         self.x_shape = x.shape
-        self.x2 = x.reshape(-1, x.shape[-1])
+        self.x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         self.w, self.has_b = w, b is not None
         out = self.x2 @ w.T
         if b is not None:
             out += b
-        return out.reshape(x.shape[:-1] + (w.shape[0],))
+        return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
         dx, dw, db = self.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
-        gx = (g2 @ self.w).reshape(self.x_shape) if dx else None
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        gx = None
+        if dx:
+            gx = g2 @ self.w
+            if g.ndim != 2:
+                gx = gx.reshape(self.x_shape)
         gw = g2.T @ self.x2 if dw else None
         # Column sums as a GEMV: 2x faster than sum(axis=0) at layer sizes, 8x for long thin gradients.
         gb = get_array_module(g2).ones(g2.shape[0], dtype=g2.dtype) @ g2 if db else None
