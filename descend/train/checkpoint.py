@@ -39,13 +39,13 @@ def pack(state: Any, prefix: str = "") -> tuple[Any, dict[str, np.ndarray]]:
             return {"__scalar__": path}
         if isinstance(obj, dict):
             if all(isinstance(k, str) for k in obj) and "__tensor__" not in obj:
-                return {k: walk(v, f"{path}/{k}") for k, v in obj.items()}
-            return {"__items__": [[walk(k, f"{path}/key{i}"), walk(v, f"{path}/{i}")]
+                return {k: walk(v, _join(path, k)) for k, v in obj.items()}
+            return {"__items__": [[walk(k, _join(path, f"key{i}")), walk(v, _join(path, i))]
                                   for i, (k, v) in enumerate(obj.items())]}
         if isinstance(obj, tuple):
-            return {"__tuple__": [walk(v, f"{path}/{i}") for i, v in enumerate(obj)]}
+            return {"__tuple__": [walk(v, _join(path, i)) for i, v in enumerate(obj)]}
         if isinstance(obj, list):
-            return [walk(v, f"{path}/{i}") for i, v in enumerate(obj)]
+            return [walk(v, _join(path, i)) for i, v in enumerate(obj)]
         if obj is None or isinstance(obj, (bool, int, str)):
             return obj
         if isinstance(obj, float):
@@ -54,6 +54,10 @@ def pack(state: Any, prefix: str = "") -> tuple[Any, dict[str, np.ndarray]]:
         raise TypeError(f"checkpoint: cannot store a value of type {type(obj).__name__} at '{path}'")
 
     return walk(state, prefix), tensors
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}/{key}" if path else str(key)
 
 
 def unpack(skeleton: Any, tensors: dict[str, np.ndarray]) -> Any:
