@@ -25,7 +25,7 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs (Keras semantics)."""
+    """Stop once `monitor` has not improved by more than `min_delta` for `patience` epochs (as Keras)."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto") -> None:
@@ -56,7 +56,7 @@ class EarlyStopping(Callback):
             self.best, self.wait = float(value), 0
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = trainer.epoch
             trainer.stop_training = True
 

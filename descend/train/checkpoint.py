@@ -32,7 +32,7 @@ def pack(state: Any, prefix: str = "") -> tuple[Any, dict[str, np.ndarray]]:
         if isinstance(obj, Tensor):
             obj = obj.data
         if isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
-            tensors[path] = np.ascontiguousarray(backend.to_numpy(obj))
+            tensors[path] = np.array(backend.to_numpy(obj), order="C")  # (ascontiguousarray makes 0-d 1-d)
             return {"__tensor__": path}
         if isinstance(obj, np.generic):
             tensors[path] = np.asarray(obj)
