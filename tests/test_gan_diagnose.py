@@ -13,6 +13,7 @@ from descend import nn, optim
 from descend.doctor import read_diagnoses
 from descend.gan.diagnose import GanDoctor, Setting, effective_modes, run_rules
 from descend.gan.loop import GanTrainer
+from descend.gan.models import normal_init_
 from descend.gan.recipe import Data, MixtureEvaluator
 from descend.gan.trainer import GAN
 
@@ -20,9 +21,9 @@ K = 8
 STEPS = 5000
 
 
-def _eval(step, modes, hq, kl, counts=None, d_real=0.5, d_fake=0.5, g_loss=0.7):
+def _eval(step, modes, hq, kl, counts=None, d_real=0.5, d_fake=0.5, g_loss=0.7, spread=1.0):
     return {"kind": "gan", "step": step, "d_loss": 1.38, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
-            "modes": modes, "num_modes": K, "high_quality": hq, "reverse_kl": kl,
+            "modes": modes, "num_modes": K, "high_quality": hq, "reverse_kl": kl, "spread": spread,
             "counts": counts if counts is not None else [100] * modes + [0] * (K - modes)}
 
 
@@ -63,10 +64,16 @@ def test_two_collapsed_evaluations_are_not_enough():
     assert "mode_collapse" not in _codes(recs)
 
 
-def test_a_blob_far_from_the_data_is_not_collapse():
-    # Early training: few samples near any mode (low quality), so no claim about diversity is made.
-    recs = [_eval(s, 1, 0.05, math.log(8)) for s in range(1000, 3001, 500)]
+def test_samples_spread_like_the_data_but_off_its_modes_are_not_collapse():
+    # Too few samples near any mode to judge their histogram; they are as spread out as the data.
+    recs = [_eval(s, 1, 0.01, math.log(8)) for s in range(1000, 3001, 500)]
     assert "mode_collapse" not in _codes(recs)
+
+
+def test_samples_shrunk_to_a_point_are_collapse_wherever_they_are():
+    recs = [_eval(s, 0, 0.0, math.inf, spread=0.05) for s in range(1000, 3001, 500)]
+    d = _codes(recs)["mode_collapse"]
+    assert d.step == 1000 and "shrunk to 5% of the data's spread" in d.evidence
 
 
 def test_warm_up_evaluations_are_not_judged():
@@ -151,7 +158,8 @@ def _ring(k):
     return np.stack([np.cos(2 * np.pi / k * np.arange(k)), np.sin(2 * np.pi / k * np.arange(k))], 1)
 
 
-def _train(seed, noise_dim, lr, steps, pack=1, loss="non_saturating", bn=True, lr_d=None, k=4, width=64):
+def _train(seed, noise_dim, lr, steps, pack=1, loss="non_saturating", bn=True, lr_d=None, k=4, width=64,
+           linear=False, d_steps=1, small_init=False):
     descend.manual_seed(seed)
     rng = np.random.default_rng(seed)
     modes = _ring(k)
@@ -160,13 +168,51 @@ def _train(seed, noise_dim, lr, steps, pack=1, loss="non_saturating", bn=True, l
     w = width
     g = nn.Sequential(nn.Linear(noise_dim, w), norm(w), nn.ReLU(), nn.Linear(w, w), norm(w), nn.ReLU(),
                       nn.Linear(w, 2))
+    if linear:
+        g = nn.Linear(noise_dim, 2)
     d = nn.Sequential(nn.Linear(2 * pack, w), nn.LeakyReLU(0.2), nn.Linear(w, w), nn.LeakyReLU(0.2),
                       nn.Linear(w, 1))
+    if small_init:
+        normal_init_(g)
     gan = GAN(g, d, optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999)),
-              optim.Adam(d.parameters(), lr=lr_d or lr, betas=(0.5, 0.999)), noise_dim, loss=loss, pack=pack)
+              optim.Adam(d.parameters(), lr=lr_d or lr, betas=(0.5, 0.999)), noise_dim, loss=loss, pack=pack,
+              d_steps=d_steps)
     z = descend.tensor(np.random.default_rng(99).standard_normal((1000, noise_dim)).astype(np.float32))
     evaluator = MixtureEvaluator(Data(f"ring{k}", "mixture", x, (2,), modes=modes, std=0.05), z)
     doctor = GanDoctor(Setting("mixture", steps, num_modes=k, loss=loss), stream=io.StringIO())
     GanTrainer(gan, x, steps=steps, batch_size=64, seed=seed, evaluator=evaluator, log_every=25,
                eval_every=steps // 10, doctor=doctor).fit()
     return doctor
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_healthy_small_gan_triggers_nothing(seed):
+    # A batch-normalised generator covers all eight modes of the ring within 600 steps.
+    doctor = _train(seed, 2, 1e-3, 600, k=8)
+    last = doctor.records[-1]
+    assert last["modes"] == 8 and last["reverse_kl"] < 0.3
+    assert doctor.diagnoses == []
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_collapsing_small_gan_is_diagnosed(seed):
+    # Without batch normalisation and with the protocol's tiny initial weights the generator's output hardly
+    # depends on its noise: all samples move together and end on one spot.
+    doctor = _train(seed, 2, 1e-3, 800, k=8, bn=False, small_init=True)
+    last = doctor.records[-1]
+    assert last["modes"] <= 1 and last["spread"] < 0.2
+    d = doctor.found["mode_collapse"]
+    assert d.severity == "error" and "shrunk" in d.evidence and d.step >= 0.2 * 800
+
+
+def test_a_collapse_that_recovers_is_kept_as_info(tmp_path):
+    out = io.StringIO()
+    doc = GanDoctor(_setting(), tmp_path, stream=out)
+    two = math.log(8) - math.log(2)
+    recs = [_eval(s, 2, 0.9, two) for s in (1000, 1500, 2000)] + [_eval(s, 8, 0.9, 0.02) for s in (2500, 3000, 3500)]
+    for r in recs:
+        doc.add(r, r["step"])
+    doc.finish(3500)
+    (d,) = read_diagnoses(tmp_path)
+    assert d.severity == "info" and d.title == "Mode collapse (recovered)" and "step 3500" in d.evidence
+    assert "recovered" in out.getvalue() and "no problems found" in out.getvalue()

@@ -39,6 +39,7 @@ def _gan_parser(sub: Any) -> None:
     p.add_argument("--lr-g", type=float, help="generator learning rate (Adam)")
     p.add_argument("--lr-d", type=float, help="discriminator learning rate (Adam)")
     p.add_argument("--beta1", type=float, help="Adam's beta1 for both networks (default 0.5)")
+    p.add_argument("--lr-decay", help="none (default) or linear: both rates fall linearly to 0 at the end")
     p.add_argument("--loss", help="non_saturating (default) or minimax")
     p.add_argument("--label-smoothing", type=float, help="one-sided: real targets become 1 - s (default 0)")
     p.add_argument("--d-steps", type=int, help="discriminator updates per generator update (default 1)")
@@ -52,6 +53,7 @@ def _gan_parser(sub: Any) -> None:
     p.add_argument("--eval-every", type=int, help="steps between mode-collapse metrics (default 500 / 250)")
     p.add_argument("--sample-every", type=int, help="steps between sample plots in samples/ (default = eval)")
     p.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default 1000 / 500; 0: end only)")
+    p.add_argument("--keep", type=int, help="latest checkpoints kept (default 3)")
     p.add_argument("--judge-epochs", type=int, help="epochs of the classifier that judges image samples "
                                                      "(default 30 on mnist1d, 3 on fashion-mnist)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a gan run from its latest checkpoint")
@@ -192,7 +194,7 @@ def _trainer(cfg: dict, data: Any, gan: Any, run: Any, evaluator: Any, quiet: bo
                       evaluator=evaluator, log_every=t["log_every"], eval_every=t["eval_every"],
                       sample_every=t["sample_every"], ckpt_every=t["ckpt_every"], keep=t["keep"], run=run,
                       doctor=doctor, on_samples=SampleDrawer(run, data),
-                      on_record=_progress(t["steps"], data.kind, quiet))
+                      on_record=_progress(t["steps"], data.kind, quiet), lr_decay=cfg["optim"]["lr_decay"])
 
 
 def run_gan(args: argparse.Namespace) -> int:

@@ -74,6 +74,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "lr_d": (float, None, _positive, "--lr-d"),
         "beta1": (float, 0.5, _beta, "--beta1"),
         "beta2": (float, 0.999, _beta, None),
+        "lr_decay": (str, "none", _one_of("none", "linear"), "--lr-decay"),
     },
     "train": {
         "steps": (int, None, _positive, "--steps"),
@@ -81,7 +82,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "eval_every": (int, None, _positive, "--eval-every"),
         "sample_every": (int, None, _positive, "--sample-every"),
         "ckpt_every": (int, None, _non_negative, "--ckpt-every"),
-        "keep": (int, 3, _positive, None),
+        "keep": (int, 3, _positive, "--keep"),
         "eval_samples": (int, 2500, _positive, None),
         "judge_epochs": (int, None, _non_negative, "--judge-epochs"),
     },

@@ -123,7 +123,8 @@ class Sets:
 def _real(data: Data, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training real, held-out real): the data's own splits for images, fresh draws for mixtures."""
     if data.kind == "mixture":
-        return (gaussian_mixture(data.name, n, [seed, 20])[0], gaussian_mixture(data.name, n, [seed, 21])[0])
+        return (gaussian_mixture(data.name, n, np.random.default_rng([seed, 20]))[0],
+                gaussian_mixture(data.name, n, np.random.default_rng([seed, 21]))[0])
     rng = np.random.default_rng([seed, 22])
     train = data.x[rng.permutation(len(data.x))[:n]]
     return train, data.test[0]

@@ -25,8 +25,11 @@ from descend.doctor.rules import Diagnosis
 # --- thresholds ---------------------------------------------------------------------------------------------
 WINDOW = 3             # consecutive evaluations a finding must hold for: one eval can be an unlucky moment
 WARMUP = 0.2           # judge only after 20 % of the run: every generator starts far from the data
-HQ_MIN = 0.5           # half the samples on a mode: the generator has reached the data (a blob is not collapse)
-COLLAPSED = 0.5        # effective modes k·exp(-reverse KL) at most half of k: mass on half the modes or fewer
+HQ_MIN = 0.05          # 5 % of the samples (125 of 2,500) on modes: enough for a histogram over the modes
+COLLAPSED = 0.5        # half of the modes or fewer covered ...
+KL_HIGH = 0.5          # ... or reverse KL above half of log k: mass worth at most sqrt(k) equally used modes
+                       # (an uneven but complete cover, KL ~0.7 on the ring mid-run, is not collapse)
+SPREAD_MIN = 0.2       # samples within a fifth of the data's spread (RMS distance to their centre): one blob
 ENTROPY_MIN = 0.6      # class entropy / log(classes): 0.6 of 10 classes is ~4 equally used classes
 DUPLICATES_MAX = 0.5   # half the fixed-noise samples have a near twin: the generator ignores its noise
 D_REAL_HI = 0.85       # D(real) above 0.85 (times 1 - label smoothing) ...
@@ -85,8 +88,14 @@ def mode_collapse(records: list[dict], s: Setting, found: dict) -> Diagnosis | N
 
 
 def _collapsed_2d(r: dict) -> bool:
+    """Samples shrunk to a blob, or (enough of them on modes to tell) piled on half the modes or fewer.
+
+    Samples spread like the data but off its modes are not collapse: the generator has not learned yet.
+    """
+    if r.get("spread", 1.0) <= SPREAD_MIN:
+        return True
     k = r["num_modes"]
-    return r["high_quality"] >= HQ_MIN and effective_modes(k, r["reverse_kl"]) <= COLLAPSED * k
+    return r["high_quality"] >= HQ_MIN and (r["modes"] <= COLLAPSED * k or r["reverse_kl"] >= KL_HIGH * math.log(k))
 
 
 def _mixture_collapse(records: list[dict], s: Setting) -> Diagnosis | None:
@@ -102,16 +111,20 @@ def _mixture_collapse(records: list[dict], s: Setting) -> Diagnosis | None:
         first, now = evals[start], last[-1]
         peak = max(records, key=lambda r: r.get("modes", -1))
         eff = effective_modes(k, now["reverse_kl"])
-        evidence = (f"at step {now['step']} the samples cover {now['modes']} of {k} modes (worth {eff:.1f} "
-                    f"equally used modes; reverse KL {_fmt(now['reverse_kl'])}, 0 when uniform) while "
-                    f"{_pct(now['high_quality'])} of them are high quality: the generator sits on a few modes; "
-                    f"collapsed at every evaluation since step {first['step']}")
+        if now.get("spread", 1.0) <= SPREAD_MIN:
+            what = (f"the samples have shrunk to {_pct(now['spread'])} of the data's spread (RMS distance to "
+                    f"their centre) and cover {now['modes']} of {k} modes: different noise, nearly the same point")
+        else:
+            what = (f"the samples cover {now['modes']} of {k} modes (worth {eff:.1f} equally used modes; reverse "
+                    f"KL {_fmt(now['reverse_kl'])}, 0 when uniform) with {_pct(now['high_quality'])} of them high "
+                    f"quality: the generator piles its samples on a few modes")
+        evidence = f"at step {now['step']} {what}; collapsed at every evaluation since step {first['step']}"
         if peak["modes"] >= now["modes"] + 2:
             evidence += f" (it covered {peak['modes']} modes at step {peak['step']})"
         return Diagnosis("mode_collapse", "Mode collapse", "error", first["step"], None, evidence,
                          _COLLAPSE_ADVICE, {"modes": now["modes"], "num_modes": k, "effective_modes": eff,
                                             "reverse_kl": now["reverse_kl"], "high_quality": now["high_quality"],
-                                            "counts": now.get("counts")})
+                                            "spread": now.get("spread"), "counts": now.get("counts")})
     # Partial collapse is judged at the end: modes missing at the last evaluations and no progress.
     now = last[-1]
     if (s.extra.get("finished") and all(r["modes"] < k and r["high_quality"] >= HQ_MIN for r in last)
@@ -283,12 +296,35 @@ class GanDoctor:
     def finish(self, step: int) -> list[Diagnosis]:
         """The end of training: end-of-run rules may judge; diagnosis.json is marked finished."""
         self.setting.extra["finished"] = True
+        self._note_recovery()
         new = self._check(step, finished=True)
         if self.verbose:
             n = len([d for d in self.found.values() if d.severity != "info"])
             where = f"; see {Path(self.run_dir) / 'diagnosis.json'}" if self.run_dir is not None and n else ""
             self._print("doctor: no problems found" if n == 0 else f"doctor: {n} problem{'s' * (n > 1)} found{where}")
         return new
+
+    def _note_recovery(self) -> None:
+        """A collapse that the last evaluations no longer show is kept, marked recovered (severity info)."""
+        d = self.found.get("mode_collapse")
+        if d is None or d.severity != "error":
+            return
+        key, collapsed = (("modes", _collapsed_2d) if self.setting.kind == "mixture"
+                          else ("classes_covered", _collapsed_image))
+        evals = _evals(self.records, key, self.setting)
+        last = evals[-WINDOW:]
+        if len(last) < WINDOW or any(collapsed(r) for r in last) or last[0]["step"] <= (d.step or 0):
+            return
+        now = last[-1]
+        if key == "modes":
+            state = (f"{now['modes']} of {now['num_modes']} modes, {_pct(now['high_quality'])} high quality, "
+                     f"reverse KL {_fmt(now['reverse_kl'])}")
+        else:
+            state = f"{now['classes_covered']} of {now['num_classes']} classes, entropy {now['class_entropy']:.2f}"
+        d.severity, d.title = "info", d.title + " (recovered)"
+        d.evidence += f"; recovered by the end: {state} at step {now['step']}"
+        if self.verbose:
+            self._print(f"doctor: the mode collapse found at step {d.step} recovered: {state} at step {now['step']}")
 
     def _check(self, step: int, finished: bool = False) -> list[Diagnosis]:
         new = run_rules(self.records, self.setting, self.found)

@@ -73,11 +73,16 @@ class GanTrainer:
                  eval_every: int = 500, sample_every: int = 500, ckpt_every: int = 0, keep: int = 3,
                  run: Any = None, doctor: GanDoctor | None = None,
                  on_samples: Callable[[int, np.ndarray], Any] | None = None,
-                 on_record: Callable[[dict], Any] | None = None) -> None:
+                 on_record: Callable[[dict], Any] | None = None, lr_decay: str = "none") -> None:
+        if lr_decay not in ("none", "linear"):
+            raise ValueError(f"GanTrainer: lr_decay must be 'none' or 'linear', got {lr_decay!r}")
         self.gan, self.steps, self.evaluator = gan, steps, evaluator
         self.log_every, self.eval_every, self.sample_every = log_every, eval_every, sample_every
         self.ckpt_every, self.run, self.doctor = ckpt_every, run, doctor
         self.on_samples, self.on_record = on_samples, on_record
+        self.lr_decay = lr_decay
+        # The configured rates; a linear decay scales them by the fraction of the run still to go.
+        self.base_lrs = [opt.param_groups[0]["lr"] for opt in (gan.g_optimizer, gan.d_optimizer)]
         # Real batches hold `pack` samples per discriminator input, so D sees batch_size inputs either way.
         self.batches = Batches(data, batch_size * gan.pack, np.random.default_rng([seed, 1]))
         self.checkpoints = Checkpoints(run.dir / "checkpoints", keep, "modes") if run is not None else None
@@ -93,6 +98,9 @@ class GanTrainer:
         self.gan.discriminator.train()
         start, start_step = time.perf_counter(), self.step
         while self.step < self.steps and not self.stop_training:
+            if self.lr_decay == "linear":
+                for opt, lr in zip((self.gan.g_optimizer, self.gan.d_optimizer), self.base_lrs):
+                    opt.param_groups[0]["lr"] = lr * (1 - self.step / self.steps)
             self.window.append(self.gan.step(self.batches))
             self.step += 1
             s = self.step
