@@ -14,6 +14,7 @@ class Adam(Optimizer):
     """
 
     _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _grad_read_only = True
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
@@ -50,10 +51,11 @@ class Adam(Optimizer):
             v_max = blk.state("max_exp_avg_sq")
             xp.maximum(v_max, v, out=v_max)
             v = v_max
+        # step_size * m / (sqrt(v) / bc2 + eps) computed as (step_size * bc2) * m / (sqrt(v) + eps * bc2):
+        # the same value with one pass less over the buffers.
         xp.sqrt(v, out=tmp)
-        tmp /= bias_correction2_sqrt
-        tmp += eps
-        xp.multiply(m, -step_size, out=tmp2)
+        tmp += eps * bias_correction2_sqrt
+        xp.multiply(m, -step_size * bias_correction2_sqrt, out=tmp2)
         tmp2 /= tmp
         p += tmp2
         return step

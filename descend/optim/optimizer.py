@@ -150,9 +150,14 @@ class _Block:
 
     __slots__ = ("flat", "sl", "n", "p", "g")
 
-    def __init__(self, flat: _Flat, lo: int, hi: int, pieces: list, srcs: list) -> None:
+    def __init__(self, flat: _Flat, lo: int, hi: int, pieces: list, srcs: list, borrow: bool = False) -> None:
         self.flat, self.sl, self.n = flat, slice(lo, hi), hi - lo
         self.p = flat.data[lo:hi]
+        if borrow and len(pieces) == 1:
+            # The block lies inside one parameter and nothing will write to the gradient: read it in place.
+            j, s0, s1, _, _ = pieces[0]
+            self.g = srcs[j][s0:s1]
+            return
         self.g = g = flat.gbuf[:self.n]
         for j, s0, s1, d0, d1 in pieces:
             g[d0:d1] = srcs[j][s0:s1]
@@ -164,6 +169,12 @@ class _Block:
     def tmp(self, k: int) -> Any:
         """The k-th scratch array of this block's length."""
         return self.flat.scratch(k)[:self.n]
+
+
+def _edits_grad(group: dict) -> bool:
+    """Whether the gradient hooks below will write to a block's gradient for this group."""
+    return bool(group.get("maximize", False) or group.get("l1", 0) != 0
+                or (group.get("weight_decay", 0) != 0 and not group.get("decoupled_weight_decay", False)))
 
 
 def _maximize(group: dict, p: Any, g: Any, tmp: Any) -> None:
@@ -199,6 +210,7 @@ class Optimizer:
     grad_hooks: tuple[Callable, ...] = (_maximize, _weight_decay, _l1)
     _state_names: tuple[str, ...] = ()  # flat state buffers reported in state_dict, in order
     _has_step = True  # whether "step" is part of the per-parameter state
+    _grad_read_only = False  # the rule never writes to blk.g, so a block may read a gradient in place
     _eager_state = False  # state exists before the first step (Adagrad)
 
     def __init__(self, params: Any, defaults: dict) -> None:
@@ -282,6 +294,8 @@ class Optimizer:
                 loss = closure()
         who = type(self).__name__
         for group, flats in zip(self.param_groups, self._flats):
+            borrow = (self._grad_read_only and self.grad_hooks is Optimizer.grad_hooks
+                      and not _edits_grad(group))
             for flat in flats:
                 srcs, missing = flat.grads(who)
                 if missing is not None and len(missing) == len(flat.params):
@@ -289,7 +303,7 @@ class Optimizer:
                 for plan, ps, count in flat.runs(missing):
                     new = count
                     for lo, hi, pieces in plan:
-                        blk = _Block(flat, lo, hi, pieces, srcs)
+                        blk = _Block(flat, lo, hi, pieces, srcs, borrow)
                         tmp = blk.tmp(0)
                         for hook in self.grad_hooks:
                             hook(group, blk.p, blk.g, tmp)
