@@ -13,14 +13,18 @@ from descend import functional as F
 from descend.backend import get_array_module
 from descend.nn import init
 from descend.nn.module import Module, Parameter
-from descend.ops.elementwise import Sigmoid
 from descend.ops.movement import cat, stack
 from descend.tensor import Function, Tensor
 
 
-def _sigmoid(a: Any) -> Any:
-    """The stable sigmoid of the Sigmoid op, on a raw array."""
-    return Sigmoid().forward(a)
+def _sigmoid_(a: Any) -> Any:
+    """a <- 1 / (1 + exp(-a)) in place; exp overflows to inf for very negative a, giving the correct 0."""
+    xp = get_array_module(a)
+    xp.negative(a, out=a)
+    xp.exp(a, out=a)
+    a += 1
+    xp.reciprocal(a, out=a)
+    return a
 
 
 class GRURecurrence(Function):
@@ -29,8 +33,9 @@ class GRURecurrence(Function):
     Inputs: gi (T, N, 3H) = x W_ihᵀ + b_ih for every step (computed outside, one big matmul), h0 (N, H),
     W_hh (3H, H), b_hh (3H,) or None. Output: every hidden state (T, N, H). Per step, in PyTorch's terms:
         r = σ(gi_r + W_hr h + b_hr),  z = σ(gi_z + W_hz h + b_hz),
-        n = tanh(gi_n + r ⊙ (W_hn h + b_hn)),  h' = (1 − z) ⊙ n + z ⊙ h.
-    `reverse` walks t = T-1 … 0 (the backward direction of a bidirectional layer).
+        n = tanh(gi_n + r ⊙ (W_hn h + b_hn)),  h' = n + z ⊙ (h − n)   (= (1 − z) ⊙ n + z ⊙ h).
+    `reverse` walks t = T-1 … 0 (the backward direction of a bidirectional layer). Every step writes into
+    preallocated (T, ...) buffers, so the loop is a dozen small in-place array ops and one GEMM.
     """
 
     def forward(self, gi, h0, w_hh, b_hh, reverse=False):
@@ -38,19 +43,29 @@ class GRURecurrence(Function):
         steps, n_batch, h3 = gi.shape
         hid = h3 // 3
         out = xp.empty((steps, n_batch, hid), dtype=gi.dtype)
-        self.r, self.z, self.n, self.ghn = (xp.empty_like(out) for _ in range(4))
+        rz = xp.empty((steps, n_batch, 2 * hid), dtype=gi.dtype)  # the r and z gates side by side
+        cand = xp.empty_like(out)  # n
+        gh = xp.empty((steps, n_batch, h3), dtype=gi.dtype)  # W_hh h + b_hh
+        w_t = w_hh.T
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         h = h0
-        for t in order:
-            gh = h @ w_hh.T
-            if b_hh is not None:
-                gh = gh + b_hh
-            r = _sigmoid(gi[t, :, :hid] + gh[:, :hid])
-            z = _sigmoid(gi[t, :, hid:2 * hid] + gh[:, hid:2 * hid])
-            n = xp.tanh(gi[t, :, 2 * hid:] + r * gh[:, 2 * hid:])
-            h = (1 - z) * n + z * h
-            out[t], self.r[t], self.z[t], self.n[t], self.ghn[t] = h, r, z, n, gh[:, 2 * hid:]
-        self.out, self.h0, self.w_hh, self.reverse = out, h0, w_hh, reverse
+        with np.errstate(over="ignore"):
+            for t in order:
+                ght, gates, n, o = gh[t], rz[t], cand[t], out[t]
+                xp.matmul(h, w_t, out=ght)
+                if b_hh is not None:
+                    ght += b_hh
+                xp.add(gi[t, :, :2 * hid], ght[:, :2 * hid], out=gates)
+                _sigmoid_(gates)
+                xp.multiply(gates[:, :hid], ght[:, 2 * hid:], out=n)
+                n += gi[t, :, 2 * hid:]
+                xp.tanh(n, out=n)
+                xp.subtract(h, n, out=o)
+                o *= gates[:, hid:]
+                o += n
+                h = o
+        self.out, self.rz, self.n, self.gh = out, rz, cand, gh
+        self.h0, self.w_hh, self.reverse = h0, w_hh, reverse
         self.has_bias = b_hh is not None
         return out
 
@@ -63,19 +78,29 @@ class GRURecurrence(Function):
             h_prev = xp.concatenate([out[1:], self.h0[None]], axis=0)
         else:
             h_prev = xp.concatenate([self.h0[None], out[:-1]], axis=0)
-        dgi = xp.empty((steps, n_batch, 3 * hid), dtype=g.dtype)
-        dgh = xp.empty_like(dgi)
+        r, z, n = self.rz[..., :hid], self.rz[..., hid:], self.n
+        # Local derivatives that do not depend on the incoming gradient, for all steps at once:
+        # d(pre-tanh n) = dh * a_n, d(pre-σ z) = dh * a_z, d(pre-σ r) = d(pre-tanh n) * a_r.
+        one_minus_z = 1 - z
+        a_n = one_minus_z * (1 - n * n)
+        a_z = (h_prev - n) * z * one_minus_z
+        a_r = self.gh[..., 2 * hid:] * r * (1 - r)
+        dgh = xp.empty((steps, n_batch, 3 * hid), dtype=g.dtype)
+        dan = xp.empty((steps, n_batch, hid), dtype=g.dtype)
         dh = xp.zeros((n_batch, hid), dtype=g.dtype)
         order = range(steps) if self.reverse else range(steps - 1, -1, -1)
         for t in order:
-            r, z, n = self.r[t], self.z[t], self.n[t]
-            dh = dh + g[t]
-            dan = dh * (1 - z) * (1 - n * n)          # through n's tanh
-            daz = dh * (h_prev[t] - n) * z * (1 - z)  # through z's sigmoid
-            dar = dan * self.ghn[t] * r * (1 - r)     # through r's sigmoid
-            dgi[t, :, :hid], dgi[t, :, hid:2 * hid], dgi[t, :, 2 * hid:] = dar, daz, dan
-            dgh[t, :, :hid], dgh[t, :, hid:2 * hid], dgh[t, :, 2 * hid:] = dar, daz, dan * r
-            dh = dh * z + dgh[t] @ w_hh
+            dh += g[t]
+            d, dn = dgh[t], dan[t]
+            xp.multiply(dh, a_n[t], out=dn)
+            xp.multiply(dn, a_r[t], out=d[:, :hid])
+            xp.multiply(dh, a_z[t], out=d[:, hid:2 * hid])
+            xp.multiply(dn, r[t], out=d[:, 2 * hid:])
+            dh *= z[t]
+            dh += d @ w_hh
+        dgi = xp.empty_like(dgh)
+        dgi[..., :2 * hid] = dgh[..., :2 * hid]
+        dgi[..., 2 * hid:] = dan
         flat = dgh.reshape(-1, 3 * hid)
         dw_hh = flat.T @ h_prev.reshape(-1, hid) if self.needs_input_grad[2] else None
         db_hh = xp.ones(flat.shape[0], dtype=flat.dtype) @ flat if self.has_bias and self.needs_input_grad[3] \
