@@ -1,5 +1,12 @@
-"""Generative adversarial training and the metrics that watch a generator for mode collapse."""
+"""Generative adversarial training and the metrics and diagnoses that watch a generator for mode collapse."""
 
+from descend.gan.diagnose import GanDoctor, Setting, run_rules
+from descend.gan.loop import GanTrainer
 from descend.gan.metrics import ModeReport, class_coverage, mode_report, near_duplicate_rate
+from descend.gan.models import (Maxout, conv_generator, mixture_discriminator, mixture_generator,
+                                mlp_discriminator, mlp_generator, normal_init_)
+from descend.gan.trainer import GAN, Batches, train_gan
 
-__all__ = ["ModeReport", "class_coverage", "mode_report", "near_duplicate_rate"]
+__all__ = ["GAN", "Batches", "train_gan", "GanTrainer", "GanDoctor", "Setting", "run_rules", "ModeReport",
+           "class_coverage", "mode_report", "near_duplicate_rate", "Maxout", "conv_generator",
+           "mixture_discriminator", "mixture_generator", "mlp_discriminator", "mlp_generator", "normal_init_"]

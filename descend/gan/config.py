@@ -74,7 +74,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "lr_d": (float, None, _positive, "--lr-d"),
         "beta1": (float, 0.5, _beta, "--beta1"),
         "beta2": (float, 0.999, _beta, None),
-        "lr_decay": (str, "none", _one_of("none", "linear"), "--lr-decay"),
+        "lr_decay": (str, None, _one_of("none", "linear"), "--lr-decay"),
     },
     "train": {
         "steps": (int, None, _positive, "--steps"),
@@ -94,9 +94,11 @@ FLAGS: dict[str, tuple[str, str]] = {
 
 # Defaults that depend on the data. The 2-D budget (see README "GANs") runs in a few minutes on 2 cores.
 PER_DATA = {
-    "mixture": {"gan.arch": "protocol", "gan.noise_dim": 2, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3,
+    "mixture": {"gan.arch": "protocol", "gan.noise_dim": 2, "optim.lr_g": 5e-4, "optim.lr_d": 5e-4,
+                "optim.lr_decay": "linear",
                 "train.steps": 5000, "train.eval_every": 500, "train.ckpt_every": 1000},
     "image": {"gan.arch": "mlp", "gan.noise_dim": 32, "optim.lr_g": 2e-4, "optim.lr_d": 2e-4,
+              "optim.lr_decay": "none",
               "train.steps": 3000, "train.eval_every": 250, "train.ckpt_every": 500},
 }
 

@@ -81,8 +81,10 @@ class GanTrainer:
         self.ckpt_every, self.run, self.doctor = ckpt_every, run, doctor
         self.on_samples, self.on_record = on_samples, on_record
         self.lr_decay = lr_decay
-        # The configured rates; a linear decay scales them by the fraction of the run still to go.
-        self.base_lrs = [opt.param_groups[0]["lr"] for opt in (gan.g_optimizer, gan.d_optimizer)]
+        # The configured rates; a linear decay scales them by the fraction of the run still to go. Kept in the
+        # param group as "initial_lr" (as PyTorch's schedulers do), so a resumed optimizer state carries them.
+        for opt in (gan.g_optimizer, gan.d_optimizer):
+            opt.param_groups[0].setdefault("initial_lr", opt.param_groups[0]["lr"])
         # Real batches hold `pack` samples per discriminator input, so D sees batch_size inputs either way.
         self.batches = Batches(data, batch_size * gan.pack, np.random.default_rng([seed, 1]))
         self.checkpoints = Checkpoints(run.dir / "checkpoints", keep, "modes") if run is not None else None
@@ -99,8 +101,9 @@ class GanTrainer:
         start, start_step = time.perf_counter(), self.step
         while self.step < self.steps and not self.stop_training:
             if self.lr_decay == "linear":
-                for opt, lr in zip((self.gan.g_optimizer, self.gan.d_optimizer), self.base_lrs):
-                    opt.param_groups[0]["lr"] = lr * (1 - self.step / self.steps)
+                for opt in (self.gan.g_optimizer, self.gan.d_optimizer):
+                    group = opt.param_groups[0]
+                    group["lr"] = group["initial_lr"] * (1 - self.step / self.steps)
             self.window.append(self.gan.step(self.batches))
             self.step += 1
             s = self.step
