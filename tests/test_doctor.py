@@ -257,7 +257,8 @@ def test_layer_monitor_against_numpy():
             assert st["grad_rms"] == pytest.approx(np.linalg.norm(g) / math.sqrt(g.size), rel=1e-6)
             assert st["weight_norm"] == pytest.approx(np.linalg.norm(w), rel=1e-6)
             # plain SGD: the update is lr * grad
-            assert st["update_ratio"] == pytest.approx(0.1 * np.linalg.norm(g) / np.linalg.norm(w0), rel=1e-4)
+            np.testing.assert_allclose(w0 - w, 0.1 * g, rtol=1e-4, atol=1e-7)
+            assert st["update_ratio"] == pytest.approx(0.1 * np.linalg.norm(g) / np.linalg.norm(w), rel=1e-4)
             assert st["weight"] is True and st["type"] == "Linear"
 
 
@@ -301,6 +302,17 @@ def test_activation_monitor_dead_units_and_saturation():
     y = seen[id(model[3])]
     assert recs[1]["layers"]["3"]["saturated"] == pytest.approx(float((np.abs(y) > 0.99).mean()))
     assert recs[1]["layers"]["3"]["mean"] == pytest.approx(float(y.mean()), rel=1e-5)
+    assert recs[1]["layers"]["3"]["std"] == pytest.approx(float(y.std()), rel=1e-4)
+
+
+def test_activation_std_of_a_saturated_layer_keeps_its_precision():
+    # float32 outputs just below 1 (a saturated sigmoid): E[y^2] - E[y]^2 would lose the small variance.
+    y = (1 - 1e-3 * np.abs(np.random.default_rng(0).standard_normal((100, 100)))).astype(np.float32)
+    mon = ActivationMonitor()
+    stats = mon._measure(nn.Sigmoid(), "s", y)
+    assert stats["std"] == pytest.approx(float(y.astype(np.float64).std()), rel=1e-3)
+    assert stats["mean"] == pytest.approx(float(y.astype(np.float64).mean()), rel=1e-6)
+    assert stats["saturated"] == pytest.approx(float((y > 0.99).mean()))
 
 
 class _LogOfNegative(nn.Module):
@@ -361,6 +373,29 @@ def _train(doctor=None, seed=0, dropout=True, epochs=2):
     Trainer(model, opt, _data(), loss_fn=nn.CrossEntropyLoss(), epochs=epochs,
             callbacks=[doctor] if doctor else []).fit()
     return model
+
+
+def test_default_doctor_stops_a_divergence_at_the_first_step_its_rule_holds():
+    # The default Doctor samples every 25 steps and applies the rules every 200, but a step whose loss is
+    # above 1.5x its start is checked at once: the stop must come at the first step at which the divergence
+    # rule holds on the history so far (recomputed here on every prefix).
+    descend.manual_seed(0)
+    r = np.random.default_rng(0)
+    x = r.standard_normal((512, 10)).astype(np.float32)
+    y = (x @ r.standard_normal((10, 4))).argmax(1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=0)
+    model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+    doctor = Doctor(verbose=False)
+    assert doctor.every == 25 and doctor.check_every == 200
+    with np.errstate(all="ignore"):
+        trainer = Trainer(model, optim.SGD(model.parameters(), lr=8.0, momentum=0.9), loader,
+                          loss_fn=nn.CrossEntropyLoss(), epochs=20, callbacks=[doctor]).fit()
+    assert [d.code for d in doctor.diagnoses] == ["divergence"]
+    h = doctor.history
+    first = next(n for n in range(1, len(h.loss) + 1)
+                 if rules.divergence(_history(h.loss[:n], grad=h.grad_norm[:n]), {}) is not None)
+    assert trainer.stop_training and trainer.step == h.step[first - 1] == len(h.loss)
+    assert trainer.step < 20 * 16  # stopped early
 
 
 def test_the_doctor_does_not_change_training():

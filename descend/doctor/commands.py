@@ -33,8 +33,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-divergence", choices=ON_DIVERGENCE, default="stop",
                         help="when the loss diverges or turns NaN: stop training (default), roll back to the "
                              "last good state with the LR divided by 10, or ignore it")
-    parser.add_argument("--doctor-every", type=int, default=10, metavar="N",
-                        help="steps between the doctor's per-layer and activation samples (default 10)")
+    parser.add_argument("--doctor-every", type=int, default=25, metavar="N",
+                        help="steps between the doctor's per-layer and activation samples (default 25)")
     parser.add_argument("--no-doctor", action="store_true", help="no monitoring or diagnoses")
 
 
@@ -42,7 +42,7 @@ def train_callbacks(args: argparse.Namespace, quiet: bool | None = None) -> list
     """The doctor's callbacks for `descend train` ([] with --no-doctor)."""
     if getattr(args, "no_doctor", False):
         return []
-    every = getattr(args, "doctor_every", 10)
+    every = getattr(args, "doctor_every", 25)
     if every < 1:
         raise UsageError(f"--doctor-every: must be >= 1, got {every}")
     quiet = getattr(args, "quiet", False) if quiet is None else quiet

@@ -16,7 +16,8 @@ from typing import Any, TextIO
 
 from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor
 from descend.doctor.rollback import Rollback
-from descend.doctor.rules import DIVERGE_ABOVE_START, Diagnosis, History, run_rules
+from descend.doctor.rules import (DIVERGE_ABOVE_START, EPOCH_RULES, PERIODIC_RULES, Diagnosis, History,
+                                  run_rules)
 from descend.train.callbacks import Callback
 
 ON_DIVERGENCE = ("stop", "rollback", "ignore")
@@ -26,21 +27,25 @@ DIAGNOSIS_FILE = "diagnosis.json"
 class Doctor(Callback):
     """Monitor training, diagnose problems as they appear, and say what to do about them.
 
-    every: steps between samples of the costly statistics (per-layer norms, activations) and rule checks.
+    every: steps between samples of the costly statistics (per-layer norms, activations).
+    check_every: steps between applications of the rules (also at each epoch end for the epoch rules, and at
+    once on a suspicious step: a non-finite loss or gradient, or a loss above 1.5x its start).
     window: sampled batches over which a unit must never fire to count as dead.
     on_divergence: "stop" ends training when the loss diverges or turns NaN (nothing good follows), "ignore"
     goes on, "rollback" restores the last good state and divides the LR by `factor` (see `Rollback`).
     """
 
-    def __init__(self, every: int = 10, window: int = 5, on_divergence: str = "stop", verbose: bool = True,
+    def __init__(self, every: int = 25, window: int = 4, on_divergence: str = "stop", check_every: int = 200,
+                 verbose: bool = True,
                  stream: TextIO | None = None, activations: bool = True, layers: bool = True,
                  rollback_every: int = 50, factor: float = 10.0) -> None:
         if on_divergence not in ON_DIVERGENCE:
             raise ValueError(f"Doctor: on_divergence must be one of {', '.join(ON_DIVERGENCE)}, "
                              f"got {on_divergence!r}")
-        if every < 1:
-            raise ValueError(f"Doctor: every must be >= 1, got {every}")
+        if every < 1 or check_every < 1:
+            raise ValueError(f"Doctor: every and check_every must be >= 1, got {every}, {check_every}")
         self.every, self.window, self.on_divergence = every, window, on_divergence
+        self.check_every = check_every
         self.verbose, self.stream = verbose, stream
         self.history = History()
         self.found: dict[str, Diagnosis] = {}
@@ -62,7 +67,10 @@ class Doctor(Callback):
         if trainer.step > 0 and trainer.run is not None and not self.history.step:
             # Resumed: metrics.jsonl was cut back to the checkpoint, so it holds exactly the history so far.
             self._rebuild(trainer.run.dir / "metrics.jsonl")
-        self._first_loss = self.history.loss[0] if self.history.loss else None
+        first = self.history.loss[0] if self.history.loss else math.nan
+        self._limit = DIVERGE_ABOVE_START * first if math.isfinite(first) else None
+        self._events = len(self.history.events)
+        self._checked = trainer.step
         for m in self.monitors:
             m.on_train_begin(trainer)
         if self.rollback is not None:
@@ -78,20 +86,31 @@ class Doctor(Callback):
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         self.history.add_step(logs)
-        for m in self.monitors:
-            m.on_step_end(trainer, logs)
-        loss = logs.get("loss")
-        if self._first_loss is None:
-            self._first_loss = loss
-        # Between the sampled checks, a loss that is non-finite or above where it started is checked at once,
-        # so a divergence is caught (and stopped or rolled back) within a step or two.
-        grad = logs.get("grad_norm")
-        suspicious = loss is None or not math.isfinite(loss) or (grad is not None and not math.isfinite(grad)) \
-            or self.history.events and self.history.events[-1].get("step") == trainer.step or (
-            "divergence" not in self.found and self._first_loss is not None
-            and math.isfinite(self._first_loss) and loss > DIVERGE_ABOVE_START * self._first_loss)
-        if trainer.step % self.every == 0 or suspicious:
+        loss, grad = self.history.loss[-1], logs.get("grad_norm")
+        # The sampling monitors act only at the end of a sampled step and of the step before one (snapshot,
+        # hooks); the NaN monitor only when the loss is not finite. Calling them just then saves time.
+        r = trainer.step % self.every
+        if r == 0 or r == self.every - 1 or not math.isfinite(loss):
+            for m in self.monitors:
+                m.on_step_end(trainer, logs)
+        if self._limit is None and math.isfinite(loss):
+            self._limit = DIVERGE_ABOVE_START * loss
+        # Between the regular checks, a step whose loss or gradient is non-finite, whose loss is above 1.5x
+        # the first, or that logged an event (a NaN found in the forward) is checked at once, so a divergence
+        # is caught (and stopped or rolled back) within a step or two.
+        suspicious = not math.isfinite(loss) or (grad is not None and not math.isfinite(grad)) \
+            or len(self.history.events) != self._events or (
+                self._limit is not None and loss > self._limit and "divergence" not in self.found)
+        self._events = len(self.history.events)
+        if suspicious:
             self._check(trainer)
+        elif trainer.step % self.check_every == 0 and \
+                trainer.step - self._checked >= len(self.history.step) // 100:
+            # The regular check: the step-level rules (divergence and NaN need a suspicious step, the epoch
+            # rules run at epoch ends). It reads the whole history, so on long runs it is spaced out to 1 % of
+            # the steps so far: the total cost stays proportional to the run.
+            self._checked = trainer.step
+            self._check(trainer, PERIODIC_RULES)
         if self.rollback is not None:
             self.rollback.on_step_end(trainer, logs)
 
@@ -99,7 +118,7 @@ class Doctor(Callback):
         self.history.epochs.append(dict(logs))
         for m in self.monitors:
             m.on_epoch_end(trainer, logs)
-        self._check(trainer)
+        self._check(trainer, EPOCH_RULES)
         if self.rollback is not None:
             self.rollback.on_epoch_end(trainer, logs)
 
@@ -116,8 +135,8 @@ class Doctor(Callback):
                         (f"; see {trainer.run.dir / DIAGNOSIS_FILE}" if trainer.run is not None else ""))
 
     # --- rules ---------------------------------------------------------------------------------------------
-    def _check(self, trainer: Any) -> None:
-        new = run_rules(self.history, self.found)
+    def _check(self, trainer: Any, rules: tuple | None = None) -> None:
+        new = run_rules(self.history, self.found, rules)
         for d in new:
             self.add(trainer, d)
         if self.on_divergence == "stop" and any(d.code in ("divergence", "nan") for d in new):

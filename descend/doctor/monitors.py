@@ -28,11 +28,12 @@ SATURATION = 0.01  # within 0.01 of a bound: tanh |y| > 0.99, sigmoid y < 0.01 o
 
 
 def _sumsq(a: Any) -> float:
-    """Σ a² as a Python float, accumulated in float64 so float16/32 cannot overflow."""
+    """Σ a² as a Python float: one dot product, redone in float64 if float16/32 overflowed."""
     flat = a.reshape(-1)
-    if flat.dtype != np.float64:
-        flat = flat.astype(np.float64)
-    return float(flat @ flat)
+    v = float(flat @ flat)
+    if not math.isfinite(v) and flat.dtype != np.float64:
+        v = float(flat.astype(np.float64) @ flat.astype(np.float64))
+    return v
 
 
 def _log(trainer: Any, record: dict) -> None:
@@ -79,6 +80,8 @@ class LayerMonitor(Callback):
 
     def on_train_begin(self, trainer: Any) -> None:
         self._layers = _layers(trainer.model)
+        self._info = {name: (type(mod).__name__, any(p.data.ndim >= 2 for p in params),
+                             max(sum(int(p.data.size) for p in params), 1)) for name, mod, params in self._layers}
         self._bn = [(n or type(m).__name__, m) for n, m in trainer.model.named_modules()
                     if isinstance(m, _BatchNorm) and m.running_mean is not None]
         self._before = None
@@ -100,20 +103,20 @@ class LayerMonitor(Callback):
         layers: dict[str, dict] = {}
         for name, mod, params in self._layers:
             g2 = w2 = u2 = 0.0
-            n = 0
+            before = self._before[name] if self._before is not None else None
             for i, p in enumerate(params):
-                n += int(p.data.size)
                 w2 += _sumsq(p.data)
                 if p.grad is not None:
                     g2 += _sumsq(p.grad.data)
-                if self._before is not None:
-                    u2 += _sumsq(p.data - self._before[name][i])
+                if before is not None:
+                    u2 += _sumsq(p.data - before[i])
             w = math.sqrt(w2)
-            stats = {"type": type(mod).__name__, "weight": any(p.data.ndim >= 2 for p in params),
-                     "grad_norm": math.sqrt(g2), "grad_rms": math.sqrt(g2 / max(n, 1)), "weight_norm": w}
-            if self._before is not None:
-                before = math.sqrt(sum(_sumsq(b) for b in self._before[name]))
-                stats["update_ratio"] = math.sqrt(u2) / before if before > 0 else float("inf")
+            kind, weight, n = self._info[name]
+            stats = {"type": kind, "weight": weight, "grad_norm": math.sqrt(g2), "grad_rms": math.sqrt(g2 / n),
+                     "weight_norm": w}
+            if before is not None:
+                # ||Δw|| / ||w|| (cs231n's update/weight ratio; before or after the step differ by the ratio)
+                stats["update_ratio"] = math.sqrt(u2) / w if w > 0 else math.inf
             layers[name] = stats
         for name, mod in self._bn:
             stats = layers.setdefault(name, {"type": type(mod).__name__, "weight": False})
@@ -156,21 +159,23 @@ class ActivationMonitor(Callback):
 
     def on_train_begin(self, trainer: Any) -> None:
         self.remove()
-        model = trainer.model
-        self._names = {}
-        for name, mod in model.named_modules():
-            if isinstance(mod, ACTIVATIONS):
-                self._names[id(mod)] = name or type(mod).__name__
-                self._handles.append(mod.register_forward_hook(self._hook))
-        if self._names:
-            self._handles.append(model.register_forward_pre_hook(self._root_pre))
-            self._handles.append(model.register_forward_hook(self._root_post))
+        self._model = trainer.model
+        self._acts = [(n or type(m).__name__, m) for n, m in self._model.named_modules() if isinstance(m, ACTIVATIONS)]
+        self._names = {id(m): n for n, m in self._acts}
         self._arm(trainer.step + 1)
 
     def _arm(self, next_step: int) -> None:
+        """Hook the activations only for a sampled step, so the other steps run without any hook."""
         self._armed = next_step % self.every == 0
         self._captured = False
         self._current: dict[str, dict] = {}
+        if self._armed and self._acts and not self._handles:
+            for _, mod in self._acts:
+                self._handles.append(mod.register_forward_hook(self._hook))
+            self._handles.append(self._model.register_forward_pre_hook(self._root_pre))
+            self._handles.append(self._model.register_forward_hook(self._root_post))
+        elif not self._armed and self._handles:
+            self.remove()
 
     def _root_pre(self, module: Any, args: tuple) -> None:
         self._calls: dict[int, int] = {}
@@ -198,35 +203,47 @@ class ActivationMonitor(Callback):
 
     def _measure(self, module: Any, key: str, y: Any) -> dict:
         xp = backend.get_array_module(y)
-        kind = type(module).__name__
-        stats: dict[str, Any] = {"type": kind, "mean": float(y.mean()), "std": float(y.std())}
+        flat = y.reshape(-1)
+        n = max(int(flat.size), 1)
+        # A sum, then a dot product of the deviations: cheaper than y.mean() and y.std(), and two-pass (a
+        # saturated sigmoid's E[y^2] - E[y]^2 would lose the small variance to float32 cancellation).
+        mean = float(flat.sum()) / n
+        dev = flat - mean
+        stats: dict[str, Any] = {"type": type(module).__name__, "mean": mean,
+                                 "std": math.sqrt(float(dev @ dev) / n)}
         if isinstance(module, (ReLU, LeakyReLU, GELU)):
-            axes = (0,) + tuple(range(2, y.ndim)) if y.ndim > 1 else (0,)
-            fired = backend.to_numpy(xp.any(y > 0, axis=axes)).reshape(-1)
+            pos = y > 0
+            stats["active"] = int(xp.count_nonzero(pos)) / n
+            fired = backend.to_numpy(pos.any(axis=0) if y.ndim <= 2 else
+                                     pos.any(axis=(0,) + tuple(range(2, y.ndim)))).reshape(-1)
             st = self._stats.get(key)
             if st is None or st.fired.maxlen != self.window or (st.fired and st.fired[0].shape != fired.shape):
                 st = self._stats[key] = _ActivationStats(self.window)
             st.fired.append(fired)
             st.samples.append(int(y.shape[0]) if y.ndim else 1)
             if len(st.fired) == self.window:
-                ever = np.logical_or.reduce(np.stack(st.fired), axis=0)
-                stats["dead"] = float(1.0 - ever.mean())
+                ever = st.fired[0].copy()
+                for f in list(st.fired)[1:]:
+                    ever |= f
+                stats["dead"] = 1.0 - int(ever.sum()) / max(ever.size, 1)
                 stats["window"] = int(sum(st.samples))
-            stats["active"] = float((y > 0).mean())
         elif isinstance(module, Tanh):
-            stats["saturated"] = float((xp.abs(y) > 1 - SATURATION).mean())
+            stats["saturated"] = int(xp.count_nonzero(xp.abs(y) > 1 - SATURATION)) / n
         elif isinstance(module, Sigmoid):
-            stats["saturated"] = float(((y < SATURATION) | (y > 1 - SATURATION)).mean())
+            stats["saturated"] = int(xp.count_nonzero((y < SATURATION) | (y > 1 - SATURATION))) / n
         return stats
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
-        if self._armed and self._current:
-            record = {"kind": "activations", "step": trainer.step, "epoch": trainer.epoch,
-                      "layers": self._current}
-            self.history.activations.append(record)
-            _log(trainer, record)
-            _tb_record(trainer, record)
-        self._arm(trainer.step + 1)
+        if self._armed:
+            if self._current:
+                record = {"kind": "activations", "step": trainer.step, "epoch": trainer.epoch,
+                          "layers": self._current}
+                self.history.activations.append(record)
+                _log(trainer, record)
+                _tb_record(trainer, record)
+            self._arm(trainer.step + 1)
+        elif (trainer.step + 1) % self.every == 0:
+            self._arm(trainer.step + 1)
 
     def on_train_end(self, trainer: Any, logs: dict) -> None:
         self.remove()
@@ -258,7 +275,8 @@ class NonFiniteMonitor(Callback):
         self._rerunning = False
         self._output: Any = None
         self._stochastic = any(type(m).__name__.startswith("Dropout") for m in self.model.modules())
-        self._handles.append(self.model.register_forward_pre_hook(self._pre))
+        if self._stochastic:
+            self._handles.append(self.model.register_forward_pre_hook(self._pre))
         self._handles.append(self.model.register_forward_hook(self._post))
 
     def _pre(self, module: Any, args: tuple) -> None:
@@ -267,12 +285,12 @@ class NonFiniteMonitor(Callback):
             self._rng = backend.get_rng_state()
 
     def _post(self, module: Any, args: tuple, output: Any) -> None:
-        if self._rerunning or not module.training or self.event is not None or not isinstance(output, Tensor):
+        if self.event is not None or self._rerunning or not module.training or not isinstance(output, Tensor):
             return
         self._output = output
         data = output.data
-        xp = backend.get_array_module(data)
-        if data.dtype.kind in "fc" and not bool(xp.isfinite(data).all()):
+        # One sum is the cheapest test (NaN and inf propagate); an overflowing sum is confirmed elementwise.
+        if data.dtype.kind == "f" and not math.isfinite(data.sum()) and not _finite(data):
             self._record(self._find_in_forward(module, args))
 
     def _find_in_forward(self, model: Any, args: tuple) -> dict:

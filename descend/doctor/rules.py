@@ -37,7 +37,7 @@ SPIKE_HISTORY = 10        # steps of history a spike is measured against
 SPIKE_COUNT = 2           # spikes needed: one can be an unlucky batch
 DEAD_FRACTION = 0.5       # half a ReLU layer's units never active over the window
 SATURATED_FRACTION = 0.5  # half of a tanh/sigmoid layer's outputs within 0.01 of its bounds
-ACT_SAMPLES = 3           # activation samples (after the dead-unit window filled) a rule needs
+ACT_SAMPLES = 2           # activation samples (after the dead-unit window filled) a rule needs
 OVERFIT_RISE = 0.1        # validation loss 10 % above its best ...
 OVERFIT_PATIENCE = 2      # ... for the last 2 epochs ...
 OVERFIT_TRAIN_DROP = 0.1  # ... while the training loss fell by 10 % or more since the best epoch
@@ -104,13 +104,18 @@ class History:
         self.activations: list[dict] = []  # {"step", "layers": {name: {"type", "mean", "std", "dead", ...}}}
         self.events: list[dict] = []       # {"event": "nan" | "rollback", "step", ...}
         self.finished = False              # set at the end of training: end-of-run rules may judge
+        self._arrays: dict[str, np.ndarray] = {}
+        self._tables: dict[str, tuple] = {}
+        self._memo: dict = {}  # results of scans over data that only grows (see _spikes, _depth_ratio)
 
     def add_step(self, logs: dict) -> None:
-        self.step.append(int(logs["step"]))
-        self.epoch.append(int(logs.get("epoch", 0)))
-        self.loss.append(_float(logs.get("loss")))
-        self.lr.append(_float(logs.get("lr")))
-        self.grad_norm.append(_float(logs.get("grad_norm")))
+        get = logs.get
+        self.step.append(logs["step"])
+        self.epoch.append(get("epoch", 0))
+        loss, lr, grad = get("loss"), get("lr"), get("grad_norm")
+        self.loss.append(math.nan if loss is None else float(loss))
+        self.lr.append(math.nan if lr is None else float(lr))
+        self.grad_norm.append(math.nan if grad is None else float(grad))
 
     def add(self, record: dict) -> None:
         """Add one metrics.jsonl record (kinds step, epoch, layers, activations, doctor; others ignored)."""
@@ -132,6 +137,32 @@ class History:
         for r in records:
             h.add(r)
         return h
+
+    def array(self, name: str) -> np.ndarray:
+        """One per-step series ("loss", "lr", "grad_norm", "step") as a float64 array, cached until it grows."""
+        values = getattr(self, name)
+        cached = self._arrays.get(name)
+        if cached is None or len(cached) != len(values):
+            cached = self._arrays[name] = np.asarray(values, dtype=np.float64)
+        return cached
+
+    def table(self, key: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(weight-layer names, steps, array [records, layers] of `key`) from the layer records; new records
+        are added to a cache, so a check costs little however long the run."""
+        names, steps, rows, done, arrays = self._tables.get(key, ([], [], [], 0, None))
+        recs = self.layers
+        if arrays is None or done < len(recs):
+            latest = [n for n, st in recs[-1].get("layers", {}).items()
+                      if st.get("weight") and key in st] if recs else []
+            if latest != names:
+                names, steps, rows, done = latest, [], [], 0
+            for r in recs[done:]:
+                if r.get("layers"):
+                    steps.append(r.get("step", 0))
+                    rows.append([_float(r["layers"].get(n, {}).get(key)) for n in names])
+            arrays = (np.asarray(steps), np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names)))
+            self._tables[key] = (names, steps, rows, len(recs), arrays)
+        return names, arrays[0], arrays[1]
 
     def event(self, name: str) -> dict | None:
         """The first event named `name`, or None."""
@@ -173,15 +204,22 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _med(a: np.ndarray) -> float:
+    """Median of a few values (np.median costs more than the sort for a handful)."""
+    v = sorted(float(x) for x in a)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
 def _loss_start(loss: np.ndarray) -> float:
     """The loss the run started from: the median of its first steps (the first alone is one noisy batch)."""
-    return float(np.median(loss[:SMOOTH]))
+    return _med(loss[:SMOOTH])
 
 
 # --- the rules ------------------------------------------------------------------------------------------------
 def divergence(h: History, found: dict) -> Diagnosis | None:
     """The loss climbed far above both its best and its start, or turned non-finite after doing so."""
-    loss = np.asarray(h.loss)
+    loss = h.array("loss")
     k, _ = _trouble(h)
     finite = loss[:k] if k is not None else loss
     # The smallest loss of each SMOOTH consecutive steps: a divergence keeps the loss high, while a few
@@ -203,7 +241,7 @@ def divergence(h: History, found: dict) -> Diagnosis | None:
         return None
     # The loss went non-finite without a visible climb: a divergence only if the gradient or the weights
     # blew up first; otherwise it is a numerical problem in one op (the `nan` rule).
-    g = np.asarray(h.grad_norm[:k])
+    g = h.array("grad_norm")[:k]
     g = g[np.isfinite(g)]
     early = float(np.median(g[: max(SMOOTH, k // 2)])) if g.size else float("nan")
     late = float(np.max(g[-SMOOTH:])) if g.size else float("nan")
@@ -251,7 +289,7 @@ _NAN_HINTS = {
 
 def _trouble(h: History) -> tuple[int | None, str]:
     """(index of the first step whose loss or gradient was non-finite or whose forward made NaN/inf, what)."""
-    loss, grad = np.asarray(h.loss), np.asarray(h.grad_norm)
+    loss, grad = h.array("loss"), h.array("grad_norm")
     cands = []
     k = _first_nonfinite(loss)
     if k is not None:
@@ -302,19 +340,31 @@ def nan(h: History, found: dict) -> Diagnosis | None:
                      suggestion, values)
 
 
-def _layer_table(h: History, key: str) -> tuple[list[str], np.ndarray]:
-    """(names of weight layers in model order, array [records, layers] of `key`) from the layer records."""
-    recs = [r for r in h.layers if r.get("layers")]
-    if not recs:
-        return [], np.empty((0, 0))
-    names = [n for n, s in recs[-1]["layers"].items() if s.get("weight") and key in s]
-    rows = [[_float(r["layers"].get(n, {}).get(key)) for n in names] for r in recs]
-    return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
+def _spikes(h: History, g: np.ndarray, n: int) -> list[int]:
+    """Indices i < n where g[i] > SPIKE x the median of the SPIKE_HISTORY values before it. Steps already
+    scanned are remembered on the history, so a check scans only the new ones."""
+    done, found = h._memo.get("spikes", (SPIKE_HISTORY, []))
+    if n > done:
+        ref = np.median(sliding_window_view(g[done - SPIKE_HISTORY: n - 1], SPIKE_HISTORY), axis=1)
+        cur = g[done:n]
+        with np.errstate(invalid="ignore"):
+            new = np.flatnonzero(np.isfinite(cur) & (ref > 0) & (cur > SPIKE * ref))
+        found = found + [int(i) + done for i in new]
+        h._memo["spikes"] = (n, found)
+    return found
 
 
 def _depth_ratio(h: History) -> tuple[float, list[str], np.ndarray, int] | None:
-    """Median over recent samples of (first quarter's gradient RMS) / (last quarter's), with its layers."""
-    names, rms = _layer_table(h, "grad_rms")
+    """Median over recent samples of (first quarter's gradient RMS) / (last quarter's), with its layers
+    (computed once per new layer record: two rules ask)."""
+    key = ("depth", len(h.layers))
+    if key not in h._memo:
+        h._memo[key] = _depth_ratio_now(h)
+    return h._memo[key]
+
+
+def _depth_ratio_now(h: History) -> tuple[float, list[str], np.ndarray, int] | None:
+    names, _, rms = h.table("grad_rms")
     if len(names) < 3 or rms.shape[0] < LAYER_SAMPLES:
         return None
     q = max(1, len(names) // 4)
@@ -323,10 +373,10 @@ def _depth_ratio(h: History) -> tuple[float, list[str], np.ndarray, int] | None:
     last = np.median(recent[:, -q:], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = first / last
-    ratio = ratio[np.isfinite(ratio)]
-    if ratio.size < LAYER_SAMPLES:
+    ratio = sorted(ratio[np.isfinite(ratio)].tolist())
+    if len(ratio) < LAYER_SAMPLES:
         return None
-    return float(np.median(ratio)), names, recent, q
+    return ratio[len(ratio) // 2], names, recent, q
 
 
 def _blocked(h: History) -> bool:
@@ -370,7 +420,7 @@ def exploding_gradients(h: History, found: dict) -> Diagnosis | None:
     """Gradient norms overflow, spike far above their recent level, or grow by orders of magnitude with depth."""
     if found.keys() & {"divergence", "nan"}:
         return None
-    loss, g = np.asarray(h.loss), np.asarray(h.grad_norm)
+    loss, g = h.array("loss"), h.array("grad_norm")
     # Overflow: the gradient norm is infinite although the loss was finite (a NaN is the `nan` rule's).
     bad = np.flatnonzero(np.isinf(g) & np.isfinite(loss))
     k, _ = _trouble(h)
@@ -384,12 +434,7 @@ def exploding_gradients(h: History, found: dict) -> Diagnosis | None:
             "(kaiming/xavier) and normalisation layers.", {"step": h.step[i]})
     # Spikes: a norm SPIKE times the median of the steps before it (judged once the loss had a chance to
     # show a divergence instead, SMOOTH steps later).
-    n = len(g) - SMOOTH
-    spikes = []
-    for i in range(SPIKE_HISTORY, max(n, SPIKE_HISTORY)):
-        ref = np.median(g[i - SPIKE_HISTORY:i])
-        if math.isfinite(g[i]) and ref > 0 and g[i] > SPIKE * ref:
-            spikes.append(i)
+    spikes = _spikes(h, g, len(g) - SMOOTH)
     if len(spikes) >= SPIKE_COUNT:
         i = spikes[0]
         top = max(spikes, key=lambda j: g[j])
@@ -481,14 +526,14 @@ def lr_too_low(h: History, found: dict) -> Diagnosis | None:
     """After LOW_LR_MIN_STEPS steps the loss has barely moved and no layer's weights change noticeably."""
     if found.keys() & {"divergence", "nan", "dead_relus", "saturated_units", "vanishing_gradients"}:
         return None
-    loss = np.asarray(h.loss)
+    loss = h.array("loss")
     if len(loss) < LOW_LR_MIN_STEPS or not np.isfinite(loss).all():
         return None
-    _, ratio = _layer_table(h, "update_ratio")
+    _, _, ratio = h.table("update_ratio")
     if ratio.shape[0] < LAYER_SAMPLES or ratio.shape[1] == 0:
         return None
     start = _loss_start(loss)
-    now = float(np.median(loss[-SMOOTH:]))
+    now = _med(loss[-SMOOTH:])
     moved = abs(start - now) / max(abs(start), 1e-12)
     top = float(np.nanmax(ratio))
     if moved >= LOW_LR_MOVE or not top < LOW_LR_RATIO:
@@ -559,7 +604,7 @@ def plateau(h: History, found: dict) -> Diagnosis | None:
     if found.keys() & {"divergence", "nan", "lr_too_low", "oscillation", "vanishing_gradients", "dead_relus",
                        "saturated_units", "exploding_gradients"}:
         return None
-    loss = np.asarray(h.loss)
+    loss = h.array("loss")
     n = len(loss)
     if n < PLATEAU_MIN_STEPS or not np.isfinite(loss).all():
         return None
@@ -569,13 +614,13 @@ def plateau(h: History, found: dict) -> Diagnosis | None:
     a = float(np.mean(loss[n - span: n - span + q]))
     b = float(np.mean(loss[n - q:]))
     gain = (a - b) / max(abs(a), 1e-12)
-    lr = np.asarray(h.lr[-span:])
+    lr = h.array("lr")[-span:]
     if gain >= PLATEAU_GAIN or not np.allclose(lr, lr[0], rtol=1e-6):
         return None
     i0 = n - span
-    recs = [r for r in h.layers if r.get("step", 0) >= h.step[i0]]
-    top = [max((s.get("update_ratio", 0.0) for s in r["layers"].values()), default=0.0) for r in recs]
-    ratio = float(np.median(top)) if len(top) >= LAYER_SAMPLES else float("nan")
+    _, steps, table = h.table("update_ratio")
+    recent = table[steps >= h.step[i0]] if table.size else table
+    ratio = float(np.median(np.nanmax(recent, axis=1))) if len(recent) >= LAYER_SAMPLES else float("nan")
     if not ratio >= PLATEAU_RATIO:
         return None
     start = _loss_start(loss)
@@ -629,7 +674,7 @@ def underfitting(h: History, found: dict) -> Diagnosis | None:
     if not h.finished or any(d.severity != "info" for d in found.values()):
         return None  # underfitting is the diagnosis of last resort, when nothing else explains it
     ep = [e for e in h.epochs if e.get("train_loss") is not None]
-    loss = np.asarray(h.loss)
+    loss = h.array("loss")
     if len(ep) < UNDERFIT_MIN_EPOCHS or len(loss) < SMOOTH or not np.isfinite(loss).all():
         return None
     start = _loss_start(loss)
@@ -661,13 +706,19 @@ RULES: tuple[Callable[[History, dict], Diagnosis | None], ...] = (
     oscillation, plateau, overfitting, underfitting,
 )
 CODES = tuple(r.__name__ for r in RULES)
+# The rules that read only the epoch logs: cheap, applied at every epoch end.
+EPOCH_RULES = (oscillation, overfitting, underfitting)
+# The rules a regular check applies: divergence and nan can only hold after a step that the doctor checks
+# at once anyway (a non-finite loss or gradient, a loss above DIVERGE_ABOVE_START x the first, an event).
+PERIODIC_RULES = tuple(r for r in RULES if r not in EPOCH_RULES and r not in (divergence, nan))
 
 
-def run_rules(h: History, found: dict | None = None) -> list[Diagnosis]:
-    """Evaluate every rule not yet in `found` (code -> Diagnosis), in order; returns the new diagnoses."""
+def run_rules(h: History, found: dict | None = None, rules: Iterable | None = None) -> list[Diagnosis]:
+    """Evaluate the rules (default: all) not yet in `found` (code -> Diagnosis), in order; returns the new
+    diagnoses."""
     found = dict(found or {})
     new = []
-    for rule in RULES:
+    for rule in RULES if rules is None else rules:
         if rule.__name__ in found:
             continue
         d = rule(h, found)

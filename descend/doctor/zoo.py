@@ -142,7 +142,7 @@ def _dead_relus() -> dict:
         if isinstance(layer, nn.Linear) and layer.out_features == 100:
             layer.bias.data[...] = -10.0
     return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
-                val_loader=val, epochs=4)
+                val_loader=val, epochs=7)
 
 
 def _saturated() -> dict:
@@ -175,7 +175,7 @@ def _exploding_depth() -> dict:
         n = 32
     model = nn.Sequential(*layers, nn.Linear(32, 10))
     return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
-                val_loader=val, epochs=3)
+                val_loader=val, epochs=8)
 
 
 def _exploding_spikes() -> dict:
@@ -239,11 +239,11 @@ CASES: list[Case] = [
 ]
 
 
-def run_case(case: Case, every: int = 10, stream: Any = None, seed: int = 0) -> tuple[Trainer, Doctor]:
-    """Train one case with a Doctor (seeded); returns the trainer and the doctor."""
+def run_case(case: Case, stream: Any = None, seed: int = 0) -> tuple[Trainer, Doctor]:
+    """Train one case with a default Doctor (seeded); returns the trainer and the doctor."""
     backend.manual_seed(seed)
     kwargs = case.build()
-    doctor = Doctor(every=every, verbose=stream is not None, stream=stream, on_divergence="stop")
+    doctor = Doctor(verbose=stream is not None, stream=stream)
     kwargs.setdefault("loss_fn", nn.CrossEntropyLoss())
     with np.errstate(all="ignore"):  # the broken cases overflow on purpose
         trainer = Trainer(callbacks=[doctor], **kwargs).fit()
