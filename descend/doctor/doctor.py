@@ -1,8 +1,9 @@
 """The Doctor: a fit-loop callback that runs the monitors, applies the rules and reports in words.
 
 Each diagnosis is printed once, when its rule first holds, written to the run's diagnosis.json (rewritten
-atomically each time one is added) and to TensorBoard as text. Rules run every `every` steps, at every epoch
-end and at the end of training; a non-finite loss is checked on every step.
+atomically each time one is added) and to TensorBoard as text. The step rules run every `check_every` steps,
+and at once on a suspicious step (non-finite loss or gradient, loss above 1.5x its start, a NaN event); the
+epoch rules at every epoch end; all of them at the end of training.
 """
 
 from __future__ import annotations
