@@ -14,11 +14,17 @@ Non-finite values are written as they are (TensorBoard shows them as NaN/inf).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
 
 _SKIP = ("kind", "step", "epoch")
+_BAD_TAG = re.compile(r"[^-/\w.]")  # TensorBoard's rule for tag characters (tensorboardX applies the same)
+
+
+def _tag(name: str) -> str:
+    return _BAD_TAG.sub("_", name).lstrip("/")
 
 
 def _number(v: Any) -> float | None:
@@ -78,8 +84,11 @@ class TBWriter:
             from tensorboardX import SummaryWriter
         except ImportError as e:
             raise ImportError("TBWriter needs the tensorboardX package (pip install tensorboardX)") from e
+        from tensorboardX.proto.summary_pb2 import Summary
+
         self.log_dir = str(log_dir)
         self.writer = SummaryWriter(logdir=self.log_dir, purge_step=purge_step, flush_secs=flush_secs)
+        self._summary = Summary
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         """One scalar point."""
@@ -94,8 +103,12 @@ class TBWriter:
             raise ValueError(f"TBWriter.scalars_from_record: record needs an integer 'step', "
                              f"got {record.get('step')!r}")
         scalars = record_scalars(record)
-        for tag, v in scalars.items():
-            self.writer.add_scalar(tag, v, int(record["step"]))
+        if scalars:
+            # One event holding all the record's values: an event costs the writer ~35 us whatever it holds
+            # (its CRC32C is pure Python without the crc32c package), a value a few us.
+            S = self._summary
+            values = [S.Value(tag=_tag(tag), simple_value=v) for tag, v in scalars.items()]
+            self.writer.file_writer.add_summary(S(value=values), int(record["step"]))
         return scalars
 
     def image(self, tag: str, image: np.ndarray, step: int) -> None:
