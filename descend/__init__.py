@@ -14,6 +14,9 @@ from descend.ops.creation import (arange, empty, empty_like, eye, full, full_lik
                                   rand, rand_like, randint, randn, randn_like, randperm, zeros, zeros_like)
 from descend import functional
 from descend.gradcheck import gradcheck
+# The user-facing subpackages, so that `import descend` then `descend.nn.Linear`, `descend.optim.Adam` work as
+# in PyTorch (`torch.nn`, `torch.optim`).
+from descend import io, nn, optim, data  # noqa: E402  (after the engine: they build on it)
 
 __version__ = "0.1.0"
 
