@@ -29,10 +29,10 @@ SATURATION = 0.01  # within 0.01 of a bound: tanh |y| > 0.99, sigmoid y < 0.01 o
 
 def _sumsq(a: Any) -> float:
     """Σ a² as a Python float: one dot product, redone in float64 if float16/32 overflowed."""
-    flat = a.reshape(-1)
-    v = float(flat @ flat)
-    if not math.isfinite(v) and flat.dtype != np.float64:
-        v = float(flat.astype(np.float64) @ flat.astype(np.float64))
+    v = float(np.vdot(a, a))  # vdot flattens without a reshape; CuPy arrays dispatch to cupy.vdot
+    if not math.isfinite(v) and a.dtype != np.float64:
+        flat = a.reshape(-1).astype(np.float64)
+        v = float(flat @ flat)
     return v
 
 
@@ -225,7 +225,7 @@ class ActivationMonitor(Callback):
                 ever = st.fired[0].copy()
                 for f in list(st.fired)[1:]:
                     ever |= f
-                stats["dead"] = 1.0 - int(ever.sum()) / max(ever.size, 1)
+                stats["dead"] = 1.0 - int(np.count_nonzero(ever)) / max(ever.size, 1)
                 stats["window"] = int(sum(st.samples))
         elif isinstance(module, Tanh):
             stats["saturated"] = int(xp.count_nonzero(xp.abs(y) > 1 - SATURATION)) / n
