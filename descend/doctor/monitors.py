@@ -160,7 +160,8 @@ class ActivationMonitor(Callback):
     def on_train_begin(self, trainer: Any) -> None:
         self.remove()
         self._model = trainer.model
-        self._acts = [(n or type(m).__name__, m) for n, m in self._model.named_modules() if isinstance(m, ACTIVATIONS)]
+        self._acts = [(n or type(m).__name__, m) for n, m in self._model.named_modules()
+                      if isinstance(m, ACTIVATIONS)]
         self._names = {id(m): n for n, m in self._acts}
         self._arm(trainer.step + 1)
 

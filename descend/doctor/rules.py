@@ -455,7 +455,8 @@ def exploding_gradients(h: History, found: dict) -> Diagnosis | None:
             f"gradient RMS of the first layers is {_fmt(ratio)}x that of the last ({names[0]}: "
             f"{_fmt(gm[0])}, {names[-1]}: {_fmt(gm[-1])}): the gradient grows layer by layer.",
             "Add residual connections or use fewer layers (BatchNorm alone does not stop this in deep "
-            "plain stacks), scale the initialisation down, and clip gradients (--clip-grad 1.0).", {"ratio": ratio, "layers": dict(zip(names, map(float, gm)))})
+            "plain stacks), scale the initialisation down, and clip gradients (--clip-grad 1.0).",
+            {"ratio": ratio, "layers": dict(zip(names, map(float, gm)))})
     return None
 
 
