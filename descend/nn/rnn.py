@@ -13,6 +13,7 @@ from descend import functional as F
 from descend.backend import get_array_module
 from descend.nn import init
 from descend.nn.module import Module, Parameter
+from descend.ops.linear import ones_vector
 from descend.ops.movement import cat, stack
 from descend.tensor import Function, Tensor
 
@@ -103,8 +104,9 @@ class GRURecurrence(Function):
         dgi[..., 2 * hid:] = dan
         flat = dgh.reshape(-1, 3 * hid)
         dw_hh = flat.T @ h_prev.reshape(-1, hid) if self.needs_input_grad[2] else None
-        db_hh = xp.ones(flat.shape[0], dtype=flat.dtype) @ flat if self.has_bias and self.needs_input_grad[3] \
-            else None  # a GEMV sums the (T*N, 3H) rows ~8x faster than sum(axis=0)
+        db_hh = None
+        if self.has_bias and self.needs_input_grad[3]:  # a GEMV sums the (T*N, 3H) rows ~8x faster than sum
+            db_hh = ones_vector(xp, flat.shape[0], flat.dtype) @ flat
         return dgi, dh, dw_hh, db_hh
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 
 from descend.backend import get_array_module
+from descend.ops.linear import ones_vector
 from descend.tensor import Function
 
 
@@ -87,7 +88,7 @@ class ConvNd(Function):
         xp = get_array_module(grad)
         dx, dw, db = self.needs_input_grad
         g2 = to_channels_last(grad).reshape(-1, self.w_shape[0])  # free when grad is channels-last, as ours
-        gb = xp.ones(g2.shape[0], dtype=g2.dtype) @ g2 if db else None  # a GEMV beats sum(axis=0)
+        gb = ones_vector(xp, g2.shape[0], g2.dtype) @ g2 if db else None  # a GEMV beats sum(axis=0)
         if self.rows:
             gw = self._rows_weight_grad(xp, g2) if dw else None
             gx = self._rows_input_grad(xp, g2) if dx else None

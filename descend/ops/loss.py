@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.linear import ones_vector
 from descend.tensor import Function
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -65,7 +66,8 @@ def _all_counted(target, n_classes: int, ignore_index: int) -> bool:
     """Whether every class-index target is in range and none is ignored (else the general path checks)."""
     if target.dtype.kind not in "iu" or target.size == 0:
         return False
-    if int(target.min()) < 0 or int(target.max()) >= n_classes:
+    # Viewed as unsigned, negative targets become huge: one reduction checks both bounds.
+    if int(target.view(target.dtype.str.replace("i", "u")).max()) >= n_classes:
         return False
     return not (0 <= ignore_index < n_classes and bool((target == ignore_index).any()))
 
@@ -107,11 +109,22 @@ class CrossEntropy(Function):
             raise ValueError(f"cross_entropy: weight must have shape ({x.shape[1]},), got {weight.shape}")
         n_classes = x.shape[1]
         eps = float(label_smoothing)
-        m = x.max(axis=1, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        shifted = x - m  # exact for floats of similar magnitude, so adding 1e8 to every logit changes nothing
-        e = xp.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
+        if x.ndim == 2 and x.size:
+            # Row max as argmax + gather and row sums as a GEMV: NumPy reduces a short last axis row by row
+            # (5 us for max over 100x10 against 1.7 us; sum 2.3 against 0.9 us).
+            rows = xp.arange(x.shape[0])
+            m = x[rows, x.argmax(axis=1)][:, None]  # argmax points at the first NaN, so NaN still propagates
+            m = xp.where(xp.isfinite(m), m, 0)
+            shifted = x - m
+            e = xp.exp(shifted)
+            s = (e @ ones_vector(xp, n_classes, e.dtype))[:, None]
+        else:
+            rows = None
+            m = x.max(axis=1, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+            shifted = x - m  # exact for similar magnitudes: adding 1e8 to every logit changes nothing
+            e = xp.exp(shifted)
+            s = e.sum(axis=1, keepdims=True)
         lse = xp.log(s)
         w = None if weight is None else _class_weight(weight.astype(x.dtype, copy=False), x.ndim)
         self.e, self.s, self.w, self.eps, self.reduction = e, s, w, eps, reduction
@@ -126,7 +139,7 @@ class CrossEntropy(Function):
         self.plain = w is None and not eps and x.ndim == 2 and _all_counted(target, n_classes, ignore_index)
         if self.plain:
             # The common case (class indices, no weights, no smoothing, nothing ignored) in a few array ops.
-            self.idx = (xp.arange(x.shape[0]), target)
+            self.idx = (rows, target)
             loss = lse[:, 0] - shifted[self.idx]
             self.denom = x.shape[0]
             return _reduce(loss, reduction, self.denom)

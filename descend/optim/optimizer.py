@@ -294,8 +294,10 @@ class Optimizer:
                 loss = closure()
         who = type(self).__name__
         for group, flats in zip(self.param_groups, self._flats):
-            borrow = (self._grad_read_only and self.grad_hooks is Optimizer.grad_hooks
-                      and not _edits_grad(group))
+            # The default hooks do nothing unless the group asks for an edit: then they are skipped.
+            hooks = () if self.grad_hooks is Optimizer.grad_hooks and not _edits_grad(group) \
+                else self.grad_hooks
+            borrow = self._grad_read_only and not hooks
             for flat in flats:
                 srcs, missing = flat.grads(who)
                 if missing is not None and len(missing) == len(flat.params):
@@ -304,9 +306,10 @@ class Optimizer:
                     new = count
                     for lo, hi, pieces in plan:
                         blk = _Block(flat, lo, hi, pieces, srcs, borrow)
-                        tmp = blk.tmp(0)
-                        for hook in self.grad_hooks:
-                            hook(group, blk.p, blk.g, tmp)
+                        if hooks:
+                            tmp = blk.tmp(0)
+                            for hook in hooks:
+                                hook(group, blk.p, blk.g, tmp)
                         new = self._update(group, blk, count)
                     flat.count[ps] = new
                 if missing is not None:
