@@ -3,6 +3,7 @@ finder, the Doctor callback's files and TensorBoard events, rollback, resume, an
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import io
 import json
@@ -18,7 +19,7 @@ from descend.data import DataLoader, TensorDataset
 from descend.doctor import (ActivationMonitor, Diagnosis, Doctor, History, LayerMonitor, NonFiniteMonitor,
                             Rollback, read_diagnoses, rules, run_rules)
 from descend.doctor import commands
-from descend.tensor import Tensor
+from descend.tensor import NonFiniteError, Tensor, detect_anomaly
 from descend.train import Run, Trainer
 
 
@@ -305,11 +306,91 @@ def test_activation_monitor_dead_units_and_saturation():
     assert recs[1]["layers"]["3"]["std"] == pytest.approx(float(y.std()), rel=1e-4)
 
 
+class _Gate(nn.Module):
+    """A layer with an activation inside it (on an internal tensor): not one of the model's activations."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.w = nn.Parameter(descend.tensor(np.ones(n, dtype=np.float32)))
+
+    def forward(self, x):
+        return x * (x * self.w).sigmoid()
+
+
+class _Functional(nn.Module):
+    """Activations applied as functions to layer outputs, next to an activation module."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 8)
+        self.fc2 = nn.Linear(8, 4)
+        self.act = nn.Tanh()
+        self.gate = _Gate(4)
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = self.fc1(x).relu()                   # functional: "fc1.relu"
+        h = self.gate(self.act(self.fc2(h)))     # a module ("act", not "fc2.tanh"); the gate's sigmoid is inside
+        return self.out(h).relu().tanh()         # "out.relu"; the tanh is not applied to a layer's output
+
+
+def test_functional_activations_are_measured_as_layer_dot_op():
+    descend.manual_seed(0)
+    model = _Functional()
+    model.fc1.bias.data[:3] = -100.0  # units 0..2 of fc1.relu never fire
+    model.fc1.bias.data[3:] = 100.0
+    seen = {}
+    model.fc1.register_forward_hook(lambda m, a, out: seen.__setitem__("fc1", out.data.copy()))
+    model.fc2.register_forward_hook(lambda m, a, out: seen.__setitem__("fc2", out.data.copy()))
+    mon = ActivationMonitor(every=2, window=2)
+    trainer = Trainer(model, optim.SGD(model.parameters(), 1e-4), _data(), loss_fn=nn.CrossEntropyLoss(),
+                      epochs=1, callbacks=[mon])
+    trainer.fit()
+    recs = mon.history.activations
+    assert [r["step"] for r in recs] == [2, 4]
+    assert list(recs[1]["layers"]) == ["fc1.relu", "act", "out.relu"]  # forward order, each once
+    relu = np.maximum(seen["fc1"], 0)  # the last training forward is the last sampled one (step 4)
+    st = recs[1]["layers"]["fc1.relu"]
+    assert st["type"] == "ReLU" and st["dead"] == pytest.approx(3 / 8) and st["window"] == 32
+    assert st["mean"] == pytest.approx(float(relu.mean()), rel=1e-5)
+    assert st["std"] == pytest.approx(float(relu.std()), rel=1e-4)
+    assert st["active"] == pytest.approx(float((relu > 0).mean()))
+    tanh = np.tanh(seen["fc2"])
+    assert recs[1]["layers"]["act"]["saturated"] == pytest.approx(float((np.abs(tanh) > 0.99).mean()))
+    assert mon._functional is True and not mon._handles
+    assert importlib.import_module("descend.tensor")._anomaly_check is None  # the op callback is gone
+    # Watching does not change training.
+    descend.manual_seed(0)
+    plain = _Functional()
+    plain.load_state_dict(model.state_dict())
+    for m in (plain, model):
+        descend.manual_seed(1)
+        Trainer(m, optim.SGD(m.parameters(), 0.1), _data(), loss_fn=nn.CrossEntropyLoss(), epochs=1,
+                callbacks=[ActivationMonitor(every=1, window=2)] if m is model else []).fit()
+    for a, b in zip(plain.parameters(), model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_activation_monitor_leaves_detect_anomaly_working():
+    descend.manual_seed(0)
+    model = _Functional()
+    mon = ActivationMonitor(every=1, window=2)
+    x = descend.tensor(np.ones((2, 6), dtype=np.float32))
+    trainer = Trainer(model, optim.SGD(model.parameters(), 0.0), _data(), loss_fn=nn.CrossEntropyLoss(),
+                      epochs=1, callbacks=[mon])
+    with detect_anomaly():
+        trainer.fit()
+        assert importlib.import_module("descend.tensor")._anomaly_check is not None
+        with pytest.raises(NonFiniteError, match="Log"), np.errstate(invalid="ignore"):
+            (x - 2.0).log()
+    assert mon.history.activations and importlib.import_module("descend.tensor")._anomaly_check is None
+
+
 def test_activation_std_of_a_saturated_layer_keeps_its_precision():
     # float32 outputs just below 1 (a saturated sigmoid): E[y^2] - E[y]^2 would lose the small variance.
     y = (1 - 1e-3 * np.abs(np.random.default_rng(0).standard_normal((100, 100)))).astype(np.float32)
     mon = ActivationMonitor()
-    stats = mon._measure(nn.Sigmoid(), "s", y)
+    stats = mon._measure("Sigmoid", "s", y)
     assert stats["std"] == pytest.approx(float(y.astype(np.float64).std()), rel=1e-3)
     assert stats["mean"] == pytest.approx(float(y.astype(np.float64).mean()), rel=1e-6)
     assert stats["saturated"] == pytest.approx(float((y > 0.99).mean()))

@@ -10,6 +10,7 @@ logged to metrics.jsonl (kinds "layers" and "activations") and to TensorBoard.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections import deque
 from typing import Any
@@ -20,10 +21,16 @@ from descend import backend
 from descend.doctor.rules import History
 from descend.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from descend.nn.normalization import _BatchNorm
+from descend.ops import elementwise as _ew
 from descend.tensor import NonFiniteError, Tensor, detect_anomaly, no_grad
 from descend.train.callbacks import Callback
 
 ACTIVATIONS = (ReLU, LeakyReLU, GELU, Tanh, Sigmoid)
+# The engine module (`descend.tensor` the attribute is the tensor() factory): its `_anomaly_check` is the
+# per-op callback that detect_anomaly() also uses.
+_tensor = importlib.import_module("descend.tensor")
+# The engine's activation ops, as the record's "type" names them (the activation modules' class names).
+_OPS = {_ew.ReLU: "ReLU", _ew.LeakyReLU: "LeakyReLU", _ew.GELU: "GELU", _ew.Tanh: "Tanh", _ew.Sigmoid: "Sigmoid"}
 SATURATION = 0.01  # within 0.01 of a bound: tanh |y| > 0.99, sigmoid y < 0.01 or y > 0.99
 
 
@@ -140,12 +147,16 @@ class _ActivationStats:
 
 
 class ActivationMonitor(Callback):
-    """Every `every` steps, through forward hooks: mean, std, dead and saturated fractions per activation layer.
+    """Every `every` steps: mean, std, dead and saturated fractions per activation.
 
-    A unit is a feature (dim 1: a Linear output's column, a convolution's channel). It is dead when it gave
-    0 (ReLU) or less (LeakyReLU, GELU) for every sample of the last `window` sampled batches. An activation
-    whose output is the model's output is flagged `output` (a sigmoid that answers confidently is not saturated
-    in the harmful sense).
+    Activations are seen two ways on a sampled training forward: activation modules (nn.ReLU, nn.Tanh, ...)
+    through forward hooks, named as the module; and activations applied as functions (`x.relu()`,
+    `F.sigmoid(x)`) to the output of a layer that owns parameters, named `<layer>.<op>` (e.g. `conv1.relu`),
+    through the engine's per-op callback. Activations computed inside a layer (a GRU's gates) are not
+    counted. A unit is a feature (dim 1: a Linear output's column, a convolution's channel). It is dead when it
+    gave 0 (ReLU) or less (LeakyReLU, GELU) for every sample of the last `window` sampled batches. An
+    activation whose output is the model's output is flagged `output` (a sigmoid that answers confidently
+    is not saturated in the harmful sense).
     """
 
     def __init__(self, every: int = 10, window: int = 5, history: History | None = None) -> None:
@@ -155,6 +166,8 @@ class ActivationMonitor(Callback):
         self.history = history if history is not None else History()
         self._handles: list = []
         self._armed = False
+        self._depth = 0
+        self._observing = False
         self._stats: dict[str, _ActivationStats] = {}
 
     def on_train_begin(self, trainer: Any) -> None:
@@ -163,6 +176,11 @@ class ActivationMonitor(Callback):
         self._acts = [(n or type(m).__name__, m) for n, m in self._model.named_modules()
                       if isinstance(m, ACTIVATIONS)]
         self._names = {id(m): n for n, m in self._acts}
+        # Layers whose outputs a functional activation may be applied to. Whether the model applies any is
+        # learnt on the first sampled step; without any, later samples skip these hooks and the op callback.
+        self._producers = [(n, m) for n, m, _ in _layers(self._model)]
+        self._producer_names = {id(m): n for n, m in self._producers}
+        self._functional: bool | None = None
         self._arm(trainer.step + 1)
 
     def _arm(self, next_step: int) -> None:
@@ -170,39 +188,82 @@ class ActivationMonitor(Callback):
         self._armed = next_step % self.every == 0
         self._captured = False
         self._current: dict[str, dict] = {}
-        if self._armed and self._acts and not self._handles:
+        if self._armed and not self._handles and (self._acts or self._functional is not False):
             for _, mod in self._acts:
                 self._handles.append(mod.register_forward_hook(self._hook))
+            if self._functional is not False:
+                for _, mod in self._producers:
+                    self._handles.append(mod.register_forward_hook(self._produced))
             self._handles.append(self._model.register_forward_pre_hook(self._root_pre))
             self._handles.append(self._model.register_forward_hook(self._root_post))
         elif not self._armed and self._handles:
             self.remove()
 
     def _root_pre(self, module: Any, args: tuple) -> None:
-        self._calls: dict[int, int] = {}
-        self._outputs: dict[int, str] = {}
+        self._depth += 1
+        if self._depth > 1:
+            return  # a forward inside the forward (the NaN finder's re-run): not measured
         # Only the first micro-batch of a sampled training step is measured (not evaluation, not accumulation).
         self._capturing = self._armed and not self._captured and module.training
+        self._seen: list[tuple[str, str, Any]] = []  # (type, name, output array) in forward order
+        self._module_outs: set[int] = set()
+        self._made_by: dict[int, tuple[str, Any]] = {}  # id(output array) -> (layer name, the array)
+        if self._capturing and self._functional is not False:
+            self._prev_check = _tensor._anomaly_check
+            _tensor._anomaly_check = self._observe
+            self._observing = True
+
+    def _observe(self, cls: type, out: Any, args: tuple) -> None:
+        """The engine's per-op callback during a sampled forward: keep activations of a layer's output."""
+        if self._prev_check is not None:
+            self._prev_check(cls, out, args)  # an enclosing detect_anomaly() keeps working
+        kind = _OPS.get(cls)
+        if kind is not None and self._depth == 1 and args and isinstance(args[0], Tensor):
+            made = self._made_by.get(id(args[0].data))
+            if made is not None:
+                self._seen.append((kind, f"{made[0]}.{kind.lower()}", out))
+
+    def _unobserve(self) -> None:
+        if self._observing:
+            _tensor._anomaly_check = self._prev_check
+            self._observing = False
+
+    def _produced(self, module: Any, args: tuple, output: Any) -> None:
+        if self._depth == 1 and getattr(self, "_capturing", False) and isinstance(output, Tensor):
+            self._made_by[id(output.data)] = (self._producer_names[id(module)], output.data)
+
+    def _hook(self, module: Any, args: tuple, output: Any) -> None:
+        if self._depth != 1 or not getattr(self, "_capturing", False) or not isinstance(output, Tensor):
+            return
+        self._module_outs.add(id(output.data))
+        self._seen.append((type(module).__name__, self._names[id(module)], output.data))
 
     def _root_post(self, module: Any, args: tuple, output: Any) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        self._unobserve()
         if not self._capturing:
             return
         self._captured = True
-        key = self._outputs.get(id(output))
-        if key is not None:
-            self._current[key]["output"] = True
+        final = id(output.data) if isinstance(output, Tensor) else None
+        calls: dict[str, int] = {}
+        functional = False
+        for kind, name, y in self._seen:
+            if name not in self._names.values() and id(y) in self._module_outs:
+                continue  # the op inside an activation module: measured as the module
+            functional = functional or name not in self._names.values()
+            count = calls.get(name, 0)
+            calls[name] = count + 1
+            key = name if count == 0 else f"{name}#{count + 1}"  # applied twice in one forward
+            stats = self._current[key] = self._measure(kind, key, y)
+            if id(y) == final:
+                stats["output"] = True
+        if self._functional is None:
+            self._functional = functional
+        self._seen, self._made_by = [], {}
 
-    def _hook(self, module: Any, args: tuple, output: Any) -> None:
-        if not getattr(self, "_capturing", False) or not isinstance(output, Tensor):
-            return
-        name = self._names[id(module)]
-        count = self._calls.get(id(module), 0)
-        self._calls[id(module)] = count + 1
-        key = name if count == 0 else f"{name}#{count + 1}"  # a module applied twice in one forward
-        self._outputs[id(output)] = key
-        self._current[key] = self._measure(module, key, output.data)
-
-    def _measure(self, module: Any, key: str, y: Any) -> dict:
+    def _measure(self, kind: str, key: str, y: Any) -> dict:
         xp = backend.get_array_module(y)
         flat = y.reshape(-1)
         n = max(int(flat.size), 1)
@@ -210,9 +271,8 @@ class ActivationMonitor(Callback):
         # saturated sigmoid's E[y^2] - E[y]^2 would lose the small variance to float32 cancellation).
         mean = float(flat.sum()) / n
         dev = flat - mean
-        stats: dict[str, Any] = {"type": type(module).__name__, "mean": mean,
-                                 "std": math.sqrt(float(dev @ dev) / n)}
-        if isinstance(module, (ReLU, LeakyReLU, GELU)):
+        stats: dict[str, Any] = {"type": kind, "mean": mean, "std": math.sqrt(float(dev @ dev) / n)}
+        if kind in ("ReLU", "LeakyReLU", "GELU"):
             pos = y > 0
             stats["active"] = int(xp.count_nonzero(pos)) / n
             fired = backend.to_numpy(pos.any(axis=0) if y.ndim <= 2 else
@@ -228,14 +288,16 @@ class ActivationMonitor(Callback):
                     ever |= f
                 stats["dead"] = 1.0 - int(np.count_nonzero(ever)) / max(ever.size, 1)
                 stats["window"] = int(sum(st.samples))
-        elif isinstance(module, Tanh):
+        elif kind == "Tanh":
             stats["saturated"] = int(xp.count_nonzero(xp.abs(y) > 1 - SATURATION)) / n
-        elif isinstance(module, Sigmoid):
+        elif kind == "Sigmoid":
             stats["saturated"] = int(xp.count_nonzero((y < SATURATION) | (y > 1 - SATURATION))) / n
         return stats
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         if self._armed:
+            self._unobserve()  # the forward raised before its end: never leave the op callback behind
+            self._depth = 0
             if self._current:
                 record = {"kind": "activations", "step": trainer.step, "epoch": trainer.epoch,
                           "layers": self._current}
@@ -250,7 +312,9 @@ class ActivationMonitor(Callback):
         self.remove()
 
     def remove(self) -> None:
-        """Unregister the forward hooks."""
+        """Unregister the forward hooks (and the op callback, if a forward was cut short)."""
+        self._unobserve()
+        self._depth = 0
         for h in self._handles:
             h.remove()
         self._handles = []
