@@ -2,7 +2,8 @@
 
 Workloads (batch 100, Adam, MNIST-1D's 4000 training samples, no validation set so that the doctor-free
 evaluation does not dilute the figure): the MNIST-1D MLP and CNN written with activation modules (so the
-activation monitor has layers to hook), and the default `descend train` model (descend.models' CNN, lr 1e-2).
+activation monitor has modules to hook), and the default `descend train` model (descend.models' CNN, lr 1e-2,
+ReLU applied as a function: seen through the per-op callback).
 Each is trained for a few epochs with and without the default Doctor (every=25, all monitors and rules),
 runs alternating so that machine load hits both alike; reported is the fastest repetition's time per
 optimizer step (the least disturbed by other processes on a busy machine; medians are printed too),
@@ -167,7 +168,8 @@ def doctor_share(name: str, epochs: int, every: int | None = None, mode: str = "
     for attr in ("on_train_begin", "on_step_end", "on_epoch_end", "on_train_end"):
         timed(d.Doctor, attr)
     for owner, attr in ((m.ActivationMonitor, "_hook"), (m.ActivationMonitor, "_root_pre"),
-                        (m.ActivationMonitor, "_root_post"), (m.NonFiniteMonitor, "_pre"),
+                        (m.ActivationMonitor, "_root_post"), (m.ActivationMonitor, "_produced"),
+                        (m.ActivationMonitor, "_observe"), (m.NonFiniteMonitor, "_pre"),
                         (m.NonFiniteMonitor, "_post")):
         timed(owner, attr)
     inside, outside = _clock_cost()
