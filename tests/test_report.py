@@ -444,6 +444,17 @@ def test_line_chart_log_axes_and_empty():
         line_chart([Series("a", [1, 2], [1])])
 
 
+def test_line_chart_constant_series_sits_mid_axis_on_its_own_ticks():
+    # A constant learning rate of 0.01: the axis spans 0.01 ± 10 % with 0.01 labelled, the line in the middle.
+    text = line_chart([Series("lr", [1, 2, 3], [0.01, 0.01, 0.01])], ylabel="lr")
+    root, (line,) = _points(text)
+    labels = [el.text for el in root.iter("text")]
+    assert "0.01" in labels and "0.009" in labels and "0.011" in labels and "0" not in labels
+    ticks = {el.text: float(el.get("y")) for el in root.iter("text") if el.text in ("0.009", "0.01", "0.011")}
+    assert ticks["0.01"] == pytest.approx((ticks["0.009"] + ticks["0.011"]) / 2, abs=1)
+    assert [y for _, y in line] == [pytest.approx(ticks["0.01"], abs=6)] * 3  # labels' baselines sit lower
+
+
 def test_heatmap_colours_missing_and_non_finite():
     values = np.ma.MaskedArray([[1e-4, 1e-2, np.nan], [1.0, 0.0, 1e-3]],
                                mask=[[False, False, False], [False, False, True]])

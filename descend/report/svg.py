@@ -127,7 +127,8 @@ class _Axis:
         if log:
             lo, hi = math.log10(lo), math.log10(hi)
         if hi - lo < 1e-12 * max(1.0, abs(hi)):  # a single value: widen the axis around it
-            half = 0.5 if log else max(abs(lo) * 0.1, 0.5)
+            # ±10 % of the value (a constant lr of 0.01 must not sit on an axis from -0.5 to 0.5), ±0.5 at 0
+            half = 0.5 if log else (abs(lo) * 0.1 if lo != 0 else 0.5)
             lo, hi = lo - half, hi + half
         elif pad and limits is None:
             margin = (hi - lo) * 0.05
