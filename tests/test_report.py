@@ -22,7 +22,8 @@ from descend.report import (Marker, MetricsLog, Series, TBWriter, build_report, 
                             line_chart, make_grid, read_metrics, record_scalars, save_png, scatter_image,
                             series, truncate_after)
 from descend.report import svg as svg_mod
-from descend.report.html import SEVERITY_COLOR, TRAIN
+from descend.report.html import SEVERITY_COLOR, TRAIN, VAL
+from descend.report.svg import PALETTE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -616,3 +617,83 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert near_train > 200  # the training curves are drawn
     header = np.array([0x0F, 0x17, 0x2A])
     assert (np.abs(img[:60] - header).sum(axis=2) < 6).mean() > 0.5  # the dark header band
+
+
+# --- the issue's "done when", on a real default run --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """A real `descend train` with the default config (MNIST-1D CNN, Adam, the doctor on), two epochs."""
+    out = tmp_path_factory.mktemp("default")
+    proc = subprocess.run([sys.executable, "-m", "descend", "train", "--epochs", "2", "--out", str(out), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+def test_default_run_report_has_every_section_with_content(default_run):
+    text = (default_run / "report.html").read_text()
+    assert parse(text).ids == ["summary", "diagnoses", "curves", "lr", "gradients", "activations"]
+    assert_self_contained(text)
+    kinds = {json.loads(line)["kind"] for line in (default_run / "metrics.jsonl").read_text().splitlines()}
+    assert {"step", "epoch", "layers", "activations", "test"} <= kinds
+    for missing in ("No metrics.jsonl", "No diagnosis.json", "No training curves", "No epoch records",
+                    "No learning rates", "No gradient statistics", "No activation statistics"):
+        assert missing not in text, missing
+    curves = text[text.index('id="curves"'):text.index('id="lr"')]
+    assert "Loss per epoch" in curves and "Accuracy per epoch" in curves
+    assert ">train<" in curves and ">validation<" in curves  # train against validation
+    assert "Learning-rate schedule" in text[text.index('id="lr"'):text.index('id="gradients"')]
+    gradients = text[text.index('id="gradients"'):text.index('id="activations"')]
+    assert "Gradient norm per layer" in gradients and all(f">{n}<" in gradients for n in ("conv1", "conv3"))
+    activations = text[text.index('id="activations"'):]
+    assert "Mean activation" in activations and "conv1.relu" in activations  # the CNN's functional ReLUs
+    diagnoses = text[text.index('id="diagnoses"'):text.index('id="curves"')]
+    assert "No problems detected" in diagnoses  # a healthy run: the doctor checked it and found nothing
+
+
+def test_default_run_report_renders_in_headless_chromium(default_run, tmp_path):
+    chromium = _find_chromium()
+    if chromium is None:
+        pytest.skip("no chromium binary found")
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,4400",
+           (default_run / "report.html").resolve().as_uri()]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert shot.exists(), out.stderr[-2000:]
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+
+    def near(hex_colour, tol=24):
+        rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+        return int((np.abs(img - rgb).sum(axis=2) < tol).sum())
+
+    assert near(TRAIN) > 500 and near(VAL) > 200  # training and validation curves are drawn
+    assert near("#fde725", 30) > 100 and near("#440154", 30) > 100  # the heat-map's (and colour bar's) ends
+    assert near(PALETTE[2]) > 100  # a third series: the per-layer lines (update ratio, activations)
+    rows = np.flatnonzero((np.abs(img - np.array([255, 255, 255])).sum(axis=2) > 30).any(axis=1))
+    assert rows.max() > 3000  # drawn all the way down to the activation section, not cut off
+
+
+def test_default_run_tensorboard_holds_every_logged_scalar(default_run):
+    ea = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    expected: dict = {}  # tag -> {step: value}, from every record of metrics.jsonl
+    for line in (default_run / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        for tag, v in record_scalars(record).items():
+            assert record["step"] not in expected.get(tag, {}), (tag, record["step"])
+            expected.setdefault(tag, {})[record["step"]] = v
+    assert any(t.startswith("grad_norm/") for t in expected) and any(t.startswith("activations/") for t in expected)
+    acc = ea.EventAccumulator(str(default_run / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert set(acc.Tags()["scalars"]) == set(expected)
+    for tag, points in expected.items():
+        events = acc.Scalars(tag)
+        assert [e.step for e in events] == sorted(points), tag
+        for e in events:
+            assert e.value == pytest.approx(points[e.step], rel=1e-6, abs=1e-30), tag  # stored as float32

@@ -545,7 +545,8 @@ def _activations(run: _Run) -> str:
     if not any(found[k][1] for k in keys):
         return _section("activations", "Activations",
                         _note('No activation statistics (kind "activations") in metrics.jsonl: they are '
-                              "recorded when the training doctor runs on a model with activation layers."))
+                              "recorded when the training doctor runs on a model with activations (layers, or "
+                              "functions applied to a layer's output)."))
     charts = []
     titles = {"mean": ("Mean activation", "mean"), "std": ("Activation standard deviation", "std"),
               "dead": ("Dead units (never active over the window)", "fraction"),
@@ -573,8 +574,11 @@ def _activations(run: _Run) -> str:
     rows = [[name, str(s.get("type", "")), _num(s.get("mean")), _num(s.get("std")),
              _pct(s["dead"]) if "dead" in s else "-", _pct(s["saturated"]) if "saturated" in s else "-"]
             for name, s in last.items()]
+    waiting = any("dead" not in s and s.get("type") in ("ReLU", "LeakyReLU", "GELU") for s in last.values())
+    note = ('<p class="muted">dead "-": the window of sampled batches a unit must stay silent over is not '
+            "full yet (the doctor's window: 4 samples, 25 steps apart, by default).</p>" if waiting else "")
     table = (f'<div class="card"><h3>Per activation layer at step {_e(step)}</h3>'
-             + _table(["layer", "type", "mean", "std", "dead", "saturated"], rows, "num") + "</div>")
+             + _table(["layer", "type", "mean", "std", "dead", "saturated"], rows, "num") + note + "</div>")
     return _section("activations", "Activations", _charts(*charts) + table)
 
 
@@ -652,6 +656,7 @@ section{margin-top:30px}
 h2{font-size:19px;font-weight:650;margin:0 0 12px;padding-bottom:6px;border-bottom:2px solid #e2e8f0}
 h3{font-size:14px;font-weight:600;margin:0 0 10px;color:#334155}
 .lead{color:#475569;margin:-4px 0 12px}
+.muted{color:#64748b;font-size:12px;margin:8px 0 0}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:16px 18px;margin-bottom:14px;
 box-shadow:0 1px 2px rgba(15,23,42,.04)}
 .note{background:#fff;border:1px dashed #cbd5e1;border-radius:8px;padding:10px 14px;color:#475569;
