@@ -138,3 +138,39 @@ def test_lr_find_command(tmp_path, capsys):
     assert saved["configured_lr"] == 20.0 and (out / "lr_find.svg").exists()
     assert commands.main(["lr-find", "--model", "nope", "--save", str(out)]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_default_config_lr_find_warns_and_its_divergence_point_is_real(tmp_path, capsys):
+    # `descend lr-find --lr 1` on the default config (MNIST-1D CNN, Adam): a cross-entropy loss levels off
+    # near its untrained value once the ReLUs die, so the sweep's own stop criterion fires late; the
+    # divergence point is where the smoothed loss is back above its start, and 1 is above it.
+    out = tmp_path / "lrf"
+    with np.errstate(all="ignore"):
+        code = commands.main(["lr-find", "--lr", "1", "--save", str(out)])
+    text = capsys.readouterr().out
+    saved = json.loads((out / "lr_find.json").read_text())
+    assert code == 0 and "warning: the configured lr 1 is at or above the divergence point" in text
+    s, lrs = np.asarray(saved["smoothed"], dtype=float), saved["lrs"]
+    i_min = int(np.argmin(s))
+    back = i_min + int(np.flatnonzero(s[i_min:] > s[0])[0])  # by hand, from the saved sweep
+    assert saved["diverged_lr"] == lrs[back] < 1.0
+    # And it is real: an epoch (40 steps) of the default recipe at the divergence point leaves the model no
+    # better than untrained (ln 10), while the suggestion learns.
+    from descend import models
+    from descend.data import MNIST1D
+    from descend.train import evaluate
+
+    def trained_loss(lr):
+        backend.manual_seed(0)
+        model = models.build("cnn", (40,), 10)
+        opt = optim.Adam(model.parameters(), lr)
+        loader = DataLoader(MNIST1D(train=True), batch_size=100, shuffle=True, generator=0)
+        with np.errstate(all="ignore"):
+            for step, (x, y) in enumerate(loader):
+                opt.zero_grad()
+                nn.CrossEntropyLoss()(model(x), y).backward()
+                opt.step()
+        return evaluate(model, DataLoader(MNIST1D(train=False), batch_size=500), nn.CrossEntropyLoss())["loss"]
+
+    assert trained_loss(saved["diverged_lr"]) > math.log(10) - 0.05
+    assert trained_loss(saved["suggestion"]) < math.log(10) - 0.3

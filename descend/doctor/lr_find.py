@@ -13,9 +13,10 @@ Two suggestions are computed, as fastai does:
 minimum / 10 alone can be too timid; the smaller is the safe side of both. The model, optimizer (its
 learning rates included), the loader's position and the global random state are restored afterwards.
 
-The divergence point is where the sweep stopped; when it did not stop (a cross-entropy loss often levels off
-below diverge_th x its minimum as ReLUs die), it is the first LR after the minimum at which the smoothed loss
-climbs back above its starting value: from there on, training leaves the model worse than untrained.
+The divergence point is the earlier of where the sweep stopped and the first LR after the minimum at which
+the smoothed loss climbs back above its starting value: from there on, training leaves the model worse than
+untrained (a cross-entropy loss often levels off near its untrained value as ReLUs die, far below
+diverge_th x its minimum, so the sweep may stop much later or not at all).
 """
 
 from __future__ import annotations
@@ -190,8 +191,9 @@ def lr_find(model: Any, optimizer: Any, loader: Any, loss_fn: Callable, start_lr
             loader.load_state_dict(saved[3])
         model.train(saved[4])
     suggestion, steep, low = suggest(lrs, smoothed)
-    if diverged is None:
-        diverged = _climbed_back(lrs, smoothed)
+    back = _climbed_back(lrs, smoothed)
+    if back is not None and (diverged is None or back < diverged):
+        diverged = back  # the loss was worse than untrained before the sweep's stop criterion fired
     result = LRFindResult(lrs, losses, smoothed, suggestion, steep, low, diverged, configured_lr)
     if diverged is not None and configured_lr is not None and configured_lr >= diverged:
         result.warnings.append(f"the configured lr {configured_lr:.2g} is at or above the divergence point "
