@@ -1,6 +1,6 @@
 """Training-step speed and memory of descend against PyTorch (CPU), on the workloads of issue 7.
 
-    python bench/bench_train.py            # full run (a few minutes)
+    python bench/bench_train.py            # full run (about 4 minutes)
     python bench/bench_train.py --quick    # short run (under a minute or two)
     options: --threads N (default 1)  --only KEY[,KEY]  --no-scaling  --no-memory  --json FILE
 
@@ -19,6 +19,13 @@ own import footprint; "train" is the peak growth while training: the high-water 
 (/proc/self/clear_refs) once imports, model and data are set up, so it counts activations, gradients,
 optimizer state and allocator slack only.
 
+OpenBLAS kernels. NumPy's OpenBLAS picks its kernels ("core") for the CPU at load time, unless
+OPENBLAS_CORETYPE names one; the machine line reports the kernels in use and says when the variable forced them
+(some shared machines set it, with OPENBLAS_L2_SIZE, for old OpenBLAS builds; a current one runs at half speed
+under a forced older core). To measure as on a fresh machine there, unset both for the one command:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_train.py
+PyTorch uses MKL and oneDNN, which these variables do not affect.
+
 GEMM-bound limit: the matrix-product FLOPs of one step (forward, weight and input gradients of every Linear and
 Conv, counted from the layer shapes) divided by this machine's measured float32 matmul rate (the best of NumPy
 and torch on 1024x1024 products with the same threads). "GEMM %" = that ideal time / measured step time.
@@ -35,6 +42,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECL
     os.environ[_var] = THREADS  # before NumPy or torch load their thread pools
 
 import argparse  # noqa: E402
+import ctypes  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -172,6 +180,27 @@ def measure_memory(key: str, framework: str, steps: int) -> dict | None:
 
 # ---- machine --------------------------------------------------------------------------------------------
 
+def openblas_core() -> str | None:
+    """The kernel set ("core") NumPy's OpenBLAS runs with in this process, or None if it can't be asked."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for sym in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+                    "openblas_get_corename"):
+            fn = getattr(lib, sym, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return None
+
+
 def machine(torch: Any) -> str:
     cpu = platform.processor() or "?"
     try:
@@ -189,8 +218,11 @@ def machine(torch: Any) -> str:
     if torch is not None:
         cfg = torch.__config__.show()
         tblas = " (MKL)" if "BLAS_INFO=mkl" in cfg else ""
+    core = openblas_core()
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    core = f", {core} kernels" + (f" forced by OPENBLAS_CORETYPE={forced}" if forced else "") if core else ""
     return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__} "
-            f"({blas}), torch {tv}{tblas}; {THREADS} thread(s) each")
+            f"({blas}{core}), torch {tv}{tblas}; {THREADS} thread(s) each")
 
 
 # ---- tables ---------------------------------------------------------------------------------------------
