@@ -642,3 +642,35 @@ def test_train_options_build_the_doctor():
     assert commands.train_callbacks(p.parse_args(["--no-doctor"])) == []
     with pytest.raises(SystemExit):
         p.parse_args(["--on-divergence", "panic"])
+
+
+def _train_process(tmp_path, *flags):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "descend", "train", "--optimizer", "sgd", "--lr", "2", "--epochs", "3",
+           "--out", str(tmp_path), *flags]
+    p = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (run,) = [d for d in tmp_path.iterdir() if d.is_dir()]
+    return p.stdout, [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()], run
+
+
+def test_on_divergence_rollback_from_the_command_line(tmp_path):
+    # The default CNN with SGD at lr 2 diverges within a few steps. By default the doctor stops the run;
+    # with --on-divergence rollback it restores the last good state, divides the lr by 10 and finishes.
+    out, recs, _ = _train_process(tmp_path / "stop")
+    steps = [r for r in recs if r["kind"] == "step"]
+    assert "Training diverged" in out and "stopping training" in out and len(steps) < 40
+    out, recs, run = _train_process(tmp_path / "rollback", "--on-divergence", "rollback")
+    assert "Training diverged" in out and "Rolled back after divergence" in out
+    [event] = [r for r in recs if r["kind"] == "doctor" and r["event"] == "rollback"]
+    assert (event["lr_before"], event["lr_after"]) == (2.0, pytest.approx(0.2))
+    assert event["restored_step"] < event["step"]
+    steps = [r for r in recs if r["kind"] == "step"]
+    assert len(steps) == 120 and steps[-1]["lr"] == pytest.approx(0.2)  # all 3 epochs, at the new lr
+    epochs = [r for r in recs if r["kind"] == "epoch"]
+    assert len(epochs) == 3 and epochs[-1]["val_loss"] < math.log(10) - 0.5  # it learns after the rollback
+    codes = [d.code for d in read_diagnoses(run)]
+    assert codes[:2] == ["divergence", "rollback"]
