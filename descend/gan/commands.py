@@ -39,7 +39,8 @@ def _gan_parser(sub: Any) -> None:
     p.add_argument("--lr-g", type=float, help="generator learning rate (Adam)")
     p.add_argument("--lr-d", type=float, help="discriminator learning rate (Adam)")
     p.add_argument("--beta1", type=float, help="Adam's beta1 for both networks (default 0.5)")
-    p.add_argument("--lr-decay", help="none (default) or linear: both rates fall linearly to 0 at the end")
+    p.add_argument("--lr-decay", help="linear (both rates fall linearly to 0 at the end; default on 2-D data) "
+                                       "or none (default on images)")
     p.add_argument("--loss", help="non_saturating (default) or minimax")
     p.add_argument("--label-smoothing", type=float, help="one-sided: real targets become 1 - s (default 0)")
     p.add_argument("--d-steps", type=int, help="discriminator updates per generator update (default 1)")

@@ -1,0 +1,128 @@
+"""The PacGAN protocol on the 2-D mixtures with `descend gan`'s defaults: a plain GAN and PacGAN2 (--pack 2)
+on the ring of 8 and the grid of 25 Gaussians, over several seeds, beside the published PacGAN Table 1.
+
+    python bench/gan_protocol.py [--seeds 3] [--configs ring8,ring8-pack2,grid25,grid25-pack2]
+                                 [--runs runs/gan_protocol] [--steps N] [--threads 1]
+
+Each run is a real CLI process (`python -m descend gan --data D [--pack 2] --seed S`), so what is measured is
+what a user gets. A finished run directory is reused (its timing is kept in bench.json), so the script can be
+stopped and started again to add seeds; an interrupted one is continued with --resume.
+Metrics are those of the run's last evaluation: 2,500 samples, modes covered, % high quality (within 3 std of
+the nearest mode), reverse KL of the covered-mode histogram to uniform. "diagnosed" counts the runs where the
+GAN doctor reported mode collapse (diagnosis.json).
+Wall time depends on the machine's load; CPU time (the child's user + system time) much less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from descend.gan.loop import read_records  # noqa: E402
+
+# PacGAN (Lin et al., 2018) Table 1: modes covered, % high quality samples, reverse KL (means over 10 trials).
+PUBLISHED = {
+    "ring8": ("GAN", 6.3, 98.2, 0.45),
+    "ring8-pack2": ("PacGAN2", 7.9, 95.6, 0.07),
+    "grid25": ("GAN", 17.3, 94.8, 0.70),
+    "grid25-pack2": ("PacGAN2", 23.8, 91.3, 0.13),
+}
+
+
+def run_one(config: str, seed: int, runs: Path, steps: int | None, threads: str) -> dict:
+    """Train (or reuse) one run; its last evaluation, diagnosis and timing."""
+    data, _, pack = config.partition("-pack")
+    name = f"{config}-s{seed}" + (f"-steps{steps}" if steps else "")
+    run_dir = runs / name
+    timing_file = run_dir / "bench.json"
+    if not timing_file.is_file():
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        if (run_dir / "checkpoints" / "index.json").is_file():
+            cmd = [sys.executable, "-m", "descend", "gan", "--resume", str(run_dir), "--quiet"]
+        else:
+            if run_dir.exists():  # started but never checkpointed: nothing worth keeping
+                raise SystemExit(f"{run_dir}: an unfinished run without checkpoints; remove it and start again")
+            cmd = [sys.executable, "-m", "descend", "gan", "--data", data, "--seed", str(seed),
+                   "--out", str(runs), "--name", name, "--quiet"]
+            if pack:
+                cmd += ["--pack", pack]
+            if steps:
+                cmd += ["--steps", str(steps)]
+        print(f"  {' '.join(cmd[1:])}", flush=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        timing_file.write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "resumed": cmd[4] == "--resume"}))
+    timing = json.loads(timing_file.read_text())
+    records = read_records((run_dir / "metrics.jsonl").read_text())  # "Infinity" back to a float
+    last = [r for r in records if "modes" in r][-1]
+    diagnoses = json.loads((run_dir / "diagnosis.json").read_text())["diagnoses"]
+    collapse = [d for d in diagnoses if d["code"] == "mode_collapse" and d["severity"] in ("error", "warning")]
+    return {"config": config, "seed": seed, "step": last["step"], "modes": last["modes"],
+            "num_modes": last["num_modes"], "hq": 100 * last["high_quality"], "kl": last["reverse_kl"],
+            "collapse": collapse[0]["title"] if collapse else "", **timing}
+
+
+def mean_sd(values: list[float], fmt: str) -> str:
+    m = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{m:{fmt}} ± {sd:{fmt}}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per configuration (default 3)")
+    p.add_argument("--configs", default=",".join(PUBLISHED), help="comma-separated, of: " + ", ".join(PUBLISHED))
+    p.add_argument("--runs", default=str(ROOT / "runs" / "gan_protocol"), help="folder of the run directories")
+    p.add_argument("--steps", type=int, default=None, help="override the CLI default (5000 generator steps)")
+    p.add_argument("--threads", default="1", help="BLAS threads per run (default 1)")
+    args = p.parse_args()
+    configs = args.configs.split(",")
+    for c in configs:
+        if c not in PUBLISHED:
+            p.error(f"--configs: unknown configuration '{c}' (choose from {', '.join(PUBLISHED)})")
+    runs = Path(args.runs)
+    runs.mkdir(parents=True, exist_ok=True)
+
+    results = []
+    for seed in range(args.seeds):  # seed-major: an interrupted sweep still has every configuration
+        for c in configs:
+            print(f"{c} seed {seed}", flush=True)
+            results.append(run_one(c, seed, runs, args.steps, args.threads))
+
+    print()
+    print("Per run (last evaluation; 'collapse' is the doctor's finding, empty when silent)")
+    print(f"{'config':<14}{'seed':>5}{'step':>6}{'modes':>8}{'HQ %':>7}{'rev KL':>8}{'wall s':>8}{'cpu s':>7}"
+          f"  collapse")
+    for r in results:
+        print(f"{r['config']:<14}{r['seed']:>5}{r['step']:>6}{r['modes']:>5}/{r['num_modes']:<2}{r['hq']:>7.1f}"
+              f"{r['kl']:>8.3f}{r['wall_s']:>8.0f}{r['cpu_s']:>7.0f}  {r['collapse']}")
+    print()
+    print("Mean ± sd over seeds, beside PacGAN Table 1 (published: mean of 10 trials)")
+    print(f"{'config':<14}{'n':>3}{'modes':>14}{'HQ %':>14}{'reverse KL':>15}  {'published':<26}"
+          f"{'wall s/run':>11}{'cpu s/run':>10}{'diagnosed':>10}")
+    for c in configs:
+        rs = [r for r in results if r["config"] == c]
+        name, pm, phq, pkl = PUBLISHED[c]
+        pub = f"{name} {pm} / {phq} % / {pkl}"
+        diagnosed = sum(1 for r in rs if r["collapse"])
+        print(f"{c:<14}{len(rs):>3}{mean_sd([r['modes'] for r in rs], '.1f'):>14}"
+              f"{mean_sd([r['hq'] for r in rs], '.1f'):>14}{mean_sd([r['kl'] for r in rs], '.2f'):>15}  {pub:<26}"
+              f"{statistics.fmean(r['wall_s'] for r in rs):>11.0f}{statistics.fmean(r['cpu_s'] for r in rs):>10.0f}"
+              f"{diagnosed:>7}/{len(rs)}")
+
+
+if __name__ == "__main__":
+    main()
