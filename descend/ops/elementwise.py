@@ -24,6 +24,25 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Any:
         raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together") from None
 
 
+_ZEROS: dict = {}
+
+
+def _zeros_as(a: Any) -> Any:
+    """A cached read-only array of zeros with a's shape, dtype and layout. np.maximum(a, zeros) runs NumPy's
+    SIMD loop; np.maximum(a, 0) broadcasts the scalar and takes a scalar loop, 3-4x slower."""
+    key = (a.shape, a.strides, a.dtype)
+    z = _ZEROS.get(key)
+    if z is None:
+        if len(_ZEROS) >= 32:  # many distinct shapes (varying batch sizes): start over
+            _ZEROS.clear()
+        xp = get_array_module(a)
+        z = xp.zeros_like(a)
+        if xp is np:
+            z.flags.writeable = False
+        _ZEROS[key] = z
+    return z
+
+
 # ---- binary --------------------------------------------------------------------------------------------
 
 class Add(Function):
@@ -206,7 +225,8 @@ class Cast(Function):
 
 class ReLU(Function):
     def forward(self, a):
-        self.out = get_array_module(a).maximum(a, 0)
+        xp = get_array_module(a)
+        self.out = xp.maximum(a, _zeros_as(a)) if a.ndim and a.dtype.kind == "f" else xp.maximum(a, 0)
         return self.out
 
     def backward(self, g):
