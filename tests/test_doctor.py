@@ -674,3 +674,46 @@ def test_on_divergence_rollback_from_the_command_line(tmp_path):
     assert len(epochs) == 3 and epochs[-1]["val_loss"] < math.log(10) - 0.5  # it learns after the rollback
     codes = [d.code for d in read_diagnoses(run)]
     assert codes[:2] == ["divergence", "rollback"]
+
+
+def test_resumed_doctor_keeps_the_dead_unit_windows(tmp_path):
+    # Stop after step 7 (checkpoint), resume: every activation record, the dead fractions included, and every
+    # diagnosis equal those of the uninterrupted run (the windows travel in the checkpoint).
+    from descend.train.checkpoint import load
+
+    class StopAt(descend.train.Callback):
+        def __init__(self, k):
+            self.k = k
+
+        def on_step_end(self, trainer, logs):
+            trainer.stop_training = trainer.stop_training or trainer.step == self.k
+
+    def build(run, stop=None):
+        descend.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+        model[0].bias.data[:10] = -3.0  # most units rarely fire: the window decides their fate
+        callbacks = [Doctor(every=2, window=3, verbose=False)] + ([StopAt(stop)] if stop else [])
+        return Trainer(model, optim.SGD(model.parameters(), 0.05), _data(), loss_fn=nn.CrossEntropyLoss(),
+                       epochs=4, callbacks=callbacks, run=run, ckpt_every=7)
+
+    def activations(run_dir):
+        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+        return [line for line in lines if '"activations"' in line]
+
+    full = Run.create(tmp_path, "full")
+    build(full).fit()
+    full.close()
+    run = Run.create(tmp_path, "stopped")
+    build(run, stop=7).fit()
+    run.close()
+    state = load(run.dir / "checkpoints" / "step-00000007.safetensors")
+    run = Run.reopen(run.dir, state["metrics_offset"], state["step"])
+    t = build(run)
+    t.resume(run.dir)
+    t.fit()
+    run.close()
+    want = activations(full.dir)
+    assert any('"dead"' in line for line in want[:5])  # windows were full before and after the stop
+    assert activations(run.dir) == want
+    diagnoses = [json.loads((d / "diagnosis.json").read_text()) for d in (run.dir, full.dir)]
+    assert diagnoses[0] == diagnoses[1]

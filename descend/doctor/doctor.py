@@ -168,13 +168,21 @@ class Doctor(Callback):
                             step=trainer.step)
 
     # --- checkpoints ---------------------------------------------------------------------------------------
+    def _activation_monitor(self) -> ActivationMonitor | None:
+        return next((m for m in self.monitors if isinstance(m, ActivationMonitor)), None)
+
     def state_dict(self) -> dict:
+        act = self._activation_monitor()
         return {"found": [d.to_dict() for d in self.found.values()],
-                "rollback": self.rollback.state_dict() if self.rollback is not None else None}
+                "rollback": self.rollback.state_dict() if self.rollback is not None else None,
+                "activations": act.state_dict() if act is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
         if self.rollback is not None and state.get("rollback") is not None:
             self.rollback.load_state_dict(state["rollback"])
+        act = self._activation_monitor()
+        if act is not None and state.get("activations") is not None:
+            act.load_state_dict(state["activations"])
         self.found = {}
         for d in state.get("found", []):
             diag = Diagnosis.from_dict(d)

@@ -311,6 +311,23 @@ class ActivationMonitor(Callback):
     def on_train_end(self, trainer: Any, logs: dict) -> None:
         self.remove()
 
+    def state_dict(self) -> dict:
+        """The dead-unit windows (which units fired in each of the last `window` samples), so that a resumed
+        run measures exactly what an uninterrupted one would."""
+        # Each sample's mask as packed bits in hex: plain JSON, 1 character per 4 units.
+        return {key: {"units": int(st.fired[0].size), "samples": list(st.samples),
+                      "fired": [np.packbits(f).tobytes().hex() for f in st.fired]}
+                for key, st in self._stats.items() if st.fired}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._stats = {}
+        for key, saved in state.items():
+            st = self._stats[key] = _ActivationStats(self.window)
+            n = int(saved["units"])
+            st.fired.extend(np.unpackbits(np.frombuffer(bytes.fromhex(h), np.uint8), count=n).astype(bool)
+                            for h in saved["fired"])
+            st.samples.extend(int(k) for k in saved["samples"])
+
     def remove(self) -> None:
         """Unregister the forward hooks (and the op callback, if a forward was cut short)."""
         self._unobserve()
