@@ -114,7 +114,8 @@ class CrossEntropy(Function):
             # (5 us for max over 100x10 against 1.7 us; sum 2.3 against 0.9 us).
             rows = xp.arange(x.shape[0])
             m = x[rows, x.argmax(axis=1)][:, None]  # argmax points at the first NaN, so NaN still propagates
-            m = xp.where(xp.isfinite(m), m, 0)
+            # No clamp of infinite maxima here: a row with +inf (or only -inf) logits gets a NaN loss and
+            # gradient, as in PyTorch.
             shifted = x - m
             e = xp.exp(shifted)
             s = (e @ ones_vector(xp, n_classes, e.dtype))[:, None]
