@@ -35,6 +35,20 @@ def ones_vector(xp, n: int, dtype) -> object:
     return v
 
 
+def arange_vector(xp, n: int) -> object:
+    """A read-only, cached arange(n) (int64): row indices for gathers such as x[rows, target]."""
+    key = (xp.__name__, n, "arange")
+    v = _ONES.get(key)
+    if v is None:
+        if len(_ONES) >= 64:
+            _ONES.clear()
+        v = xp.arange(n)
+        if xp is np:
+            v.flags.writeable = False
+        _ONES[key] = v
+    return v
+
+
 class Linear(Function):
     """x @ W.T + b over any leading dims, as one op: one GEMM forward, two backward."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from descend.backend import get_array_module
-from descend.ops.linear import ones_vector
+from descend.ops.linear import arange_vector, ones_vector
 from descend.tensor import Function
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -112,7 +112,7 @@ class CrossEntropy(Function):
         if x.ndim == 2 and x.size:
             # Row max as argmax + gather and row sums as a GEMV: NumPy reduces a short last axis row by row
             # (5 us for max over 100x10 against 1.7 us; sum 2.3 against 0.9 us).
-            rows = xp.arange(x.shape[0])
+            rows = arange_vector(xp, x.shape[0])
             m = x[rows, x.argmax(axis=1)][:, None]  # argmax points at the first NaN, so NaN still propagates
             # No clamp of infinite maxima here: a row with +inf (or only -inf) logits gets a NaN loss and
             # gradient, as in PyTorch.
