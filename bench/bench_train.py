@@ -205,8 +205,10 @@ def machine(torch: Any) -> str:
     cpu = platform.processor() or "?"
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+            info = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        cpu = f"{info['model name']} (family {info.get('cpu family', '?')} model {info.get('model', '?')})"
+    except (OSError, KeyError, ValueError):
         pass
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
