@@ -40,7 +40,12 @@ class Adam(Optimizer):
         if wd != 0 and group["decoupled_weight_decay"]:
             p *= 1 - lr * wd
         m, v = blk.state("exp_avg"), blk.state("exp_avg_sq")
-        _lerp_(m, g, 1 - beta1, tmp)
+        if beta1 > 0.5:  # _lerp_'s first form, inlined (a call less per block)
+            xp.subtract(g, m, out=tmp)
+            tmp *= 1 - beta1
+            m += tmp
+        else:
+            _lerp_(m, g, 1 - beta1, tmp)
         v *= beta2
         xp.multiply(g, 1 - beta2, out=tmp)
         tmp *= g
