@@ -1,6 +1,6 @@
 """Training-step speed and memory of descend against PyTorch (CPU), on the workloads of issue 7.
 
-    python bench/bench_train.py            # full run (about 4 minutes)
+    python bench/bench_train.py            # full run (2-4 minutes)
     python bench/bench_train.py --quick    # short run (under a minute or two)
     options: --threads N (default 1)  --only KEY[,KEY]  --no-scaling  --no-memory  --json FILE
 
