@@ -171,3 +171,22 @@ def test_exact_gelu_against_the_formula() -> None:
     ours = F.gelu(descend.tensor(grid, dtype=np.float64)).numpy()
     # atol: in the far left tail 1 + erf(x) cancels, so both formulas are only good to ~1e-16 absolute
     np.testing.assert_allclose(ours, ref, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_cross_entropy_of_infinite_logits_matches_torch(reduction):
+    """A row with a +inf logit gives NaN loss and gradient (as PyTorch), a -inf logit is a zero-probability
+    class with a finite loss; other rows are untouched."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[1.0, np.inf, 0.0], [0.5, 0.2, 0.1], [-np.inf, 0.0, 1.0]], np.float32)
+    y = np.array([0, 1, 2])
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(y), reduction=reduction)
+    tl.sum().backward()
+    dx = descend.tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        dl = F.cross_entropy(dx, descend.tensor(y), reduction=reduction)
+        dl.sum().backward()
+    np.testing.assert_allclose(dl.detach().numpy(), tl.detach().numpy(), rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7, equal_nan=True)
+    assert np.isnan(dx.grad.numpy()[0]).all() and np.isfinite(dx.grad.numpy()[1:]).all()
