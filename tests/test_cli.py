@@ -297,11 +297,11 @@ def test_help_exits_zero(capsys):
 
 @pytest.mark.skipif(not os.environ.get("DESCEND_SLOW"), reason="slow (about a minute): set DESCEND_SLOW=1")
 def test_default_command_reaches_the_published_accuracy(tmp_path):
-    """The MNIST-1D paper reports 94% test accuracy for its CNN; PyTorch with this recipe gives 91.4-94.7% over
-    seeds 0-4 (mean 93.2%), so a single seed is held to >= 92%."""
+    """The MNIST-1D paper reports 94% test accuracy for its CNN; the default recipe gives 94.6 / 94.9 / 93.8 %
+    for seeds 0-2. This is the real-process version of tests/test_zoo.py's in-process default run."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "descend", "train", "--no-doctor"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stderr
     test = records(tmp_path / "runs" / "mnist1d-cnn", "test")[0]
-    assert test["test_acc"] >= 0.92, p.stdout.splitlines()[-1]
+    assert test["test_acc"] >= 0.935, p.stdout.splitlines()[-1]
