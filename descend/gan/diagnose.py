@@ -98,17 +98,23 @@ def _collapsed_2d(r: dict) -> bool:
     return r["high_quality"] >= HQ_MIN and (r["modes"] <= COLLAPSED * k or r["reverse_kl"] >= KL_HIGH * math.log(k))
 
 
+def _judgeable(r: dict) -> bool:
+    """Enough samples on modes to read their histogram, or samples shrunk to a blob (collapse anywhere)."""
+    return r.get("spread", 1.0) <= SPREAD_MIN or r["high_quality"] >= HQ_MIN
+
+
 def _mixture_collapse(records: list[dict], s: Setting) -> Diagnosis | None:
     evals = _evals(records, "modes", s)
-    if len(evals) < WINDOW:
-        return None
-    last = evals[-WINDOW:]
-    k = last[-1]["num_modes"]
-    if all(_collapsed_2d(r) for r in last):
-        start = len(evals) - WINDOW
-        while start > 0 and _collapsed_2d(evals[start - 1]):
+    # Evaluations with almost no sample near a mode tell nothing either way; they are left out of the streak,
+    # so a generator that swings between piling its samples on one mode and missing every mode is collapsed.
+    judged = [r for r in evals if _judgeable(r)]
+    if len(judged) >= WINDOW and all(_collapsed_2d(r) for r in judged[-WINDOW:]):
+        start = len(judged) - WINDOW
+        while start > 0 and _collapsed_2d(judged[start - 1]):
             start -= 1
-        first, now = evals[start], last[-1]
+        first, now = judged[start], judged[-1]
+        k = now["num_modes"]
+        skipped = sum(1 for r in evals if r["step"] >= first["step"] and not _judgeable(r))
         peak = max(records, key=lambda r: r.get("modes", -1))
         eff = effective_modes(k, now["reverse_kl"])
         if now.get("spread", 1.0) <= SPREAD_MIN:
@@ -119,6 +125,9 @@ def _mixture_collapse(records: list[dict], s: Setting) -> Diagnosis | None:
                     f"KL {_fmt(now['reverse_kl'])}, 0 when uniform) with {_pct(now['high_quality'])} of them high "
                     f"quality: the generator piles its samples on a few modes")
         evidence = f"at step {now['step']} {what}; collapsed at every evaluation since step {first['step']}"
+        if skipped:
+            evidence += (f" (leaving aside {skipped} with under {_pct(HQ_MIN)} of the samples near a mode, too few "
+                         f"to judge)")
         if peak["modes"] >= now["modes"] + 2:
             evidence += f" (it covered {peak['modes']} modes at step {peak['step']})"
         return Diagnosis("mode_collapse", "Mode collapse", "error", first["step"], None, evidence,
@@ -126,7 +135,10 @@ def _mixture_collapse(records: list[dict], s: Setting) -> Diagnosis | None:
                                             "reverse_kl": now["reverse_kl"], "high_quality": now["high_quality"],
                                             "spread": now.get("spread"), "counts": now.get("counts")})
     # Partial collapse is judged at the end: modes missing at the last evaluations and no progress.
-    now = last[-1]
+    if len(evals) < WINDOW:
+        return None
+    last = evals[-WINDOW:]
+    now, k = last[-1], last[-1]["num_modes"]
     if (s.extra.get("finished") and all(r["modes"] < k and r["high_quality"] >= HQ_MIN for r in last)
             and now["modes"] <= last[0]["modes"]):
         missing = [i for i, c in enumerate(now.get("counts") or []) if c == 0]
@@ -312,6 +324,8 @@ class GanDoctor:
         key, collapsed = (("modes", _collapsed_2d) if self.setting.kind == "mixture"
                           else ("classes_covered", _collapsed_image))
         evals = _evals(self.records, key, self.setting)
+        if key == "modes":
+            evals = [r for r in evals if _judgeable(r)]  # a recovery must be seen, not inferred from no data
         last = evals[-WINDOW:]
         if len(last) < WINDOW or any(collapsed(r) for r in last) or last[0]["step"] <= (d.step or 0):
             return
