@@ -195,6 +195,11 @@ def _fit(prepared: Any, trainer: Any, run: Any) -> int:
     return 0
 
 
+def _where(flag: str, path: Path) -> str:
+    """'--resume DIR' for a flag, just 'DIR' for a positional argument (the command already prefixes the line)."""
+    return f"{flag} {path}" if flag else str(path)
+
+
 def _open_run_dir(run_dir: str, flag: str) -> tuple[Path, dict]:
     """Check a run directory and load its config (UsageError naming what is wrong)."""
     from descend.train import config as config_mod
@@ -202,11 +207,11 @@ def _open_run_dir(run_dir: str, flag: str) -> tuple[Path, dict]:
 
     path = Path(run_dir)
     if not path.exists():
-        raise UsageError(f"{flag} {path}: no such run directory")
+        raise UsageError(f"{_where(flag, path)}: no such run directory")
     if not path.is_dir():
-        raise UsageError(f"{flag} {path}: not a directory")
+        raise UsageError(f"{_where(flag, path)}: not a directory")
     if not (path / "config.toml").is_file():
-        raise UsageError(f"{flag} {path}: not a run directory (no config.toml)")
+        raise UsageError(f"{_where(flag, path)}: not a run directory (no config.toml)")
     return path, config_mod.load(path / "config.toml")
 
 
@@ -221,14 +226,14 @@ def _load_checkpoint(path: Path, which: str, flag: str) -> tuple[Path, dict]:
     else:
         index = path / "checkpoints" / "index.json"
         if not index.is_file():
-            raise UsageError(f"{flag} {path}: no checkpoints yet (no checkpoints/index.json)")
+            raise UsageError(f"{_where(flag, path)}: no checkpoints yet (no checkpoints/index.json)")
         try:
             ckpts = Checkpoints(path / "checkpoints")
         except ValueError as e:
             raise UsageError(f"{index}: corrupt index ({e})") from None
         file = ckpts.path(which) or ckpts.path("latest")
         if file is None:
-            raise UsageError(f"{flag} {path}: no checkpoint recorded in {index}")
+            raise UsageError(f"{_where(flag, path)}: no checkpoint recorded in {index}")
         if not file.is_file():
             raise UsageError(f"{file}: checkpoint named in {index} is missing")
     try:
@@ -272,8 +277,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from descend.train import evaluate, recipe
     from descend.train.config import UsageError
 
-    path, cfg = _open_run_dir(args.run_dir, "evaluate")
-    file, state = _load_checkpoint(path, args.checkpoint, "evaluate")
+    path, cfg = _open_run_dir(args.run_dir, "")
+    file, state = _load_checkpoint(path, args.checkpoint, "")
     prepared = recipe.prepare(cfg)
     try:
         prepared.model.load_state_dict(state["model"])
