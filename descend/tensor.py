@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from descend import backend
 
 _grad_enabled = True
-_anomaly_check = None  # set by detect_anomaly(): called with (op class, output, inputs) after every forward
+# The per-op callback Function.apply calls after every forward as (op class, output array, inputs): None, the
+# one registered hook, or a dispatcher over several. Set only through register_op_hook.
+_anomaly_check = None
+_op_hooks: list = []
 
 
 class no_grad:
@@ -43,6 +46,41 @@ class enable_grad(no_grad):
         _grad_enabled = True
 
 
+def _dispatch(cls: type, out: Any, args: tuple) -> None:
+    for hook in tuple(_op_hooks):
+        hook(cls, out, args)
+
+
+def _refresh_hooks() -> None:
+    global _anomaly_check
+    _anomaly_check = None if not _op_hooks else _op_hooks[0] if len(_op_hooks) == 1 else _dispatch
+
+
+class OpHookHandle:
+    """Returned by `register_op_hook`; `remove()` unregisters the hook."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def remove(self) -> None:
+        for i, h in enumerate(_op_hooks):
+            if h is self.fn:
+                del _op_hooks[i]
+                break
+        _refresh_hooks()
+
+
+def register_op_hook(fn: Callable[[type, Any, tuple], None]) -> OpHookHandle:
+    """Call fn(op class, output array, inputs) after every op's forward until `handle.remove()`.
+
+    The per-op counterpart of a module's forward hook (detect_anomaly and the doctor's activation monitor use
+    it); hooks run in registration order, and cost nothing while none is registered.
+    """
+    _op_hooks.append(fn)
+    _refresh_hooks()
+    return OpHookHandle(fn)
+
+
 class detect_anomaly:
     """Context manager: raise at the first op whose output is non-finite while its inputs were finite.
 
@@ -50,14 +88,11 @@ class detect_anomaly:
     """
 
     def __enter__(self) -> "detect_anomaly":
-        global _anomaly_check
-        self._prev = _anomaly_check
-        _anomaly_check = _check_finite
+        self._handle = register_op_hook(_check_finite)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        global _anomaly_check
-        _anomaly_check = self._prev
+        self._handle.remove()
 
 
 class NonFiniteError(FloatingPointError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -232,3 +234,25 @@ def test_comparisons_are_outside_the_graph() -> None:
     x = descend.ones(3, requires_grad=True)
     mask = x > 0
     assert mask.dtype == np.bool_ and not mask.requires_grad
+
+
+def test_op_hooks_see_every_forward_in_order_and_stop_when_removed():
+    from descend.tensor import detect_anomaly, register_op_hook
+
+    seen, other = [], []
+    h1 = register_op_hook(lambda cls, out, args: seen.append((cls.__name__, out.shape)))
+    x = descend.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    y = (x * 2.0).sum()
+    h2 = register_op_hook(lambda cls, out, args: other.append(cls.__name__))
+    with detect_anomaly():  # a third hook, stacked and removed on exit
+        (x + 1.0).exp()
+    h1.remove()
+    (x - 1.0).relu()
+    h2.remove()
+    x.tanh()
+    names = [n for n, _ in seen]
+    assert names == ["Mul", "Sum", "Add", "Exp"] and seen[0][1] == (2, 3) and seen[1][1] == ()
+    assert other == ["Add", "Exp", "Sub", "ReLU"]
+    y.backward()  # hooks are forward-only; the graph is untouched
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0, np.float32))
+    assert importlib.import_module("descend.tensor")._anomaly_check is None

@@ -10,7 +10,6 @@ logged to metrics.jsonl (kinds "layers" and "activations") and to TensorBoard.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections import deque
 from typing import Any
@@ -22,13 +21,10 @@ from descend.doctor.rules import History
 from descend.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from descend.nn.normalization import _BatchNorm
 from descend.ops import elementwise as _ew
-from descend.tensor import NonFiniteError, Tensor, detect_anomaly, no_grad
+from descend.tensor import NonFiniteError, Tensor, detect_anomaly, no_grad, register_op_hook
 from descend.train.callbacks import Callback
 
 ACTIVATIONS = (ReLU, LeakyReLU, GELU, Tanh, Sigmoid)
-# The engine module (`descend.tensor` the attribute is the tensor() factory): its `_anomaly_check` is the
-# per-op callback that detect_anomaly() also uses.
-_tensor = importlib.import_module("descend.tensor")
 # The engine's activation ops, as the record's "type" names them (the activation modules' class names).
 _OPS = {_ew.ReLU: "ReLU", _ew.LeakyReLU: "LeakyReLU", _ew.GELU: "GELU", _ew.Tanh: "Tanh", _ew.Sigmoid: "Sigmoid"}
 SATURATION = 0.01  # within 0.01 of a bound: tanh |y| > 0.99, sigmoid y < 0.01 or y > 0.99
@@ -209,14 +205,11 @@ class ActivationMonitor(Callback):
         self._module_outs: set[int] = set()
         self._made_by: dict[int, tuple[str, Any]] = {}  # id(output array) -> (layer name, the array)
         if self._capturing and self._functional is not False:
-            self._prev_check = _tensor._anomaly_check
-            _tensor._anomaly_check = self._observe
+            self._op_hook = register_op_hook(self._observe)
             self._observing = True
 
     def _observe(self, cls: type, out: Any, args: tuple) -> None:
         """The engine's per-op callback during a sampled forward: keep activations of a layer's output."""
-        if self._prev_check is not None:
-            self._prev_check(cls, out, args)  # an enclosing detect_anomaly() keeps working
         kind = _OPS.get(cls)
         if kind is not None and self._depth == 1 and args and isinstance(args[0], Tensor):
             made = self._made_by.get(id(args[0].data))
@@ -225,7 +218,7 @@ class ActivationMonitor(Callback):
 
     def _unobserve(self) -> None:
         if self._observing:
-            _tensor._anomaly_check = self._prev_check
+            self._op_hook.remove()
             self._observing = False
 
     def _produced(self, module: Any, args: tuple, output: Any) -> None:
