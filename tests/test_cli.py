@@ -295,10 +295,9 @@ def test_help_exits_zero(capsys):
     assert "train" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not os.environ.get("DESCEND_SLOW"), reason="slow (about a minute): set DESCEND_SLOW=1")
 def test_default_command_reaches_the_published_accuracy(tmp_path):
     """The MNIST-1D paper reports 94% test accuracy for its CNN; the default recipe gives 94.6 / 94.9 / 93.8 %
-    for seeds 0-2. This is the real-process version of tests/test_zoo.py's in-process default run."""
+    for seeds 0-2 (about 5 s). The real-process version of tests/test_zoo.py's in-process default run."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "descend", "train", "--no-doctor"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=1800)
