@@ -13,7 +13,7 @@ from descend import functional as F
 from descend.backend import get_array_module
 from descend.nn import init
 from descend.nn.module import Module, Parameter
-from descend.ops.linear import ones_vector
+from descend.ops.constants import ones_vector
 from descend.ops.movement import cat, stack
 from descend.tensor import Function, Tensor
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 
 from descend.backend import get_array_module
-from descend.ops.linear import ones_vector
+from descend.ops.constants import ones_vector
 from descend.tensor import Function
 
 

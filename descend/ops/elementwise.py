@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.constants import zeros_as
 from descend.ops.special import erf
 from descend.tensor import Function
 
@@ -22,25 +23,6 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Any:
         return fn(a, b)
     except ValueError:
         raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together") from None
-
-
-_ZEROS: dict = {}
-
-
-def _zeros_as(a: Any) -> Any:
-    """A cached read-only array of zeros with a's shape, dtype and layout. np.maximum(a, zeros) runs NumPy's
-    SIMD loop; np.maximum(a, 0) broadcasts the scalar and takes a scalar loop, 3-4x slower."""
-    key = (a.shape, a.strides, a.dtype)
-    z = _ZEROS.get(key)
-    if z is None:
-        if len(_ZEROS) >= 32:  # many distinct shapes (varying batch sizes): start over
-            _ZEROS.clear()
-        xp = get_array_module(a)
-        z = xp.zeros_like(a)
-        if xp is np:
-            z.flags.writeable = False
-        _ZEROS[key] = z
-    return z
 
 
 # ---- binary --------------------------------------------------------------------------------------------
@@ -226,7 +208,7 @@ class Cast(Function):
 class ReLU(Function):
     def forward(self, a):
         xp = get_array_module(a)
-        self.out = xp.maximum(a, _zeros_as(a)) if a.ndim and a.dtype.kind == "f" else xp.maximum(a, 0)
+        self.out = xp.maximum(a, zeros_as(a)) if a.ndim and a.dtype.kind == "f" else xp.maximum(a, 0)
         return self.out
 
     def backward(self, g):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.constants import ones_vector
 from descend.tensor import Function
 
 
@@ -15,38 +16,6 @@ def _dtype_clash(op: str, **arrays) -> None:
         if dt != items[0][1]:
             raise TypeError(f"{op}: {items[0][0]} dtype {items[0][1]} and {name} dtype {dt} differ; "
                             "cast one with .to(...)")
-
-
-_ONES: dict = {}
-
-
-def ones_vector(xp, n: int, dtype) -> object:
-    """A read-only vector of n ones, cached: summing rows as a GEMV (ones @ g) needs one every backward, and
-    np.ones costs ~1 us, a large share of a small layer's backward."""
-    key = (xp.__name__, n, dtype)
-    v = _ONES.get(key)
-    if v is None:
-        if len(_ONES) >= 64:  # many distinct lengths (e.g. varying batch sizes): start over
-            _ONES.clear()
-        v = xp.ones(n, dtype=dtype)
-        if xp is np:
-            v.flags.writeable = False
-        _ONES[key] = v
-    return v
-
-
-def arange_vector(xp, n: int) -> object:
-    """A read-only, cached arange(n) (int64): row indices for gathers such as x[rows, target]."""
-    key = (xp.__name__, n, "arange")
-    v = _ONES.get(key)
-    if v is None:
-        if len(_ONES) >= 64:
-            _ONES.clear()
-        v = xp.arange(n)
-        if xp is np:
-            v.flags.writeable = False
-        _ONES[key] = v
-    return v
 
 
 class Linear(Function):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from descend.backend import get_array_module
-from descend.ops.linear import arange_vector, ones_vector
+from descend.ops.constants import arange_vector, ones_vector
 from descend.tensor import Function
 
 _REDUCTIONS = ("none", "mean", "sum")
