@@ -20,7 +20,7 @@ def _diagnosed(case: zoo.Case) -> list[str]:
     if case.name not in _RESULTS:
         trainer, doctor = zoo.run_case(case)
         _RESULTS[case.name] = [d.code for d in doctor.diagnoses if d.severity != "info"]
-        _LAST_EPOCH[case.name] = trainer.history[-1]
+        _LAST_EPOCH[case.name] = trainer.history[-1] if trainer.history else {}
     return _RESULTS[case.name]
 
 

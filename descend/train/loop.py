@@ -108,13 +108,18 @@ class Trainer:
         """Train until `epochs` are done or a callback sets `stop_training`; returns self."""
         self._call("on_train_begin")
         self.model.train()
+        # Gradients of parameters the optimizer does not hold (frozen ones) are cleared too, as
+        # model.zero_grad() would, without walking the module tree every step.
+        held = {id(p) for p in self.params}
+        others = [p for p in self.model.parameters() if id(p) not in held]
         while self.epoch < self.epochs and not self.stop_training:
             n_batches = len(self.train_loader)
             group: list[float] = []  # this optimizer step's (loss, correct, n) per micro-batch
             for inputs, targets in self.train_loader:  # a resumed loader yields only the epoch's remaining batches
                 if not group:
                     self.optimizer.zero_grad()
-                    self.model.zero_grad()
+                    for p in others:
+                        p.grad = None
                 first = self._batch - self._batch % self.accumulate
                 size = min(self.accumulate, n_batches - first)  # the epoch's last group may be shorter
                 group.append(self._forward_backward(inputs, targets, size))
