@@ -104,7 +104,7 @@ class History:
         self.activations: list[dict] = []  # {"step", "layers": {name: {"type", "mean", "std", "dead", ...}}}
         self.events: list[dict] = []       # {"event": "nan" | "rollback", "step", ...}
         self.finished = False              # set at the end of training: end-of-run rules may judge
-        self._arrays: dict[str, np.ndarray] = {}
+        self._arrays: dict[str, tuple[np.ndarray, int]] = {}  # name -> (buffer, values in it)
         self._tables: dict[str, tuple] = {}
         self._memo: dict = {}  # results of scans over data that only grows (see _spikes, _depth_ratio)
 
@@ -139,12 +139,25 @@ class History:
         return h
 
     def array(self, name: str) -> np.ndarray:
-        """One per-step series ("loss", "lr", "grad_norm", "step") as a float64 array, cached until it grows."""
+        """One per-step series ("loss", "lr", "grad_norm", "step") as a float64 array (a read-only view).
+
+        The series only grows, so a buffer with room to spare takes just the values added since the last
+        call: converting the whole list every check made each check O(steps) and a long run O(steps²)."""
         values = getattr(self, name)
-        cached = self._arrays.get(name)
-        if cached is None or len(cached) != len(values):
-            cached = self._arrays[name] = np.asarray(values, dtype=np.float64)
-        return cached
+        n = len(values)
+        buf, done = self._arrays.get(name, (None, 0))
+        if buf is None or done > n:  # first use, or the list was cut back: start over
+            buf, done = np.empty(max(2 * n, 1024)), 0
+        elif n > len(buf):
+            grown = np.empty(2 * n)
+            grown[:done] = buf[:done]
+            buf = grown
+        if n > done:
+            buf[done:n] = values[done:n]
+            self._arrays[name] = (buf, n)
+        view = buf[:n]
+        view.flags.writeable = False
+        return view
 
     def table(self, key: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(weight-layer names, steps, array [records, layers] of `key`) from the layer records; new records
