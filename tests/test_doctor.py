@@ -487,21 +487,28 @@ def _train(doctor=None, seed=0, dropout=True, epochs=2):
     return model
 
 
+def _diverging_setup(n: int) -> tuple:
+    """(loader, model, optimizer): a small tanh MLP on n random samples, SGD at lr 8 with momentum 0.9,
+    which diverges within a few epochs."""
+    descend.manual_seed(0)
+    r = np.random.default_rng(0)
+    x = r.standard_normal((n, 10)).astype(np.float32)
+    y = (x @ r.standard_normal((10, 4))).argmax(1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=0)
+    model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+    return loader, model, optim.SGD(model.parameters(), lr=8.0, momentum=0.9)
+
+
 def test_default_doctor_stops_a_divergence_at_the_first_step_its_rule_holds():
     # The default Doctor samples every 25 steps and applies the rules every 200, but a step whose loss is
     # above 1.5x its start is checked at once: the stop must come at the first step at which the divergence
     # rule holds on the history so far (recomputed here on every prefix).
-    descend.manual_seed(0)
-    r = np.random.default_rng(0)
-    x = r.standard_normal((512, 10)).astype(np.float32)
-    y = (x @ r.standard_normal((10, 4))).argmax(1)
-    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=0)
-    model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+    loader, model, opt = _diverging_setup(512)
     doctor = Doctor(verbose=False)
     assert doctor.every == 25 and doctor.check_every == 200
     with np.errstate(all="ignore"):
-        trainer = Trainer(model, optim.SGD(model.parameters(), lr=8.0, momentum=0.9), loader,
-                          loss_fn=nn.CrossEntropyLoss(), epochs=20, callbacks=[doctor]).fit()
+        trainer = Trainer(model, opt, loader, loss_fn=nn.CrossEntropyLoss(), epochs=20,
+                          callbacks=[doctor]).fit()
     assert [d.code for d in doctor.diagnoses] == ["divergence"]
     h = doctor.history
     first = next(n for n in range(1, len(h.loss) + 1)
@@ -572,13 +579,7 @@ def test_doctor_state_round_trip_and_resume_rebuilds_history(tmp_path):
 
 # --- rollback ---------------------------------------------------------------------------------------------------
 def _rollback_run(on_divergence, tmp_path=None):
-    descend.manual_seed(0)
-    r = np.random.default_rng(0)
-    x = r.standard_normal((256, 10)).astype(np.float32)
-    y = (x @ r.standard_normal((10, 4))).argmax(1)
-    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=0)
-    model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
-    opt = optim.SGD(model.parameters(), lr=8.0, momentum=0.9)
+    loader, model, opt = _diverging_setup(256)
     run = Run.create(tmp_path, "rb") if tmp_path is not None else None
     doctor = Doctor(every=5, verbose=False, on_divergence=on_divergence, rollback_every=5)
     with np.errstate(all="ignore"):
