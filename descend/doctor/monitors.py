@@ -242,10 +242,12 @@ class ActivationMonitor(Callback):
         final = id(output.data) if isinstance(output, Tensor) else None
         calls: dict[str, int] = {}
         functional = False
+        modules = set(self._names.values())
         for kind, name, y in self._seen:
-            if name not in self._names.values() and id(y) in self._module_outs:
+            is_module = name in modules
+            if not is_module and id(y) in self._module_outs:
                 continue  # the op inside an activation module: measured as the module
-            functional = functional or name not in self._names.values()
+            functional = functional or not is_module
             count = calls.get(name, 0)
             calls[name] = count + 1
             key = name if count == 0 else f"{name}#{count + 1}"  # applied twice in one forward
