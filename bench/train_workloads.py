@@ -75,7 +75,7 @@ def gru_flops(batch: int, length: int, inp: int, hidden: int, dirs: int) -> floa
 def _copy_weights(dmodel: nn.Module, tmodel: Any) -> None:
     import torch
 
-    sd = {k: torch.from_numpy(np.array(v.data, copy=True)) for k, v in dmodel.state_dict().items()}
+    sd = {k: torch.from_numpy(np.array(v._data, copy=True)) for k, v in dmodel.state_dict().items()}
     tmodel.load_state_dict(sd, strict=True)
 
 
@@ -294,7 +294,7 @@ def gan_ring(with_torch: bool, batch: int = 100) -> Workload:
         _copy_weights(d, td)
         tg_opt = torch.optim.Adam(tg.parameters(), lr=lr, betas=betas)
         td_opt = torch.optim.Adam(td.parameters(), lr=lr, betas=betas)
-        t_real = [torch.from_numpy(np.array(r.data)) for r in d_real]
+        t_real = [torch.from_numpy(np.array(r._data)) for r in d_real]
         bce = torch.nn.functional.binary_cross_entropy_with_logits
         j = [0]
 

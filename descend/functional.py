@@ -39,7 +39,7 @@ def _tensor(x: Any, op: str, name: str = "input") -> Tensor:
 def _raw(x: Any) -> Any:
     """The array inside a Tensor; arrays pass through; None stays None; lists become arrays."""
     if x is None or isinstance(x, Tensor):
-        return None if x is None else x.data
+        return None if x is None else x._data
     return backend.xp.asarray(x)
 
 
@@ -231,7 +231,7 @@ def _max_pool(op: str, d: int, input: Tensor, kernel_size: Any, stride: Any, pad
         return _mv.squeeze(out, 0) if unbatched else out
     # The op's context is only linked to the output under grad; recompute the indices without it.
     ctx = _pool.MaxPool()
-    ctx.forward(x.data, kernel=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    ctx.forward(x._data, kernel=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     idx = Tensor(ctx.indices())
     if unbatched:
         return _mv.squeeze(out, 0), _mv.squeeze(idx, 0)
@@ -281,7 +281,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    xp = backend.get_array_module(input.data)
+    xp = backend.get_array_module(input._data)
     mask = _lin.dropout_mask(backend.rng(), input.shape, p, input.dtype, xp)
     return _lin.Dropout.apply(input, mask=mask)
 
@@ -305,11 +305,11 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         padding_idx %= n
     if max_norm is not None:
         # Renormalise the referenced rows in place, outside the graph, as PyTorch does.
-        xp = backend.get_array_module(weight.data)
+        xp = backend.get_array_module(weight._data)
         rows = xp.unique(idx.reshape(-1))
-        norms = (xp.abs(weight.data[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+        norms = (xp.abs(weight._data[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(weight.dtype)
-        weight.data[rows] *= scale[:, None]
+        weight._data[rows] *= scale[:, None]
     return _lin.Embedding.apply(weight, indices=idx, padding_idx=padding_idx)
 
 

@@ -47,7 +47,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
         if not outs:
             raise ValueError("gradcheck: fn returned no floating-point Tensor")
         rng = np.random.default_rng(seed)
-        xp = backend.get_array_module(outs[0].data)
+        xp = backend.get_array_module(outs[0]._data)
         cotangents = [xp.asarray(rng.standard_normal(o.shape)).astype(o.dtype) for o in outs]
         live = [(o, v) for o, v in zip(outs, cotangents) if o.requires_grad]
         if live:
@@ -59,10 +59,10 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
         def value() -> float:
             with no_grad():
                 res = _outputs(fn(*inputs))
-            return float(sum(float((r.data * v).sum()) for r, v in zip(res, cotangents)))
+            return float(sum(float((r._data * v).sum()) for r, v in zip(res, cotangents)))
 
         for i in wrt:
-            data = inputs[i].data
+            data = inputs[i]._data
             if not data.flags.writeable:
                 raise ValueError(f"gradcheck: input {i} is a read-only view; pass a writeable array")
             for idx in np.ndindex(*data.shape):
@@ -91,4 +91,4 @@ def _grad_array(t: Tensor) -> np.ndarray:
     """The input's gradient on the host, zeros when backward produced none (the input did not matter)."""
     if t.grad is None:
         return np.zeros(t.shape)
-    return backend.to_numpy(t.grad.data)
+    return backend.to_numpy(t.grad._data)

@@ -124,7 +124,7 @@ def _check_finite(cls: type, out: Any, args: tuple) -> None:
     if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc" or bool(xp.isfinite(out).all()):
         return
     for a in args:
-        data = a.data if isinstance(a, Tensor) else a
+        data = a._data if isinstance(a, Tensor) else a
         if hasattr(data, "dtype") and data.dtype.kind in "fc" and not bool(xp.isfinite(data).all()):
             return  # the non-finite value came from an input; the op that made it was reported already
     kind = "NaN" if bool(xp.isnan(out).any()) else "inf"
@@ -156,13 +156,14 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> "Tensor":
         """Run forward on the inputs' arrays and, if any input needs a gradient, link the output to this op."""
         ctx = cls.__new__(cls)
-        out = ctx.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        out = ctx.forward(*[a._data if isinstance(a, Tensor) else a for a in args], **kwargs)
         if _anomaly_check is not None:
             _anomaly_check(cls, out, args)
         t = Tensor.__new__(Tensor)
-        t.data = out
+        t._data = out
         t.grad = None
         t._retain = False
+        t._version = None
         if _grad_enabled:
             needs = [isinstance(a, Tensor) and a.requires_grad for a in args]  # a list comp beats a genexpr
             if True in needs:
@@ -195,7 +196,7 @@ def _unbroadcast(grad: Any, shape: tuple) -> Any:
 def _as_array(data: Any, dtype: Any = None) -> Any:
     """An array from Python data, NumPy/CuPy arrays or a Tensor, with PyTorch's dtype inference."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         dtype = np.dtype(dtype)
     xp = backend.get_array_module(data)
@@ -212,30 +213,60 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
 class Tensor:
     """An n-dimensional array that records the ops producing it, so gradients can flow back."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_version", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = _as_array(data, dtype) if not _is_array(data) or dtype is not None else data
+        self._data = _as_array(data, dtype) if not _is_array(data) or dtype is not None else data
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self._retain = False
+        self._version = None  # None: never modified in place and not shared; else a [count] shared by aliases
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     # --- basic properties -------------------------------------------------------------------------
     @property
+    def data(self) -> "Tensor":
+        """This tensor's values as a tensor outside the graph, sharing memory (PyTorch's `.data`)."""
+        return self._alias()
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._data if isinstance(value, Tensor) else value
+        if not _is_array(arr):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = arr
+
+    def _alias(self) -> "Tensor":
+        """A new leaf over the same array, sharing the version counter (so in-place writes are seen)."""
+        t = Tensor.__new__(Tensor)
+        t._data = self._data
+        t.grad = None
+        t._ctx = None
+        t._retain = False
+        t.requires_grad = False
+        if self._version is None:
+            self._version = [0]
+        t._version = self._version
+        return t
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = backend.to_numpy(self._data)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def T(self) -> "Tensor":
@@ -250,42 +281,42 @@ class Tensor:
         return self._ctx
 
     def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shares memory on the CPU)."""
         if self.requires_grad:
             # PyTorch refuses here; we follow so code that ports behaves the same.
             raise RuntimeError("numpy(): tensor requires grad; call .detach().numpy() instead")
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self._data)
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph."""
-        return Tensor(self.data)
+        """The same data, cut from the graph (shares memory and the version counter)."""
+        return self._alias()
 
     def clone(self) -> "Tensor":
         return _mv.Clone.apply(self)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
-        if flag and self.data.dtype.kind not in "fc":
-            raise TypeError(f"only floating tensors can require gradients, got dtype {self.data.dtype}")
+        if flag and self._data.dtype.kind not in "fc":
+            raise TypeError(f"only floating tensors can require gradients, got dtype {self._data.dtype}")
         self.requires_grad = flag
         return self
 
@@ -294,16 +325,16 @@ class Tensor:
         self._retain = True
 
     def zero_(self) -> "Tensor":
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def fill_(self, value: float) -> "Tensor":
-        self.data[...] = value
+        self._data[...] = value
         return self
 
     def copy_(self, src: Any) -> "Tensor":
-        src_data = src.data if isinstance(src, Tensor) else src
-        self.data[...] = src_data
+        src_data = src._data if isinstance(src, Tensor) else src
+        self._data[...] = src_data
         return self
 
     def to(self, dtype: Any = None) -> "Tensor":
@@ -323,10 +354,10 @@ class Tensor:
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
-        body = np.array2string(backend.to_numpy(self.data), separator=", ", precision=4,
+        body = np.array2string(backend.to_numpy(self._data), separator=", ", precision=4,
                                prefix="tensor(")
-        dt = "" if self.data.dtype == backend.default_dtype() or self.data.dtype == np.int64 else \
-            f", dtype={self.data.dtype}"
+        dt = "" if self._data.dtype == backend.default_dtype() or self._data.dtype == np.int64 else \
+            f", dtype={self._data.dtype}"
         return f"tensor({body}{dt}{grad})"
 
     # --- autograd ---------------------------------------------------------------------------------
@@ -335,13 +366,13 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward(): tensor does not require grad and has no grad_fn")
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward(): grad can be implicitly created only for scalar outputs, got shape "
                     f"{self.shape}; pass grad= of that shape")
-            grad = backend.get_array_module(self.data).ones_like(self.data)
+            grad = backend.get_array_module(self._data).ones_like(self._data)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
+            grad = grad._data if isinstance(grad, Tensor) else grad
             if tuple(grad.shape) != self.shape:
                 raise ValueError(f"backward(): grad shape {tuple(grad.shape)} differs from tensor shape "
                                  f"{self.shape}")
@@ -362,10 +393,10 @@ class Tensor:
             for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
                 if not need or pg is None:
                     continue
-                if pg.shape != p.data.shape:
-                    pg = _unbroadcast(pg, p.data.shape)
-                if pg.dtype != p.data.dtype:
-                    pg = pg.astype(p.data.dtype)
+                if pg.shape != p._data.shape:
+                    pg = _unbroadcast(pg, p._data.shape)
+                if pg.dtype != p._data.dtype:
+                    pg = pg.astype(p._data.dtype)
                 key = id(p)
                 prev = grads.get(key)
                 grads[key] = pg if prev is None else prev + pg
@@ -424,42 +455,42 @@ class Tensor:
         if self.requires_grad and _grad_enabled:
             raise RuntimeError("in-place assignment to a tensor that requires grad is not supported; "
                                "use descend.where or build a new tensor")
-        self.data[_index_arrays(index)] = value.data if isinstance(value, Tensor) else value
+        self._data[_index_arrays(index)] = value._data if isinstance(value, Tensor) else value
 
     # Comparisons give boolean tensors outside the graph, as in PyTorch.
     def __lt__(self, other: Any) -> "Tensor":
-        return Tensor(self.data < _raw(other))
+        return Tensor(self._data < _raw(other))
 
     def __le__(self, other: Any) -> "Tensor":
-        return Tensor(self.data <= _raw(other))
+        return Tensor(self._data <= _raw(other))
 
     def __gt__(self, other: Any) -> "Tensor":
-        return Tensor(self.data > _raw(other))
+        return Tensor(self._data > _raw(other))
 
     def __ge__(self, other: Any) -> "Tensor":
-        return Tensor(self.data >= _raw(other))
+        return Tensor(self._data >= _raw(other))
 
     def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return Tensor(self.data == _raw(other))
+        return Tensor(self._data == _raw(other))
 
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return Tensor(self.data != _raw(other))
+        return Tensor(self._data != _raw(other))
 
     def __invert__(self) -> "Tensor":
-        return Tensor(~self.data)
+        return Tensor(~self._data)
 
     def __and__(self, other: Any) -> "Tensor":
-        return Tensor(self.data & _raw(other))
+        return Tensor(self._data & _raw(other))
 
     def __or__(self, other: Any) -> "Tensor":
-        return Tensor(self.data | _raw(other))
+        return Tensor(self._data | _raw(other))
 
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"truth value of a tensor with shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -623,7 +654,7 @@ def _is_array(x: Any) -> bool:
 
 
 def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _shape_arg(shape: tuple) -> tuple:
@@ -642,9 +673,9 @@ def _correction(unbiased: bool | None, correction: int | None) -> int:
 def _index_arrays(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -657,7 +688,7 @@ def _accumulate(leaf: Tensor, g: Any) -> None:
     if leaf.grad is None:
         leaf.grad = Tensor(g)
     else:
-        leaf.grad = Tensor(leaf.grad.data + g)
+        leaf.grad = Tensor(leaf.grad._data + g)
 
 
 def _toposort(root: Tensor) -> list:

@@ -429,3 +429,16 @@ case("layer_norm[2 dims no affine]", lambda x: F.layer_norm(x, (3, 4)), lambda x
      N(2, 3, 4, layout="t"), atol=1e-4)
 case("layer_norm[weight only]", lambda x, w: F.layer_norm(x, 5, w), lambda x, w: TF().layer_norm(x, (5,), w),
      N(2, 2, 5, layout="s"), N(5), atol=1e-4)
+
+
+# Later op families keep their cases in files of their own beside this one (tests/registry_<family>.py, each
+# calling `case(...)` from here), so several can grow at once; they are loaded here, in name order.
+def _load_family_files() -> None:
+    import importlib
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.glob("registry_*.py")):
+        importlib.import_module(f"tests.{path.stem}")
+
+
+_load_family_files()

@@ -159,7 +159,7 @@ def test_trainer_checkpoints_every_n_steps_and_each_epoch_with_everything(tmp_pa
     assert metrics[:state["metrics_offset"]].decode().count("\n") == 9 + 1  # 9 steps and epoch 0's record
     last = load(run.dir / "checkpoints" / "step-00000014.safetensors")
     for (name, p) in t.model.state_dict().items():
-        assert last["model"][name].tobytes() == p.data.tobytes()
+        assert last["model"][name].tobytes() == p._data.tobytes()
 
 
 def test_best_checkpoint_follows_the_monitored_metric(tmp_path):
@@ -187,7 +187,7 @@ def test_diverged_training_keeps_the_last_finite_checkpoint_as_latest(tmp_path):
     class Poison(descend.train.Callback):
         def on_step_end(self, trainer, logs):
             if trainer.step == 5:
-                trainer.model.linear1.weight.data[0, 0] = np.nan
+                trainer.model.linear1.weight._data[0, 0] = np.nan
 
     t.callbacks.append(Poison())
     with pytest.warns(UserWarning, match="not finite"):

@@ -185,7 +185,7 @@ def test_mnist1d_models_match_the_papers_pytorch_models(name, reference, params)
     descend.manual_seed(0)
     model = models.build(name, (40,), 10)
     ref = reference()
-    assert sum(p.data.size for p in model.parameters()) == sum(p.numel() for p in ref.parameters()) == params
+    assert sum(p._data.size for p in model.parameters()) == sum(p.numel() for p in ref.parameters()) == params
     ours = dict(model.state_dict())
     theirs = ref.state_dict()
     if name == "logistic":

@@ -83,7 +83,7 @@ def test_batches_are_tensors_keeping_dtypes():
     assert isinstance(xb, Tensor) and not xb.requires_grad
     assert (xb.dtype, yb.dtype, mb.dtype) == (np.float64, np.int64, np.bool_)
     # Batches are copies: editing one does not change the dataset.
-    xb.data[:] = 0
+    xb._data[:] = 0
     assert loader.dataset.arrays[0][0, 0] == x64[0, 0] != 0
 
 
@@ -143,7 +143,7 @@ def test_collate_rules():
     x, i, f, b, s, d = batch
     assert x.dtype == np.float32 and x.shape == (2, 2)
     assert i.dtype == np.int64 and f.dtype == np.float64 and b.dtype == np.bool_  # as torch default_collate
-    assert s == ["a", "b"] and d["k"].data.tolist() == [2, 3]
+    assert s == ["a", "b"] and d["k"]._data.tolist() == [2, 3]
     with pytest.raises(ValueError, match=r"cannot stack samples of shapes \[\(2,\), \(3,\)\]"):
         collate([np.ones(2), np.ones(3)])
 

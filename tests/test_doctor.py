@@ -258,11 +258,11 @@ class _Recorder:
         self.weights, self.grads = {}, {}
 
     def on_train_begin(self, trainer):
-        self.weights[0] = [p.data.copy() for p in trainer.model.parameters()]
+        self.weights[0] = [p._data.copy() for p in trainer.model.parameters()]
 
     def on_step_end(self, trainer, logs):
-        self.weights[trainer.step] = [p.data.copy() for p in trainer.model.parameters()]
-        self.grads[trainer.step] = [p.grad.data.copy() for p in trainer.model.parameters()]
+        self.weights[trainer.step] = [p._data.copy() for p in trainer.model.parameters()]
+        self.grads[trainer.step] = [p.grad._data.copy() for p in trainer.model.parameters()]
 
     def on_epoch_end(self, trainer, logs):
         pass
@@ -302,22 +302,22 @@ def test_batchnorm_running_statistics_are_recorded():
             callbacks=[mon]).fit()
     bn = mon.history.layers[-1]["layers"]["1"]
     assert bn["type"] == "BatchNorm1d" and bn["weight"] is False
-    assert bn["running_var"] == pytest.approx(float(model[1].running_var.data.mean()))
-    assert bn["running_mean"] == pytest.approx(float(np.abs(model[1].running_mean.data).mean()))
+    assert bn["running_var"] == pytest.approx(float(model[1].running_var._data.mean()))
+    assert bn["running_mean"] == pytest.approx(float(np.abs(model[1].running_mean._data).mean()))
 
 
 def test_activation_monitor_dead_units_and_saturation():
     descend.manual_seed(0)
     relu_in = nn.Linear(6, 8)
-    relu_in.bias.data[:3] = -100.0  # units 0..2 never fire; the other biases keep 5 alive
-    relu_in.bias.data[3:] = 100.0
+    relu_in.bias._data[:3] = -100.0  # units 0..2 never fire; the other biases keep 5 alive
+    relu_in.bias._data[3:] = 100.0
     tanh_in = nn.Linear(8, 4)
     model = nn.Sequential(relu_in, nn.ReLU(), tanh_in, nn.Tanh(), nn.Linear(4, 3), nn.Sigmoid())
     mon = ActivationMonitor(every=2, window=2)
     seen = {}
 
     def grab(module, args, out):
-        seen[id(module)] = out.data.copy()
+        seen[id(module)] = out._data.copy()
 
     model[3].register_forward_hook(grab)
     trainer = Trainer(model, optim.SGD(model.parameters(), 1e-4), _data(), loss_fn=nn.CrossEntropyLoss(),
@@ -368,11 +368,11 @@ class _Functional(nn.Module):
 def test_functional_activations_are_measured_as_layer_dot_op():
     descend.manual_seed(0)
     model = _Functional()
-    model.fc1.bias.data[:3] = -100.0  # units 0..2 of fc1.relu never fire
-    model.fc1.bias.data[3:] = 100.0
+    model.fc1.bias._data[:3] = -100.0  # units 0..2 of fc1.relu never fire
+    model.fc1.bias._data[3:] = 100.0
     seen = {}
-    model.fc1.register_forward_hook(lambda m, a, out: seen.__setitem__("fc1", out.data.copy()))
-    model.fc2.register_forward_hook(lambda m, a, out: seen.__setitem__("fc2", out.data.copy()))
+    model.fc1.register_forward_hook(lambda m, a, out: seen.__setitem__("fc1", out._data.copy()))
+    model.fc2.register_forward_hook(lambda m, a, out: seen.__setitem__("fc2", out._data.copy()))
     mon = ActivationMonitor(every=2, window=2)
     trainer = Trainer(model, optim.SGD(model.parameters(), 1e-4), _data(), loss_fn=nn.CrossEntropyLoss(),
                       epochs=1, callbacks=[mon])
@@ -399,7 +399,7 @@ def test_functional_activations_are_measured_as_layer_dot_op():
         Trainer(m, optim.SGD(m.parameters(), 0.1), _data(), loss_fn=nn.CrossEntropyLoss(), epochs=1,
                 callbacks=[ActivationMonitor(every=1, window=2)] if m is model else []).fit()
     for a, b in zip(plain.parameters(), model.parameters()):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
 
 
 def test_activation_monitor_leaves_detect_anomaly_working():
@@ -521,7 +521,7 @@ def test_the_doctor_does_not_change_training():
     plain = _train()
     watched = _train(Doctor(every=1, verbose=False))
     for a, b in zip(plain.parameters(), watched.parameters()):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
 
 
 def test_doctor_files_and_tensorboard_events(tmp_path):
@@ -723,7 +723,7 @@ def test_resumed_doctor_keeps_the_dead_unit_windows(tmp_path):
     def build(run, stop=None):
         descend.manual_seed(0)
         model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
-        model[0].bias.data[:10] = -3.0  # most units rarely fire: the window decides their fate
+        model[0].bias._data[:10] = -3.0  # most units rarely fire: the window decides their fate
         callbacks = [Doctor(every=2, window=3, verbose=False)] + ([StopAt(stop)] if stop else [])
         return Trainer(model, optim.SGD(model.parameters(), 0.05), _data(), loss_fn=nn.CrossEntropyLoss(),
                        epochs=4, callbacks=callbacks, run=run, ckpt_every=7)

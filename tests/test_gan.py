@@ -42,18 +42,18 @@ def test_one_sided_label_smoothing_changes_only_the_real_target():
     logs = gan.d_step(real)
     s = lambda x: 1 / (1 + np.exp(-x.astype(np.float64)))  # noqa: E731
     # Same fakes are not reproducible, so check the real half: BCE against 0.9, not 1.
-    expected_real = -(0.9 * np.log(s(real_logits.data)) + 0.1 * np.log(1 - s(real_logits.data))).mean()
+    expected_real = -(0.9 * np.log(s(real_logits._data)) + 0.1 * np.log(1 - s(real_logits._data))).mean()
     assert logs["d_loss"] > expected_real  # the fake half adds a positive term
     assert fake_logits.shape == (8, 1)
 
 
 def test_generator_step_leaves_discriminator_untouched():
     gan = _gan()
-    before = [p.data.copy() for p in gan.discriminator.parameters()]
+    before = [p._data.copy() for p in gan.discriminator.parameters()]
     gan.g_step(32)
     for p, b in zip(gan.discriminator.parameters(), before):
         assert p.grad is None and p.requires_grad
-        np.testing.assert_array_equal(p.data, b)
+        np.testing.assert_array_equal(p._data, b)
 
 
 def test_d_steps_take_that_many_real_batches():

@@ -64,24 +64,24 @@ def test_initialiser_matches_torch(fn, kwargs, bound, std):
     theirs = getattr(tinit, fn)(torch.zeros(SHAPE), **kwargs)
     assert ours.dtype == np.float32
     if fn == "uniform_":
-        assert ours.data.min() >= -0.3 and ours.data.max() < 0.7
-        _same_distribution(ours.data - 0.2, theirs.numpy() - 0.2, std=std)
+        assert ours._data.min() >= -0.3 and ours._data.max() < 0.7
+        _same_distribution(ours._data - 0.2, theirs.numpy() - 0.2, std=std)
     else:
-        _same_distribution(ours.data, theirs.numpy(), bound=bound, std=std)
+        _same_distribution(ours._data, theirs.numpy(), bound=bound, std=std)
 
 
 def test_constant_zeros_ones():
     p = dnn.Parameter(np.full((3, 4), 7.0, np.float32))
-    assert np.all(init.zeros_(p).data == 0)
-    assert np.all(init.ones_(p).data == 1)
-    assert np.all(init.constant_(p, -2.5).data == -2.5)
+    assert np.all(init.zeros_(p)._data == 0)
+    assert np.all(init.ones_(p)._data == 1)
+    assert np.all(init.constant_(p, -2.5)._data == -2.5)
 
 
 def test_initialisers_write_in_place():
     buf = np.zeros(12, np.float32)
     p = dnn.Parameter(buf[:6].reshape(2, 3))  # a view, as the optimizer's flat buffers hold
     init.kaiming_uniform_(p)
-    assert np.shares_memory(p.data, buf) and np.all(buf[:6] != 0) and np.all(buf[6:] == 0)
+    assert np.shares_memory(p._data, buf) and np.all(buf[:6] != 0) and np.all(buf[6:] == 0)
 
 
 @pytest.mark.parametrize("name,param", [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None),
@@ -131,7 +131,7 @@ def test_default_layer_init_matches_torch(case):
     d, t = factory(dnn), factory(torch.nn)
     t_params = dict(t.named_parameters())
     for name, p in d.named_parameters():
-        ours, theirs = p.data, t_params[name].detach().numpy()
+        ours, theirs = p._data, t_params[name].detach().numpy()
         assert ours.dtype == theirs.dtype == np.float32 and ours.shape == theirs.shape
         bound = bounds.get(name, bounds.get("*"))
         if ours.size >= 20000:
@@ -161,20 +161,20 @@ def test_seeding_makes_models_reproducible():
     b = build()
     c = build()
     for (k, pa), pb, pc in zip(a.named_parameters(), b.parameters(), c.parameters()):
-        np.testing.assert_array_equal(pa.data, pb.data, err_msg=k)
-        assert not np.array_equal(pa.data, pc.data), k
+        np.testing.assert_array_equal(pa._data, pb._data, err_msg=k)
+        assert not np.array_equal(pa._data, pc._data), k
 
 
 def test_reset_parameters_redraws():
     lin = dnn.Linear(10, 10)
-    before = lin.weight.data.copy()
-    view = lin.weight.data
+    before = lin.weight._data.copy()
+    view = lin.weight._data
     lin.reset_parameters()
-    assert lin.weight.data is view and not np.array_equal(before, view)
+    assert lin.weight._data is view and not np.array_equal(before, view)
 
 
 def test_explicit_generator():
     g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
     a = init.normal_(dnn.Parameter(np.zeros((4, 4), np.float32)), generator=g1)
     b = init.normal_(dnn.Parameter(np.zeros((4, 4), np.float32)), generator=g2)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a._data, b._data)

@@ -22,12 +22,12 @@ def _perturb(module, seed=0):
     """Random (not default) parameters and running statistics, so every weight's role is exercised."""
     rng = np.random.default_rng(seed)
     for name, p in module.named_parameters():
-        p.data[...] = rng.normal(0, 0.7, p.shape)
+        p._data[...] = rng.normal(0, 0.7, p.shape)
     for name, b in module.named_buffers():
         if name.endswith("running_var"):
-            b.data[...] = rng.uniform(0.5, 2.0, b.shape)
+            b._data[...] = rng.uniform(0.5, 2.0, b.shape)
         elif name.endswith("running_mean"):
-            b.data[...] = rng.normal(0, 0.5, b.shape)
+            b._data[...] = rng.normal(0, 0.5, b.shape)
 
 
 def _sync(d, t):
@@ -64,7 +64,7 @@ def _run(d, t, inputs, grad_inputs, dtype, train, seed=1):
     for do, to in zip(d_outs, t_outs):
         assert tuple(do.shape) == tuple(to.shape)
         assert do.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(do.data, to.detach().numpy(), **tol)
+        np.testing.assert_allclose(do._data, to.detach().numpy(), **tol)
         g = rng.normal(size=to.shape).astype(dtype)
         if to.requires_grad:
             d_loss = d_loss + (do * descend.tensor(g)).sum()
@@ -74,14 +74,14 @@ def _run(d, t, inputs, grad_inputs, dtype, train, seed=1):
     d_loss.backward()
     t_loss.backward()
     for i in grad_inputs:
-        np.testing.assert_allclose(d_in[i].grad.data, t_in[i].grad.numpy(), **tol, err_msg=f"input {i}")
+        np.testing.assert_allclose(d_in[i].grad._data, t_in[i].grad.numpy(), **tol, err_msg=f"input {i}")
     t_params = dict(t.named_parameters())
     for name, p in d.named_parameters():
         tg = t_params[name].grad
         if tg is None:
-            assert p.grad is None or not np.any(p.grad.data), name
+            assert p.grad is None or not np.any(p.grad._data), name
         else:
-            np.testing.assert_allclose(p.grad.data, tg.numpy(), **tol, err_msg=name)
+            np.testing.assert_allclose(p.grad._data, tg.numpy(), **tol, err_msg=name)
 
 
 LAYERS = {
@@ -171,7 +171,7 @@ def test_batchnorm_running_stats(kind, shape, momentum):
         x = rng.normal(1.5, 2.0, shape)
         _run(d, t, [x], (0,), "float64", train=True, seed=step)
         for name, tb in t.named_buffers():
-            np.testing.assert_allclose(getattr(d, name).data, tb.numpy(), rtol=1e-12, err_msg=name)
+            np.testing.assert_allclose(getattr(d, name)._data, tb.numpy(), rtol=1e-12, err_msg=name)
     assert int(d.num_batches_tracked.item()) == 5
     _run(d, t, [rng.normal(size=shape)], (0,), "float64", train=False)
 
@@ -215,17 +215,17 @@ def test_embedding_matches_torch(padding_idx):
     d, t = _build(lambda nn: nn.Embedding(10, 4, padding_idx=padding_idx), "float64")
     idx = np.array([[0, 3, 9, 3], [9, 9, 1, 0]], dtype=np.int64)
     d_out, t_out = d(descend.tensor(idx)), t(torch.tensor(idx))
-    np.testing.assert_allclose(d_out.data, t_out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(d_out._data, t_out.detach().numpy(), rtol=1e-12)
     g = np.random.default_rng(0).normal(size=t_out.shape)
     (d_out * descend.tensor(g)).sum().backward()
     (t_out * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(d.weight.grad.data, t.weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(d.weight.grad._data, t.weight.grad.numpy(), rtol=1e-12)
     assert repr(d) == repr(t)
 
 
 def test_embedding_default_padding_row_is_zero():
     e = dnn.Embedding(6, 3, padding_idx=2)
-    assert np.all(e.weight.data[2] == 0) and np.all(e.weight.data[[0, 1, 3, 4, 5]] != 0)
+    assert np.all(e.weight._data[2] == 0) and np.all(e.weight._data[[0, 1, 3, 4, 5]] != 0)
 
 
 # ---- losses ---------------------------------------------------------------------------------------------
@@ -278,11 +278,11 @@ def test_loss_matches_torch(case):
     y = _targets(kind, 6, 4, rng)
     dx, tx = descend.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     d_out, t_out = d(dx, descend.tensor(y)), t(tx, torch.tensor(y))
-    np.testing.assert_allclose(d_out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(d_out._data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
     g = rng.normal(size=t_out.shape)
     (d_out * descend.tensor(g)).sum().backward()
     (t_out * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx.grad._data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert repr(d) == repr(t)
     assert list(d.state_dict()) == list(t.state_dict())
 

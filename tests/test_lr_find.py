@@ -61,8 +61,8 @@ def test_the_sweep_is_exponential_and_everything_is_restored():
     assert np.allclose(np.diff(np.log(r.lrs)), np.log(1e4) / 19)
     assert r.diverged_lr is None and len(r.losses) == 20
     for k, v in before[0].items():
-        np.testing.assert_array_equal(model.state_dict()[k].data if hasattr(model.state_dict()[k], "data")
-                                      else model.state_dict()[k], v.data if hasattr(v, "data") else v)
+        np.testing.assert_array_equal(model.state_dict()[k]._data if hasattr(model.state_dict()[k], "data")
+                                      else model.state_dict()[k], v._data if hasattr(v, "data") else v)
     after = opt.state_dict()
     assert after["param_groups"] == before[1]["param_groups"]
     for i, st in before[1]["state"].items():

@@ -49,7 +49,7 @@ def test_gradients_reach_every_parameter_and_zero_grad():
     net(descend.tensor(np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32))).sum().backward()
     assert all(p.grad is not None and p.grad.shape == p.shape for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not np.any(p.grad.data) for p in net.parameters())
+    assert all(p.grad is not None and not np.any(p.grad._data) for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -86,8 +86,8 @@ def test_to_double_and_float_keep_parameter_objects():
 def test_deepcopy_is_independent():
     net = Net()
     twin = copy.deepcopy(net)
-    twin.body[0].weight.data[...] = 0
-    assert np.any(net.body[0].weight.data) and len(list(twin.parameters())) == len(list(net.parameters()))
+    twin.body[0].weight._data[...] = 0
+    assert np.any(net.body[0].weight._data) and len(list(twin.parameters())) == len(list(net.parameters()))
 
 
 def test_parameter_is_a_tensor_that_requires_grad():
@@ -136,7 +136,7 @@ def test_forward_hooks():
     h1 = lin.register_forward_hook(lambda m, args, out: seen.append(out.shape))
     h2 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
     out = lin(descend.tensor(np.ones((3, 2), np.float32)))
-    np.testing.assert_allclose(out.data, np.broadcast_to(lin.bias.data, (3, 2)))
+    np.testing.assert_allclose(out._data, np.broadcast_to(lin.bias._data, (3, 2)))
     h1.remove()
     h2.remove()
     lin(descend.tensor(np.ones((3, 2), np.float32)))
@@ -186,7 +186,7 @@ def test_softmax_without_dim_warns_and_uses_pytorch_rule():
     x = descend.tensor(np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32))
     with pytest.warns(UserWarning, match="Implicit dimension"):
         out = dnn.Softmax()(x)
-    np.testing.assert_allclose(out.data.sum(1), 1, rtol=1e-6)
+    np.testing.assert_allclose(out._data.sum(1), 1, rtol=1e-6)
 
 
 # ---- dropout ---------------------------------------------------------------------------------------------
@@ -197,24 +197,24 @@ def test_dropout_train_masks_and_scales():
     drop = dnn.Dropout(p)
     x = descend.tensor(np.full((200, 500), 2.0, np.float32), requires_grad=True)
     out = drop(x)
-    kept = out.data != 0
+    kept = out._data != 0
     # Survivors are scaled by exactly 1/(1-p); the dropped fraction is p within 5 standard errors.
-    np.testing.assert_allclose(out.data[kept], 2.0 / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(out._data[kept], 2.0 / (1 - p), rtol=1e-6)
     se = np.sqrt(p * (1 - p) / kept.size)
     assert abs((1 - kept.mean()) - p) < 5 * se
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.data, kept / (1 - p), rtol=1e-6)  # the same mask in backward
+    np.testing.assert_allclose(x.grad._data, kept / (1 - p), rtol=1e-6)  # the same mask in backward
     # Masks are fresh each call but reproducible from the seed.
-    assert not np.array_equal(kept, drop(x).data != 0)
+    assert not np.array_equal(kept, drop(x)._data != 0)
     descend.manual_seed(0)
-    np.testing.assert_array_equal(dnn.Dropout(p)(x).data != 0, kept)
+    np.testing.assert_array_equal(dnn.Dropout(p)(x)._data != 0, kept)
 
 
 def test_dropout_eval_is_identity_and_extremes():
     x = descend.tensor(np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32))
-    np.testing.assert_array_equal(dnn.Dropout(0.9).eval()(x).data, x.data)
-    np.testing.assert_array_equal(dnn.Dropout(0.0)(x).data, x.data)
-    assert not np.any(dnn.Dropout(1.0)(x).data)
+    np.testing.assert_array_equal(dnn.Dropout(0.9).eval()(x)._data, x._data)
+    np.testing.assert_array_equal(dnn.Dropout(0.0)(x)._data, x._data)
+    assert not np.any(dnn.Dropout(1.0)(x)._data)
 
 
 # ---- penalties ------------------------------------------------------------------------------------------
@@ -224,21 +224,21 @@ def test_l1_and_l2_penalties_values_and_gradients():
     params = list(model.parameters())
     l1 = dnn.l1_penalty(model)
     l2 = dnn.l2_penalty(model)
-    assert l1.item() == pytest.approx(sum(np.abs(p.data).sum() for p in params), rel=1e-6)
-    assert l2.item() == pytest.approx(sum((p.data.astype(np.float64) ** 2).sum() for p in params), rel=1e-6)
+    assert l1.item() == pytest.approx(sum(np.abs(p._data).sum() for p in params), rel=1e-6)
+    assert l2.item() == pytest.approx(sum((p._data.astype(np.float64) ** 2).sum() for p in params), rel=1e-6)
     (0.5 * l2 + l1).backward()
     for p in params:  # d/dθ (½Σθ² + Σ|θ|) = θ + sign(θ)
-        np.testing.assert_allclose(p.grad.data, p.data + np.sign(p.data), rtol=1e-6)
+        np.testing.assert_allclose(p.grad._data, p._data + np.sign(p._data), rtol=1e-6)
 
 
 def test_penalty_weights_only_skips_biases_and_norm_parameters():
     model = dnn.Sequential(dnn.Linear(3, 2), dnn.BatchNorm1d(2), dnn.Conv1d(2, 2, 3))
-    want = np.abs(model[0].weight.data).sum() + np.abs(model[2].weight.data).sum()
+    want = np.abs(model[0].weight._data).sum() + np.abs(model[2].weight._data).sum()
     assert dnn.l1_penalty(model, weights_only=True).item() == pytest.approx(want, rel=1e-6)
     # An iterable of parameters works too; frozen parameters are skipped.
     model[0].weight.requires_grad_(False)
     assert dnn.l2_penalty([model[0].weight, model[0].bias]).item() == \
-        pytest.approx((model[0].bias.data ** 2).sum(), rel=1e-6)
+        pytest.approx((model[0].bias._data ** 2).sum(), rel=1e-6)
     with pytest.raises(TypeError, match="Module or an iterable of tensors"):
         dnn.l1_penalty([np.ones(3)])
 

@@ -57,7 +57,7 @@ def train(opt, params, loss_fn, sched=None, steps=100, start=0, plateau=False):
 
 def assert_params_close(dp, tp, rtol=1e-5, atol=1e-6):
     for d, t in zip(dp, tp):
-        np.testing.assert_allclose(d.data, t.detach().numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(d._data, t.detach().numpy(), rtol=rtol, atol=atol)
 
 
 # --- every optimizer and option, no schedule ------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_optimizer_matches_torch(name, kwargs):
     train(topt, tp, t_loss)
     assert_params_close(dp, tp)
     # The model actually moved: a no-op optimizer would not pass the check above against a moving torch.
-    assert max(np.abs(d.data - a).max() for d, a in zip(dp, INIT)) > 1e-2
+    assert max(np.abs(d._data - a).max() for d, a in zip(dp, INIT)) > 1e-2
 
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS, ids=[f"{n}-{k}" for n, k in CONFIGS])
@@ -115,7 +115,7 @@ def test_update_rule_float64_given_grads(name, kwargs):
         dopt.step()
         topt.step()
     for d, t in zip(dp, tp):
-        np.testing.assert_allclose(d.data, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(d._data, t.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_state_dict_layout_and_values_match_torch():
@@ -279,7 +279,7 @@ def test_never_stepped_param_stays_and_has_no_state():
             p.grad = descend.tensor(np.ones(p.shape, np.float32))
         dp[3].grad = None
         opt.step()
-    np.testing.assert_array_equal(dp[3].data, INIT[3])
+    np.testing.assert_array_equal(dp[3]._data, INIT[3])
     assert sorted(opt.state_dict()["state"]) == [0, 1, 2]
     assert opt.state_dict()["state"][0]["step"] == 3.0
 
@@ -299,7 +299,7 @@ def test_mixed_dtypes_in_one_group():
         topt.step()
     assert [d.dtype for d in dp] == [np.float32, np.float64, np.float64]
     for d, t in zip(dp, tp):
-        np.testing.assert_allclose(d.data, t.detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(d._data, t.detach().numpy(), rtol=1e-6)
 
 
 # --- state_dict round trip -----------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
                                       dsched.CosineAnnealingLR(opt, T_max=50)], milestones=[10])
     train(opt, dp, d_loss, sched, steps=25)
     # A checkpoint: plain data (NumPy arrays and numbers) that survives pickling.
-    ckpt = pickle.loads(pickle.dumps({"params": [p.data.copy() for p in dp], "opt": opt.state_dict(),
+    ckpt = pickle.loads(pickle.dumps({"params": [p._data.copy() for p in dp], "opt": opt.state_dict(),
                                       "sched": sched.state_dict()}))
     lrs_a = train(opt, dp, d_loss, sched, steps=25, start=25)
     dp2 = d_params(ckpt["params"])
@@ -326,7 +326,7 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
     lrs_b = train(opt2, dp2, d_loss, sched2, steps=25, start=25)
     assert lrs_a == lrs_b
     for a, b in zip(dp, dp2):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
 
 
 def test_state_dict_is_a_snapshot():
@@ -359,12 +359,12 @@ def test_load_state_dict_errors():
 def test_parameters_are_views_updated_in_place():
     dp = d_params()
     opt = optim.Adam(dp, lr=0.1)
-    arrays = [p.data for p in dp]
+    arrays = [p._data for p in dp]
     for p, a in zip(dp, INIT):
-        np.testing.assert_array_equal(p.data, a)  # values copied into the flat buffer
+        np.testing.assert_array_equal(p._data, a)  # values copied into the flat buffer
     train(opt, dp, d_loss, steps=3)
-    assert all(p.data is a for p, a in zip(dp, arrays))  # step never rebinds .data
-    assert all(not np.array_equal(p.data, a) for p, a in zip(dp, INIT))
+    assert all(p._data is a for p, a in zip(dp, arrays))  # step never rebinds ._data
+    assert all(not np.array_equal(p._data, a) for p, a in zip(dp, INIT))
 
 
 def test_grads_are_not_modified():
@@ -388,7 +388,7 @@ def test_rebound_data_is_taken_back_like_torch():
     dopt, topt = optim.SGD(dp, lr=0.1, momentum=0.9), torch.optim.SGD(tp, lr=0.1, momentum=0.9)
     train(dopt, dp, d_loss, steps=5)
     train(topt, tp, t_loss, steps=5)
-    dp[0].data = np.zeros((8, 16), np.float32)
+    dp[0].data = descend.zeros(8, 16)
     with torch.no_grad():
         tp[0].data = torch.zeros(8, 16)
     # A second optimizer over the same parameters (an lr finder, say) adopts them in its own buffer.
@@ -398,7 +398,7 @@ def test_rebound_data_is_taken_back_like_torch():
     train(dopt, dp, d_loss, steps=5, start=7)
     train(topt, tp, t_loss, steps=5, start=7)
     assert_params_close(dp, tp)
-    dp[1].data = np.zeros((3,), np.float32)
+    dp[1]._data = np.zeros((3,), np.float32)
     with pytest.raises(RuntimeError, match=r"parameter 1 was replaced by an array of shape \(3,\).*\(16,\)"):
         dopt.step()
 
@@ -407,10 +407,10 @@ def test_zero_grad():
     dp = d_params()
     opt = optim.SGD(dp, lr=0.1)
     d_loss(dp, 0).backward()
-    g0 = dp[0].grad.data
+    g0 = dp[0].grad._data
     keep = g0.copy()
     opt.zero_grad(set_to_none=False)
-    assert dp[0].grad is not None and not dp[0].grad.data.any()
+    assert dp[0].grad is not None and not dp[0].grad._data.any()
     np.testing.assert_array_equal(g0, keep)  # replaced, not zeroed in place
     opt.zero_grad()
     assert all(p.grad is None for p in dp)
@@ -477,7 +477,7 @@ def test_block_boundaries(monkeypatch):
         train(opt, dp, d_loss, steps=10)
         dp[1].grad = None
         opt.step()
-        results.append([p.data.copy() for p in dp])
+        results.append([p._data.copy() for p in dp])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
 
@@ -498,13 +498,13 @@ def test_l1_option_equals_explicit_penalty(name, kwargs):
     train(getattr(optim, name)(dp_pen, **kwargs), dp_pen, penalised(d_loss))
     train(getattr(torch.optim, name)(tp, **kwargs), tp, penalised(t_loss))
     for a, b in zip(dp_opt, dp_pen):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(a._data, b._data, rtol=1e-6, atol=1e-7)
     # Weights caught at the kink of |p| hop around 0 by ~lr * c; rounding decides the side, hence the atol.
     assert_params_close(dp_opt, tp, atol=1e-5)
     # ...and differs from the unpenalised run.
     dp_plain = d_params()
     train(getattr(optim, name)(dp_plain, **kwargs), dp_plain, d_loss)
-    assert max(np.abs(a.data - b.data).max() for a, b in zip(dp_opt, dp_plain)) > 1e-4
+    assert max(np.abs(a._data - b._data).max() for a, b in zip(dp_opt, dp_plain)) > 1e-4
 
 
 def test_l1_shrinks_towards_zero_and_is_a_group_option():
@@ -515,8 +515,8 @@ def test_l1_shrinks_towards_zero_and_is_a_group_option():
     for t in (p, q):
         t.grad = descend.tensor(np.zeros(t.shape, np.float32))
     opt.step()
-    np.testing.assert_allclose(p.data, [0.4, -0.4, 0.0], rtol=1e-6)
-    np.testing.assert_array_equal(q.data, [0.5])
+    np.testing.assert_allclose(p._data, [0.4, -0.4, 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(q._data, [0.5])
     assert opt.state_dict()["param_groups"][0]["l1"] == 0.1
 
 

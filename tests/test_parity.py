@@ -113,8 +113,8 @@ def _sync_dropout(d_model, t_model):
         masks = []
 
         def record(module, args, out, masks=masks):
-            masks.append((out.data != 0) | (args[0].data == 0))
-            dropped.append(int((out.data == 0).sum() - (args[0].data == 0).sum()))
+            masks.append((out._data != 0) | (args[0]._data == 0))
+            dropped.append(int((out._data == 0).sum() - (args[0]._data == 0).sum()))
 
         def replay(module, args, out, masks=masks):
             mask = torch.from_numpy(masks.pop(0).astype(np.float32))

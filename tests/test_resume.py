@@ -56,7 +56,7 @@ def build(run, variant, stop_at=None):
 def final_state(trainer, run_dir):
     opt = trainer.optimizer.state_dict()
     return {
-        "params": [p.data.tobytes() for p in trainer.model.parameters()],
+        "params": [p._data.tobytes() for p in trainer.model.parameters()],
         "opt": [(k, {n: (v.tobytes() if isinstance(v, np.ndarray) else v) for n, v in s.items()})
                 for k, s in opt["state"].items()],
         "lr": [g["lr"] for g in trainer.optimizer.param_groups],

@@ -79,7 +79,7 @@ def test_descend_to_torch_and_back(name):
     t.eval()
     # descend -> torch through NumPy arrays.
     t.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in d.state_dict().items()})
-    np.testing.assert_allclose(d(descend.tensor(x)).data, t(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(d(descend.tensor(x))._data, t(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
     # torch (re-initialised) -> a fresh descend model, as NumPy arrays and as descend tensors.
     for p in t.parameters():
@@ -90,7 +90,7 @@ def test_descend_to_torch_and_back(name):
         if fmt == "tensor":
             sd = {k: descend.tensor(v) for k, v in sd.items()}
         assert d2.load_state_dict(sd) == ([], [])
-        np.testing.assert_allclose(d2(descend.tensor(x)).data, t(torch.tensor(x)).detach().numpy(),
+        np.testing.assert_allclose(d2(descend.tensor(x))._data, t(torch.tensor(x)).detach().numpy(),
                                    rtol=1e-5, atol=1e-6)
 
 
@@ -98,33 +98,33 @@ def test_torch_tensors_load_directly():
     t = make_mlp(torch.nn)
     d = make_mlp(dnn)
     d.load_state_dict(t.state_dict())
-    np.testing.assert_array_equal(d[0].weight.data, t[0].weight.detach().numpy())
+    np.testing.assert_array_equal(d[0].weight._data, t[0].weight.detach().numpy())
 
 
 def test_load_is_in_place_into_views():
     m = make_mlp(dnn)
     # Rebind every parameter to a view into one flat buffer, as descend.optim does.
-    flat = np.zeros(sum(p.data.size for p in m.parameters()), np.float32)
+    flat = np.zeros(sum(p._data.size for p in m.parameters()), np.float32)
     offset = 0
     for p in m.parameters():
-        n = p.data.size
+        n = p._data.size
         view = flat[offset:offset + n].reshape(p.shape)
-        view[...] = p.data
-        p.data = view
+        view[...] = p._data
+        p._data = view
         offset += n
-    arrays = [p.data for p in m.parameters()]
+    arrays = [p._data for p in m.parameters()]
     src = {k: np.full(v.shape, i + 1.0) for i, (k, v) in enumerate(m.state_dict().items())}
     m.load_state_dict(src)
     for (k, p), a in zip(m.named_parameters(), arrays):
-        assert p.data is a and np.shares_memory(p.data, flat)
-        np.testing.assert_array_equal(p.data, src[k])
+        assert p._data is a and np.shares_memory(p._data, flat)
+        np.testing.assert_array_equal(p._data, src[k])
     assert flat.min() >= 1.0
 
 
 def test_state_dict_shares_memory_and_detaches():
     m = dnn.Linear(3, 2)
     sd = m.state_dict()
-    assert not sd["weight"].requires_grad and np.shares_memory(sd["weight"].data, m.weight.data)
+    assert not sd["weight"].requires_grad and np.shares_memory(sd["weight"]._data, m.weight._data)
     assert m.state_dict(keep_vars=True)["weight"] is m.weight
 
 
@@ -166,7 +166,7 @@ def test_error_lists_missing_unexpected_and_shape_mismatch():
     del sd["2.bias"]
     sd["3.weight"] = np.zeros((1, 1))
     sd["0.weight"] = np.zeros((16, 10), np.float32)
-    before = m[2].weight.data.copy()
+    before = m[2].weight._data.copy()
     sd["2.weight"] = before + 1
     with pytest.raises(RuntimeError) as err:
         m.load_state_dict(sd)
@@ -177,7 +177,7 @@ def test_error_lists_missing_unexpected_and_shape_mismatch():
     assert ("size mismatch for 0.weight: copying a param with shape (16, 10) from checkpoint, the shape in "
             "current model is (16, 12).") in msg
     # Nothing was copied: a failed load leaves the model as it was.
-    np.testing.assert_array_equal(m[2].weight.data, before)
+    np.testing.assert_array_equal(m[2].weight._data, before)
 
 
 def test_non_strict_reports_keys_but_still_rejects_shapes():
@@ -186,7 +186,7 @@ def test_non_strict_reports_keys_but_still_rejects_shapes():
     sd["extra"] = np.zeros(3)
     result = m.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["2.bias"] and result.unexpected_keys == ["extra"]
-    np.testing.assert_array_equal(m[0].bias.data, sd["0.bias"])
+    np.testing.assert_array_equal(m[0].bias._data, sd["0.bias"])
     with pytest.raises(RuntimeError, match=r"size mismatch for 0.bias: .*shape \(3,\) .* is \(16,\)"):
         m.load_state_dict({"0.bias": np.zeros(3)}, strict=False)
 
@@ -194,4 +194,4 @@ def test_non_strict_reports_keys_but_still_rejects_shapes():
 def test_load_casts_to_the_model_dtype():
     m = dnn.Linear(2, 2).double()
     m.load_state_dict({"weight": np.ones((2, 2), np.float32), "bias": np.zeros(2, np.float32)})
-    assert m.weight.dtype == np.float64 and np.all(m.weight.data == 1)
+    assert m.weight.dtype == np.float64 and np.all(m.weight._data == 1)

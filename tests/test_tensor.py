@@ -84,7 +84,7 @@ def test_detach_shares_data_and_stops_gradient() -> None:
     x = descend.tensor([1.0, 2.0], requires_grad=True)
     d = x.detach()
     assert not d.requires_grad and d.is_leaf
-    assert np.shares_memory(d.data, x.data)
+    assert np.shares_memory(d._data, x._data)
     (x * d).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0])  # d is a constant: no second term
 

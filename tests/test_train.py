@@ -27,8 +27,8 @@ def torch_mlp(model):
     """The paper's MLP in PyTorch with the descend model's weights."""
     lin = [torch.nn.Linear(m.in_features, m.out_features) for m in (model.linear1, model.linear2, model.linear3)]
     for t, m in zip(lin, (model.linear1, model.linear2, model.linear3)):
-        t.weight.data = torch.tensor(m.weight.data.copy())
-        t.bias.data = torch.tensor(m.bias.data.copy())
+        t.weight.data = torch.tensor(m.weight._data.copy())
+        t.bias.data = torch.tensor(m.bias._data.copy())
 
     class MLP(torch.nn.Module):
         def __init__(self):
@@ -120,7 +120,7 @@ def test_fit_matches_a_pytorch_loop(schedule, accumulate, clip, tmp_path):
     if schedule == "plateau":
         assert ep[-1]["lr"] < 0.05  # the plateau schedule did act
     for p, q in zip([model.linear1.weight, model.linear3.bias], [tm.l1.weight, tm.l3.bias]):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 class Recorder(Callback):
@@ -192,7 +192,7 @@ def test_evaluate_against_numpy():
     x, y = data(33)
     descend.manual_seed(0)
     model = models.build("logistic", (6,), 3)
-    w, b = model.linear.weight.data.astype(np.float64), model.linear.bias.data.astype(np.float64)
+    w, b = model.linear.weight._data.astype(np.float64), model.linear.bias._data.astype(np.float64)
     logits = x @ w.T + b
     logp = logits - logits.max(1, keepdims=True)
     logp -= np.log(np.exp(logp).sum(1, keepdims=True))

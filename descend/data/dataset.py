@@ -24,7 +24,7 @@ class Dataset:
 def as_array(data: Any) -> np.ndarray:
     """A NumPy/CuPy array from a Tensor, an array, or Python data (Python floats become the default dtype)."""
     if isinstance(data, Tensor):
-        return data.data
+        return data._data
     if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         return data
     arr = np.asarray(data)

@@ -24,7 +24,7 @@ def collate(samples: list) -> Any:
     if isinstance(first, str):
         return list(samples)
     if isinstance(first, Tensor):
-        return _to_tensor(np.stack([backend.to_numpy(s.data) for s in samples]))
+        return _to_tensor(np.stack([backend.to_numpy(s._data) for s in samples]))
     if isinstance(first, bool):
         return _to_tensor(np.array(samples, dtype=bool))
     if isinstance(first, int):

@@ -83,8 +83,8 @@ class LayerMonitor(Callback):
 
     def on_train_begin(self, trainer: Any) -> None:
         self._layers = _layers(trainer.model)
-        self._info = {name: (type(mod).__name__, any(p.data.ndim >= 2 for p in params),
-                             max(sum(int(p.data.size) for p in params), 1)) for name, mod, params in self._layers}
+        self._info = {name: (type(mod).__name__, any(p._data.ndim >= 2 for p in params),
+                             max(sum(int(p._data.size) for p in params), 1)) for name, mod, params in self._layers}
         self._bn = [(n or type(m).__name__, m) for n, m in trainer.model.named_modules()
                     if isinstance(m, _BatchNorm) and m.running_mean is not None]
         self._before = None
@@ -93,7 +93,7 @@ class LayerMonitor(Callback):
 
     def _snapshot(self) -> None:
         # Copies of the weights as they are before the sampled step, for its update/weight ratio.
-        self._before = {name: [p.data.copy() for p in params] for name, _, params in self._layers}
+        self._before = {name: [p._data.copy() for p in params] for name, _, params in self._layers}
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         step = trainer.step
@@ -108,11 +108,11 @@ class LayerMonitor(Callback):
             g2 = w2 = u2 = 0.0
             before = self._before[name] if self._before is not None else None
             for i, p in enumerate(params):
-                w2 += _sumsq(p.data)
+                w2 += _sumsq(p._data)
                 if p.grad is not None:
-                    g2 += _sumsq(p.grad.data)
+                    g2 += _sumsq(p.grad._data)
                 if before is not None:
-                    u2 += _sumsq(p.data - before[i])
+                    u2 += _sumsq(p._data - before[i])
             w = math.sqrt(w2)
             kind, weight, n = self._info[name]
             stats = {"type": kind, "weight": weight, "grad_norm": math.sqrt(g2), "grad_rms": math.sqrt(g2 / n),
@@ -123,7 +123,7 @@ class LayerMonitor(Callback):
             layers[name] = stats
         for name, mod in self._bn:
             stats = layers.setdefault(name, {"type": type(mod).__name__, "weight": False})
-            mean, var = mod.running_mean.data, mod.running_var.data
+            mean, var = mod.running_mean._data, mod.running_var._data
             stats["running_mean"] = float(np.abs(backend.to_numpy(mean)).mean())
             stats["running_var"] = float(backend.to_numpy(var).mean())
             stats["running_var_min"] = float(backend.to_numpy(var).min())
@@ -212,7 +212,7 @@ class ActivationMonitor(Callback):
         """The engine's per-op callback during a sampled forward: keep activations of a layer's output."""
         kind = _OPS.get(cls)
         if kind is not None and self._depth == 1 and args and isinstance(args[0], Tensor):
-            made = self._made_by.get(id(args[0].data))
+            made = self._made_by.get(id(args[0]._data))
             if made is not None:
                 self._seen.append((kind, f"{made[0]}.{kind.lower()}", out))
 
@@ -223,13 +223,13 @@ class ActivationMonitor(Callback):
 
     def _produced(self, module: Any, args: tuple, output: Any) -> None:
         if self._depth == 1 and getattr(self, "_capturing", False) and isinstance(output, Tensor):
-            self._made_by[id(output.data)] = (self._producer_names[id(module)], output.data)
+            self._made_by[id(output._data)] = (self._producer_names[id(module)], output._data)
 
     def _hook(self, module: Any, args: tuple, output: Any) -> None:
         if self._depth != 1 or not getattr(self, "_capturing", False) or not isinstance(output, Tensor):
             return
-        self._module_outs.add(id(output.data))
-        self._seen.append((type(module).__name__, self._names[id(module)], output.data))
+        self._module_outs.add(id(output._data))
+        self._seen.append((type(module).__name__, self._names[id(module)], output._data))
 
     def _root_post(self, module: Any, args: tuple, output: Any) -> None:
         self._depth -= 1
@@ -239,7 +239,7 @@ class ActivationMonitor(Callback):
         if not self._capturing:
             return
         self._captured = True
-        final = id(output.data) if isinstance(output, Tensor) else None
+        final = id(output._data) if isinstance(output, Tensor) else None
         calls: dict[str, int] = {}
         functional = False
         modules = set(self._names.values())
@@ -365,20 +365,20 @@ class NonFiniteMonitor(Callback):
         if self.event is not None or self._rerunning or not module.training or not isinstance(output, Tensor):
             return
         self._output = output
-        data = output.data
+        data = output._data
         # One sum is the cheapest test (NaN and inf propagate); an overflowing sum is confirmed elementwise.
         if data.dtype.kind == "f" and not math.isfinite(data.sum()) and not _finite(data):
             self._record(self._find_in_forward(module, args))
 
     def _find_in_forward(self, model: Any, args: tuple) -> dict:
         for a in args:
-            if isinstance(a, Tensor) and a.dtype.kind in "fc" and not _finite(a.data):
+            if isinstance(a, Tensor) and a.dtype.kind in "fc" and not _finite(a._data):
                 return {"where": "input"}
-        bad = [n for n, p in model.named_parameters() if not _finite(p.data)]
+        bad = [n for n, p in model.named_parameters() if not _finite(p._data)]
         if bad:
             return {"where": "weights", "detail": f"parameters already non-finite: {', '.join(bad[:3])}"}
         after = backend.get_rng_state() if self._stochastic else None
-        buffers = [(b, b.data.copy()) for _, b in model.named_buffers()]
+        buffers = [(b, b._data.copy()) for _, b in model.named_buffers()]
         stack: list[str] = []
         names = {id(m): (n or type(m).__name__) for n, m in model.named_modules()}
         def enter(mod: Any, a: tuple) -> None:
@@ -406,7 +406,7 @@ class NonFiniteMonitor(Callback):
             for h in hooks:
                 h.remove()
             for b, saved in buffers:
-                b.data[...] = saved
+                b._data[...] = saved
             if after is not None:
                 backend.set_rng_state(after)
         return found
@@ -418,7 +418,7 @@ class NonFiniteMonitor(Callback):
         # The output was finite (the forward hook saw it), so the loss function made the NaN.
         found: dict = {"where": "unknown"}
         if self._output is not None and trainer.last_batch is not None:
-            out = Tensor(self._output.data)
+            out = Tensor(self._output._data)
             try:
                 with no_grad(), detect_anomaly():
                     trainer.loss_fn(out, trainer.last_batch[1])
@@ -449,7 +449,7 @@ def _finite(a: Any) -> bool:
 
 
 def _weight_norm(model: Any) -> float:
-    return math.sqrt(sum(_sumsq(p.data) for p in model.parameters()))
+    return math.sqrt(sum(_sumsq(p._data) for p in model.parameters()))
 
 
 def _innermost(stack: list[str], model: Any) -> str:

@@ -141,7 +141,7 @@ def _dead_relus() -> dict:
     model = mlp()
     for layer in model:
         if isinstance(layer, nn.Linear) and layer.out_features == 100:
-            layer.bias.data[...] = -10.0
+            layer.bias._data[...] = -10.0
     return dict(model=model, optimizer=optim.Adam(model.parameters(), 1e-3), train_loader=train,
                 val_loader=val, epochs=7)
 

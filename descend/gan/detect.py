@@ -46,7 +46,7 @@ class Generator:
         out = []
         for i in range(0, n, batch):
             z = rng.standard_normal((min(batch, n - i), self.noise_dim)).astype(backend.default_dtype())
-            out.append(backend.to_numpy(self.network(Tensor(backend.xp.asarray(z))).data))
+            out.append(backend.to_numpy(self.network(Tensor(backend.xp.asarray(z)))._data))
         return np.concatenate(out).astype(np.float32)
 
 

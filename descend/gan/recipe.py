@@ -148,7 +148,7 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 500) -> np.ndarray:
     """Arg-max class of each sample, in eval mode."""
     was = model.training
     model.eval()
-    out = [backend.to_numpy(model(Tensor(backend.xp.asarray(x[i:i + batch]))).data).argmax(-1)
+    out = [backend.to_numpy(model(Tensor(backend.xp.asarray(x[i:i + batch])))._data).argmax(-1)
            for i in range(0, len(x), batch)]
     model.train(was)
     return np.concatenate(out)
@@ -188,7 +188,7 @@ def image_evaluator(cfg: dict, data: Data, run_dir: Path | None, n: int = 1000) 
     else:
         model, accuracy = train_classifier(data, cfg["seed"], cfg["train"]["judge_epochs"])
         if path is not None:
-            tensors = {k: backend.to_numpy(v.data if isinstance(v, Tensor) else v)
+            tensors = {k: backend.to_numpy(v._data if isinstance(v, Tensor) else v)
                        for k, v in model.state_dict().items()}
             io.save_safetensors(path, tensors, metadata={"model": name, "test_accuracy": repr(accuracy)})
     return ImageEvaluator(model, data.num_classes, fixed_noise(cfg, n), accuracy)

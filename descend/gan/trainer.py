@@ -62,8 +62,8 @@ class GAN:
         self.d_optimizer.zero_grad()
         loss.backward()
         self.d_optimizer.step()
-        return {"d_loss": loss.item(), "d_real": float(_sigmoid(real_logits.data).mean()),
-                "d_fake": float(_sigmoid(fake_logits.data).mean())}
+        return {"d_loss": loss.item(), "d_real": float(_sigmoid(real_logits._data).mean()),
+                "d_fake": float(_sigmoid(fake_logits._data).mean())}
 
     def g_step(self, n: int) -> dict:
         """One generator update on `n` fresh samples; the discriminator is held fixed."""
@@ -97,7 +97,7 @@ class GAN:
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return backend.to_numpy(self.generator(z).data)
+            return backend.to_numpy(self.generator(z)._data)
         finally:
             self.generator.train(was_training)
 

@@ -12,8 +12,8 @@ from descend.tensor import Tensor
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     """Write host values into the tensor's own array (in place: optimizers may hold views of it)."""
-    xp = backend.get_array_module(tensor.data)
-    tensor.data[...] = xp.asarray(values, dtype=tensor.data.dtype)
+    xp = backend.get_array_module(tensor._data)
+    tensor._data[...] = xp.asarray(values, dtype=tensor._data.dtype)
     return tensor
 
 
@@ -73,7 +73,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    tensor.data[...] = val
+    tensor._data[...] = val
     return tensor
 
 

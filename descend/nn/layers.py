@@ -306,7 +306,7 @@ class Embedding(Module):
         """PyTorch's default: N(0, 1), with the padding row zeroed."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True,
@@ -314,7 +314,7 @@ class Embedding(Module):
         """An Embedding whose weight is the given 2-D array or tensor (frozen by default)."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {tuple(embeddings.shape)}")
-        data = embeddings.data if isinstance(embeddings, Tensor) else backend.xp.asarray(embeddings)
+        data = embeddings._data if isinstance(embeddings, Tensor) else backend.xp.asarray(embeddings)
         return cls(data.shape[0], data.shape[1], padding_idx, _weight=data, _freeze=freeze)
 
     def forward(self, indices: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ class Parameter(Tensor):
         if data is None:
             data = backend.xp.empty(0, dtype=backend.default_dtype())
         if isinstance(data, Tensor):
-            data = data.data  # share memory, as torch.nn.Parameter(t) shares t's storage
+            data = data._data  # share memory, as torch.nn.Parameter(t) shares t's storage
         super().__init__(data)
         if requires_grad:
             self.requires_grad_(True)
@@ -239,7 +239,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     def apply(self, fn: Callable[["Module"], Any]) -> "Module":
         """Call fn on every submodule (children first) and then on self, e.g. for custom initialisation."""
@@ -254,9 +254,9 @@ class Module:
         """Parameters and persistent buffers by PyTorch's key names, as tensors sharing the module's memory."""
         out = OrderedDict() if destination is None else destination
         for name, p in self._own_parameters():
-            out[prefix + name] = p if keep_vars else Tensor(p.data)
+            out[prefix + name] = p if keep_vars else Tensor(p._data)
         for name, b in self._own_buffers(persistent_only=True):
-            out[prefix + name] = b if keep_vars else Tensor(b.data)
+            out[prefix + name] = b if keep_vars else Tensor(b._data)
         # Every child, even one seen under another name: PyTorch saves a shared module under each name.
         for name, child in self._members():
             if isinstance(child, Module):
@@ -278,10 +278,10 @@ class Module:
             if key not in state_dict:
                 continue
             src = state_dict[key]
-            src = src.data if isinstance(src, Tensor) else backend.get_array_module(dst.data).asarray(src)
-            if _shape(src) != _shape(dst.data):
+            src = src._data if isinstance(src, Tensor) else backend.get_array_module(dst._data).asarray(src)
+            if _shape(src) != _shape(dst._data):
                 errors.append(f"size mismatch for {key}: copying a param with shape {_shape(src)} from "
-                              f"checkpoint, the shape in current model is {_shape(dst.data)}.")
+                              f"checkpoint, the shape in current model is {_shape(dst._data)}.")
             sources[key] = src
         if strict:
             head = []
@@ -294,18 +294,18 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         for key, src in sources.items():
-            own[key].data[...] = src
+            own[key]._data[...] = src
         return IncompatibleKeys(missing, unexpected)
 
     # --- dtype and device -------------------------------------------------------------------------------
     def _convert(self, fn: Callable[[Any], Any], floating_only: bool) -> "Module":
         """Rebind every parameter's and buffer's array to fn(array), keeping the Parameter objects."""
         for t in list(self.parameters()) + list(self.buffers()):
-            if floating_only and t.data.dtype.kind != "f":
+            if floating_only and t._data.dtype.kind != "f":
                 continue
-            t.data = fn(t.data)
+            t._data = fn(t._data)
             if t.grad is not None:
-                t.grad = Tensor(fn(t.grad.data))
+                t.grad = Tensor(fn(t.grad._data))
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> "Module":

@@ -36,9 +36,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def reset_parameters(self) -> None:
         """Running mean 0, running variance 1, weight 1, bias 0 (PyTorch's defaults)."""
@@ -55,10 +55,10 @@ class _BatchNorm(Module):
         self._check(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._data += 1
             # momentum=None means a cumulative moving average: the k-th batch gets weight 1/k.
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked._data)
         # Batch statistics in training, or whenever there are no running statistics to use.
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats

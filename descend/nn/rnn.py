@@ -170,7 +170,7 @@ class GRU(Module):
         n_batch = x.shape[1]
         want = (self.num_layers * dirs, n_batch, self.hidden_size)
         if hx is None:
-            hx = Tensor(backend.get_array_module(x.data).zeros(want, dtype=x.dtype))
+            hx = Tensor(backend.get_array_module(x._data).zeros(want, dtype=x.dtype))
         else:
             if unbatched:
                 hx = hx.unsqueeze(1)

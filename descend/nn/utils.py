@@ -49,7 +49,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     """
     params = _as_list(parameters)
     norm_type = float(norm_type)
-    grads = [p.grad.data for p in params if p.grad is not None]
+    grads = [p.grad._data for p in params if p.grad is not None]
     if not grads:
         return Tensor(np.asarray(0.0, dtype=backend.default_dtype()))
     xp = backend.get_array_module(grads[0])
@@ -65,7 +65,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     with np.errstate(invalid="ignore"):  # inf * 0 -> NaN, as in PyTorch
         for p in params:
             if p.grad is not None:
-                g = p.grad.data
+                g = p.grad._data
                 p.grad = Tensor(g * g.dtype.type(coef))
     return Tensor(xp.asarray(total, dtype=grads[0].dtype))
 
@@ -75,7 +75,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     v = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            g = p.grad.data
+            g = p.grad._data
             p.grad = Tensor(backend.get_array_module(g).clip(g, -v, v))
 
 
@@ -90,7 +90,7 @@ def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
 def vector_to_parameters(vec: Tensor, parameters: Tensor | Iterable[Tensor]) -> None:
     """Copy consecutive slices of a 1-D vector into the parameters, in place.
 
-    Unlike PyTorch (which rebinds `param.data` to views of `vec`), values are copied into each parameter's own
+    Unlike PyTorch (which rebinds `param._data` to views of `vec`), values are copied into each parameter's own
     array, so parameters held in an optimizer's flat buffer stay there.
     """
     if not isinstance(vec, Tensor):
@@ -105,5 +105,5 @@ def vector_to_parameters(vec: Tensor, parameters: Tensor | Iterable[Tensor]) -> 
     pos = 0
     for p in params:
         n = p.numel()
-        p.data[...] = vec.data[pos:pos + n].reshape(p.shape)
+        p._data[...] = vec._data[pos:pos + n].reshape(p.shape)
         pos += n

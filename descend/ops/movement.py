@@ -172,7 +172,7 @@ def flatten(t: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if t.ndim == 0:
         return Reshape.apply(t, shape=(1,))
     s, e = start_dim % t.ndim, end_dim % t.ndim
-    shape = t.shape[:s] + (-1,) + t.shape[e + 1:] if t.data.size else \
+    shape = t.shape[:s] + (-1,) + t.shape[e + 1:] if t._data.size else \
         t.shape[:s] + (int(np.prod(t.shape[s:e + 1])),) + t.shape[e + 1:]
     return Reshape.apply(t, shape=shape)
 

@@ -164,7 +164,7 @@ def min_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
     if dim is None:
         return AMax.apply(t, sign=-1)
     values = MaxDim.apply(t, dim=dim, keepdim=keepdim, sign=-1)
-    idx = get_array_module(t.data).argmin(t.data, axis=dim)
+    idx = get_array_module(t._data).argmin(t._data, axis=dim)
     if keepdim:
         idx = get_array_module(idx).expand_dims(idx, dim)
     return MaxResult(values, Tensor(idx.astype(np.int64)))
@@ -172,10 +172,10 @@ def min_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
 
 def argmax(t: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     """Indices of the maxima (int64, no gradient)."""
-    xp = get_array_module(t.data)
+    xp = get_array_module(t._data)
     if dim is None:
-        return Tensor(xp.asarray(t.data.argmax()).astype(np.int64))
-    idx = t.data.argmax(axis=dim)
+        return Tensor(xp.asarray(t._data.argmax()).astype(np.int64))
+    idx = t._data.argmax(axis=dim)
     if keepdim:
         idx = xp.expand_dims(idx, dim)
     return Tensor(idx.astype(np.int64))

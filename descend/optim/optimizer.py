@@ -1,7 +1,7 @@
 """Optimizer base: param groups, flat parameter/state buffers, gradient hooks, state_dict.
 
 Each group's parameters (per dtype and device) live in ONE contiguous buffer: on construction their values are
-copied in and each parameter's `.data` becomes a view of it. The optimizer's state (exp_avg, ...) is kept as
+copied in and each parameter's `._data` becomes a view of it. The optimizer's state (exp_avg, ...) is kept as
 buffers of the same layout, and a step is a handful of in-place whole-buffer array ops instead of a Python loop
 over parameters. PyTorch's per-parameter semantics are kept: a parameter whose `.grad` is None is skipped and
 its state does not advance, and each parameter keeps its own step count.
@@ -29,17 +29,17 @@ class _Flat:
     def __init__(self, params: list[Tensor], index: list[int]) -> None:
         self.params = params
         self.index = index  # position of each parameter in its group
-        self.xp = backend.get_array_module(params[0].data)
-        dtype = params[0].data.dtype
-        sizes = [int(p.data.size) for p in params]
+        self.xp = backend.get_array_module(params[0]._data)
+        dtype = params[0]._data.dtype
+        sizes = [int(p._data.size) for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
         self.size = self.offsets[-1]
         self.data = self.xp.empty(self.size, dtype=dtype)
         self.views = []
         for p, a, b in zip(params, self.offsets[:-1], self.offsets[1:]):
-            view = self.data[a:b].reshape(p.data.shape)
-            view[...] = p.data
-            p.data = view
+            view = self.data[a:b].reshape(p._data.shape)
+            view[...] = p._data
+            p._data = view
             self.views.append(view)
         # On a GPU one kernel over everything is best; on the CPU, cache-sized blocks.
         block = self.size if self.xp is not np else max(1, _BLOCK_BYTES // dtype.itemsize)
@@ -92,7 +92,7 @@ class _Flat:
         srcs: list = []
         missing = None
         for j, (p, view) in enumerate(zip(self.params, self.views)):
-            if p.data is not view:
+            if p._data is not view:
                 self._readopt(j, who)
             g = p.grad
             if g is None:
@@ -101,7 +101,7 @@ class _Flat:
                 missing.append(j)
                 srcs.append(None)
                 continue
-            g = g.data
+            g = g._data
             if g.shape != view.shape:
                 raise ValueError(f"{who}: parameter {self.index[j]} has shape {view.shape} but its grad has "
                                  f"shape {tuple(g.shape)}")
@@ -109,9 +109,9 @@ class _Flat:
         return srcs, missing
 
     def _readopt(self, j: int, who: str) -> None:
-        """A parameter's `.data` was rebound (p.data = ...): take its values back into the flat buffer."""
+        """A parameter's `._data` was rebound (p._data = ...): take its values back into the flat buffer."""
         p, view = self.params[j], self.views[j]
-        new = p.data
+        new = p._data
         if (tuple(new.shape) != view.shape or new.dtype != view.dtype
                 or backend.get_array_module(new) is not self.xp):
             raise RuntimeError(
@@ -119,7 +119,7 @@ class _Flat:
                 f"{new.dtype}; the optimizer holds it as shape {view.shape}, dtype {view.dtype}. Create the "
                 f"optimizer after changing parameters' shape, dtype or device")
         view[...] = new
-        p.data = view
+        p._data = view
 
     def runs(self, missing: list[int] | None) -> list[tuple[list, slice, int]]:
         """(block plan, parameter slice, counter) for maximal runs of parameters updated together."""
@@ -247,8 +247,8 @@ class Optimizer:
                 raise TypeError(f"{name} can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor (shape {p.shape})")
-            if p.data.dtype.kind != "f":
-                raise TypeError(f"{name}: parameters must be floating point, got dtype {p.data.dtype}")
+            if p._data.dtype.kind != "f":
+                raise TypeError(f"{name}: parameters must be floating point, got dtype {p._data.dtype}")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{name}: a parameter group contains the same parameter twice")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
@@ -262,7 +262,7 @@ class Optimizer:
         # One flat buffer per (array module, dtype): a buffer holds a single dtype on a single device.
         buckets: dict = {}
         for i, p in enumerate(params):
-            key = (backend.get_array_module(p.data).__name__, p.data.dtype.str)
+            key = (backend.get_array_module(p._data).__name__, p._data.dtype.str)
             buckets.setdefault(key, []).append(i)
         flats = [_Flat([params[i] for i in idx], idx) for idx in buckets.values()]
         self._flats.append(flats)
@@ -284,7 +284,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     # Grads may share memory with other arrays, so they are replaced, never zeroed in place.
-                    p.grad = Tensor(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
+                    p.grad = Tensor(backend.get_array_module(p.grad._data).zeros_like(p.grad._data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a grad; returns closure() if a closure is given."""

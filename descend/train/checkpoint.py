@@ -30,7 +30,7 @@ def pack(state: Any, prefix: str = "") -> tuple[Any, dict[str, np.ndarray]]:
 
     def walk(obj: Any, path: str) -> Any:
         if isinstance(obj, Tensor):
-            obj = obj.data
+            obj = obj._data
         if isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
             tensors[path] = np.array(backend.to_numpy(obj), order="C")  # (ascontiguousarray makes 0-d 1-d)
             return {"__tensor__": path}
@@ -105,7 +105,7 @@ def load(path: str | Path) -> dict:
 def all_finite(state_dict: dict) -> bool:
     """Whether every floating array in a model state dict is finite."""
     for v in state_dict.values():
-        a = v.data if isinstance(v, Tensor) else v
+        a = v._data if isinstance(v, Tensor) else v
         xp = backend.get_array_module(a)
         if getattr(a, "dtype", None) is not None and a.dtype.kind in "fc" and not bool(xp.isfinite(a).all()):
             return False

@@ -27,8 +27,8 @@ _METRICS = ("acc",)
 
 def _correct(out: Tensor, targets: Tensor) -> int:
     """Number of rows whose arg-max equals the integer target."""
-    pred = out.data.argmax(axis=-1)
-    return int((pred == targets.data).sum())
+    pred = out._data.argmax(axis=-1)
+    return int((pred == targets._data).sum())
 
 
 def _grad_norm(params: list) -> float:
@@ -36,7 +36,7 @@ def _grad_norm(params: list) -> float:
     total = 0.0
     for p in params:
         if p.grad is not None:
-            g = p.grad.data
+            g = p.grad._data
             total += float((g.astype(np.float64) ** 2).sum())
     return math.sqrt(total)
 
