@@ -737,3 +737,4 @@ from descend.ops import elementwise as _ew  # noqa: E402
 from descend.ops import matmul as _mm  # noqa: E402
 from descend.ops import movement as _mv  # noqa: E402
 from descend.ops import reduce as _rd  # noqa: E402
+from descend.ops import methods as _methods  # noqa: E402,F401  (binds the remaining Tensor methods)
