@@ -1,0 +1,40 @@
+"""The PyTorch-idiom probe suite: every probe in tests/probes/ run under torch and descend, compared.
+
+One test per probe; the ones listed in tests/probes/known.py are strict xfails (a fixed probe must be
+taken off the list). The last test asserts that at least 95 % of the whole suite passes.
+"""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import descend  # noqa: E402
+from tests.probes import harness  # noqa: E402
+from tests.probes.known import KNOWN  # noqa: E402
+
+PROBES = harness.load_all()
+PASS_RATE = 0.95
+
+
+def _params():
+    for name in PROBES:
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN[name])] if name in KNOWN else []
+        yield pytest.param(name, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("name", _params())
+def test_probe(name):
+    diff = harness.check(name, torch, descend)
+    assert diff is None, diff
+
+
+def test_known_failures_are_probes():
+    stale = sorted(set(KNOWN) - set(PROBES))
+    assert not stale, f"known.py lists probes that do not exist: {stale}"
+
+
+def test_pass_rate():
+    results = {name: harness.check(name, torch, descend) for name in PROBES}
+    failed = sorted(name for name, diff in results.items() if diff is not None)
+    rate = 1 - len(failed) / len(results)
+    assert rate >= PASS_RATE, f"{rate:.1%} of {len(results)} probes pass; failing: {failed[:40]}"
