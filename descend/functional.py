@@ -433,3 +433,22 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
     return _norm.LayerNorm.apply(input, weight, bias, n_dims=len(shape), eps=eps)
+
+
+# ---- activations, distances, channel dropout and losses composed from the ops above (descend.ops.*) -----
+from descend.ops.activations import (celu, elu, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
+                                     hardtanh, logsigmoid, mish, prelu, relu6, selu, silu, softmin,
+                                     softshrink, softsign, tanhshrink, threshold)
+from descend.ops.channel_dropout import dropout1d, dropout2d  # noqa: E402
+from descend.ops.distance import cosine_similarity, normalize, pairwise_distance  # noqa: E402
+from descend.ops.loss_functional import (cosine_embedding_loss, gaussian_nll_loss, huber_loss,  # noqa: E402
+                                         kl_div, margin_ranking_loss, poisson_nll_loss, smooth_l1_loss,
+                                         soft_margin_loss, triplet_margin_loss)
+
+__all__ += [
+    "elu", "selu", "celu", "silu", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish", "softmin",
+    "softsign", "tanhshrink", "logsigmoid", "softshrink", "hardshrink", "threshold", "glu", "prelu",
+    "dropout1d", "dropout2d", "normalize", "cosine_similarity", "pairwise_distance",
+    "smooth_l1_loss", "huber_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
+    "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss",
+]
