@@ -20,6 +20,7 @@ from descend.ops import movement as _mv
 from descend.ops import norm as _norm
 from descend.ops import pool as _pool
 from descend.ops import reduce as _rd
+from descend.ops.attention import scaled_dot_product_attention
 from descend.tensor import Tensor
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "dropout", "embedding", "one_hot", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
     "binary_cross_entropy_with_logits", "binary_cross_entropy", "batch_norm", "layer_norm",
 ]
+__all__ += ["scaled_dot_product_attention"]  # attention (descend/ops/attention.py)
 
 
 def _tensor(x: Any, op: str, name: str = "input") -> Tensor:

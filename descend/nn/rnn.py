@@ -1,4 +1,4 @@
-"""GRU with PyTorch's parameter names, gate order (r, z, n) and equations."""
+"""GRU and LSTM with PyTorch's parameter names, gate orders (r, z, n) and (i, f, g, o), and equations."""
 
 from __future__ import annotations
 
@@ -13,136 +13,45 @@ from descend import functional as F
 from descend.backend import get_array_module
 from descend.nn import init
 from descend.nn.module import Module, Parameter
-from descend.ops.constants import ones_vector
 from descend.ops.movement import cat, stack
-from descend.tensor import Function, Tensor
+from descend.ops.recurrent import GRURecurrence, LSTMRecurrence
+from descend.tensor import Tensor
 
 
-def _sigmoid_(a: Any) -> Any:
-    """a <- 1 / (1 + exp(-a)) in place; exp overflows to inf for very negative a, giving the correct 0."""
-    xp = get_array_module(a)
-    xp.negative(a, out=a)
-    xp.exp(a, out=a)
-    a += 1
-    xp.reciprocal(a, out=a)
-    return a
+class _RNNBase(Module):
+    """Layers x directions of one recurrence; parameters named and ordered as PyTorch's."""
 
-
-class GRURecurrence(Function):
-    """The sequential part of one GRU layer in one direction, with a hand-written backward through time.
-
-    Inputs: gi (T, N, 3H) = x W_ihᵀ + b_ih for every step (computed outside, one big matmul), h0 (N, H),
-    W_hh (3H, H), b_hh (3H,) or None. Output: every hidden state (T, N, H). Per step, in PyTorch's terms:
-        r = σ(gi_r + W_hr h + b_hr),  z = σ(gi_z + W_hz h + b_hz),
-        n = tanh(gi_n + r ⊙ (W_hn h + b_hn)),  h' = n + z ⊙ (h − n)   (= (1 − z) ⊙ n + z ⊙ h).
-    `reverse` walks t = T-1 … 0 (the backward direction of a bidirectional layer). Every step writes into
-    preallocated (T, ...) buffers, so the loop is a dozen small in-place array ops and one GEMM.
-    """
-
-    def forward(self, gi, h0, w_hh, b_hh, reverse=False):
-        xp = get_array_module(gi, h0, w_hh)
-        steps, n_batch, h3 = gi.shape
-        hid = h3 // 3
-        out = xp.empty((steps, n_batch, hid), dtype=gi.dtype)
-        rz = xp.empty((steps, n_batch, 2 * hid), dtype=gi.dtype)  # the r and z gates side by side
-        cand = xp.empty_like(out)  # n
-        gh = xp.empty((steps, n_batch, h3), dtype=gi.dtype)  # W_hh h + b_hh
-        w_t = w_hh.T
-        order = range(steps - 1, -1, -1) if reverse else range(steps)
-        h = h0
-        with np.errstate(over="ignore"):
-            for t in order:
-                ght, gates, n, o = gh[t], rz[t], cand[t], out[t]
-                xp.matmul(h, w_t, out=ght)
-                if b_hh is not None:
-                    ght += b_hh
-                xp.add(gi[t, :, :2 * hid], ght[:, :2 * hid], out=gates)
-                _sigmoid_(gates)
-                xp.multiply(gates[:, :hid], ght[:, 2 * hid:], out=n)
-                n += gi[t, :, 2 * hid:]
-                xp.tanh(n, out=n)
-                xp.subtract(h, n, out=o)
-                o *= gates[:, hid:]
-                o += n
-                h = o
-        self.out, self.rz, self.n, self.gh = out, rz, cand, gh
-        self.h0, self.w_hh, self.reverse = h0, w_hh, reverse
-        self.has_bias = b_hh is not None
-        return out
-
-    def backward(self, g):
-        xp = get_array_module(g)
-        out, w_hh = self.out, self.w_hh
-        steps, n_batch, hid = out.shape
-        # The state each step started from: h0, then the previous output in walking order.
-        if self.reverse:
-            h_prev = xp.concatenate([out[1:], self.h0[None]], axis=0)
-        else:
-            h_prev = xp.concatenate([self.h0[None], out[:-1]], axis=0)
-        r, z, n = self.rz[..., :hid], self.rz[..., hid:], self.n
-        # Local derivatives that do not depend on the incoming gradient, for all steps at once:
-        # d(pre-tanh n) = dh * a_n, d(pre-σ z) = dh * a_z, d(pre-σ r) = d(pre-tanh n) * a_r.
-        one_minus_z = 1 - z
-        a_n = one_minus_z * (1 - n * n)
-        a_z = (h_prev - n) * z * one_minus_z
-        a_r = self.gh[..., 2 * hid:] * r * (1 - r)
-        dgh = xp.empty((steps, n_batch, 3 * hid), dtype=g.dtype)
-        dan = xp.empty((steps, n_batch, hid), dtype=g.dtype)
-        dh = xp.zeros((n_batch, hid), dtype=g.dtype)
-        order = range(steps) if self.reverse else range(steps - 1, -1, -1)
-        for t in order:
-            dh += g[t]
-            d, dn = dgh[t], dan[t]
-            xp.multiply(dh, a_n[t], out=dn)
-            xp.multiply(dn, a_r[t], out=d[:, :hid])
-            xp.multiply(dh, a_z[t], out=d[:, hid:2 * hid])
-            xp.multiply(dn, r[t], out=d[:, 2 * hid:])
-            dh *= z[t]
-            dh += d @ w_hh
-        dgi = xp.empty_like(dgh)
-        dgi[..., :2 * hid] = dgh[..., :2 * hid]
-        dgi[..., 2 * hid:] = dan
-        flat = dgh.reshape(-1, 3 * hid)
-        dw_hh = flat.T @ h_prev.reshape(-1, hid) if self.needs_input_grad[2] else None
-        db_hh = None
-        if self.has_bias and self.needs_input_grad[3]:  # a GEMV sums the (T*N, 3H) rows ~8x faster than sum
-            db_hh = ones_vector(xp, flat.shape[0], flat.dtype) @ flat
-        return dgi, dh, dw_hh, db_hh
-
-
-class GRU(Module):
-    """Multi-layer gated recurrent unit; `forward(input, hx=None)` returns (output, h_n) like PyTorch.
-
-    input: (L, N, input_size), or (N, L, input_size) with batch_first, or unbatched (L, input_size).
-    output: (L, N, D·hidden_size) with D = 2 if bidirectional; h_n: (D·num_layers, N, hidden_size).
-    """
+    mode = ""
+    gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        mode = self.mode
         if not 0 <= dropout <= 1:
-            raise ValueError(f"GRU: dropout must be in [0, 1], got {dropout}")
+            raise ValueError(f"{mode}: dropout must be in [0, 1], got {dropout}")
         if dropout > 0 and num_layers == 1:
-            warnings.warn(f"GRU: dropout={dropout} has no effect with num_layers=1 (it is applied between "
+            warnings.warn(f"{mode}: dropout={dropout} has no effect with num_layers=1 (it is applied between "
                           "layers)")
         if num_layers < 1 or hidden_size < 1:
-            raise ValueError(f"GRU: num_layers ({num_layers}) and hidden_size ({hidden_size}) must be >= 1")
+            raise ValueError(f"{mode}: num_layers ({num_layers}) and hidden_size ({hidden_size}) must be >= 1")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bidirectional
         dirs = 2 if bidirectional else 1
         dt = backend.default_dtype() if dtype is None else np.dtype(dtype)
+        rows = self.gates * hidden_size
         # Assignment order is PyTorch's: per layer, per direction, weight_ih, weight_hh, bias_ih, bias_hh.
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * dirs
             for d in range(dirs):
                 sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-                setattr(self, "weight_ih" + sfx, Parameter(backend.xp.zeros((3 * hidden_size, layer_in), dt)))
-                setattr(self, "weight_hh" + sfx, Parameter(backend.xp.zeros((3 * hidden_size, hidden_size), dt)))
+                setattr(self, "weight_ih" + sfx, Parameter(backend.xp.zeros((rows, layer_in), dt)))
+                setattr(self, "weight_hh" + sfx, Parameter(backend.xp.zeros((rows, hidden_size), dt)))
                 if bias:
-                    setattr(self, "bias_ih" + sfx, Parameter(backend.xp.zeros(3 * hidden_size, dt)))
-                    setattr(self, "bias_hh" + sfx, Parameter(backend.xp.zeros(3 * hidden_size, dt)))
+                    setattr(self, "bias_ih" + sfx, Parameter(backend.xp.zeros(rows, dt)))
+                    setattr(self, "bias_hh" + sfx, Parameter(backend.xp.zeros(rows, dt)))
         self.reset_parameters()
         if device is not None:
             self.to(device)
@@ -157,44 +66,45 @@ class GRU(Module):
         """No-op, kept for PyTorch code (there is no cuDNN weight layout to compact)."""
 
     def _name(self) -> str:
-        return f"GRU({self.input_size}→{self.hidden_size})"
+        return f"{self.mode}({self.input_size}→{self.hidden_size})"
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        dirs = 2 if self.bidirectional else 1
+    def _layout(self, input: Tensor) -> tuple[Tensor, bool]:
+        """(input as (L, N, input_size), whether it was unbatched), or a ValueError naming the layer."""
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
             layout = "(N, L, {0})" if self.batch_first else "(L, N, {0})"
             raise ValueError(f"{self._name()}: expected input {layout.format(self.input_size)} or "
                              f"(L, {self.input_size}), got {tuple(input.shape)}")
         unbatched = input.ndim == 2
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
-        n_batch = x.shape[1]
-        want = (self.num_layers * dirs, n_batch, self.hidden_size)
-        if hx is None:
-            hx = Tensor(backend.get_array_module(x._data).zeros(want, dtype=x.dtype))
-        else:
-            if unbatched:
-                hx = hx.unsqueeze(1)
-            if tuple(hx.shape) != want:
-                shown = want[::2] if unbatched else want
-                raise ValueError(f"{self._name()}: expected hx {shown}, got {tuple(hx.shape)}")
-        finals = []
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(dirs):
-                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-                w_ih, w_hh = getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx)
-                b_ih, b_hh = getattr(self, "bias_ih" + sfx, None), getattr(self, "bias_hh" + sfx, None)
-                gi = F.linear(x, w_ih, b_ih)
-                seq = GRURecurrence.apply(gi, hx[layer * dirs + d], w_hh, b_hh, reverse=d == 1)
-                outs.append(seq)
-                finals.append(seq[0] if d == 1 else seq[-1])
-            x = outs[0] if dirs == 1 else cat(outs, dim=-1)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
-        h_n = stack(finals, dim=0)
+        return x, unbatched
+
+    def _state(self, state: Tensor | None, x: Tensor, unbatched: bool, name: str) -> Tensor:
+        """An initial state shaped (D·num_layers, N, hidden_size): zeros, or the given one checked."""
+        dirs = 2 if self.bidirectional else 1
+        want = (self.num_layers * dirs, x.shape[1], self.hidden_size)
+        if state is None:
+            return Tensor(backend.get_array_module(x._data).zeros(want, dtype=x.dtype))
         if unbatched:
-            return x.squeeze(1), h_n.squeeze(1)
-        return (x.transpose(0, 1) if self.batch_first else x), h_n
+            state = state.unsqueeze(1)
+        if tuple(state.shape) != want:
+            shown = want[::2] if unbatched else want
+            raise ValueError(f"{self._name()}: expected {name} {shown}, got {tuple(state.shape)}")
+        return state
+
+    def _weights(self, layer: int, d: int) -> tuple:
+        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+        return (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
+                getattr(self, "bias_ih" + sfx, None), getattr(self, "bias_hh" + sfx, None))
+
+    def _between_layers(self, x: Tensor, layer: int) -> Tensor:
+        if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+            return F.dropout(x, self.dropout, True)
+        return x
+
+    def _output(self, x: Tensor, unbatched: bool) -> Tensor:
+        if unbatched:
+            return x.squeeze(1)
+        return x.transpose(0, 1) if self.batch_first else x
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -209,3 +119,125 @@ class GRU(Module):
         if self.bidirectional:
             s += ", bidirectional=True"
         return s
+
+
+class GRU(_RNNBase):
+    """Multi-layer gated recurrent unit; `forward(input, hx=None)` returns (output, h_n) like PyTorch.
+
+    input: (L, N, input_size), or (N, L, input_size) with batch_first, or unbatched (L, input_size).
+    output: (L, N, D·hidden_size) with D = 2 if bidirectional; h_n: (D·num_layers, N, hidden_size).
+    """
+
+    mode = "GRU"
+    gates = 3
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        dirs = 2 if self.bidirectional else 1
+        x, unbatched = self._layout(input)
+        hx = self._state(hx, x, unbatched, "hx")
+        finals = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                gi = F.linear(x, w_ih, b_ih)
+                seq = GRURecurrence.apply(gi, hx[layer * dirs + d], w_hh, b_hh, reverse=d == 1)
+                outs.append(seq)
+                finals.append(seq[0] if d == 1 else seq[-1])
+            x = self._between_layers(outs[0] if dirs == 1 else cat(outs, dim=-1), layer)
+        h_n = stack(finals, dim=0)
+        return self._output(x, unbatched), (h_n.squeeze(1) if unbatched else h_n)
+
+
+class LSTM(_RNNBase):
+    """Multi-layer long short-term memory; `forward(input, (h0, c0)=None)` returns (output, (h_n, c_n)).
+
+    Shapes as GRU's; c0 and c_n are shaped like h0 and h_n. `proj_size` other than 0 is not supported.
+    """
+
+    mode = "LSTM"
+    gates = 4
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device: Any = None, dtype: Any = None) -> None:
+        if proj_size != 0:
+            raise NotImplementedError(f"LSTM: proj_size={proj_size} is not supported (only 0)")
+        self.proj_size = 0
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        dirs = 2 if self.bidirectional else 1
+        x, unbatched = self._layout(input)
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise ValueError(f"{self._name()}: hx must be a tuple (h0, c0), got {type(hx).__name__}")
+        h0 = self._state(None if hx is None else hx[0], x, unbatched, "h0")
+        c0 = self._state(None if hx is None else hx[1], x, unbatched, "c0")
+        steps = x.shape[0]
+        h_finals, c_finals = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                k = layer * dirs + d
+                gi = F.linear(x, w_ih, b_ih)
+                seq = LSTMRecurrence.apply(gi, h0[k], c0[k], w_hh, b_hh, reverse=d == 1)
+                outs.append(seq[:steps])
+                h_finals.append(seq[0] if d == 1 else seq[steps - 1])
+                c_finals.append(seq[steps])
+            x = self._between_layers(outs[0] if dirs == 1 else cat(outs, dim=-1), layer)
+        h_n, c_n = stack(h_finals, dim=0), stack(c_finals, dim=0)
+        if unbatched:
+            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
+        return self._output(x, unbatched), (h_n, c_n)
+
+
+class LSTMCell(Module):
+    """One LSTM step: `forward(input, (h, c)=None)` returns (h', c'); PyTorch's names and gate order."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        dt = backend.default_dtype() if dtype is None else np.dtype(dtype)
+        self.weight_ih = Parameter(backend.xp.zeros((4 * hidden_size, input_size), dt))
+        self.weight_hh = Parameter(backend.xp.zeros((4 * hidden_size, hidden_size), dt))
+        if bias:
+            self.bias_ih = Parameter(backend.xp.zeros(4 * hidden_size, dt))
+            self.bias_hh = Parameter(backend.xp.zeros(4 * hidden_size, dt))
+        else:
+            self.bias_ih = self.bias_hh = None
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every weight and bias from U(±1/√hidden_size)."""
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -stdv, stdv)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(f"LSTMCell({self.input_size}→{self.hidden_size}): expected input "
+                             f"(N, {self.input_size}) or ({self.input_size},), got {tuple(input.shape)}")
+        unbatched = input.ndim == 1
+        x = input.unsqueeze(0) if unbatched else input
+        want = (x.shape[0], self.hidden_size)
+        if hx is None:
+            zeros = backend.get_array_module(x._data).zeros(want, dtype=x.dtype)
+            h, c = Tensor(zeros), Tensor(zeros)
+        else:
+            h, c = (t.unsqueeze(0) if unbatched else t for t in hx)
+            for name, t in (("h", h), ("c", c)):
+                if tuple(t.shape) != want:
+                    raise ValueError(f"LSTMCell: expected {name} {want}, got {tuple(t.shape)}")
+        gi = F.linear(x, self.weight_ih, self.bias_ih).unsqueeze(0)
+        seq = LSTMRecurrence.apply(gi, h, c, self.weight_hh, self.bias_hh)
+        h1, c1 = seq[0], seq[1]
+        return (h1.squeeze(0), c1.squeeze(0)) if unbatched else (h1, c1)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
