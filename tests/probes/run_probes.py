@@ -5,7 +5,11 @@ import time
 
 import torch
 
-import descend
+try:
+    import descend
+except Exception as exc:  # noqa: BLE001 — the tree is shared; still check the probes under torch
+    print(f"descend does not import ({exc}); checking the probes under torch only")
+    descend = None
 from tests.probes import harness
 from tests.probes.known import KNOWN
 
@@ -16,6 +20,12 @@ def main() -> None:
     names = [n for n in harness.load_all() if n.startswith(prefix)]
     failed = {}
     for name in names:
+        if descend is None:
+            p = harness.REGISTRY[name]
+            ref = harness.run(p, torch)
+            if p.raises != isinstance(ref, harness.Raised):
+                failed[name] = f"probe bug: {ref.exc if isinstance(ref, harness.Raised) else 'no raise'}"
+            continue
         diff = harness.check(name, torch, descend)
         if diff is not None:
             failed[name] = diff
