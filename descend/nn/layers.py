@@ -1,4 +1,5 @@
-"""Linear, convolution, pooling, reshaping, dropout and embedding layers over `descend.functional`."""
+"""Linear, (transposed) convolution, pooling, resampling, reshaping, dropout and embedding layers over
+`descend.functional`."""
 
 from __future__ import annotations
 
@@ -98,11 +99,14 @@ class _ConvNd(Module):
         else:
             pads = [(p, p) for p in self.padding]
         self._explicit_pad = tuple(p for pair in reversed(pads) for p in pair)
-        self.weight = _empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype)
+        self.weight = _empty(*self._weight_shape(), dtype=dtype)
         self.bias = _empty(out_channels, dtype=dtype) if bias else None
         self.reset_parameters()
         if device is not None:
             self.to(device)
+
+    def _weight_shape(self) -> tuple:
+        return (self.out_channels, self.in_channels // self.groups) + self.kernel_size
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=√5) weight and U(±1/√fan_in) bias."""
@@ -156,6 +160,64 @@ class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over (N, C_in, H, W); weight (C_out, C_in/groups, kH, kW)."""
 
     _dims, _conv = 2, staticmethod(F.conv2d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        name = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        if isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be ints, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+        self.output_padding = F._tuple(output_padding, self._dims, name, "output_padding")
+
+    def _weight_shape(self) -> tuple:
+        # PyTorch's layout for the transpose: (in_channels, out_channels / groups, *kernel).
+        return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+
+    def _output_padding(self, x: Tensor, output_size: Any) -> tuple:
+        """The output_padding that gives `output_size` (its last spatial dims), as PyTorch's forward allows."""
+        if output_size is None:
+            return self.output_padding
+        n = self._dims
+        size = [int(v) for v in output_size][-n:]
+        extra = []
+        for i in range(n):
+            smallest = ((x.shape[x.ndim - n + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                        + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            if not smallest <= size[i] < smallest + max(self.stride[i], self.dilation[i]):
+                raise ValueError(f"{type(self).__name__}: requested output_size {tuple(output_size)} is not "
+                                 f"reachable from input {_shape(x)} (dim {i}: {smallest} to "
+                                 f"{smallest + max(self.stride[i], self.dilation[i]) - 1})")
+            extra.append(size[i] - smallest)
+        return tuple(extra)
+
+    def forward(self, x: Tensor, output_size: Any = None) -> Tensor:
+        self._check(x)
+        return self._conv(x, self.weight, self.bias, self.stride, self.padding, self._output_padding(x, output_size),
+                          self.groups, self.dilation)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        if self.output_padding != (0,) * self._dims:
+            s += f", output_padding={self.output_padding}"
+        return s
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C_in, L); weight (C_in, C_out/groups, k)."""
+
+    _dims, _conv = 1, staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C_in, H, W); weight (C_in, C_out/groups, kH, kW)."""
+
+    _dims, _conv = 2, staticmethod(F.conv_transpose2d)
 
 
 class _PoolNd(Module):
@@ -244,6 +306,60 @@ class AvgPool2d(_PoolNd):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class AdaptiveAvgPool1d(Module):
+    """Average (N, C, L) into output_size windows (PyTorch's uneven tiling when L is not divisible)."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
+    """Average (N, C, H, W) into an output_size grid of windows; None in output_size keeps that dim."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class Upsample(Module):
+    """Resize by F.interpolate: nearest, nearest-exact, (bi)linear (align_corners) or area."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> None:
+        super().__init__()
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"
+        return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Upsample with mode='nearest' over (N, C, H, W)."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample with mode='bilinear' and align_corners=True over (N, C, H, W)."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
 class Flatten(Module):
     """Merge dims start_dim..end_dim (default: all but the batch dim)."""
 
@@ -256,6 +372,28 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim `dim` into `unflattened_size` (which may hold one -1)."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(int(s) for s in unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim + x.ndim if self.dim < 0 else self.dim
+        if not 0 <= dim < x.ndim:
+            raise ValueError(f"Unflatten(dim={self.dim}): input {_shape(x)} has no such dim")
+        known = math.prod(s for s in self.unflattened_size if s != -1)
+        if (-1 not in self.unflattened_size and known != x.shape[dim]) or \
+                (-1 in self.unflattened_size and (known == 0 or x.shape[dim] % known)):
+            raise ValueError(f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size}): dim of size "
+                             f"{x.shape[dim]} in input {_shape(x)} cannot be split that way")
+        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):

@@ -1,4 +1,4 @@
-"""Batch and layer normalisation, with PyTorch's running-statistics rules."""
+"""Batch, layer and group normalisation, with PyTorch's running-statistics rules."""
 
 from __future__ import annotations
 
@@ -124,3 +124,35 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Normalise each sample over `num_groups` groups of channels (and all positions), then scale and shift
+    per channel; the same in training and evaluation (no running statistics)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        xp, dt = backend.xp, backend.default_dtype() if dtype is None else np.dtype(dtype)
+        self.weight = Parameter(xp.ones(num_channels, dtype=dt)) if affine else None
+        self.bias = Parameter(xp.zeros(num_channels, dtype=dt)) if affine else None
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected input "
+                             f"(N, {self.num_channels}, ...), got {tuple(x.shape)}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

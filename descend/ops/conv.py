@@ -73,8 +73,7 @@ class ConvNd(Function):
         o, kernel = w.shape[0], w.shape[2:]
         d, g = len(kernel), groups
         out = tuple(out_size(x.shape[2 + i], kernel[i], stride[i], *padding[i], dilation[i]) for i in range(d))
-        self.x_shape, self.w_shape, self.out, self.groups = x.shape, w.shape, out, g
-        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.setup(x.shape, w.shape, out, stride, padding, dilation, g)
         # Rows for channels-last input, and for NCHW input with many channels (one transposing copy first is
         # cheaper than short slabs); columns for the first layer's few channels (C == 1 counts as NCHW).
         cl = to_channels_last(x).flags.c_contiguous and not x.flags.c_contiguous
@@ -83,6 +82,12 @@ class ConvNd(Function):
         if b is not None:
             y += b
         return from_channels_last(y.reshape((n,) + out + (o,)))
+
+    def setup(self, x_shape: tuple, w_shape: tuple, out: tuple, stride: tuple, padding: tuple,
+              dilation: tuple, groups: int) -> None:
+        """Record the geometry; ConvTransposeNd sets it directly to run this op's passes as its adjoint."""
+        self.x_shape, self.w_shape, self.out, self.groups = x_shape, w_shape, out, groups
+        self.stride, self.padding, self.dilation = stride, padding, dilation
 
     def backward(self, grad):
         xp = get_array_module(grad)
@@ -100,24 +105,27 @@ class ConvNd(Function):
     # ---- channels-last input: cols (M, G, kernel * C/G) --------------------------------------------------
 
     def _rows_forward(self, xp, x, w):
+        m, g, kg = self._rows_cols(xp, x).shape
+        self.wmat = wmat = rows_weight(xp, w, g)
+        if g == 1:
+            return self.cols.reshape(m, kg) @ wmat[0]
+        return xp.matmul(self.cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, w.shape[0])
+
+    def _rows_cols(self, xp, x):
+        """im2col rows (N * out_pixels, G, kernel * C/G) of x, kept as self.cols."""
         n, c = x.shape[:2]
-        o, kernel = w.shape[0], w.shape[2:]
+        kernel = self.w_shape[2:]
         d, g, out = len(kernel), self.groups, self.out
-        cg, og = c // g, o // g
+        cg = c // g
         xpad = padded_channels_last(x, self.padding)
         s = xpad.strides
         view = as_strided(xp, xpad, (n,) + out + (g,) + kernel + (cg,),
                           (s[0],) + tuple(s[1 + i] * self.stride[i] for i in range(d)) + (s[-1] * cg,)
                           + tuple(s[1 + i] * self.dilation[i] for i in range(d)) + (s[-1],))
         m, kg = n * _prod(out), cg * _prod(kernel)
-        cols = xp.ascontiguousarray(view).reshape(m, g, kg)
-        # Weight as (G, kernel*C/G, O/G), rows in the same (kernel, channel) order as the columns.
-        wmat = w.reshape((g, og, cg) + kernel).transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))
-        wmat = xp.ascontiguousarray(wmat).reshape(g, kg, og)
-        self.cols, self.wmat, self.xpad_shape = cols, wmat, xpad.shape
-        if g == 1:
-            return cols.reshape(m, kg) @ wmat[0]
-        return xp.matmul(cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, o)
+        self.cols = xp.ascontiguousarray(view).reshape(m, g, kg)
+        self.xpad_shape = xpad.shape
+        return self.cols
 
     def _rows_weight_grad(self, xp, g2):
         m, g, kg = self.cols.shape
@@ -208,6 +216,14 @@ class ConvNd(Function):
             gpad[(slice(None), slice(None), slice(None)) + spatial] += slab.transpose(to_nchw)
         gpad = gpad.reshape(self.xpad_shape)
         return gpad[(slice(None), slice(None)) + interior(self.padding, self.x_shape[2:])[1:-1]]
+
+
+def rows_weight(xp, w, groups: int):
+    """Weight (O, C/G, *kernel) as (G, kernel*C/G, O/G), rows in the (kernel, channel) order of im2col rows."""
+    o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    d, og = len(kernel), o // groups
+    wmat = w.reshape((groups, og, cg) + kernel).transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))
+    return xp.ascontiguousarray(wmat).reshape(groups, cg * _prod(kernel), og)
 
 
 def _prod(t: tuple) -> int:

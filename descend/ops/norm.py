@@ -1,4 +1,4 @@
-"""Batch and layer normalisation as fused ops with closed-form backward."""
+"""Batch, layer and group normalisation as fused ops with closed-form backward."""
 
 from __future__ import annotations
 
@@ -171,4 +171,41 @@ class LayerNorm(Function):
         if dx:
             gxhat = g if self.w is None else g * self.w
             gx = _norm_backward(gxhat, self.xhat, self.invstd, self.axes, self.count)
+        return gx, gw, gb
+
+
+class GroupNorm(Function):
+    """Normalise each sample's channels in `num_groups` groups (over the group's channels and all spatial
+    positions), then scale and shift per channel."""
+
+    def forward(self, x, w=None, b=None, num_groups=1, eps=1e-5):
+        xp = get_array_module(x)
+        n, c = x.shape[:2]
+        self.shape = x.shape
+        self.cshape = (1, c) + (1,) * (x.ndim - 2)
+        xg = x.reshape(n, num_groups, -1)
+        self.count = xg.shape[2]
+        mean = xg.mean(axis=2, keepdims=True)
+        centered = xg - mean
+        var = (centered * centered).mean(axis=2, keepdims=True)
+        self.invstd = 1 / xp.sqrt(var + eps)
+        self.xhat = centered * self.invstd  # (N, G, C/G * spatial)
+        self.w = None if w is None else w.reshape(self.cshape)
+        y = self.xhat.reshape(x.shape)
+        if w is not None:
+            y = y * self.w
+        if b is not None:
+            y = y + b.reshape(self.cshape)
+        return y
+
+    def backward(self, g):
+        dx, dw, db = self.needs_input_grad
+        axes = (0,) + tuple(range(2, g.ndim))
+        gw = (g * self.xhat.reshape(self.shape)).sum(axis=axes) if dw else None
+        gb = g.sum(axis=axes) if db else None
+        gx = None
+        if dx:
+            gxhat = g if self.w is None else g * self.w
+            gxhat = gxhat.reshape(self.xhat.shape)
+            gx = _norm_backward(gxhat, self.xhat, self.invstd, (2,), self.count).reshape(self.shape)
         return gx, gw, gb

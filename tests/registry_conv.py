@@ -1,0 +1,107 @@
+"""Registry cases for transposed convolution, grouped/depthwise convolution, resampling (interpolate, adaptive
+average pooling) and group norm: gradchecked in float64 and compared with PyTorch by tests/test_ops.py."""
+
+from __future__ import annotations
+
+import descend.nn.functional as F
+from tests.op_registry import TF, N, P, case
+
+# ---- transposed convolution --------------------------------------------------------------------------------
+
+case("conv_transpose1d", F.conv_transpose1d, lambda x, w, b: TF().conv_transpose1d(x, w, b), N(2, 3, 5),
+     N(3, 4, 3), N(4), atol=1e-4)
+case("conv_transpose1d[stride pad output_padding]",
+     lambda x, w: F.conv_transpose1d(x, w, stride=3, padding=1, output_padding=2),
+     lambda x, w: TF().conv_transpose1d(x, w, stride=3, padding=1, output_padding=2), N(2, 2, 4, layout="t"),
+     N(2, 3, 4), atol=1e-4)
+case("conv_transpose1d[groups dilation]",
+     lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, groups=2, dilation=3, output_padding=2),
+     lambda x, w, b: TF().conv_transpose1d(x, w, b, stride=2, groups=2, dilation=3, output_padding=2),
+     N(1, 4, 5), N(4, 3, 2), N(6), atol=1e-4)
+case("conv_transpose1d[channels-last unbatched]", lambda x, w: F.conv_transpose1d(x.permute(1, 0), w, padding=1),
+     lambda x, w: TF().conv_transpose1d(x.permute(1, 0), w, padding=1), N(6, 3), N(3, 2, 3), atol=1e-4)
+case("conv_transpose2d", F.conv_transpose2d, lambda x, w, b: TF().conv_transpose2d(x, w, b), N(2, 3, 4, 3),
+     N(3, 2, 3, 3), N(2), atol=1e-4)
+# DCGAN's upsampling step: kernel 4, stride 2, padding 1 doubles the size.
+case("conv_transpose2d[dcgan k4 s2 p1]", lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1),
+     lambda x, w: TF().conv_transpose2d(x, w, stride=2, padding=1), N(2, 4, 3, 3, layout="s"), N(4, 3, 4, 4),
+     atol=1e-4)
+case("conv_transpose2d[asymmetric output_padding dilation]",
+     lambda x, w, b: F.conv_transpose2d(x, w, b, stride=(2, 1), padding=(1, 2), output_padding=(1, 1),
+                                        dilation=(1, 2)),
+     lambda x, w, b: TF().conv_transpose2d(x, w, b, stride=(2, 1), padding=(1, 2), output_padding=(1, 1),
+                                           dilation=(1, 2)),
+     N(1, 2, 4, 5, layout="t"), N(2, 3, 3, 2), N(3), atol=1e-4)
+case("conv_transpose2d[groups]", lambda x, w: F.conv_transpose2d(x, w, stride=2, groups=3, output_padding=1),
+     lambda x, w: TF().conv_transpose2d(x, w, stride=2, groups=3, output_padding=1), N(2, 6, 3, 3),
+     N(6, 2, 2, 3), atol=1e-4)
+case("conv_transpose2d[depthwise channels-last]",
+     lambda x, w, b: F.conv_transpose2d(x.permute(0, 3, 1, 2), w, b, stride=2, padding=1, groups=4),
+     lambda x, w, b: TF().conv_transpose2d(x.permute(0, 3, 1, 2), w, b, stride=2, padding=1, groups=4),
+     N(2, 3, 4, 4), N(4, 1, 3, 3), N(4), atol=1e-4)
+case("conv_transpose2d[1x1 input unbatched]", lambda x, w: F.conv_transpose2d(x, w),
+     lambda x, w: TF().conv_transpose2d(x, w), N(5, 1, 1), N(5, 3, 4, 4), atol=1e-4)
+
+# ---- grouped and depthwise convolution ------------------------------------------------------------------------
+
+case("conv1d[depthwise multiplier]", lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=2, groups=3),
+     lambda x, w, b: TF().conv1d(x, w, b, stride=2, padding=2, groups=3), N(2, 3, 9), N(6, 1, 5), N(6),
+     atol=1e-4)
+case("conv1d[groups dilation strided]", lambda x, w: F.conv1d(x, w, dilation=2, groups=2),
+     lambda x, w: TF().conv1d(x, w, dilation=2, groups=2), N(2, 4, 8, layout="s"), N(4, 2, 3), atol=1e-4)
+case("conv2d[depthwise stride]", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=5),
+     lambda x, w, b: TF().conv2d(x, w, b, stride=2, padding=1, groups=5), N(2, 5, 6, 5), N(5, 1, 3, 3), N(5),
+     atol=1e-4)
+case("conv2d[depthwise channels-last]", lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w, padding=1, groups=4),
+     lambda x, w: TF().conv2d(x.permute(0, 3, 1, 2), w, padding=1, groups=4), N(2, 4, 5, 4), N(8, 1, 3, 3),
+     atol=1e-4)
+case("conv2d[groups 32 channels]", lambda x, w: F.conv2d(x, w, padding=1, groups=2),
+     lambda x, w: TF().conv2d(x, w, padding=1, groups=2), N(1, 32, 3, 3, scale=0.5), N(4, 16, 3, 3, scale=0.5),
+     atol=1e-4)
+
+# ---- resampling ----------------------------------------------------------------------------------------------
+
+case("interpolate", lambda x: F.interpolate(x, scale_factor=2), lambda x: TF().interpolate(x, scale_factor=2),
+     N(2, 3, 3, 4))
+case("interpolate[nearest size]", lambda x: F.interpolate(x, size=(5, 3)),
+     lambda x: TF().interpolate(x, size=(5, 3)), N(1, 2, 3, 4, layout="t"))
+case("interpolate[nearest-exact 1d]", lambda x: F.interpolate(x, size=7, mode="nearest-exact"),
+     lambda x: TF().interpolate(x, size=7, mode="nearest-exact"), N(2, 2, 5))
+case("interpolate[nearest 1d fractional scale]", lambda x: F.interpolate(x, scale_factor=1.7),
+     lambda x: TF().interpolate(x, scale_factor=1.7), N(2, 3, 5))
+case("interpolate[linear]", lambda x: F.interpolate(x, scale_factor=2.5, mode="linear"),
+     lambda x: TF().interpolate(x, scale_factor=2.5, mode="linear"), N(2, 3, 4, layout="s"))
+case("interpolate[linear align_corners]", lambda x: F.interpolate(x, size=9, mode="linear", align_corners=True),
+     lambda x: TF().interpolate(x, size=9, mode="linear", align_corners=True), N(2, 2, 4))
+case("interpolate[bilinear]", lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+     lambda x: TF().interpolate(x, scale_factor=2, mode="bilinear"), N(2, 3, 3, 4))
+case("interpolate[bilinear align_corners size]",
+     lambda x: F.interpolate(x, size=(7, 3), mode="bilinear", align_corners=True),
+     lambda x: TF().interpolate(x, size=(7, 3), mode="bilinear", align_corners=True), N(1, 2, 4, 5, layout="t"))
+case("interpolate[bilinear downsample]", lambda x: F.interpolate(x, size=(3, 2), mode="bilinear"),
+     lambda x: TF().interpolate(x, size=(3, 2), mode="bilinear"), N(2, 2, 7, 5))
+case("interpolate[area]", lambda x: F.interpolate(x, size=(3, 4), mode="area"),
+     lambda x: TF().interpolate(x, size=(3, 4), mode="area"), N(2, 2, 7, 6))
+case("adaptive_avg_pool1d", lambda x: F.adaptive_avg_pool1d(x, 3), lambda x: TF().adaptive_avg_pool1d(x, 3),
+     N(2, 3, 7))
+case("adaptive_avg_pool1d[upsample]", lambda x: F.adaptive_avg_pool1d(x, 6),
+     lambda x: TF().adaptive_avg_pool1d(x, 6), N(2, 4, layout="t"))
+case("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, 1), lambda x: TF().adaptive_avg_pool2d(x, 1),
+     N(2, 3, 4, 5))
+case("adaptive_avg_pool2d[uneven]", lambda x: F.adaptive_avg_pool2d(x, (3, 4)),
+     lambda x: TF().adaptive_avg_pool2d(x, (3, 4)), N(2, 2, 7, 5, layout="s"))
+case("adaptive_avg_pool2d[None channels-last]", lambda x: F.adaptive_avg_pool2d(x.permute(0, 3, 1, 2), (None, 2)),
+     lambda x: TF().adaptive_avg_pool2d(x.permute(0, 3, 1, 2), (None, 2)), N(2, 5, 5, 3))
+
+# ---- group norm ------------------------------------------------------------------------------------------------
+
+case("group_norm", lambda x, w, b: F.group_norm(x, 2, w, b), lambda x, w, b: TF().group_norm(x, 2, w, b),
+     N(3, 4, 3, 2, scale=2), P(4), N(4), atol=1e-4)
+case("group_norm[no affine 1d]", lambda x: F.group_norm(x, 3), lambda x: TF().group_norm(x, 3),
+     N(2, 6, 5, layout="t"), atol=1e-4)
+case("group_norm[instance groups eps]", lambda x, w, b: F.group_norm(x, 4, w, b, eps=1e-3),
+     lambda x, w, b: TF().group_norm(x, 4, w, b, eps=1e-3), N(2, 4, 3, 3, layout="s"), P(4), N(4), atol=1e-4)
+case("group_norm[one group 2d input]", lambda x, w, b: F.group_norm(x, 1, w, b),
+     lambda x, w, b: TF().group_norm(x, 1, w, b), N(4, 6), N(6), N(6), atol=1e-4)
+case("group_norm[channels-last]", lambda x: F.group_norm(x.permute(0, 3, 1, 2), 2),
+     lambda x: TF().group_norm(x.permute(0, 3, 1, 2), 2), N(2, 3, 3, 4), atol=1e-4)
