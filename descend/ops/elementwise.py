@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.errors import OpError
 from descend.ops.constants import zeros_as
 from descend.ops.special import erf
 from descend.tensor import Function
@@ -22,7 +23,7 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Any:
     try:
         return fn(a, b)
     except ValueError:
-        raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together") from None
+        raise OpError(f"{op}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together") from None
 
 
 # ---- binary --------------------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ class Where(Function):
         try:
             return xp.where(cond, a, b)
         except ValueError:
-            raise ValueError(f"where: shapes {_shape(cond)}, {_shape(a)} and {_shape(b)} cannot be "
+            raise OpError(f"where: shapes {_shape(cond)}, {_shape(a)} and {_shape(b)} cannot be "
                              "broadcast together") from None
 
     def backward(self, g):
@@ -180,7 +181,7 @@ class Abs(Function):
 class Clamp(Function):
     def forward(self, a, lo=None, hi=None):
         if lo is None and hi is None:
-            raise ValueError("clamp: at least one of min and max must be given")
+            raise OpError("clamp: at least one of min and max must be given")
         self.a, self.lo, self.hi = a, lo, hi
         return get_array_module(a).clip(a, lo, hi)
 

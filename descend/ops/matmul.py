@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from descend.backend import get_array_module
+from descend.ops.errors import OpError, OpTypeError
 from descend.tensor import Function
 
 
@@ -12,12 +13,12 @@ def check_matmul(op: str, a: Any, b: Any) -> None:
     """Raise a clear error if a @ b is undefined: names the op, both shapes and, on a clash, both dtypes."""
     sa, sb = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
     if not sa or not sb:
-        raise ValueError(f"{op}: both operands need at least 1 dimension, got {sa} @ {sb}")
+        raise OpError(f"{op}: both operands need at least 1 dimension, got {sa} @ {sb}")
     k_b = sb[0] if len(sb) == 1 else sb[-2]
     if sa[-1] != k_b:
-        raise ValueError(f"{op}: {sa} @ {sb} — inner dimensions differ ({sa[-1]} vs {k_b})")
+        raise OpError(f"{op}: {sa} @ {sb} — inner dimensions differ ({sa[-1]} vs {k_b})")
     if a.dtype != b.dtype:
-        raise TypeError(f"{op}: dtype {a.dtype} @ {b.dtype} — both operands must have the same dtype; "
+        raise OpTypeError(f"{op}: dtype {a.dtype} @ {b.dtype} — both operands must have the same dtype; "
                         f"cast one with .to(...)")
 
 
@@ -28,7 +29,7 @@ class MatMul(Function):
         try:
             return get_array_module(a, b).asarray(a @ b)  # vec @ vec gives a NumPy scalar; keep an array
         except ValueError:
-            raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be "
+            raise OpError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be "
                              "broadcast together") from None
 
     def backward(self, g):

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.errors import OpError
 from descend.tensor import Function, Tensor
 
 
@@ -16,7 +17,7 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot view shape {a.shape} ({a.size} elements) as "
+            raise OpError(f"reshape: cannot view shape {a.shape} ({a.size} elements) as "
                              f"{tuple(shape)}") from None
 
     def backward(self, g):
@@ -26,7 +27,7 @@ class Reshape(Function):
 class Permute(Function):
     def forward(self, a, dims=()):
         if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
-            raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of the {a.ndim} dims of "
+            raise OpError(f"permute: dims {tuple(dims)} are not a permutation of the {a.ndim} dims of "
                              f"shape {a.shape}")
         self.dims = dims
         return a.transpose(dims)
@@ -40,12 +41,12 @@ class Expand(Function):
     def forward(self, a, shape=()):
         lead = len(shape) - a.ndim
         if lead < 0:
-            raise ValueError(f"expand: target {tuple(shape)} has fewer dims than the input {a.shape}")
+            raise OpError(f"expand: target {tuple(shape)} has fewer dims than the input {a.shape}")
         target = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
         try:
             return get_array_module(a).broadcast_to(a, target)
         except ValueError:
-            raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(shape)}") from None
+            raise OpError(f"expand: cannot expand shape {a.shape} to {tuple(shape)}") from None
 
     def backward(self, g):
         return g
@@ -98,7 +99,7 @@ class Cat(Function):
     def forward(self, *arrays, dim=0):
         xp = get_array_module(*arrays)
         if not arrays:
-            raise ValueError("cat: expected a non-empty sequence of tensors")
+            raise OpError("cat: expected a non-empty sequence of tensors")
         ndim = arrays[0].ndim
         self.dim = dim % max(ndim, 1)
         self.sizes = [a.shape[self.dim] for a in arrays]
@@ -106,7 +107,7 @@ class Cat(Function):
             return xp.concatenate(arrays, axis=self.dim)
         except ValueError:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
-            raise ValueError(f"cat: shapes {shapes} must match except in dim {dim}") from None
+            raise OpError(f"cat: shapes {shapes} must match except in dim {dim}") from None
 
     def backward(self, g):
         bounds = np.cumsum(self.sizes)[:-1]
@@ -118,7 +119,7 @@ class Stack(Function):
         xp = get_array_module(*arrays)
         if len({a.shape for a in arrays}) > 1:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
-            raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
+            raise OpError(f"stack: all tensors must have the same shape, got {shapes}")
         self.dim = dim % (arrays[0].ndim + 1)
         self.n = len(arrays)
         return xp.stack(arrays, axis=self.dim)
@@ -139,10 +140,10 @@ class Pad(Function):
 
     def forward(self, a, pad=(), value=0.0, mode="constant"):
         if len(pad) % 2 or len(pad) // 2 > a.ndim:
-            raise ValueError(f"pad: padding {tuple(pad)} must have an even length of at most "
+            raise OpError(f"pad: padding {tuple(pad)} must have an even length of at most "
                              f"2 * ndim = {2 * a.ndim} for shape {a.shape}")
         if any(p < 0 for p in pad):
-            raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+            raise OpError(f"pad: negative padding {tuple(pad)} is not supported")
         xp = get_array_module(a)
         widths = [(0, 0)] * a.ndim
         for i in range(len(pad) // 2):
@@ -153,7 +154,7 @@ class Pad(Function):
             return xp.pad(a, widths, mode="constant", constant_values=value)
         for (lo, hi), n in zip(widths, a.shape):
             if mode == "reflect" and max(lo, hi) >= n or mode == "circular" and max(lo, hi) > n:
-                raise ValueError(f"pad: {mode} padding {tuple(pad)} is too large for shape {a.shape}")
+                raise OpError(f"pad: {mode} padding {tuple(pad)} is too large for shape {a.shape}")
         self.source = xp.pad(xp.arange(a.size).reshape(a.shape), widths, mode=self._NUMPY_MODES[mode])
         return xp.pad(a, widths, mode=self._NUMPY_MODES[mode])
 
@@ -177,13 +178,18 @@ def flatten(t: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return Reshape.apply(t, shape=shape)
 
 
-def squeeze(t: Tensor, dim: int | None = None) -> Tensor:
-    """Drop size-1 dims (or only `dim`, if it has size 1)."""
+def squeeze(t: Tensor, dim: Any = None) -> Tensor:
+    """Drop size-1 dims (all of them, or those among `dim`, an int or a tuple of ints)."""
     if dim is None:
         shape = tuple(n for n in t.shape if n != 1)
     else:
-        d = dim % max(t.ndim, 1)
-        shape = t.shape if t.ndim == 0 or t.shape[d] != 1 else t.shape[:d] + t.shape[d + 1:]
+        n = max(t.ndim, 1)
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        for d in dims:
+            if not -n <= d < n:
+                raise IndexError(f"squeeze: dim {d} is out of range for a tensor of {t.ndim} dimensions")
+        drop = {d % n for d in dims}
+        shape = tuple(s for i, s in enumerate(t.shape) if not (i in drop and s == 1))
     return Reshape.apply(t, shape=shape)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.errors import OpError
 from descend.tensor import Function, Tensor
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -89,7 +90,7 @@ class AMax(Function):
         self.axes = _axes(dim, a.ndim, "amax" if sign > 0 else "amin")
         self.shape, self.keepdim = a.shape, keepdim
         if a.size == 0:
-            raise ValueError(f"{'max' if sign > 0 else 'min'}: cannot reduce an empty tensor {a.shape}")
+            raise OpError(f"{'max' if sign > 0 else 'min'}: cannot reduce an empty tensor {a.shape}")
         self.small = (a.ndim > 1 and self.axes is not None and len(self.axes) == 1
                       and a.shape[self.axes[0]] <= _SMALL_AXIS)
         if self.small:

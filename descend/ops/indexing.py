@@ -1,0 +1,211 @@
+"""Index-driven ops: gather, scatter, index_select and the selections built on them.
+
+Gradients flowing back to a gathered input add up at repeated indices (`add.at`), as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from descend.backend import get_array_module
+from descend.ops.errors import OpError
+from descend.ops.logic import raw
+from descend.tensor import Function, Tensor
+
+
+def dim_index(dim: int, ndim: int, op: str) -> int:
+    """A dim argument made non-negative, or an IndexError naming the op."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
+    return dim % n
+
+
+def grid(index: Any, dim: int) -> tuple:
+    """The full index tuple that addresses `index[i, j, ...]` along `dim` and i, j, ... elsewhere."""
+    xp = get_array_module(index)
+    out = []
+    for d, n in enumerate(index.shape):
+        if d == dim:
+            out.append(index)
+        else:
+            shape = [1] * index.ndim
+            shape[d] = n
+            out.append(xp.arange(n).reshape(shape))
+    return tuple(out)
+
+
+def _check_index(op: str, a: Any, dim: int, index: Any, src: Any = None) -> None:
+    if index.dtype.kind not in "iu":
+        raise OpError(f"{op}: index must be an integer tensor, got dtype {index.dtype}")
+    if index.ndim != a.ndim and not (index.ndim <= 1 and a.ndim <= 1):
+        raise OpError(f"{op}: index has {index.ndim} dims but input has {a.ndim} (shapes {index.shape} "
+                      f"and {a.shape})")
+    for d in range(index.ndim):
+        if d != dim and index.shape[d] > a.shape[d]:
+            raise OpError(f"{op}: index shape {index.shape} exceeds input shape {a.shape} in dim {d}")
+        if src is not None and index.shape[d] > src.shape[d]:
+            raise OpError(f"{op}: index shape {index.shape} exceeds src shape {src.shape} in dim {d}")
+    if index.size and (index.min() < -a.shape[dim] or index.max() >= a.shape[dim]):
+        raise IndexError(f"{op}: index out of range for dim {dim} of size {a.shape[dim]}")
+
+
+class Gather(Function):
+    def forward(self, a, index, dim=0):
+        self.dim = dim_index(dim, a.ndim, "gather")
+        _check_index("gather", a, self.dim, index)
+        self.shape, self.grid = a.shape, grid(index, self.dim)
+        if a.ndim == 0:
+            return a.reshape(1)[index.reshape(-1)].reshape(index.shape)
+        return a[self.grid]
+
+    def backward(self, g):
+        if len(self.shape) == 0:
+            return g.sum().reshape(()), None
+        out = get_array_module(g).zeros(self.shape, dtype=g.dtype)
+        np.add.at(out, self.grid, g)
+        return out, None
+
+
+def _src_part(src: Any, index: Any) -> Any:
+    """The leading block of src shaped like index (scatter reads only that much of src)."""
+    if np.isscalar(src) or getattr(src, "ndim", 0) == 0:
+        return src
+    return src[tuple(slice(0, n) for n in index.shape)]
+
+
+class Scatter(Function):
+    """input with src written at index along dim (the last write wins where indices repeat)."""
+
+    def forward(self, a, index, src, dim=0):
+        self.dim = dim_index(dim, a.ndim, "scatter")
+        _check_index("scatter", a, self.dim, index, src if getattr(src, "ndim", 0) else None)
+        self.grid, self.src_shape = grid(index, self.dim), getattr(src, "shape", ())
+        out = a.copy()
+        out[self.grid] = _src_part(src, index)
+        return out
+
+    def backward(self, g):
+        d_a, _, d_src = self.needs_input_grad
+        ga = gs = None
+        if d_a:
+            ga = g.copy()
+            ga[self.grid] = 0
+        if d_src:
+            gs = get_array_module(g).zeros(self.src_shape, dtype=g.dtype)
+            gs[tuple(slice(0, n) for n in self.grid[self.dim].shape)] = g[self.grid]
+        return ga, None, gs
+
+
+_REDUCERS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
+
+
+class ScatterReduce(Function):
+    """input with src reduced into it at index along dim: sum, prod, mean, amax or amin (PyTorch's rules)."""
+
+    def forward(self, a, index, src, dim=0, reduce="sum", include_self=True):
+        if reduce not in _REDUCERS:
+            raise OpError(f"scatter_reduce: reduce must be one of {sorted(_REDUCERS)}, got {reduce!r}")
+        xp = get_array_module(a)
+        self.dim = dim_index(dim, a.ndim, "scatter_reduce")
+        _check_index("scatter_reduce", a, self.dim, index, src)
+        self.grid, self.src_shape, self.reduce = grid(index, self.dim), src.shape, reduce
+        part = _src_part(src, index)
+        out = a.copy()
+        if not include_self:
+            # Positions that receive a value start from it alone; the others keep the input.
+            hit = xp.zeros(a.shape, dtype=bool)
+            hit[self.grid] = True
+            first = {"sum": 0, "mean": 0, "prod": 1}.get(reduce)
+            if first is None:
+                info = np.iinfo(a.dtype) if a.dtype.kind in "iu" else np.finfo(a.dtype)
+                first = info.min if reduce == "amax" else info.max
+            out[hit] = first
+        _REDUCERS[reduce].at(out, self.grid, part)
+        self.count = xp.zeros(a.shape, dtype=a.dtype) + (1 if include_self else 0)
+        np.add.at(self.count, self.grid, 1)
+        if reduce == "mean":
+            out = out / xp.maximum(self.count, 1)
+            if a.dtype.kind in "iu":
+                out = xp.floor(out).astype(a.dtype)
+        if not include_self:
+            out = xp.where(self.count > 0, out, a)
+        self.a, self.part, self.out, self.include_self = a, part, out, include_self
+        return out
+
+    def backward(self, g):
+        d_a, _, d_src = self.needs_input_grad
+        xp = get_array_module(g)
+        take_self = 1.0 if self.include_self else 0.0
+        if self.reduce == "sum":
+            touched = self.count > take_self
+            ga = g if self.include_self else xp.where(touched, 0, g).astype(g.dtype)
+            gs = g[self.grid]
+        elif self.reduce == "mean":
+            ga = xp.where(self.count > 0, g * take_self / xp.maximum(self.count, 1), g).astype(g.dtype)
+            gs = (g / xp.maximum(self.count, 1))[self.grid]
+        elif self.reduce in ("amax", "amin"):
+            hit_self = (self.a == self.out) * take_self
+            hit_src = (self.part == self.out[self.grid]).astype(g.dtype)
+            ties = hit_self.astype(g.dtype)
+            np.add.at(ties, self.grid, hit_src)
+            share = g / xp.maximum(ties, 1)
+            untouched = self.count == take_self
+            ga = xp.where(untouched, g, share * hit_self)
+            gs = share[self.grid] * hit_src
+        else:
+            raise OpError("scatter_reduce: the gradient of reduce='prod' is not implemented")
+        full = xp.zeros(self.src_shape, dtype=g.dtype)
+        full[tuple(slice(0, n) for n in self.grid[self.dim].shape)] = gs
+        return (ga if d_a else None), None, (full if d_src else None)
+
+
+class IndexSelect(Function):
+    def forward(self, a, index, dim=0):
+        if index.ndim > 1 or index.dtype.kind not in "iu":
+            raise OpError(f"index_select: index must be a 1-D integer tensor, got shape {index.shape} "
+                          f"dtype {index.dtype}")
+        self.dim = dim_index(dim, a.ndim, "index_select")
+        self.shape, self.index = a.shape, index
+        if a.ndim == 0:
+            return a.reshape(1)[index.reshape(-1)].reshape(index.shape)
+        try:
+            return get_array_module(a).take(a, index, axis=self.dim)
+        except IndexError:
+            raise IndexError(f"index_select: index out of range for dim {dim} of size "
+                             f"{a.shape[self.dim]}") from None
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        if len(self.shape) == 0:
+            return g.sum().reshape(()), None
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        np.add.at(xp.moveaxis(out, self.dim, 0), self.index.reshape(-1), xp.moveaxis(g, self.dim, 0))
+        return out, None
+
+
+# ---- selections that return positions (no gradient) ----------------------------------------------------
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dim."""
+    a = raw(input)
+    xp = get_array_module(a)
+    idx = xp.nonzero(a) if a.ndim else xp.nonzero(a.reshape(1))
+    if as_tuple:
+        return tuple(Tensor(i.astype(np.int64)) for i in idx)
+    return Tensor(xp.stack(idx, axis=1).astype(np.int64).reshape(-1, a.ndim))
+
+
+def argwhere(input: Tensor) -> Tensor:
+    """nonzero(input) as an (n, ndim) tensor."""
+    return nonzero(input)
+
+
+def as_index(index: Any, op: str) -> Tensor:
+    """An integer index as a Tensor (lists and arrays are accepted)."""
+    t = index if isinstance(index, Tensor) else Tensor(np.asarray(index, dtype=np.int64))
+    if t.dtype.kind not in "iu":
+        raise OpError(f"{op}: index must be an integer tensor, got dtype {t.dtype}")
+    return t
