@@ -11,6 +11,9 @@ from descend.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequent
 from descend.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from descend.nn.penalty import l1_penalty, l2_penalty
 from descend.nn.rnn import GRU
+from descend.nn.layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, ConvTranspose1d, ConvTranspose2d, Unflatten,
+                               Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+from descend.nn.normalization import GroupNorm
 
 # Owned by other helpers' files that may land later: nn must import without them meanwhile.
 if importlib.util.find_spec("descend.nn.functional") is not None:
@@ -26,3 +29,5 @@ __all__ = [
     "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "L1Loss",
     "l1_penalty", "l2_penalty",
 ]
+__all__ += ["ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
+            "UpsamplingNearest2d", "UpsamplingBilinear2d", "Unflatten", "GroupNorm"]
