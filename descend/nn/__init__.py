@@ -10,10 +10,11 @@ from descend.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
 from descend.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from descend.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from descend.nn.penalty import l1_penalty, l2_penalty
-from descend.nn.rnn import GRU
+from descend.nn.rnn import GRU, LSTM, LSTMCell
 from descend.nn.layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, ConvTranspose1d, ConvTranspose2d, Unflatten,
                                Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from descend.nn.normalization import GroupNorm
+from descend.nn.transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 
 # Owned by other helpers' files that may land later: nn must import without them meanwhile.
 if importlib.util.find_spec("descend.nn.functional") is not None:
@@ -29,5 +30,6 @@ __all__ = [
     "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "L1Loss",
     "l1_penalty", "l2_penalty",
 ]
+__all__ += ["LSTM", "LSTMCell", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
 __all__ += ["ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
             "UpsamplingNearest2d", "UpsamplingBilinear2d", "Unflatten", "GroupNorm"]
