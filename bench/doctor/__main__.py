@@ -1,0 +1,3 @@
+from bench.doctor.run import main
+
+raise SystemExit(main())
