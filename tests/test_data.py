@@ -115,16 +115,29 @@ def test_default_generator_comes_from_global_seed():
     assert not np.array_equal(a[0][0], c[0][0])
 
 
-def test_fast_path_does_not_touch_getitem():
-    class NoGetItem(TensorDataset):
-        def __getitem__(self, i):
-            raise AssertionError("fast path must index whole arrays")
-
+def test_fast_path_does_not_touch_getitem(monkeypatch):
     ds = make_ds(20)
-    fast = batches(DataLoader(NoGetItem(*ds.arrays), batch_size=6, shuffle=True, generator=1))
     slow = batches(DataLoader(PerSample(*ds.arrays), batch_size=6, shuffle=True, generator=1))
+
+    def no_getitem(self, i):
+        raise AssertionError("fast path must index whole arrays")
+
+    monkeypatch.setattr(TensorDataset, "__getitem__", no_getitem)
+    fast = batches(DataLoader(ds, batch_size=6, shuffle=True, generator=1))
     assert_batches_equal(fast, slow)
     assert slow[0][1].dtype == np.int64  # Python ints collate to int64
+
+
+def test_subclass_overriding_getitem_is_honoured():
+    class Doubled(TensorDataset):  # e.g. augmentation: the loader must call it, as PyTorch's does
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x * 2, y
+
+    ds = make_ds(7)
+    got = batches(DataLoader(Doubled(*ds.arrays), batch_size=3))
+    want = [(ds.arrays[0][i:i + 3] * 2, ds.arrays[1][i:i + 3]) for i in range(0, 7, 3)]
+    assert_batches_equal(got, want)
 
 
 def test_subset_batches_from_parent_arrays():

@@ -1,24 +1,42 @@
-"""Datasets: the indexable base class, datasets over whole arrays, subsets and random splits."""
+"""Datasets: map-style and iterable base classes, datasets over whole arrays, subsets, concatenations and
+random splits (torch.utils.data's classes, with the same item and length semantics)."""
 
 from __future__ import annotations
 
+import bisect
 import math
-from typing import Any, Sequence
+import warnings
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from descend import backend
+from descend.data.sampler import as_rng
 from descend.tensor import Tensor
 
 
 class Dataset:
-    """A map-style dataset: `len(ds)` samples, `ds[i]` returns one sample (a tuple of arrays or numbers)."""
+    """A map-style dataset: `len(ds)` samples, `ds[i]` returns one sample; `a + b` concatenates."""
 
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __add__(self, other: "Dataset") -> "ConcatDataset":
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses implement `__iter__`. With DataLoader workers every worker runs its
+    own copy of the iterator, so `__iter__` should use `get_worker_info()` to read only its share."""
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __add__(self, other: Any) -> "ChainDataset":
+        return ChainDataset([self, other])
 
 
 def as_array(data: Any) -> np.ndarray:
@@ -34,7 +52,10 @@ def as_array(data: Any) -> np.ndarray:
 
 
 class TensorDataset(Dataset):
-    """Samples are rows of equally long arrays (inputs, targets, ...); `arrays` enables whole-batch indexing."""
+    """Samples are rows of equally long tensors: `ds[i]` is the tuple (inputs[i], targets[i], ...) of Tensors.
+
+    The raw arrays are kept in `arrays`, so the DataLoader batches by indexing them whole.
+    """
 
     def __init__(self, *arrays: Any) -> None:
         if not arrays:
@@ -45,8 +66,15 @@ class TensorDataset(Dataset):
             shapes = ", ".join(str(tuple(a.shape)) for a in self.arrays)
             raise ValueError(f"TensorDataset: all arrays need the same first dimension; got shapes {shapes}")
 
+    @property
+    def tensors(self) -> tuple:
+        """The data as Tensors sharing memory with `arrays` (PyTorch's attribute)."""
+        return tuple(Tensor(a) for a in self.arrays)
+
     def __getitem__(self, index: Any) -> tuple:
-        return tuple(a[index] for a in self.arrays)
+        if isinstance(index, Tensor):
+            index = index._data
+        return tuple(Tensor(a[index]) for a in self.arrays)
 
     def __len__(self) -> int:
         return int(self.arrays[0].shape[0])
@@ -60,45 +88,90 @@ class Subset(Dataset):
         self.indices = np.asarray(indices, dtype=np.int64)
 
     def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, (list, np.ndarray)):
+        if isinstance(index, list):
+            return self.dataset[[int(self.indices[i]) for i in index]]
+        if isinstance(index, np.ndarray):
             return self.dataset[self.indices[index]]
         return self.dataset[int(self.indices[index])]
+
+    def __getitems__(self, indices: list) -> list:
+        """Many samples at once (PyTorch's batched-fetch hook), through the parent's when it has one."""
+        parent = getattr(self.dataset, "__getitems__", None)
+        if parent is not None:
+            return parent([int(self.indices[i]) for i in indices])
+        return [self.dataset[int(self.indices[i])] for i in indices]
 
     def __len__(self) -> int:
         return len(self.indices)
 
 
-def _generator(generator: Any) -> np.random.Generator:
-    """A NumPy Generator from an int seed, a Generator, or None (a child of descend's global generator)."""
-    if generator is None:
-        return np.random.default_rng(int(backend.rng().integers(2**63)))
-    if isinstance(generator, np.random.Generator):
-        return generator
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        return np.random.default_rng(int(generator))
-    raise TypeError(f"generator must be an int seed, a numpy.random.Generator or None, got "
-                    f"{type(generator).__name__}")
+class ConcatDataset(Dataset):
+    """The samples of several map-style datasets one after the other; `cumulative_sizes` ends each part."""
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset (use ChainDataset)")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        if index < 0:
+            if -index > len(self):
+                raise ValueError(f"ConcatDataset: absolute value of index {index} should not exceed dataset "
+                                 f"length {len(self)}")
+            index += len(self)
+        if index >= len(self):
+            raise IndexError(f"ConcatDataset: index {index} out of range for {len(self)} samples")
+        part = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[part - 1] if part else 0
+        return self.datasets[part][index - start]
+
+
+class ChainDataset(IterableDataset):
+    """The samples of several iterable datasets, one stream after the other."""
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
 
 
 def random_split(dataset: Any, lengths: Sequence[int | float], generator: Any = None) -> list[Subset]:
     """Split `dataset` into non-overlapping random Subsets of the given lengths (ints, or fractions summing to 1).
 
     Fractions are floored and the remainder handed out one by one from the first split, as PyTorch does.
+    `generator` is an int seed, a descend.Generator or numpy Generator, or None (descend's global generator).
     """
     n = len(dataset)
     lengths = list(lengths)
     if lengths and math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1.0:
-        if any(x < 0 for x in lengths):
-            raise ValueError(f"random_split: fractions must be non-negative, got {lengths}")
+        for i, f in enumerate(lengths):
+            if not 0 <= f <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {f}")
         counts = [int(math.floor(n * f)) for f in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if count == 0:
+                warnings.warn(f"random_split: length of split at index {i} is 0; this split will be empty",
+                              stacklevel=2)
         lengths = counts
     if any(not isinstance(x, (int, np.integer)) or x < 0 for x in lengths):
         raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing to 1, got {lengths}")
     if sum(lengths) != n:
         raise ValueError(f"random_split: sum of lengths {sum(lengths)} != length of the dataset {n}")
-    perm = _generator(generator).permutation(n)
+    perm = as_rng(generator).permutation(n)
     out, start = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[start:start + length]))

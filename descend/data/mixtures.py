@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from descend.data.dataset import _generator
+from descend.data.sampler import as_rng
 
 
 def mixture_modes(name: str) -> tuple[np.ndarray, float]:
@@ -31,7 +31,7 @@ def gaussian_mixture(name: str, n: int, generator: Any = None) -> tuple[np.ndarr
     modes, std = mixture_modes(name)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"gaussian_mixture: n must be a non-negative int, got {n!r}")
-    rng = _generator(generator)
+    rng = as_rng(generator)
     which = rng.integers(len(modes), size=int(n))
     x = modes[which] + std * rng.standard_normal((int(n), 2))
     return x.astype(np.float32), modes, std
