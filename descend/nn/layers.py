@@ -90,6 +90,7 @@ class _ConvNd(Module):
         else:
             self.padding = F._tuple(padding, n, name, "padding")
         self.padding_mode = padding_mode
+        self.output_padding = (0,) * n  # as PyTorch's convolutions carry; transposed ones set it
         # Other modes pad explicitly with F.pad (last dim first), then convolve without padding.
         if padding == "valid":
             pads = [(0, 0)] * n
@@ -134,6 +135,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._dims:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -200,12 +203,6 @@ class _ConvTransposeNd(_ConvNd):
         self._check(x)
         return self._conv(x, self.weight, self.bias, self.stride, self.padding, self._output_padding(x, output_size),
                           self.groups, self.dilation)
-
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        if self.output_padding != (0,) * self._dims:
-            s += f", output_padding={self.output_padding}"
-        return s
 
 
 class ConvTranspose1d(_ConvTransposeNd):
@@ -334,7 +331,8 @@ class Upsample(Module):
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> None:
         super().__init__()
         self.size, self.mode, self.align_corners = size, mode, align_corners
-        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else \
+            None if scale_factor is None else tuple(float(f) for f in scale_factor)
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x: Tensor) -> Tensor:

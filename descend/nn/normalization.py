@@ -131,7 +131,7 @@ class GroupNorm(Module):
     per channel; the same in training and evaluation (no running statistics)."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
@@ -139,13 +139,14 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         xp, dt = backend.xp, backend.default_dtype() if dtype is None else np.dtype(dtype)
         self.weight = Parameter(xp.ones(num_channels, dtype=dt)) if affine else None
-        self.bias = Parameter(xp.zeros(num_channels, dtype=dt)) if affine else None
+        self.bias = Parameter(xp.zeros(num_channels, dtype=dt)) if affine and bias else None
         if device is not None:
             self.to(device)
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -155,4 +156,5 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
