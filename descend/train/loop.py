@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from descend import backend
+from descend import distributed
 from descend.nn.utils import clip_grad_norm_
 from descend.tensor import Tensor, no_grad
 from descend.train.callbacks import Callback
@@ -77,6 +78,12 @@ class Trainer:
         if scheduler_interval not in (None, "step", "epoch"):
             raise ValueError(f"Trainer: scheduler_interval must be 'step', 'epoch' or None, "
                              f"got {scheduler_interval!r}")
+        # A DistributedDataParallel wrapper runs the training forward; callbacks, evaluation and checkpoints
+        # see the module inside it, so checkpoints are the same at any world size.
+        self._net = model
+        if isinstance(model, distributed.DistributedDataParallel):
+            model = model.module
+        self._world = distributed.world_size()
         self.model, self.optimizer, self.train_loader, self.val_loader = model, optimizer, train_loader, val_loader
         self.loss_fn, self.epochs, self.scheduler = loss_fn, epochs, scheduler
         self.callbacks = list(callbacks)
@@ -136,7 +143,7 @@ class Trainer:
         return self
 
     def _forward_backward(self, inputs: Any, targets: Any, group_size: int) -> tuple:
-        out = self.model(inputs)
+        out = self._net(inputs)
         loss = self.loss_fn(out, targets)
         (loss / group_size if group_size > 1 else loss).backward()
         self.last_batch, self.last_loss = (inputs, targets), loss
@@ -154,16 +161,20 @@ class Trainer:
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
         self.step += 1
-        n = sum(g[2] for g in group)
-        loss = sum(g[0] * g[2] for g in group) / n
+        sums = [sum(g[0] * g[2] for g in group), sum(g[1] for g in group), sum(g[2] for g in group)]
+        if self._world > 1:  # loss and accuracy over every rank's share of the batch
+            sums = distributed.sum_floats(sums)
+        loss, n = sums[0] / sums[2], sums[2]
         self._sums[0] += loss * n
-        self._sums[1] += sum(g[1] for g in group)
+        self._sums[1] += sums[1]
         self._sums[2] += n
         logs = {"step": self.step, "epoch": self.epoch, "loss": loss}
         if "acc" in self.metrics:
-            logs["acc"] = sum(g[1] for g in group) / n
+            logs["acc"] = sums[1] / n
         logs.update(lr=lr, grad_norm=norm)
         self._call("on_step_end", logs)
+        if self._world > 1:  # rank 0's callbacks (the doctor) decide for every rank
+            self.stop_training = bool(distributed.broadcast_object(self.stop_training))
         if self.run is not None:
             if self.step % self.log_every == 0:
                 self._log({"kind": "step", **logs})
@@ -176,6 +187,8 @@ class Trainer:
         if "acc" in self.metrics:
             logs["train_acc"] = correct / max(n, 1)
         if self.val_loader is not None:
+            if self._world > 1 and hasattr(self._net, "sync_buffers"):
+                self._net.sync_buffers()  # every rank evaluates with rank 0's running statistics
             logs.update({f"val_{k}": v for k, v in
                          evaluate(self.model, self.val_loader, self.loss_fn, self.metrics).items()})
         logs["lr"] = self.optimizer.param_groups[0]["lr"]
@@ -185,6 +198,8 @@ class Trainer:
             else:
                 self.scheduler.step()
         self._call("on_epoch_end", logs)
+        if self._world > 1:
+            self.stop_training = bool(distributed.broadcast_object(self.stop_training))
         if self.run is not None:
             self._log({"kind": "epoch", **logs})
         self.history.append(logs)
