@@ -33,3 +33,19 @@ __all__ = [
 __all__ += ["LSTM", "LSTMCell", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
 __all__ += ["ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
             "UpsamplingNearest2d", "UpsamplingBilinear2d", "Unflatten", "GroupNorm"]
+from descend.nn.activation import (CELU, ELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,  # noqa: E402
+                                   Hardtanh, LogSigmoid, Mish, PReLU, ReLU6, SiLU, Softmin, Softplus,
+                                   Softshrink, Softsign, Tanhshrink, Threshold)
+from descend.nn.dropout import Dropout1d, Dropout2d  # noqa: E402
+from descend.nn.loss import (BCELoss, CosineEmbeddingLoss, GaussianNLLLoss, HuberLoss, KLDivLoss,  # noqa: E402
+                             MarginRankingLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
+                             TripletMarginLoss)
+from descend.nn.module import ParameterDict, ParameterList  # noqa: E402
+from descend.nn.rnn_cells import RNN, GRUCell, RNNCell  # noqa: E402
+
+__all__ += ["ELU", "SELU", "CELU", "SiLU", "Softplus", "Hardtanh", "PReLU", "ReLU6", "Hardswish",
+            "Hardsigmoid", "Mish", "Softmin", "Softsign", "Tanhshrink", "LogSigmoid", "Softshrink",
+            "Hardshrink", "Threshold", "GLU", "Dropout1d", "Dropout2d", "RNN", "RNNCell", "GRUCell",
+            "ParameterList", "ParameterDict", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+            "CosineEmbeddingLoss", "MarginRankingLoss", "SoftMarginLoss", "PoissonNLLLoss",
+            "GaussianNLLLoss", "TripletMarginLoss"]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from descend import backend
+from descend.nn._hooks import call_with_hooks
 from descend.tensor import Tensor
 
 # Bookkeeping attributes the state walker never looks into.
-_INTERNAL = frozenset({"training", "_buffers", "_forward_hooks", "_forward_pre_hooks"})
+_INTERNAL = frozenset({"training", "_buffers", "_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                       "_backward_pre_hooks", "_hooks_with_kwargs", "_hooks_always_call"})
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -35,17 +37,25 @@ class Parameter(Tensor):
 
 
 class RemovableHandle:
-    """Returned by hook registration; `remove()` unregisters the hook."""
+    """Returned by hook registration; `remove()` (or leaving a `with` block) unregisters the hook."""
 
     _next_id = 0
 
-    def __init__(self, hooks: dict) -> None:
-        self._hooks = hooks
+    def __init__(self, hooks: dict, extra: tuple = ()) -> None:
+        self._hooks, self._extra = hooks, extra
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        for flags in self._extra:
+            flags.discard(self.id)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 def _walk(name: str, value: Any) -> Iterator[tuple[str, Any]]:
@@ -85,19 +95,10 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
-        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
-        if not pre and not post:  # the common case: no hooks, no copies of empty hook lists
-            return self.forward(*args, **kwargs)
-        for hook in list(pre.values()) if pre else ():
-            new = hook(self, args)
-            if new is not None:
-                args = new if isinstance(new, tuple) else (new,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(post.values()) if post else ():
-            new = hook(self, args, out)
-            if new is not None:
-                out = new
-        return out
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")
+                or d.get("_backward_pre_hooks")):
+            return self.forward(*args, **kwargs)  # the common case: no hooks
+        return call_with_hooks(self, args, kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A registered buffer stays a buffer when reassigned; arrays are wrapped so state_dict sees tensors.
@@ -128,19 +129,46 @@ class Module:
 
     register_module = add_module
 
-    def _add_hook(self, table: str, hook: Callable) -> RemovableHandle:
-        hooks = self.__dict__.setdefault(table, {})
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
+    def _add_hook(self, table: str, hook: Callable, prepend: bool = False, with_kwargs: bool = False,
+                  always_call: bool = False) -> RemovableHandle:
+        d = self.__dict__
+        hooks = d.setdefault(table, {})
+        kw, always = d.setdefault("_hooks_with_kwargs", set()), d.setdefault("_hooks_always_call", set())
+        handle = RemovableHandle(hooks, (kw, always))
+        if prepend:  # the same dict object, which the handle holds, reordered
+            rest = list(hooks.items())
+            hooks.clear()
+            hooks[handle.id] = hook
+            hooks.update(rest)
+        else:
+            hooks[handle.id] = hook
+        if with_kwargs:
+            kw.add(handle.id)
+        if always_call:
+            always.add(handle.id)
         return handle
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """Call `hook(module, args, output)` after forward; a non-None return replaces the output."""
-        return self._add_hook("_forward_hooks", hook)
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call `hook(module, args, output)` (with_kwargs: `hook(module, args, kwargs, output)`) after
+        forward; a non-None return replaces the output. always_call: run it even if forward raised."""
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs, always_call)
 
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """Call `hook(module, args)` before forward; a non-None return replaces the arguments."""
-        return self._add_hook("_forward_pre_hooks", hook)
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call `hook(module, args)` before forward; a non-None return replaces the arguments (a single
+        value is wrapped in a tuple). with_kwargs: `hook(module, args, kwargs)` returning (args, kwargs)."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call `hook(module, grad_input, grad_output)` once the gradients with respect to the module's
+        positional inputs are known; a non-None return (a tuple like grad_input) replaces grad_input."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call `hook(module, grad_output)` when the gradients of the outputs arrive; a non-None return
+        replaces grad_output."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
 
     # --- the state walk --------------------------------------------------------------------------------
     def _members(self) -> Iterator[tuple[str, Any]]:
@@ -169,15 +197,19 @@ class Module:
     def children(self) -> Iterator["Module"]:
         return (m for _, m in self.named_children())
 
-    def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every submodule, depth first, each once."""
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """This module and every submodule, depth first, each once (every time with remove_duplicate=False)."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
-        for name, child in self.named_children():
-            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+        children = self.named_children() if remove_duplicate else \
+            ((n, m) for n, m in self._members() if isinstance(m, Module))
+        for name, child in children:
+            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
         return (m for _, m in self.named_modules())
@@ -214,6 +246,28 @@ class Module:
         if target not in modules:
             raise AttributeError(f"{type(self).__name__} has no submodule {target!r}")
         return modules[target]
+
+    def _get_leaf(self, target: str, kind: str) -> tuple["Module", str, Any]:
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod.__dict__:
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}` (looking up the {kind} "
+                                 f"{target!r})")
+        return mod, name, mod.__dict__[name]
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path such as `'features.0.weight'`."""
+        _, name, value = self._get_leaf(target, "parameter")
+        if not isinstance(value, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up {target!r})")
+        return value
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path such as `'bn.running_mean'`."""
+        mod, name, value = self._get_leaf(target, "buffer")
+        if name not in mod.__dict__.get("_buffers", {}):
+            raise AttributeError(f"`{name}` is not a buffer (looking up {target!r})")
+        return value
 
     # --- modes and gradients ------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -313,18 +367,31 @@ class Module:
 
         This rebinds arrays (as PyTorch does), so create the optimizer after calling it.
         """
-        target = kwargs.get("dtype", kwargs.get("device", args[0] if args else None))
-        if target is None:
-            return self
-        if isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda", "gpu"):
-            return self._convert(_device_fn(target.split(":")[0]), floating_only=False)
-        dtype = np.dtype(target)
-        if dtype.kind != "f":
-            raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype}")
-        return self._convert(lambda a: a.astype(dtype), floating_only=True)
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        for a in args:  # to(device), to(dtype), to(device, dtype), to(tensor), in any of PyTorch's forms
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif _device_type(a) is not None:
+                device = a
+            elif a is not None:
+                dtype = a
+        if device is not None:
+            kind = _device_type(device)
+            if kind is None:
+                raise TypeError(f"Module.to: expected a device such as 'cpu' or 'cuda', got {device!r}")
+            self._convert(_device_fn(kind), floating_only=False)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype}")
+            self._convert(lambda a: a.astype(dtype), floating_only=True)
+        return self
 
     def float(self) -> "Module":
         return self.to(np.float32)
+
+    def half(self) -> "Module":
+        return self.to(np.float16)
 
     def double(self) -> "Module":
         return self.to(np.float64)
@@ -355,6 +422,14 @@ class Module:
         return self._get_name() + "(\n  " + "\n  ".join(lines + children) + "\n)"
 
 
+def _device_type(x: Any) -> str | None:
+    """'cpu' or 'cuda' for a device string ('cuda:0') or device object, else None."""
+    kind = x if isinstance(x, str) else getattr(x, "type", None)
+    if isinstance(kind, str) and kind.split(":")[0] in ("cpu", "cuda", "gpu"):
+        return kind.split(":")[0]
+    return None
+
+
 def _device_fn(device: str) -> Callable[[Any], Any]:
     if device == "cpu":
         return backend.to_numpy
@@ -363,124 +438,8 @@ def _device_fn(device: str) -> Callable[[Any], Any]:
     return backend._cupy.asarray
 
 
-class Sequential(Module):
-    """Modules applied in order; indexable, iterable, `append`-able. Children are named '0', '1', ..."""
-
-    def __init__(self, *modules: Any) -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
-            for name, m in modules[0].items():
-                self.add_module(str(name), m)
-        else:
-            for i, m in enumerate(modules):
-                self.add_module(str(i), m)
-
-    def _items(self) -> list[tuple[str, Module]]:
-        return [(k, v) for k, v in vars(self).items() if isinstance(v, Module)]
-
-    def __len__(self) -> int:
-        return len(self._items())
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter([m for _, m in self._items()])
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        items = self._items()
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(items[idx]))
-        return items[_index(idx, len(items), type(self).__name__)][1]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        items = self._items()
-        setattr(self, items[_index(idx, len(items), type(self).__name__)][0], module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        mods = [m for _, m in self._items()]
-        if isinstance(idx, slice):
-            del mods[idx]
-        else:
-            del mods[_index(idx, len(mods), type(self).__name__)]
-        self._renumber(mods)
-
-    def _renumber(self, mods: list[Module]) -> None:
-        """Replace the children by `mods` named '0', '1', ... (PyTorch renumbers after del and insert)."""
-        for name, _ in self._items():
-            delattr(self, name)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-
-    def append(self, module: Module) -> "Sequential":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> "Sequential":
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> "Sequential":
-        mods = [m for _, m in self._items()]
-        mods.insert(index, module)
-        self._renumber(mods)
-        return self
-
-    def forward(self, x: Any) -> Any:
-        for m in self:
-            x = m(x)
-        return x
 
 
-class ModuleList(Sequential):
-    """A list of modules whose parameters the parent finds; no forward of its own."""
-
-    def __init__(self, modules: Iterable[Module] | None = None) -> None:
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        if isinstance(idx, slice):
-            return ModuleList([m for _, m in self._items()][idx])
-        return super().__getitem__(idx)
-
-    def forward(self, *args: Any) -> Any:
-        raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
-
-
-class ModuleDict(Module):
-    """A dict of modules whose parameters the parent finds."""
-
-    def __init__(self, modules: dict | None = None) -> None:
-        super().__init__()
-        for name, m in (modules or {}).items():
-            self.add_module(name, m)
-
-    def __getitem__(self, key: str) -> Module:
-        return getattr(self, key)
-
-    def __setitem__(self, key: str, module: Module) -> None:
-        self.add_module(key, module)
-
-    def __contains__(self, key: str) -> bool:
-        return isinstance(self.__dict__.get(key), Module)
-
-    def __len__(self) -> int:
-        return len(self.keys())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
-
-    def keys(self) -> list[str]:
-        return [k for k, v in vars(self).items() if isinstance(v, Module)]
-
-    def values(self) -> list[Module]:
-        return [getattr(self, k) for k in self.keys()]
-
-    def items(self) -> list[tuple[str, Module]]:
-        return [(k, getattr(self, k)) for k in self.keys()]
-
-
-def _index(idx: int, n: int, name: str) -> int:
-    if not -n <= idx < n:
-        raise IndexError(f"{name}: index {idx} is out of range for {n} modules")
-    return idx % n
+# The containers subclass Module, so they are imported once it exists; `descend.nn.module` keeps exporting them.
+from descend.nn.containers import (ModuleDict, ModuleList, ParameterDict, ParameterList,  # noqa: E402,F401
+                                   Sequential)

@@ -20,7 +20,7 @@ def _channel_dropout(op: str, input: Tensor, p: float, training: bool, batched_n
     # One draw per (sample, channel), broadcast over the spatial dims.
     mask_shape = input.shape[:input.ndim - (batched_ndim - 2)] + (1,) * (batched_ndim - 2)
     xp = backend.get_array_module(input._data)
-    mask = _lin.dropout_mask(backend.rng(), mask_shape, p, input.dtype, xp)
+    mask = _lin.dropout_mask(backend.rng(), mask_shape, p, input._data.dtype, xp)
     return _lin.Dropout.apply(input, mask=mask)
 
 

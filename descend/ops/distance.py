@@ -26,7 +26,7 @@ def vector_norm(x: Tensor, p: float = 2.0, dim: int = -1, keepdim: bool = False)
     if p == -math.inf:
         return a.amin(dim, keepdim=keepdim)
     if p == 0:
-        return Tensor((x._data != 0).sum(axis=dim, keepdims=keepdim).astype(x.dtype))
+        return Tensor((x._data != 0).sum(axis=dim, keepdims=keepdim).astype(x._data.dtype))
     if p == 2:
         return _ew.Sqrt.apply((x * x).sum(dim, keepdim=keepdim))
     if p == 1:

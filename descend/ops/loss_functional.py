@@ -168,7 +168,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
     PyTorch, the clamp at eps does not block the gradient to var.
     """
     if not isinstance(var, Tensor):
-        var = Tensor(np.full(input.shape, float(var), dtype=input.dtype))
+        var = Tensor(np.full(input.shape, float(var), dtype=input._data.dtype))
     if var.shape != input.shape:
         if input.shape[:-1] == var.shape:
             var = var.unsqueeze(-1)

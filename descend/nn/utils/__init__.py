@@ -12,10 +12,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from descend import backend
+from descend.nn.utils import rnn  # torch.nn.utils.rnn
 from descend.ops.movement import cat
 from descend.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters", "rnn"]
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -40,12 +41,13 @@ def _vector_norm(x: Any, norm_type: float) -> Any:
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Scale all grads together so their joint norm is at most max_norm; returns the norm BEFORE clipping.
 
     The joint norm is the norm of the per-parameter norms (norm_type 2, 1, inf, any p > 0). As in PyTorch, grads
     are multiplied by min(1, max_norm / (total_norm + 1e-6)). With error_if_nonfinite, a NaN or infinite total
-    norm raises RuntimeError instead of spreading NaN into every grad.
+    norm raises RuntimeError instead of spreading NaN into every grad. `foreach` is accepted for PyTorch code
+    and changes nothing (there is one implementation).
     """
     params = _as_list(parameters)
     norm_type = float(norm_type)
@@ -70,7 +72,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     return Tensor(xp.asarray(total, dtype=grads[0].dtype))
 
 
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
+                     foreach: bool | None = None) -> None:
     """Clamp every grad element to [-clip_value, clip_value]."""
     v = float(clip_value)
     for p in _as_list(parameters):

@@ -1,0 +1,34 @@
+"""Channel dropout layers (PyTorch's Dropout1d and Dropout2d): whole feature maps are zeroed together."""
+
+from __future__ import annotations
+
+from descend import functional as F
+from descend.nn.module import Module
+from descend.tensor import Tensor
+
+
+class _ChannelDropout(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, "
+                             f"but got {p}")
+        # `inplace` is accepted for PyTorch code; the result is the same computed out of place.
+        self.p, self.inplace = float(p), inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_ChannelDropout):
+    """Zero each channel of (N, C, L) or (C, L) with probability p in training, scaling the rest by 1/(1-p)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training)
+
+
+class Dropout2d(_ChannelDropout):
+    """Zero each channel of (N, C, H, W) or (C, H, W) with probability p in training (scaled by 1/(1-p))."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training)
