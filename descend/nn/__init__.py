@@ -49,3 +49,7 @@ __all__ += ["ELU", "SELU", "CELU", "SiLU", "Softplus", "Hardtanh", "PReLU", "ReL
             "ParameterList", "ParameterDict", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
             "CosineEmbeddingLoss", "MarginRankingLoss", "SoftMarginLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "TripletMarginLoss"]
+# SyncBatchNorm's all-reduce is installed by descend.distributed.init() (nn never imports distributed).
+from descend.nn.sync_batchnorm import SyncBatchNorm  # noqa: E402
+
+__all__ += ["SyncBatchNorm"]
