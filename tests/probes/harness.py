@@ -36,6 +36,7 @@ PROBE_MODULES = [
     "tests.probes.probes_tensor_dtypes",
     "tests.probes.probes_tensor_inplace",
     "tests.probes.probes_tensor_autograd",
+    "tests.probes.probes_tensor_hooks",
     "tests.probes.probes_tensor_ops",
     "tests.probes.probes_tensor_reduce",
     "tests.probes.probes_tensor_shape",
