@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from descend import nn
+from descend.models import transformer as _transformer
 from descend.tensor import Tensor
 
 
@@ -153,6 +154,8 @@ BUILTIN: dict[str, Callable[..., nn.Module]] = {
     "gru": lambda shape, k, dropout=0.0: GRUNet(shape, k, dropout=dropout),
     "mlp28": lambda shape, k, dropout=0.0: MLP28(shape, k, dropout=dropout),
     "cnn28": lambda shape, k, dropout=0.0: CNN28(shape, k, dropout=dropout),
+    "transformer": lambda shape, k, dropout=0.0: _transformer.build_transformer(shape, k, dropout),
+    "gpt": lambda shape, k, dropout=0.0: _transformer.build_gpt(shape, k, dropout),
 }
 
 
