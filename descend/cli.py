@@ -133,7 +133,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     cfg = config_mod.load(args.config, _overrides(args))
-    prepared = recipe.prepare(cfg)  # every check happens here, before anything is written
+    prepared = _distribute(recipe.prepare(cfg), args)  # every check happens here, before anything is written
     name = cfg["name"] or f"{prepared.data.label}-{_model_label(cfg['model']['name'])}"
     if "/" in name or name in (".", ".."):
         raise UsageError(f"name: '{name}' is not a valid run name (no '/')")
@@ -141,6 +141,8 @@ def _train(args: argparse.Namespace) -> int:
     if root.exists() and not root.is_dir():
         raise UsageError(f"--out {root}: exists and is not a directory")
     trainer = prepared.trainer(None, _callbacks(args))
+    if _rank() != 0:  # rank 0 alone writes the run directory
+        return _fit(prepared, trainer, None)
     run = Run.create(root, name, seed=cfg["seed"], config_text=io.dump_toml(cfg))
     note = f" ({root / name} exists)" if run.dir != root / name else ""
     print(f"run directory: {run.dir}{note}", flush=True)
@@ -154,7 +156,34 @@ def _callbacks(args: argparse.Namespace) -> list:
     from descend.doctor.commands import train_callbacks
     from descend.train import ProgressBar
 
+    if _rank() != 0:  # the doctor and the progress bar run on rank 0, on metrics reduced over all ranks
+        return []
     return train_callbacks(args) + ([] if args.quiet else [ProgressBar()])
+
+
+def _rank() -> int:
+    from descend import distributed
+
+    return distributed.rank()
+
+
+def _distribute(prepared: Any, args: argparse.Namespace) -> Any:
+    """Under `mpirun -n N` (N > 1): the model wrapped in DistributedDataParallel and each rank's loader
+    yielding its share of every global batch of --batch-size."""
+    from descend import distributed
+    from descend.train.config import UsageError
+
+    world = distributed.world_size()
+    if world == 1:
+        return prepared
+    if getattr(args, "on_divergence", None) == "rollback":
+        raise UsageError("--on-divergence rollback restores rank 0's state only; under mpirun use stop or ignore")
+    try:
+        prepared.train_loader = distributed.ShardedLoader(prepared.train_loader)
+    except ValueError as e:
+        raise UsageError(f"--batch-size: {e}") from None
+    prepared.model = distributed.DistributedDataParallel(prepared.model)
+    return prepared
 
 
 def _model_label(name: str) -> str:
@@ -167,6 +196,9 @@ def _fit(prepared: Any, trainer: Any, run: Any) -> int:
     from descend.train import evaluate
 
     start = time.perf_counter()
+    if run is None:  # ranks other than 0: train, and leave the test, the report and the summary to rank 0
+        trainer.fit()
+        return 0
     try:
         trainer.fit()
     except KeyboardInterrupt:
@@ -252,7 +284,7 @@ def _resume(args: argparse.Namespace) -> int:
         raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)}")
     path, cfg = _open_run_dir(args.resume, "--resume")
     file, state = _load_checkpoint(path, "latest", "--resume")
-    prepared = recipe.prepare(cfg)
+    prepared = _distribute(recipe.prepare(cfg), args)
     trainer = prepared.trainer(None, _callbacks(args))
     # Load before the run is touched, so a checkpoint that does not fit changes nothing.
     try:
@@ -264,6 +296,8 @@ def _resume(args: argparse.Namespace) -> int:
     if metrics.exists() and metrics.stat().st_size < offset:
         raise UsageError(f"{metrics}: shorter ({metrics.stat().st_size} bytes) than when {file.name} was "
                          f"written ({offset} bytes)")
+    if _rank() != 0:
+        return _fit(prepared, trainer, None)
     run = Run.reopen(path, offset, state["step"])
     run.tb = _tb_writer(run.dir / "tb", purge_step=state["step"] + 1)
     trainer.attach(run)
@@ -303,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input, with one line on stderr)."""
     from descend.train.config import UsageError
 
+    from descend import distributed
+
+    distributed.init()  # joins the MPI job under mpirun -n N (N > 1); nothing otherwise
     p = parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -320,7 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.doctor_command(args)
         return args.func(args)
     except UsageError as e:
-        sys.stderr.write(f"descend {args.command}: error: {' '.join(str(e).split())}\n")
+        if distributed.rank() == 0:  # every rank finds the same error: say it once
+            sys.stderr.write(f"descend {args.command}: error: {' '.join(str(e).split())}\n")
         return EXIT_USAGE
 
 
