@@ -159,6 +159,22 @@ BUILTIN: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+
+def _resnet(depth: int) -> Callable[..., nn.Module]:
+    """The builder of ResNet-`depth` (He et al. 2016, CIFAR-style; see descend/models/resnet.py)."""
+    def make(shape: tuple, k: int, dropout: float = 0.0) -> nn.Module:
+        from descend.models import resnet
+
+        c, h, w = _image(shape, f"resnet{depth}")
+        if h < 4 or w < 4:
+            raise ModelError(f"model 'resnet{depth}' needs images of at least 4x4, got {h}x{w}")
+        return resnet.ResNet(depth, k, c, dropout=dropout)
+    return make
+
+
+BUILTIN.update({f"resnet{depth}": _resnet(depth) for depth in (20, 32, 44, 56)})
+
+
 def is_custom(name: str) -> bool:
     """Whether a model name refers to a Python file (`path/to/file.py:build`)."""
     return ".py" in name or "/" in name or ":" in name
