@@ -202,8 +202,12 @@ def run_gan(args: argparse.Namespace) -> int:
     """`descend gan`: train, or continue with --resume."""
     from descend import io
     from descend.gan import recipe
+    from descend import distributed
     from descend.train.run import Run
 
+    if distributed.world_size() > 1:  # N copies would each write a run directory: refuse instead
+        raise UsageError(f"descend gan runs in one process; under mpirun -n {distributed.world_size()} "
+                         f"use descend train (data-parallel GAN training is not implemented)")
     if args.resume:
         return _resume_gan(args)
     cfg = gan_config.from_flags(_overrides(args))
