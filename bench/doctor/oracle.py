@@ -20,7 +20,7 @@ FLAT = 0.03          # plateau: the second half improved < 3 % ...
 MOVING = 0.1         # ... while the weights still moved > 10 % over it
 SWING = 0.25         # oscillation: 2 swings of the epoch loss 25 % up and 20 % back down
 OVERFIT = 0.2        # overfitting: validation 20 % above its best while training fell 20 % below its value there
-UNDERFIT = 2.0       # underfitting: final training loss 2x what healthy models reach on the same data, stalled
+UNDERFIT = 1.5       # underfitting: final training loss 1.5x what healthy models reach on the same data, stalled
 
 
 def series(trace: dict) -> tuple[np.ndarray, np.ndarray, list[dict]]:
@@ -54,7 +54,9 @@ def diverged(trace: dict) -> bool:
         return False
     l0 = float(fin[0])
     s = _smooth(fin)
-    if s.size and np.any((s >= RISE * np.minimum.accumulate(s)) & (s >= 1.2 * l0)):
+    # The best so far includes the first loss (measured before any update): a run may blow up at once.
+    best = np.minimum(np.minimum.accumulate(s), l0) if s.size else s
+    if s.size and np.any((s >= RISE * best) & (s >= 1.2 * l0)):
         return True
     if k is None:
         return False
@@ -80,8 +82,8 @@ def exploding(trace: dict) -> bool:
     loss, grad, _ = series(trace)
     k = _first_bad(loss, grad)
     n = len(grad) if k is None else k
-    for j in range(20, n):
-        ref = np.median(grad[j - 20: j])
+    for j in range(1, n):
+        ref = np.median(grad[max(0, j - 20): j])
         if math.isfinite(grad[j]) and ref > 0 and grad[j] >= SPIKE * ref:
             return True
     inf = np.flatnonzero(np.isinf(grad) & np.isfinite(loss))
@@ -132,11 +134,12 @@ def plateaued(trace: dict) -> bool:
 
 
 def _swings(v: list[float]) -> int:
+    floor = 0.05 * v[0]  # swings smaller than 5 % of the first loss are noise on a fitted model
     count, low, high = 0, v[0], None
     for x in v[1:]:
         if high is None:
             low = min(low, x)
-            if x >= (1 + SWING) * low:
+            if x >= (1 + SWING) * low and x - low >= floor:
                 high = x
         elif x > high:
             high = x
@@ -186,14 +189,15 @@ def healthy(trace: dict) -> bool:
 
 
 def reference_losses(traces: list[dict]) -> dict[str, float]:
-    """Per data set, the median final training loss of the healthy runs: what a fitting model reaches."""
+    """Per data set, the lower quartile of the healthy runs' final training losses: what a model that fits
+    reaches on that data."""
     out: dict[str, list[float]] = {}
     for t in traces:
         if t["label"] == "healthy" and healthy(t):
             _, _, epochs = series(t)
             if epochs and epochs[-1].get("train_loss") is not None:
                 out.setdefault(t["data"], []).append(epochs[-1]["train_loss"])
-    return {k: float(np.median(v)) for k, v in out.items()}
+    return {k: float(np.percentile(v, 25)) for k, v in out.items()}
 
 
 def confirmed(trace: dict, reference: dict[str, float]) -> bool:
@@ -203,6 +207,8 @@ def confirmed(trace: dict, reference: dict[str, float]) -> bool:
         return healthy(trace)
     if label == "underfitting":
         return underfitted(trace, reference)
+    if label not in ("divergence", "nan", "exploding_gradients") and (diverged(trace) or numerical(trace)):
+        return False  # a run that also diverged or hit NaN shows that first: its label would be ambiguous
     return {"divergence": diverged, "nan": numerical, "exploding_gradients": exploding, "dead_relus": dead,
             "saturated_units": saturated, "vanishing_gradients": vanishing, "lr_too_low": too_slow,
             "plateau": plateaued, "oscillation": oscillating, "overfitting": overfitted}[label](trace)

@@ -94,6 +94,12 @@ class Doctor(Callback):
         if r == 0 or r == self.every - 1 or not math.isfinite(loss):
             for m in self.monitors:
                 m.on_step_end(trainer, logs)
+        self.after_step(trainer, logs)
+
+    def after_step(self, trainer: Any, logs: dict) -> None:
+        """Apply the rules due after a step whose logs and samples are in the history (also used to replay a
+        recorded run: bench/doctor)."""
+        loss, grad = self.history.loss[-1], logs.get("grad_norm")
         if self._limit is None and math.isfinite(loss):
             self._limit = DIVERGE_ABOVE_START * loss
         # Between the regular checks, a step whose loss or gradient is non-finite, whose loss is above 1.5x
