@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections.abc
 import copy
 import re
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def _stack(arrays: list, what: str) -> Tensor:
     return _to_tensor(xp.stack(arrays))
 
 
-def default_collate(batch: list) -> Any:
+def default_collate(batch: Sequence) -> Any:
     """Merge a list of samples into a batch, recursively, as torch.utils.data.default_collate.
 
     Tensors and NumPy arrays are stacked (a new first dimension), Python ints become int64, floats float64
@@ -72,13 +72,14 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, collections.abc.Mapping):
         return _collate_mapping(elem, batch)
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple keeps its type
-        return type(elem)(*(default_collate(list(field)) for field in zip(*batch)))
+        return type(elem)(*(default_collate(field) for field in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(sample) != size for sample in batch):
             raise CollateError("default_collate: each element in list of batch should be of equal size; got "
                                f"sizes {sorted({len(s) for s in batch})}")
-        fields = [default_collate(list(field)) for field in zip(*batch)]
+        # Each field is passed on as zip's tuple, so strings inside samples come back as a tuple (as PyTorch).
+        fields = [default_collate(field) for field in zip(*batch)]
         if isinstance(elem, tuple):
             return fields  # PyTorch returns a list for tuples
         return _same_sequence_type(elem, fields)

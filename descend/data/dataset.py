@@ -22,7 +22,8 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
     def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+        # TypeError, as len() of an object without __len__: list(loader) and length hints expect it.
+        raise TypeError(f"{type(self).__name__} has no len(): a map-style dataset must implement __len__")
 
     def __add__(self, other: "Dataset") -> "ConcatDataset":
         return ConcatDataset([self, other])

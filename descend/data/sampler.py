@@ -51,13 +51,13 @@ def _inner_rng(generator: Any) -> np.random.Generator | None:
 
 def _check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} should be a positive integer value, but got {name}={value!r}")
+        raise ValueError(f"{name} should be a positive integer value, but got {name}={value}")
     return int(value)
 
 
-def _check_bool(value: Any, name: str) -> bool:
+def _check_bool(value: Any, name: str, error: type = ValueError) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{name} should be a boolean value, but got {name}={value!r}")
+        raise error(f"{name} should be a boolean value, but got {name}={value}")
     return value
 
 
@@ -97,7 +97,7 @@ class RandomSampler(Sampler):
     def __init__(self, data_source: Any, replacement: bool = False, num_samples: int | None = None,
                  generator: Any = None) -> None:
         self.data_source = data_source
-        self.replacement = _check_bool(replacement, "replacement")
+        self.replacement = _check_bool(replacement, "replacement", TypeError)  # PyTorch's types, per class
         self._num_samples = num_samples
         self.generator = generator
         _check_positive_int(self.num_samples, "num_samples")
@@ -158,15 +158,23 @@ class WeightedRandomSampler(Sampler):
         if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
             raise RuntimeError("WeightedRandomSampler: weights must be finite, non-negative and not all zero; "
                                f"got min {w.min() if w.size else None}, sum {w.sum()}")
-        if not replacement and num_samples > np.count_nonzero(w):
+        if not replacement and num_samples > len(w):
             raise RuntimeError(f"WeightedRandomSampler: cannot draw {num_samples} samples without replacement "
-                               f"from {np.count_nonzero(w)} non-zero weights")
+                               f"from {len(w)} weights")
         self.weights = w
         self.generator = generator
 
     def _index_array(self) -> np.ndarray:
+        rng = as_rng(self.generator)
         p = self.weights / self.weights.sum()
-        return as_rng(self.generator).choice(len(p), size=self.num_samples, replace=self.replacement, p=p)
+        if self.replacement:
+            return rng.choice(len(p), size=self.num_samples, replace=True, p=p)
+        # Without replacement, as torch.multinomial: the non-zero weights first, then zero weights in a
+        # random order once those run out.
+        nonzero = np.count_nonzero(p)
+        first = rng.choice(len(p), size=min(self.num_samples, nonzero), replace=False, p=p)
+        rest = rng.permutation(np.flatnonzero(p == 0))[:self.num_samples - len(first)]
+        return np.concatenate([first, rest])
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._index_array().tolist())

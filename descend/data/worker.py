@@ -136,11 +136,21 @@ class _Failure:
                         f"Original {exc}")
 
     def reraise(self) -> None:
+        message: str = self.message
+        if issubclass(self.etype, KeyError):
+            message = _KeyErrorMessage(message)  # KeyError's str() would show the traceback as one quoted line
         try:
-            err = self.etype(self.message)
+            err = self.etype(message)
         except Exception:
             err = RuntimeError(self.message)
         raise err
+
+
+class _KeyErrorMessage(str):
+    """A message that prints as itself inside a KeyError."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _current_exception_type() -> type:
