@@ -3,6 +3,13 @@
 from descend import backend
 from descend.backend import manual_seed, set_default_dtype
 from descend.tensor import Function, Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from descend import autograd
+from descend.autograd import inference_mode, is_inference_mode_enabled, set_grad_enabled
+from descend.backend import device
+from descend.dtypes import (bfloat16, complex64, complex128, dtype, finfo, float16, float32, float64, iinfo, int8,
+                            int16, int32, int64, promote_types, uint8, uint16, uint32, uint64)
+from descend.dtypes import bool_ as bool  # noqa: A001  (torch.bool shadows the builtin in the same way)
+from descend import accelerator, backends, cuda
 from descend.ops.elementwise import (Abs, Add, Clamp, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul,
                                      Neg, Pow, ReLU, Sigmoid, Softplus, Sqrt, Sub, Tanh, Where)
 from descend.ops.movement import cat, flatten, squeeze, stack, transpose, unsqueeze
@@ -20,6 +27,42 @@ from descend import io, nn, optim, data  # noqa: E402  (after the engine: they b
 
 __version__ = "0.1.0"
 
-float32 = "float32"
-float64 = "float64"
-int64 = "int64"
+# PyTorch's dtype aliases.
+half, float, double = float16, float32, float64  # noqa: A001
+short, int, long = int16, int32, int64  # noqa: A001
+cfloat, cdouble = complex64, complex128
+
+
+def get_default_dtype() -> dtype:
+    """The dtype tensors made from Python floats get (descend.float32 unless changed)."""
+    from descend import dtypes as _dtypes
+
+    return _dtypes.of(backend.default_dtype())
+
+
+def is_tensor(obj: object) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.dtype.is_floating_point
+
+
+def is_complex(input: Tensor) -> bool:
+    return input.dtype.is_complex
+
+
+def result_type(tensor1: object, tensor2: object) -> dtype:
+    """The dtype an op on the two operands gives, by PyTorch's promotion rules."""
+    from descend import dtypes as _dtypes
+
+    ops = [t._data if isinstance(t, Tensor) else t for t in (tensor1, tensor2)]
+    return _dtypes.result_type_of(ops, get_default_dtype())
+
+
+def can_cast(from_: dtype, to: dtype) -> bool:
+    """Whether a value of dtype from_ may be written into a tensor of dtype to (no category is lowered)."""
+    from descend import dtypes as _dtypes
+
+    order = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+    return order[_dtypes.as_dtype(from_).kind] <= order[_dtypes.as_dtype(to).kind]

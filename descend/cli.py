@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -49,10 +50,13 @@ def _train_parser(sub: Any) -> None:
                        description="Train a model; a TOML config file sets any option, flags override it.",
                        allow_abbrev=False)
     p.add_argument("config", nargs="?", help="TOML config file (sections: model, data, optim, schedule, train)")
-    p.add_argument("--model", help="logistic, mlp, cnn, gru, mlp28, cnn28, or path/to/file.py:build")
-    p.add_argument("--data", help="mnist1d, fashion-mnist[:DIR], or a .npz/.npy/.csv file or image folder")
+    p.add_argument("--model", help="logistic, mlp, cnn, gru, transformer, mlp28, cnn28, gpt (with text:PATH), "
+                                   "or path/to/file.py:build")
+    p.add_argument("--data", help="mnist1d, fashion-mnist[:DIR], text:PATH (a UTF-8 text, for --model gpt), or a "
+                                  ".npz/.npy/.csv file or image folder")
     p.add_argument("--epochs", type=int, help="default 60")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--context", type=int, help="characters per training window with --data text:PATH (default 128)")
     p.add_argument("--optimizer", help="adam, adamw, sgd, rmsprop, adagrad")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--schedule", help="none, cosine (default), step, exponential, plateau, onecycle, cyclic")
@@ -219,6 +223,8 @@ def _fit(prepared: Any, trainer: Any, run: Any) -> int:
     parts = [f"done: {trainer.step} steps in {elapsed:.1f}s"]
     if "test_acc" in summary:
         parts.append(f"test accuracy {100 * summary['test_acc']:.2f}% (loss {summary['test_loss']:.4f})")
+    elif trainer.history and "val_bpc" in trainer.history[-1]:
+        parts.append(f"validation {trainer.history[-1]['val_bpc']:.3f} bits/char")
     elif trainer.history:
         last = trainer.history[-1]
         parts.append(f"train accuracy {100 * last.get('train_acc', float('nan')):.2f}%")
@@ -323,7 +329,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         loader, split = prepared.val_loader, "val"
     if loader is None:
         raise UsageError(f"{path}: the run's data '{cfg['data']['name']}' has no test or validation split")
-    m = evaluate(prepared.model, loader, prepared.loss_fn)
+    m = evaluate(prepared.model, loader, prepared.loss_fn, prepared.metrics)
+    if "acc" not in m:  # language modelling: loss in nats and bits per character
+        result = {"checkpoint": str(file), "step": state["step"], f"{split}_loss": m["loss"],
+                  f"{split}_bpc": m["loss"] / math.log(2)}
+        bpc = result[f"{split}_bpc"]
+        print(json.dumps(result) if args.json else f"{split} {bpc:.3f} bits/char  {split} loss "
+              f"{m['loss']:.4f}  (checkpoint {file}, step {state['step']})")
+        return 0
     result = {"checkpoint": str(file), "step": state["step"], f"{split}_loss": m["loss"], f"{split}_acc": m["acc"]}
     if args.json:
         print(json.dumps(result))

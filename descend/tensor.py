@@ -7,129 +7,19 @@ from typing import Any, Callable
 import numpy as np
 
 from descend import backend
+from descend import dtypes as _dt
+from descend.ops.errors import OpError
 
+_ND = np.ndarray
 _grad_enabled = True
 # The per-op callback Function.apply calls after every forward as (op class, output array, inputs): None, the
-# one registered hook, or a dispatcher over several. Set only through register_op_hook.
+# one registered hook, or a dispatcher over several. Set only through descend.autograd.register_op_hook.
 _anomaly_check = None
-_op_hooks: list = []
-
-
-class no_grad:
-    """Context manager (and decorator) that stops ops from recording the graph."""
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = False
-
-    def __exit__(self, *exc: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev
-
-    def __call__(self, fn: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fn, "__doc__", None)
-        return wrapper
-
-
-class enable_grad(no_grad):
-    """Context manager that turns graph recording back on inside `no_grad`."""
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = True
-
-
-def _dispatch(cls: type, out: Any, args: tuple) -> None:
-    for hook in tuple(_op_hooks):
-        hook(cls, out, args)
-
-
-def _refresh_hooks() -> None:
-    global _anomaly_check
-    _anomaly_check = None if not _op_hooks else _op_hooks[0] if len(_op_hooks) == 1 else _dispatch
-
-
-class OpHookHandle:
-    """Returned by `register_op_hook`; `remove()` unregisters the hook."""
-
-    def __init__(self, fn: Callable) -> None:
-        self.fn = fn
-
-    def remove(self) -> None:
-        for i, h in enumerate(_op_hooks):
-            if h is self.fn:
-                del _op_hooks[i]
-                break
-        _refresh_hooks()
-
-
-def register_op_hook(fn: Callable[[type, Any, tuple], None]) -> OpHookHandle:
-    """Call fn(op class, output array, inputs) after every op's forward until `handle.remove()`.
-
-    The per-op counterpart of a module's forward hook (detect_anomaly and the doctor's activation monitor use
-    it); hooks run in registration order, and cost nothing while none is registered.
-    """
-    _op_hooks.append(fn)
-    _refresh_hooks()
-    return OpHookHandle(fn)
-
-
-class detect_anomaly:
-    """Context manager: raise at the first op whose output is non-finite while its inputs were finite.
-
-    The error names the op, the input and output shapes, and the caller's source line outside descend.
-    """
-
-    def __enter__(self) -> "detect_anomaly":
-        self._handle = register_op_hook(_check_finite)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._handle.remove()
-
-
-class NonFiniteError(FloatingPointError):
-    """An op produced NaN or infinity from finite inputs; `op`, `shapes` and `source` say where."""
-
-    def __init__(self, op: str, in_shapes: list, out_shape: tuple, source: str, kind: str) -> None:
-        self.op, self.in_shapes, self.out_shape, self.source, self.kind = op, in_shapes, out_shape, source, kind
-        ins = ", ".join(str(s) for s in in_shapes)
-        super().__init__(f"{op} produced {kind} (inputs {ins} -> output {out_shape}) at {source}")
-
-
-def _user_frame() -> str:
-    """'file:line in function' of the innermost stack frame outside the descend package."""
-    import os
-    import sys
-
-    pkg = os.path.dirname(os.path.abspath(__file__))
-    frame = sys._getframe(1)
-    while frame is not None:
-        path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith(pkg + os.sep):
-            return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
-        frame = frame.f_back
-    return "<unknown>"
-
-
-def _check_finite(cls: type, out: Any, args: tuple) -> None:
-    xp = backend.get_array_module(out)
-    if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc" or bool(xp.isfinite(out).all()):
-        return
-    for a in args:
-        data = a._data if isinstance(a, Tensor) else a
-        if hasattr(data, "dtype") and data.dtype.kind in "fc" and not bool(xp.isfinite(data).all()):
-            return  # the non-finite value came from an input; the op that made it was reported already
-    kind = "NaN" if bool(xp.isnan(out).any()) else "inf"
-    shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
-    raise NonFiniteError(cls.__name__, shapes, tuple(out.shape), _user_frame(), kind)
+# In-place writes bump a global counter and stamp the tensor's version with it; an op records the counter when
+# it is recorded, so backward can tell whether a tensor it saved was modified afterwards (PyTorch's check).
+_epoch = 0
+# Hooks registered with Tensor.register_hook, by id(tensor) (most tensors have none; see _hooks_of).
+_tensor_hooks: dict = {}
 
 
 def is_grad_enabled() -> bool:
@@ -145,6 +35,7 @@ class Function:
 
     parents: tuple | None = None
     needs_input_grad: tuple = ()
+    _epoch = 0  # the in-place counter when the op was recorded (see _check_unmodified)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -157,6 +48,8 @@ class Function:
         """Run forward on the inputs' arrays and, if any input needs a gradient, link the output to this op."""
         ctx = cls.__new__(cls)
         out = ctx.forward(*[a._data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        if type(out) is not _ND and isinstance(out, np.generic):  # ufuncs give scalars for 0-d results
+            out = np.asarray(out)
         if _anomaly_check is not None:
             _anomaly_check(cls, out, args)
         t = Tensor.__new__(Tensor)
@@ -169,6 +62,8 @@ class Function:
             if True in needs:
                 ctx.parents = args
                 ctx.needs_input_grad = tuple(needs)
+                if _epoch:
+                    ctx._epoch = _epoch
                 t.requires_grad = True
                 t._ctx = ctx
                 return t
@@ -208,6 +103,25 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
             arr = arr.astype(backend.default_dtype())
         return arr
     return xp.array(data, dtype=dtype, copy=True)
+
+
+class _HookHandle:
+    """Returned by `Tensor.register_hook`; `remove()` unregisters the hook."""
+
+    _next = 0
+
+    def __init__(self, hooks: dict) -> None:
+        _HookHandle._next += 1
+        self.id, self._hooks = _HookHandle._next, hooks
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> "_HookHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 class Tensor:
@@ -261,8 +175,16 @@ class Tensor:
         return self._data.shape
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
+    def dtype(self) -> _dt.dtype:
+        return _dt.of(self._data.dtype)
+
+    @property
+    def device(self) -> backend.device:
+        return backend.device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return backend.is_device_array(self._data)
 
     @property
     def ndim(self) -> int:
@@ -301,7 +223,8 @@ class Tensor:
 
     def item(self) -> Any:
         if self._data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+            raise OpError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar (item() needs "
+                          f"one element, got shape {self.shape})")
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -314,96 +237,73 @@ class Tensor:
     def clone(self) -> "Tensor":
         return _mv.Clone.apply(self)
 
-    def requires_grad_(self, flag: bool = True) -> "Tensor":
-        if flag and self._data.dtype.kind not in "fc":
-            raise TypeError(f"only floating tensors can require gradients, got dtype {self._data.dtype}")
-        self.requires_grad = flag
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
+            raise OpError(f"only Tensors of floating point and complex dtype can require gradients, got "
+                          f"{self.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        self.requires_grad = requires_grad
+        return self
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
+        self._ctx = None
+        self.requires_grad = False
         return self
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         self._retain = True
 
-    def zero_(self) -> "Tensor":
-        self._data[...] = 0
-        return self
+    @property
+    def retains_grad(self) -> bool:
+        return self._retain and self._ctx is not None
 
-    def fill_(self, value: float) -> "Tensor":
-        self._data[...] = value
-        return self
+    def register_hook(self, hook: Callable[["Tensor"], Any]) -> Any:
+        """Call hook(grad) when this tensor's gradient is computed; a returned tensor replaces the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        import weakref
 
-    def copy_(self, src: Any) -> "Tensor":
-        src_data = src._data if isinstance(src, Tensor) else src
-        self._data[...] = src_data
-        return self
-
-    def to(self, dtype: Any = None) -> "Tensor":
-        return self.type(dtype) if dtype is not None else self
-
-    def type(self, dtype: Any) -> "Tensor":
-        return _ew.Cast.apply(self, dtype=np.dtype(dtype))
-
-    def float(self) -> "Tensor":
-        return self.type(np.float32)
-
-    def double(self) -> "Tensor":
-        return self.type(np.float64)
-
-    def long(self) -> "Tensor":
-        return self.type(np.int64)
+        key = id(self)
+        entry = _tensor_hooks.get(key)
+        if entry is None or entry[0]() is not self:
+            entry = _tensor_hooks[key] = (weakref.ref(self, lambda _, k=key: _tensor_hooks.pop(k, None)), {})
+        handle = _HookHandle(entry[1])
+        entry[1][handle.id] = hook
+        return handle
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
-        body = np.array2string(backend.to_numpy(self._data), separator=", ", precision=4,
+        if self._ctx is not None:
+            grad = f", grad_fn=<{type(self._ctx).__name__}Backward>"
+        body = np.array2string(backend.to_numpy(self._data).astype(np.float32) if _dt.of(self._data.dtype) is
+                               _dt.bfloat16 else backend.to_numpy(self._data), separator=", ", precision=4,
                                prefix="tensor(")
-        dt = "" if self._data.dtype == backend.default_dtype() or self._data.dtype == np.int64 else \
-            f", dtype={self._data.dtype}"
-        return f"tensor({body}{dt}{grad})"
+        dt = self.dtype
+        show = dt is not _dt.of(backend.default_dtype()) and dt is not _dt.int64 and dt is not _dt.bool_ \
+            or self._data.size == 0
+        dev = f", device='{self.device}'" if self.is_cuda else ""
+        return f"tensor({body}{dev}{f', dtype={dt}' if show else ''}{grad})"
 
     # --- autograd ---------------------------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it."""
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it (or only into `inputs`')."""
+        if create_graph:
+            raise NotImplementedError("backward(create_graph=True): higher-order gradients are not supported yet")
         if not self.requires_grad:
-            raise RuntimeError("backward(): tensor does not require grad and has no grad_fn")
-        if grad is None:
-            if self._data.size != 1:
-                raise RuntimeError(
-                    f"backward(): grad can be implicitly created only for scalar outputs, got shape "
-                    f"{self.shape}; pass grad= of that shape")
-            grad = backend.get_array_module(self._data).ones_like(self._data)
-        else:
-            grad = grad._data if isinstance(grad, Tensor) else grad
-            if tuple(grad.shape) != self.shape:
-                raise ValueError(f"backward(): grad shape {tuple(grad.shape)} differs from tensor shape "
-                                 f"{self.shape}")
-        topo = _toposort(self)
-        grads: dict[int, Any] = {id(self): grad}
-        for node in reversed(topo):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            ctx = node._ctx
-            if ctx is None or node._retain:
-                _accumulate(node, g)
-                if ctx is None:
-                    continue
-            in_grads = ctx.backward(g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
-                if not need or pg is None:
-                    continue
-                if pg.shape != p._data.shape:
-                    pg = _unbroadcast(pg, p._data.shape)
-                if pg.dtype != p._data.dtype:
-                    pg = pg.astype(p._data.dtype)
-                key = id(p)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
-            if not retain_graph:
-                # Release what the op saved so memory is freed; a second backward is an error, as in PyTorch.
-                ctx.__dict__.clear()
-                ctx.released = True
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            if not inputs:
+                raise RuntimeError("backward(): 'inputs' argument to backward() cannot be empty.")
+        run_backward([self], [gradient], bool(retain_graph), inputs)
 
     # --- operators ----------------------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
@@ -450,12 +350,6 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> "Tensor":
         return _mv.GetItem.apply(self, index=_index_arrays(index))
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        if self.requires_grad and _grad_enabled:
-            raise RuntimeError("in-place assignment to a tensor that requires grad is not supported; "
-                               "use descend.where or build a new tensor")
-        self._data[_index_arrays(index)] = value._data if isinstance(value, Tensor) else value
 
     # Comparisons give boolean tensors outside the graph, as in PyTorch.
     def __lt__(self, other: Any) -> "Tensor":
@@ -681,6 +575,111 @@ def _index_arrays(index: Any) -> Any:
     return index
 
 
+def _root_grad(t: Tensor, g: Any) -> Any:
+    """The array a backward pass starts from: ones for a scalar, else the given gradient of t's shape."""
+    if g is None:
+        if t._data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {t.shape}; "
+                               f"pass a gradient of that shape")
+        return backend.get_array_module(t._data).ones_like(t._data)
+    g = g._data if isinstance(g, Tensor) else backend.get_array_module(t._data).asarray(g)
+    if tuple(g.shape) != t.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and output has a "
+                           f"shape of {t.shape}")
+    return g
+
+
+def run_backward(roots: list, grads: list, retain_graph: bool, inputs: list | None = None,
+                 accumulate: bool = True) -> dict | None:
+    """Propagate from `roots` (with `grads`, None meaning ones) through the graph in reverse topological order.
+
+    Gradients reach leaves' `.grad` (only the `inputs`' when given). With accumulate=False nothing is
+    accumulated and {id(input): gradient array or None} is returned instead (autograd.grad).
+    """
+    pending: dict[int, Any] = {}
+    for r, g in zip(roots, grads):
+        g = _root_grad(r, g)
+        pending[id(r)] = g if id(r) not in pending else pending[id(r)] + g
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    found: dict = {}
+    for node in reversed(_toposort(roots)):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        if _tensor_hooks:
+            g = _run_hooks(node, g)
+        ctx = node._ctx
+        if wanted is None:
+            if ctx is None or node._retain:
+                _accumulate(node, g)
+        elif id(node) in wanted:
+            if accumulate:
+                _accumulate(node, g)
+            else:
+                found[id(node)] = g
+        if ctx is None:
+            continue
+        if _epoch and ctx._epoch < _epoch:
+            _check_unmodified(node, ctx)
+        in_grads = ctx.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
+            if not need or pg is None:
+                continue
+            if pg.shape != p._data.shape:
+                pg = _unbroadcast(pg, p._data.shape)
+            if pg.dtype != p._data.dtype:
+                pg = pg.astype(p._data.dtype)
+            key = id(p)
+            prev = pending.get(key)
+            pending[key] = pg if prev is None else prev + pg
+        if not retain_graph:
+            # Release what the op saved so memory is freed; a second backward is an error, as in PyTorch.
+            ctx.__dict__.clear()
+            ctx.released = True
+    return found if not accumulate else None
+
+
+def _check_unmodified(node: Tensor, ctx: Function) -> None:
+    """RuntimeError if an array this op saved for backward was written in place after the op was recorded.
+
+    Runs only once some in-place write happened. What an op saved is whatever array on `ctx` shares memory
+    with its output or an input; an input that was itself rewritten by an in-place op (it has a grad_fn) is
+    refused too, since this op's gradient would now flow through the rewrite.
+    """
+    if ctx.__dict__.get("output_overwritten"):
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"the output of [{type(ctx).__name__}] of shape {list(node.shape)}, which it saved for backward, was "
+            f"written in place. Hint: do the in-place op on a clone().")
+    stamp = ctx._epoch
+    touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and t._version is not None
+               and t._version[0] > stamp]
+    if not touched:
+        return
+    xp = backend.get_array_module(node._data)
+    saved = [v for v in ctx.__dict__.values() if isinstance(v, xp.ndarray)]
+    for t in touched:
+        rerouted = t is not node and t._ctx is not None
+        if rerouted or any(xp.may_share_memory(v, t._data) for v in saved):
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{type(ctx).__name__}] tensor of shape {list(t.shape)} was written after the op "
+                f"was recorded. Hint: do the in-place op on a clone(), or after backward().")
+
+
+def _run_hooks(node: Tensor, g: Any) -> Any:
+    entry = _tensor_hooks.get(id(node))
+    if entry is None or entry[0]() is not node:
+        return g
+    for hook in list(entry[1].values()):
+        out = hook(Tensor(g))
+        if out is not None:
+            g = out._data if isinstance(out, Tensor) else out
+    return g
+
+
 def _accumulate(leaf: Tensor, g: Any) -> None:
     """Add a gradient into `leaf.grad`; never in place, since arrays may be shared between leaves."""
     if not g.flags.c_contiguous:
@@ -691,11 +690,11 @@ def _accumulate(leaf: Tensor, g: Any) -> None:
         leaf.grad = Tensor(leaf.grad._data + g)
 
 
-def _toposort(root: Tensor) -> list:
-    """Tensors reachable from root, each after all tensors it depends on; iterative, so deep graphs work."""
+def _toposort(roots: list) -> list:
+    """Tensors reachable from the roots, each after all tensors it depends on; iterative, so deep graphs work."""
     topo: list = []
     visited: set = set()
-    stack: list = [(root, False)]
+    stack: list = [(r, False) for r in reversed(roots)]
     while stack:
         node, done = stack.pop()
         if done:
@@ -738,3 +737,9 @@ from descend.ops import matmul as _mm  # noqa: E402
 from descend.ops import movement as _mv  # noqa: E402
 from descend.ops import reduce as _rd  # noqa: E402
 from descend.ops import methods as _methods  # noqa: E402,F401  (binds the remaining Tensor methods)
+from descend.ops import convert as _convert  # noqa: E402,F401  (to, float, cuda, ...)
+# Grad modes and anomaly detection live in descend.autograd; re-exported here for the modules that import them
+# from the engine.
+from descend.autograd.anomaly import NonFiniteError, detect_anomaly, register_op_hook  # noqa: E402,F401
+from descend.autograd.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402,F401
+from descend.ops import inplace as _inplace  # noqa: E402,F401  (add_, __iadd__, __setitem__, ...)

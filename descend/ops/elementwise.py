@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from descend.backend import get_array_module
+from descend import dtypes as _dt
+from descend.backend import default_dtype, get_array_module
 from descend.ops.errors import OpError
 from descend.ops.constants import zeros_as
 from descend.ops.special import erf
@@ -18,8 +19,33 @@ def _shape(x: Any) -> tuple:
     return tuple(getattr(x, "shape", ()))
 
 
+_ND = np.ndarray
+_PY = (float, int, bool)
+
+
+def _promote(a: Any, b: Any) -> tuple:
+    """a, b in the dtype PyTorch computes a binary op in, where NumPy's promotion would differ (int tensor *
+    Python float, float32 tensor + float64 0-d tensor, NumPy scalars, ...); the common cases pass untouched."""
+    ta, tb = type(a), type(b)
+    if ta is _ND:
+        if tb is _ND:
+            if a.dtype is b.dtype:
+                return a, b
+        elif tb in _PY and a.dtype.kind in "fc":
+            return a, b
+    elif tb is _ND and ta in _PY and b.dtype.kind in "fc":
+        return a, b
+    return _dt.promote_pair(a, b, _dt.of(default_dtype()))
+
+
+def _integral(x: Any) -> bool:
+    d = getattr(x, "dtype", None)
+    return d.kind in "biu" if d is not None else isinstance(x, int)
+
+
 def _binary(op: str, fn: Any, a: Any, b: Any) -> Any:
     """Apply a broadcasting binary function, naming the op and both shapes when they don't broadcast."""
+    a, b = _promote(a, b)
     try:
         return fn(a, b)
     except ValueError:
@@ -56,6 +82,9 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
+        a, b = _promote(a, b)
+        if _integral(a) and _integral(b):
+            a = np.asarray(a).astype(default_dtype()) if type(a) is not _ND else a.astype(default_dtype())  # true division of integers gives the default float, as in PyTorch
         self.a, self.b = a, b
         return _binary("div", np.true_divide, a, b)
 
@@ -117,6 +146,7 @@ class Where(Function):
     def forward(self, cond, a, b):
         xp = get_array_module(cond, a, b)
         self.cond = cond
+        a, b = _promote(a, b)
         try:
             return xp.where(cond, a, b)
         except ValueError:

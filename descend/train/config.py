@@ -62,6 +62,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "data": {
         "name": (str, "mnist1d", None, "--data"),
         "batch_size": (int, 100, _positive, "--batch-size"),
+        "context": (int, 128, _positive, "--context"),  # characters per window, for text:PATH
         "val_split": (float, 0.0, _fraction, None),
         "shuffle": (bool, True, None, None),
         "label_column": (str, "label", None, None),

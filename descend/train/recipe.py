@@ -37,6 +37,8 @@ class Data:
     test: Any
     input_shape: tuple
     num_classes: int
+    task: str = "classify"  # or "lm": windows of token ids, num_classes is the vocabulary size
+    vocab: Any = None
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Prepared:
     test_loader: Any
     loss_fn: Any
     callbacks: list = field(default_factory=list)
+    metrics: tuple = ("acc",)
 
     def trainer(self, run: Any = None, extra_callbacks: list[Callback] = ()) -> Trainer:
         """A Trainer over the prepared pieces (extra callbacks, e.g. a progress bar, run after the config's)."""
@@ -63,7 +66,7 @@ class Prepared:
                        callbacks=self.callbacks + list(extra_callbacks),
                        clip_grad_norm=t["clip_grad"] or None, accumulate=t["accumulate"], run=run,
                        scheduler_interval=self.scheduler_interval, ckpt_every=t["ckpt_every"], keep=t["keep"],
-                       monitor=t["monitor"], log_every=t["log_every"])
+                       monitor=t["monitor"], log_every=t["log_every"], metrics=self.metrics)
 
 
 # --- data ------------------------------------------------------------------------------------------------
@@ -125,6 +128,8 @@ def load_data(cfg: dict) -> Data:
             train, test = FashionMNIST(arg or None, train=True), FashionMNIST(arg or None, train=False)
         except (ValueError, OSError) as e:
             raise UsageError(_one_line(e, arg or "fashion-mnist")) from None
+    elif kind == "text":
+        return _text_data(arg, cfg)
     elif kind in MIXTURES:
         raise UsageError(f"data '{name}' is an unlabelled 2-D Gaussian mixture for GANs (descend gan); "
                          f"descend train needs labelled data: mnist1d, fashion-mnist[:DIR] or a file")
@@ -158,6 +163,19 @@ def load_data(cfg: dict) -> Data:
     return Data(data_label(name), train, val, test, tuple(x.shape[1:]), num_classes)
 
 
+def _text_data(path: str, cfg: dict) -> Data:
+    """Character windows of a UTF-8 text for language modelling (descend.data.text)."""
+    from descend.data.text import load_text
+
+    context = cfg["data"]["context"]
+    try:
+        text = load_text(path, context)
+    except (DataError, OSError) as e:
+        raise UsageError(_one_line(e, path or "text")) from None
+    return Data(Path(path).stem or "text", text.train, text.val, None, (context,), len(text.vocab), "lm",
+                text.vocab)
+
+
 # --- model, optimizer, schedule ----------------------------------------------------------------------------
 
 def build_model(cfg: dict, data: Data) -> Any:
@@ -168,7 +186,8 @@ def build_model(cfg: dict, data: Data) -> Any:
     except models.ModelError as e:
         raise UsageError(str(e)) from None
     x, _ = _arrays(data.train)
-    sample = Tensor(backend.xp.asarray(x[:2].astype(np.float32) if x.dtype.kind != "f" else x[:2]))
+    sample = Tensor(backend.xp.asarray(x[:2].astype(np.float32) if x.dtype.kind != "f" and data.task != "lm"
+                                       else x[:2]))
     model.eval()
     try:
         with no_grad():
@@ -179,10 +198,12 @@ def build_model(cfg: dict, data: Data) -> Any:
                          f"{' '.join(str(e).split())}") from None
     finally:
         model.train()
-    if not isinstance(out, Tensor) or tuple(out.shape) != (2, data.num_classes):
+    want = (2, data.num_classes) if data.task != "lm" else (2, data.input_shape[0], data.num_classes)
+    if not isinstance(out, Tensor) or tuple(out.shape) != want:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise UsageError(f"model '{name}' returns {got} for 2 samples; expected (2, {data.num_classes}) class "
-                         f"scores for the data '{cfg['data']['name']}'")
+        what = "class scores" if data.task != "lm" else "next-token scores"
+        raise UsageError(f"model '{name}' returns {got} for 2 samples; expected {want} {what} for the data "
+                         f"'{cfg['data']['name']}'")
     return model
 
 
@@ -261,5 +282,11 @@ def prepare(cfg: dict) -> Prepared:
     callbacks: list[Callback] = []
     if t["early_stopping"]:
         callbacks.append(EarlyStopping(monitor=t["monitor"], patience=t["early_stopping"]))
+    if data.task == "lm":
+        from descend.data.text import TextSamples, lm_loss
+
+        callbacks.append(TextSamples(data.vocab, seed=cfg["seed"]))
+        return Prepared(cfg, data, model, optimizer, scheduler, interval, train_loader, val_loader, test_loader,
+                        lm_loss, callbacks, metrics=())
     return Prepared(cfg, data, model, optimizer, scheduler, interval, train_loader, val_loader, test_loader,
                     nn.CrossEntropyLoss(), callbacks)

@@ -1,0 +1,105 @@
+"""Grad modes: whether ops record the graph (`no_grad`, `enable_grad`, `set_grad_enabled`, `inference_mode`)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from descend import tensor as _t
+
+
+class _GradMode:
+    """Sets the recording flag on enter and restores it on exit; usable as a decorator too."""
+
+    _mode = False
+
+    def __enter__(self) -> None:
+        self._prev = _t._grad_enabled
+        _t._grad_enabled = self._mode
+
+    def __exit__(self, *exc: Any) -> None:
+        _t._grad_enabled = self._prev
+
+    def __call__(self, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self) -> "_GradMode":
+        return type(self)()
+
+
+class no_grad(_GradMode):
+    """Context manager (and decorator) that stops ops from recording the graph.
+
+    >>> import descend
+    >>> x = descend.ones(2, requires_grad=True)
+    >>> with descend.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Context manager that turns graph recording back on inside `no_grad`."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """`set_grad_enabled(False)` as a call, a context manager or a decorator (PyTorch's three uses)."""
+
+    def __init__(self, mode: bool) -> None:
+        self._prev = _t._grad_enabled
+        self._mode = bool(mode)
+        _t._grad_enabled = self._mode  # as a plain call it takes effect at once
+
+    def __enter__(self) -> None:
+        _t._grad_enabled = self._mode
+
+    def __call__(self, fn: Any) -> Any:
+        _t._grad_enabled = self._prev  # used as a decorator: undo the call's effect
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self) -> "set_grad_enabled":
+        return set_grad_enabled(self._mode)
+
+
+class inference_mode(_GradMode):
+    """Like `no_grad` (descend has no separate inference tensors); `inference_mode(False)` changes nothing."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        self._prev = _t._grad_enabled
+        if self._enabled:
+            _t._grad_enabled = False
+
+    def __call__(self, fn: Any) -> Any:
+        enabled = self._enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    """Always False: descend's inference_mode is no_grad and makes no inference tensors."""
+    return False

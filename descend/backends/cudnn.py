@@ -1,0 +1,10 @@
+"""cuDNN switches that PyTorch scripts set; descend's ops are deterministic and have no autotuner, so these are
+recorded and change nothing."""
+
+enabled = True
+benchmark = False
+deterministic = False
+
+
+def is_available() -> bool:
+    return False

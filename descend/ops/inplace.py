@@ -1,0 +1,287 @@
+"""In-place ops (`x.add_(y)`, `x += y`, `x[i] = v`, `w.normal_()`): they write into the tensor's own memory, so
+every alias (`.data`, `.detach()`, NumPy views) sees the change, and they follow PyTorch's autograd rules.
+
+- Under `no_grad`, or when nothing involved requires grad, the op is computed and written back; no graph.
+- On a leaf that requires grad, outside `no_grad`, an in-place op is a RuntimeError (as in PyTorch).
+- On a tensor in the graph, the op is recorded: the tensor's earlier value becomes a node of its own (a copy, so
+  what later ops saved of it stays intact) and the tensor becomes the op's output.
+- Every write bumps the tensor's version; backward raises when an op saved a tensor that was written after the
+  op was recorded (see tensor._check_unmodified).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from descend import backend
+from descend import dtypes as _dt
+from descend import tensor as _t
+from descend.tensor import Function, Tensor, _index_arrays
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _bump(t: Tensor) -> None:
+    _t._epoch += 1
+    if t._version is None:
+        t._version = [_t._epoch]
+    else:
+        t._version[0] = _t._epoch
+
+
+def _leaf_check(t: Tensor) -> None:
+    if _t._grad_enabled and t.requires_grad and t._ctx is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _write(self: Tensor, out: Tensor) -> None:
+    src = out._data
+    if src.shape != self._data.shape:
+        if self._data.ndim == 0 and src.size == 1 or _broadcasts_to(src.shape, self._data.shape):
+            src = src.reshape(self._data.shape) if src.size == 1 else src
+        else:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(src.shape)}")
+    mine, theirs = _dt.of(self._data.dtype), _dt.of(src.dtype)
+    if _CATEGORY[theirs.kind] > _CATEGORY[mine.kind]:
+        raise RuntimeError(f"result type {theirs.name} can't be cast to the desired output type {mine.name}")
+    if src is not self._data:
+        try:
+            self._data[...] = src
+        except ValueError as e:  # a read-only broadcast view (expand): PyTorch refuses too
+            raise RuntimeError(f"unsupported operation: more than one element of the written-to tensor refers "
+                               f"to a single memory location ({e})") from None
+
+
+def _broadcasts_to(src: tuple, dst: tuple) -> bool:
+    if len(src) > len(dst):
+        return False
+    return all(s in (1, d) for s, d in zip(src[::-1], dst[::-1]))
+
+
+def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
+    """Compute fn(self, *args) and write it into self, recording the op when gradients flow through it."""
+    graph = _t._grad_enabled and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+                                                             for a in args))
+    if graph:
+        _leaf_check(self)
+    _bump(self)
+    if not graph:
+        with _t.no_grad():
+            out = fn(self, *args, **kwargs)
+        _write(self, out)
+        return self
+    prev = self._ctx
+    if prev is not None and _saves(prev, self._data):
+        prev.output_overwritten = True  # its backward would read the values this write destroys
+    old = Tensor.__new__(Tensor)
+    old._data = self._data.copy()
+    old.grad, old._retain = None, False
+    old._ctx, old.requires_grad, old._version = self._ctx, self.requires_grad, None
+    out = fn(old, *args, **kwargs)
+    _write(self, out)
+    if out.requires_grad:
+        self._ctx, self.requires_grad = out._ctx, True
+    return self
+
+
+def _saves(ctx: Function, arr: Any) -> bool:
+    xp = backend.get_array_module(arr)
+    return any(isinstance(v, xp.ndarray) and xp.may_share_memory(v, arr) for v in ctx.__dict__.values())
+
+
+def _method(base: str) -> Callable[..., Tensor]:
+    def inplace(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return apply_inplace(self, getattr(Tensor, base), *args, **kwargs)
+
+    inplace.__name__ = base + "_"
+    inplace.__doc__ = f"In-place `{base}`: writes the result into this tensor and returns it."
+    return inplace
+
+
+# Out-of-place methods whose in-place twin PyTorch has; each is bound when its base method exists.
+BASES = """abs absolute acos acosh add addcdiv addcmul asin asinh atan atan2 atanh bitwise_and bitwise_not bitwise_or
+bitwise_xor ceil clamp clamp_max clamp_min clip copysign cos cosh cumprod cumsum deg2rad digamma div divide eq erf
+erfc erfinv exp exp2 expm1 fix float_power floor floor_divide fmod frac ge gt hypot i0 index_add index_copy
+index_fill le lerp lgamma log log10 log1p log2 logical_and logical_not logical_or logical_xor logit lt masked_fill
+masked_scatter mul multiply mvlgamma nan_to_num ne neg negative pow rad2deg reciprocal relu remainder renorm round
+rsqrt scatter scatter_add scatter_reduce sigmoid sign sin sinc sinh sqrt square sub subtract tan tanh tril triu true_divide trunc unsqueeze xlogy hardtanh leaky_relu elu silu""".split()
+
+
+def zero_(self: Tensor) -> Tensor:
+    return fill_(self, 0)
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions.")
+        return copy_(self, value)
+    if _t._grad_enabled and self.requires_grad:
+        return apply_inplace(self, lambda old: old * 0 + value)
+    _bump(self)
+    self._data[...] = value
+    return self
+
+
+class CopyFrom(Function):
+    """The values of `src` broadcast to `a`'s shape and dtype; `a`'s old values get no gradient."""
+
+    def forward(self, a, src):
+        xp = backend.get_array_module(a, src)
+        return xp.array(xp.broadcast_to(xp.asarray(src), a.shape), dtype=a.dtype)
+
+    def backward(self, g):
+        return None, g
+
+
+def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """Copy src's values (broadcast, cast, moved to this tensor's device) into this tensor."""
+    if isinstance(src, Tensor) and src.device != self.device:
+        src = src.to(self.device)
+    if not _broadcasts_to(tuple(np.shape(src._data if isinstance(src, Tensor) else src)), self.shape):
+        raise RuntimeError(f"The size of tensor a {list(self.shape)} must match the size of tensor b "
+                           f"{list(np.shape(src._data if isinstance(src, Tensor) else src))}")
+    return apply_inplace(self, lambda old, s: CopyFrom.apply(old, s), src)
+
+
+class IndexPut(Function):
+    """`a` with `v` written at `index` (Python's `a[index] = v` as an op)."""
+
+    def forward(self, a, v, index=None):
+        self.index = index
+        out = a.copy()
+        out[index] = v
+        return out
+
+    def backward(self, g):
+        ga = gv = None
+        if self.needs_input_grad[0]:
+            ga = g.copy()
+            ga[self.index] = 0
+        if self.needs_input_grad[1]:
+            gv = g[self.index]
+        return ga, gv
+
+
+def __setitem__(self: Tensor, index: Any, value: Any) -> None:
+    idx = _index_arrays(index)
+    if _t._grad_enabled and (self.requires_grad or isinstance(value, Tensor) and value.requires_grad):
+        _leaf_check(self)
+        if isinstance(value, Tensor) and value.device != self.device:
+            value = value.to(self.device)
+        apply_inplace(self, lambda old, v: IndexPut.apply(old, v, index=idx), value)
+        return
+    _bump(self)
+    self._data[idx] = value._data if isinstance(value, Tensor) else value
+
+
+def _rng(generator: Any) -> np.random.Generator:
+    if generator is None:
+        return backend.rng()
+    rng = getattr(generator, "_rng", None) or getattr(generator, "rng", None)
+    if callable(rng):
+        rng = rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"generator must be a descend.Generator, got {type(generator).__name__}")
+    return rng
+
+
+def _fill_random(self: Tensor, draw: Callable[[np.random.Generator, tuple], np.ndarray], generator: Any) -> Tensor:
+    _leaf_check(self)
+    _bump(self)
+    values = draw(_rng(generator), self.shape)
+    self._data[...] = backend.get_array_module(self._data).asarray(values).astype(self._data.dtype, copy=False)
+    return self
+
+
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    return _fill_random(self, lambda r, s: r.normal(mean, std, s), generator)
+
+
+def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    return _fill_random(self, lambda r, s: r.uniform(a, b, s), generator)
+
+
+def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+    prob = p._data if isinstance(p, Tensor) else p
+    return _fill_random(self, lambda r, s: r.random(s) < prob, generator)
+
+
+def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+    return _fill_random(self, lambda r, s: r.exponential(1.0 / lambd, s), generator)
+
+
+def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Any = None) -> Tensor:
+    return _fill_random(self, lambda r, s: r.lognormal(mean, std, s), generator)
+
+
+def geometric_(self: Tensor, p: float, *, generator: Any = None) -> Tensor:
+    return _fill_random(self, lambda r, s: r.geometric(p, s), generator)
+
+
+def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Any = None) -> Tensor:
+    return _fill_random(self, lambda r, s: median + sigma * r.standard_cauchy(s), generator)
+
+
+def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator: Any = None) -> Tensor:
+    """Integers uniform in [from_, to) (one argument: [0, from_)); without bounds, [0, 2**mantissa]."""
+    if to is None and from_ != 0:
+        from_, to = 0, from_
+    if to is None:
+        d = self.dtype
+        to = 2 ** (np.finfo(d.dtype).nmant + 1) + 1 if d.is_floating_point else \
+            (2 if d is _dt.bool_ else int(np.iinfo(d.dtype).max) + 1)
+    return _fill_random(self, lambda r, s: r.integers(from_, to, s), generator)
+
+
+def _view_method(base: str) -> Callable[..., Tensor]:
+    """In-place shape changes (`t_`, `squeeze_`, ...): the tensor takes the new view's shape."""
+
+    def inplace(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if _t._grad_enabled and self.requires_grad:
+            _leaf_check(self)
+            old = self._alias()
+            old._ctx, old.requires_grad = self._ctx, True
+            out = getattr(Tensor, base)(old, *args, **kwargs)
+            self._ctx = out._ctx
+        else:
+            out = getattr(Tensor, base)(self.detach(), *args, **kwargs)
+        self._data = out._data
+        return self
+
+    inplace.__name__ = base + "_"
+    return inplace
+
+
+def _operator(base: str) -> Callable[[Tensor, Any], Tensor]:
+    def op(self: Tensor, other: Any) -> Tensor:
+        return getattr(self, base + "_")(other)
+
+    op.__name__ = f"__i{base}__"
+    return op
+
+
+def _bind() -> None:
+    for base in BASES:
+        if hasattr(Tensor, base) and base + "_" not in Tensor.__dict__:
+            setattr(Tensor, base + "_", _method(base))
+    for base in ("t", "transpose", "squeeze", "unsqueeze", "swapaxes", "swapdims"):
+        if hasattr(Tensor, base):
+            setattr(Tensor, base + "_", _view_method(base))
+    for name, fn in [("zero_", zero_), ("fill_", fill_), ("copy_", copy_), ("normal_", normal_),
+                     ("uniform_", uniform_), ("bernoulli_", bernoulli_), ("exponential_", exponential_),
+                     ("log_normal_", log_normal_), ("geometric_", geometric_), ("cauchy_", cauchy_),
+                     ("random_", random_), ("__setitem__", __setitem__)]:
+        setattr(Tensor, name, fn)
+    for dunder, base in [("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "div"),
+                         ("floordiv", "floor_divide"), ("mod", "remainder"), ("pow", "pow"), ("and", "bitwise_and"),
+                         ("or", "bitwise_or"), ("xor", "bitwise_xor")]:
+        if hasattr(Tensor, base + "_"):
+            setattr(Tensor, f"__i{dunder}__", _operator(base))
+
+
+_bind()

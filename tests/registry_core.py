@@ -1,0 +1,40 @@
+"""Registry cases for the engine's own ops: dtype/device conversion and in-place writes recorded in the graph."""
+
+from __future__ import annotations
+
+import descend
+from descend.ops.convert import ToDevice
+from tests.op_registry import N, _torch, case
+
+
+def _setitem(x, v):
+    y = x * 1
+    y[1:3] = v
+    return y
+
+
+def _setitem_scalar(x):
+    y = x * 1
+    y[0, 1] = 2.5
+    return y
+
+
+def _copy(x, s):
+    return (x * 1).copy_(s)
+
+
+def _inplace_chain(x, w):
+    y = x * 2
+    y.mul_(w).add_(1.0).clamp_(-1.0, 1.0)
+    return y
+
+
+# float32 rounding in the middle makes finite differences meaningless: PyTorch cross-check only.
+case("cast[float32 round trip]", lambda a: a.float().double(), lambda a: a.float().double(), N(3, 2), gradcheck=False)
+case("to[device]", lambda a: ToDevice.apply(a, device=descend.device("cpu")), lambda a: a.to("cpu"), N(2, 3))
+case("setitem[slice, tensor value]", _setitem, _setitem, N(5, 3), N(3))
+case("setitem[element, scalar]", _setitem_scalar, _setitem_scalar, N(2, 3, layout="t"))
+case("copy_[broadcast]", _copy, _copy, N(3, 4), N(4))
+case("inplace[mul_ add_ clamp_ chain]", _inplace_chain, _inplace_chain, N(3, 4, scale=0.3), N(4, scale=0.5))
+case("setitem[torch.where-free masking]", lambda x: _setitem(x, descend.zeros(3)),
+     lambda x: _setitem(x, _torch().zeros(3)), N(4, 3, layout="s"))
