@@ -717,18 +717,40 @@ def _toposort(roots: list) -> list:
     return topo
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A new leaf tensor holding a copy of `data` (floats default to float32)."""
-    return Tensor(_as_array(data, dtype), requires_grad=requires_grad)
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of `data` (floats default to float32, ints to int64).
+
+    >>> tensor([[1, 2], [3, 4]]).dtype
+    descend.int64
+    """
+    t = Tensor(_as_array(data, dtype), requires_grad=requires_grad)
+    return t if device is None else _on(t, device)
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """A tensor sharing memory with `data` where possible."""
-    if isinstance(data, Tensor) and dtype is None:
-        return data
-    if _is_array(data) and dtype is None:
-        return Tensor(data)
-    return tensor(data, dtype)
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor sharing memory with `data` where possible (a Tensor or an array of the right dtype)."""
+    if isinstance(data, Tensor):
+        out = data if dtype is None else data.to(dtype)
+    elif _is_array(data) and (dtype is None or _dt.as_dtype(dtype).dtype == data.dtype):
+        out = Tensor(data)
+    else:
+        out = tensor(data, dtype)
+    return out if device is None else _on(out, device)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (PyTorch's torch.from_numpy)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    return Tensor(ndarray)
+
+
+def _on(t: Tensor, device: Any) -> Tensor:
+    moved = t.to(device)
+    if moved is not t:  # a new leaf on the target device, as torch.tensor(..., device=) makes
+        moved = Tensor(moved._data, requires_grad=t.requires_grad)
+    return moved
 
 
 # The op modules import Function and Tensor from here, so they are imported after both exist.
