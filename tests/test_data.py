@@ -156,7 +156,7 @@ def test_collate_rules():
     x, i, f, b, s, d = batch
     assert x.dtype == np.float32 and x.shape == (2, 2)
     assert i.dtype == np.int64 and f.dtype == np.float64 and b.dtype == np.bool_  # as torch default_collate
-    assert s == ["a", "b"] and d["k"]._data.tolist() == [2, 3]
+    assert s == ("a", "b") and d["k"]._data.tolist() == [2, 3]  # strings inside tuples stay a tuple, as torch
     with pytest.raises(ValueError, match=r"cannot stack samples of shapes \[\(2,\), \(3,\)\]"):
         collate([np.ones(2), np.ones(3)])
 

@@ -452,7 +452,7 @@ class Failing(dud.Dataset):
 
 def test_worker_errors_reach_the_main_process():
     with pytest.raises(KeyError, match=r"Caught KeyError in DataLoader worker process 1\.(.|\n)*no sample 7"):
-        list(dud.DataLoader(Failing(), batch_size=2, num_workers=2))
+        list(dud.DataLoader(Failing(), batch_size=2, sampler=range(8), num_workers=2))
     with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid \d+ \(exit code 3\)\) exited unexpectedly"):
         list(dud.DataLoader(Failing(), sampler=[9], num_workers=1))
     with pytest.raises(RuntimeError, match="DataLoader timed out after 0.3 seconds"):

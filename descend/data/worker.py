@@ -23,7 +23,8 @@ import numpy as np
 from descend import backend
 from descend.data.collate import _to_tensor
 
-_POLL_S = 1.0  # how often a waiting side checks that the other is still alive
+_POLL_S = 0.2  # how often a waiting side checks that the other is still alive (a get returns at once on data)
+_JOIN_S = 1.0  # how long shutdown waits for busy workers before terminating them
 _MISSING = object()
 
 
@@ -218,7 +219,7 @@ def _shutdown(workers: list, index_queues: list, result_queue: Any) -> None:
             q.put(None)
         except (OSError, ValueError):
             pass
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + _JOIN_S
     for w in workers:
         w.join(timeout=max(0.0, deadline - time.monotonic()))
         if w.is_alive():
