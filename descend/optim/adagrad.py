@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _Flat
+from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _Flat, noop_options
 
 
 class Adagrad(Optimizer):
@@ -10,15 +10,17 @@ class Adagrad(Optimizer):
 
     The accumulator starts at `initial_accumulator_value` (state exists from construction, as in PyTorch).
     `weight_decay` adds weight_decay * p to the gradient, `l1` adds l1 * sign(p) (descend's lasso option),
-    `maximize` negates the gradient first.
+    `maximize` negates the gradient first. foreach, fused, capturable and differentiable are accepted for
+    PyTorch code and change nothing.
     """
 
     _state_names = ("sum",)
     _eager_state = True
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False,
-                 l1: float = 0.0) -> None:
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None,
+                 capturable: bool = False, l1: float = 0.0) -> None:
         _check(lr >= 0.0, f"Adagrad: invalid learning rate: {lr}")
         _check(lr_decay >= 0.0, f"Adagrad: invalid lr_decay value: {lr_decay}")
         _check(weight_decay >= 0.0, f"Adagrad: invalid weight_decay value: {weight_decay}")
@@ -27,7 +29,8 @@ class Adagrad(Optimizer):
         _check(eps >= 0.0, f"Adagrad: invalid epsilon value: {eps}")
         _check(l1 >= 0.0, f"Adagrad: invalid l1 value: {l1}")
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize, l1=l1)
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize, l1=l1,
+                        **noop_options(foreach, fused, capturable, differentiable))
         super().__init__(params, defaults)
 
     def _init_state(self, group: dict, flat: _Flat, seg: slice = slice(None)) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _lerp_
+from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _lerp_, noop_options
 
 
 class Adam(Optimizer):
@@ -11,6 +11,7 @@ class Adam(Optimizer):
 
     `weight_decay` is L2 added to the gradient, or with `decoupled_weight_decay` (AdamW) p *= 1 - lr * wd before
     the update. `l1` adds l1 * sign(p) to the gradient (descend's lasso option); `maximize` negates it first.
+    foreach, fused, capturable and differentiable are accepted for PyTorch code and change nothing.
     """
 
     _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
@@ -18,7 +19,9 @@ class Adam(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False, l1: float = 0.0) -> None:
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None, decoupled_weight_decay: bool = False,
+                 l1: float = 0.0) -> None:
         name = type(self).__name__
         _check(lr >= 0.0, f"{name}: invalid learning rate: {lr}")
         _check(eps >= 0.0, f"{name}: invalid epsilon value: {eps}")
@@ -27,7 +30,8 @@ class Adam(Optimizer):
         _check(weight_decay >= 0.0, f"{name}: invalid weight_decay value: {weight_decay}")
         _check(l1 >= 0.0, f"{name}: invalid l1 value: {l1}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, l1=l1)
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, l1=l1,
+                        **noop_options(foreach, fused, capturable, differentiable))
         super().__init__(params, defaults)
 
     def _update(self, group: dict, blk: _Block, count: int) -> int:
@@ -71,9 +75,11 @@ class AdamW(Adam):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False, l1: float = 0.0) -> None:
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None, l1: float = 0.0) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True, l1=l1)
+                         decoupled_weight_decay=True, l1=l1, foreach=foreach, capturable=capturable,
+                         differentiable=differentiable, fused=fused)
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)

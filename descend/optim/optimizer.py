@@ -265,6 +265,8 @@ class Optimizer:
             key = (backend.get_array_module(p._data).__name__, p._data.dtype.str)
             buckets.setdefault(key, []).append(i)
         flats = [_Flat([params[i] for i in idx], idx) for idx in buckets.values()]
+        for flat in flats:
+            flat.group = group
         self._flats.append(flats)
         if self._eager_state:
             for flat in flats:
@@ -319,6 +321,13 @@ class Optimizer:
     def _update(self, group: dict, blk: _Block, count: int) -> int:  # pragma: no cover
         raise NotImplementedError
 
+    def _scalar_state(self, group: dict, count: int) -> dict:
+        """Per-parameter scalars PyTorch keeps in the state (NAdam's mu_product, ASGD's eta and mu).
+
+        Here they are functions of the step count, so they are derived for state_dict, not stored.
+        """
+        return {}
+
     # --- state ----------------------------------------------------------------------------------------
     def _has_state(self, flat: _Flat, j: int) -> bool:
         return self._eager_state or bool(flat.count[j] > 0)
@@ -328,6 +337,7 @@ class Optimizer:
         out: dict = {}
         if self._has_step:
             out["step"] = float(flat.count[j])
+            out.update(self._scalar_state(flat.group, int(flat.count[j])))
         seg, shape = flat.segment(j), flat.views[j].shape
         for name in self._state_names:
             buf = flat.state.get(name)
@@ -440,6 +450,21 @@ def _lerp_(a: Any, b: Any, w: float, tmp: Any) -> None:
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(message)
+
+
+def scalar_f32(x: float) -> float:
+    """x rounded as PyTorch stores per-parameter scalar state: in float32 unless the default is float64."""
+    return x if backend.default_dtype() == np.float64 else float(np.float32(x))
+
+
+def noop_options(foreach: bool | None, fused: bool | None, capturable: bool, differentiable: bool) -> dict:
+    """PyTorch's implementation switches, kept in the param groups for state_dict parity.
+
+    They select among PyTorch's kernels; descend has one implementation (whole-buffer updates), so they change
+    nothing: `foreach` and `fused` are always in effect in spirit, `capturable` concerns CUDA graphs and
+    `differentiable` autograd through the step, neither of which descend offers.
+    """
+    return dict(foreach=foreach, fused=fused, capturable=capturable, differentiable=differentiable)
 
 
 ParamsT = Iterable[Tensor] | Iterable[dict]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _lerp_
+from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _lerp_, noop_options
 
 
 class RMSprop(Optimizer):
@@ -10,14 +10,16 @@ class RMSprop(Optimizer):
     buf = momentum * buf + g / avg; p -= lr * buf   (without momentum: p -= lr * g / avg).
 
     `weight_decay` adds weight_decay * p to the gradient, `l1` adds l1 * sign(p) (descend's lasso option),
-    `maximize` negates the gradient first.
+    `maximize` negates the gradient first. foreach, fused, capturable and differentiable are accepted for
+    PyTorch code and change nothing.
     """
 
     _state_names = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False, l1: float = 0.0) -> None:
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False, *, fused: bool | None = None, l1: float = 0.0) -> None:
         _check(lr >= 0.0, f"RMSprop: invalid learning rate: {lr}")
         _check(eps >= 0.0, f"RMSprop: invalid epsilon value: {eps}")
         _check(momentum >= 0.0, f"RMSprop: invalid momentum value: {momentum}")
@@ -25,7 +27,8 @@ class RMSprop(Optimizer):
         _check(alpha >= 0.0, f"RMSprop: invalid alpha value: {alpha}")
         _check(l1 >= 0.0, f"RMSprop: invalid l1 value: {l1}")
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, maximize=maximize, l1=l1)
+                        weight_decay=weight_decay, maximize=maximize, l1=l1,
+                        **noop_options(foreach, fused, capturable, differentiable))
         super().__init__(params, defaults)
 
     def _update(self, group: dict, blk: _Block, count: int) -> int:

@@ -55,6 +55,44 @@ def linear(init_value: float, start_factor: float = 1.0 / 3, end_factor: float =
     return f
 
 
+def constant_then(init_value: float, factor: float, total_iters: int) -> Schedule:
+    """init_value * factor before step total_iters, init_value from then on (ConstantLR)."""
+    return lambda step: init_value * (factor + (step >= total_iters) * (1 - factor))
+
+
+def polynomial(init_value: float, total_iters: int, power: float = 1.0) -> Schedule:
+    """init_value * (1 - min(step, total_iters) / total_iters) ** power (PolynomialLR)."""
+    return lambda step: init_value * (1.0 - min(total_iters, step) / total_iters) ** power
+
+
+def multiplicative(init_value: float, factor: Callable[[int], float]) -> Schedule:
+    """init_value * factor(1) * ... * factor(step) (MultiplicativeLR); the products are cached."""
+    products = [init_value]
+
+    def f(step: int) -> float:
+        while len(products) <= step:
+            products.append(products[-1] * factor(len(products)))
+        return products[step]
+    return f
+
+
+def restart_position(step: float, T_0: int, T_mult: int = 1) -> tuple[float, int]:
+    """(steps into the current period, the period's length) for SGDR's periods T_0, T_0 T_mult, ..."""
+    t_cur, t_i = step, T_0
+    while t_cur >= t_i:
+        t_cur -= t_i
+        t_i *= T_mult
+    return t_cur, t_i
+
+
+def cosine_restarts(init_value: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> Schedule:
+    """Cosine from init_value to eta_min over each period, restarting at init_value (CosineAnnealingWarmRestarts)."""
+    def f(step: float) -> float:
+        t_cur, t_i = restart_position(step, T_0, T_mult)
+        return eta_min + (init_value - eta_min) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+    return f
+
+
 def linear_warmup(peak_value: float, warmup_steps: int, start_factor: float = 0.0) -> Schedule:
     """From start_factor * peak_value at step 0 up to peak_value at warmup_steps, then constant."""
     return linear(peak_value, start_factor, 1.0, warmup_steps)

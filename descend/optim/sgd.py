@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check
+from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, noop_options
 
 
 class SGD(Optimizer):
@@ -10,6 +10,7 @@ class SGD(Optimizer):
 
     With nesterov, p -= lr * (g + momentum * buf). `weight_decay` adds weight_decay * p to the gradient,
     `l1` adds l1 * sign(p) (descend's lasso option; PyTorch has none), `maximize` negates the gradient first.
+    foreach, fused and differentiable are accepted for PyTorch code and change nothing.
     """
 
     _state_names = ("momentum_buffer",)
@@ -17,6 +18,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None,
                  l1: float = 0.0) -> None:
         _check(lr >= 0.0, f"SGD: invalid learning rate: {lr}")
         _check(momentum >= 0.0, f"SGD: invalid momentum value: {momentum}")
@@ -26,7 +28,8 @@ class SGD(Optimizer):
                f"SGD: Nesterov momentum requires a momentum and zero dampening, got momentum={momentum}, "
                f"dampening={dampening}")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, l1=l1)
+                        nesterov=nesterov, maximize=maximize, l1=l1,
+                        **noop_options(foreach, fused, False, differentiable))
         super().__init__(params, defaults)
 
     def _update(self, group: dict, blk: _Block, count: int) -> int:
