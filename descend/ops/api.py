@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from descend.ops import elementwise as _ew
+from descend.ops import indexing as _ix
 from descend.ops import matmul as _mm
 from descend.ops import movement as _mv
+from descend.ops import pointwise as _pw
 from descend.ops import reduce as _rd
+from descend.ops.errors import OpError
 from descend.tensor import Tensor, _correction
 
 # ---- elementwise ---------------------------------------------------------------------------------------
@@ -30,8 +35,11 @@ def mul(input: Any, other: Any) -> Tensor:
     return _ew.Mul.apply(input, other)
 
 
-def div(input: Any, other: Any) -> Tensor:
-    return _ew.Div.apply(input, other)
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """input / other; rounding_mode 'trunc' or 'floor' rounds the quotient (and has zero gradient)."""
+    if rounding_mode is None:
+        return _ew.Div.apply(input, other)
+    return _pw.RoundedDiv.apply(input, other, rounding_mode=rounding_mode)
 
 
 def neg(input: Tensor) -> Tensor:
@@ -67,8 +75,12 @@ def square(input: Tensor) -> Tensor:
     return _ew.Mul.apply(input, input)
 
 
-def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Limit values to [min, max] (numbers or tensors); the gradient passes where min <= x <= max."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if min is None and max is None:
+            raise OpError("clamp: at least one of min and max must be given")
+        return _pw.ClampTensor.apply(input, min, max)
     return _ew.Clamp.apply(input, lo=min, hi=max)
 
 
@@ -85,8 +97,12 @@ def minimum(input: Any, other: Any) -> Tensor:
     return _ew.Minimum.apply(input, other)
 
 
-def where(condition: Any, input: Any, other: Any) -> Tensor:
-    """input where condition holds, else other (broadcasting all three)."""
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """input where condition holds, else other (broadcasting all three); where(condition) is nonzero's tuple."""
+    if input is None and other is None:
+        return _ix.nonzero(condition, as_tuple=True)
+    if isinstance(condition, Tensor) and condition._data.dtype != np.bool_:
+        raise OpError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
     return _ew.Where.apply(condition, input, other)
 
 
@@ -112,14 +128,14 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two matrices."""
     if input.ndim != 2 or mat2.ndim != 2:
-        raise ValueError(f"mm: expected two 2-D tensors, got {input.shape} @ {mat2.shape}")
+        raise OpError(f"mm: expected two 2-D tensors, got {input.shape} @ {mat2.shape}")
     return _mm.MatMul.apply(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product of (B, n, m) and (B, m, p)."""
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise ValueError(f"bmm: expected (B, n, m) @ (B, m, p), got {input.shape} @ {mat2.shape}")
+        raise OpError(f"bmm: expected (B, n, m) @ (B, m, p), got {input.shape} @ {mat2.shape}")
     return _mm.MatMul.apply(input, mat2)
 
 
@@ -195,3 +211,367 @@ def reshape(input: Tensor, shape: Any) -> Tensor:
 
 def permute(input: Tensor, dims: Any) -> Tensor:
     return _mv.Permute.apply(input, dims=tuple(dims))
+
+
+# ---- more pointwise maths ------------------------------------------------------------------------------
+
+def sin(input: Tensor) -> Tensor:
+    return _pw.Sin.apply(input)
+
+
+def cos(input: Tensor) -> Tensor:
+    return _pw.Cos.apply(input)
+
+
+def tan(input: Tensor) -> Tensor:
+    return _pw.Tan.apply(input)
+
+
+def asin(input: Tensor) -> Tensor:
+    return _pw.Asin.apply(input)
+
+
+def acos(input: Tensor) -> Tensor:
+    return _pw.Acos.apply(input)
+
+
+def atan(input: Tensor) -> Tensor:
+    return _pw.Atan.apply(input)
+
+
+def sinh(input: Tensor) -> Tensor:
+    return _pw.Sinh.apply(input)
+
+
+def cosh(input: Tensor) -> Tensor:
+    return _pw.Cosh.apply(input)
+
+
+def asinh(input: Tensor) -> Tensor:
+    return _pw.Asinh.apply(input)
+
+
+def acosh(input: Tensor) -> Tensor:
+    return _pw.Acosh.apply(input)
+
+
+def atanh(input: Tensor) -> Tensor:
+    return _pw.Atanh.apply(input)
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    """1 / sqrt(input)."""
+    return _pw.Rsqrt.apply(input)
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    """1 / input."""
+    return _pw.Reciprocal.apply(input)
+
+
+def log1p(input: Tensor) -> Tensor:
+    """log(1 + input), accurate for small input."""
+    return _pw.Log1p.apply(input)
+
+
+def expm1(input: Tensor) -> Tensor:
+    """exp(input) - 1, accurate for small input."""
+    return _pw.Expm1.apply(input)
+
+
+def log2(input: Tensor) -> Tensor:
+    return _pw.Log2.apply(input)
+
+
+def log10(input: Tensor) -> Tensor:
+    return _pw.Log10.apply(input)
+
+
+def exp2(input: Tensor) -> Tensor:
+    return _pw.Exp2.apply(input)
+
+
+def frac(input: Tensor) -> Tensor:
+    """input - trunc(input)."""
+    return _pw.Frac.apply(input)
+
+
+def floor(input: Tensor) -> Tensor:
+    return _pw.Step.apply(input, fn=_pw.step("floor"))
+
+
+def ceil(input: Tensor) -> Tensor:
+    return _pw.Step.apply(input, fn=_pw.step("ceil"))
+
+
+def trunc(input: Tensor) -> Tensor:
+    return _pw.Step.apply(input, fn=_pw.step("trunc"))
+
+
+fix = trunc
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    """Round half to even, to `decimals` decimal places."""
+    return _pw.Step.apply(input, fn=_pw.step("round", decimals))
+
+
+def sign(input: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of each element (zero gradient)."""
+    return _pw.Step.apply(input, fn=_pw.step("sign"))
+
+
+sgn = sign
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """input / other rounded down (Python's //)."""
+    return _pw.RoundedDiv.apply(input, other, rounding_mode="floor")
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    """input - floor(input / other) * other: the result has other's sign (Python's %)."""
+    return _pw.Remainder.apply(input, other)
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    """C's fmod: the result has input's sign."""
+    return _pw.Remainder.apply(input, other, fmod=True)
+
+
+def atan2(input: Any, other: Any) -> Tensor:
+    """The angle of (other, input), quadrant-aware."""
+    return _pw.Atan2.apply(input, other)
+
+
+arctan2 = atan2
+
+
+def hypot(input: Any, other: Any) -> Tensor:
+    """sqrt(input^2 + other^2) without overflow."""
+    return _pw.Hypot.apply(input, other)
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """NaN, +inf and -inf replaced (by 0 and the dtype's largest and smallest finite values by default)."""
+    return _pw.NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def lerp(input: Any, end: Any, weight: Any) -> Tensor:
+    """input + weight * (end - input)."""
+    return _ew.Add.apply(input, _ew.Mul.apply(weight, _ew.Sub.apply(end, input)))
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """input + value * tensor1 * tensor2."""
+    prod = _ew.Mul.apply(tensor1, tensor2)
+    return _ew.Add.apply(input, prod if value == 1 else _ew.Mul.apply(prod, value))
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """input + value * tensor1 / tensor2."""
+    quot = _ew.Div.apply(tensor1, tensor2)
+    return _ew.Add.apply(input, quot if value == 1 else _ew.Mul.apply(quot, value))
+
+
+def clamp_min(input: Tensor, min: Any) -> Tensor:
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max: Any) -> Tensor:
+    return clamp(input, max=max)
+
+
+def true_divide(input: Any, other: Any) -> Tensor:
+    return _ew.Div.apply(input, other)
+
+
+divide = div
+multiply = mul
+subtract = sub
+negative = neg
+absolute = abs
+
+
+def positive(input: Tensor) -> Tensor:
+    """input itself."""
+    return input
+
+
+def float_power(input: Any, exponent: Any) -> Tensor:
+    """input ** exponent computed in float64."""
+    def as64(x: Any) -> Any:
+        return x.to(np.float64) if isinstance(x, Tensor) else x
+    return _ew.Pow.apply(as64(input), as64(exponent))
+
+
+def xlogy(input: Any, other: Any) -> Tensor:
+    """input * log(other), 0 where input == 0."""
+    prod = _ew.Mul.apply(input, _ew.Log.apply(other))
+    zero = _ix.raw(input) == 0
+    return _ew.Where.apply(zero, 0.0, prod) if bool(np.any(zero)) else prod
+
+
+# ---- matrix products -----------------------------------------------------------------------------------
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Sum of products over the labels of an equation ('ij,jk->ik'); operands may be given as a list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return _mm.Einsum.apply(*operands, equation=equation)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """input[i] * vec2[j]."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise OpError(f"outer: expected two 1-D tensors, got {input.shape} and {vec2.shape}")
+    return _ew.Mul.apply(input.reshape(-1, 1), vec2.reshape(1, -1))
+
+
+ger = outer
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same length."""
+    if input.ndim != 1 or tensor.ndim != 1 or input.shape != tensor.shape:
+        raise OpError(f"dot: expected two 1-D tensors of the same size, got {input.shape} and {tensor.shape}")
+    return _mm.MatMul.apply(input, tensor)
+
+
+vdot = dot
+
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Sum over the last dims of input and other (a product for 0-D operands)."""
+    if input.ndim == 0 or other.ndim == 0:
+        return _ew.Mul.apply(input, other)
+    return tensordot(input, other, dims=([input.ndim - 1], [other.ndim - 1]))
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix times vector."""
+    if input.ndim != 2 or vec.ndim != 1:
+        raise OpError(f"mv: expected a 2-D and a 1-D tensor, got {input.shape} and {vec.shape}")
+    return _mm.MatMul.apply(input, vec)
+
+
+def _scaled_sum(input: Tensor, product: Tensor, beta: float, alpha: float) -> Tensor:
+    """beta * input + alpha * product; with beta == 0 the input is ignored (its NaNs too), as in PyTorch."""
+    if alpha != 1:
+        product = _ew.Mul.apply(product, alpha)
+    if beta == 0:
+        return product
+    return _ew.Add.apply(input if beta == 1 else _ew.Mul.apply(input, beta), product)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * (mat @ vec)."""
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * outer(vec1, vec2)."""
+    return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * (batch1 @ batch2), batched."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * sum_b (batch1[b] @ batch2[b])."""
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
+    """Contract the last `dims` dims of a with the first of b, or the listed dims of each."""
+    if isinstance(dims, int):
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = ([dims[0]] if isinstance(dims[0], int) else list(dims[0]),
+                  [dims[1]] if isinstance(dims[1], int) else list(dims[1]))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    sa = list(letters[:a.ndim])
+    sb = list(letters[a.ndim:a.ndim + b.ndim])
+    for i, j in zip(da, db):
+        sb[j % b.ndim] = sa[i % a.ndim]
+    shared = {sa[i % a.ndim] for i in da}
+    out = [c for c in sa if c not in shared] + [c for c in sb if c not in shared]
+    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
+
+
+def matrix_power(input: Tensor, n: int) -> Tensor:
+    """input @ input @ ... (n times; identity for n = 0)."""
+    if n < 0:
+        raise OpError("matrix_power: negative powers need an inverse, which descend does not provide")
+    out = None
+    for _ in range(n):
+        out = input if out is None else _mm.MatMul.apply(out, input)
+    if out is None:
+        eye = np.broadcast_to(np.eye(input.shape[-1], dtype=input._data.dtype), input.shape)
+        return Tensor(eye.copy())
+    return _mv.Clone.apply(out) if out is input else out
+
+
+# ---- re-exported from the op modules (their functions are the public ones) ------------------------------
+
+from descend.ops.indexing import (argwhere, gather, index_select, masked_select, nonzero,  # noqa: E402
+                                  scatter, scatter_add, scatter_reduce, take, take_along_dim)
+from descend.ops.logic import (allclose, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,  # noqa: E402
+                               bitwise_right_shift, bitwise_xor, eq, equal, ge, gt, isclose, isfinite, isinf,
+                               isnan, isneginf, isposinf, le, logical_and, logical_not, logical_or, logical_xor,
+                               lt, ne, signbit)
+from descend.ops.movement import cat, clone, contiguous, flatten, stack, squeeze, transpose  # noqa: E402
+from descend.ops.movement import unsqueeze, view  # noqa: E402
+from descend.ops.random import (Generator, are_deterministic_algorithms_enabled, bernoulli,  # noqa: E402
+                                default_generator, get_rng_state, initial_seed, manual_seed, multinomial,
+                                normal, poisson, seed, set_rng_state, use_deterministic_algorithms)
+from descend.ops.shape import (atleast_1d, atleast_2d, atleast_3d, chunk, column_stack, concat,  # noqa: E402
+                               concatenate, diag, diagonal, dstack, flip, fliplr, flipud, hstack, meshgrid, mT,
+                               moveaxis, movedim, narrow, repeat, repeat_interleave, roll, row_stack, select,
+                               split, tensor_split, tile, tril, triu, unbind, unflatten, vstack)
+from descend.ops.stats import (all, any, aminmax, argsort, count_nonzero, cumprod, cumsum,  # noqa: E402
+                               kthvalue, median, nanmean, nansum, norm, prod, quantile, sort, std_mean, topk,
+                               var_mean)
+
+swapaxes = swapdims = transpose
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def adjoint(input: Tensor) -> Tensor:
+    """The last two dims swapped (conjugated for complex tensors)."""
+    return mT(input)
+
+
+# What `import descend` exposes from here (descend/__init__.py loops over it).
+PUBLIC = """
+add sub mul div neg pow exp log sqrt abs erf square clamp clip maximum minimum where relu sigmoid tanh
+matmul mm bmm sum mean var std max min amax amin argmax argmin logsumexp softmax log_softmax reshape permute
+sin cos tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh
+rsqrt reciprocal log1p expm1 log2 log10 exp2 frac floor ceil trunc fix round sign sgn floor_divide remainder
+fmod atan2 arctan2 hypot nan_to_num lerp addcmul addcdiv clamp_min clamp_max true_divide divide multiply
+subtract negative absolute positive float_power xlogy
+einsum outer ger dot vdot inner mv addmm addmv addr baddbmm addbmm tensordot matrix_power
+argwhere gather index_select masked_select nonzero scatter scatter_add scatter_reduce take take_along_dim
+allclose bitwise_and bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor eq equal ge gt
+isclose isfinite isinf isnan isneginf isposinf le logical_and logical_not logical_or logical_xor lt ne signbit
+greater greater_equal less less_equal not_equal
+cat clone flatten stack squeeze transpose unsqueeze swapaxes swapdims adjoint
+Generator are_deterministic_algorithms_enabled bernoulli default_generator get_rng_state initial_seed
+manual_seed multinomial normal poisson seed set_rng_state use_deterministic_algorithms
+atleast_1d atleast_2d atleast_3d chunk column_stack concat concatenate diag diagonal dstack flip fliplr flipud
+hstack meshgrid moveaxis movedim narrow repeat_interleave roll row_stack select split tensor_split tile tril
+triu unbind unflatten vstack
+all any aminmax argsort count_nonzero cumprod cumsum kthvalue median nanmean nansum norm prod quantile sort
+std_mean topk var_mean
+""".split()

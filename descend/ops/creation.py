@@ -1,4 +1,4 @@
-"""Tensor factories with PyTorch's names; random ones draw from the global generator `backend.rng()`."""
+"""Tensor factories with PyTorch's names; random ones draw from `generator=` or the global `backend.rng()`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from descend import backend
+from descend.ops.random import rng_of
 from descend.tensor import Tensor, _shape_arg
 
 
@@ -98,26 +99,27 @@ def _random_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator."""
-    data = backend.rng().standard_normal(_shape_arg(size), dtype=_random_dtype(dtype))
+def randn(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from `generator` (the global one by default)."""
+    data = rng_of(generator).standard_normal(_shape_arg(size), dtype=_random_dtype(dtype))
     return _new(backend.xp.asarray(data), requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the global generator."""
-    data = backend.rng().random(_shape_arg(size), dtype=_random_dtype(dtype))
+def rand(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from `generator` (the global one by default)."""
+    data = rng_of(generator).random(_shape_arg(size), dtype=_random_dtype(dtype))
     return _new(backend.xp.asarray(data), requires_grad)
 
 
-def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None) -> Tensor:
+def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None,
+            requires_grad: bool = False) -> Tensor:
     """Integers in [low, high) from the global generator (int64); randint(high, size) starts at 0."""
     if size is None:
         if high is None:
             raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
         low, high, size = 0, low, high
     shape = tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
-    data = backend.rng().integers(low, high, size=shape, dtype=np.int64)
+    data = rng_of(generator).integers(low, high, size=shape, dtype=np.int64)
     return _new(backend.xp.asarray(data if dtype is None else data.astype(dtype)), False)
 
 
@@ -131,7 +133,7 @@ def rand_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> 
     return rand(input.shape, dtype=_like_dtype(input, dtype), requires_grad=requires_grad)
 
 
-def randperm(n: int, dtype: Any = None) -> Tensor:
+def randperm(n: int, *, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
-    data = backend.rng().permutation(int(n)).astype(np.int64 if dtype is None else dtype)
+    data = rng_of(generator).permutation(int(n)).astype(np.int64 if dtype is None else dtype)
     return _new(backend.xp.asarray(data), False)

@@ -12,6 +12,7 @@ import numpy as np
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.logic import raw
+from descend.ops.movement import GetItem
 from descend.tensor import Function, Tensor
 
 
@@ -209,3 +210,85 @@ def as_index(index: Any, op: str) -> Tensor:
     if t.dtype.kind not in "iu":
         raise OpError(f"{op}: index must be an integer tensor, got dtype {t.dtype}")
     return t
+
+
+# ---- the public functions --------------------------------------------------------------------------------
+
+def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
+    """out[i][j] = input[index[i][j]][j] for dim 0 (and likewise for other dims)."""
+    return Gather.apply(input, as_index(index, "gather"), dim=dim)
+
+
+def scatter(input: Tensor, dim: int, index: Any, src: Any = None, value: Any = None, *,
+            reduce: str | None = None) -> Tensor:
+    """A copy of input with src (or value) written at index along dim."""
+    if src is None:
+        src = value
+    if src is None:
+        raise OpError("scatter: give src (a tensor) or value (a number)")
+    if reduce is not None:
+        mode = {"add": "sum", "multiply": "prod"}.get(reduce)
+        if mode is None:
+            raise OpError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        full = src if isinstance(src, Tensor) else Tensor(np.full(raw(index).shape, src, dtype=raw(input).dtype))
+        return ScatterReduce.apply(input, as_index(index, "scatter"), full, dim=dim, reduce=mode)
+    return Scatter.apply(input, as_index(index, "scatter"), src, dim=dim)
+
+
+def scatter_add(input: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
+    """A copy of input with src added at index along dim (repeated indices add up)."""
+    return ScatterReduce.apply(input, as_index(index, "scatter_add"), src, dim=dim, reduce="sum")
+
+
+def scatter_reduce(input: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """A copy of input with src reduced in at index along dim ('sum', 'prod', 'mean', 'amax', 'amin')."""
+    return ScatterReduce.apply(input, as_index(index, "scatter_reduce"), src, dim=dim, reduce=reduce,
+                               include_self=include_self)
+
+
+def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
+    """The entries of input at the 1-D index along dim."""
+    return IndexSelect.apply(input, as_index(index, "index_select"), dim=dim)
+
+
+def take(input: Tensor, index: Any) -> Tensor:
+    """input flattened, read at index (the result has index's shape)."""
+    idx = as_index(index, "take")
+    n = input.numel()
+    if idx.numel() and (int(idx._data.min()) < -n or int(idx._data.max()) >= n):
+        raise IndexError(f"take: index out of range for a tensor of {n} elements")
+    flat = IndexSelect.apply(input.reshape(-1), idx.reshape(-1), dim=0)
+    return flat.reshape(idx.shape)
+
+
+def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tensor:
+    """gather with indices broadcast against input (flattened input when dim is None)."""
+    idx = as_index(indices, "take_along_dim")
+    if dim is None:
+        return Gather.apply(input.reshape(-1), idx.reshape(-1), dim=0)
+    d = dim_index(dim, input.ndim, "take_along_dim")
+    shape_in, shape_ix = list(input.shape), list(idx.shape)
+    if len(shape_in) != len(shape_ix):
+        raise OpError(f"take_along_dim: input {input.shape} and indices {idx.shape} differ in dims")
+    try:
+        common = list(np.broadcast_shapes(tuple(shape_in[:d] + [1] + shape_in[d + 1:]),
+                                          tuple(shape_ix[:d] + [1] + shape_ix[d + 1:])))
+    except ValueError:
+        raise OpError(f"take_along_dim: input {input.shape} and indices {idx.shape} do not broadcast") from None
+    src = input.expand(*(common[:d] + [input.shape[d]] + common[d + 1:]))
+    idx = Tensor(np.broadcast_to(idx._data, tuple(common[:d] + [idx.shape[d]] + common[d + 1:])))
+    return Gather.apply(src, idx, dim=d)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements of input where mask (broadcast) is True, as a 1-D tensor."""
+    m = raw(mask)
+    if getattr(m, "dtype", None) != np.bool_:
+        raise OpError(f"masked_select: mask must be a bool tensor, got dtype {getattr(m, 'dtype', type(m))}")
+    try:
+        shape = np.broadcast_shapes(input.shape, m.shape)
+    except ValueError:
+        raise OpError(f"masked_select: shapes {input.shape} and {m.shape} cannot be broadcast together") from None
+    src = input if input.shape == shape else input.expand(*shape)
+    return GetItem.apply(src, index=get_array_module(m).broadcast_to(m, shape))

@@ -54,3 +54,73 @@ class MatMul(Function):
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
+
+
+# ---- einsum --------------------------------------------------------------------------------------------
+
+_SPARE = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def parse_einsum(equation: str, ndims: list) -> tuple:
+    """Operand and output subscripts of an einsum equation, with '...' spelled out as letters."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(ndims):
+        raise OpError(f"einsum: equation {equation!r} has {len(ins)} operands but {len(ndims)} were given")
+    ell = 0
+    for s, n in zip(ins, ndims):
+        if "..." in s:
+            ell = max(ell, n - (len(s) - 3))
+    spare = [c for c in _SPARE if c not in eq][:ell]
+    spelled = []
+    for s, n in zip(ins, ndims):
+        if "..." in s:
+            k = n - (len(s) - 3)
+            s = s.replace("...", "".join(spare[ell - k:]))
+        if len(s) != n or not s.isalpha():
+            raise OpError(f"einsum: subscripts {s!r} do not fit an operand with {n} dims in {equation!r}")
+        spelled.append(s)
+    if arrow:
+        out = out.replace("...", "".join(spare))
+    else:
+        letters = "".join(spelled)
+        out = "".join(spare) + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                              and c not in spare))
+    return spelled, out
+
+
+class Einsum(Function):
+    """Sum of products over the labels an equation names; each operand's gradient is another einsum."""
+
+    def forward(self, *operands, equation=""):
+        xp = get_array_module(*operands)
+        self.ins, self.out = parse_einsum(equation, [o.ndim for o in operands])
+        self.operands = operands
+        try:
+            return xp.asarray(xp.einsum(",".join(self.ins) + "->" + self.out, *operands))
+        except ValueError as e:
+            shapes = ", ".join(str(o.shape) for o in operands)
+            raise OpError(f"einsum: {equation!r} does not fit shapes {shapes}: {e}") from None
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        grads = []
+        for i, need in enumerate(self.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            subs, op = self.ins[i], self.operands[i]
+            if len(set(subs)) != len(subs):
+                raise OpError(f"einsum: no gradient for an operand with a repeated label ({subs!r})")
+            others = [j for j in range(len(self.ins)) if j != i]
+            seen = set(self.out).union(*[set(self.ins[j]) for j in others])
+            target = "".join(c for c in subs if c in seen)
+            spec = ",".join([self.out] + [self.ins[j] for j in others]) + "->" + target
+            r = xp.einsum(spec, g, *[self.operands[j] for j in others])
+            if target != subs:
+                # Labels only this operand has were summed in forward: their gradient is a broadcast.
+                r = r.reshape([r.shape[target.index(c)] if c in target else 1 for c in subs])
+                r = xp.broadcast_to(r, op.shape)
+            grads.append(r)
+        return tuple(grads)

@@ -6,6 +6,12 @@ tensor.py defines the engine and the hot-path methods itself; everything else is
 
 from __future__ import annotations
 
+from typing import Any
+
+from descend.ops import api, creation
+from descend.ops import logic as _lg
+from descend.ops import movement as _mv
+from descend.ops.shape import mT as _mT
 from descend.tensor import Tensor
 
 
@@ -14,3 +20,84 @@ def bind(names: list[str], namespace: dict) -> None:
     for name in names:
         if name not in Tensor.__dict__:
             setattr(Tensor, name, namespace[name])
+
+
+METHODS = """
+sin cos tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh
+rsqrt reciprocal log1p expm1 log2 log10 exp2 frac floor ceil trunc fix round sign sgn floor_divide remainder
+fmod atan2 arctan2 hypot nan_to_num lerp addcmul addcdiv clamp_min clamp_max true_divide divide multiply
+subtract negative absolute positive float_power xlogy
+outer ger dot vdot inner mv mm bmm addmm addmv addr baddbmm addbmm matrix_power
+gather index_select masked_select nonzero argwhere scatter scatter_add scatter_reduce take take_along_dim
+eq ne gt lt ge le greater greater_equal less less_equal not_equal equal isclose allclose isnan isfinite isinf
+isneginf isposinf signbit logical_and logical_or logical_xor logical_not
+bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift
+swapaxes swapdims adjoint chunk diag diagonal flip fliplr flipud movedim moveaxis narrow repeat_interleave roll
+select split tensor_split tile tril triu unbind unflatten
+all any aminmax argsort count_nonzero cumprod cumsum kthvalue median nanmean nansum norm prod quantile sort topk
+multinomial bernoulli
+""".split()
+
+# tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
+# memory_format=) or PyTorch's stricter semantics (view raises where strides forbid it): the full versions win.
+OVERRIDES = "add sub div clamp clip clone contiguous view".split()
+
+
+def _repeat(self: Tensor, *sizes: Any) -> Tensor:
+    from descend.ops.shape import repeat
+    return repeat(self, *sizes)
+
+
+def _where(self: Tensor, condition: Any, other: Any) -> Tensor:
+    """x.where(condition, y) is descend.where(condition, x, y)."""
+    return api.where(condition, self, other)
+
+
+def _new(factory: Any) -> Any:
+    def method(self: Tensor, *size: Any, dtype: Any = None, requires_grad: bool = False, **_: Any) -> Tensor:
+        return factory(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+    method.__name__ = f"new_{factory.__name__}"
+    return method
+
+
+def _new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False,
+              **_: Any) -> Tensor:
+    return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype,
+                         requires_grad=requires_grad)
+
+
+def _new_tensor(self: Tensor, data: Any, *, dtype: Any = None, requires_grad: bool = False, **_: Any) -> Tensor:
+    from descend.tensor import tensor
+    return tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def _reflected(fn: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return fn(other, self)
+    return method
+
+
+def _bind_all() -> None:
+    ns = vars(api)
+    bind(METHODS, ns)
+    for name in OVERRIDES:
+        setattr(Tensor, name, ns[name])
+    extra = {
+        "repeat": _repeat, "where": _where, "is_contiguous": _mv.is_contiguous,
+        "new_zeros": _new(creation.zeros), "new_ones": _new(creation.ones), "new_empty": _new(creation.empty),
+        "new_full": _new_full, "new_tensor": _new_tensor,
+        "mT": property(_mT), "mH": property(_mT), "H": property(Tensor.t),
+        # Operators PyTorch defines that tensor.py leaves to this module.
+        "__floordiv__": api.floor_divide, "__rfloordiv__": _reflected(api.floor_divide),
+        "__mod__": api.remainder, "__rmod__": _reflected(api.remainder),
+        "__xor__": _lg.bitwise_xor, "__rxor__": _reflected(_lg.bitwise_xor),
+        "__rand__": _reflected(_lg.bitwise_and), "__ror__": _reflected(_lg.bitwise_or),
+        "__lshift__": _lg.bitwise_left_shift, "__rshift__": _lg.bitwise_right_shift,
+        "__pos__": api.positive,
+    }
+    for name, fn in extra.items():
+        if fn is not None and name not in Tensor.__dict__:
+            setattr(Tensor, name, fn)
+
+
+_bind_all()

@@ -53,11 +53,64 @@ class Expand(Function):
 
 
 class Clone(Function):
-    def forward(self, a):
-        return a.copy()
+    """A copy; 'preserve' keeps the strides of a dense input (a transposed tensor stays transposed)."""
+
+    def forward(self, a, memory_format="preserve"):
+        if memory_format == "contiguous" or not _is_dense(a):
+            return a.copy(order="C")
+        return a.copy(order="K")
 
     def backward(self, g):
         return g
+
+
+def _is_dense(a: Any) -> bool:
+    """Whether the elements fill a block of memory without gaps or overlaps, in some order of dims."""
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return True
+    dims = sorted((abs(st), n) for st, n in zip(a.strides, a.shape) if n != 1)
+    expected = a.itemsize
+    for stride, n in dims:
+        if stride != expected:
+            return False
+        expected *= n
+    return True
+
+
+def is_contiguous(t: Tensor, memory_format: Any = None) -> bool:
+    """Whether the tensor is laid out in row-major order without gaps."""
+    return bool(t._data.flags.c_contiguous)
+
+
+def contiguous(t: Tensor, memory_format: Any = None) -> Tensor:
+    """The tensor itself if row-major contiguous, else a row-major copy (gradient flows through)."""
+    if t._data.flags.c_contiguous:
+        return t
+    return Clone.apply(t, memory_format="contiguous")
+
+
+def clone(t: Tensor, *, memory_format: Any = None) -> Tensor:
+    """A copy in the graph; memory_format 'contiguous' (or descend.contiguous_format) forces row-major."""
+    fmt = "contiguous" if memory_format is not None and "contiguous" in str(memory_format) else "preserve"
+    return Clone.apply(t, memory_format=fmt)
+
+
+def view(t: Tensor, *shape: Any) -> Tensor:
+    """The same elements in a new shape without copying; raises where the strides do not allow it."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        if not isinstance(shape[0], (tuple, list)):
+            return t.to(shape[0])  # view(dtype) reinterprets in PyTorch; a conversion is the nearest here
+        shape = tuple(shape[0])
+    a = t._data
+    if isinstance(a, np.ndarray) and not a.flags.c_contiguous and a.size:
+        try:
+            np.reshape(a, shape, copy=False)
+        except ValueError as e:
+            if "copy" not in str(e):
+                raise OpError(f"view: cannot view shape {a.shape} ({a.size} elements) as {tuple(shape)}") from None
+            raise OpError(f"view: shape {tuple(shape)} is not compatible with the strides of the input (shape "
+                          f"{a.shape}, not contiguous); use .reshape(...) instead") from None
+    return Reshape.apply(t, shape=tuple(shape))
 
 
 def _is_advanced(index: Any) -> bool:

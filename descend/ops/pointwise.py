@@ -26,8 +26,8 @@ def as_float(a: Any) -> Any:
     return a.astype(backend.default_dtype())
 
 
-class _Unary(Function):
-    """Base of the smooth unary functions: `f` computes the value, `df` the derivative at (a, out)."""
+class _Unary:
+    """Mixin of the smooth unary Functions: `f` computes the value, `df` the derivative at (a, out)."""
 
     def forward(self, a):
         a = as_float(a)
@@ -42,7 +42,7 @@ class _Unary(Function):
             return g * self.df(get_array_module(g), self.a, self.out)
 
 
-class Sin(_Unary):
+class Sin(_Unary, Function):
     def f(self, xp, a):
         return xp.sin(a)
 
@@ -50,7 +50,7 @@ class Sin(_Unary):
         return xp.cos(a)
 
 
-class Cos(_Unary):
+class Cos(_Unary, Function):
     def f(self, xp, a):
         return xp.cos(a)
 
@@ -58,7 +58,7 @@ class Cos(_Unary):
         return -xp.sin(a)
 
 
-class Tan(_Unary):
+class Tan(_Unary, Function):
     def f(self, xp, a):
         return xp.tan(a)
 
@@ -66,7 +66,7 @@ class Tan(_Unary):
         return 1 + out * out
 
 
-class Asin(_Unary):
+class Asin(_Unary, Function):
     def f(self, xp, a):
         return xp.arcsin(a)
 
@@ -74,7 +74,7 @@ class Asin(_Unary):
         return 1 / xp.sqrt(1 - a * a)
 
 
-class Acos(_Unary):
+class Acos(_Unary, Function):
     def f(self, xp, a):
         return xp.arccos(a)
 
@@ -82,7 +82,7 @@ class Acos(_Unary):
         return -1 / xp.sqrt(1 - a * a)
 
 
-class Atan(_Unary):
+class Atan(_Unary, Function):
     def f(self, xp, a):
         return xp.arctan(a)
 
@@ -90,7 +90,7 @@ class Atan(_Unary):
         return 1 / (1 + a * a)
 
 
-class Sinh(_Unary):
+class Sinh(_Unary, Function):
     def f(self, xp, a):
         return xp.sinh(a)
 
@@ -98,7 +98,7 @@ class Sinh(_Unary):
         return xp.cosh(a)
 
 
-class Cosh(_Unary):
+class Cosh(_Unary, Function):
     def f(self, xp, a):
         return xp.cosh(a)
 
@@ -106,7 +106,7 @@ class Cosh(_Unary):
         return xp.sinh(a)
 
 
-class Asinh(_Unary):
+class Asinh(_Unary, Function):
     def f(self, xp, a):
         return xp.arcsinh(a)
 
@@ -114,7 +114,7 @@ class Asinh(_Unary):
         return 1 / xp.sqrt(a * a + 1)
 
 
-class Acosh(_Unary):
+class Acosh(_Unary, Function):
     def f(self, xp, a):
         return xp.arccosh(a)
 
@@ -122,7 +122,7 @@ class Acosh(_Unary):
         return 1 / xp.sqrt(a * a - 1)
 
 
-class Atanh(_Unary):
+class Atanh(_Unary, Function):
     def f(self, xp, a):
         return xp.arctanh(a)
 
@@ -130,7 +130,7 @@ class Atanh(_Unary):
         return 1 / (1 - a * a)
 
 
-class Rsqrt(_Unary):
+class Rsqrt(_Unary, Function):
     def f(self, xp, a):
         return 1 / xp.sqrt(a)
 
@@ -138,7 +138,7 @@ class Rsqrt(_Unary):
         return -0.5 * out * out * out
 
 
-class Reciprocal(_Unary):
+class Reciprocal(_Unary, Function):
     def f(self, xp, a):
         return 1 / a
 
@@ -146,7 +146,7 @@ class Reciprocal(_Unary):
         return -out * out
 
 
-class Log1p(_Unary):
+class Log1p(_Unary, Function):
     def f(self, xp, a):
         return xp.log1p(a)
 
@@ -154,7 +154,7 @@ class Log1p(_Unary):
         return 1 / (1 + a)
 
 
-class Expm1(_Unary):
+class Expm1(_Unary, Function):
     def f(self, xp, a):
         return xp.expm1(a)
 
@@ -162,7 +162,7 @@ class Expm1(_Unary):
         return out + 1
 
 
-class Log2(_Unary):
+class Log2(_Unary, Function):
     def f(self, xp, a):
         return xp.log2(a)
 
@@ -170,7 +170,7 @@ class Log2(_Unary):
         return 1 / (a * _LN2)
 
 
-class Log10(_Unary):
+class Log10(_Unary, Function):
     def f(self, xp, a):
         return xp.log10(a)
 
@@ -178,7 +178,7 @@ class Log10(_Unary):
         return 1 / (a * _LN10)
 
 
-class Exp2(_Unary):
+class Exp2(_Unary, Function):
     def f(self, xp, a):
         return xp.exp2(a)
 
@@ -186,7 +186,7 @@ class Exp2(_Unary):
         return out * _LN2
 
 
-class Frac(_Unary):
+class Frac(_Unary, Function):
     def f(self, xp, a):
         return a - xp.trunc(a)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 from typing import Any
 
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops import return_types
+from descend.ops.elementwise import Maximum, Minimum
 from descend.ops.errors import OpError
 from descend.tensor import Function, Tensor
-
-MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
 def _axes(dim: Any, ndim: int, op: str) -> tuple | None:
@@ -154,21 +153,25 @@ class MaxDim(Function):
 
 def max_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
     """`t.max()` reduces everything; `t.max(dim)` returns (values, indices) like PyTorch."""
+    if isinstance(dim, Tensor):  # t.max(other): the elementwise maximum
+        return Maximum.apply(t, dim)
     if dim is None:
         return AMax.apply(t)
     values = MaxDim.apply(t, dim=dim, keepdim=keepdim)
-    return MaxResult(values, argmax(t, dim, keepdim))
+    return return_types.max(values, argmax(t, dim, keepdim))
 
 
 def min_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
     """`t.min()` reduces everything; `t.min(dim)` returns (values, indices) like PyTorch."""
+    if isinstance(dim, Tensor):  # t.min(other): the elementwise minimum
+        return Minimum.apply(t, dim)
     if dim is None:
         return AMax.apply(t, sign=-1)
     values = MaxDim.apply(t, dim=dim, keepdim=keepdim, sign=-1)
     idx = get_array_module(t._data).argmin(t._data, axis=dim)
     if keepdim:
         idx = get_array_module(idx).expand_dims(idx, dim)
-    return MaxResult(values, Tensor(idx.astype(np.int64)))
+    return return_types.min(values, Tensor(idx.astype(np.int64)))
 
 
 def argmax(t: Tensor, dim: int | None, keepdim: bool) -> Tensor:

@@ -257,9 +257,9 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None
     return IndexSelect.apply(src if src.ndim else src.reshape(1), Tensor(index.astype(np.int64)), dim=d)
 
 
-def flip(input: Tensor, dims: Any) -> Tensor:
-    """Reverse the order of elements along the given dims."""
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+def flip(input: Tensor, *dims: Any) -> Tensor:
+    """Reverse the order of elements along the given dims (a tuple, or several ints)."""
+    dims = _shape_arg(dims)
     return Flip.apply(input, dims=tuple(dim_index(d, input.ndim, "flip") for d in dims))
 
 
@@ -400,6 +400,5 @@ def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple:
         view[i] = -1
         out.append(Expand.apply(t.reshape(view), shape=shape))
     if swap:
-        out = [o.transpose(0, 1) for o in out]
         out[0], out[1] = out[1], out[0]
     return tuple(out)

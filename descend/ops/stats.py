@@ -8,6 +8,7 @@ import numpy as np
 
 from descend.backend import get_array_module
 from descend.ops import return_types
+from descend.ops.elementwise import Where
 from descend.ops.errors import OpError
 from descend.ops.indexing import Gather, IndexSelect, dim_index
 from descend.ops.logic import raw
@@ -326,3 +327,38 @@ def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
     a = raw(input)
     axes = _axes(dim, a.ndim, "count_nonzero") if a.ndim else None
     return Tensor(get_array_module(a).asarray((a != 0).sum(axis=axes)).astype(np.int64))
+
+
+def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """sum with NaNs counted as zero (their gradient is zero)."""
+    nan = get_array_module(raw(input)).isnan(raw(input))
+    clean = Where.apply(nan, 0.0, input) if bool(nan.any()) else input
+    return clean.sum(dim, keepdim) if dtype is None else clean.to(dtype).sum(dim, keepdim)
+
+
+def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """mean over the non-NaN elements."""
+    a = raw(input)
+    if a.dtype.kind != "f":
+        raise OpError(f"nanmean: expected a floating tensor, got dtype {input.dtype}")
+    xp = get_array_module(a)
+    axes = _axes(dim, a.ndim, "nanmean") if a.ndim else None
+    count = (~xp.isnan(a)).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
+    return nansum(input, dim, keepdim, dtype=dtype) / Tensor(count)
+
+
+def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple:
+    """(var, mean) over dim."""
+    return input.var(dim, unbiased, keepdim, correction), input.mean(dim, keepdim)
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple:
+    """(std, mean) over dim."""
+    return input.std(dim, unbiased, keepdim, correction), input.mean(dim, keepdim)
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> Any:
+    """(min, max) over everything or along dim."""
+    return return_types.aminmax(input.amin(dim, keepdim), input.amax(dim, keepdim))
