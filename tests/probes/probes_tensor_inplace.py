@@ -258,7 +258,7 @@ def leaf_setitem_no_grad_ok(torch):
 
 # ---- .data ----
 
-probes("data", {
+probes("dotdata", {
     "is_tensor": lambda torch: isinstance(torch.ones(2).data, torch.Tensor),
     "no_requires_grad": lambda torch: torch.ones(2, requires_grad=True).data.requires_grad,
     "values": lambda torch: torch.tensor([1.0, 2.0], requires_grad=True).data,
