@@ -61,6 +61,7 @@ class Function:
             needs = [isinstance(a, Tensor) and a.requires_grad for a in args]  # a list comp beats a genexpr
             if True in needs:
                 ctx.parents = args
+                ctx.kwargs = kwargs  # for higher-order rules that recompute the op (autograd/higher.py)
                 ctx.needs_input_grad = tuple(needs)
                 if _epoch:
                     ctx._epoch = _epoch
@@ -295,14 +296,17 @@ class Tensor:
     def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it (or only into `inputs`')."""
-        if create_graph:
-            raise NotImplementedError("backward(create_graph=True): higher-order gradients are not supported yet")
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if inputs is not None:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             if not inputs:
                 raise RuntimeError("backward(): 'inputs' argument to backward() cannot be empty.")
+        if create_graph:
+            from descend.autograd.higher import run_backward_graph
+
+            run_backward_graph([self], [gradient], inputs, accumulate=True)
+            return
         run_backward([self], [gradient], bool(retain_graph), inputs)
 
     # --- operators ----------------------------------------------------------------------------------
@@ -690,8 +694,11 @@ def _accumulate(leaf: Tensor, g: Any) -> None:
         leaf.grad = Tensor(leaf.grad._data + g)
 
 
-def _toposort(roots: list) -> list:
-    """Tensors reachable from the roots, each after all tensors it depends on; iterative, so deep graphs work."""
+def _toposort(roots: list, stop: set | None = None) -> list:
+    """Tensors reachable from the roots, each after all tensors it depends on; iterative, so deep graphs work.
+
+    Nodes whose id is in `stop` are included but not looked through.
+    """
     topo: list = []
     visited: set = set()
     stack: list = [(r, False) for r in reversed(roots)]
@@ -705,7 +712,7 @@ def _toposort(roots: list) -> list:
         visited.add(id(node))
         stack.append((node, True))
         ctx = node._ctx
-        if ctx is None:
+        if ctx is None or stop is not None and id(node) in stop:
             continue
         if ctx.parents is None:
             raise RuntimeError(

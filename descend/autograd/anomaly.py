@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from descend import backend
-from descend import tensor as _t
+import sys
+
+import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+
+_t = sys.modules["descend.tensor"]
 from descend.tensor import Tensor
 
 _op_hooks: list = []

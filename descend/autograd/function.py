@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from descend import tensor as _t
+import sys
+
+import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+
+_t = sys.modules["descend.tensor"]
 from descend.autograd.grad_mode import no_grad
 from descend.tensor import Tensor
 
@@ -127,8 +131,6 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     >>> descend.autograd.grad((x ** 3).sum(), x)
     (tensor([12.]),)
     """
-    if create_graph:
-        raise NotImplementedError("autograd.grad(create_graph=True): higher-order gradients are not supported yet")
     if is_grads_batched:
         raise NotImplementedError("autograd.grad(is_grads_batched=True) is not supported")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
@@ -144,7 +146,12 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     for i in inputs:
         if not isinstance(i, Tensor) or not i.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    found = _t.run_backward(outputs, list(grad_outputs), bool(retain_graph), inputs, accumulate=False)
+    if create_graph:
+        from descend.autograd.higher import run_backward_graph
+
+        found = run_backward_graph(outputs, list(grad_outputs), inputs)
+    else:
+        found = _t.run_backward(outputs, list(grad_outputs), bool(retain_graph), inputs, accumulate=False)
     result = []
     for t in inputs:
         g = found.get(id(t))
@@ -157,7 +164,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                                    "Set allow_unused=True if this is the desired behavior.")
             result.append(None)
         else:
-            result.append(Tensor(g))
+            result.append(g if isinstance(g, Tensor) else Tensor(g))
     return tuple(result)
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from descend import tensor as _t
+import sys
+
+import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+
+_t = sys.modules["descend.tensor"]
 
 
 class _GradMode:

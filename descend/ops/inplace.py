@@ -17,7 +17,11 @@ import numpy as np
 
 from descend import backend
 from descend import dtypes as _dt
-from descend import tensor as _t
+import sys
+
+import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+
+_t = sys.modules["descend.tensor"]
 from descend.tensor import Function, Tensor, _index_arrays
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
