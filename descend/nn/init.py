@@ -124,3 +124,82 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     """He: N(0, std²) with std = gain / √fan."""
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     return tensor if std is None else normal_(tensor, 0.0, std, generator)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator: np.random.Generator | None = None) -> Tensor:
+    """Fill with draws from N(mean, std²) truncated to [a, b] (a and b are absolute bounds, as in PyTorch)."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: the lower bound a={a} must be below the upper bound b={b}")
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
+                      "may be incorrect.", stacklevel=2)
+    rng = _rng(generator)
+    n = int(np.prod(tensor.shape))
+    out = rng.normal(mean, std, n)
+    bad = (out < a) | (out > b)
+    # Rejection sampling draws exactly from the truncated distribution; a bounded number of rounds keeps a
+    # far-off window from looping for long, and the clip then only touches a vanishing remainder.
+    for _ in range(100):
+        if not bad.any():
+            break
+        out[bad] = rng.normal(mean, std, int(bad.sum()))
+        bad = (out < a) | (out > b)
+    return _fill(tensor, np.clip(out, a, b).reshape(tensor.shape))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: np.random.Generator | None = None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix (Saxe et al. 2013): dims after the first are flattened."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if 0 in tensor.shape:
+        return tensor
+    rows = int(tensor.shape[0])
+    cols = int(np.prod(tensor.shape)) // rows
+    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))  # makes the distribution uniform over orthogonal matrices
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix (ones on the diagonal of a rectangular one)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
+    return _fill(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D conv weight with the Dirac delta, so the convolution passes its input through."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    out_ch = int(tensor.shape[0])
+    if out_ch % groups:
+        raise ValueError(f"dirac_: dim 0 ({out_ch}) must be divisible by groups ({groups})")
+    per_group = out_ch // groups
+    values = np.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, int(tensor.shape[1]))):
+            values[(g * per_group + d, d) + centre] = 1
+    return _fill(tensor, values)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01,
+            generator: np.random.Generator | None = None) -> Tensor:
+    """Fill a 2-D tensor from N(0, std²) with ceil(sparsity * rows) zeros in every column (Martens 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
+    rows, cols = (int(n) for n in tensor.shape)
+    rng = _rng(generator)
+    values = rng.normal(0.0, std, (rows, cols))
+    zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        values[rng.permutation(rows)[:zeros], c] = 0
+    return _fill(tensor, values)
