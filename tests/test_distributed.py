@@ -121,8 +121,17 @@ def no_sync_gradients() -> dict:
     return out
 
 
+def _worker_raise() -> None:
+    from descend import distributed
+
+    distributed.init()
+    if distributed.rank() == 1:
+        raise ValueError("rank 1 failed on purpose")
+    distributed.barrier()  # rank 0 would wait here forever without MPI_Abort
+
+
 if __name__ == "__main__":
-    {"equivalence": _worker_equivalence}[sys.argv[1]](*sys.argv[2:])
+    {"equivalence": _worker_equivalence, "raise": _worker_raise}[sys.argv[1]](*sys.argv[2:])
 
 
 # --- the tests ---------------------------------------------------------------------------------------------
@@ -190,3 +199,217 @@ def test_no_sync_accumulates_locally_and_the_last_backward_averages(two_rank_res
     for key, want in reference.items():
         if key != "_calls":
             np.testing.assert_allclose(got[key], want, rtol=1e-5, atol=1e-7, err_msg=key)
+
+
+SLOW_MODEL = '''
+import time
+from descend import models, nn
+
+
+class Slow(nn.Module):
+    """MNIST-1D's MLP without dropout, 5 ms slower a forward, so a test can kill a rank mid-run."""
+
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.mlp = models.build("mlp", input_shape, num_classes)
+
+    def forward(self, x):
+        time.sleep(0.005)
+        return self.mlp(x)
+
+
+def build(input_shape, num_classes):
+    return Slow(input_shape, num_classes)
+'''
+
+
+def _train_args(out: Path, model: Path, name: str) -> list[str]:
+    return ["-m", "descend", "train", "--model", f"{model}:build", "--epochs", "2", "--ckpt-every", "10",
+            "--out", str(out), "--name", name, "--quiet"]
+
+
+def _final_weights(run_dir: Path) -> dict:
+    from descend.train.checkpoint import Checkpoints, load
+
+    state = load(Checkpoints(run_dir / "checkpoints").path("latest"))
+    assert state["step"] == 80
+    return {k: np.asarray(v._data if hasattr(v, "_data") else v) for k, v in state["model"].items()}
+
+
+def _rank_pid(parent: int, rank: int) -> int | None:
+    """The pid of a child of mpirun whose environment says it is `rank`."""
+    for child in Path(f"/proc/{parent}/task").glob("*/children"):
+        for pid in child.read_text().split():
+            try:
+                env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
+                return int(pid)
+    return None
+
+
+def _steps_logged(metrics: Path) -> int:
+    if not metrics.exists():
+        return 0
+    steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()
+             if line.strip().endswith("}") and '"kind": "step"' in line]
+    return max(steps, default=0)
+
+
+@needs_mpi
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds rank pids through /proc")
+def test_killed_rank_ends_the_job_quickly_and_resume_reaches_the_same_weights(tmp_path: Path) -> None:
+    model = tmp_path / "slow.py"
+    model.write_text(SLOW_MODEL)
+    full = _run(_mpirun(2, *_train_args(tmp_path, model, "full")))
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert "run directory" in full.stdout and full.stdout.count("done:") == 1  # rank 0 alone reports
+
+    job = subprocess.Popen(_mpirun(2, *_train_args(tmp_path, model, "cut")), cwd=ROOT, env=_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while _steps_logged(tmp_path / "cut" / "metrics.jsonl") < 25 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = _rank_pid(job.pid, 1)
+    assert pid is not None, "rank 1 not found"
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    out, _ = job.communicate(timeout=60)
+    assert time.monotonic() - killed < 10, "the job outlived its killed rank"
+    assert job.returncode != 0
+    assert "rank 1" in out, out  # Open MPI names the rank that died
+    assert _steps_logged(tmp_path / "cut" / "metrics.jsonl") < 80
+
+    # The last complete checkpoint loads; the same world size continues to the same final weights, bit for bit.
+    shutil.copytree(tmp_path / "cut", tmp_path / "cut-1rank")
+    resumed = _run(_mpirun(2, "-m", "descend", "train", "--resume", str(tmp_path / "cut"), "--quiet"))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    want = _final_weights(tmp_path / "full")
+    got = _final_weights(tmp_path / "cut")
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+    # Another world size reshards the same global batches: the same run up to float32 sums' order.
+    single = _run([sys.executable, "-m", "descend", "train", "--resume", str(tmp_path / "cut-1rank"), "--quiet"])
+    assert single.returncode == 0, single.stdout + single.stderr
+    got = _final_weights(tmp_path / "cut-1rank")
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+@needs_mpi
+def test_a_rank_that_raises_ends_the_job_with_its_rank_named() -> None:
+    start = time.monotonic()
+    r = _run(_mpirun(2, str(Path(__file__).resolve()), "raise"), timeout=60)
+    assert time.monotonic() - start < 30
+    assert r.returncode != 0
+    assert "descend: rank 1 of 2: ValueError: rank 1 failed on purpose; aborting all ranks" in r.stderr, r.stderr
+
+
+@needs_mpi
+def test_batch_size_that_does_not_divide_is_a_clear_error(tmp_path: Path) -> None:
+    r = _run(_mpirun(2, "-m", "descend", "train", "--model", "mlp", "--batch-size", "33", "--out",
+                     str(tmp_path)))
+    assert r.returncode != 0
+    assert r.stderr.count("descend train: error: --batch-size: batch size 33 is global and must divide evenly "
+                          "over 2 ranks") == 1, r.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+# --- single-process pieces: the sampler, the sharded loader, the buckets ---------------------------------------
+
+@pytest.mark.parametrize("n,replicas,drop_last", [(10, 3, False), (10, 3, True), (11, 4, False), (11, 4, True),
+                                                  (12, 3, False), (2, 3, False)])
+def test_sampler_matches_pytorch_without_shuffle(n: int, replicas: int, drop_last: bool) -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+
+    from descend.distributed import DistributedSampler
+
+    for rank in range(replicas):
+        ours = DistributedSampler(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        theirs = TorchSampler(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs)
+        assert len(ours) == len(theirs)
+    del torch
+
+
+@pytest.mark.parametrize("n,replicas", [(10, 3), (12, 4)])
+def test_sampler_shards_one_permutation_per_epoch(n: int, replicas: int) -> None:
+    from descend.distributed import DistributedSampler
+
+    def shards(epoch: int) -> list[list[int]]:
+        out = []
+        for rank in range(replicas):
+            s = DistributedSampler(range(n), replicas, rank, shuffle=True, seed=7)
+            s.set_epoch(epoch)
+            out.append(list(s))
+        return out
+
+    first = shards(0)
+    pad = -n % replicas
+    flat = sorted(i for shard in first for i in shard)
+    assert set(flat) == set(range(n)) and len(flat) == n + pad  # all of them, `pad` repeated
+    if pad == 0:
+        assert sorted(flat) == list(range(n))  # disjoint
+    assert shards(0) == first  # the same permutation on every call (every rank)
+    assert shards(1) != first  # set_epoch reshuffles
+
+
+def test_sampler_rejects_a_rank_outside_the_job() -> None:
+    from descend.distributed import DistributedSampler
+
+    with pytest.raises(ValueError, match=r"invalid rank 2, rank should be in the interval \[0, 1\]"):
+        DistributedSampler(range(4), num_replicas=2, rank=2)
+
+
+def test_sharded_loader_splits_each_global_batch() -> None:
+    from descend.data import DataLoader, TensorDataset
+    from descend.distributed import ShardedLoader
+
+    x = np.arange(22, dtype=np.float32).reshape(11, 2)
+    y = np.arange(11)
+    ds = TensorDataset(x, y)
+    whole = [b[1].numpy().tolist() for b in DataLoader(ds, batch_size=4, shuffle=True, generator=3)]
+    parts = [[b[1].numpy().tolist() for b in ShardedLoader(DataLoader(ds, batch_size=4, shuffle=True,
+                                                                      generator=3), rank, 2)]
+             for rank in range(2)]
+    for k, batch in enumerate(whole):
+        got = parts[0][k] + parts[1][k]
+        if len(batch) == 4:
+            assert got == batch
+        else:  # the last batch of 3: 2 rows each, the first row repeated (DistributedSampler's padding)
+            assert got == batch + batch[:1]
+    with pytest.raises(ValueError, match="batch size 5 is global and must divide evenly over 2 ranks"):
+        ShardedLoader(DataLoader(ds, batch_size=5), 0, 2)
+
+
+def test_buckets_hold_parameters_in_backward_order_within_the_cap() -> None:
+    from descend import nn
+    from descend.distributed.ddp import _make_buckets
+
+    model = nn.Sequential(nn.Linear(10, 10), nn.Linear(10, 10))  # 440 bytes of weights, 40 of biases each
+    params = list(model.parameters())
+    buckets = _make_buckets(params, cap_bytes=440)
+    assert [[id(p) for p in b.params] for b in buckets] == [[id(params[3]), id(params[2])],
+                                                              [id(params[1]), id(params[0])]]
+    assert [b.numel for b in buckets] == [110, 110]
+    assert len(_make_buckets(params, cap_bytes=100)) == 4  # a parameter over the cap gets its own bucket
+
+
+def test_single_process_ddp_is_the_module() -> None:
+    from descend import nn
+    from descend.distributed import DistributedDataParallel, init, world_size
+    from descend.tensor import Tensor
+
+    assert init() == 1 and world_size() == 1  # not under mpirun: one process, no MPI
+    model = nn.Linear(3, 2)
+    net = DistributedDataParallel(model)
+    x = Tensor(np.ones((4, 3), dtype=np.float32))
+    out = net(x)
+    np.testing.assert_array_equal(out.detach().numpy(), model(x).detach().numpy())
+    out.sum().backward()
+    np.testing.assert_array_equal(model.weight.grad.numpy(), np.full((2, 3), 4, dtype=np.float32))
+    assert net.allreduce_calls == 0
+    assert list(net.state_dict()) == ["module.weight", "module.bias"]  # PyTorch's keys
