@@ -134,6 +134,10 @@ class Raised:
     exc: BaseException
 
 
+class Threw(Raised):
+    """The probe itself raised (as opposed to returning a `raised(...)` result)."""
+
+
 def nearest_builtin(exc_type: type) -> type:
     for cls in exc_type.__mro__:
         if getattr(builtins, cls.__name__, None) is cls:
@@ -150,7 +154,7 @@ def run(p: Probe, lib) -> Any:
             out = p.func(lib)
         return canon(out, lib)
     except Exception as exc:  # noqa: BLE001 — an exception is a result to compare
-        return Raised(nearest_builtin(type(exc)), exc)
+        return Threw(nearest_builtin(type(exc)), exc)
     finally:
         reset(lib)
 
@@ -184,8 +188,19 @@ def _is_dtype(obj, lib) -> bool:
         and not isinstance(obj, str)
 
 
+def raised(fn: Callable[[], Any]) -> Any:
+    """Run fn; its exception as a comparable result (same built-in class needed), or 'no error'."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 — an exception is a result to compare
+        return Raised(nearest_builtin(type(exc)), exc)
+    return "no error"
+
+
 def canon(obj, lib):
     """Turn a probe's result into plain comparable values."""
+    if isinstance(obj, Raised):
+        return obj
     if _is_tensor(obj, lib):
         return ("tensor", _tensor_array(obj, lib), dtype_name(obj.dtype), tuple(obj.shape),
                 bool(obj.requires_grad))
@@ -289,8 +304,8 @@ def check(name: str, torch_lib, descend_lib) -> str | None:
     if name not in _CACHE:
         p = REGISTRY[name]
         ref = run(p, torch_lib)
-        if p.raises != isinstance(ref, Raised):
-            what = f"raises {type(ref.exc).__name__}: {ref.exc}" if isinstance(ref, Raised) else "does not raise"
+        if p.raises != isinstance(ref, Threw):
+            what = f"raises {type(ref.exc).__name__}: {ref.exc}" if isinstance(ref, Threw) else "does not raise"
             _CACHE[name] = f"probe bug: under torch it {what}"
         else:
             _CACHE[name] = compare(ref, run(p, descend_lib), p.rtol, p.atol)

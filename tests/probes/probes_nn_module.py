@@ -3,7 +3,7 @@
 import copy
 from collections import OrderedDict
 
-from tests.probes.harness import arr, fill, probe, probes
+from tests.probes.harness import arr, fill, probe, probes, raised
 
 
 def _net(torch):
@@ -79,7 +79,7 @@ probes("module", {
     "register_parameter_none": lambda torch: (lambda m: (m.register_parameter("bias", None), m.bias, list(m.parameters()))[1:])(torch.nn.Module()),
     "get_submodule": lambda torch: type(_net(torch).get_submodule("fc2")).__name__,
     "get_submodule_nested": lambda torch: torch.nn.Sequential(_mlp(torch)).get_submodule("0.2").out_features,
-    "get_submodule_missing": lambda torch: _raises(lambda: _net(torch).get_submodule("nope")),
+    "get_submodule_missing": lambda torch: raised(lambda: _net(torch).get_submodule("nope")),
     "get_parameter": lambda torch: _net(torch).get_parameter("fc1.bias"),
     "get_buffer": lambda torch: _net(torch).get_buffer("bn.running_mean"),
     "delattr_module": lambda torch: (lambda m: (delattr(m, "drop"), [n for n, _ in m.named_children()])[1])(_net(torch)),
@@ -104,14 +104,6 @@ probes("module", {
     "extra_repr_custom": lambda torch: _extra_repr(torch),
 })
 
-
-def _raises(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 — the class is the result
-        from tests.probes.harness import nearest_builtin
-        return nearest_builtin(type(exc)).__name__
-    return "no error"
 
 
 def _load_roundtrip(torch):

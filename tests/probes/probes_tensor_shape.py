@@ -1,6 +1,6 @@
 """Probes: shape and movement ops, indexing and gathering."""
 
-from tests.probes.harness import arr, probes
+from tests.probes.harness import arr, probes, raised
 
 
 def _a(torch):
@@ -118,7 +118,7 @@ probes("index", {
     "column_keep": lambda torch: _a(torch)[:, [-1]],
     "mixed_slice_list": lambda torch: _a(torch)[1:, [0, 3]],
     "index_0d_item": lambda torch: _a(torch)[1, 2].item(),
-    "out_of_range_raises": lambda torch: _raises(lambda: _a(torch)[5]),
+    "out_of_range_raises": lambda torch: raised(lambda: _a(torch)[5]),
     "index_select": lambda torch: torch.index_select(_a(torch), 1, torch.tensor([0, 3])),
     "index_select_method": lambda torch: _a(torch).index_select(0, torch.tensor([2])),
     "gather": lambda torch: torch.gather(_a(torch), 1, torch.tensor([[0], [1], [3]])),
@@ -140,14 +140,6 @@ probes("index", {
     "one_hot_infer": lambda torch: torch.nn.functional.one_hot(torch.tensor([0, 3])),
 })
 
-
-def _raises(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 — the class is the result
-        from tests.probes.harness import nearest_builtin
-        return nearest_builtin(type(exc)).__name__
-    return "no error"
 
 
 probes("shape_grad", {

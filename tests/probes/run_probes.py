@@ -23,7 +23,7 @@ def main() -> None:
         if descend is None:
             p = harness.REGISTRY[name]
             ref = harness.run(p, torch)
-            if p.raises != isinstance(ref, harness.Raised):
+            if p.raises != isinstance(ref, harness.Threw):
                 failed[name] = f"probe bug: {ref.exc if isinstance(ref, harness.Raised) else 'no raise'}"
             continue
         diff = harness.check(name, torch, descend)
