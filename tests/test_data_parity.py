@@ -463,3 +463,28 @@ def test_worker_errors_reach_the_main_process():
 
 def bad_init(worker_id):
     raise ValueError("no config")
+
+
+def test_descend_generator_objects_drive_shuffling_and_resume():
+    Generator = getattr(descend, "Generator", None)
+    if Generator is None:
+        pytest.skip("descend.Generator not available")
+    ds = DictDataset(13)
+    g = Generator().manual_seed(7)
+    loader = dud.DataLoader(ds, batch_size=4, shuffle=True, generator=g)
+    # The generator's own stream: its seed's first permutation, then the next (PyTorch's protocol, our RNG).
+    assert as_lists(loader) == as_lists(dud.DataLoader(ds, batch_size=4, sampler=list(
+        np.random.default_rng(7).permutation(13))))
+    g.manual_seed(7)  # reseeding the object restarts the loader's order
+    first = as_lists(loader)
+    it = iter(loader)
+    next(it)
+    state = json.loads(json.dumps(loader.state_dict()))
+    rest = [json.dumps(to_plain(b)) for b in it]
+    other = dud.DataLoader(ds, batch_size=4, shuffle=True, generator=Generator().manual_seed(0))
+    other.load_state_dict(state)
+    assert as_lists(other) == rest and first != rest
+    split = dud.random_split(range(10), [0.5, 0.5], generator=Generator().manual_seed(1))
+    assert list(split[0]) == np.random.default_rng(1).permutation(10)[:5].tolist()
+    sampler = dud.RandomSampler(range(6), generator=Generator().manual_seed(2))
+    assert list(sampler) == np.random.default_rng(2).permutation(6).tolist()

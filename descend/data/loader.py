@@ -122,12 +122,13 @@ class DataLoader:
         self.generator = generator
         # Only a loader that shuffles by itself takes a seed from the global generator, so adding a
         # validation loader does not change the random numbers of anything created after it.
-        self._rng = as_rng(generator) if self.shuffle else None
+        # A descend.Generator is read at each use (its manual_seed replaces the NumPy generator inside).
+        self._fixed_rng = as_rng(generator) if self.shuffle and _inner_rng(generator) is None else None
         if sampler is None:
             if iterable:
                 sampler = _InfiniteConstantSampler()
             elif self.shuffle:
-                sampler = RandomSampler(dataset, generator=self._rng)
+                sampler = RandomSampler(dataset, generator=self._fixed_rng if self._fixed_rng is not None else generator)
             else:
                 sampler = SequentialSampler(dataset)
         if batch_sampler is None and self.batch_size is not None:
@@ -157,6 +158,13 @@ class DataLoader:
             raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
 
     @property
+    def _rng(self) -> np.random.Generator | None:
+        """The generator a shuffling loader draws its orders from."""
+        if not self.shuffle:
+            return None
+        return self._fixed_rng if self._fixed_rng is not None else _inner_rng(self.generator)
+
+    @property
     def _auto_collation(self) -> bool:
         return self.batch_sampler is not None
 
@@ -175,7 +183,8 @@ class DataLoader:
     # --- iteration ---------------------------------------------------------------------------------------
     def _sampler_rngs(self) -> list[np.random.Generator]:
         """The generators an epoch's order is drawn from (whose states a resume must restore)."""
-        rngs = [self._rng] if self._rng is not None else []
+        own = self._rng
+        rngs = [own] if own is not None else []
         samplers = [self.sampler, getattr(self.batch_sampler, "sampler", None), self.batch_sampler]
         for s in samplers:
             g = getattr(s, "generator", None)

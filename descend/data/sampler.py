@@ -17,7 +17,8 @@ from descend.tensor import Tensor
 
 def as_rng(generator: Any) -> np.random.Generator:
     """A NumPy Generator from `generator`: None (a child of descend's global generator), an int seed, a
-    numpy.random.Generator, or a descend.Generator (any object holding a numpy.random.Generator).
+    numpy.random.Generator, or a descend.Generator (any object whose `numpy()` returns the
+    numpy.random.Generator that draws its numbers).
 
     A Generator object is used as is (drawing from it advances it), so one seeded generator gives one
     reproducible sequence of epochs.
@@ -36,16 +37,12 @@ def as_rng(generator: Any) -> np.random.Generator:
 
 
 def _inner_rng(generator: Any) -> np.random.Generator | None:
-    """The numpy.random.Generator inside a Generator object (descend.Generator keeps one), else None."""
-    for name in ("numpy_generator", "_rng", "_generator", "rng", "generator"):
-        value = getattr(generator, name, None)
-        if callable(value) and not isinstance(value, np.random.Generator):
-            try:
-                value = value()
-            except TypeError:
-                continue
-        if isinstance(value, np.random.Generator):
-            return value
+    """The numpy.random.Generator of a descend.Generator (its `numpy()`), or None for anything else."""
+    numpy = getattr(generator, "numpy", None)
+    if callable(numpy) and not isinstance(generator, np.random.Generator):
+        rng = numpy()
+        if isinstance(rng, np.random.Generator):
+            return rng
     return None
 
 
