@@ -1,6 +1,6 @@
 """Datasets and the DataLoader: built-in data (MNIST-1D, Fashion-MNIST, 2-D mixtures) and the user's files."""
 
-from descend.data.collate import default_collate, default_convert
+from descend.data._collate import default_collate, default_convert
 from descend.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
                                   random_split)
 from descend.data.fashion_mnist import DEBIAN_ROOT, FashionMNIST, load_fashion_mnist, read_idx

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from descend import backend
-from descend.data.collate import collate, default_collate, default_convert  # noqa: F401 (collate re-exported)
+from descend.data._collate import collate, default_collate, default_convert  # noqa: F401 (collate re-exported)
 from descend.data.dataset import IterableDataset, Subset, TensorDataset
 from descend.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
                                   WeightedRandomSampler, _inner_rng, as_rng)

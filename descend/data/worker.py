@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from descend import backend
-from descend.data.collate import _to_tensor
+from descend.data._collate import _to_tensor
 
 _POLL_S = 0.2  # how often a waiting side checks that the other is still alive (a get returns at once on data)
 _JOIN_S = 1.0  # how long shutdown waits for busy workers before terminating them
