@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from descend import dtypes as _dt
+from descend.backend import default_dtype
 from descend.ops import elementwise as _ew
 from descend.ops import indexing as _ix
 from descend.ops import matmul as _mm
@@ -81,6 +83,8 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
         if min is None and max is None:
             raise OpError("clamp: at least one of min and max must be given")
         return _pw.ClampTensor.apply(input, min, max)
+    if input._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        input = input.to(default_dtype())  # an int tensor clamped to a float bound is float, as in PyTorch
     return _ew.Clamp.apply(input, lo=min, hi=max)
 
 
@@ -103,6 +107,10 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return _ix.nonzero(condition, as_tuple=True)
     if isinstance(condition, Tensor) and condition._data.dtype != np.bool_:
         raise OpError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        # Two Python numbers: PyTorch's dtype for them (float -> the default float, int -> int64).
+        dt = _dt.result_type_of([input, other], _dt.of(default_dtype())).dtype
+        input, other = np.asarray(input, dtype=dt), np.asarray(other, dtype=dt)
     return _ew.Where.apply(condition, input, other)
 
 

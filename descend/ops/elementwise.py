@@ -38,6 +38,11 @@ def _promote(a: Any, b: Any) -> tuple:
     return _dt.promote_pair(a, b, _dt.of(default_dtype()))
 
 
+def _floating(a: Any) -> Any:
+    """Integer and bool inputs of exp, log, sqrt, ... in the default float dtype, as PyTorch computes them."""
+    return a if a.dtype.kind in "fc" else a.astype(default_dtype())
+
+
 def _integral(x: Any) -> bool:
     d = getattr(x, "dtype", None)
     return d.kind in "biu" if d is not None else isinstance(x, int)
@@ -174,6 +179,7 @@ class Neg(Function):
 
 class Exp(Function):
     def forward(self, a):
+        a = _floating(a)
         self.out = get_array_module(a).exp(a)
         return self.out
 
@@ -183,7 +189,7 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, a):
-        self.a = a
+        self.a = a = _floating(a)
         return get_array_module(a).log(a)
 
     def backward(self, g):
@@ -192,6 +198,7 @@ class Log(Function):
 
 class Sqrt(Function):
     def forward(self, a):
+        a = _floating(a)
         self.out = get_array_module(a).sqrt(a)
         return self.out
 
@@ -258,6 +265,7 @@ class LeakyReLU(Function):
 
 class Sigmoid(Function):
     def forward(self, a):
+        a = _floating(a)
         xp = get_array_module(a)
         # 1 / (1 + exp(-x)) is accurate everywhere; for x < -88 (float32) exp overflows to inf and the
         # result is the correct 0, so only the warning needs silencing.
@@ -271,6 +279,7 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     def forward(self, a):
+        a = _floating(a)
         self.out = get_array_module(a).tanh(a)
         return self.out
 
@@ -298,7 +307,7 @@ class Softplus(Function):
 
 class Erf(Function):
     def forward(self, a):
-        self.a = a
+        self.a = a = _floating(a)
         return erf(a)
 
     def backward(self, g):

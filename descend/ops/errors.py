@@ -9,3 +9,7 @@ class OpError(RuntimeError, ValueError):
 
 class OpTypeError(RuntimeError, TypeError):
     """A dtype an op cannot take: a RuntimeError as in PyTorch, and a TypeError as before."""
+
+
+class OpIndexError(IndexError, RuntimeError):
+    """An index or dim out of range: an IndexError, and a RuntimeError where PyTorch raises one."""

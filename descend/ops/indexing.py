@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import get_array_module
-from descend.ops.errors import OpError
+from descend.ops.errors import OpError, OpIndexError
 from descend.ops.logic import raw
 from descend.ops.movement import GetItem
 from descend.tensor import Function, Tensor
@@ -20,7 +20,7 @@ def dim_index(dim: int, ndim: int, op: str) -> int:
     """A dim argument made non-negative, or an IndexError naming the op."""
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
+        raise OpIndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
     return dim % n
 
 
@@ -50,7 +50,7 @@ def _check_index(op: str, a: Any, dim: int, index: Any, src: Any = None) -> None
         if src is not None and index.shape[d] > src.shape[d]:
             raise OpError(f"{op}: index shape {index.shape} exceeds src shape {src.shape} in dim {d}")
     if index.size and (index.min() < -a.shape[dim] or index.max() >= a.shape[dim]):
-        raise IndexError(f"{op}: index out of range for dim {dim} of size {a.shape[dim]}")
+        raise OpIndexError(f"{op}: index out of range for dim {dim} of size {a.shape[dim]}")
 
 
 class Gather(Function):

@@ -11,7 +11,9 @@ from descend.tensor import Function
 
 def check_matmul(op: str, a: Any, b: Any) -> None:
     """Raise a clear error if a @ b is undefined: names the op, both shapes and, on a clash, both dtypes."""
-    sa, sb = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
+    if not hasattr(a, "shape") or not hasattr(b, "shape"):
+        raise OpTypeError(f"{op}: both operands must be tensors, got {type(a).__name__} @ {type(b).__name__}")
+    sa, sb = tuple(a.shape), tuple(b.shape)
     if not sa or not sb:
         raise OpError(f"{op}: both operands need at least 1 dimension, got {sa} @ {sb}")
     k_b = sb[0] if len(sb) == 1 else sb[-2]

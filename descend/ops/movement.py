@@ -7,7 +7,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend.backend import get_array_module
-from descend.ops.errors import OpError
+from descend import dtypes as _dt
+from descend.backend import default_dtype
+from descend.ops.errors import OpError, OpIndexError
 from descend.tensor import Function, Tensor
 
 
@@ -154,8 +156,18 @@ class Cat(Function):
         if not arrays:
             raise OpError("cat: expected a non-empty sequence of tensors")
         ndim = arrays[0].ndim
-        self.dim = dim % max(ndim, 1)
+        if ndim == 0:
+            raise OpError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+        if not -ndim <= dim < ndim:
+            raise OpIndexError(f"cat: dim {dim} is out of range for tensors of {ndim} dimensions")
+        self.dim = dim % ndim
         self.sizes = [a.shape[self.dim] for a in arrays]
+        first = arrays[0].dtype
+        for a in arrays:
+            if a.dtype != first:  # mixed dtypes: PyTorch's promotion, not NumPy's (float32 + int64 is float32)
+                out = _dt.result_type_of(arrays, _dt.of(default_dtype())).dtype
+                arrays = tuple(a.astype(out, copy=False) for a in arrays)
+                break
         try:
             return xp.concatenate(arrays, axis=self.dim)
         except ValueError:
@@ -248,12 +260,19 @@ def squeeze(t: Tensor, dim: Any = None) -> Tensor:
 
 def unsqueeze(t: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dim at `dim`."""
+    if not -(t.ndim + 1) <= dim <= t.ndim:
+        raise OpIndexError(f"unsqueeze: dim {dim} is out of range for a tensor of {t.ndim} dimensions")
     d = dim % (t.ndim + 1)
     return Reshape.apply(t, shape=t.shape[:d] + (1,) + t.shape[d:])
 
 
 def transpose(t: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims."""
+    n = max(t.ndim, 1)
+    if not (-n <= dim0 < n and -n <= dim1 < n):
+        raise OpIndexError(f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor of {t.ndim} dimensions")
+    if t.ndim == 0:
+        return Reshape.apply(t, shape=())
     dims = list(range(t.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return Permute.apply(t, dims=tuple(dims))

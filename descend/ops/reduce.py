@@ -48,6 +48,8 @@ class Sum(Function):
     def forward(self, a, dim=None, keepdim=False):
         self.shape, self.keepdim = a.shape, keepdim
         self.axes = _axes(dim, a.ndim, "sum")
+        if a.dtype.kind in "biu":  # integers and bools sum in int64, as in PyTorch (NumPy gives uint64 for uint8)
+            a = a.astype(np.int64)
         return get_array_module(a).asarray(a.sum(axis=self.axes, keepdims=keepdim))
 
     def backward(self, g):
@@ -56,6 +58,8 @@ class Sum(Function):
 
 class Mean(Function):
     def forward(self, a, dim=None, keepdim=False):
+        if a.dtype.kind not in "fc":
+            raise OpError(f"mean: expected a floating tensor, got dtype {a.dtype}; convert with .float() first")
         self.shape, self.keepdim = a.shape, keepdim
         self.axes = _axes(dim, a.ndim, "mean")
         self.count = a.size if self.axes is None else int(np.prod([a.shape[i] for i in self.axes]))
@@ -68,6 +72,8 @@ class Mean(Function):
 class Var(Function):
     def forward(self, a, dim=None, correction=1, keepdim=False):
         xp = get_array_module(a)
+        if a.dtype.kind not in "fc":
+            raise OpError(f"var/std: expected a floating tensor, got dtype {a.dtype}; convert with .float() first")
         self.axes = _axes(dim, a.ndim, "var")
         self.shape, self.keepdim = a.shape, keepdim
         n = a.size if self.axes is None else int(np.prod([a.shape[i] for i in self.axes]))
