@@ -488,3 +488,20 @@ def test_descend_generator_objects_drive_shuffling_and_resume():
     assert list(split[0]) == np.random.default_rng(1).permutation(10)[:5].tolist()
     sampler = dud.RandomSampler(range(6), generator=Generator().manual_seed(2))
     assert list(sampler) == np.random.default_rng(2).permutation(6).tolist()
+
+
+def test_persistent_iterable_workers_restart_each_epoch_and_other_options():
+    ref = list(tud.DataLoader(TorchStream(9), batch_size=2, num_workers=2))
+    loader = dud.DataLoader(Stream(9), batch_size=2, num_workers=2, persistent_workers=True)
+    first = list(loader)
+    it = iter(loader)
+    next(it)  # an abandoned epoch: its late results must not leak into the next one
+    del it
+    assert_same(first, ref)
+    assert_same(list(loader), ref)
+    loader._pool.shutdown()
+    # in_order=False gives the same batches, in any order; pin_memory is accepted (host memory is not pinned).
+    ds = DictDataset(17)
+    want = sorted(as_lists(dud.DataLoader(ds, batch_size=3)))
+    assert sorted(as_lists(dud.DataLoader(ds, batch_size=3, num_workers=2, in_order=False))) == want
+    assert sorted(as_lists(dud.DataLoader(ds, batch_size=3, pin_memory=True))) == want

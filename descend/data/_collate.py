@@ -21,9 +21,14 @@ class CollateError(ValueError, RuntimeError):
     """Samples that cannot be stacked into one batch (a RuntimeError, as torch.stack's, and a ValueError)."""
 
 
+# True in DataLoader worker processes: they build host tensors (a forked process must not touch CUDA) and
+# the main process moves each batch to the device.
+_HOST_ONLY = False
+
+
 def _to_tensor(batch: Any) -> Tensor:
     """A Tensor on the current backend (batches move to the GPU when the backend is CuPy)."""
-    return Tensor(backend.xp.asarray(batch))
+    return Tensor(backend.to_numpy(batch) if _HOST_ONLY else backend.xp.asarray(batch))
 
 
 def _is_numpy(x: Any) -> bool:

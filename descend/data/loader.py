@@ -86,26 +86,9 @@ class DataLoader:
                  timeout: float = 0, worker_init_fn: Callable | None = None, multiprocessing_context: Any = None,
                  generator: Any = None, *, prefetch_factor: int | None = None, persistent_workers: bool = False,
                  pin_memory_device: str = "", in_order: bool = True) -> None:
-        if batch_size is not None and (isinstance(batch_size, bool)
-                                       or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         self._check_workers(num_workers, timeout, prefetch_factor, persistent_workers)
+        batch_size, drop_last = self._check_sampling(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last)
         iterable = isinstance(dataset, IterableDataset)
-        if iterable:
-            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
-                if value not in (None, False):
-                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
-                                     f"but got {name}={value!r}")
-        elif sampler is not None and shuffle:
-            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None:
-            if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, "
-                                 "shuffle, sampler, and drop_last")
-            batch_size, drop_last = None, False
-        elif batch_size is None and drop_last:
-            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
-                             "exclusive with drop_last")
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
@@ -128,7 +111,8 @@ class DataLoader:
             if iterable:
                 sampler = _InfiniteConstantSampler()
             elif self.shuffle:
-                sampler = RandomSampler(dataset, generator=self._fixed_rng if self._fixed_rng is not None else generator)
+                own = self._fixed_rng if self._fixed_rng is not None else generator
+                sampler = RandomSampler(dataset, generator=own)
             else:
                 sampler = SequentialSampler(dataset)
         if batch_sampler is None and self.batch_size is not None:
@@ -138,9 +122,34 @@ class DataLoader:
             default_collate if self.batch_size is not None or batch_sampler is not None else default_convert)
         self._pool: WorkerPool | None = None
         self._in_epoch = False
-        self._epoch_start: dict | None = None  # generator states when the current epoch's order was drawn
+        self._epoch_start: list | None = None  # generator states when the current epoch's order was drawn
         self._yielded = 0  # batches of the current epoch yielded so far
         self._resume: dict | None = None
+
+    @staticmethod
+    def _check_sampling(dataset: Any, batch_size: Any, shuffle: Any, sampler: Any, batch_sampler: Any,
+                        drop_last: bool) -> tuple:
+        """PyTorch's rules for combining the sampling options; (batch_size, drop_last) as used."""
+        if batch_size is not None and (isinstance(batch_size, bool)
+                                       or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        iterable = isinstance(dataset, IterableDataset)
+        if iterable:
+            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if value is not None and value is not False:
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                                     f"but got {name}={value!r}")
+        elif sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+        return batch_size, drop_last
 
     @staticmethod
     def _check_workers(num_workers: Any, timeout: Any, prefetch_factor: Any, persistent_workers: bool) -> None:

@@ -21,7 +21,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from descend import backend
+from descend.data import _collate
 from descend.data._collate import _to_tensor
+from descend.tensor import Tensor
 
 _POLL_S = 0.2  # how often a waiting side checks that the other is still alive (a get returns at once on data)
 _JOIN_S = 1.0  # how long shutdown waits for busy workers before terminating them
@@ -169,6 +171,7 @@ def _worker_loop(spec: FetcherSpec, dataset: Any, index_queue: Any, result_queue
                  num_workers: int, seed: int, init_fn: Callable | None, parent_pid: int) -> None:
     """Serve tasks from `index_queue` until told to stop (None) or the parent process is gone."""
     global _worker_info
+    _collate._HOST_ONLY = True
     _seed_worker(seed)
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     failure, fetcher = None, None
@@ -212,6 +215,19 @@ def _worker_loop(spec: FetcherSpec, dataset: Any, index_queue: Any, result_queue
 
 
 # --- the pool in the main process -------------------------------------------------------------------------
+
+def _to_device(batch: Any) -> Any:
+    """A worker's batch with its host tensors moved to the backend's device (CuPy)."""
+    if isinstance(batch, Tensor):
+        return Tensor(backend.xp.asarray(batch._data))
+    if isinstance(batch, dict):
+        return type(batch)((k, _to_device(v)) for k, v in batch.items())
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_to_device(v) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v) for v in batch)
+    return batch
+
 
 def _shutdown(workers: list, index_queues: list, result_queue: Any) -> None:
     for q in index_queues:
@@ -339,4 +355,4 @@ class WorkerPool:
             if isinstance(payload, _Failure):
                 payload.reraise()
             put()
-            yield payload
+            yield payload if backend.xp is np else _to_device(payload)
