@@ -73,7 +73,15 @@ class DataLoader:
     an int seed, a descend/numpy Generator, or None for a child of the global generator made here).
 
     A resumed loader first yields exactly the batches of the interrupted epoch that were not yet yielded, in
-    that epoch's order, and later epochs are identical to an uninterrupted run.
+    that epoch's order, and later epochs are identical to an uninterrupted run. The state holds the states of
+    the generators the order comes from (the loader's, and a sampler's own Generator object); a sampler
+    drawing from the global generator (generator=None) resumes exactly only if it is deterministic.
+
+    Differences from PyTorch: orders come from NumPy's PCG64, so a seed gives other (equally random) orders
+    than torch's; `shuffle=True` without a generator seeds the loader's generator once, here, from the global
+    one (PyTorch draws from it every epoch); worker seeds (`base_seed + worker_id`) are derived from the
+    generator's state without drawing from it, so `num_workers` changes no random stream of the main
+    process; `pin_memory` is accepted and does nothing (no CUDA copy engine to feed).
 
     >>> from descend.data import TensorDataset
     >>> [b[0].tolist() for b in DataLoader(TensorDataset(np.arange(5)), batch_size=2)]
