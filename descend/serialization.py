@@ -51,7 +51,8 @@ def _pack(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
 
     def name_for(path: str) -> str:
         name, n = path or "tensor", 1
-        while name in tensors:  # e.g. {"a.b": x, "a": {"b": y}}: the skeleton keeps them apart
+        # e.g. {"a.b": x, "a": {"b": y}}: the skeleton keeps them apart; "__metadata__" is the header's.
+        while name in tensors or name == "__metadata__":
             name, n = f"{path}#{n}", n + 1
         return name
 
@@ -198,7 +199,11 @@ def load(f: Any, map_location: Any = None, pickle_module: Any = None, *, weights
         skeleton = json.loads(text)
     except (TypeError, ValueError) as e:
         raise ValueError(f"descend.load: {name}: corrupt skeleton metadata ({e})") from None
-    return _unpack(skeleton, arrays, place)
+    try:
+        return _unpack(skeleton, arrays, place)
+    except KeyError as e:
+        raise ValueError(f"descend.load: {name}: corrupt file: the skeleton names tensor {e} that the file "
+                         f"does not hold") from None
 
 
 def _placer(map_location: Any) -> Any:

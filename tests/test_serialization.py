@@ -70,6 +70,7 @@ def test_nested_plain_values_round_trip_exactly():
         "__tensor__": "a key that looks like a tag", "dotted.key": descend.ones(2),
         "dotted": {"key": descend.zeros(2)},  # the same tensor path as the key above: both survive
         "arr": np.arange(3, dtype=np.int16), "scalar": np.float32(1.5),
+        "__metadata__": descend.ones(1),  # the safetensors header's own key, as a tensor name
     }
     assert_same(round_trip(obj), obj)
     for top in (descend.arange(4), [descend.ones(1), 2], (3, "x"), 5, "text", None, float("nan")):
