@@ -47,6 +47,7 @@ PROBE_MODULES = [
     "tests.probes.probes_optim",
     "tests.probes.probes_data",
     "tests.probes.probes_save",
+    "tests.probes.probes_scripts",
 ]
 
 
