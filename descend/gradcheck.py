@@ -92,3 +92,37 @@ def _grad_array(t: Tensor) -> np.ndarray:
     if t.grad is None:
         return np.zeros(t.shape)
     return backend.to_numpy(t.grad._data)
+
+
+def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
+    """Check second derivatives: gradcheck of x -> autograd.grad(fn(x), x, v, create_graph=True).
+
+    The gradient of fn's outputs against a fixed random cotangent v is itself a function of the inputs; its
+    backward (through the recorded first backward) must match central differences, as
+    torch.autograd.gradgradcheck checks.
+
+    >>> import descend
+    >>> x = descend.tensor([0.3, -1.2], dtype=descend.float64, requires_grad=True)
+    >>> gradgradcheck(lambda t: (t * t.exp()).sum(), [x])
+    True
+    """
+    from descend.autograd import enable_grad, grad
+
+    inputs = tuple(inputs)
+    wrt = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    rng = np.random.default_rng(seed + 1)
+    cotangents: list = []
+
+    def first(*args: Any) -> tuple:
+        with enable_grad():
+            outs = [o for o in _outputs(fn(*args)) if o.requires_grad]
+            if not cotangents:
+                xp = backend.get_array_module(outs[0]._data)
+                cotangents.extend(Tensor(xp.asarray(rng.standard_normal(o.shape)).astype(o._data.dtype))
+                                  for o in outs)
+            grads = grad(outs, wrt, cotangents, create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(w._data * 0) for g, w in zip(grads, wrt))
+
+    first.__name__ = f"grad of {getattr(fn, '__name__', 'fn')}"
+    return gradcheck(first, inputs, eps, atol, rtol, raise_exception, seed)

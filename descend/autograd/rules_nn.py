@@ -74,10 +74,10 @@ def _cross_entropy(ctx, x, target, *rest):
     n_classes = x.shape[1]
     w = None if weight is None else _class_layout(to_np(weight).astype(x._data.dtype), x.ndim)
     t = to_np(target)
-    if t.dtype.kind == "f" and t.shape == x.shape:
-        coef = t * (1 - eps) + eps / n_classes
-        coef = coef if w is None else coef * w
-        return _reduce(-(logp * const(coef.astype(x._data.dtype))).sum(1), red)
+    if t.dtype.kind == "f" and t.shape == x.shape:  # probabilities: a differentiable input like the logits
+        coef = target * (1 - eps) + eps / n_classes
+        coef = coef if w is None else coef * const(w)
+        return _reduce(-(logp * coef).sum(1), red)
     valid = t != ignore
     safe = np.where(valid, t, 0)
     onehot = np.zeros(x.shape, x._data.dtype)
