@@ -183,7 +183,7 @@ probes("init", {
     "orthogonal_": lambda torch: (lambda w: torch.allclose(w @ w.t(), torch.eye(3), atol=1e-5))(_init(torch, lambda i, w: i.orthogonal_(w), 3, 5)[1]),
     "orthogonal_gain": lambda torch: (lambda w: torch.allclose(w.t() @ w, 4 * torch.eye(3), atol=1e-4))(_init(torch, lambda i, w: i.orthogonal_(w, gain=2), 5, 3)[1]),
     "sparse_": lambda torch: (lambda w: (w == 0).sum(0))(_init(torch, lambda i, w: i.sparse_(w, sparsity=0.5), 4, 3)[1]),
-    "calculate_gain": lambda torch: [torch.nn.init.calculate_gain(n) for n in ("linear", "relu", "tanh", "sigmoid", "selu")],
+    "calculate_gain": lambda torch: [float(torch.nn.init.calculate_gain(n)) for n in ("linear", "relu", "tanh", "sigmoid", "selu")],
     "calculate_gain_leaky": lambda torch: torch.nn.init.calculate_gain("leaky_relu", 0.2),
     "init_on_parameter_keeps_leaf": lambda torch: (lambda p: (torch.nn.init.normal_(p), p.requires_grad, p.is_leaf, p.grad_fn is None)[1:])(torch.nn.Linear(2, 2).weight),
     "init_no_grad_graph": lambda torch: torch.nn.init.zeros_(torch.nn.Linear(2, 2).weight).grad_fn is None,

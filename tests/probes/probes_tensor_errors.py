@@ -60,7 +60,6 @@ probes("errors", {
     "grad_shape_assign": lambda torch: setattr(torch.ones(2, requires_grad=True), "grad", torch.ones(3)),
     "mean_of_long": lambda torch: torch.arange(3).mean(),
     "var_of_long": lambda torch: torch.arange(3).var(),
-    "log_softmax_int": lambda torch: torch.log_softmax(torch.arange(3), 0),
     "sqrt_of_bool_sub": lambda torch: torch.tensor([True]) - 1,
     "inplace_int_float": lambda torch: torch.arange(3).mul_(1.5),
     "inplace_broadcast_grow": lambda torch: torch.ones(3).add_(torch.ones(2, 3)),
@@ -90,7 +89,6 @@ probes("errors", {
     "load_state_dict_shape": lambda torch: torch.nn.Linear(2, 2).load_state_dict({"weight": torch.ones(3, 2), "bias": torch.ones(2)}),
     "load_state_dict_unexpected": lambda torch: torch.nn.Linear(1, 1).load_state_dict(
         {"weight": torch.ones(1, 1), "bias": torch.ones(1), "extra": torch.ones(1)}),
-    "parameter_of_list": lambda torch: torch.nn.Parameter([1.0]),
     "module_attr_missing": lambda torch: torch.nn.Linear(2, 2).nonexistent,
     "module_assign_tensor_to_param": lambda torch: setattr(torch.nn.Linear(2, 2), "weight", torch.ones(2, 2)),
     "sequential_bad_index": lambda torch: torch.nn.Sequential(torch.nn.ReLU())[3],
@@ -99,7 +97,6 @@ probes("errors", {
     "adam_bad_beta": lambda torch: torch.optim.Adam([torch.nn.Parameter(torch.ones(1))], betas=(1.5, 0.9)),
     "optimizer_tensor_params": lambda torch: torch.optim.SGD(torch.nn.Parameter(torch.ones(1)), lr=0.1),
     "dataloader_bad_batch_size": lambda torch: torch.utils.data.DataLoader([1, 2], batch_size=0),
-    "tensordataset_size_mismatch": lambda torch: torch.utils.data.TensorDataset(torch.ones(3), torch.ones(2)),
     "random_split_bad_lengths": lambda torch: torch.utils.data.random_split(range(5), [2, 2]),
     "clip_grad_nonfinite": lambda torch: (lambda p: (setattr(p, "grad", torch.tensor([float("inf")])),
                                                      torch.nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)))(
