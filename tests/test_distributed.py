@@ -224,15 +224,22 @@ def build(input_shape, num_classes):
 
 
 def _train_args(out: Path, model: Path, name: str) -> list[str]:
-    return ["-m", "descend", "train", "--model", f"{model}:build", "--epochs", "2", "--ckpt-every", "10",
-            "--out", str(out), "--name", name, "--quiet"]
+    """60 steps (2 epochs of 30 batches of 20) of the slow MLP on 600 MNIST-1D samples, saved as a file."""
+    data = out / "mnist1d-600.npz"
+    if not data.exists():
+        from descend.data.mnist1d import MNIST1D
+
+        x, y = (a[:600] for a in MNIST1D(train=True).arrays)
+        np.savez(data, x=x, y=y)
+    return ["-m", "descend", "train", "--model", f"{model}:build", "--data", str(data), "--epochs", "2",
+            "--batch-size", "20", "--ckpt-every", "10", "--out", str(out), "--name", name, "--quiet"]
 
 
 def _final_weights(run_dir: Path) -> dict:
     from descend.train.checkpoint import Checkpoints, load
 
     state = load(Checkpoints(run_dir / "checkpoints").path("latest"))
-    assert state["step"] == 80
+    assert state["step"] == 60
     return {k: np.asarray(v._data if hasattr(v, "_data") else v) for k, v in state["model"].items()}
 
 
@@ -279,7 +286,7 @@ def test_killed_rank_ends_the_job_quickly_and_resume_reaches_the_same_weights(tm
     assert time.monotonic() - killed < 10, "the job outlived its killed rank"
     assert job.returncode != 0
     assert "rank 1" in out, out  # Open MPI names the rank that died
-    assert _steps_logged(tmp_path / "cut" / "metrics.jsonl") < 80
+    assert _steps_logged(tmp_path / "cut" / "metrics.jsonl") < 60
 
     # The last complete checkpoint loads; the same world size continues to the same final weights, bit for bit.
     shutil.copytree(tmp_path / "cut", tmp_path / "cut-1rank")
