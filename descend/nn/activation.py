@@ -207,6 +207,9 @@ class Softshrink(_Elementwise):
         super().__init__()
         self.lambd = lambd
 
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
 
 class Hardshrink(Softshrink):
     """x where |x| > lambd, else 0."""

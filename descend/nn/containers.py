@@ -180,9 +180,9 @@ class ParameterList(Module):
         lines = []
         for i, p in enumerate(self):
             if isinstance(p, Tensor):
-                lines.append(f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]")
+                lines.append(f"  ({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]")
             else:
-                lines.append(f"({i}): Object of type: {type(p).__name__}")
+                lines.append(f"  ({i}): Object of type: {type(p).__name__}")
         return "\n".join(lines)
 
     def forward(self, *args: Any) -> Any:
@@ -251,8 +251,9 @@ class ParameterDict(Module):
             self[k] = v
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({k}): Parameter containing: [{v.dtype} of size {'x'.join(map(str, v.shape))}]"
-                         if isinstance(v, Tensor) else f"({k}): Object of type: {type(v).__name__}"
+        # PyTorch indents these lines by two more spaces than a child module's.
+        return "\n".join(f"  ({k}): Parameter containing: [{v.dtype} of size {'x'.join(map(str, v.shape))}]"
+                         if isinstance(v, Tensor) else f"  ({k}): Object of type: {type(v).__name__}"
                          for k, v in self.items())
 
     def forward(self, *args: Any) -> Any:

@@ -226,8 +226,6 @@ class RNN(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if self.nonlinearity != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
         if not self.bias:
             s += ", bias=False"
         if self.batch_first:
