@@ -218,3 +218,25 @@ def sequential_cnn(torch):
     net.eval()
     x = torch.tensor(arr(2, 1, 6, 6))
     return net(x)
+
+
+def _dropout_train(torch, make, *shape):
+    """Training-mode dropout: which values occur, and whether masks are per element or per channel."""
+    torch.manual_seed(0)
+    m = make(torch.nn)
+    y = m(torch.ones(*shape))
+    values = sorted(set(round(v, 4) for v in y.flatten().tolist()))
+    per_channel = y.flatten(2).std(-1).max().item() == 0 if y.dim() > 2 else None
+    return values, per_channel, y.shape
+
+
+probes("dropout", {
+    "dropout_values": lambda torch: _dropout_train(torch, lambda nn: nn.Dropout(0.5), 50, 8),
+    "dropout_rate": lambda torch: round((torch.nn.Dropout(0.3)(torch.ones(20000)) == 0).float().mean().item(), 1),
+    "dropout1d_channels": lambda torch: _dropout_train(torch, lambda nn: nn.Dropout1d(0.5), 8, 16, 5),
+    "dropout2d_channels": lambda torch: _dropout_train(torch, lambda nn: nn.Dropout2d(0.5), 4, 16, 3, 3),
+    "dropout_grad_matches_mask": lambda torch: (lambda x: (lambda y: (y.sum().backward(), torch.equal(x.grad, y.detach()))[1])(torch.nn.Dropout(0.5)(x)))(torch.ones(100, requires_grad=True)),
+    "dropout_inplace_flag": lambda torch: torch.nn.Dropout(0.1, inplace=True).inplace,
+    "alpha_dropout_eval": lambda torch: torch.nn.AlphaDropout(0.2).eval()(torch.ones(3)),
+    "functional_dropout2d_eval": lambda torch: torch.nn.functional.dropout2d(torch.ones(1, 2, 2, 2), 0.5, training=False),
+})

@@ -152,3 +152,23 @@ def save_every_epoch_best_idiom(torch):
                 torch.save(model.state_dict(), path)
         model.load_state_dict(torch.load(path, weights_only=True))
     return best, model[3].bias
+
+
+@probe("save")
+def weights_only_false_state_dict(torch):
+    # Divergence by design (descend never unpickles): listed in known.py.
+    sd = {"w": torch.ones(2)}
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=False)
+
+
+@probe("save")
+def whole_model_save_load(torch):
+    # word_language_model saves the whole module; descend refuses by design (known.py).
+    model = _model(torch)
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    buf.seek(0)
+    return type(torch.load(buf, weights_only=False)).__name__

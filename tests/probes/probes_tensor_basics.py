@@ -320,3 +320,30 @@ probes("attr", {
     "bool_of_many_raises": lambda torch: bool(torch.ones(2)),
     "item_of_many_raises": lambda torch: torch.ones(3).item(),
 }, raises=True)
+
+
+def _same_draws(torch, draw):
+    """Two draws from generators seeded alike are equal; the shape and dtype of one."""
+    a = draw(torch.Generator().manual_seed(7))
+    b = draw(torch.Generator().manual_seed(7))
+    return torch.equal(a, b), a.shape, a.dtype
+
+
+probes("generator", {
+    "randn": lambda torch: _same_draws(torch, lambda g: torch.randn(2, 3, generator=g)),
+    "rand": lambda torch: _same_draws(torch, lambda g: torch.rand(4, generator=g)),
+    "randint": lambda torch: _same_draws(torch, lambda g: torch.randint(0, 9, (5,), generator=g)),
+    "randperm": lambda torch: _same_draws(torch, lambda g: torch.randperm(6, generator=g)),
+    "multinomial": lambda torch: _same_draws(torch, lambda g: torch.multinomial(torch.ones(5), 3, generator=g)),
+    "normal_method": lambda torch: _same_draws(torch, lambda g: torch.empty(4).normal_(generator=g)),
+    "uniform_method": lambda torch: _same_draws(torch, lambda g: torch.empty(4).uniform_(-1, 1, generator=g)),
+    "bernoulli": lambda torch: _same_draws(torch, lambda g: torch.bernoulli(torch.full((6,), 0.5), generator=g)),
+    "normal_fn": lambda torch: _same_draws(torch, lambda g: torch.normal(torch.zeros(3), torch.ones(3), generator=g)),
+    "init_normal": lambda torch: _same_draws(torch, lambda g: torch.nn.init.normal_(torch.empty(3), generator=g)),
+    "seed_method": lambda torch: torch.Generator().manual_seed(5).initial_seed(),
+    "generator_device": lambda torch: torch.Generator().device,
+    "default_generator": lambda torch: isinstance(torch.default_generator, torch.Generator),
+    "global_seed_affects_randn": lambda torch: (torch.manual_seed(1), torch.randn(2).shape, torch.manual_seed(1))[1],
+    "manual_seed_returns_generator": lambda torch: isinstance(torch.manual_seed(0), torch.Generator),
+    "cuda_guarded_move": lambda torch: (lambda x: x.cuda() if torch.cuda.is_available() else x)(torch.ones(2)),
+})
