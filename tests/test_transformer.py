@@ -249,3 +249,110 @@ def test_bad_input_names_layer_and_shapes(make, call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         m = make()
         call(m)
+
+
+# ---- models and the text task ---------------------------------------------------------------------------------
+
+def test_gpt_is_causal_and_generate_is_seeded_and_greedy_with_top_k_1() -> None:
+    from descend.models.transformer import GPT
+
+    descend.manual_seed(0)
+    model = GPT(11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0).eval()
+    idx = np.random.default_rng(0).integers(0, 11, (2, 8))
+    changed = idx.copy()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 11
+    with descend.no_grad():
+        a, b = model(descend.tensor(idx)).numpy(), model(descend.tensor(changed)).numpy()
+    np.testing.assert_allclose(a[:, :5], b[:, :5], atol=1e-6)  # earlier positions never see later tokens
+    assert not np.allclose(a[:, 5:], b[:, 5:])
+    start = descend.tensor(idx[:, :3])
+    one = model.generate(start, 10, top_k=4, generator=7).numpy()
+    assert np.array_equal(one, model.generate(start, 10, top_k=4, generator=7).numpy())
+    assert one.shape == (2, 13) and np.array_equal(one[:, :3], idx[:, :3])
+    greedy = model.generate(start, 6, top_k=1).numpy()
+    ids = idx[:, :3]
+    for _ in range(6):  # argmax decoding written out
+        nxt = model(descend.tensor(ids[:, -8:])).detach().numpy()[:, -1].argmax(-1)
+        ids = np.concatenate([ids, nxt[:, None]], axis=1)
+    assert np.array_equal(greedy, ids)
+    assert model.head.weight is model.tok_emb.weight
+
+
+def test_transformer_classifier_learns_a_toy_task() -> None:
+    from descend import models
+
+    descend.manual_seed(0)
+    model = models.build("transformer", (40,), 2, dropout=0.0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 40)).astype(np.float32)
+    y = (x[:, :20].mean(axis=1) > x[:, 20:].mean(axis=1)).astype(np.int64)
+    opt = descend.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = descend.nn.functional.cross_entropy(model(descend.tensor(x)), descend.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_text_data_split_windows_and_errors(tmp_path) -> None:
+    import gzip
+
+    from descend.data import DataError
+    from descend.data.text import load_text
+
+    text = "".join(chr(97 + i % 7) for i in range(1000)) + "XYZ"
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    data = load_text(path, context=10)
+    assert data.vocab.chars == sorted(set(text)) and data.chars == len(text)
+    x, y = data.train.arrays
+    assert x.shape == (90, 10) and np.array_equal(x[:, 1:], y[:, :-1])
+    assert data.vocab.decode(x[0]) == text[:10] and data.vocab.decode(y[-1]) == text[891:901]
+    vx, _ = data.val.arrays
+    assert data.vocab.decode(vx[0]) == text[902:912]  # validation starts where training ends (90 %)
+    gz = tmp_path / "t.txt.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    assert np.array_equal(load_text(gz, 10).train.arrays[0], x)
+    (tmp_path / "bad.txt").write_bytes(b"ok \xff no")
+    with pytest.raises(DataError, match=r"bad.txt: not UTF-8 text \(byte 3"):
+        load_text(tmp_path / "bad.txt", 4)
+    with pytest.raises(DataError, match=r"1003 characters are too few for --context 200"):
+        load_text(path, 200)
+    with pytest.raises(DataError, match="text file not found"):
+        load_text(tmp_path / "missing.txt", 4)
+
+
+def test_cli_trains_gpt_on_text_reports_bpc_and_stores_samples(tmp_path, capsys) -> None:
+    import json
+
+    from descend import cli
+
+    line = "And God said, Let there be light: and there was light.\n"
+    (tmp_path / "book.txt").write_text(line * 40, encoding="utf-8")
+    argv = ["train", "--model", "gpt", "--data", f"text:{tmp_path / 'book.txt'}", "--context", "16",
+            "--batch-size", "16", "--epochs", "1", "--lr", "3e-3", "--out", str(tmp_path / "runs"), "--quiet"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "runs" / "book-gpt"
+    assert "bits/char" in out and (run / "samples.txt").read_text(encoding="utf-8").startswith("--- epoch 1")
+    records = [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()]
+    epoch = [r for r in records if r["kind"] == "epoch"][-1]
+    assert epoch["val_bpc"] == pytest.approx(epoch["val_loss"] / np.log(2))
+    assert epoch["val_bpc"] < np.log2(len(set(line)))  # better than guessing uniformly
+    assert cli.main(["evaluate", str(run), "--checkpoint", "latest", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["val_bpc"] == pytest.approx(epoch["val_bpc"], rel=1e-5)
+
+
+def test_cli_rejects_gpt_on_signals_and_text_too_short(tmp_path, capsys) -> None:
+    from descend import cli
+
+    assert cli.main(["train", "--model", "gpt", "--data", "mnist1d", "--out", str(tmp_path)]) == 2
+    assert "GPT: token ids must be integers, got" in capsys.readouterr().err
+    (tmp_path / "tiny.txt").write_text("abc", encoding="utf-8")
+    assert cli.main(["train", "--model", "gpt", "--data", f"text:{tmp_path / 'tiny.txt'}", "--out",
+                     str(tmp_path)]) == 2
+    assert "3 characters are too few for --context 128" in capsys.readouterr().err

@@ -91,7 +91,8 @@ class GPT(nn.Module):
         if steps > self.block_size:
             raise ValueError(f"GPT: sequence length {steps} exceeds block_size {self.block_size}")
         if idx.dtype.kind not in "iu":
-            idx = Tensor(idx._data.astype(np.int64))  # ids that arrived as floats (e.g. a generic check)
+            raise TypeError(f"GPT: token ids must be integers, got {idx.dtype} (--model gpt trains on "
+                            f"--data text:PATH)")
         pos = Tensor(backend.get_array_module(idx._data).arange(steps))
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
         mask = generate_square_subsequent_mask(steps, dtype=x.dtype)
