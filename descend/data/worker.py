@@ -72,10 +72,11 @@ class MapFetcher:
             if index_map is not None:
                 index = index_map[index]
             return [_to_tensor(a[index]) for a in arrays]
+        index = [int(i) for i in index]  # Python ints, as PyTorch passes (the default path cuts arrays)
         getitems = getattr(self.dataset, "__getitems__", None)
         if getitems is not None:
-            return self.collate_fn(getitems(list(index)))
-        return self.collate_fn([self.dataset[int(i)] for i in index])
+            return self.collate_fn(getitems(index))
+        return self.collate_fn([self.dataset[i] for i in index])
 
 
 class IterableFetcher:
