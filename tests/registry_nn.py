@@ -96,7 +96,8 @@ case("kl_div[batchmean]", lambda a, b: F.kl_div(a, b, reduction="batchmean"),
      lambda a, b: TF().kl_div(a, b, reduction="batchmean"), V(_logp), V(_q, grad=False))
 case("kl_div[log_target sum]", lambda a, b: F.kl_div(a, b, reduction="sum", log_target=True),
      lambda a, b: TF().kl_div(a, b, reduction="sum", log_target=True), N(3, 4), V(np.log(_q + 0.1)))
-case("cosine_embedding_loss", lambda a, b: F.cosine_embedding_loss(a, b, descend.tensor(_pm1_4, dtype=a.dtype), margin=0.1),
+case("cosine_embedding_loss",
+     lambda a, b: F.cosine_embedding_loss(a, b, descend.tensor(_pm1_4, dtype=a.dtype), margin=0.1),
      lambda a, b: TF().cosine_embedding_loss(a, b, _torch().tensor(_pm1_4, dtype=a.dtype), margin=0.1),
      N(4, 3), N(4, 3))
 case("margin_ranking_loss", lambda a, b: F.margin_ranking_loss(a, b, descend.tensor(_pm1, dtype=a.dtype), margin=0.2),

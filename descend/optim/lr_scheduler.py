@@ -9,9 +9,9 @@ update the lr recursively from the group's current lr ("chainable" form). In nor
 closed-form values up to rounding (a few ulps; the tests hold them to rtol 1e-12 over 300 steps). They differ
 when (a) the group's lr is edited by hand between steps (PyTorch compounds the edit; here the next step
 overwrites it), (b) two schedulers drive one optimizer at once (PyTorch multiplies their factors; here the last
-one to step wins: use SequentialLR, ChainedScheduler or compose schedules), (c) a scheduler is built with last_epoch >= 0 (here:
-the closed form at last_epoch + 1), (d) OneCycleLR, which rewrites 'initial_lr', follows another scheduler
-inside SequentialLR.
+one to step wins: use SequentialLR, ChainedScheduler or compose schedules), (c) a scheduler is built with
+last_epoch >= 0 (here: the closed form at last_epoch + 1), (d) OneCycleLR, which rewrites 'initial_lr',
+follows another scheduler inside SequentialLR.
 """
 
 from __future__ import annotations
