@@ -72,6 +72,12 @@ def test_utils_data_is_the_same_objects_as_descend_data():
                  "RandomSampler", "BatchSampler", "IterableDataset", "ConcatDataset"):
         assert getattr(dud, name) is getattr(descend.data, name)
         assert hasattr(tud, name)  # and the name is PyTorch's
+    from descend.utils.data.distributed import DistributedSampler
+    assert dud.DistributedSampler is DistributedSampler and hasattr(tud, "DistributedSampler")
+    sampler = DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False)
+    ref = tud.DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False)
+    assert [b.tolist() for b in dud.DataLoader(range(10), batch_size=2, sampler=sampler)] == \
+        [b.tolist() for b in tud.DataLoader(range(10), batch_size=2, sampler=ref)]
 
 
 # --- deterministic samplers -------------------------------------------------------------------------------

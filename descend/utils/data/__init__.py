@@ -1,4 +1,10 @@
-"""`torch.utils.data` under its PyTorch name: the same objects as `descend.data` (no copies, no wrappers)."""
+"""`torch.utils.data` under its PyTorch name: the same objects as `descend.data` (no copies, no wrappers).
+
+`DistributedSampler` (also `descend.utils.data.distributed.DistributedSampler`) is descend.distributed's,
+imported when first asked for.
+"""
+
+from typing import Any
 
 from descend.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
                           RandomSampler, Sampler, SequentialSampler, Subset, SubsetRandomSampler, TensorDataset,
@@ -8,4 +14,11 @@ from descend.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader,
 __all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
            "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
            "WeightedRandomSampler", "WorkerInfo", "default_collate", "default_convert", "get_worker_info",
-           "random_split"]
+           "random_split", "DistributedSampler"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DistributedSampler":
+        from descend.distributed.sampler import DistributedSampler
+        return DistributedSampler
+    raise AttributeError(f"module 'descend.utils.data' has no attribute '{name}'")
