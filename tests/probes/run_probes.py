@@ -1,7 +1,13 @@
-"""Run the probes without pytest: `python -m tests.probes.run_probes [area-prefix]` prints each failure."""
+"""Run the probes without pytest: `python -m tests.probes.run_probes [area-prefix] [--write-known]`.
 
+Prints each failing probe with the difference; --write-known rewrites known.py from the failures, with a
+reason made from each difference (edit the reasons by hand afterwards where they can be said better).
+"""
+
+import re
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -14,8 +20,37 @@ from tests.probes import harness
 from tests.probes.known import KNOWN
 
 
+def reason(diff: str) -> str:
+    """A short reason for known.py from a comparison's difference."""
+    diff = diff.split("\n")[0]
+    m = re.search(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'", diff)
+    if m:
+        return f"{m.group(1)}.{m.group(2)} missing"
+    m = re.search(r"AttributeError: '(\w+)' object has no attribute '(\w+)'", diff)
+    if m:
+        return f"{m.group(1)}.{m.group(2)} missing"
+    m = re.search(r"TypeError: ([\w.]+)\(\) got an unexpected keyword argument '(\w+)'", diff)
+    if m:
+        return f"{m.group(1)}() does not accept {m.group(2)}="
+    m = re.match(r"result: torch raises (\w+), descend raises (\w+)", diff)
+    if m:
+        return f"raises {m.group(2)} where torch raises {m.group(1)} (make it also a {m.group(1)})"
+    diff = diff.replace("result", "", 1).lstrip(": ")
+    return diff if len(diff) <= 150 else diff[:147] + "..."
+
+
+def write_known(failed: dict[str, str]) -> None:
+    lines = ['"""Probes that still fail, each with the reason; test_probes.py marks them xfail(strict=True)."""',
+             "", "KNOWN: dict[str, str] = {"]
+    for name in sorted(failed, key=lambda n: (n.split(".")[0], n)):
+        lines.append(f"    {name!r}: {reason(failed[name])!r},")
+    lines.append("}")
+    Path(__file__).with_name("known.py").write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
-    prefix = sys.argv[1] if len(sys.argv) > 1 else ""
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    prefix = args[0] if args else ""
     start = time.time()
     names = [n for n in harness.load_all() if n.startswith(prefix)]
     failed = {}
@@ -40,6 +75,9 @@ def main() -> None:
         areas[area][0] += 1
         areas[area][1] += name not in failed
     print(" ".join(f"{a}:{p}/{t}" for a, (t, p) in areas.items()))
+    if "--write-known" in sys.argv and descend is not None and not prefix:
+        write_known(failed)
+        print(f"wrote known.py ({len(failed)} entries)")
     print(f"{len(names) - len(failed)}/{len(names)} pass ({1 - len(failed) / max(1, len(names)):.1%}); "
           f"{len(bugs)} probe bugs; {time.time() - start:.1f} s")
 
