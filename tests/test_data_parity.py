@@ -264,6 +264,21 @@ def test_subset_concat_and_add_index_like_torch():
     assert isinstance(both, dud.ConcatDataset) and [both[i] for i in range(6)] == [0, 1, 4, 0, 1, 4]
 
 
+def test_stack_and_chain_datasets_like_torch():
+    a, b = list(range(4)), [f"s{i}" for i in range(4)]
+    for args, kwargs in (((a, b), {}), ((), {"x": a, "name": b})):
+        ours, ref = dud.StackDataset(*args, **kwargs), tud.StackDataset(*args, **kwargs)
+        assert len(ours) == len(ref) and [ours[i] for i in range(4)] == [ref[i] for i in range(4)]
+        assert_same(list(dud.DataLoader(ours, batch_size=3)), list(tud.DataLoader(ref, batch_size=3)))
+    for bad in (lambda m: m.StackDataset(a, [1]), lambda m: m.StackDataset(a, x=b)):
+        with pytest.raises(ValueError):
+            bad(tud)
+        with pytest.raises(ValueError):
+            bad(dud)
+    assert list(dud.ChainDataset([Stream(3), Stream(2)])) == list(tud.ChainDataset([TorchStream(3), TorchStream(2)]))
+    assert list(Stream(2) + Stream(1)) == [0, 1, 0]
+
+
 def test_random_split_with_a_generator_object():
     ds = list(range(10))
     first = dud.random_split(ds, [0.3, 0.7], generator=np.random.default_rng(4))

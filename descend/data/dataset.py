@@ -134,6 +134,30 @@ class ConcatDataset(Dataset):
         return self.datasets[part][index - start]
 
 
+class StackDataset(Dataset):
+    """Samples of equally long datasets side by side: a tuple (datasets given positionally) or a dict."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and kwargs:
+            raise ValueError("StackDataset: give the datasets either positionally (tuple samples) or by name "
+                             "(dict samples), not both")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: needs at least one dataset")
+        self.datasets = args or kwargs
+        lengths = {len(d) for d in (args or kwargs.values())}
+        if len(lengths) != 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets: lengths {sorted(lengths)}")
+        self._length = lengths.pop()
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
+
 class ChainDataset(IterableDataset):
     """The samples of several iterable datasets, one stream after the other."""
 

@@ -7,14 +7,14 @@ imported when first asked for.
 from typing import Any
 
 from descend.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
-                          RandomSampler, Sampler, SequentialSampler, Subset, SubsetRandomSampler, TensorDataset,
-                          WeightedRandomSampler, WorkerInfo, default_collate, default_convert, get_worker_info,
-                          random_split)
+                          RandomSampler, Sampler, SequentialSampler, StackDataset, Subset, SubsetRandomSampler,
+                          TensorDataset, WeightedRandomSampler, WorkerInfo, default_collate, default_convert,
+                          get_worker_info, random_split)
 
 __all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
-           "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
-           "WeightedRandomSampler", "WorkerInfo", "default_collate", "default_convert", "get_worker_info",
-           "random_split", "DistributedSampler"]
+           "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler",
+           "TensorDataset", "WeightedRandomSampler", "WorkerInfo", "default_collate", "default_convert",
+           "get_worker_info", "random_split", "DistributedSampler"]
 
 
 def __getattr__(name: str) -> Any:
