@@ -229,6 +229,43 @@ def cnn28(with_torch: bool, batch: int = 64) -> Workload:
     return _classifier(f"CNN 28x28 conv32-conv64-BN b{batch}", build(nn), tmodel, batch, (1, 28, 28))
 
 
+# ---- issue 11: Transformer encoder -------------------------------------------------------------------------------
+
+def transformer_flops(batch: int, seq: int, width: int, ff: int, layers: int, classes: int) -> float:
+    """GEMMs of a post-norm encoder stack plus head, forward and backward (3x forward): per layer the q/k/v
+    and output projections, Q Kᵀ and P V, and the two feed-forward layers."""
+    m = batch * seq
+    per_layer = 2.0 * m * width * (3 * width + width + 2 * ff) + 2 * 2.0 * batch * seq * seq * width
+    return 3 * (layers * per_layer + 2.0 * batch * width * classes)
+
+
+def transformer_encoder(with_torch: bool, batch: int = 32, seq: int = 64, width: int = 128, heads: int = 4,
+                        layers: int = 2) -> Workload:
+    """nn.TransformerEncoder (PyTorch's defaults: post-norm, ReLU, dropout 0.1; feed-forward 4x width) of
+    `layers` layers on (batch, seq, width) inputs, mean-pooled into a linear classifier; Adam."""
+    def build(m: Any) -> Any:
+        class Net(m.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                layer = m.TransformerEncoderLayer(width, heads, 4 * width, batch_first=True)
+                self.encoder = m.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+                self.head = m.Linear(width, 10)
+
+            def forward(self, x: Any) -> Any:
+                return self.head(self.encoder(x).mean(1))
+
+        return Net()
+
+    tmodel = None
+    if with_torch:
+        import torch.nn as tnn
+
+        tmodel = build(tnn)
+    flops = transformer_flops(batch, seq, width, 4 * width, layers, 10)
+    return _classifier(f"Transformer encoder step (seq {seq}, width {width}, {heads} heads, b{batch})",
+                       build(nn), tmodel, batch, (seq, width), flops=flops)
+
+
 # ---- GAN ------------------------------------------------------------------------------------------------------
 
 def _torch_twin(dmodel: nn.Module) -> Any:
@@ -333,9 +370,11 @@ def all_workloads(with_torch: bool = True) -> dict[str, Callable[[], Workload]]:
         "mnist1d_gru": lambda: mnist1d("gru", with_torch),
         "mlp784": lambda: mlp([784, 512, 256, 10], 128, with_torch),
         "cnn28": lambda: cnn28(with_torch),
+        "transformer": lambda: transformer_encoder(with_torch),
         "gan_ring": lambda: gan_ring(with_torch),
     }
 
 
 # Targets from issue 7: the ratio descend/PyTorch of ms/step that each workload should stay under.
 TARGETS = {"tiny_mlp": 0.4, "mnist1d_mlp": 0.5, "mnist1d_cnn": 1.0, "mlp784": 0.7, "cnn28": 1.5}
+TARGETS["transformer"] = 1.0  # issue 11 (first bar 1.5)
