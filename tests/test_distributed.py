@@ -156,7 +156,9 @@ needs_mpi = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missi
 
 def _mpirun(n: int, *args: str) -> list[str]:
     root = ["--allow-run-as-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    return [MPIRUN, "-n", str(n), "--oversubscribe", *root, sys.executable, *args]
+    # Waiting ranks yield their core (the machine's cores are shared with other work).
+    return [MPIRUN, "-n", str(n), "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", *root, sys.executable,
+            *args]
 
 
 def _env() -> dict:
