@@ -41,6 +41,7 @@ PROBE_MODULES = [
     "tests.probes.probes_tensor_reduce",
     "tests.probes.probes_tensor_shape",
     "tests.probes.probes_tensor_errors",
+    "tests.probes.probes_tensor_edge",
     "tests.probes.probes_nn_layers",
     "tests.probes.probes_nn_module",
     "tests.probes.probes_nn_losses",
