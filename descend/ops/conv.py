@@ -96,7 +96,9 @@ class ConvNd(Function):
         gb = ones_vector(xp, g2.shape[0], g2.dtype) @ g2 if db else None  # a GEMV beats sum(axis=0)
         if self.rows:
             gw = self._rows_weight_grad(xp, g2) if dw else None
-            gx = self._rows_input_grad(xp, g2) if dx else None
+            gx = None
+            if dx:
+                gx = self._rows_input_grad_unit_stride(xp, grad) if self._flips() else self._rows_input_grad(xp, g2)
         else:
             gw = self._columns_weight_grad(xp, g2) if dw else None
             gx = self._columns_input_grad(xp, g2) if dx else None
@@ -138,6 +140,34 @@ class ConvNd(Function):
         # (G, kernel..., C/G, O/G) back to (O, C/G, kernel...)
         gw = gwm.reshape((g,) + kernel + (cg, og)).transpose((0, d + 2, d + 1) + tuple(range(1, d + 1)))
         return gw.reshape(self.w_shape)
+
+    def _flips(self) -> bool:
+        """Whether the input gradient is itself a convolution (stride 1, padding within the dilated kernel)."""
+        return all(s == 1 and max(lo, hi) <= d * (k - 1)
+                   for s, (lo, hi), d, k in zip(self.stride, self.padding, self.dilation, self.w_shape[2:]))
+
+    def _rows_input_grad_unit_stride(self, xp, grad):
+        """With stride 1 the input gradient is the output gradient convolved with the flipped, transposed
+        kernel: one im2col and one GEMM of the forward's shape, instead of a GEMM per kernel offset and
+        col2im's scattered additions."""
+        n, c = self.x_shape[:2]
+        o, kernel = self.w_shape[0], self.w_shape[2:]
+        d, g = len(kernel), self.groups
+        cg, og = c // g, o // g
+        adj = ConvNd()
+        pads = tuple((dl * (k - 1) - lo, dl * (k - 1) - hi)
+                     for (lo, hi), dl, k in zip(self.padding, self.dilation, kernel))
+        adj.setup(grad.shape, (c, og) + kernel, self.x_shape[2:], self.stride, pads, self.dilation, g)
+        cols = adj._rows_cols(xp, grad)  # (M, G, kernel * O/G)
+        m = cols.shape[0]
+        # wmat (G, kernel * C/G, O/G) -> kernel flipped, (G, kernel * O/G, C/G)
+        wmat = self.wmat.reshape((g,) + kernel + (cg, og))[(slice(None),) + (slice(None, None, -1),) * d]
+        wmat = xp.ascontiguousarray(wmat.swapaxes(-1, -2)).reshape(g, -1, cg)
+        if g == 1:
+            rows = cols.reshape(m, -1) @ wmat[0]
+        else:
+            rows = xp.matmul(cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, c)
+        return from_channels_last(rows.reshape((n,) + self.x_shape[2:] + (c,)))
 
     def _rows_input_grad(self, xp, g2):
         """col2im of g2 @ W: each kernel offset's (N, *out, C) slab is added onto the positions it read."""
