@@ -526,3 +526,46 @@ def test_persistent_iterable_workers_restart_each_epoch_and_other_options():
     want = sorted(as_lists(dud.DataLoader(ds, batch_size=3)))
     assert sorted(as_lists(dud.DataLoader(ds, batch_size=3, num_workers=2, in_order=False))) == want
     assert sorted(as_lists(dud.DataLoader(ds, batch_size=3, pin_memory=True))) == want
+
+
+def test_resume_of_iterable_datasets_and_samplers_with_their_own_generator():
+    # An iterable dataset resumes by replaying its stream up to the saved batch.
+    loader = dud.DataLoader(Stream(11), batch_size=2)
+    it = iter(loader)
+    next(it), next(it)
+    state = json.loads(json.dumps(loader.state_dict()))
+    rest = [b.tolist() for b in it]
+    fresh = dud.DataLoader(Stream(11), batch_size=2)
+    fresh.load_state_dict(state)
+    assert [b.tolist() for b in fresh] == rest == [[4, 5], [6, 7], [8, 9], [10]]
+    # A sampler drawing from a generator object of its own: its state is saved and restored too.
+    Generator = getattr(descend, "Generator", None) or (lambda: np.random.default_rng(0))
+
+    def make(seed):
+        g = Generator().manual_seed(seed) if hasattr(Generator(), "manual_seed") else np.random.default_rng(seed)
+        return dud.DataLoader(DictDataset(14), batch_size=3, sampler=dud.RandomSampler(range(14), generator=g))
+
+    loader = make(1)
+    as_lists(loader)
+    it = iter(loader)
+    next(it)
+    state = json.loads(json.dumps(loader.state_dict()))
+    assert len(state["generators"]) == 1 and state["generator"] is None
+    rest = [json.dumps(to_plain(b)) for b in it]
+    fresh = make(2)
+    fresh.load_state_dict(state)
+    assert as_lists(fresh) == rest
+    with pytest.raises(ValueError, match="draws from 1 generator"):
+        make(3).load_state_dict({**state, "generators": []})
+
+
+def test_abandoned_worker_epochs_leave_no_processes():
+    import multiprocessing
+    loader = dud.DataLoader(DictDataset(40), batch_size=2, num_workers=2)
+    for i, _ in enumerate(loader):
+        if i == 3:
+            break
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()
