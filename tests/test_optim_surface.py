@@ -152,6 +152,37 @@ def test_lbfgs_matches_torch(kwargs):
     assert ds["state"][0]["n_iter"] == ts["state"][0]["n_iter"]
 
 
+def test_lbfgs_strong_wolfe_zoom_matches_torch_on_rosenbrock(monkeypatch):
+    import descend.optim.lbfgs as lbfgs
+    zooms = []
+    original = lbfgs._zoom
+    monkeypatch.setattr(lbfgs, "_zoom", lambda *a, **k: zooms.append(1) or original(*a, **k))
+    x0 = np.array([-1.2, 1.0, 0.3, 0.8, -0.5])
+
+    def rosenbrock(x):
+        return ((1 - x[:-1]) ** 2).sum() + (100 * (x[1:] - x[:-1] ** 2) ** 2).sum()
+
+    dx, tx = descend.tensor(x0, dtype=np.float64, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    dopt = optim.LBFGS([dx], lr=0.3, max_iter=10, line_search_fn="strong_wolfe")
+    topt = torch.optim.LBFGS([tx], lr=0.3, max_iter=10, line_search_fn="strong_wolfe")
+    for _ in range(6):
+        def d_closure():
+            dopt.zero_grad()
+            loss = rosenbrock(dx)
+            loss.backward()
+            return loss
+
+        def t_closure():
+            topt.zero_grad()
+            loss = rosenbrock(tx)
+            loss.backward()
+            return loss
+
+        assert dopt.step(d_closure).item() == pytest.approx(topt.step(t_closure).item(), rel=1e-10)
+    np.testing.assert_allclose(dx.detach().numpy(), tx.detach().numpy(), rtol=1e-9, atol=1e-12)
+    assert zooms  # the zoom phase of the line search was exercised
+
+
 def test_lbfgs_needs_a_closure_and_one_group():
     with pytest.raises(RuntimeError, match="closure"):
         optim.LBFGS(d_params()).step()

@@ -36,46 +36,55 @@ def _strong_wolfe(obj: Callable, t: float, d: Any, f: float, g: Any, gtd: float,
                   c2: float = 0.9, tolerance_change: float = 1e-9, max_ls: int = 25) -> tuple:
     """Step length t along d satisfying the strong Wolfe conditions: bracket, then zoom.
 
-    obj(t) evaluates (loss, flat grad) at x + t d. Returns (loss, grad, t, evaluations).
+    obj(t) evaluates (loss, flat grad) at x + t d. Returns (loss, grad, t, evaluations). A point of the
+    search is [t, loss, grad, directional derivative].
     """
-    d_norm = float(np.abs(d).max())
+    points, done, evals, ls_iter = _bracket(obj, t, d, [0.0, f, g, gtd], c1, c2, max_ls)
+    if done:
+        best = points[0]
+    else:
+        best, evals = _zoom(obj, points, d, f, gtd, c1, c2, tolerance_change, max_ls, evals, ls_iter)
+    return best[1], best[2], best[0], evals
+
+
+def _bracket(obj: Callable, t: float, d: Any, start: list, c1: float, c2: float, max_ls: int) -> tuple:
+    """Grow the step until an interval [t_prev, t] contains an acceptable step, or t itself is one."""
+    f, gtd = start[1], start[3]
+    prev = [start[0], start[1], start[2].copy(), start[3]]
     f_new, g_new = obj(t)
-    evals = 1
-    gtd_new = float(g_new @ d)
-    t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g.copy(), gtd
-    done = False
-    ls_iter = 0
-    while ls_iter < max_ls:  # bracketing
-        if f_new > f + c1 * t * gtd or (ls_iter > 1 and f_new >= f_prev):
-            bracket, bf, bg, bgtd = [t_prev, t], [f_prev, f_new], [g_prev, g_new.copy()], [gtd_prev, gtd_new]
-            break
-        if abs(gtd_new) <= -c2 * gtd:
-            bracket, bf, bg, bgtd = [t], [f_new], [g_new], [gtd_new]
-            done = True
-            break
-        if gtd_new >= 0:
-            bracket, bf, bg, bgtd = [t_prev, t], [f_prev, f_new], [g_prev, g_new.copy()], [gtd_prev, gtd_new]
-            break
-        min_step, max_step = t + 0.01 * (t - t_prev), t * 10
-        prev = t
-        t = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(min_step, max_step))
-        t_prev, f_prev, g_prev, gtd_prev = prev, f_new, g_new.copy(), gtd_new
+    evals, ls_iter = 1, 0
+    new = [t, f_new, g_new, float(g_new @ d)]
+    while ls_iter < max_ls:
+        if new[1] > f + c1 * t * gtd or (ls_iter > 1 and new[1] >= prev[1]):
+            return [prev, [t, new[1], new[2].copy(), new[3]]], False, evals, ls_iter
+        if abs(new[3]) <= -c2 * gtd:
+            return [new], True, evals, ls_iter
+        if new[3] >= 0:
+            return [prev, [t, new[1], new[2].copy(), new[3]]], False, evals, ls_iter
+        min_step, max_step = t + 0.01 * (t - prev[0]), t * 10
+        t = _cubic_interpolate(prev[0], prev[1], prev[3], t, new[1], new[3], bounds=(min_step, max_step))
+        prev = [new[0], new[1], new[2].copy(), new[3]]
         f_new, g_new = obj(t)
         evals += 1
-        gtd_new = float(g_new @ d)
         ls_iter += 1
-    if ls_iter == max_ls:
-        bracket, bf, bg, bgtd = [0.0, t], [f, f_new], [g, g_new], [gtd, gtd_new]
+        new = [t, f_new, g_new, float(g_new @ d)]
+    return [start, new], False, evals, ls_iter  # out of evaluations: the bracket is [0, t]
+
+
+def _zoom(obj: Callable, points: list, d: Any, f: float, gtd: float, c1: float, c2: float,
+          tolerance_change: float, max_ls: int, evals: int, ls_iter: int) -> tuple:
+    """Shrink the bracket by cubic interpolation until a step satisfies the strong Wolfe conditions."""
+    d_norm = float(np.abs(d).max())
     insufficient = False
-    low, high = (0, 1) if bf[0] <= bf[-1] else (1, 0)
-    while not done and ls_iter < max_ls:  # zoom
-        if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
+    low, high = (0, 1) if points[0][1] <= points[-1][1] else (1, 0)
+    while ls_iter < max_ls:
+        if abs(points[1][0] - points[0][0]) * d_norm < tolerance_change:
             break
-        t = _cubic_interpolate(bracket[0], bf[0], bgtd[0], bracket[1], bf[1], bgtd[1])
-        top, bottom = max(bracket), min(bracket)
+        t = _cubic_interpolate(points[0][0], points[0][1], points[0][3], points[1][0], points[1][1], points[1][3])
+        top, bottom = max(points[0][0], points[1][0]), min(points[0][0], points[1][0])
         eps = 0.1 * (top - bottom)
         if min(top - t, t - bottom) < eps:
-            # Too close to a bracket end: step away from it, or give it one more chance.
+            # Too close to an end of the bracket: step away from it, or give it one more chance.
             if insufficient or t >= top or t <= bottom:
                 t = top - eps if abs(t - top) < abs(t - bottom) else bottom + eps
                 insufficient = False
@@ -85,18 +94,19 @@ def _strong_wolfe(obj: Callable, t: float, d: Any, f: float, g: Any, gtd: float,
             insufficient = False
         f_new, g_new = obj(t)
         evals += 1
-        gtd_new = float(g_new @ d)
         ls_iter += 1
-        if f_new > f + c1 * t * gtd or f_new >= bf[low]:
-            bracket[high], bf[high], bg[high], bgtd[high] = t, f_new, g_new.copy(), gtd_new
-            low, high = (0, 1) if bf[0] <= bf[1] else (1, 0)
-        else:
-            if abs(gtd_new) <= -c2 * gtd:
-                done = True
-            elif gtd_new * (bracket[high] - bracket[low]) >= 0:
-                bracket[high], bf[high], bg[high], bgtd[high] = bracket[low], bf[low], bg[low], bgtd[low]
-            bracket[low], bf[low], bg[low], bgtd[low] = t, f_new, g_new.copy(), gtd_new
-    return bf[low], bg[low], bracket[low], evals
+        new = [t, f_new, g_new.copy(), float(g_new @ d)]
+        if f_new > f + c1 * t * gtd or f_new >= points[low][1]:
+            points[high] = new
+            low, high = (0, 1) if points[0][1] <= points[1][1] else (1, 0)
+            continue
+        if abs(new[3]) <= -c2 * gtd:
+            points[low] = new
+            break
+        if new[3] * (points[high][0] - points[low][0]) >= 0:
+            points[high] = points[low]
+        points[low] = new
+    return points[low], evals
 
 
 class LBFGS(Optimizer):
@@ -196,22 +206,8 @@ class LBFGS(Optimizer):
             gtd = float(g @ d)
             if gtd > -tol_change:  # not a descent direction
                 break
-            ls_evals = 0
-            if group["line_search_fn"] == "strong_wolfe":
-                x0 = self._get_params()
-                loss, g, t, ls_evals = _strong_wolfe(lambda step: self._evaluate(closure, x0, step, d), t, d,
-                                                     loss, g, gtd, tolerance_change=tol_change)
-                self._add_to_params(t, d)
-                opt_cond = float(np.abs(g).max()) <= tol_grad
-            else:
-                self._add_to_params(t, d)
-                opt_cond = False
-                if n_iter != max_iter:
-                    with enable_grad():
-                        loss = float(closure())
-                    g = self._flat_grad()
-                    opt_cond = float(np.abs(g).max()) <= tol_grad
-                    ls_evals = 1
+            loss, g, t, ls_evals, opt_cond = self._move(closure, group, loss, g, t, d, gtd,
+                                                        last=n_iter == max_iter)
             evals += ls_evals
             state["func_evals"] += ls_evals
             if n_iter == max_iter or evals >= max_eval or opt_cond:
@@ -221,6 +217,24 @@ class LBFGS(Optimizer):
         state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
                      prev_flat_grad=prev_g, prev_loss=prev_loss)
         return orig_loss
+
+    def _move(self, closure: Callable, group: dict, loss: float, g: Any, t: float, d: Any, gtd: float,
+              last: bool) -> tuple:
+        """Step along d (by t, or by a strong-Wolfe search); (loss, grad, t, evaluations, converged)."""
+        tol_grad = group["tolerance_grad"]
+        if group["line_search_fn"] == "strong_wolfe":
+            x0 = self._get_params()
+            loss, g, t, evals = _strong_wolfe(lambda step: self._evaluate(closure, x0, step, d), t, d, loss, g,
+                                              gtd, tolerance_change=group["tolerance_change"])
+            self._add_to_params(t, d)
+            return loss, g, t, evals, float(np.abs(g).max()) <= tol_grad
+        self._add_to_params(t, d)
+        if last:  # PyTorch skips the re-evaluation after the last iteration
+            return loss, g, t, 0, False
+        with enable_grad():
+            loss = float(closure())
+        g = self._flat_grad()
+        return loss, g, t, 1, float(np.abs(g).max()) <= tol_grad
 
     @staticmethod
     def _direction(g: Any, prev_g: Any, d: Any, t: float, old_dirs: list, old_stps: list, ro: list,
