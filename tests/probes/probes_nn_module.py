@@ -294,3 +294,20 @@ def custom_init_weights_idiom(torch):
     torch.nn.init.zeros_(dec.bias)
     torch.nn.init.uniform_(dec.weight, -initrange, initrange)
     return bool((enc.weight.abs() <= initrange).all()), dec.bias, enc.weight.requires_grad
+
+
+probes("module", {
+    "state_dict_keep_vars": lambda torch: [v.requires_grad for v in _mlp(torch).state_dict(keep_vars=True).values()],
+    "state_dict_prefix_arg": lambda torch: list(_mlp(torch).state_dict(prefix="model.")),
+    "named_parameters_prefix": lambda torch: [n for n, _ in _mlp(torch).named_parameters(prefix="net")],
+    "named_parameters_no_recurse": lambda torch: [n for n, _ in _mlp(torch).named_parameters(recurse=False)],
+    "load_state_dict_assign": lambda torch: (lambda m: (m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, assign=True), m.weight, type(m.weight).__name__)[1:])(torch.nn.Linear(2, 1)),
+    "to_dtype_converts_buffers": lambda torch: (lambda bn: (bn.running_mean.dtype, bn.num_batches_tracked.dtype))(torch.nn.BatchNorm1d(2).to(torch.float64)),
+    "buffers_count": lambda torch: len(list(_net(torch).buffers())),
+    "set_param_none": lambda torch: (lambda m: (setattr(m, "bias", None), [n for n, _ in m.named_parameters()], m(torch.ones(1, 2)))[1:])(fill(torch, torch.nn.Linear(2, 1))),
+    "sequential_repr_lines": lambda torch: repr(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())).splitlines(),
+    "module_getattr_buffer": lambda torch: _net(torch).bn.running_var,
+    "train_mode_returns_self": lambda torch: (lambda m: m.train() is m)(_mlp(torch)),
+    "modules_dedup_shared": lambda torch: (lambda r: len(list(torch.nn.Sequential(r, r).modules())))(torch.nn.ReLU()),
+    "parameters_dedup_shared": lambda torch: (lambda l: len(list(torch.nn.Sequential(l, l).parameters())))(torch.nn.Linear(2, 2)),
+})

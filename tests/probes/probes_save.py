@@ -172,3 +172,16 @@ def whole_model_save_load(torch):
     torch.save(model, buf)
     buf.seek(0)
     return type(torch.load(buf, weights_only=False)).__name__
+
+
+probes("save", {
+    "map_location_lambda": lambda torch: _roundtrip(torch, {"w": torch.ones(2)}, map_location=lambda storage, loc: storage),
+    "map_location_dict": lambda torch: _roundtrip(torch, {"w": torch.ones(2)}, map_location={"cuda:0": "cpu"}),
+    "load_then_strict_false": lambda torch: (lambda m: (lambda r: (r.missing_keys, r.unexpected_keys))(m.load_state_dict(
+        {k: v for k, v in _roundtrip(torch, _model(torch).state_dict()).items() if not k.startswith("3.")}, strict=False)))(_model(torch)),
+    "bfloat16_tensor": lambda torch: _roundtrip(torch, torch.ones(2, dtype=torch.bfloat16)).dtype,
+    "int64_large_values": lambda torch: _roundtrip(torch, torch.tensor([2 ** 40, -3])),
+    "empty_tensor": lambda torch: _roundtrip(torch, torch.zeros(0, 3)),
+    "float_nan_inf_values": lambda torch: _roundtrip(torch, {"t": torch.tensor([float("nan"), float("inf")]), "f": float("inf")}),
+    "string_keys_with_dots": lambda torch: list(_roundtrip(torch, {"a.b": torch.ones(1), "a": {"b": torch.zeros(1)}})),
+})

@@ -290,3 +290,70 @@ def set_materialize_grads(torch):
     a, _ = Two.apply(x)
     a.sum().backward()
     return x.grad
+
+
+@probe("hooks")
+def handle_as_context_manager(torch):
+    m = torch.nn.Identity()
+    calls = []
+    with m.register_forward_hook(lambda *a: calls.append(1)):
+        m(torch.ones(1))
+    m(torch.ones(1))
+    return len(calls)
+
+
+@probe("hooks")
+def full_backward_hook_replaces_grad_input(torch):
+    lin = torch.nn.Linear(2, 2)
+    lin.register_full_backward_hook(lambda m, gin, gout: (gin[0] * 0,))
+    x = torch.ones(3, 2, requires_grad=True)
+    lin(x).sum().backward()
+    return x.grad
+
+
+@probe("hooks")
+def full_backward_pre_hook(torch):
+    m = torch.nn.Sigmoid()
+    m.register_full_backward_pre_hook(lambda mod, gout: (gout[0] * 2,))
+    x = torch.zeros(2, requires_grad=True)
+    m(x).sum().backward()
+    return x.grad
+
+
+@probe("hooks")
+def forward_pre_hook_with_kwargs(torch):
+    class M(torch.nn.Module):
+        def forward(self, x, scale=1.0):
+            return x * scale
+    m = M()
+    m.register_forward_pre_hook(lambda mod, args, kwargs: (args, {"scale": 3.0}), with_kwargs=True)
+    return m(torch.ones(2), scale=2.0)
+
+
+@probe("hooks")
+def hooks_on_every_layer(torch):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    order = []
+    for name, mod in model.named_children():
+        mod.register_forward_hook(lambda m, i, o, name=name: order.append((name, tuple(o.shape))))
+    model(torch.ones(5, 3))
+    return order
+
+
+@probe("hooks")
+def forward_hook_always_call_and_prepend(torch):
+    m = torch.nn.Identity()
+    order = []
+    m.register_forward_hook(lambda *a: order.append("first"))
+    m.register_forward_hook(lambda *a: order.append("prepended"), prepend=True)
+    m(torch.ones(1))
+    return order
+
+
+@probe("hooks")
+def tensor_post_accumulate_grad_hook(torch):
+    p = torch.nn.Parameter(torch.ones(2))
+    seen = []
+    p.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.clone()))
+    (p * 3).sum().backward()
+    return seen
