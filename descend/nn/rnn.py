@@ -10,7 +10,6 @@ import numpy as np
 
 from descend import backend
 from descend import functional as F
-from descend.backend import get_array_module
 from descend.nn import init
 from descend.nn.module import Module, Parameter
 from descend.ops.movement import cat, stack
