@@ -50,6 +50,10 @@ def gemm_flops(model: nn.Module, x: descend.Tensor, backward: bool = True) -> fl
         inp = args[0]
         if isinstance(mod, nn.Linear):
             m, k, n = math.prod(inp.shape[:-1]), mod.in_features, mod.out_features
+        elif isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d)):  # one GEMM per input pixel
+            m = inp.shape[0] * math.prod(inp.shape[2:])
+            k = mod.in_channels
+            n = (mod.out_channels // mod.groups) * math.prod(mod.kernel_size)
         else:  # Conv1d / Conv2d
             m = out.shape[0] * math.prod(out.shape[2:])
             k = (mod.in_channels // mod.groups) * math.prod(mod.kernel_size)
@@ -58,7 +62,7 @@ def gemm_flops(model: nn.Module, x: descend.Tensor, backward: bool = True) -> fl
         total[0] += 2.0 * m * k * n * passes
 
     handles = [mod.register_forward_hook(hook) for mod in model.modules()
-               if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+               if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d))]
     model(x)  # with the graph on, so hooks see which inputs need a gradient
     for h in handles:
         h.remove()
@@ -229,6 +233,148 @@ def cnn28(with_torch: bool, batch: int = 64) -> Workload:
     return _classifier(f"CNN 28x28 conv32-conv64-BN b{batch}", build(nn), tmodel, batch, (1, 28, 28))
 
 
+# ---- issue 11: ResNet-20 and DCGAN ------------------------------------------------------------------------------
+
+def _torch_resnet(depth: int, in_channels: int, classes: int) -> Any:
+    """PyTorch twin of descend.models.resnet.ResNet (option A shortcuts, same attribute names and keys)."""
+    import torch.nn as tnn
+    import torch.nn.functional as tF
+
+    class ShortcutA(tnn.Module):
+        def __init__(self, extra: int) -> None:
+            super().__init__()
+            self.extra = extra
+
+        def forward(self, x: Any) -> Any:
+            lo = self.extra // 2
+            return tF.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, lo, self.extra - lo))
+
+    class Block(tnn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(cout)
+            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(cout)
+            self.shortcut = tnn.Identity() if stride == 1 and cin == cout else ShortcutA(cout - cin)
+
+        def forward(self, x: Any) -> Any:
+            out = tF.relu(self.bn1(self.conv1(x)))
+            return tF.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    class ResNet(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            n = (depth - 2) // 6
+            self.conv1 = tnn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(16)
+            cin, stages = 16, []
+            for i, cout in enumerate((16, 32, 64)):
+                blocks = []
+                for j in range(n):
+                    blocks.append(Block(cin, cout, 2 if i > 0 and j == 0 else 1))
+                    cin = cout
+                stages.append(tnn.Sequential(*blocks))
+            self.layer1, self.layer2, self.layer3 = stages
+            self.avgpool = tnn.AdaptiveAvgPool2d(1)
+            self.dropout = tnn.Identity()
+            self.fc = tnn.Linear(64, classes)
+
+        def forward(self, x: Any) -> Any:
+            out = tF.relu(self.bn1(self.conv1(x)))
+            out = self.layer3(self.layer2(self.layer1(out)))
+            return self.fc(self.avgpool(out).flatten(1))
+
+    return ResNet()
+
+
+def resnet20(with_torch: bool, batch: int = 64) -> Workload:
+    """ResNet-20 (He et al. 2016, option A shortcuts; descend.models 'resnet20') on 28x28x1 images, Adam."""
+    dmodel = models.build("resnet20", (1, 28, 28), 10)
+    tmodel = _torch_resnet(20, 1, 10) if with_torch else None
+    return _classifier(f"ResNet-20 b{batch} 28x28", dmodel, tmodel, batch, (1, 28, 28))
+
+
+def _torch_dcgan(nz: int, ngf: int, ndf: int) -> tuple:
+    """PyTorch twins of descend.models.dcgan's Generator and Discriminator (same keys)."""
+    import torch.nn as tnn
+
+    class G(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.main = tnn.Sequential(
+                tnn.ConvTranspose2d(nz, ngf * 4, 7, 1, 0, bias=False), tnn.BatchNorm2d(ngf * 4), tnn.ReLU(True),
+                tnn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf * 2),
+                tnn.ReLU(True), tnn.ConvTranspose2d(ngf * 2, 1, 4, 2, 1, bias=False), tnn.Tanh())
+
+        def forward(self, z: Any) -> Any:
+            return self.main(z)
+
+    class D(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.main = tnn.Sequential(
+                tnn.Conv2d(1, ndf, 4, 2, 1, bias=False), tnn.LeakyReLU(0.2, inplace=True),
+                tnn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), tnn.BatchNorm2d(ndf * 2),
+                tnn.LeakyReLU(0.2, inplace=True), tnn.Conv2d(ndf * 2, 1, 7, 1, 0, bias=False), tnn.Sigmoid())
+
+        def forward(self, x: Any) -> Any:
+            return self.main(x).reshape(-1)
+
+    return G(), D()
+
+
+def dcgan(with_torch: bool, batch: int = 64, nz: int = 100, ngf: int = 64, ndf: int = 64) -> Workload:
+    """One step of the PyTorch DCGAN tutorial's loop (D on real and detached fake, then G through D; BCE,
+    Adam(2e-4, betas (0.5, 0.999))) with descend.models.dcgan's 28x28 networks; fixed noise batches."""
+    from descend.models import dcgan as dc
+
+    g, d = dc.Generator(nz, ngf), dc.Discriminator(1, ndf)
+    rng = np.random.default_rng(0)
+    reals = [np.tanh(rng.standard_normal((batch, 1, 28, 28))).astype(np.float32) for _ in range(N_BATCHES)]
+    noises = [rng.standard_normal((batch, nz, 1, 1)).astype(np.float32) for _ in range(N_BATCHES)]
+    lr, betas = 2e-4, (0.5, 0.999)
+
+    def make_step(lib: Any, fn: Any, g: Any, d: Any, tensor: Callable) -> Callable:
+        opt_g = lib.optim.Adam(g.parameters(), lr=lr, betas=betas)
+        opt_d = lib.optim.Adam(d.parameters(), lr=lr, betas=betas)
+        data = [(tensor(r), tensor(z)) for r, z in zip(reals, noises)]
+        ones, zeros = tensor(np.ones(batch, np.float32)), tensor(np.zeros(batch, np.float32))
+        i = [0]
+
+        def step() -> None:
+            real, noise = data[i[0] % N_BATCHES]
+            i[0] += 1
+            d.zero_grad()
+            err_real = fn.binary_cross_entropy(d(real), ones)
+            err_real.backward()
+            fake = g(noise)
+            err_fake = fn.binary_cross_entropy(d(fake.detach()), zeros)
+            err_fake.backward()
+            opt_d.step()
+            g.zero_grad()
+            err_g = fn.binary_cross_entropy(d(fake), ones)
+            err_g.backward()
+            opt_g.step()
+
+        return step
+
+    d_step = make_step(descend, F, g, d, descend.tensor)
+    z = descend.tensor(noises[0])
+    x = descend.tensor(reals[0])
+    xg = descend.tensor(reals[0], requires_grad=True)
+    flops = gemm_flops(g, z) + 2 * gemm_flops(d, x) + gemm_flops(d, xg)
+    t_step = None
+    if with_torch:
+        import torch
+
+        tg, td = _torch_dcgan(nz, ngf, ndf)
+        _copy_weights(g, tg)
+        _copy_weights(d, td)
+        t_step = make_step(torch, torch.nn.functional, tg, td, torch.from_numpy)
+    return Workload(f"DCGAN G+D step b{batch}", batch, d_step, t_step, flops)
+
+
 # ---- issue 11: Transformer encoder -------------------------------------------------------------------------------
 
 def transformer_flops(batch: int, seq: int, width: int, ff: int, layers: int, classes: int) -> float:
@@ -372,6 +518,8 @@ def all_workloads(with_torch: bool = True) -> dict[str, Callable[[], Workload]]:
         "cnn28": lambda: cnn28(with_torch),
         "transformer": lambda: transformer_encoder(with_torch),
         "gan_ring": lambda: gan_ring(with_torch),
+        "resnet20": lambda: resnet20(with_torch),
+        "dcgan": lambda: dcgan(with_torch),
     }
 
 
