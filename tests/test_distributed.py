@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 STEPS = 100
-# The equivalence cases: (name, model, optimizer).
-CASES = [("mlp-sgd", "mlp", "sgd"), ("mlp-adam", "mlp", "adam"), ("cnn-bn-sgd", "cnn-bn", "sgd"),
-         ("cnn-bn-adam", "cnn-bn", "adam")]
+# The equivalence cases: (name, model, optimizer, micro-batches per step).
+CASES = [("mlp-sgd", "mlp", "sgd", 1), ("mlp-adam", "mlp", "adam", 1), ("cnn-bn-sgd", "cnn-bn", "sgd", 1),
+         ("cnn-bn-adam", "cnn-bn", "adam", 1), ("mlp-adam-accumulate", "mlp", "adam", 2)]
 
 
 # --- what every rank (and the single-process reference) runs ------------------------------------------------
@@ -50,10 +50,10 @@ def _cnn_bn(num_classes: int = 10):
     return CNNBN()
 
 
-def train_case(model_name: str, optimizer: str, batch_size: int = 100, steps: int = STEPS,
+def train_case(model_name: str, optimizer: str, accumulate: int = 1, steps: int = STEPS,
                bucket_cap_mb: float = 25.0) -> dict:
-    """Train `steps` steps on MNIST-1D with the global batch `batch_size`, data-parallel over the MPI job
-    when there is one (SyncBatchNorm for BatchNorm); returns the final state as arrays."""
+    """Train `steps` steps of 100 samples on MNIST-1D (`accumulate` micro-batches each), data-parallel over
+    the MPI job when there is one (SyncBatchNorm for BatchNorm); returns the final state as arrays."""
     from descend import backend, distributed, models, nn, optim
     from descend.data import DataLoader, Subset
     from descend.data.mnist1d import MNIST1D
@@ -74,20 +74,23 @@ def train_case(model_name: str, optimizer: str, batch_size: int = 100, steps: in
             p._data[...] = backend.rng().standard_normal(p.shape)
     params = list(model.parameters())
     opt = optim.SGD(params, lr=0.05, momentum=0.9) if optimizer == "sgd" else optim.Adam(params, lr=1e-3)
-    loader = distributed.ShardedLoader(DataLoader(data, batch_size=batch_size, shuffle=True, generator=1))
+    loader = distributed.ShardedLoader(DataLoader(data, batch_size=100 // accumulate, shuffle=True, generator=1))
     net = distributed.DistributedDataParallel(model, bucket_cap_mb=bucket_cap_mb)
-    trainer = fit(net, opt, loader, loss_fn=nn.CrossEntropyLoss(), epochs=steps // len(loader))
+    trainer = fit(net, opt, loader, loss_fn=nn.CrossEntropyLoss(), epochs=steps * accumulate // len(loader),
+                  accumulate=accumulate)
+    assert trainer.step == steps
     state = {k: v.numpy() for k, v in model.state_dict().items()}
     state["_loss"] = np.array([h["train_loss"] for h in trainer.history])
+    state["_syncs"] = np.array(net.allreduce_calls / len(net.buckets))  # gradient averages done
     return state
 
 
 def _worker_equivalence(out_dir: str) -> None:
     from descend import distributed
 
-    for name, model, opt in CASES:
+    for name, model, opt, accumulate in CASES:
         # Small buckets for the first case, so gradients travel in several all-reduces.
-        state = train_case(model, opt, bucket_cap_mb=0.01 if name == "mlp-sgd" else 25.0)
+        state = train_case(model, opt, accumulate, bucket_cap_mb=0.01 if name == "mlp-sgd" else 25.0)
         suffix = "" if distributed.rank() == 0 else "-rank1"  # every replica must hold rank 0's weights
         np.savez(Path(out_dir) / f"{name}{suffix}.npz", **state)
     grads = no_sync_gradients()
@@ -179,12 +182,13 @@ def two_rank_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @needs_mpi
-@pytest.mark.parametrize("name,model,optimizer", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,model,optimizer,accumulate", CASES, ids=[c[0] for c in CASES])
 def test_two_ranks_of_50_equal_one_process_of_100(two_rank_results: Path, name: str, model: str,
-                                                  optimizer: str) -> None:
-    reference = train_case(model, optimizer)  # one process, batch 100, BatchNorm (not synced)
+                                                  optimizer: str, accumulate: int) -> None:
+    reference = train_case(model, optimizer, accumulate)  # one process, batch 100, BatchNorm (not synced)
     got = np.load(two_rank_results / f"{name}.npz")
     other = np.load(two_rank_results / f"{name}-rank1.npz")
+    assert reference.pop("_syncs") == 0 and got["_syncs"] == STEPS  # one average a step, even accumulating
     for key, want in reference.items():
         if key != "_loss":
             np.testing.assert_array_equal(other[key], got[key], err_msg=f"{name} {key}: ranks differ")

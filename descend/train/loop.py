@@ -129,7 +129,11 @@ class Trainer:
                         p.grad = None
                 first = self._batch - self._batch % self.accumulate
                 size = min(self.accumulate, n_batches - first)  # the epoch's last group may be shorter
-                group.append(self._forward_backward(inputs, targets, size))
+                if len(group) + 1 < size and hasattr(self._net, "no_sync"):  # one average, after the last
+                    with self._net.no_sync():
+                        group.append(self._forward_backward(inputs, targets, size))
+                else:
+                    group.append(self._forward_backward(inputs, targets, size))
                 self._batch += 1
                 if len(group) == size:
                     self._optimizer_step(group)
