@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from descend.ops.api import matmul, matrix_power, outer, tensordot
+from descend.ops import linalg_ops as _la
 from descend.ops.errors import OpError
+from descend.ops.indexing import IndexSelect, dim_index
 from descend.ops.stats import vector_norm
 from descend.tensor import Tensor
 
-__all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "matrix_power", "vecdot", "outer", "tensordot"]
+__all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "matrix_power", "vecdot", "outer", "tensordot", "det",
+           "inv", "solve", "cross"]
 
 
 def matrix_norm(A: Tensor, ord: Any = "fro", dim: tuple = (-2, -1), keepdim: bool = False, *,
@@ -48,3 +53,33 @@ def norm(A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """Dot products along dim (broadcasting the other dims)."""
     return (x * y).sum(dim)
+
+
+def det(A: Tensor) -> Tensor:
+    """Determinants of square matrices (..., n, n)."""
+    return _la.Det.apply(A)
+
+
+def inv(A: Tensor) -> Tensor:
+    """Inverses of square matrices (..., n, n)."""
+    return _la.Inv.apply(A)
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """X with A X = B (left=False: X A = B)."""
+    if not left:
+        return _la.Solve.apply(A.mT, B.mT).mT
+    return _la.Solve.apply(A, B)
+
+
+def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """The cross product of 3-vectors along dim (broadcasting the other dims)."""
+    if input.ndim != other.ndim:
+        raise OpError(f"linalg.cross: inputs must have the same number of dims, got {input.shape} and {other.shape}")
+    d = dim_index(dim, input.ndim, "linalg.cross")
+    if input.shape[d - input.ndim] != 3 or other.shape[d - other.ndim] != 3:
+        raise OpError(f"linalg.cross: dim {dim} must have size 3, got shapes {input.shape} and {other.shape}")
+    first, second = Tensor(np.array([1, 2, 0])), Tensor(np.array([2, 0, 1]))
+    a1, a2 = IndexSelect.apply(input, first, dim=d - input.ndim), IndexSelect.apply(input, second, dim=d - input.ndim)
+    b1, b2 = IndexSelect.apply(other, first, dim=d - other.ndim), IndexSelect.apply(other, second, dim=d - other.ndim)
+    return a1 * b2 - a2 * b1

@@ -225,3 +225,72 @@ case("addmv", lambda c, a, b: descend.addmv(c, a, b), lambda c, a, b: _torch().a
 case("tensordot", lambda a, b: descend.tensordot(a, b, 2), lambda a, b: _torch().tensordot(a, b, 2), N(2, 3, 4), N(3, 4, 2))
 case("inner", lambda a, b: descend.inner(a, b), lambda a, b: _torch().inner(a, b), N(2, 3), N(4, 3, layout="t"))
 case("matrix_power", lambda a: descend.matrix_power(a, 3), lambda a: _torch().matrix_power(a, 3), N(3, 3, scale=0.5))
+
+# ---- special functions, NaN-aware and sign ops -------------------------------------------------------------
+
+case("erfc", descend.erfc, lambda a: _torch().erfc(a), N(3, 4, scale=1.5, layout="t"))
+case("erfinv", descend.erfinv, lambda a: _torch().erfinv(a), N(3, 4, scale=0.3), atol=1e-4)
+case("lgamma", descend.lgamma, lambda a: _torch().lgamma(a), P(3, 4, lo=0.2, hi=6.0, layout="s"))
+case("lgamma[negative]", lambda a: descend.lgamma(a - 3.0), lambda a: _torch().lgamma(a - 3.0), P(2, 3, lo=0.2, hi=0.8))
+case("digamma", descend.digamma, lambda a: _torch().digamma(a), P(3, 4, lo=0.2, hi=9.0), atol=1e-4)
+case("digamma[negative]", lambda a: (a - 2.0).digamma(), lambda a: (a - 2.0).digamma(), P(2, 3, lo=0.2, hi=0.8), atol=1e-4)
+case("logit", descend.logit, lambda a: _torch().logit(a), P(3, 4, lo=0.1, hi=0.9))
+case("logit[eps]", lambda a: a.logit(eps=0.2), lambda a: a.logit(eps=0.2), away(P(3, 4, lo=0.05, hi=0.95), (0.2, 0.8)))
+case("copysign", descend.copysign, lambda a, b: _torch().copysign(a, b), away(N(3, 4)), N(4, layout="s"))
+case("logaddexp", descend.logaddexp, lambda a, b: _torch().logaddexp(a, b), N(3, 4, scale=3), N(4, scale=3))
+case("logaddexp2", lambda a, b: a.logaddexp2(b), lambda a, b: a.logaddexp2(b), N(3, 4, layout="t"), N(3, 4))
+case("fmax", descend.fmax, lambda a, b: _torch().fmax(a, b), N(3, 4), N(4, layout="s"))
+case("fmin[nan ties]", lambda a, b: descend.fmin(a + _d(_nan_pattern), b),
+     lambda a, b: _torch().fmin(a + _t(_nan_pattern), b), V([1.0, 2.0, 3.0, 0.5]), V([1.0, np.nan, 0.0, 2.0]),
+     gradcheck=False)
+_nan_pattern = np.array([0.0, 0.0, np.nan, 0.0])
+case("deg2rad", lambda a: descend.deg2rad(a) + a.rad2deg(), lambda a: _torch().deg2rad(a) + a.rad2deg(), N(3, 4))
+
+# ---- linear algebra ----------------------------------------------------------------------------------------
+
+_well = np.eye(3) * 2.0
+case("det", lambda a: descend.linalg.det(a + _d(_well).to(a.dtype)), lambda a: _torch().linalg.det(a + _t(_well).to(a.dtype)),
+     N(2, 3, 3, scale=0.5), atol=1e-4)
+case("inv", lambda a: descend.linalg.inv(a + _d(_well).to(a.dtype)), lambda a: _torch().linalg.inv(a + _t(_well).to(a.dtype)),
+     N(3, 3, scale=0.5, layout="t"), atol=1e-4)
+case("solve", lambda a, b: descend.linalg.solve(a + _d(_well).to(a.dtype), b),
+     lambda a, b: _torch().linalg.solve(a + _t(_well).to(a.dtype), b), N(3, 3, scale=0.5), N(3, 2, layout="s"), atol=1e-4)
+case("solve[vector right]", lambda a, b: descend.linalg.solve(a + _d(_well).to(a.dtype), b) +
+     descend.linalg.solve(a + _d(_well).to(a.dtype), b.reshape(1, 3), left=False).reshape(3),
+     lambda a, b: _torch().linalg.solve(a + _t(_well).to(a.dtype), b) +
+     _torch().linalg.solve(a + _t(_well).to(a.dtype), b.reshape(1, 3), left=False).reshape(3), N(3, 3, scale=0.5), N(3),
+     atol=1e-4)
+case("cross", lambda a, b: descend.linalg.cross(a, b), lambda a, b: _torch().linalg.cross(a, b), N(4, 3), N(1, 3, layout="s"))
+# (torch.kron views its inputs, which fails for transposed ones, so only contiguous layouts here)
+case("kron", descend.kron, lambda a, b: _torch().kron(a, b), N(2, 3), N(2, 2))
+case("trace", descend.trace, lambda a: _torch().trace(a), N(3, 4))
+case("cdist", descend.cdist, lambda a, b: _torch().cdist(a, b), N(2, 3), N(4, 3, layout="t"), atol=1e-4)
+case("cdist[p1]", lambda a, b: descend.cdist(a, b, p=1), lambda a, b: _torch().cdist(a, b, p=1), N(2, 3, 3), N(2, 2, 3))
+
+# ---- more reductions and shapes ----------------------------------------------------------------------------
+
+case("cummax", lambda a: descend.cummax(a, 1).values, lambda a: _torch().cummax(a, 1).values, N(3, 5, layout="t"))
+case("cummin", lambda a: a.cummin(0)[0], lambda a: a.cummin(0)[0], N(4, 3))
+case("logcumsumexp", lambda a: descend.logcumsumexp(a, 1), lambda a: _torch().logcumsumexp(a, 1), N(3, 4, scale=3))
+case("nanmedian", lambda a: descend.nanmedian(a + _d(_nans), 1).values, lambda a: _torch().nanmedian(a + _t(_nans), 1).values,
+     N(3, 4))
+case("diff", lambda a: descend.diff(a, 2, 1, append=a[:, :1]), lambda a: _torch().diff(a, 2, 1, append=a[:, :1]),
+     N(3, 5, layout="s"))
+case("broadcast_to", lambda a: descend.broadcast_to(a, (2, 3, 4)), lambda a: _torch().broadcast_to(a, (2, 3, 4)), N(3, 1))
+case("broadcast_tensors", lambda a, b: descend.broadcast_tensors(a, b)[0] * descend.broadcast_tensors(a, b)[1],
+     lambda a, b: _torch().broadcast_tensors(a, b)[0] * _torch().broadcast_tensors(a, b)[1], N(3, 1), N(4))
+case("diag_embed", lambda a: descend.diag_embed(a, 1), lambda a: _torch().diag_embed(a, 1), N(2, 3))
+case("cartesian_prod", descend.cartesian_prod, lambda a, b: _torch().cartesian_prod(a, b), N(3), N(2))
+
+# ---- writes at indices -------------------------------------------------------------------------------------
+
+case("index_add", lambda a, s: a.index_add(1, _d(np.array([0, 2, 0])), s, alpha=2),
+     lambda a, s: a.index_add(1, _t(np.array([0, 2, 0])), s, alpha=2), N(2, 4, layout="t"), N(2, 3))
+case("index_copy", lambda a, s: descend.index_copy(a, 0, _d(np.array([2, 0])), s),
+     lambda a, s: _torch().index_copy(a, 0, _t(np.array([2, 0])), s), N(3, 4), N(2, 4, layout="s"))
+case("index_fill", lambda a: a.index_fill(1, _d(np.array([1, 3])), -2.0), lambda a: a.index_fill(1, _t(np.array([1, 3])), -2.0),
+     N(3, 4))
+case("index_put", lambda a, v: a.index_put((_d(np.array([0, 2])), _d(np.array([1, 3]))), v),
+     lambda a, v: a.index_put((_t(np.array([0, 2])), _t(np.array([1, 3]))), v), N(3, 4), N(2))
+case("index_put[accumulate]", lambda a, v: descend.index_put(a, (_d(np.array([0, 0, 2])),), v, accumulate=True),
+     lambda a, v: _torch().index_put(a, (_t(np.array([0, 0, 2])),), v, accumulate=True), N(3, 4, layout="t"), N(4))

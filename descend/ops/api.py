@@ -552,6 +552,36 @@ from descend.ops.stats import (all, any, aminmax, argsort, count_nonzero, cumpro
                                kthvalue, median, nanmean, nansum, norm, prod, quantile, sort, std_mean, topk,
                                var_mean)
 
+from descend.ops.discrete import (bincount, bucketize, histc, isin, searchsorted, unique,  # noqa: E402
+                                  unique_consecutive)
+from descend.ops.indexing import index_add, index_copy, index_fill, index_put  # noqa: E402
+from descend.ops.linalg_ops import cdist, kron, trace  # noqa: E402
+from descend.ops.pointwise import (copysign, deg2rad, erfc, erfinv, fmax, fmin, lgamma, logaddexp,  # noqa: E402
+                                   logaddexp2, logit, rad2deg)
+from descend.ops.shape import (broadcast_shapes, broadcast_tensors, broadcast_to, cartesian_prod,  # noqa: E402
+                               diag_embed)
+from descend.ops.stats import cummax, cummin, diff, logcumsumexp, nanmedian  # noqa: E402
+
+
+from descend.ops.creation import logspace, randint_like  # noqa: E402
+from descend.ops.shape import Size  # noqa: E402
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements."""
+    return input.numel()
+
+
+def digamma(input: Tensor) -> Tensor:
+    """d/dx log Gamma(x)."""
+    return _pw.Digamma.apply(input)
+
+
+def rsub(input: Any, other: Any, alpha: float = 1) -> Tensor:
+    """other - alpha * input."""
+    return sub(other, input, alpha=alpha)
+
+
 swapaxes = swapdims = transpose
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
@@ -582,4 +612,8 @@ hstack meshgrid moveaxis movedim narrow repeat_interleave roll row_stack select 
 triu unbind unflatten vstack
 all any aminmax argsort count_nonzero cumprod cumsum kthvalue median nanmean nansum norm prod quantile sort
 std_mean topk var_mean
+bincount bucketize histc isin searchsorted unique unique_consecutive index_add index_copy index_fill index_put
+cdist kron trace copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma rsub
+broadcast_shapes broadcast_tensors broadcast_to cartesian_prod diag_embed cummax cummin diff logcumsumexp
+nanmedian logspace randint_like Size numel
 """.split()

@@ -41,6 +41,9 @@ def _like_device(t: Tensor, device: Any) -> Any:
 def _size(size: tuple, op: str) -> tuple:
     shape = _shape_arg(size)
     for n in shape:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) and not \
+                (isinstance(n, Tensor) and n._data.size == 1 and n._data.dtype.kind in "iu"):
+            raise TypeError(f"{op}(): size must be a tuple of ints, got {type(n).__name__} {n!r}")
         if int(n) < 0:
             raise OpError(f"{op}: negative dimension {n} in size {tuple(shape)}")
     return tuple(int(n) for n in shape)

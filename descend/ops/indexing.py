@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops.elementwise import Where
 from descend.ops.errors import OpError, OpIndexError
 from descend.ops.logic import raw
 from descend.ops.movement import GetItem
@@ -292,3 +293,100 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
         raise OpError(f"masked_select: shapes {input.shape} and {m.shape} cannot be broadcast together") from None
     src = input if input.shape == shape else input.expand(*shape)
     return GetItem.apply(src, index=get_array_module(m).broadcast_to(m, shape))
+
+
+# ---- writes at indices, out of place -------------------------------------------------------------------
+
+class IndexWrite(Function):
+    """input with source added (accumulate=True) or copied at the 1-D index along dim."""
+
+    def forward(self, a, index, source, dim=0, accumulate=True, alpha=1):
+        xp = get_array_module(a, source)
+        if index.ndim > 1 or index.dtype.kind not in "iu":
+            raise OpError(f"index_add/index_copy: index must be a 1-D integer tensor, got shape {index.shape}")
+        self.dim = dim_index(dim, a.ndim, "index_add")
+        self.index, self.accumulate, self.alpha = index.reshape(-1), accumulate, alpha
+        src = source
+        expected = a.shape[:self.dim] + (len(self.index),) + a.shape[self.dim + 1:]
+        if tuple(src.shape) != expected and a.ndim:
+            raise OpError(f"index_add/index_copy: source shape {src.shape} should be {expected}")
+        out = a.copy()
+        view_out = xp.moveaxis(out, self.dim, 0) if a.ndim else out.reshape(1)
+        view_src = xp.moveaxis(src, self.dim, 0) if a.ndim else src.reshape(1)
+        if accumulate:
+            np.add.at(view_out, self.index, view_src * alpha if alpha != 1 else view_src)
+        else:
+            view_out[self.index] = view_src
+        return out
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        d_a, _, d_src = self.needs_input_grad
+        ga = gs = None
+        if d_a:
+            ga = g
+            if not self.accumulate:
+                ga = g.copy()
+                xp.moveaxis(ga, self.dim, 0)[self.index] = 0
+        if d_src:
+            gs = xp.take(g, self.index, axis=self.dim) if g.ndim else g.reshape(1)[self.index].reshape(())
+            if self.alpha != 1:
+                gs = gs * self.alpha
+        return ga, None, gs
+
+
+class IndexPut(Function):
+    """input with values written (or added, accumulate=True) at a tuple of index tensors."""
+
+    def forward(self, a, values, index=(), accumulate=False):
+        self.index, self.accumulate, self.vshape = index, accumulate, getattr(values, "shape", ())
+        out = a.copy()
+        try:
+            if accumulate:
+                np.add.at(out, index, values)
+            else:
+                out[index] = values
+        except (ValueError, IndexError) as e:
+            raise OpError(f"index_put: values of shape {self.vshape} do not fit the indexed shape of {a.shape}: "
+                          f"{e}") from None
+        return out
+
+    def backward(self, g):
+        d_a, d_v = self.needs_input_grad
+        ga = gv = None
+        if d_a:
+            ga = g
+            if not self.accumulate:
+                ga = g.copy()
+                ga[self.index] = 0
+        if d_v:
+            gv = g[self.index]
+        return ga, gv
+
+
+def index_add(input: Tensor, dim: int, index: Any, source: Tensor, *, alpha: float = 1) -> Tensor:
+    """A copy of input with alpha * source added at index along dim (repeated indices add up)."""
+    return IndexWrite.apply(input, as_index(index, "index_add"), source, dim=dim, accumulate=True, alpha=alpha)
+
+
+def index_copy(input: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
+    """A copy of input with source's slices written at index along dim."""
+    return IndexWrite.apply(input, as_index(index, "index_copy"), source, dim=dim, accumulate=False)
+
+
+def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:
+    """A copy of input with value at index along dim."""
+    idx = as_index(index, "index_fill")._data.reshape(-1)
+    d = dim_index(dim, input.ndim, "index_fill")
+    mask = np.zeros(input.shape[d] if input.ndim else 1, dtype=bool)
+    mask[idx] = True
+    shape = [1] * input.ndim
+    if input.ndim:
+        shape[d] = input.shape[d]
+    return Where.apply(mask.reshape(shape), value, input)
+
+
+def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
+    """A copy of input with values at input[indices] (a tuple of index tensors), or added there."""
+    index = tuple(raw(i) for i in indices)
+    return IndexPut.apply(input, values, index=index, accumulate=accumulate)

@@ -36,6 +36,9 @@ swapaxes swapdims adjoint chunk diag diagonal flip fliplr flipud movedim moveaxi
 select split tensor_split tile tril triu unbind unflatten
 all any aminmax argsort count_nonzero cumprod cumsum kthvalue median nanmean nansum norm prod quantile sort topk
 multinomial bernoulli
+unique unique_consecutive bincount histc isin index_add index_copy index_fill index_put kron trace
+copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma broadcast_to diag_embed
+cummax cummin diff logcumsumexp nanmedian
 """.split()
 
 # tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
@@ -77,6 +80,25 @@ def _reflected(fn: Any) -> Any:
     return method
 
 
+def _format(self: Tensor, spec: str) -> str:
+    """f"{t:.3f}" formats the value of a one-element tensor, as PyTorch does."""
+    if self._data.size == 1 and spec:
+        return format(self.item(), spec)
+    return format(repr(self), spec)
+
+
+def _stride(self: Tensor, dim: int | None = None) -> Any:
+    """Steps in elements between neighbours along each dim."""
+    steps = tuple(s // self._data.itemsize for s in self._data.strides)
+    return steps if dim is None else steps[dim]
+
+
+def _data_ptr(self: Tensor) -> int:
+    """The address of the first element (equal for tensors that share memory from the same start)."""
+    a = self._data
+    return int(a.__array_interface__["data"][0]) if hasattr(a, "__array_interface__") else int(a.data.ptr)
+
+
 def _bind_all() -> None:
     ns = vars(api)
     bind(METHODS, ns)
@@ -93,7 +115,8 @@ def _bind_all() -> None:
         "__xor__": _lg.bitwise_xor, "__rxor__": _reflected(_lg.bitwise_xor),
         "__rand__": _reflected(_lg.bitwise_and), "__ror__": _reflected(_lg.bitwise_or),
         "__lshift__": _lg.bitwise_left_shift, "__rshift__": _lg.bitwise_right_shift,
-        "__pos__": api.positive,
+        "__pos__": api.positive, "__format__": _format,
+        "nelement": Tensor.numel, "stride": _stride, "data_ptr": _data_ptr,
     }
     for name, fn in extra.items():
         if fn is not None and name not in Tensor.__dict__:

@@ -22,7 +22,7 @@ class Generator:
     """A random number generator of its own (PCG64), as torch.Generator: seed it, save and restore it."""
 
     def __init__(self, device: Any = "cpu") -> None:
-        self.device = device
+        self.device = backend.device(device)
         self._seed = 67280421310721  # PyTorch's default seed for a new generator
         self._rng = np.random.default_rng(self._seed)
 
@@ -57,6 +57,12 @@ class Generator:
         self._seed = seed
         return self
 
+    def __getattr__(self, name: str) -> Any:
+        # Code written against NumPy's Generator (nn.init, samplers) can take a descend.Generator as is.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.numpy(), name)
+
     def __repr__(self) -> str:
         return f"<descend.Generator device={self.device}>"
 
@@ -65,7 +71,7 @@ class _DefaultGenerator(Generator):
     """The global generator: a view of `backend.rng()`, which backend.manual_seed replaces."""
 
     def __init__(self) -> None:
-        self.device = "cpu"
+        self.device = backend.device("cpu")
 
     def numpy(self) -> np.random.Generator:
         return backend.rng()

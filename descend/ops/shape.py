@@ -11,7 +11,7 @@ import numpy as np
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.indexing import IndexSelect, dim_index
-from descend.ops.movement import Cat, Expand, GetItem, Permute, Reshape
+from descend.ops.movement import Cat, Expand, GetItem, Permute, Reshape, Stack
 from descend.tensor import Function, Tensor, _shape_arg
 
 
@@ -402,3 +402,55 @@ def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple:
     if swap:
         out[0], out[1] = out[1], out[0]
     return tuple(out)
+
+
+def broadcast_shapes(*shapes: Any) -> tuple:
+    """The shape tensors of the given shapes broadcast to."""
+    try:
+        return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s) for s in shapes]))
+    except ValueError:
+        raise OpError(f"broadcast_shapes: shapes {shapes} cannot be broadcast together") from None
+
+
+def broadcast_to(input: Tensor, size: Any) -> Tensor:
+    """input expanded to size (-1 keeps a dim)."""
+    return Expand.apply(input, shape=tuple(size))
+
+
+def broadcast_tensors(*tensors: Any) -> tuple:
+    """The tensors expanded to their common shape."""
+    ts = _tensors(tensors)
+    shape = broadcast_shapes(*[t.shape for t in ts])
+    return tuple(t if t.shape == shape else Expand.apply(t, shape=shape) for t in ts)
+
+
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices whose diagonal `offset` holds the last dim of input (only dim1=-2, dim2=-1)."""
+    if (dim1, dim2) not in ((-2, -1), (input.ndim - 1, input.ndim)):
+        raise OpError("diag_embed: only dim1=-2, dim2=-1 are supported")
+    n = input.shape[-1] + abs(offset)
+    rows, cols = _diag_index((n, n), offset, 0, 1)
+    flat = input.reshape(-1, input.shape[-1])
+    eye = np.zeros((input.shape[-1], n * n), dtype=input._data.dtype)
+    eye[np.arange(len(rows)), rows * n + cols] = 1
+    out = flat @ Tensor(eye)
+    return out.reshape(*input.shape[:-1], n, n)
+
+
+def cartesian_prod(*tensors: Any) -> Tensor:
+    """Every combination of the 1-D inputs' elements, one per row (a 1-D input is returned as is)."""
+    ts = _tensors(tensors)
+    if len(ts) == 1:
+        return ts[0]
+    grids = meshgrid(*ts, indexing="ij")
+    return Stack.apply(*[g.reshape(-1) for g in grids], dim=1)
+
+
+class Size(tuple):
+    """A shape: a tuple of ints (PyTorch's torch.Size), accepted wherever a shape is."""
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __repr__(self) -> str:
+        return f"descend.Size({list(self)})"

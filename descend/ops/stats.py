@@ -8,12 +8,13 @@ import numpy as np
 
 from descend.backend import get_array_module
 from descend.ops import return_types
-from descend.ops.elementwise import Where
+from descend.ops.elementwise import Exp, Log, Where
 from descend.ops.errors import OpError
 from descend.ops.indexing import Gather, IndexSelect, dim_index
 from descend.ops.logic import raw
 from descend.ops.pointwise import as_float
 from descend.ops.reduce import _axes, _expand
+from descend.ops.shape import concat, narrow
 from descend.tensor import Function, Tensor
 
 
@@ -362,3 +363,80 @@ def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepd
 def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> Any:
     """(min, max) over everything or along dim."""
     return return_types.aminmax(input.amin(dim, keepdim), input.amax(dim, keepdim))
+
+
+# ---- cumulative extremes, log-cumsum-exp, NaN-aware median, differences ---------------------------------
+
+def _cum_extreme(a: Any, d: int, sign: int) -> Any:
+    """Indices of the running max (sign=1) or min along d; ties take the later index, NaN sticks (PyTorch)."""
+    xp = get_array_module(a)
+    if a.ndim == 0:
+        return xp.zeros((), np.int64)
+    moved = xp.moveaxis(a, d, -1)
+    best = moved[..., 0].copy()
+    idx = xp.zeros(moved.shape, np.int64)
+    for i in range(1, moved.shape[-1]):
+        cur = moved[..., i]
+        keep = (best > cur) if sign > 0 else (best < cur)
+        keep = keep | (xp.isnan(best) & ~xp.isnan(cur))
+        best = xp.where(keep, best, cur)
+        idx[..., i] = xp.where(keep, idx[..., i - 1], i)
+    return xp.moveaxis(idx, -1, d)
+
+
+def cummax(input: Tensor, dim: int) -> Any:
+    """Running maxima along dim as (values, indices); the gradient goes to the index each value came from."""
+    d = dim_index(dim, input.ndim, "cummax")
+    idx = Tensor(_cum_extreme(raw(input), d, 1))
+    return return_types.cummax(Gather.apply(input, idx, dim=d), idx)
+
+
+def cummin(input: Tensor, dim: int) -> Any:
+    """Running minima along dim as (values, indices)."""
+    d = dim_index(dim, input.ndim, "cummin")
+    idx = Tensor(_cum_extreme(raw(input), d, -1))
+    return return_types.cummin(Gather.apply(input, idx, dim=d), idx)
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """log(cumsum(exp(x))) along dim, shifted by the maximum so it neither overflows nor underflows."""
+    a = raw(input)
+    xp = get_array_module(a)
+    d = dim_index(dim, a.ndim, "logcumsumexp")
+    m = a.max(axis=d, keepdims=True) if a.size else xp.zeros(())
+    shift = Tensor(xp.where(xp.isfinite(m), m, 0).astype(a.dtype))
+    return Log.apply(CumSum.apply(Exp.apply(input - shift), dim=d)) + shift
+
+
+def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
+    """median ignoring NaN (NaN only where every element is NaN)."""
+    a = raw(input)
+    xp = get_array_module(a)
+    if dim is None:
+        flat = input.reshape(-1)
+        ok = ~xp.isnan(flat._data)
+        if not ok.any():
+            return flat[0] if flat.shape[0] else median(flat)
+        return median(flat[Tensor(ok)])
+    d = dim_index(dim, a.ndim, "nanmedian")
+    # NaN sorts last, so the lower median of the non-NaN values sits at (count - 1) // 2.
+    order = _argsort(a, d, False)
+    count = (~xp.isnan(a)).sum(axis=d, keepdims=True)
+    pos = xp.maximum((count - 1) // 2, 0)
+    idx = xp.take_along_axis(order, pos, axis=d)
+    values = Gather.apply(input, Tensor(idx), dim=d)
+    if not keepdim:
+        values, idx = values.squeeze(d), xp.squeeze(idx, axis=d)
+    return return_types.median(values, Tensor(idx))
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,
+         append: Tensor | None = None) -> Tensor:
+    """The n-th forward difference along dim (after joining prepend and append)."""
+    d = dim_index(dim, input.ndim, "diff")
+    x = concat([t for t in (prepend, input, append) if t is not None], d) if prepend is not None or \
+        append is not None else input
+    for _ in range(n):
+        size = x.shape[d]
+        x = narrow(x, d, 1, max(size - 1, 0)) - narrow(x, d, 0, max(size - 1, 0))
+    return x

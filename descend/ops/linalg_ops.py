@@ -1,0 +1,108 @@
+"""Dense linear algebra with gradients: determinant, inverse and linear solves (batched over leading dims)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from descend.backend import get_array_module
+from descend.ops.errors import OpError
+from descend.ops.stats import VectorNorm
+from descend.tensor import Function
+
+
+def _square(op: str, a) -> None:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise OpError(f"{op}: expected square matrices (..., n, n), got shape {a.shape}")
+    if a.dtype.kind not in "fc":
+        raise OpError(f"{op}: expected a floating tensor, got dtype {a.dtype}")
+
+
+def _solve_error(op: str) -> OpError:
+    return OpError(f"{op}: the matrix is singular (not invertible)")
+
+
+class Det(Function):
+    def forward(self, a):
+        _square("linalg.det", a)
+        self.a = a
+        self.out = get_array_module(a).linalg.det(a)
+        return get_array_module(a).asarray(self.out)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        # d det(A) / dA = det(A) * inv(A)^T (Jacobi's formula).
+        try:
+            inv_t = xp.swapaxes(xp.linalg.inv(self.a), -1, -2)
+        except np.linalg.LinAlgError:
+            raise _solve_error("linalg.det backward") from None
+        return (g * self.out)[..., None, None] * inv_t
+
+
+class Inv(Function):
+    def forward(self, a):
+        _square("linalg.inv", a)
+        try:
+            self.out = get_array_module(a).linalg.inv(a)
+        except np.linalg.LinAlgError:
+            raise _solve_error("linalg.inv") from None
+        return self.out
+
+    def backward(self, g):
+        out_t = get_array_module(g).swapaxes(self.out, -1, -2)
+        return -(out_t @ g @ out_t)
+
+
+class Solve(Function):
+    """X with A X = B; B may be a vector (..., n) or matrices (..., n, k)."""
+
+    def forward(self, a, b):
+        _square("linalg.solve", a)
+        xp = get_array_module(a, b)
+        self.vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+        b2 = b[..., None] if self.vector else b
+        try:
+            x = xp.linalg.solve(a, b2)
+        except np.linalg.LinAlgError:
+            raise _solve_error("linalg.solve") from None
+        except ValueError:
+            raise OpError(f"linalg.solve: shapes {a.shape} and {b.shape} do not fit A X = B") from None
+        self.a, self.x = a, x
+        return x[..., 0] if self.vector else x
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        g2 = g[..., None] if self.vector else g
+        gb = xp.linalg.solve(xp.swapaxes(self.a, -1, -2), g2)
+        ga = -gb @ xp.swapaxes(self.x, -1, -2)
+        da, db = self.needs_input_grad
+        return (ga if da else None), ((gb[..., 0] if self.vector else gb) if db else None)
+
+
+# ---- compositions ----------------------------------------------------------------------------------------
+
+def trace(input):
+    """Sum of the main diagonal of a matrix."""
+    if input.ndim != 2:
+        raise OpError(f"trace: expected a matrix, got shape {input.shape}")
+    return input.diagonal().sum()
+
+
+def kron(input, other):
+    """The Kronecker product: every element of input times all of other, laid out in blocks."""
+    n = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (n - input.ndim) + tuple(input.shape))
+    b = other.reshape((1,) * (n - other.ndim) + tuple(other.shape))
+    a_shape, b_shape = [], []
+    for i in range(n):
+        a_shape += [a.shape[i], 1]
+        b_shape += [1, b.shape[i]]
+    out = a.reshape(a_shape) * b.reshape(b_shape)
+    return out.reshape(tuple(a.shape[i] * b.shape[i] for i in range(n)))
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary"):
+    """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M)."""
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise OpError(f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}")
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return VectorNorm.apply(diff, ord=float(p), dim=-1)
