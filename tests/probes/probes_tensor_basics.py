@@ -347,3 +347,26 @@ probes("generator", {
     "manual_seed_returns_generator": lambda torch: isinstance(torch.manual_seed(0), torch.Generator),
     "cuda_guarded_move": lambda torch: (lambda x: x.cuda() if torch.cuda.is_available() else x)(torch.ones(2)),
 })
+
+
+probes("device", {
+    "to_device_dtype_kw": lambda torch: torch.ones(2).to("cpu", dtype=torch.float64),
+    "to_all_kw_copy": lambda torch: (lambda x: (lambda y: (y is x, y.dtype))(x.to(device="cpu", dtype=torch.int32, copy=True)))(torch.ones(2)),
+    "to_dtype_non_blocking_positional": lambda torch: torch.ones(2).to(torch.float64, True),
+    "to_tensor_non_blocking": lambda torch: torch.ones(2).to(torch.ones(1, dtype=torch.int32), non_blocking=True),
+    "to_device_copy_is_new": lambda torch: (lambda x: x.to("cpu", copy=True) is x)(torch.ones(2)),
+    "to_keeps_grad_graph": lambda torch: (lambda x: (x.to(torch.float64).sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True)),
+    "module_to_device_dtype": lambda torch: torch.nn.Linear(2, 2).to("cpu", torch.float64).weight.dtype,
+    "module_to_kw": lambda torch: torch.nn.Linear(2, 2).to(device=torch.device("cpu"), dtype=torch.float64).bias.dtype,
+    "module_to_tensor": lambda torch: torch.nn.Linear(2, 2).to(torch.zeros(1, dtype=torch.float64)).weight.dtype,
+    "device_of_device": lambda torch: torch.device(torch.device("cpu")),
+    "device_compare_str": lambda torch: torch.ones(1).device == torch.device("cpu"),
+    "device_str_of_tensor": lambda torch: str(torch.ones(1).device),
+    "get_device_cpu": lambda torch: torch.ones(1).get_device(),
+    "factory_like_device": lambda torch: (lambda x: torch.zeros_like(x, device=x.device).device)(torch.ones(2)),
+    "empty_on_tensor_device": lambda torch: (lambda x: torch.empty(3, device=x.device).shape)(torch.ones(2)),
+    "device_in_set": lambda torch: len({torch.device("cpu"), torch.device("cpu")}),
+    "device_repr": lambda torch: repr(torch.device("cpu")),
+    "is_cpu": lambda torch: torch.ones(1).is_cpu,
+    "param_to_keeps_parameter": lambda torch: type(torch.nn.Linear(2, 2).to("cpu").weight).__name__,
+})
