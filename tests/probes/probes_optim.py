@@ -327,3 +327,64 @@ probes("clip", {
     "parameters_to_vector": lambda torch: torch.nn.utils.parameters_to_vector(fill(torch, torch.nn.Linear(2, 2)).parameters()),
     "vector_to_parameters": lambda torch: (lambda m: (torch.nn.utils.vector_to_parameters(torch.arange(6.0), m.parameters()), m.weight, m.bias)[1:])(torch.nn.Linear(2, 2)),
 })
+
+
+probes("optim", {
+    "adam_maximize": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=0.05, maximize=True)),
+    "adamw_amsgrad": lambda torch: _steps(torch, lambda o, ps: o.AdamW(ps, lr=0.1, amsgrad=True, weight_decay=0.1), n=5),
+    "sgd_nesterov_weight_decay": lambda torch: _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.05)),
+    "adagrad_weight_decay": lambda torch: _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1, weight_decay=0.1)),
+    "rmsprop_weight_decay_alpha": lambda torch: _steps(torch, lambda o, ps: o.RMSprop(ps, lr=0.01, alpha=0.9, weight_decay=0.1, eps=1e-6)),
+    "adamax_weight_decay": lambda torch: _steps(torch, lambda o, ps: o.Adamax(ps, lr=0.1, weight_decay=0.1, betas=(0.8, 0.9))),
+    "nadam_momentum_decay": lambda torch: _steps(torch, lambda o, ps: o.NAdam(ps, lr=0.1, momentum_decay=0.01)),
+    "adam_lr_tensor": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=torch.tensor(0.1))),
+    "adam_many_steps": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=0.01), n=20),
+    "sgd_momentum_many_steps": lambda torch: _steps(torch, lambda o, ps: o.SGD(ps, lr=0.01, momentum=0.9), n=20),
+})
+
+
+probes("sched", {
+    "multistep_repeated_milestone": lambda torch: _lrs(torch, lambda s, o: s.MultiStepLR(o, milestones=[2, 2, 5], gamma=0.5)),
+    "cosine_past_t_max": lambda torch: _lrs(torch, lambda s, o: s.CosineAnnealingLR(o, T_max=3), n=8),
+    "one_cycle_linear": lambda torch: _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="linear"), n=9),
+    "one_cycle_three_phase": lambda torch: _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=12, three_phase=True), n=11),
+    "one_cycle_epochs_steps": lambda torch: _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=0.5, epochs=2, steps_per_epoch=4, pct_start=0.25), n=7),
+    "one_cycle_momentum": lambda torch: (lambda o: (torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10), o.param_groups[0]["momentum"])[1])(
+        torch.optim.SGD([_param(torch)], lr=0.1, momentum=0.9)),
+    "one_cycle_adam_betas": lambda torch: (lambda o: (torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10), o.param_groups[0]["betas"])[1])(
+        torch.optim.Adam([_param(torch)], lr=0.1)),
+    "cyclic_triangular2": lambda torch: _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="triangular2"), n=10),
+    "cyclic_exp_range": lambda torch: _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range", gamma=0.9), n=8),
+    "cyclic_step_size_down": lambda torch: _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.0, max_lr=1.0, step_size_up=1, step_size_down=3), n=8),
+    "lambda_lr_per_group": lambda torch: _lambda_groups(torch),
+    "linear_lr_end_factor": lambda torch: _lrs(torch, lambda s, o: s.LinearLR(o, start_factor=1.0, end_factor=0.1, total_iters=3)),
+    "warm_restarts_t_mult1": lambda torch: _lrs(torch, lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=2), n=6),
+    "exponential_with_adam": lambda torch: _lrs(torch, lambda s, o: s.ExponentialLR(o, gamma=0.5), opt="Adam"),
+    "sequential_three": lambda torch: _lrs(torch, lambda s, o: s.SequentialLR(o, [s.ConstantLR(o, factor=0.1, total_iters=2), s.ExponentialLR(o, gamma=0.9), s.StepLR(o, 2)], milestones=[2, 5]), n=9),
+    "plateau_max_mode": lambda torch: _plateau_kw(torch, mode="max", factor=0.1, patience=0),
+    "plateau_threshold_abs_cooldown": lambda torch: _plateau_kw(torch, threshold=0.05, threshold_mode="abs", cooldown=1, patience=0),
+    "plateau_min_lr": lambda torch: _plateau_kw(torch, factor=0.1, patience=0, min_lr=0.05),
+})
+
+
+def _lambda_groups(torch):
+    a, b = _param(torch), _param(torch)
+    opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
+    s = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=[lambda e: 0.5 ** e, lambda e: 1.0 / (1 + e)])
+    out = []
+    for _ in range(3):
+        opt.step()
+        s.step()
+        out.append(s.get_last_lr())
+    return out
+
+
+def _plateau_kw(torch, **kw):
+    opt = torch.optim.SGD([_param(torch)], lr=1.0)
+    s = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    lrs = []
+    for val in [1.0, 0.98, 0.97, 1.2, 0.5, 0.49, 0.6, 0.61, 0.62]:
+        opt.step()
+        s.step(val)
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs
