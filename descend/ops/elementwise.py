@@ -38,11 +38,6 @@ def _promote(a: Any, b: Any) -> tuple:
     return _dt.promote_pair(a, b, _dt.of(default_dtype()))
 
 
-def _floating(a: Any) -> Any:
-    """Integer and bool inputs of exp, log, sqrt, ... in the default float dtype, as PyTorch computes them."""
-    return a if a.dtype.kind in "fc" else a.astype(default_dtype())
-
-
 def _integral(x: Any) -> bool:
     d = getattr(x, "dtype", None)
     return d.kind in "biu" if d is not None else isinstance(x, int)
@@ -179,7 +174,8 @@ class Neg(Function):
 
 class Exp(Function):
     def forward(self, a):
-        a = _floating(a)
+        if a.dtype.kind not in "fc":  # int/bool in: the default float out, as PyTorch (inline: hot path)
+            a = a.astype(default_dtype())
         self.out = get_array_module(a).exp(a)
         return self.out
 
@@ -189,7 +185,9 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, a):
-        self.a = a = _floating(a)
+        if a.dtype.kind not in "fc":
+            a = a.astype(default_dtype())
+        self.a = a
         return get_array_module(a).log(a)
 
     def backward(self, g):
@@ -198,7 +196,8 @@ class Log(Function):
 
 class Sqrt(Function):
     def forward(self, a):
-        a = _floating(a)
+        if a.dtype.kind not in "fc":  # int/bool in: the default float out, as PyTorch (inline: hot path)
+            a = a.astype(default_dtype())
         self.out = get_array_module(a).sqrt(a)
         return self.out
 
@@ -265,7 +264,8 @@ class LeakyReLU(Function):
 
 class Sigmoid(Function):
     def forward(self, a):
-        a = _floating(a)
+        if a.dtype.kind not in "fc":  # int/bool in: the default float out, as PyTorch (inline: hot path)
+            a = a.astype(default_dtype())
         xp = get_array_module(a)
         # 1 / (1 + exp(-x)) is accurate everywhere; for x < -88 (float32) exp overflows to inf and the
         # result is the correct 0, so only the warning needs silencing.
@@ -279,7 +279,8 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     def forward(self, a):
-        a = _floating(a)
+        if a.dtype.kind not in "fc":  # int/bool in: the default float out, as PyTorch (inline: hot path)
+            a = a.astype(default_dtype())
         self.out = get_array_module(a).tanh(a)
         return self.out
 
@@ -307,7 +308,9 @@ class Softplus(Function):
 
 class Erf(Function):
     def forward(self, a):
-        self.a = a = _floating(a)
+        if a.dtype.kind not in "fc":
+            a = a.astype(default_dtype())
+        self.a = a
         return erf(a)
 
     def backward(self, g):

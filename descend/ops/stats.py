@@ -427,7 +427,7 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False) -> A
     values = Gather.apply(input, Tensor(idx), dim=d)
     if not keepdim:
         values, idx = values.squeeze(d), xp.squeeze(idx, axis=d)
-    return return_types.median(values, Tensor(idx))
+    return return_types.nanmedian(values, Tensor(idx))
 
 
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,
