@@ -95,12 +95,13 @@ class _BackwardHooks:
 
 
 def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
-    """module.forward(*args, **kwargs) with its forward, forward-pre and backward hooks applied."""
+    """module.forward(*args, **kwargs) with all its hooks applied (Module.__call__ runs plain forward hooks
+    itself, and comes here when a hook takes kwargs, is always_call, or is a backward hook)."""
     d = module.__dict__
-    with_kwargs = d.get("_hooks_with_kwargs", ())
-    always = d.get("_hooks_always_call", ())
-    for hid, hook in list(d.get("_forward_pre_hooks", {}).items()):
-        if hid in with_kwargs:
+    with_kwargs = d.get("_hooks_with_kwargs")  # empty unless some hook was registered with_kwargs
+    pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+    for hid, hook in list(pre.items()) if pre else ():
+        if with_kwargs and hid in with_kwargs:
             res = hook(module, args, kwargs)
             if res is not None:
                 if not (isinstance(res, tuple) and len(res) == 2):
@@ -111,26 +112,37 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
             res = hook(module, args)
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
-    bw_hooks = list(d.get("_backward_hooks", {}).values())
-    bw_pre = list(d.get("_backward_pre_hooks", {}).values())
-    state = _BackwardHooks(module, bw_hooks, bw_pre) if (bw_hooks or bw_pre) and is_grad_enabled() else None
-    if state is not None:
+    state = None
+    bw_hooks, bw_pre = d.get("_backward_hooks"), d.get("_backward_pre_hooks")
+    if (bw_hooks or bw_pre) and is_grad_enabled():
+        state = _BackwardHooks(module, list(bw_hooks.values()) if bw_hooks else [],
+                               list(bw_pre.values()) if bw_pre else [])
         args = state.setup_inputs(args)
-    post = list(d.get("_forward_hooks", {}).items())
-    try:
+    post = list(post.items()) if post else ()
+    if d.get("_hooks_always_call"):
+        out = _forward_always(module, args, kwargs, post)
+    else:
         out = module.forward(*args, **kwargs)
-    except Exception:
-        for hid, hook in post:  # hooks registered with always_call=True run even when forward raised
-            if hid in always:
-                try:
-                    hook(module, args, kwargs, None) if hid in with_kwargs else hook(module, args, None)
-                except Exception:
-                    pass
-        raise
     for hid, hook in post:
-        res = hook(module, args, kwargs, out) if hid in with_kwargs else hook(module, args, out)
+        res = hook(module, args, kwargs, out) if with_kwargs and hid in with_kwargs else hook(module, args, out)
         if res is not None:
             out = res
     if state is not None:
         out = state.setup_outputs(out)
     return out
+
+
+def _forward_always(module: Any, args: tuple, kwargs: dict, post: Any) -> Any:
+    """forward, running the hooks registered with always_call=True (output None) if it raises."""
+    try:
+        return module.forward(*args, **kwargs)
+    except Exception:
+        d = module.__dict__
+        always, with_kwargs = d["_hooks_always_call"], d.get("_hooks_with_kwargs") or ()
+        for hid, hook in post:
+            if hid in always:
+                try:
+                    hook(module, args, kwargs, None) if hid in with_kwargs else hook(module, args, None)
+                except Exception:  # the forward's error is the one to report
+                    pass
+        raise

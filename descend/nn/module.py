@@ -13,7 +13,7 @@ from descend.tensor import Tensor
 
 # Bookkeeping attributes the state walker never looks into.
 _INTERNAL = frozenset({"training", "_buffers", "_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-                       "_backward_pre_hooks", "_hooks_with_kwargs", "_hooks_always_call"})
+                       "_backward_pre_hooks", "_hooks_with_kwargs", "_hooks_always_call", "_hooks_special"})
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -95,10 +95,21 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
-        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")
-                or d.get("_backward_pre_hooks")):
-            return self.forward(*args, **kwargs)  # the common case: no hooks
-        return call_with_hooks(self, args, kwargs)
+        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+        if d.get("_hooks_special"):  # hooks with kwargs, always_call or backward hooks: the full protocol
+            return call_with_hooks(self, args, kwargs)
+        if not pre and not post:  # the common case: no hooks, no copies of empty hook lists
+            return self.forward(*args, **kwargs)
+        for hook in list(pre.values()) if pre else ():
+            new = hook(self, args)
+            if new is not None:
+                args = new if isinstance(new, tuple) else (new,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(post.values()) if post else ():
+            new = hook(self, args, out)
+            if new is not None:
+                out = new
+        return out
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A registered buffer stays a buffer when reassigned; arrays are wrapped so state_dict sees tensors.
@@ -134,7 +145,8 @@ class Module:
         d = self.__dict__
         hooks = d.setdefault(table, {})
         kw, always = d.setdefault("_hooks_with_kwargs", set()), d.setdefault("_hooks_always_call", set())
-        handle = RemovableHandle(hooks, (kw, always))
+        special = d.setdefault("_hooks_special", set())  # hooks that need call_with_hooks
+        handle = RemovableHandle(hooks, (kw, always, special))
         if prepend:  # the same dict object, which the handle holds, reordered
             rest = list(hooks.items())
             hooks.clear()
@@ -146,6 +158,8 @@ class Module:
             kw.add(handle.id)
         if always_call:
             always.add(handle.id)
+        if with_kwargs or always_call or table in ("_backward_hooks", "_backward_pre_hooks"):
+            special.add(handle.id)
         return handle
 
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
