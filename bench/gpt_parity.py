@@ -57,7 +57,8 @@ def torch_gpt(vocab: int, context: int, n_layer: int = 4, n_head: int = 4, n_emb
             self.attn = tnn.MultiheadAttention(n_embd, n_head, batch_first=True)
             self.drop = tnn.Dropout(0.0)
             self.ln_2 = tnn.LayerNorm(n_embd)
-            self.mlp = tnn.Sequential(tnn.Linear(n_embd, 4 * n_embd), tnn.GELU(), tnn.Linear(4 * n_embd, n_embd),
+            self.mlp = tnn.Sequential(tnn.Linear(n_embd, 4 * n_embd), tnn.GELU(approximate="tanh"),
+                                      tnn.Linear(4 * n_embd, n_embd),
                                       tnn.Dropout(0.0))
 
         def forward(self, x: Any, mask: Any) -> Any:
