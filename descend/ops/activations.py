@@ -7,6 +7,7 @@ composition is chosen to give the same one.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from descend.ops import elementwise as _ew
@@ -85,6 +86,8 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     """softmax(-x) along dim."""
     x = input if dtype is None else input.to(dtype)
     if dim is None:
+        warnings.warn("Implicit dimension choice for softmin has been deprecated. Change the call to include "
+                      "dim=X as an argument.", stacklevel=_stacklevel)
         dim = 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit-dim rule
     return _rd.Softmax.apply(-x, dim=dim)
 
