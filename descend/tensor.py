@@ -36,6 +36,7 @@ class Function:
     parents: tuple | None = None
     needs_input_grad: tuple = ()
     _epoch = 0  # the in-place counter when the op was recorded (see _check_unmodified)
+    kwargs: dict = {}  # the keyword arguments of the call, kept when the graph is recorded
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -56,12 +57,12 @@ class Function:
         t._data = out
         t.grad = None
         t._retain = False
-        t._version = None
         if _grad_enabled:
             needs = [isinstance(a, Tensor) and a.requires_grad for a in args]  # a list comp beats a genexpr
             if True in needs:
                 ctx.parents = args
-                ctx.kwargs = kwargs  # for higher-order rules that recompute the op (autograd/higher.py)
+                if kwargs:
+                    ctx.kwargs = kwargs  # for higher-order rules that recompute the op (autograd/higher.py)
                 ctx.needs_input_grad = tuple(needs)
                 if _epoch:
                     ctx._epoch = _epoch
@@ -136,7 +137,8 @@ class Tensor:
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self._retain = False
-        self._version = None  # None: never modified in place and not shared; else a [count] shared by aliases
+        # _version stays unset (read with _version_of) until an in-place write or an alias needs it: then a
+        # one-element list [stamp] shared by every alias of this memory.
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -162,9 +164,10 @@ class Tensor:
         t._ctx = None
         t._retain = False
         t.requires_grad = False
-        if self._version is None:
-            self._version = [0]
-        t._version = self._version
+        v = _version_of(self)
+        if v is None:
+            v = self._version = [0]
+        t._version = v
         return t
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -645,6 +648,11 @@ def run_backward(roots: list, grads: list, retain_graph: bool, inputs: list | No
     return found if not accumulate else None
 
 
+def _version_of(t: Tensor) -> list | None:
+    """The tensor's shared version stamp, None if it was never written in place nor aliased."""
+    return getattr(t, "_version", None)
+
+
 def _check_unmodified(node: Tensor, ctx: Function) -> None:
     """RuntimeError if an array this op saved for backward was written in place after the op was recorded.
 
@@ -658,7 +666,7 @@ def _check_unmodified(node: Tensor, ctx: Function) -> None:
             f"the output of [{type(ctx).__name__}] of shape {list(node.shape)}, which it saved for backward, was "
             f"written in place. Hint: do the in-place op on a clone().")
     stamp = ctx._epoch
-    touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and t._version is not None
+    touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and _version_of(t) is not None
                and t._version[0] > stamp]
     if not touched:
         return

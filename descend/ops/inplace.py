@@ -29,10 +29,11 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 def _bump(t: Tensor) -> None:
     _t._epoch += 1
-    if t._version is None:
+    v = _t._version_of(t)
+    if v is None:
         t._version = [_t._epoch]
     else:
-        t._version[0] = _t._epoch
+        v[0] = _t._epoch
 
 
 def _leaf_check(t: Tensor) -> None:
@@ -83,7 +84,7 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     old = Tensor.__new__(Tensor)
     old._data = self._data.copy()
     old.grad, old._retain = None, False
-    old._ctx, old.requires_grad, old._version = self._ctx, self.requires_grad, None
+    old._ctx, old.requires_grad = self._ctx, self.requires_grad
     out = fn(old, *args, **kwargs)
     _write(self, out)
     if out.requires_grad:
