@@ -27,45 +27,64 @@ probes("layer", {
     "linear_1d_input": lambda torch: _layer(torch, lambda nn: nn.Linear(3, 2), 3),
     "bilinear": lambda torch: _layer(torch, lambda nn: _Bilinear(nn), 2, 3),
     "conv1d": lambda torch: _layer(torch, lambda nn: nn.Conv1d(2, 3, 3), 2, 2, 6),
-    "conv1d_padding_same": lambda torch: _layer(torch, lambda nn: nn.Conv1d(2, 2, 3, padding="same"), 1, 2, 5),
+    "conv1d_padding_same": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv1d(2, 2, 3, padding="same"), 1, 2, 5)),
     "conv2d": lambda torch: _layer(torch, lambda nn: nn.Conv2d(1, 2, 3), 1, 1, 5, 5),
-    "conv2d_stride_pad": lambda torch: _layer(torch, lambda nn: nn.Conv2d(2, 3, 3, stride=2, padding=1), 2, 2, 5, 5),
-    "conv2d_dilation": lambda torch: _layer(torch, lambda nn: nn.Conv2d(1, 1, 3, dilation=2), 1, 1, 6, 6),
-    "conv2d_groups": lambda torch: _layer(torch, lambda nn: nn.Conv2d(4, 4, 3, groups=2, padding=1), 1, 4, 4, 4),
-    "conv2d_rect_kernel": lambda torch: _layer(torch, lambda nn: nn.Conv2d(1, 2, (2, 3), bias=False), 1, 1, 4, 5),
+    "conv2d_stride_pad": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(2, 3, 3, stride=2, padding=1), 2, 2, 5, 5)),
+    "conv2d_dilation": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(1, 1, 3, dilation=2), 1, 1, 6, 6)),
+    "conv2d_groups": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(4, 4, 3, groups=2, padding=1), 1, 4, 4, 4)),
+    "conv2d_rect_kernel": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(1, 2, (2, 3), bias=False), 1, 1, 4, 5)),
     "conv2d_no_batch": lambda torch: _layer(torch, lambda nn: nn.Conv2d(1, 2, 3), 1, 4, 4),
-    "conv_transpose2d": lambda torch: _layer(torch, lambda nn: nn.ConvTranspose2d(2, 1, 3, stride=2), 1, 2, 3, 3),
-    "conv_transpose1d": lambda torch: _layer(torch, lambda nn: nn.ConvTranspose1d(1, 2, 2, stride=2), 1, 1, 4),
+    "conv_transpose2d": lambda torch: (
+        _layer(torch, lambda nn: nn.ConvTranspose2d(2, 1, 3, stride=2), 1, 2, 3, 3)),
+    "conv_transpose1d": lambda torch: (
+        _layer(torch, lambda nn: nn.ConvTranspose1d(1, 2, 2, stride=2), 1, 1, 4)),
     "max_pool2d": lambda torch: _layer(torch, lambda nn: nn.MaxPool2d(2), 1, 2, 4, 4),
-    "max_pool2d_stride_pad": lambda torch: _layer(torch, lambda nn: nn.MaxPool2d(3, stride=2, padding=1), 1, 1, 5, 5),
-    "max_pool2d_ceil": lambda torch: _layer(torch, lambda nn: nn.MaxPool2d(2, ceil_mode=True), 1, 1, 5, 5),
+    "max_pool2d_stride_pad": lambda torch: (
+        _layer(torch, lambda nn: nn.MaxPool2d(3, stride=2, padding=1), 1, 1, 5, 5)),
+    "max_pool2d_ceil": lambda torch: (
+        _layer(torch, lambda nn: nn.MaxPool2d(2, ceil_mode=True), 1, 1, 5, 5)),
     "max_pool1d": lambda torch: _layer(torch, lambda nn: nn.MaxPool1d(2), 2, 2, 6),
     "avg_pool2d": lambda torch: _layer(torch, lambda nn: nn.AvgPool2d(2), 1, 2, 4, 4),
-    "avg_pool2d_pad": lambda torch: _layer(torch, lambda nn: nn.AvgPool2d(3, stride=1, padding=1), 1, 1, 4, 4),
+    "avg_pool2d_pad": lambda torch: (
+        _layer(torch, lambda nn: nn.AvgPool2d(3, stride=1, padding=1), 1, 1, 4, 4)),
     "avg_pool1d": lambda torch: _layer(torch, lambda nn: nn.AvgPool1d(3, stride=2), 1, 2, 7),
-    "adaptive_avg_pool2d": lambda torch: _layer(torch, lambda nn: nn.AdaptiveAvgPool2d((1, 1)), 2, 3, 4, 4),
-    "adaptive_avg_pool2d_int": lambda torch: _layer(torch, lambda nn: nn.AdaptiveAvgPool2d(2), 1, 1, 6, 6),
+    "adaptive_avg_pool2d": lambda torch: (
+        _layer(torch, lambda nn: nn.AdaptiveAvgPool2d((1, 1)), 2, 3, 4, 4)),
+    "adaptive_avg_pool2d_int": lambda torch: (
+        _layer(torch, lambda nn: nn.AdaptiveAvgPool2d(2), 1, 1, 6, 6)),
     "adaptive_avg_pool1d": lambda torch: _layer(torch, lambda nn: nn.AdaptiveAvgPool1d(1), 2, 3, 5),
-    "adaptive_max_pool2d": lambda torch: _layer(torch, lambda nn: nn.AdaptiveMaxPool2d(1), 1, 2, 4, 4),
+    "adaptive_max_pool2d": lambda torch: (
+        _layer(torch, lambda nn: nn.AdaptiveMaxPool2d(1), 1, 2, 4, 4)),
     "batchnorm1d_train": lambda torch: _layer(torch, lambda nn: nn.BatchNorm1d(3), 5, 3),
-    "batchnorm1d_eval": lambda torch: _layer(torch, lambda nn: nn.BatchNorm1d(3), 5, 3, train=False),
+    "batchnorm1d_eval": lambda torch: (
+        _layer(torch, lambda nn: nn.BatchNorm1d(3), 5, 3, train=False)),
     "batchnorm1d_3d": lambda torch: _layer(torch, lambda nn: nn.BatchNorm1d(2), 3, 2, 4),
     "batchnorm2d_train": lambda torch: _layer(torch, lambda nn: nn.BatchNorm2d(2), 2, 2, 3, 3),
-    "batchnorm2d_no_affine": lambda torch: _layer(torch, lambda nn: nn.BatchNorm2d(2, affine=False), 2, 2, 3, 3),
+    "batchnorm2d_no_affine": lambda torch: (
+        _layer(torch, lambda nn: nn.BatchNorm2d(2, affine=False), 2, 2, 3, 3)),
     "layernorm": lambda torch: _layer(torch, lambda nn: nn.LayerNorm(4), 3, 4),
     "layernorm_2d_shape": lambda torch: _layer(torch, lambda nn: nn.LayerNorm([2, 3]), 2, 2, 3),
-    "layernorm_no_affine": lambda torch: _layer(torch, lambda nn: nn.LayerNorm(3, elementwise_affine=False), 2, 3),
+    "layernorm_no_affine": lambda torch: (
+        _layer(torch, lambda nn: nn.LayerNorm(3, elementwise_affine=False), 2, 3)),
     "groupnorm": lambda torch: _layer(torch, lambda nn: nn.GroupNorm(2, 4), 2, 4, 3),
     "instancenorm2d": lambda torch: _layer(torch, lambda nn: nn.InstanceNorm2d(2), 2, 2, 3, 3),
     "dropout_eval": lambda torch: _layer(torch, lambda nn: nn.Dropout(0.5), 3, 4, train=False),
     "dropout_p0": lambda torch: _layer(torch, lambda nn: nn.Dropout(0.0), 3, 4),
-    "dropout1d_eval": lambda torch: _layer(torch, lambda nn: nn.Dropout1d(0.3), 2, 3, 4, train=False),
-    "dropout2d_eval": lambda torch: _layer(torch, lambda nn: nn.Dropout2d(0.3), 1, 2, 3, 3, train=False),
+    "dropout1d_eval": lambda torch: (
+        _layer(torch, lambda nn: nn.Dropout1d(0.3), 2, 3, 4, train=False)),
+    "dropout2d_eval": lambda torch: (
+        _layer(torch, lambda nn: nn.Dropout2d(0.3), 1, 2, 3, 3, train=False)),
     "flatten": lambda torch: _layer(torch, lambda nn: nn.Flatten(), 2, 3, 2),
     "flatten_dims": lambda torch: _layer(torch, lambda nn: nn.Flatten(0, 1), 2, 3, 2),
     "unflatten": lambda torch: _layer(torch, lambda nn: nn.Unflatten(1, (2, 3)), 2, 6),
     "identity": lambda torch: _layer(torch, lambda nn: nn.Identity(), 2, 3),
-    "upsample_nearest": lambda torch: _layer(torch, lambda nn: nn.Upsample(scale_factor=2), 1, 1, 2, 2),
+    "upsample_nearest": lambda torch: (
+        _layer(torch, lambda nn: nn.Upsample(scale_factor=2), 1, 1, 2, 2)),
     "pixel_shuffle": lambda torch: _layer(torch, lambda nn: nn.PixelShuffle(2), 1, 4, 2, 2),
     "zero_pad2d": lambda torch: _layer(torch, lambda nn: nn.ZeroPad2d(1), 1, 1, 2, 2),
 })
@@ -84,7 +103,8 @@ def _Bilinear(nn):
 
 probes("activation", {
     "relu": lambda torch: _layer(torch, lambda nn: nn.ReLU(), 3, 4),
-    "relu_inplace_module": lambda torch: _layer(torch, lambda nn: nn.Sequential(nn.Linear(4, 4), nn.ReLU(inplace=True)), 3, 4),
+    "relu_inplace_module": lambda torch: (
+        _layer(torch, lambda nn: nn.Sequential(nn.Linear(4, 4), nn.ReLU(inplace=True)), 3, 4)),
     "leaky_relu": lambda torch: _layer(torch, lambda nn: nn.LeakyReLU(0.2), 3, 4),
     "elu": lambda torch: _layer(torch, lambda nn: nn.ELU(), 3, 4),
     "elu_alpha": lambda torch: _layer(torch, lambda nn: nn.ELU(alpha=0.5), 3, 4),
@@ -127,12 +147,18 @@ def _emb(torch, make, idx):
 
 probes("layer", {
     "embedding": lambda torch: _emb(torch, lambda nn: nn.Embedding(5, 3), [[0, 2], [4, 2]]),
-    "embedding_padding_idx": lambda torch: _emb(torch, lambda nn: nn.Embedding(5, 3, padding_idx=0), [0, 1, 0]),
-    "embedding_padding_idx_init_zero": lambda torch: torch.nn.Embedding(4, 2, padding_idx=1).weight[1],
-    "embedding_from_pretrained": lambda torch: torch.nn.Embedding.from_pretrained(torch.eye(3))(torch.tensor([2])),
-    "embedding_frozen": lambda torch: torch.nn.Embedding.from_pretrained(torch.eye(3)).weight.requires_grad,
-    "embedding_bag_mean": lambda torch: _emb(torch, lambda nn: nn.EmbeddingBag(5, 2, mode="mean"), [[0, 1], [2, 4]]),
-    "embedding_shapes": lambda torch: (torch.nn.Embedding(10, 4).weight.shape, torch.nn.Embedding(10, 4).num_embeddings),
+    "embedding_padding_idx": lambda torch: (
+        _emb(torch, lambda nn: nn.Embedding(5, 3, padding_idx=0), [0, 1, 0])),
+    "embedding_padding_idx_init_zero": lambda torch: (
+        torch.nn.Embedding(4, 2, padding_idx=1).weight[1]),
+    "embedding_from_pretrained": lambda torch: (
+        torch.nn.Embedding.from_pretrained(torch.eye(3))(torch.tensor([2]))),
+    "embedding_frozen": lambda torch: (
+        torch.nn.Embedding.from_pretrained(torch.eye(3)).weight.requires_grad),
+    "embedding_bag_mean": lambda torch: (
+        _emb(torch, lambda nn: nn.EmbeddingBag(5, 2, mode="mean"), [[0, 1], [2, 4]])),
+    "embedding_shapes": lambda torch: (
+        (torch.nn.Embedding(10, 4).weight.shape, torch.nn.Embedding(10, 4).num_embeddings)),
 })
 
 
@@ -149,19 +175,26 @@ def _rnn(torch, make, *shape, h0=None):
 
 probes("rnn", {
     "rnn": lambda torch: _rnn(torch, lambda nn: nn.RNN(3, 4), 5, 2, 3),
-    "rnn_batch_first": lambda torch: _rnn(torch, lambda nn: nn.RNN(3, 4, batch_first=True), 2, 5, 3),
-    "rnn_relu_2layer": lambda torch: _rnn(torch, lambda nn: nn.RNN(3, 2, num_layers=2, nonlinearity="relu"), 4, 1, 3),
-    "rnn_h0": lambda torch: _rnn(torch, lambda nn: nn.RNN(3, 2), 4, 2, 3, h0=lambda t: torch.full((1, 2, 2), 0.1)),
+    "rnn_batch_first": lambda torch: (
+        _rnn(torch, lambda nn: nn.RNN(3, 4, batch_first=True), 2, 5, 3)),
+    "rnn_relu_2layer": lambda torch: (
+        _rnn(torch, lambda nn: nn.RNN(3, 2, num_layers=2, nonlinearity="relu"), 4, 1, 3)),
+    "rnn_h0": lambda torch: (
+        _rnn(torch, lambda nn: nn.RNN(3, 2), 4, 2, 3, h0=lambda t: torch.full((1, 2, 2), 0.1))),
     "rnn_cell": lambda torch: _rnn(torch, lambda nn: nn.RNNCell(3, 4), 2, 3),
     "gru": lambda torch: _rnn(torch, lambda nn: nn.GRU(3, 4), 5, 2, 3),
-    "gru_batch_first": lambda torch: _rnn(torch, lambda nn: nn.GRU(3, 2, batch_first=True), 2, 4, 3),
+    "gru_batch_first": lambda torch: (
+        _rnn(torch, lambda nn: nn.GRU(3, 2, batch_first=True), 2, 4, 3)),
     "gru_cell": lambda torch: _rnn(torch, lambda nn: nn.GRUCell(3, 4), 2, 3),
-    "gru_cell_hidden": lambda torch: _rnn(torch, lambda nn: nn.GRUCell(3, 2), 2, 3, h0=lambda t: torch.full((2, 2), 0.5)),
+    "gru_cell_hidden": lambda torch: (
+        _rnn(torch, lambda nn: nn.GRUCell(3, 2), 2, 3, h0=lambda t: torch.full((2, 2), 0.5))),
     "lstm": lambda torch: _rnn(torch, lambda nn: nn.LSTM(3, 4), 5, 2, 3),
     "lstm_two_layers": lambda torch: _rnn(torch, lambda nn: nn.LSTM(3, 2, num_layers=2), 4, 2, 3),
-    "lstm_bidirectional": lambda torch: _rnn(torch, lambda nn: nn.LSTM(3, 2, bidirectional=True), 4, 1, 3),
+    "lstm_bidirectional": lambda torch: (
+        _rnn(torch, lambda nn: nn.LSTM(3, 2, bidirectional=True), 4, 1, 3)),
     "lstm_cell": lambda torch: _rnn(torch, lambda nn: nn.LSTMCell(3, 2), 2, 3),
-    "lstm_param_names": lambda torch: [n for n, _ in torch.nn.LSTM(2, 3, num_layers=2).named_parameters()],
+    "lstm_param_names": lambda torch: (
+        [n for n, _ in torch.nn.LSTM(2, 3, num_layers=2).named_parameters()]),
     "gru_param_shapes": lambda torch: [p.shape for p in torch.nn.GRU(2, 3).parameters()],
 })
 
@@ -213,7 +246,8 @@ def multihead_attention(torch):
 def sequential_cnn(torch):
     torch.manual_seed(0)
     nn = torch.nn
-    net = fill(torch, nn.Sequential(nn.Conv2d(1, 2, 3, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+    net = fill(torch, nn.Sequential(nn.Conv2d(1, 2, 3, 1), nn.ReLU(), nn.MaxPool2d(2),
+                                    nn.Dropout(0.25),
                                     nn.Flatten(), nn.Linear(2 * 2 * 2, 3), nn.LogSoftmax(dim=1)))
     net.eval()
     x = torch.tensor(arr(2, 1, 6, 6))
@@ -232,11 +266,17 @@ def _dropout_train(torch, make, *shape):
 
 probes("dropout", {
     "dropout_values": lambda torch: _dropout_train(torch, lambda nn: nn.Dropout(0.5), 50, 8),
-    "dropout_rate": lambda torch: round((torch.nn.Dropout(0.3)(torch.ones(20000)) == 0).float().mean().item(), 1),
-    "dropout1d_channels": lambda torch: _dropout_train(torch, lambda nn: nn.Dropout1d(0.5), 8, 16, 5),
-    "dropout2d_channels": lambda torch: _dropout_train(torch, lambda nn: nn.Dropout2d(0.5), 4, 16, 3, 3),
-    "dropout_grad_matches_mask": lambda torch: (lambda x: (lambda y: (y.sum().backward(), torch.equal(x.grad, y.detach()))[1])(torch.nn.Dropout(0.5)(x)))(torch.ones(100, requires_grad=True)),
+    "dropout_rate": lambda torch: (
+        round((torch.nn.Dropout(0.3)(torch.ones(20000)) == 0).float().mean().item(), 1)),
+    "dropout1d_channels": lambda torch: (
+        _dropout_train(torch, lambda nn: nn.Dropout1d(0.5), 8, 16, 5)),
+    "dropout2d_channels": lambda torch: (
+        _dropout_train(torch, lambda nn: nn.Dropout2d(0.5), 4, 16, 3, 3)),
+    "dropout_grad_matches_mask": lambda torch: (
+        (lambda x: (lambda y: (y.sum().backward(),
+                               torch.equal(x.grad, y.detach()))[1])(torch.nn.Dropout(0.5)(x)))(torch.ones(100, requires_grad=True))),
     "dropout_inplace_flag": lambda torch: torch.nn.Dropout(0.1, inplace=True).inplace,
     "alpha_dropout_eval": lambda torch: torch.nn.AlphaDropout(0.2).eval()(torch.ones(3)),
-    "functional_dropout2d_eval": lambda torch: torch.nn.functional.dropout2d(torch.ones(1, 2, 2, 2), 0.5, training=False),
+    "functional_dropout2d_eval": lambda torch: (
+        torch.nn.functional.dropout2d(torch.ones(1, 2, 2, 2), 0.5, training=False)),
 })

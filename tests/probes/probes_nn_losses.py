@@ -25,7 +25,8 @@ _TARGET = [0, 2, 1, 2]
 
 
 def _ce(torch, **kw):
-    return _loss(torch, torch.nn.CrossEntropyLoss(**kw), _in(torch, *_LOGITS), torch.tensor(_TARGET))
+    return _loss(torch, torch.nn.CrossEntropyLoss(**kw), _in(torch, *_LOGITS),
+                 torch.tensor(_TARGET))
 
 
 def _probs(torch, seed=1):
@@ -37,55 +38,122 @@ probes("loss", {
     "cross_entropy_sum": lambda torch: _ce(torch, reduction="sum"),
     "cross_entropy_none": lambda torch: _ce(torch, reduction="none"),
     "cross_entropy_weight": lambda torch: _ce(torch, weight=torch.tensor([1.0, 2.0, 0.5])),
-    "cross_entropy_ignore_index": lambda torch: _loss(torch, torch.nn.CrossEntropyLoss(ignore_index=-1), _in(torch, 4, 3), torch.tensor([0, -1, 1, -1])),
+    "cross_entropy_ignore_index": lambda torch: (
+        _loss(torch, torch.nn.CrossEntropyLoss(ignore_index=-1), _in(torch, 4, 3),
+              torch.tensor([0, -1, 1, -1]))),
     "cross_entropy_label_smoothing": lambda torch: _ce(torch, label_smoothing=0.1),
-    "cross_entropy_prob_target": lambda torch: _loss(torch, _F(torch).cross_entropy, _in(torch, 4, 3), torch.softmax(_probs(torch), 1)),
-    "cross_entropy_3d": lambda torch: _loss(torch, _F(torch).cross_entropy, _in(torch, 2, 3, 4), torch.tensor([[0, 1, 2, 1], [2, 2, 0, 0]])),
-    "cross_entropy_view_idiom": lambda torch: _loss(torch, lambda lg, t: _F(torch).cross_entropy(lg.view(-1, lg.size(-1)), t.view(-1), ignore_index=-1),
-                                                    _in(torch, 2, 3, 5), torch.tensor([[1, 2, -1], [0, 4, 4]])),
-    "cross_entropy_fn_weight_sum": lambda torch: _loss(torch, lambda x, t: _F(torch).cross_entropy(x, t, weight=torch.tensor([1.0, 0.0, 2.0]), reduction="sum"),
+    "cross_entropy_prob_target": lambda torch: (
+        _loss(torch, _F(torch).cross_entropy, _in(torch, 4, 3), torch.softmax(_probs(torch), 1))),
+    "cross_entropy_3d": lambda torch: (
+        _loss(torch, _F(torch).cross_entropy, _in(torch, 2, 3, 4), torch.tensor([[0, 1, 2, 1],
+                                                                                 [2, 2, 0, 0]]))),
+    "cross_entropy_view_idiom": lambda torch: _loss(torch, lambda lg,
+                                                    t: _F(torch).cross_entropy(lg.view(-1, lg.size(-1)), t.view(-1), ignore_index=-1),
+                                                    _in(torch, 2, 3, 5), torch.tensor([[1, 2, -1],
+                                                                                       [0, 4, 4]])),
+    "cross_entropy_fn_weight_sum": lambda torch: _loss(torch, lambda x,
+                                                       t: _F(torch).cross_entropy(x, t, weight=torch.tensor([1.0, 0.0, 2.0]), reduction="sum"),
                                                        _in(torch, *_LOGITS), torch.tensor(_TARGET)),
-    "nll_loss": lambda torch: _loss(torch, _F(torch).nll_loss, _in(torch, *_LOGITS), torch.tensor(_TARGET)),
-    "nll_loss_log_softmax": lambda torch: _loss(torch, lambda x, t: _F(torch).nll_loss(_F(torch).log_softmax(x, dim=1), t, reduction="sum"),
+    "nll_loss": lambda torch: (
+        _loss(torch, _F(torch).nll_loss, _in(torch, *_LOGITS), torch.tensor(_TARGET))),
+    "nll_loss_log_softmax": lambda torch: _loss(torch, lambda x,
+                                                t: _F(torch).nll_loss(_F(torch).log_softmax(x, dim=1), t, reduction="sum"),
                                                 _in(torch, *_LOGITS), torch.tensor(_TARGET)),
-    "nll_loss_module_ignore": lambda torch: _loss(torch, torch.nn.NLLLoss(ignore_index=2), _in(torch, *_LOGITS), torch.tensor(_TARGET)),
+    "nll_loss_module_ignore": lambda torch: (
+        _loss(torch, torch.nn.NLLLoss(ignore_index=2), _in(torch, *_LOGITS),
+              torch.tensor(_TARGET))),
     "mse": lambda torch: _loss(torch, torch.nn.MSELoss(), _in(torch, 3, 2), _probs(torch)[:3, :2]),
-    "mse_sum": lambda torch: _loss(torch, lambda x, y: _F(torch).mse_loss(x, y, reduction="sum"), _in(torch, 3, 2), _probs(torch)[:3, :2]),
-    "mse_none": lambda torch: _loss(torch, torch.nn.MSELoss(reduction="none"), _in(torch, 3), torch.zeros(3)),
+    "mse_sum": lambda torch: (
+        _loss(torch, lambda x, y: _F(torch).mse_loss(x, y, reduction="sum"), _in(torch, 3, 2),
+              _probs(torch)[:3, :2])),
+    "mse_none": lambda torch: (
+        _loss(torch, torch.nn.MSELoss(reduction="none"), _in(torch, 3), torch.zeros(3))),
     "l1": lambda torch: _loss(torch, torch.nn.L1Loss(), _in(torch, 3, 2), _probs(torch)[:3, :2]),
-    "l1_fn_sum": lambda torch: _loss(torch, lambda x, y: _F(torch).l1_loss(x, y, reduction="sum"), _in(torch, 5), torch.zeros(5)),
-    "smooth_l1": lambda torch: _loss(torch, _F(torch).smooth_l1_loss, _in(torch, 6) * 3, torch.zeros(6)),
-    "smooth_l1_beta": lambda torch: _loss(torch, torch.nn.SmoothL1Loss(beta=0.5), _in(torch, 6), torch.zeros(6)),
-    "smooth_l1_leaf_grad": lambda torch: (lambda x: (_F(torch).smooth_l1_loss(x * 2, torch.zeros(4)).backward(), x.grad)[1])(_in(torch, 4)),
-    "huber": lambda torch: _loss(torch, torch.nn.HuberLoss(delta=0.5), _in(torch, 6), torch.zeros(6)),
-    "huber_fn_sum": lambda torch: _loss(torch, lambda x, y: _F(torch).huber_loss(x, y, reduction="sum", delta=0.3), _in(torch, 6), torch.zeros(6)),
-    "bce": lambda torch: _loss(torch, torch.nn.BCELoss(), torch.tensor(arr(4, seed=2, low=0.1, high=0.9), requires_grad=True), torch.tensor([0.0, 1.0, 1.0, 0.0])),
-    "bce_fn_sum_vae": lambda torch: _loss(torch, lambda r, x: _F(torch).binary_cross_entropy(r, x.view(-1, 6), reduction="sum"),
-                                          torch.tensor(arr(2, 6, seed=2, low=0.1, high=0.9), requires_grad=True), _probs(torch)[:, :3].reshape(2, 6)),
-    "bce_weight": lambda torch: _loss(torch, lambda p, y: _F(torch).binary_cross_entropy(p, y, weight=torch.tensor([1.0, 2.0])),
-                                      torch.tensor([0.3, 0.8], requires_grad=True), torch.tensor([0.0, 1.0])),
-    "bce_clamps_log": lambda torch: _F(torch).binary_cross_entropy(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])),
-    "bce_with_logits": lambda torch: _loss(torch, torch.nn.BCEWithLogitsLoss(), _in(torch, 4), torch.tensor([0.0, 1.0, 1.0, 0.0])),
-    "bce_with_logits_pos_weight": lambda torch: _loss(torch, torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0])), _in(torch, 4), torch.tensor([0.0, 1.0, 1.0, 0.0])),
-    "bce_with_logits_large": lambda torch: _F(torch).binary_cross_entropy_with_logits(torch.tensor([100.0, -100.0]), torch.tensor([0.0, 1.0])),
-    "kl_div_batchmean": lambda torch: _loss(torch, lambda x, t: torch.nn.KLDivLoss(reduction="batchmean")(torch.log_softmax(x, 1), t),
+    "l1_fn_sum": lambda torch: (
+        _loss(torch, lambda x, y: _F(torch).l1_loss(x, y, reduction="sum"), _in(torch, 5),
+              torch.zeros(5))),
+    "smooth_l1": lambda torch: (
+        _loss(torch, _F(torch).smooth_l1_loss, _in(torch, 6) * 3, torch.zeros(6))),
+    "smooth_l1_beta": lambda torch: (
+        _loss(torch, torch.nn.SmoothL1Loss(beta=0.5), _in(torch, 6), torch.zeros(6))),
+    "smooth_l1_leaf_grad": lambda torch: (
+        (lambda x: (_F(torch).smooth_l1_loss(x * 2, torch.zeros(4)).backward(),
+                    x.grad)[1])(_in(torch, 4))),
+    "huber": lambda torch: (
+        _loss(torch, torch.nn.HuberLoss(delta=0.5), _in(torch, 6), torch.zeros(6))),
+    "huber_fn_sum": lambda torch: (
+        _loss(torch, lambda x, y: _F(torch).huber_loss(x, y, reduction="sum", delta=0.3),
+              _in(torch, 6), torch.zeros(6))),
+    "bce": lambda torch: (
+        _loss(torch, torch.nn.BCELoss(), torch.tensor(arr(4, seed=2, low=0.1, high=0.9),
+                                                      requires_grad=True), torch.tensor([0.0, 1.0,
+                                                                                         1.0, 0.0]))),
+    "bce_fn_sum_vae": lambda torch: _loss(torch, lambda r,
+                                          x: _F(torch).binary_cross_entropy(r, x.view(-1, 6),
+                                                                            reduction="sum"),
+                                          torch.tensor(arr(2, 6, seed=2, low=0.1, high=0.9),
+                                                       requires_grad=True), _probs(torch)[:, :3].reshape(2, 6)),
+    "bce_weight": lambda torch: _loss(torch, lambda p,
+                                      y: _F(torch).binary_cross_entropy(p, y, weight=torch.tensor([1.0, 2.0])),
+                                      torch.tensor([0.3, 0.8],
+                                                   requires_grad=True), torch.tensor([0.0, 1.0])),
+    "bce_clamps_log": lambda torch: (
+        _F(torch).binary_cross_entropy(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]))),
+    "bce_with_logits": lambda torch: (
+        _loss(torch, torch.nn.BCEWithLogitsLoss(), _in(torch, 4), torch.tensor([0.0, 1.0, 1.0,
+                                                                                0.0]))),
+    "bce_with_logits_pos_weight": lambda torch: (
+        _loss(torch, torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0])), _in(torch, 4),
+              torch.tensor([0.0, 1.0, 1.0, 0.0]))),
+    "bce_with_logits_large": lambda torch: (
+        _F(torch).binary_cross_entropy_with_logits(torch.tensor([100.0, -100.0]),
+                                                   torch.tensor([0.0, 1.0]))),
+    "kl_div_batchmean": lambda torch: _loss(torch, lambda x,
+                                            t: torch.nn.KLDivLoss(reduction="batchmean")(torch.log_softmax(x, 1), t),
                                             _in(torch, 4, 3), torch.softmax(_probs(torch), 1)),
-    "kl_div_log_target": lambda torch: _loss(torch, lambda a, b: _F(torch).kl_div(torch.log_softmax(a, 1), b, reduction="sum", log_target=True),
+    "kl_div_log_target": lambda torch: _loss(torch, lambda a,
+                                             b: _F(torch).kl_div(torch.log_softmax(a, 1), b,
+                                                                 reduction="sum", log_target=True),
                                              _in(torch, 4, 3), torch.log_softmax(_probs(torch), 1)),
-    "cosine_embedding": lambda torch: _loss(torch, lambda a, b: torch.nn.CosineEmbeddingLoss(margin=0.1)(a, b, torch.tensor([1, -1, 1, -1])), _in(torch, 4, 3), _probs(torch)),
-    "margin_ranking": lambda torch: _loss(torch, lambda a, b: torch.nn.MarginRankingLoss(margin=0.2)(a, b, torch.tensor([1.0, -1.0, 1.0])), _in(torch, 3), torch.zeros(3)),
-    "margin_ranking_fn": lambda torch: _loss(torch, lambda a, b: _F(torch).margin_ranking_loss(a, b, torch.tensor([1.0, -1.0, -1.0]), reduction="sum"), _in(torch, 3), torch.zeros(3)),
-    "hinge_embedding": lambda torch: _loss(torch, lambda a, y: torch.nn.HingeEmbeddingLoss()(a, y), _in(torch, 4), torch.tensor([1.0, -1.0, 1.0, -1.0])),
-    "soft_margin": lambda torch: _loss(torch, torch.nn.SoftMarginLoss(), _in(torch, 4), torch.tensor([1.0, -1.0, 1.0, -1.0])),
-    "multi_margin": lambda torch: _loss(torch, torch.nn.MultiMarginLoss(), _in(torch, *_LOGITS), torch.tensor(_TARGET)),
-    "triplet_margin": lambda torch: _loss(torch, lambda a, p: torch.nn.TripletMarginLoss(margin=1.0)(a, p, _probs(torch, 3)), _in(torch, 4, 3), _probs(torch)),
-    "poisson_nll": lambda torch: _loss(torch, torch.nn.PoissonNLLLoss(), _in(torch, 4), torch.tensor([0.0, 1.0, 2.0, 1.0])),
-    "gaussian_nll": lambda torch: _loss(torch, lambda m, y: torch.nn.GaussianNLLLoss()(m, y, torch.ones(4) * 0.5), _in(torch, 4), torch.zeros(4)),
-    "loss_item_float": lambda torch: type(torch.nn.MSELoss()(torch.ones(2), torch.zeros(2)).item()).__name__,
-    "loss_0d": lambda torch: torch.nn.CrossEntropyLoss()(torch.zeros(2, 3), torch.tensor([0, 1])).shape,
-    "vae_kld": lambda torch: (lambda mu, lv: -0.5 * torch.sum(1 + lv - mu.pow(2) - lv.exp()))(_in(torch, 2, 3), _in(torch, 2, 3, seed=1)),
-    "makemore_bigram_loss": lambda torch: (lambda W: (lambda p: -p[torch.arange(3), torch.tensor([1, 0, 2])].log().mean() + 0.01 * (W ** 2).mean())(
-        (lambda c: c / c.sum(1, keepdims=True))((_F(torch).one_hot(torch.tensor([0, 2, 1]), num_classes=3).float() @ W).exp())))(_in(torch, 3, 3)),
+    "cosine_embedding": lambda torch: (
+        _loss(torch, lambda a,
+              b: torch.nn.CosineEmbeddingLoss(margin=0.1)(a, b, torch.tensor([1, -1, 1,
+                                                                              -1])), _in(torch, 4,
+                                                                                         3), _probs(torch))),
+    "margin_ranking": lambda torch: (
+        _loss(torch, lambda a,
+              b: torch.nn.MarginRankingLoss(margin=0.2)(a, b, torch.tensor([1.0, -1.0,
+                                                                            1.0])), _in(torch, 3), torch.zeros(3))),
+    "margin_ranking_fn": lambda torch: (
+        _loss(torch, lambda a, b: _F(torch).margin_ranking_loss(a, b, torch.tensor([1.0, -1.0,
+                                                                                    -1.0]), reduction="sum"), _in(torch, 3), torch.zeros(3))),
+    "hinge_embedding": lambda torch: (
+        _loss(torch, lambda a, y: torch.nn.HingeEmbeddingLoss()(a, y), _in(torch, 4),
+              torch.tensor([1.0, -1.0, 1.0, -1.0]))),
+    "soft_margin": lambda torch: (
+        _loss(torch, torch.nn.SoftMarginLoss(), _in(torch, 4), torch.tensor([1.0, -1.0, 1.0,
+                                                                             -1.0]))),
+    "multi_margin": lambda torch: (
+        _loss(torch, torch.nn.MultiMarginLoss(), _in(torch, *_LOGITS), torch.tensor(_TARGET))),
+    "triplet_margin": lambda torch: (
+        _loss(torch, lambda a, p: torch.nn.TripletMarginLoss(margin=1.0)(a, p, _probs(torch, 3)),
+              _in(torch, 4, 3), _probs(torch))),
+    "poisson_nll": lambda torch: (
+        _loss(torch, torch.nn.PoissonNLLLoss(), _in(torch, 4), torch.tensor([0.0, 1.0, 2.0, 1.0]))),
+    "gaussian_nll": lambda torch: (
+        _loss(torch, lambda m, y: torch.nn.GaussianNLLLoss()(m, y, torch.ones(4) * 0.5),
+              _in(torch, 4), torch.zeros(4))),
+    "loss_item_float": lambda torch: (
+        type(torch.nn.MSELoss()(torch.ones(2), torch.zeros(2)).item()).__name__),
+    "loss_0d": lambda torch: (
+        torch.nn.CrossEntropyLoss()(torch.zeros(2, 3), torch.tensor([0, 1])).shape),
+    "vae_kld": lambda torch: (
+        (lambda mu, lv: -0.5 * torch.sum(1 + lv - mu.pow(2) - lv.exp()))(_in(torch, 2, 3),
+                                                                         _in(torch, 2, 3, seed=1))),
+    "makemore_bigram_loss": lambda torch: (lambda W: (lambda p: -p[torch.arange(3),
+                                                                   torch.tensor([1, 0, 2])].log().mean() + 0.01 * (W ** 2).mean())(
+        (lambda c: c / c.sum(1, keepdims=True))((_F(torch).one_hot(torch.tensor([0, 2, 1]),
+                                                                   num_classes=3).float() @ W).exp())))(_in(torch, 3, 3)),
 })
 
 
@@ -99,7 +167,8 @@ def _fn(torch, fn, *shape, seed=0):
 probes("functional", {
     "relu": lambda torch: _fn(torch, _F(torch).relu, 3, 4),
     "leaky_relu": lambda torch: _fn(torch, lambda x: _F(torch).leaky_relu(x, 0.1), 3, 4),
-    "leaky_relu_kw": lambda torch: _fn(torch, lambda x: _F(torch).leaky_relu(x, negative_slope=0.3), 3, 4),
+    "leaky_relu_kw": lambda torch: (
+        _fn(torch, lambda x: _F(torch).leaky_relu(x, negative_slope=0.3), 3, 4)),
     "elu": lambda torch: _fn(torch, _F(torch).elu, 3, 4),
     "selu": lambda torch: _fn(torch, _F(torch).selu, 3, 4),
     "silu": lambda torch: _fn(torch, _F(torch).silu, 3, 4),
@@ -121,35 +190,63 @@ probes("functional", {
     "log_softmax": lambda torch: _fn(torch, lambda x: _F(torch).log_softmax(x, 1), 3, 4),
     "glu": lambda torch: _fn(torch, _F(torch).glu, 3, 4),
     "normalize": lambda torch: _fn(torch, _F(torch).normalize, 3, 4),
-    "normalize_dim0_p1": lambda torch: _fn(torch, lambda x: _F(torch).normalize(x, p=1, dim=0), 3, 4),
-    "cosine_similarity": lambda torch: _fn(torch, lambda x: _F(torch).cosine_similarity(x, torch.ones(3, 4)), 3, 4),
-    "cosine_similarity_dim0": lambda torch: _fn(torch, lambda x: _F(torch).cosine_similarity(x, x.flip(0), dim=0), 3, 4),
-    "pairwise_distance": lambda torch: _fn(torch, lambda x: _F(torch).pairwise_distance(x, torch.zeros(3, 4)), 3, 4),
+    "normalize_dim0_p1": lambda torch: (
+        _fn(torch, lambda x: _F(torch).normalize(x, p=1, dim=0), 3, 4)),
+    "cosine_similarity": lambda torch: (
+        _fn(torch, lambda x: _F(torch).cosine_similarity(x, torch.ones(3, 4)), 3, 4)),
+    "cosine_similarity_dim0": lambda torch: (
+        _fn(torch, lambda x: _F(torch).cosine_similarity(x, x.flip(0), dim=0), 3, 4)),
+    "pairwise_distance": lambda torch: (
+        _fn(torch, lambda x: _F(torch).pairwise_distance(x, torch.zeros(3, 4)), 3, 4)),
     "pad_last": lambda torch: _fn(torch, lambda x: _F(torch).pad(x, (1, 2)), 3, 4),
-    "pad_two_dims": lambda torch: _fn(torch, lambda x: _F(torch).pad(x, (1, 0, 0, 1), value=-1.0), 3, 4),
-    "pad_reflect": lambda torch: _fn(torch, lambda x: _F(torch).pad(x, (1, 1), mode="reflect"), 1, 3, 4),
-    "pad_replicate": lambda torch: _fn(torch, lambda x: _F(torch).pad(x, (2, 1), mode="replicate"), 1, 3, 4),
-    "embedding": lambda torch: _fn(torch, lambda w: _F(torch).embedding(torch.tensor([[0, 2], [1, 1]]), w), 3, 4),
+    "pad_two_dims": lambda torch: (
+        _fn(torch, lambda x: _F(torch).pad(x, (1, 0, 0, 1), value=-1.0), 3, 4)),
+    "pad_reflect": lambda torch: (
+        _fn(torch, lambda x: _F(torch).pad(x, (1, 1), mode="reflect"), 1, 3, 4)),
+    "pad_replicate": lambda torch: (
+        _fn(torch, lambda x: _F(torch).pad(x, (2, 1), mode="replicate"), 1, 3, 4)),
+    "embedding": lambda torch: (
+        _fn(torch, lambda w: _F(torch).embedding(torch.tensor([[0, 2], [1, 1]]), w), 3, 4)),
     "one_hot": lambda torch: _F(torch).one_hot(torch.tensor([2, 0]), 4),
-    "linear": lambda torch: _fn(torch, lambda x: _F(torch).linear(x, torch.ones(2, 4), torch.tensor([0.5, -0.5])), 3, 4),
-    "linear_no_bias": lambda torch: _fn(torch, lambda x: _F(torch).linear(x, torch.eye(4)[:2]), 3, 4),
-    "dropout_eval": lambda torch: _fn(torch, lambda x: _F(torch).dropout(x, 0.5, training=False), 3, 4),
-    "dropout_default_training": lambda torch: bool((_F(torch).dropout(torch.ones(1000), 0.5) == 0).any()),
+    "linear": lambda torch: (
+        _fn(torch, lambda x: _F(torch).linear(x, torch.ones(2, 4), torch.tensor([0.5, -0.5])), 3,
+            4)),
+    "linear_no_bias": lambda torch: (
+        _fn(torch, lambda x: _F(torch).linear(x, torch.eye(4)[:2]), 3, 4)),
+    "dropout_eval": lambda torch: (
+        _fn(torch, lambda x: _F(torch).dropout(x, 0.5, training=False), 3, 4)),
+    "dropout_default_training": lambda torch: (
+        bool((_F(torch).dropout(torch.ones(1000), 0.5) == 0).any())),
     "dropout_scale": lambda torch: sorted(set(_F(torch).dropout(torch.ones(200), 0.5).tolist())),
     "dropout_p1": lambda torch: _F(torch).dropout(torch.ones(4), p=1.0),
-    "conv2d": lambda torch: _fn(torch, lambda x: _F(torch).conv2d(x, torch.ones(2, 1, 2, 2), torch.tensor([0.1, -0.1]), padding=1), 1, 1, 3, 3),
-    "conv1d": lambda torch: _fn(torch, lambda x: _F(torch).conv1d(x, torch.ones(1, 2, 2), stride=2), 1, 2, 6),
+    "conv2d": lambda torch: (
+        _fn(torch, lambda x: _F(torch).conv2d(x, torch.ones(2, 1, 2, 2), torch.tensor([0.1, -0.1]),
+                                              padding=1), 1, 1, 3, 3)),
+    "conv1d": lambda torch: (
+        _fn(torch, lambda x: _F(torch).conv1d(x, torch.ones(1, 2, 2), stride=2), 1, 2, 6)),
     "max_pool2d": lambda torch: _fn(torch, lambda x: _F(torch).max_pool2d(x, 2), 1, 2, 4, 4),
-    "max_pool2d_indices": lambda torch: _F(torch).max_pool2d(torch.tensor(arr(1, 1, 4, 4)), 2, return_indices=True),
-    "avg_pool2d": lambda torch: _fn(torch, lambda x: _F(torch).avg_pool2d(x, 2, stride=1), 1, 1, 3, 3),
-    "adaptive_avg_pool2d": lambda torch: _fn(torch, lambda x: _F(torch).adaptive_avg_pool2d(x, (1, 1)), 2, 2, 3, 3),
-    "interpolate_nearest": lambda torch: _fn(torch, lambda x: _F(torch).interpolate(x, scale_factor=2, mode="nearest"), 1, 1, 2, 2),
-    "interpolate_bilinear": lambda torch: _fn(torch, lambda x: _F(torch).interpolate(x, size=(3, 3), mode="bilinear", align_corners=False), 1, 1, 2, 2),
+    "max_pool2d_indices": lambda torch: (
+        _F(torch).max_pool2d(torch.tensor(arr(1, 1, 4, 4)), 2, return_indices=True)),
+    "avg_pool2d": lambda torch: (
+        _fn(torch, lambda x: _F(torch).avg_pool2d(x, 2, stride=1), 1, 1, 3, 3)),
+    "adaptive_avg_pool2d": lambda torch: (
+        _fn(torch, lambda x: _F(torch).adaptive_avg_pool2d(x, (1, 1)), 2, 2, 3, 3)),
+    "interpolate_nearest": lambda torch: (
+        _fn(torch, lambda x: _F(torch).interpolate(x, scale_factor=2, mode="nearest"), 1, 1, 2, 2)),
+    "interpolate_bilinear": lambda torch: (
+        _fn(torch, lambda x: _F(torch).interpolate(x, size=(3, 3), mode="bilinear",
+                                                   align_corners=False), 1, 1, 2, 2)),
     "layer_norm": lambda torch: _fn(torch, lambda x: _F(torch).layer_norm(x, (4,)), 3, 4),
-    "batch_norm_eval": lambda torch: _fn(torch, lambda x: _F(torch).batch_norm(x, torch.zeros(4), torch.ones(4) * 2, training=False), 3, 4),
+    "batch_norm_eval": lambda torch: (
+        _fn(torch, lambda x: _F(torch).batch_norm(x, torch.zeros(4), torch.ones(4) * 2,
+                                                  training=False), 3, 4)),
     "group_norm": lambda torch: _fn(torch, lambda x: _F(torch).group_norm(x, 2), 2, 4, 3),
-    "sdpa": lambda torch: _fn(torch, lambda q: _F(torch).scaled_dot_product_attention(q, q * 2, q.flip(-1)), 1, 3, 4),
-    "sdpa_causal": lambda torch: _fn(torch, lambda q: _F(torch).scaled_dot_product_attention(q, q, q, is_causal=True), 1, 2, 3, 4),
+    "sdpa": lambda torch: (
+        _fn(torch, lambda q: _F(torch).scaled_dot_product_attention(q, q * 2, q.flip(-1)), 1, 3,
+            4)),
+    "sdpa_causal": lambda torch: (
+        _fn(torch, lambda q: _F(torch).scaled_dot_product_attention(q, q, q, is_causal=True), 1, 2,
+            3, 4)),
     "unfold": lambda torch: _fn(torch, lambda x: _F(torch).unfold(x, 2), 1, 1, 3, 3),
     "softmax_dtype": lambda torch: _F(torch).softmax(torch.ones(2), dim=0, dtype=torch.float64),
     "threshold": lambda torch: _fn(torch, lambda x: _F(torch).threshold(x, 0.2, -1.0), 3, 4),
@@ -170,26 +267,57 @@ probes("init", {
     "eye_": lambda torch: _init(torch, lambda i, w: i.eye_(w), 2, 3),
     "dirac_": lambda torch: _init(torch, lambda i, w: i.dirac_(w), 2, 2, 3),
     "dirac_groups": lambda torch: _init(torch, lambda i, w: i.dirac_(w, groups=2), 4, 2, 3),
-    "uniform_bounds": lambda torch: bool(((_init(torch, lambda i, w: i.uniform_(w, -0.2, 0.2), 50, 4)[1]).abs() <= 0.2).all()),
-    "normal_stats": lambda torch: round(_init(torch, lambda i, w: i.normal_(w, 0.0, 0.02), 100, 100)[1].std().item(), 2),
-    "xavier_uniform_bound": lambda torch: bool((_init(torch, lambda i, w: i.xavier_uniform_(w), 30, 20)[1].abs() <= math.sqrt(6 / 50)).all()),
-    "xavier_normal_std": lambda torch: round(_init(torch, lambda i, w: i.xavier_normal_(w), 200, 200)[1].std().item(), 2),
-    "xavier_uniform_gain": lambda torch: round(_init(torch, lambda i, w: i.xavier_uniform_(w, gain=i.calculate_gain("relu")), 300, 300)[1].abs().max().item(), 2),
-    "kaiming_uniform_bound": lambda torch: round(_init(torch, lambda i, w: i.kaiming_uniform_(w, a=math.sqrt(5)), 200, 100)[1].abs().max().item(), 2),
-    "kaiming_normal_std": lambda torch: round(_init(torch, lambda i, w: i.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"), 200, 200)[1].std().item(), 2),
-    "kaiming_normal_conv": lambda torch: round(_init(torch, lambda i, w: i.kaiming_normal_(w), 64, 16, 3, 3)[1].std().item(), 2),
-    "trunc_normal_range": lambda torch: bool((_init(torch, lambda i, w: i.trunc_normal_(w, std=1.0, a=-0.5, b=0.5), 200)[1].abs() <= 0.5).all()),
-    "trunc_normal_returns": lambda torch: _init(torch, lambda i, w: i.trunc_normal_(w, std=0.02), 4)[0],
-    "orthogonal_": lambda torch: (lambda w: torch.allclose(w @ w.t(), torch.eye(3), atol=1e-5))(_init(torch, lambda i, w: i.orthogonal_(w), 3, 5)[1]),
-    "orthogonal_gain": lambda torch: (lambda w: torch.allclose(w.t() @ w, 4 * torch.eye(3), atol=1e-4))(_init(torch, lambda i, w: i.orthogonal_(w, gain=2), 5, 3)[1]),
-    "sparse_": lambda torch: (lambda w: (w == 0).sum(0))(_init(torch, lambda i, w: i.sparse_(w, sparsity=0.5), 4, 3)[1]),
-    "calculate_gain": lambda torch: [float(torch.nn.init.calculate_gain(n)) for n in ("linear", "relu", "tanh", "sigmoid", "selu")],
+    "uniform_bounds": lambda torch: (
+        bool(((_init(torch, lambda i, w: i.uniform_(w, -0.2, 0.2), 50, 4)[1]).abs() <= 0.2).all())),
+    "normal_stats": lambda torch: (
+        round(_init(torch, lambda i, w: i.normal_(w, 0.0, 0.02), 100, 100)[1].std().item(), 2)),
+    "xavier_uniform_bound": lambda torch: (
+        bool((_init(torch, lambda i, w: i.xavier_uniform_(w), 30,
+                    20)[1].abs() <= math.sqrt(6 / 50)).all())),
+    "xavier_normal_std": lambda torch: (
+        round(_init(torch, lambda i, w: i.xavier_normal_(w), 200, 200)[1].std().item(), 2)),
+    "xavier_uniform_gain": lambda torch: (
+        round(_init(torch, lambda i, w: i.xavier_uniform_(w, gain=i.calculate_gain("relu")), 300,
+                    300)[1].abs().max().item(), 2)),
+    "kaiming_uniform_bound": lambda torch: (
+        round(_init(torch, lambda i, w: i.kaiming_uniform_(w, a=math.sqrt(5)), 200,
+                    100)[1].abs().max().item(), 2)),
+    "kaiming_normal_std": lambda torch: (
+        round(_init(torch, lambda i, w: i.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"),
+                    200, 200)[1].std().item(), 2)),
+    "kaiming_normal_conv": lambda torch: (
+        round(_init(torch, lambda i, w: i.kaiming_normal_(w), 64, 16, 3, 3)[1].std().item(), 2)),
+    "trunc_normal_range": lambda torch: (
+        bool((_init(torch, lambda i, w: i.trunc_normal_(w, std=1.0, a=-0.5, b=0.5),
+                    200)[1].abs() <= 0.5).all())),
+    "trunc_normal_returns": lambda torch: (
+        _init(torch, lambda i, w: i.trunc_normal_(w, std=0.02), 4)[0]),
+    "orthogonal_": lambda torch: (
+        (lambda w: torch.allclose(w @ w.t(), torch.eye(3), atol=1e-5))(_init(torch, lambda i,
+                                                                             w: i.orthogonal_(w), 3, 5)[1])),
+    "orthogonal_gain": lambda torch: (
+        (lambda w: torch.allclose(w.t() @ w, 4 * torch.eye(3), atol=1e-4))(_init(torch, lambda i,
+                                                                                 w: i.orthogonal_(w, gain=2), 5, 3)[1])),
+    "sparse_": lambda torch: (
+        (lambda w: (w == 0).sum(0))(_init(torch, lambda i, w: i.sparse_(w, sparsity=0.5), 4,
+                                          3)[1])),
+    "calculate_gain": lambda torch: (
+        [float(torch.nn.init.calculate_gain(n)) for n in ("linear", "relu", "tanh", "sigmoid",
+                                                          "selu")]),
     "calculate_gain_leaky": lambda torch: torch.nn.init.calculate_gain("leaky_relu", 0.2),
-    "init_on_parameter_keeps_leaf": lambda torch: (lambda p: (torch.nn.init.normal_(p), p.requires_grad, p.is_leaf, p.grad_fn is None)[1:])(torch.nn.Linear(2, 2).weight),
-    "init_no_grad_graph": lambda torch: torch.nn.init.zeros_(torch.nn.Linear(2, 2).weight).grad_fn is None,
-    "default_linear_init_bound": lambda torch: (lambda l: bool((l.weight.abs() <= 1 / math.sqrt(16)).all()))(torch.nn.Linear(16, 8)),
-    "default_conv_bias_bound": lambda torch: (lambda c: bool((c.bias.abs() <= 1 / math.sqrt(18)).all()))(torch.nn.Conv2d(2, 8, 3)),
-    "default_embedding_normal": lambda torch: round(torch.nn.Embedding(300, 100).weight.std().item(), 1),
+    "init_on_parameter_keeps_leaf": lambda torch: (
+        (lambda p: (torch.nn.init.normal_(p), p.requires_grad, p.is_leaf,
+                    p.grad_fn is None)[1:])(torch.nn.Linear(2, 2).weight)),
+    "init_no_grad_graph": lambda torch: (
+        torch.nn.init.zeros_(torch.nn.Linear(2, 2).weight).grad_fn is None),
+    "default_linear_init_bound": lambda torch: (
+        (lambda l: bool((l.weight.abs() <= 1 / math.sqrt(16)).all()))(torch.nn.Linear(16, 8))),
+    "default_conv_bias_bound": lambda torch: (
+        (lambda c: bool((c.bias.abs() <= 1 / math.sqrt(18)).all()))(torch.nn.Conv2d(2, 8, 3))),
+    "default_embedding_normal": lambda torch: (
+        round(torch.nn.Embedding(300, 100).weight.std().item(), 1)),
     "default_layernorm": lambda torch: (lambda ln: (ln.weight, ln.bias))(torch.nn.LayerNorm(3)),
-    "default_batchnorm_buffers": lambda torch: (lambda bn: (bn.weight, bn.bias, bn.running_mean, bn.running_var))(torch.nn.BatchNorm1d(2)),
+    "default_batchnorm_buffers": lambda torch: (
+        (lambda bn: (bn.weight, bn.bias, bn.running_mean,
+                     bn.running_var))(torch.nn.BatchNorm1d(2))),
 })

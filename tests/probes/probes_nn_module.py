@@ -35,10 +35,12 @@ def _mlp(torch):
 probes("module", {
     "named_parameters": lambda torch: [(n, p.shape) for n, p in _net(torch).named_parameters()],
     "parameters_count": lambda torch: sum(p.numel() for p in _net(torch).parameters()),
-    "parameters_trainable": lambda torch: sum(p.numel() for p in _net(torch).parameters() if p.requires_grad),
+    "parameters_trainable": lambda torch: (
+        sum(p.numel() for p in _net(torch).parameters() if p.requires_grad)),
     "parameters_is_generator": lambda torch: type(_net(torch).parameters()).__name__,
     "parameters_no_recurse": lambda torch: list(_net(torch).parameters(recurse=False)),
-    "param_is_parameter": lambda torch: isinstance(next(_net(torch).parameters()), torch.nn.Parameter),
+    "param_is_parameter": lambda torch: (
+        isinstance(next(_net(torch).parameters()), torch.nn.Parameter)),
     "param_requires_grad": lambda torch: _net(torch).fc1.weight.requires_grad,
     "param_repr_type": lambda torch: type(_net(torch).fc1.weight).__name__,
     "buffers": lambda torch: [(n, b) for n, b in _net(torch).named_buffers()],
@@ -46,57 +48,86 @@ probes("module", {
     "state_dict_type": lambda torch: type(_net(torch).state_dict()).__name__,
     "state_dict_values": lambda torch: _mlp(torch).state_dict(),
     "state_dict_detached": lambda torch: _mlp(torch).state_dict()["0.weight"].requires_grad,
-    "state_dict_shares_memory": lambda torch: (lambda m: (m.state_dict()["0.bias"].zero_(), m[0].bias)[1])(_mlp(torch)),
+    "state_dict_shares_memory": lambda torch: (
+        (lambda m: (m.state_dict()["0.bias"].zero_(), m[0].bias)[1])(_mlp(torch))),
     "state_dict_prefix_nested": lambda torch: list(torch.nn.Sequential(_mlp(torch)).state_dict()),
     "load_state_dict_roundtrip": lambda torch: _load_roundtrip(torch),
     "load_state_dict_result": lambda torch: (lambda r: (r.missing_keys, r.unexpected_keys))(
         _mlp(torch).load_state_dict(_mlp(torch).state_dict())),
-    "load_state_dict_non_strict": lambda torch: (lambda r: (sorted(r.missing_keys), r.unexpected_keys))(
-        _mlp(torch).load_state_dict({"0.weight": torch.zeros(4, 3), "junk": torch.ones(1)}, strict=False)),
+    "load_state_dict_non_strict": lambda torch: (lambda r: (sorted(r.missing_keys),
+                                                            r.unexpected_keys))(
+        _mlp(torch).load_state_dict({"0.weight": torch.zeros(4, 3), "junk": torch.ones(1)},
+                                    strict=False)),
     "load_state_dict_copies": lambda torch: _load_copies(torch),
     "children": lambda torch: [type(c).__name__ for c in _net(torch).children()],
     "named_children": lambda torch: [n for n, _ in _net(torch).named_children()],
     "modules": lambda torch: [type(m).__name__ for m in _mlp(torch).modules()],
     "named_modules": lambda torch: [n for n, _ in _net(torch).named_modules()],
     "training_default": lambda torch: _net(torch).training,
-    "eval_sets_children": lambda torch: (lambda m: (m.eval(), m.training, m.fc1.training, m.drop.training))(_net(torch))[1:],
+    "eval_sets_children": lambda torch: (
+        (lambda m: (m.eval(), m.training, m.fc1.training, m.drop.training))(_net(torch))[1:]),
     "eval_returns_self": lambda torch: (lambda m: m.eval() is m)(_net(torch)),
     "train_false": lambda torch: (lambda m: (m.train(False), m.bn.training)[1])(_net(torch)),
     "forward_train": lambda torch: _net(torch).eval()(torch.tensor(arr(2, 1, 6, 6))),
-    "forward_batchnorm_running": lambda torch: (lambda m: (m(torch.tensor(arr(2, 1, 6, 6))), m.bn.running_mean, m.bn.running_var, m.bn.num_batches_tracked)[1:])(_net(torch)),
+    "forward_batchnorm_running": lambda torch: (
+        (lambda m: (m(torch.tensor(arr(2, 1, 6, 6))), m.bn.running_mean, m.bn.running_var,
+                    m.bn.num_batches_tracked)[1:])(_net(torch))),
     "call_forward_directly": lambda torch: _mlp(torch).forward(torch.tensor(arr(2, 3))),
     "zero_grad_sets_none": lambda torch: _zero_grad(torch, None),
     "zero_grad_set_to_none_false": lambda torch: _zero_grad(torch, False),
-    "requires_grad_false": lambda torch: [p.requires_grad for p in _mlp(torch).requires_grad_(False).parameters()],
+    "requires_grad_false": lambda torch: (
+        [p.requires_grad for p in _mlp(torch).requires_grad_(False).parameters()]),
     "freeze_layer": lambda torch: _freeze(torch),
     "apply_init": lambda torch: _apply(torch),
-    "add_module": lambda torch: (lambda m: (m.add_module("extra", torch.nn.ReLU()), [n for n, _ in m.named_children()])[1])(_mlp(torch)),
-    "register_module": lambda torch: (lambda m: (m.register_module("extra", torch.nn.ReLU()), len(m))[1])(_mlp(torch)),
-    "setattr_registers": lambda torch: (lambda m: (setattr(m, "head", torch.nn.Linear(2, 1)), len(list(m.parameters())))[1])(_mlp(torch)),
+    "add_module": lambda torch: (
+        (lambda m: (m.add_module("extra", torch.nn.ReLU()),
+                    [n for n, _ in m.named_children()])[1])(_mlp(torch))),
+    "register_module": lambda torch: (
+        (lambda m: (m.register_module("extra", torch.nn.ReLU()), len(m))[1])(_mlp(torch))),
+    "setattr_registers": lambda torch: (
+        (lambda m: (setattr(m, "head", torch.nn.Linear(2, 1)),
+                    len(list(m.parameters())))[1])(_mlp(torch))),
     "register_buffer": lambda torch: _buffer(torch, True),
     "register_buffer_non_persistent": lambda torch: _buffer(torch, False),
-    "register_parameter": lambda torch: (lambda m: (m.register_parameter("scale", torch.nn.Parameter(torch.ones(1))), list(m.state_dict()))[1])(torch.nn.Module()),
-    "register_parameter_none": lambda torch: (lambda m: (m.register_parameter("bias", None), m.bias, list(m.parameters()))[1:])(torch.nn.Module()),
+    "register_parameter": lambda torch: (
+        (lambda m: (m.register_parameter("scale", torch.nn.Parameter(torch.ones(1))),
+                    list(m.state_dict()))[1])(torch.nn.Module())),
+    "register_parameter_none": lambda torch: (
+        (lambda m: (m.register_parameter("bias", None), m.bias,
+                    list(m.parameters()))[1:])(torch.nn.Module())),
     "get_submodule": lambda torch: type(_net(torch).get_submodule("fc2")).__name__,
-    "get_submodule_nested": lambda torch: torch.nn.Sequential(_mlp(torch)).get_submodule("0.2").out_features,
+    "get_submodule_nested": lambda torch: (
+        torch.nn.Sequential(_mlp(torch)).get_submodule("0.2").out_features),
     "get_submodule_missing": lambda torch: raised(lambda: _net(torch).get_submodule("nope")),
     "get_parameter": lambda torch: _net(torch).get_parameter("fc1.bias"),
     "get_buffer": lambda torch: _net(torch).get_buffer("bn.running_mean"),
-    "delattr_module": lambda torch: (lambda m: (delattr(m, "drop"), [n for n, _ in m.named_children()])[1])(_net(torch)),
-    "linear_attrs": lambda torch: (lambda l: (l.in_features, l.out_features, l.weight.shape, l.bias.shape))(torch.nn.Linear(3, 5)),
-    "conv_attrs": lambda torch: (lambda c: (c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding))(torch.nn.Conv2d(3, 8, 5, padding=2)),
-    "bn_attrs": lambda torch: (lambda b: (b.num_features, b.eps, b.momentum, b.affine, b.track_running_stats))(torch.nn.BatchNorm1d(4)),
+    "delattr_module": lambda torch: (
+        (lambda m: (delattr(m, "drop"), [n for n, _ in m.named_children()])[1])(_net(torch))),
+    "linear_attrs": lambda torch: (
+        (lambda l: (l.in_features, l.out_features, l.weight.shape,
+                    l.bias.shape))(torch.nn.Linear(3, 5))),
+    "conv_attrs": lambda torch: (
+        (lambda c: (c.in_channels, c.out_channels, c.kernel_size, c.stride,
+                    c.padding))(torch.nn.Conv2d(3, 8, 5, padding=2))),
+    "bn_attrs": lambda torch: (
+        (lambda b: (b.num_features, b.eps, b.momentum, b.affine,
+                    b.track_running_stats))(torch.nn.BatchNorm1d(4))),
     "dropout_p": lambda torch: torch.nn.Dropout(0.3).p,
-    "layernorm_attrs": lambda torch: (lambda ln: (ln.normalized_shape, ln.eps))(torch.nn.LayerNorm(5)),
+    "layernorm_attrs": lambda torch: (
+        (lambda ln: (ln.normalized_shape, ln.eps))(torch.nn.LayerNorm(5))),
     "linear_repr": lambda torch: repr(torch.nn.Linear(2, 3)),
     "relu_repr": lambda torch: repr(torch.nn.ReLU()),
     "double_module": lambda torch: _mlp(torch).double()(torch.ones(1, 3, dtype=torch.float64)),
     "half_dtype": lambda torch: _mlp(torch).half()[0].weight.dtype,
     "float_module": lambda torch: _mlp(torch).double().float()[2].bias.dtype,
-    "deepcopy": lambda torch: (lambda m: (lambda c: (c[0].weight.data.zero_(), m[0].weight)[1])(copy.deepcopy(m)))(_mlp(torch)),
+    "deepcopy": lambda torch: (
+        (lambda m: (lambda c: (c[0].weight.data.zero_(),
+                               m[0].weight)[1])(copy.deepcopy(m)))(_mlp(torch))),
     "tied_weights_once": lambda torch: _tied(torch),
-    "parameter_default_requires_grad": lambda torch: torch.nn.Parameter(torch.zeros(2)).requires_grad,
-    "parameter_no_grad": lambda torch: torch.nn.Parameter(torch.zeros(2), requires_grad=False).requires_grad,
+    "parameter_default_requires_grad": lambda torch: (
+        torch.nn.Parameter(torch.zeros(2)).requires_grad),
+    "parameter_no_grad": lambda torch: (
+        torch.nn.Parameter(torch.zeros(2), requires_grad=False).requires_grad),
     "parameter_arith_is_tensor": lambda torch: type(torch.nn.Parameter(torch.ones(2)) * 2).__name__,
     "parameter_is_leaf": lambda torch: torch.nn.Parameter(torch.ones(2)).is_leaf,
     "parameter_data_type": lambda torch: type(torch.nn.Parameter(torch.ones(2)).data).__name__,
@@ -185,28 +216,53 @@ def _extra_repr(torch):
 # ---- containers ----
 
 probes("container", {
-    "sequential_len_index": lambda torch: (lambda s: (len(s), type(s[1]).__name__, type(s[-1]).__name__))(_mlp(torch)),
+    "sequential_len_index": lambda torch: (
+        (lambda s: (len(s), type(s[1]).__name__, type(s[-1]).__name__))(_mlp(torch))),
     "sequential_slice": lambda torch: (lambda s: (type(s[:2]).__name__, len(s[:2])))(_mlp(torch)),
     "sequential_iter": lambda torch: [type(m).__name__ for m in _mlp(torch)],
-    "sequential_ordered_dict": lambda torch: list(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2)), ("act", torch.nn.ReLU())])).state_dict()),
-    "sequential_named_attr": lambda torch: type(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2))])).fc).__name__,
-    "sequential_append": lambda torch: (lambda s: (s.append(torch.nn.ReLU()), len(s))[1])(_mlp(torch)),
+    "sequential_ordered_dict": lambda torch: (
+        list(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2)),
+                                              ("act", torch.nn.ReLU())])).state_dict())),
+    "sequential_named_attr": lambda torch: (
+        type(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2))])).fc).__name__),
+    "sequential_append": lambda torch: (
+        (lambda s: (s.append(torch.nn.ReLU()), len(s))[1])(_mlp(torch))),
     "sequential_empty_identity": lambda torch: torch.nn.Sequential()(torch.ones(2)),
-    "sequential_star_list": lambda torch: len(torch.nn.Sequential(*[torch.nn.ReLU() for _ in range(3)])),
+    "sequential_star_list": lambda torch: (
+        len(torch.nn.Sequential(*[torch.nn.ReLU() for _ in range(3)]))),
     "modulelist": lambda torch: _modulelist(torch),
-    "modulelist_append_extend": lambda torch: (lambda ml: (ml.append(torch.nn.ReLU()), ml.extend([torch.nn.Tanh()]), len(ml))[2])(torch.nn.ModuleList()),
-    "modulelist_index_slice": lambda torch: (lambda ml: (type(ml[0]).__name__, len(ml[1:])))(torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.ReLU()])),
-    "modulelist_insert": lambda torch: (lambda ml: (ml.insert(0, torch.nn.Tanh()), type(ml[0]).__name__)[1])(torch.nn.ModuleList([torch.nn.ReLU()])),
+    "modulelist_append_extend": lambda torch: (
+        (lambda ml: (ml.append(torch.nn.ReLU()), ml.extend([torch.nn.Tanh()]),
+                     len(ml))[2])(torch.nn.ModuleList())),
+    "modulelist_index_slice": lambda torch: (
+        (lambda ml: (type(ml[0]).__name__, len(ml[1:])))(torch.nn.ModuleList([torch.nn.ReLU(),
+                                                                              torch.nn.Tanh(), torch.nn.ReLU()]))),
+    "modulelist_insert": lambda torch: (
+        (lambda ml: (ml.insert(0, torch.nn.Tanh()),
+                     type(ml[0]).__name__)[1])(torch.nn.ModuleList([torch.nn.ReLU()]))),
     "moduledict": lambda torch: _moduledict(torch),
-    "moduledict_items": lambda torch: [(k, type(v).__name__) for k, v in torch.nn.ModuleDict({"a": torch.nn.ReLU(), "b": torch.nn.Tanh()}).items()],
-    "moduledict_keys_in": lambda torch: (lambda d: (list(d.keys()), "a" in d, len(d)))(torch.nn.ModuleDict({"a": torch.nn.ReLU()})),
-    "moduledict_setitem": lambda torch: (lambda d: (d.__setitem__("x", torch.nn.Linear(1, 1)), list(d.state_dict()))[1])(torch.nn.ModuleDict()),
+    "moduledict_items": lambda torch: (
+        [(k, type(v).__name__) for k, v in torch.nn.ModuleDict({"a": torch.nn.ReLU(),
+                                                                "b": torch.nn.Tanh()}).items()]),
+    "moduledict_keys_in": lambda torch: (
+        (lambda d: (list(d.keys()), "a" in d,
+                    len(d)))(torch.nn.ModuleDict({"a": torch.nn.ReLU()}))),
+    "moduledict_setitem": lambda torch: (
+        (lambda d: (d.__setitem__("x", torch.nn.Linear(1, 1)),
+                    list(d.state_dict()))[1])(torch.nn.ModuleDict())),
     "parameterlist": lambda torch: _parameterlist(torch),
-    "parameterlist_append": lambda torch: (lambda pl: (pl.append(torch.nn.Parameter(torch.ones(1))), len(pl))[1])(torch.nn.ParameterList()),
-    "parameterlist_wraps_tensor": lambda torch: type(torch.nn.ParameterList([torch.ones(2)])[0]).__name__,
+    "parameterlist_append": lambda torch: (
+        (lambda pl: (pl.append(torch.nn.Parameter(torch.ones(1))),
+                     len(pl))[1])(torch.nn.ParameterList())),
+    "parameterlist_wraps_tensor": lambda torch: (
+        type(torch.nn.ParameterList([torch.ones(2)])[0]).__name__),
     "parameterdict": lambda torch: _parameterdict(torch),
-    "parameterdict_keys": lambda torch: list(torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(1)), "b": torch.nn.Parameter(torch.zeros(1))}).keys()),
-    "parameterdict_setitem": lambda torch: (lambda pd: (pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))), pd["s"], len(pd))[1:])(torch.nn.ParameterDict()),
+    "parameterdict_keys": lambda torch: (
+        list(torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(1)),
+                                     "b": torch.nn.Parameter(torch.zeros(1))}).keys())),
+    "parameterdict_setitem": lambda torch: (
+        (lambda pd: (pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))), pd["s"],
+                     len(pd))[1:])(torch.nn.ParameterDict())),
 })
 
 
@@ -229,7 +285,8 @@ def _moduledict(torch):
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.transformer = torch.nn.ModuleDict(dict(wte=torch.nn.Embedding(4, 2), ln_f=torch.nn.LayerNorm(2)))
+            self.transformer = torch.nn.ModuleDict(dict(wte=torch.nn.Embedding(4, 2),
+                                                        ln_f=torch.nn.LayerNorm(2)))
 
         def forward(self, idx):
             return self.transformer.ln_f(self.transformer.wte(idx))
@@ -258,7 +315,8 @@ def _parameterdict(torch):
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.p = torch.nn.ParameterDict({"scale": torch.nn.Parameter(torch.ones(2) * 3), "shift": torch.nn.Parameter(torch.ones(2))})
+            self.p = torch.nn.ParameterDict({"scale": torch.nn.Parameter(torch.ones(2) * 3),
+                                             "shift": torch.nn.Parameter(torch.ones(2))})
 
         def forward(self, x):
             return x * self.p["scale"] + self.p["shift"]
@@ -297,17 +355,29 @@ def custom_init_weights_idiom(torch):
 
 
 probes("module", {
-    "state_dict_keep_vars": lambda torch: [v.requires_grad for v in _mlp(torch).state_dict(keep_vars=True).values()],
+    "state_dict_keep_vars": lambda torch: (
+        [v.requires_grad for v in _mlp(torch).state_dict(keep_vars=True).values()]),
     "state_dict_prefix_arg": lambda torch: list(_mlp(torch).state_dict(prefix="model.")),
-    "named_parameters_prefix": lambda torch: [n for n, _ in _mlp(torch).named_parameters(prefix="net")],
-    "named_parameters_no_recurse": lambda torch: [n for n, _ in _mlp(torch).named_parameters(recurse=False)],
-    "load_state_dict_assign": lambda torch: (lambda m: (m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, assign=True), m.weight, type(m.weight).__name__)[1:])(torch.nn.Linear(2, 1)),
-    "to_dtype_converts_buffers": lambda torch: (lambda bn: (bn.running_mean.dtype, bn.num_batches_tracked.dtype))(torch.nn.BatchNorm1d(2).to(torch.float64)),
+    "named_parameters_prefix": lambda torch: (
+        [n for n, _ in _mlp(torch).named_parameters(prefix="net")]),
+    "named_parameters_no_recurse": lambda torch: (
+        [n for n, _ in _mlp(torch).named_parameters(recurse=False)]),
+    "load_state_dict_assign": lambda torch: (
+        (lambda m: (m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)},
+                                      assign=True), m.weight, type(m.weight).__name__)[1:])(torch.nn.Linear(2, 1))),
+    "to_dtype_converts_buffers": lambda torch: (
+        (lambda bn: (bn.running_mean.dtype,
+                     bn.num_batches_tracked.dtype))(torch.nn.BatchNorm1d(2).to(torch.float64))),
     "buffers_count": lambda torch: len(list(_net(torch).buffers())),
-    "set_param_none": lambda torch: (lambda m: (setattr(m, "bias", None), [n for n, _ in m.named_parameters()], m(torch.ones(1, 2)))[1:])(fill(torch, torch.nn.Linear(2, 1))),
-    "sequential_repr_lines": lambda torch: repr(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())).splitlines(),
+    "set_param_none": lambda torch: (
+        (lambda m: (setattr(m, "bias", None), [n for n, _ in m.named_parameters()],
+                    m(torch.ones(1, 2)))[1:])(fill(torch, torch.nn.Linear(2, 1)))),
+    "sequential_repr_lines": lambda torch: (
+        repr(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())).splitlines()),
     "module_getattr_buffer": lambda torch: _net(torch).bn.running_var,
     "train_mode_returns_self": lambda torch: (lambda m: m.train() is m)(_mlp(torch)),
-    "modules_dedup_shared": lambda torch: (lambda r: len(list(torch.nn.Sequential(r, r).modules())))(torch.nn.ReLU()),
-    "parameters_dedup_shared": lambda torch: (lambda l: len(list(torch.nn.Sequential(l, l).parameters())))(torch.nn.Linear(2, 2)),
+    "modules_dedup_shared": lambda torch: (
+        (lambda r: len(list(torch.nn.Sequential(r, r).modules())))(torch.nn.ReLU())),
+    "parameters_dedup_shared": lambda torch: (
+        (lambda l: len(list(torch.nn.Sequential(l, l).parameters())))(torch.nn.Linear(2, 2))),
 })

@@ -23,7 +23,8 @@ def _roundtrip(torch, obj, use_path=True, **load_kw):
 def _model(torch):
     nn = torch.nn
     torch.manual_seed(0)
-    return fill(torch, nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)))
+    return fill(torch, nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(),
+                                     nn.Linear(4, 2)))
 
 
 def _trained(torch):
@@ -41,38 +42,55 @@ def _trained(torch):
 probes("save", {
     "tensor_path": lambda torch: _roundtrip(torch, torch.tensor([1.0, 2.0])),
     "tensor_bytesio": lambda torch: _roundtrip(torch, torch.arange(6).view(2, 3), use_path=False),
-    "tensor_dtypes": lambda torch: _roundtrip(torch, [torch.ones(2, dtype=d) for d in (torch.float64, torch.int32, torch.bool, torch.float16)]),
+    "tensor_dtypes": lambda torch: (
+        _roundtrip(torch, [torch.ones(2, dtype=d) for d in (torch.float64, torch.int32, torch.bool,
+                                                            torch.float16)])),
     "tensor_0d": lambda torch: _roundtrip(torch, torch.tensor(3.5)),
-    "tensor_requires_grad_kept": lambda torch: _roundtrip(torch, torch.ones(2, requires_grad=True)).requires_grad,
+    "tensor_requires_grad_kept": lambda torch: (
+        _roundtrip(torch, torch.ones(2, requires_grad=True)).requires_grad),
     "tensor_noncontiguous": lambda torch: _roundtrip(torch, torch.arange(6.0).view(2, 3).t()),
     "state_dict": lambda torch: _roundtrip(torch, _model(torch).state_dict()),
     "state_dict_type": lambda torch: type(_roundtrip(torch, _model(torch).state_dict())).__name__,
-    "state_dict_bytesio": lambda torch: _roundtrip(torch, _model(torch).state_dict(), use_path=False),
+    "state_dict_bytesio": lambda torch: (
+        _roundtrip(torch, _model(torch).state_dict(), use_path=False)),
     "load_into_model": lambda torch: _load_into(torch),
-    "load_weights_only_true": lambda torch: _roundtrip(torch, _model(torch).state_dict(), weights_only=True),
-    "load_map_location_cpu": lambda torch: _roundtrip(torch, {"w": torch.ones(2)}, map_location="cpu"),
-    "load_map_location_device": lambda torch: _roundtrip(torch, {"w": torch.ones(2)}, map_location=torch.device("cpu"))["w"].device,
+    "load_weights_only_true": lambda torch: (
+        _roundtrip(torch, _model(torch).state_dict(), weights_only=True)),
+    "load_map_location_cpu": lambda torch: (
+        _roundtrip(torch, {"w": torch.ones(2)}, map_location="cpu")),
+    "load_map_location_device": lambda torch: (
+        _roundtrip(torch, {"w": torch.ones(2)}, map_location=torch.device("cpu"))["w"].device),
     "checkpoint_nested": lambda torch: _checkpoint(torch),
-    "checkpoint_plain_values": lambda torch: _roundtrip(torch, {"epoch": 3, "loss": 0.25, "name": "run", "flag": True, "none": None,
+    "checkpoint_plain_values": lambda torch: _roundtrip(torch, {"epoch": 3, "loss": 0.25,
+                                                                "name": "run", "flag": True, "none": None,
                                                                 "hist": [1.0, 2.0], "pair": (1, 2)}),
     "checkpoint_int_keys": lambda torch: _roundtrip(torch, {0: torch.ones(1), 1: "b"}),
     "list_of_tensors": lambda torch: _roundtrip(torch, [torch.ones(2), torch.zeros(3)]),
     "tuple_of_tensors": lambda torch: _roundtrip(torch, (torch.ones(1), torch.zeros(1))),
-    "nested_lists": lambda torch: _roundtrip(torch, {"a": [{"b": torch.ones(1)}, [torch.zeros(2)]]}),
-    "shared_tensor_stays_shared": lambda torch: (lambda d: d["a"].data_ptr() == d["b"].data_ptr())(_roundtrip(torch, (lambda t: {"a": t, "b": t})(torch.ones(2)))),
+    "nested_lists": lambda torch: (
+        _roundtrip(torch, {"a": [{"b": torch.ones(1)}, [torch.zeros(2)]]})),
+    "shared_tensor_stays_shared": lambda torch: (
+        (lambda d: d["a"].data_ptr() == d["b"].data_ptr())(_roundtrip(torch, (lambda t: {"a": t, "b": t})(torch.ones(2))))),
     "optimizer_state_dict": lambda torch: _roundtrip(torch, _trained(torch)[1].state_dict()),
     "optimizer_resume": lambda torch: _opt_resume(torch),
-    "scheduler_state_dict": lambda torch: (lambda s: _roundtrip(torch, s.state_dict())["last_epoch"])(_sched(torch)),
+    "scheduler_state_dict": lambda torch: (
+        (lambda s: _roundtrip(torch, s.state_dict())["last_epoch"])(_sched(torch))),
     "file_object_open": lambda torch: _file_obj(torch),
     "pathlib_path": lambda torch: _pathlib(torch),
-    "bytesio_getvalue_nonempty": lambda torch: (lambda b: (torch.save({"a": torch.ones(1)}, b), len(b.getvalue()) > 0)[1])(io.BytesIO()),
+    "bytesio_getvalue_nonempty": lambda torch: (
+        (lambda b: (torch.save({"a": torch.ones(1)}, b), len(b.getvalue()) > 0)[1])(io.BytesIO())),
     "load_missing_file": lambda torch: raised(lambda: torch.load("/nonexistent/dir/ckpt.pt")),
     "load_garbage": lambda torch: raised(lambda: torch.load(io.BytesIO(b"not a checkpoint"))),
-    "whole_module_weights_only_fails": lambda torch: raised(lambda: _roundtrip(torch, torch.nn.Linear(2, 2), weights_only=True)),
-    "custom_object_weights_only_fails": lambda torch: raised(lambda: _roundtrip(torch, {"obj": _Custom()}, weights_only=True)),
-    "parameter_saved": lambda torch: type(_roundtrip(torch, torch.nn.Parameter(torch.ones(2)))).__name__,
-    "load_state_dict_strict_after_load": lambda torch: (lambda m: m.load_state_dict(_roundtrip(torch, _model(torch).state_dict())).missing_keys)(_model(torch)),
-    "state_dict_buffers_saved": lambda torch: list(_roundtrip(torch, _trained(torch)[0].state_dict())),
+    "whole_module_weights_only_fails": lambda torch: (
+        raised(lambda: _roundtrip(torch, torch.nn.Linear(2, 2), weights_only=True))),
+    "custom_object_weights_only_fails": lambda torch: (
+        raised(lambda: _roundtrip(torch, {"obj": _Custom()}, weights_only=True))),
+    "parameter_saved": lambda torch: (
+        type(_roundtrip(torch, torch.nn.Parameter(torch.ones(2)))).__name__),
+    "load_state_dict_strict_after_load": lambda torch: (
+        (lambda m: m.load_state_dict(_roundtrip(torch, _model(torch).state_dict())).missing_keys)(_model(torch))),
+    "state_dict_buffers_saved": lambda torch: (
+        list(_roundtrip(torch, _trained(torch)[0].state_dict()))),
 })
 
 
@@ -85,7 +103,8 @@ def _load_into(torch):
     src = _model(torch)
     src.eval()
     loaded = _roundtrip(torch, src.state_dict())
-    dst = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    dst = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(),
+                              torch.nn.Linear(4, 2))
     dst.load_state_dict(loaded)
     dst.eval()
     x = torch.tensor(arr(2, 3))
@@ -94,7 +113,8 @@ def _load_into(torch):
 
 def _checkpoint(torch):
     model, opt = _trained(torch)
-    ckpt = {"epoch": 2, "model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict(), "loss": 0.5}
+    ckpt = {"epoch": 2, "model_state_dict": model.state_dict(),
+            "optimizer_state_dict": opt.state_dict(), "loss": 0.5}
     back = _roundtrip(torch, ckpt)
     return list(back), back["epoch"], back["loss"], back["model_state_dict"], sorted(back["optimizer_state_dict"])
 
@@ -175,13 +195,19 @@ def whole_model_save_load(torch):
 
 
 probes("save", {
-    "map_location_lambda": lambda torch: _roundtrip(torch, {"w": torch.ones(2)}, map_location=lambda storage, loc: storage),
-    "map_location_dict": lambda torch: _roundtrip(torch, {"w": torch.ones(2)}, map_location={"cuda:0": "cpu"}),
-    "load_then_strict_false": lambda torch: (lambda m: (lambda r: (r.missing_keys, r.unexpected_keys))(m.load_state_dict(
-        {k: v for k, v in _roundtrip(torch, _model(torch).state_dict()).items() if not k.startswith("3.")}, strict=False)))(_model(torch)),
+    "map_location_lambda": lambda torch: (
+        _roundtrip(torch, {"w": torch.ones(2)}, map_location=lambda storage, loc: storage)),
+    "map_location_dict": lambda torch: (
+        _roundtrip(torch, {"w": torch.ones(2)}, map_location={"cuda:0": "cpu"})),
+    "load_then_strict_false": lambda torch: (lambda m: (lambda r: (r.missing_keys,
+                                                                   r.unexpected_keys))(m.load_state_dict(
+        {k: v for k,
+         v in _roundtrip(torch, _model(torch).state_dict()).items() if not k.startswith("3.")}, strict=False)))(_model(torch)),
     "bfloat16_tensor": lambda torch: _roundtrip(torch, torch.ones(2, dtype=torch.bfloat16)).dtype,
     "int64_large_values": lambda torch: _roundtrip(torch, torch.tensor([2 ** 40, -3])),
     "empty_tensor": lambda torch: _roundtrip(torch, torch.zeros(0, 3)),
-    "float_nan_inf_values": lambda torch: _roundtrip(torch, {"t": torch.tensor([float("nan"), float("inf")]), "f": float("inf")}),
-    "string_keys_with_dots": lambda torch: list(_roundtrip(torch, {"a.b": torch.ones(1), "a": {"b": torch.zeros(1)}})),
+    "float_nan_inf_values": lambda torch: (
+        _roundtrip(torch, {"t": torch.tensor([float("nan"), float("inf")]), "f": float("inf")})),
+    "string_keys_with_dots": lambda torch: (
+        list(_roundtrip(torch, {"a.b": torch.ones(1), "a": {"b": torch.zeros(1)}}))),
 })

@@ -222,19 +222,31 @@ def micrograd_more_ops(torch):
 
 probes("gradmode", {
     "no_grad_ctx": lambda torch: _in(torch.no_grad(), lambda: (_leaf(torch) * 2).requires_grad),
-    "enable_grad_inside_no_grad": lambda torch: _in(torch.no_grad(), lambda: _in(torch.enable_grad(), lambda: (_leaf(torch) * 2).requires_grad)),
-    "is_grad_enabled": lambda torch: (torch.is_grad_enabled(), _in(torch.no_grad(), torch.is_grad_enabled)),
-    "set_grad_enabled_ctx": lambda torch: _in(torch.set_grad_enabled(False), lambda: (_leaf(torch) * 2).requires_grad),
-    "set_grad_enabled_true": lambda torch: _in(torch.set_grad_enabled(True), lambda: (_leaf(torch) * 2).requires_grad),
-    "set_grad_enabled_call": lambda torch: (torch.set_grad_enabled(False), torch.is_grad_enabled(), torch.set_grad_enabled(True))[1],
-    "inference_mode": lambda torch: _in(torch.inference_mode(), lambda: (_leaf(torch) * 2).requires_grad),
-    "inference_mode_false": lambda torch: _in(torch.inference_mode(False), lambda: (_leaf(torch) * 2).requires_grad),
-    "is_inference_mode_enabled": lambda torch: _in(torch.inference_mode(), torch.is_inference_mode_enabled),
-    "no_grad_restores": lambda torch: (_in(torch.no_grad(), lambda: None), torch.is_grad_enabled())[1],
+    "enable_grad_inside_no_grad": lambda torch: (
+        _in(torch.no_grad(), lambda: _in(torch.enable_grad(),
+                                         lambda: (_leaf(torch) * 2).requires_grad))),
+    "is_grad_enabled": lambda torch: (
+        (torch.is_grad_enabled(), _in(torch.no_grad(), torch.is_grad_enabled))),
+    "set_grad_enabled_ctx": lambda torch: (
+        _in(torch.set_grad_enabled(False), lambda: (_leaf(torch) * 2).requires_grad)),
+    "set_grad_enabled_true": lambda torch: (
+        _in(torch.set_grad_enabled(True), lambda: (_leaf(torch) * 2).requires_grad)),
+    "set_grad_enabled_call": lambda torch: (
+        (torch.set_grad_enabled(False), torch.is_grad_enabled(), torch.set_grad_enabled(True))[1]),
+    "inference_mode": lambda torch: (
+        _in(torch.inference_mode(), lambda: (_leaf(torch) * 2).requires_grad)),
+    "inference_mode_false": lambda torch: (
+        _in(torch.inference_mode(False), lambda: (_leaf(torch) * 2).requires_grad)),
+    "is_inference_mode_enabled": lambda torch: (
+        _in(torch.inference_mode(), torch.is_inference_mode_enabled)),
+    "no_grad_restores": lambda torch: (
+        (_in(torch.no_grad(), lambda: None), torch.is_grad_enabled())[1]),
     "no_grad_values": lambda torch: _in(torch.no_grad(), lambda: _leaf(torch) * 2),
-    "no_grad_leaf_creation": lambda torch: _in(torch.no_grad(), lambda: torch.ones(2, requires_grad=True).requires_grad),
+    "no_grad_leaf_creation": lambda torch: (
+        _in(torch.no_grad(), lambda: torch.ones(2, requires_grad=True).requires_grad)),
     "autograd_no_grad_path": lambda torch: _in(torch.autograd.no_grad(), torch.is_grad_enabled),
-    "autograd_set_grad_enabled": lambda torch: _in(torch.autograd.set_grad_enabled(False), torch.is_grad_enabled),
+    "autograd_set_grad_enabled": lambda torch: (
+        _in(torch.autograd.set_grad_enabled(False), torch.is_grad_enabled)),
 })
 
 

@@ -26,7 +26,8 @@ probes("import", {
     "optim_attr": lambda torch: torch.optim.Adadelta.__name__,
     "autograd": lambda torch: _mod(torch, "autograd").Function.__name__,
     "autograd_attr": lambda torch: torch.autograd.Function.__name__,
-    "from_nn_import": lambda torch: [c.__name__ for c in (torch.nn.Module, torch.nn.Linear, torch.nn.Parameter)],
+    "from_nn_import": lambda torch: (
+        [c.__name__ for c in (torch.nn.Module, torch.nn.Linear, torch.nn.Parameter)]),
     "tensor_class": lambda torch: torch.Tensor.__name__,
     "nn_parameter_is_tensor": lambda torch: issubclass(torch.nn.Parameter, torch.Tensor),
     "cuda_is_available": lambda torch: torch.cuda.is_available(),
@@ -82,7 +83,8 @@ probes("device", {
     "arange_device": lambda torch: torch.arange(4, device="cpu"),
     "randn_device": lambda torch: torch.randn(2, 3, device="cpu").shape,
     "module_to_device": lambda torch: torch.nn.Linear(2, 2).to("cpu").weight.device,
-    "module_to_returns_self": lambda torch: (lambda m: m.to(torch.device("cpu")) is m)(torch.nn.Linear(2, 2)),
+    "module_to_returns_self": lambda torch: (
+        (lambda m: m.to(torch.device("cpu")) is m)(torch.nn.Linear(2, 2))),
     "module_cpu": lambda torch: (lambda m: m.cpu() is m)(torch.nn.Linear(2, 2)),
     "module_to_dtype": lambda torch: torch.nn.Linear(2, 2).to(torch.float64).weight.dtype,
     "module_double": lambda torch: torch.nn.Linear(2, 2).double().bias.dtype,
@@ -117,7 +119,8 @@ probes("factory", {
     "tensor_from_numpy_f32": lambda torch: torch.tensor(arr(2, 2)),
     "tensor_from_numpy_int": lambda torch: torch.tensor(np.arange(3, dtype=np.int32)),
     "from_numpy": lambda torch: torch.from_numpy(np.arange(4.0)),
-    "from_numpy_shares": lambda torch: (lambda a: (torch.from_numpy(a).add_(1), a[0])[1])(np.zeros(2)),
+    "from_numpy_shares": lambda torch: (
+        (lambda a: (torch.from_numpy(a).add_(1), a[0])[1])(np.zeros(2))),
     "as_tensor": lambda torch: torch.as_tensor([1.0, 2.0]),
     "as_tensor_dtype": lambda torch: torch.as_tensor(np.arange(3), dtype=torch.float32),
     "Tensor_ctor_list": lambda torch: torch.Tensor([-4.0]),
@@ -155,7 +158,8 @@ probes("factory", {
     "randn_like_shape": lambda torch: torch.randn_like(torch.ones(3, dtype=torch.float64)).dtype,
     "rand_like_dtype": lambda torch: torch.rand_like(torch.ones(3)).shape,
     "randint": lambda torch: (torch.randint(0, 10, (5,)).dtype, torch.randint(0, 10, (5,)).shape),
-    "randint_range": lambda torch: bool(((torch.randint(3, 5, (50,)) >= 3) & (torch.randint(3, 5, (50,)) < 5)).all()),
+    "randint_range": lambda torch: (
+        bool(((torch.randint(3, 5, (50,)) >= 3) & (torch.randint(3, 5, (50,)) < 5)).all())),
     "randint_high_only": lambda torch: torch.randint(4, (2, 2)).shape,
     "randperm": lambda torch: sorted(torch.randperm(6).tolist()),
     "randperm_dtype": lambda torch: torch.randperm(4).dtype,
@@ -283,7 +287,8 @@ probes("attr", {
     "tolist_scalar": lambda torch: torch.tensor(2.0).tolist(),
     "numpy": lambda torch: torch.tensor([1.0, 2.0]).numpy(),
     "numpy_int": lambda torch: torch.arange(3).numpy(),
-    "numpy_shares_memory": lambda torch: (lambda t: (t.numpy().__setitem__(0, 5.0), t)[1])(torch.zeros(2)),
+    "numpy_shares_memory": lambda torch: (
+        (lambda t: (t.numpy().__setitem__(0, 5.0), t)[1])(torch.zeros(2))),
     "float_builtin": lambda torch: float(torch.tensor(2.5)),
     "int_builtin": lambda torch: int(torch.tensor(7)),
     "bool_builtin": lambda torch: bool(torch.tensor(1.0)),
@@ -291,15 +296,21 @@ probes("attr", {
     "iterate_rows": lambda torch: [r for r in torch.arange(4).view(2, 2)],
     "unpack": lambda torch: (lambda a, b: (a, b))(*torch.tensor([3, 4])),
     "in_operator": lambda torch: 2 in torch.tensor([1, 2, 3]),
-    "is_leaf": lambda torch: (torch.ones(2, requires_grad=True).is_leaf, (torch.ones(2, requires_grad=True) * 2).is_leaf),
+    "is_leaf": lambda torch: (
+        (torch.ones(2, requires_grad=True).is_leaf,
+         (torch.ones(2, requires_grad=True) * 2).is_leaf)),
     "grad_fn_none": lambda torch: torch.ones(2).grad_fn is None,
     "grad_fn_set": lambda torch: (torch.ones(2, requires_grad=True) * 2).grad_fn is not None,
-    "element_size": lambda torch: (torch.ones(1).element_size(), torch.ones(1, dtype=torch.float64).element_size()),
-    "is_floating_point": lambda torch: (torch.ones(1).is_floating_point(), torch.arange(2).is_floating_point()),
-    "is_contiguous": lambda torch: (torch.ones(2, 3).is_contiguous(), torch.ones(2, 3).t().is_contiguous()),
+    "element_size": lambda torch: (
+        (torch.ones(1).element_size(), torch.ones(1, dtype=torch.float64).element_size())),
+    "is_floating_point": lambda torch: (
+        (torch.ones(1).is_floating_point(), torch.arange(2).is_floating_point())),
+    "is_contiguous": lambda torch: (
+        (torch.ones(2, 3).is_contiguous(), torch.ones(2, 3).t().is_contiguous())),
     "contiguous_values": lambda torch: torch.arange(6).view(2, 3).t().contiguous(),
     "stride": lambda torch: torch.ones(2, 3).stride(),
-    "data_ptr_shared": lambda torch: (lambda t: t.view(3, 2).data_ptr() == t.data_ptr())(torch.ones(6)),
+    "data_ptr_shared": lambda torch: (
+        (lambda t: t.view(3, 2).data_ptr() == t.data_ptr())(torch.ones(6))),
     "clone": lambda torch: torch.tensor([1.0, 2.0]).clone(),
     "clone_independent": lambda torch: (lambda t: (t.clone().add_(1), t)[1])(torch.zeros(2)),
     "str_repr_type": lambda torch: type(repr(torch.ones(1))).__name__,
@@ -334,37 +345,56 @@ probes("generator", {
     "rand": lambda torch: _same_draws(torch, lambda g: torch.rand(4, generator=g)),
     "randint": lambda torch: _same_draws(torch, lambda g: torch.randint(0, 9, (5,), generator=g)),
     "randperm": lambda torch: _same_draws(torch, lambda g: torch.randperm(6, generator=g)),
-    "multinomial": lambda torch: _same_draws(torch, lambda g: torch.multinomial(torch.ones(5), 3, generator=g)),
-    "normal_method": lambda torch: _same_draws(torch, lambda g: torch.empty(4).normal_(generator=g)),
-    "uniform_method": lambda torch: _same_draws(torch, lambda g: torch.empty(4).uniform_(-1, 1, generator=g)),
-    "bernoulli": lambda torch: _same_draws(torch, lambda g: torch.bernoulli(torch.full((6,), 0.5), generator=g)),
-    "normal_fn": lambda torch: _same_draws(torch, lambda g: torch.normal(torch.zeros(3), torch.ones(3), generator=g)),
-    "init_normal": lambda torch: _same_draws(torch, lambda g: torch.nn.init.normal_(torch.empty(3), generator=g)),
+    "multinomial": lambda torch: (
+        _same_draws(torch, lambda g: torch.multinomial(torch.ones(5), 3, generator=g))),
+    "normal_method": lambda torch: (
+        _same_draws(torch, lambda g: torch.empty(4).normal_(generator=g))),
+    "uniform_method": lambda torch: (
+        _same_draws(torch, lambda g: torch.empty(4).uniform_(-1, 1, generator=g))),
+    "bernoulli": lambda torch: (
+        _same_draws(torch, lambda g: torch.bernoulli(torch.full((6,), 0.5), generator=g))),
+    "normal_fn": lambda torch: (
+        _same_draws(torch, lambda g: torch.normal(torch.zeros(3), torch.ones(3), generator=g))),
+    "init_normal": lambda torch: (
+        _same_draws(torch, lambda g: torch.nn.init.normal_(torch.empty(3), generator=g))),
     "seed_method": lambda torch: torch.Generator().manual_seed(5).initial_seed(),
     "generator_device": lambda torch: torch.Generator().device,
     "default_generator": lambda torch: isinstance(torch.default_generator, torch.Generator),
-    "global_seed_affects_randn": lambda torch: (torch.manual_seed(1), torch.randn(2).shape, torch.manual_seed(1))[1],
-    "manual_seed_returns_generator": lambda torch: isinstance(torch.manual_seed(0), torch.Generator),
-    "cuda_guarded_move": lambda torch: (lambda x: x.cuda() if torch.cuda.is_available() else x)(torch.ones(2)),
+    "global_seed_affects_randn": lambda torch: (
+        (torch.manual_seed(1), torch.randn(2).shape, torch.manual_seed(1))[1]),
+    "manual_seed_returns_generator": lambda torch: (
+        isinstance(torch.manual_seed(0), torch.Generator)),
+    "cuda_guarded_move": lambda torch: (
+        (lambda x: x.cuda() if torch.cuda.is_available() else x)(torch.ones(2))),
 })
 
 
 probes("device", {
     "to_device_dtype_kw": lambda torch: torch.ones(2).to("cpu", dtype=torch.float64),
-    "to_all_kw_copy": lambda torch: (lambda x: (lambda y: (y is x, y.dtype))(x.to(device="cpu", dtype=torch.int32, copy=True)))(torch.ones(2)),
+    "to_all_kw_copy": lambda torch: (
+        (lambda x: (lambda y: (y is x, y.dtype))(x.to(device="cpu", dtype=torch.int32,
+                                                      copy=True)))(torch.ones(2))),
     "to_dtype_non_blocking_positional": lambda torch: torch.ones(2).to(torch.float64, True),
-    "to_tensor_non_blocking": lambda torch: torch.ones(2).to(torch.ones(1, dtype=torch.int32), non_blocking=True),
+    "to_tensor_non_blocking": lambda torch: (
+        torch.ones(2).to(torch.ones(1, dtype=torch.int32), non_blocking=True)),
     "to_device_copy_is_new": lambda torch: (lambda x: x.to("cpu", copy=True) is x)(torch.ones(2)),
-    "to_keeps_grad_graph": lambda torch: (lambda x: (x.to(torch.float64).sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True)),
-    "module_to_device_dtype": lambda torch: torch.nn.Linear(2, 2).to("cpu", torch.float64).weight.dtype,
-    "module_to_kw": lambda torch: torch.nn.Linear(2, 2).to(device=torch.device("cpu"), dtype=torch.float64).bias.dtype,
-    "module_to_tensor": lambda torch: torch.nn.Linear(2, 2).to(torch.zeros(1, dtype=torch.float64)).weight.dtype,
+    "to_keeps_grad_graph": lambda torch: (
+        (lambda x: (x.to(torch.float64).sum().backward(),
+                    x.grad)[1])(torch.ones(2, requires_grad=True))),
+    "module_to_device_dtype": lambda torch: (
+        torch.nn.Linear(2, 2).to("cpu", torch.float64).weight.dtype),
+    "module_to_kw": lambda torch: (
+        torch.nn.Linear(2, 2).to(device=torch.device("cpu"), dtype=torch.float64).bias.dtype),
+    "module_to_tensor": lambda torch: (
+        torch.nn.Linear(2, 2).to(torch.zeros(1, dtype=torch.float64)).weight.dtype),
     "device_of_device": lambda torch: torch.device(torch.device("cpu")),
     "device_compare_str": lambda torch: torch.ones(1).device == torch.device("cpu"),
     "device_str_of_tensor": lambda torch: str(torch.ones(1).device),
     "get_device_cpu": lambda torch: torch.ones(1).get_device(),
-    "factory_like_device": lambda torch: (lambda x: torch.zeros_like(x, device=x.device).device)(torch.ones(2)),
-    "empty_on_tensor_device": lambda torch: (lambda x: torch.empty(3, device=x.device).shape)(torch.ones(2)),
+    "factory_like_device": lambda torch: (
+        (lambda x: torch.zeros_like(x, device=x.device).device)(torch.ones(2))),
+    "empty_on_tensor_device": lambda torch: (
+        (lambda x: torch.empty(3, device=x.device).shape)(torch.ones(2))),
     "device_in_set": lambda torch: len({torch.device("cpu"), torch.device("cpu")}),
     "device_repr": lambda torch: repr(torch.device("cpu")),
     "is_cpu": lambda torch: torch.ones(1).is_cpu,

@@ -15,17 +15,20 @@ def _f(torch):
 
 probes("dtype", {
     "float32_name": lambda torch: str(torch.float32).split(".")[-1],
-    "objects": lambda torch: [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64],
+    "objects": lambda torch: (
+        [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64]),
     "ints": lambda torch: [torch.int8, torch.int16, torch.int32, torch.uint8],
     "aliases": lambda torch: (torch.float == torch.float32, torch.double == torch.float64,
                               torch.long == torch.int64, torch.int == torch.int32, torch.half == torch.float16),
     "bool_dtype": lambda torch: torch.bool,
     "eq_tensor_dtype": lambda torch: torch.ones(1).dtype == torch.float32,
     "ne_tensor_dtype": lambda torch: torch.ones(1).dtype != torch.float64,
-    "dtype_is_floating_point": lambda torch: (torch.float32.is_floating_point, torch.int64.is_floating_point),
+    "dtype_is_floating_point": lambda torch: (
+        (torch.float32.is_floating_point, torch.int64.is_floating_point)),
     "dtype_itemsize": lambda torch: (torch.float64.itemsize, torch.int8.itemsize),
     "dtype_in_dict": lambda torch: {torch.float32: "f"}[torch.ones(1).dtype],
-    "is_floating_point_fn": lambda torch: (torch.is_floating_point(_f(torch)), torch.is_floating_point(_i(torch))),
+    "is_floating_point_fn": lambda torch: (
+        (torch.is_floating_point(_f(torch)), torch.is_floating_point(_i(torch)))),
     "default_dtype": lambda torch: torch.get_default_dtype(),
     "finfo_eps": lambda torch: torch.finfo(torch.float32).eps,
     "finfo_max": lambda torch: torch.finfo(torch.float32).max,
@@ -38,8 +41,10 @@ probes("dtype", {
     "promote_types": lambda torch: torch.promote_types(torch.int32, torch.float32),
     "promote_types_ints": lambda torch: torch.promote_types(torch.uint8, torch.int8),
     "result_type_scalar": lambda torch: torch.result_type(_i(torch), 1.0),
-    "result_type_tensors": lambda torch: torch.result_type(_i(torch), torch.ones(1, dtype=torch.float64)),
-    "can_cast": lambda torch: (torch.can_cast(torch.float64, torch.int32), torch.can_cast(torch.int32, torch.float32)),
+    "result_type_tensors": lambda torch: (
+        torch.result_type(_i(torch), torch.ones(1, dtype=torch.float64))),
+    "can_cast": lambda torch: (
+        (torch.can_cast(torch.float64, torch.int32), torch.can_cast(torch.int32, torch.float32))),
     "int_list_dtype": lambda torch: torch.tensor([1, 2]).dtype,
     "float_list_dtype": lambda torch: torch.tensor([1.0]).dtype,
     "numpy_f64_kept": lambda torch: torch.tensor(np.zeros(2)).dtype,
@@ -59,7 +64,8 @@ probes("dtype", {
 @probe("dtype")
 def set_default_dtype_float64(torch):
     torch.set_default_dtype(torch.float64)
-    out = (torch.zeros(1).dtype, torch.tensor([1.0]).dtype, torch.arange(3).dtype, torch.tensor([1]) / 2)
+    out = (torch.zeros(1).dtype, torch.tensor([1.0]).dtype, torch.arange(3).dtype,
+           torch.tensor([1]) / 2)
     torch.set_default_dtype(torch.float32)
     return out
 
@@ -113,13 +119,16 @@ probes("promote", {
     "f32_times_py_float": lambda torch: _f(torch) * 1e-3,
     "f32_plus_f64_tensor": lambda torch: _f(torch) + torch.ones(3, dtype=torch.float64),
     "int_times_0d_float": lambda torch: _i(torch) * torch.tensor(0.5, dtype=torch.float64),
-    "int32_plus_int64": lambda torch: torch.ones(2, dtype=torch.int32) + torch.ones(2, dtype=torch.int64),
+    "int32_plus_int64": lambda torch: (
+        torch.ones(2, dtype=torch.int32) + torch.ones(2, dtype=torch.int64)),
     "int32_plus_py_int": lambda torch: (torch.ones(2, dtype=torch.int32) + 1).dtype,
     "int64_0d_plus_int32": lambda torch: (torch.tensor(1) + torch.ones(2, dtype=torch.int32)).dtype,
-    "uint8_plus_int8": lambda torch: (torch.ones(1, dtype=torch.uint8) + torch.ones(1, dtype=torch.int8)).dtype,
+    "uint8_plus_int8": lambda torch: (
+        (torch.ones(1, dtype=torch.uint8) + torch.ones(1, dtype=torch.int8)).dtype),
     "f16_plus_f32": lambda torch: (torch.ones(1, dtype=torch.float16) + torch.ones(1)).dtype,
     "f16_plus_py_float": lambda torch: (torch.ones(1, dtype=torch.float16) + 1.5).dtype,
-    "matmul_f64": lambda torch: (torch.ones(2, 2, dtype=torch.float64) @ torch.ones(2, dtype=torch.float64)).dtype,
+    "matmul_f64": lambda torch: (
+        (torch.ones(2, 2, dtype=torch.float64) @ torch.ones(2, dtype=torch.float64)).dtype),
     "sum_int_is_int64": lambda torch: torch.ones(3, dtype=torch.int32).sum(),
     "sum_bool_is_int64": lambda torch: torch.ones(3, dtype=torch.bool).sum().dtype,
     "sum_uint8_is_int64": lambda torch: torch.ones(3, dtype=torch.uint8).sum().dtype,
@@ -138,7 +147,8 @@ probes("promote", {
     "neg_int": lambda torch: -_i(torch),
     "maximum_mixed": lambda torch: torch.maximum(_i(torch), _f(torch)).dtype,
     "cat_mixed": lambda torch: torch.cat([_i(torch), _f(torch)]).dtype,
-    "iadd_float_into_float32": lambda torch: (lambda x: (x.__iadd__(torch.ones(3, dtype=torch.float64)), x.dtype)[1])(_f(torch)),
+    "iadd_float_into_float32": lambda torch: (
+        (lambda x: (x.__iadd__(torch.ones(3, dtype=torch.float64)), x.dtype)[1])(_f(torch))),
     "rsub_int": lambda torch: 1 - _i(torch),
     "rdiv_int": lambda torch: 1 / torch.tensor([2, 4]),
     "rpow": lambda torch: 2 ** _i(torch),
@@ -148,7 +158,8 @@ probes("promote", {
 probes("promote", {
     "mean_int_raises": lambda torch: torch.tensor([1, 2, 3]).mean(),
     "int_iadd_float_raises": lambda torch: torch.tensor([1, 2]).add_(0.5),
-    "int_imul_float_tensor_raises": lambda torch: torch.tensor([1, 2]).mul_(torch.tensor([0.5, 1.0])),
+    "int_imul_float_tensor_raises": lambda torch: (
+        torch.tensor([1, 2]).mul_(torch.tensor([0.5, 1.0]))),
     "bool_minus_raises": lambda torch: torch.tensor([True]) - torch.tensor([False]),
     "bool_neg_raises": lambda torch: -torch.tensor([True]),
     "std_int_raises": lambda torch: torch.tensor([1, 2]).std(),
@@ -175,17 +186,22 @@ probes("convert", {
     "to_same_dtype_is_self": lambda torch: (lambda x: x.to(torch.float32) is x)(torch.ones(1)),
     "float_same_is_self": lambda torch: (lambda x: x.float() is x)(torch.ones(1)),
     "to_copy_true": lambda torch: (lambda x: x.to(torch.float32, copy=True) is x)(torch.ones(1)),
-    "float_of_grad_tensor": lambda torch: torch.ones(2, dtype=torch.float64, requires_grad=True).float().requires_grad,
-    "double_grad_flows": lambda torch: (lambda x: (x.double().sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True)),
+    "float_of_grad_tensor": lambda torch: (
+        torch.ones(2, dtype=torch.float64, requires_grad=True).float().requires_grad),
+    "double_grad_flows": lambda torch: (
+        (lambda x: (x.double().sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True))),
     "long_no_grad": lambda torch: torch.ones(2, requires_grad=True).long().requires_grad,
     "type_as": lambda torch: torch.tensor([1, 2]).type_as(torch.ones(1, dtype=torch.float64)),
-    "one_hot_float": lambda torch: torch.nn.functional.one_hot(torch.tensor([0, 2]), num_classes=3).float(),
+    "one_hot_float": lambda torch: (
+        torch.nn.functional.one_hot(torch.tensor([0, 2]), num_classes=3).float()),
     "one_hot_dtype": lambda torch: torch.nn.functional.one_hot(torch.tensor([1]), 3).dtype,
     "bool_mask_float": lambda torch: (torch.tensor([1.0, -1.0]) > 0).float(),
     "eq_sum_item": lambda torch: torch.tensor([1, 2, 3]).eq(torch.tensor([1, 0, 3])).sum().item(),
     "float_to_int_trunc": lambda torch: torch.tensor([-0.5, 0.5, 2.9]).to(torch.int32),
     "tensor_dtype_cast_list": lambda torch: torch.tensor([1.9, 2.1], dtype=torch.int64),
-    "numpy_roundtrip_dtype": lambda torch: torch.tensor([1, 2], dtype=torch.int32).numpy().dtype.name,
+    "numpy_roundtrip_dtype": lambda torch: (
+        torch.tensor([1, 2], dtype=torch.int32).numpy().dtype.name),
     "half_arith": lambda torch: torch.tensor([1.0, 2.0]).half() * 2,
-    "dtype_of_item_f64": lambda torch: type(torch.tensor([1.0], dtype=torch.float64).item()).__name__,
+    "dtype_of_item_f64": lambda torch: (
+        type(torch.tensor([1.0], dtype=torch.float64).item()).__name__),
 })

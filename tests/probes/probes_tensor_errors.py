@@ -10,7 +10,8 @@ probes("errors", {
     "mm_1d": lambda torch: torch.mm(torch.ones(3), torch.ones(3, 2)),
     "bmm_2d": lambda torch: torch.bmm(torch.ones(2, 3), torch.ones(3, 2)),
     "dot_2d": lambda torch: torch.dot(torch.ones(2, 2), torch.ones(2, 2)),
-    "mm_dtype_mismatch": lambda torch: torch.mm(torch.ones(2, 2), torch.ones(2, 2, dtype=torch.float64)),
+    "mm_dtype_mismatch": lambda torch: (
+        torch.mm(torch.ones(2, 2), torch.ones(2, 2, dtype=torch.float64))),
     "matmul_int_float": lambda torch: torch.ones(2, 2, dtype=torch.int64) @ torch.ones(2, 2),
     "view_wrong_numel": lambda torch: torch.ones(6).view(4, 2),
     "view_noncontiguous": lambda torch: torch.ones(2, 3).t().view(6),
@@ -55,9 +56,11 @@ probes("errors", {
     "requires_grad_int": lambda torch: torch.tensor([1, 2]).requires_grad_(),
     "backward_non_scalar": lambda torch: (torch.ones(2, requires_grad=True) * 2).backward(),
     "backward_no_grad": lambda torch: torch.ones(2).sum().backward(),
-    "backward_gradient_shape": lambda torch: (torch.ones(2, requires_grad=True) * 2).backward(torch.ones(3)),
+    "backward_gradient_shape": lambda torch: (
+        (torch.ones(2, requires_grad=True) * 2).backward(torch.ones(3))),
     "numpy_of_requires_grad": lambda torch: torch.ones(1, requires_grad=True).numpy(),
-    "grad_shape_assign": lambda torch: setattr(torch.ones(2, requires_grad=True), "grad", torch.ones(3)),
+    "grad_shape_assign": lambda torch: (
+        setattr(torch.ones(2, requires_grad=True), "grad", torch.ones(3))),
     "mean_of_long": lambda torch: torch.arange(3).mean(),
     "var_of_long": lambda torch: torch.arange(3).var(),
     "sqrt_of_bool_sub": lambda torch: torch.tensor([True]) - 1,
@@ -65,18 +68,24 @@ probes("errors", {
     "inplace_broadcast_grow": lambda torch: torch.ones(3).add_(torch.ones(2, 3)),
     "copy_shape_mismatch": lambda torch: torch.ones(3).copy_(torch.ones(4)),
     "masked_fill_non_bool": lambda torch: torch.ones(2).masked_fill(torch.tensor([1, 0]), 0.0),
-    "masked_fill_shape": lambda torch: torch.ones(2).masked_fill(torch.tensor([True, False, True]), 0.0),
-    "where_shape": lambda torch: torch.where(torch.tensor([True, False]), torch.ones(3), torch.zeros(3)),
+    "masked_fill_shape": lambda torch: (
+        torch.ones(2).masked_fill(torch.tensor([True, False, True]), 0.0)),
+    "where_shape": lambda torch: (
+        torch.where(torch.tensor([True, False]), torch.ones(3), torch.zeros(3))),
     "setitem_shape_mismatch": lambda torch: torch.zeros(3).__setitem__(slice(None), torch.ones(2)),
     "to_bad_dtype": lambda torch: torch.ones(1).to("float99"),
     "sum_bad_dim_type": lambda torch: torch.ones(2).sum("0"),
     "ones_bad_arg": lambda torch: torch.ones("3"),
     "add_tensor_str": lambda torch: torch.ones(2) + "a",
     "matmul_scalar": lambda torch: torch.matmul(torch.ones(2), 2.0),
-    "cross_entropy_bad_target_dtype": lambda torch: torch.nn.functional.cross_entropy(torch.ones(2, 3), torch.tensor([0.0, 1.0, 2.0])),
-    "cross_entropy_batch_mismatch": lambda torch: torch.nn.functional.cross_entropy(torch.ones(2, 3), torch.tensor([0, 1, 2])),
-    "cross_entropy_target_out_of_range": lambda torch: torch.nn.functional.cross_entropy(torch.ones(2, 3), torch.tensor([0, 3])),
-    "nll_loss_bad_target": lambda torch: torch.nn.functional.nll_loss(torch.ones(2, 3), torch.tensor([0, 5])),
+    "cross_entropy_bad_target_dtype": lambda torch: (
+        torch.nn.functional.cross_entropy(torch.ones(2, 3), torch.tensor([0.0, 1.0, 2.0]))),
+    "cross_entropy_batch_mismatch": lambda torch: (
+        torch.nn.functional.cross_entropy(torch.ones(2, 3), torch.tensor([0, 1, 2]))),
+    "cross_entropy_target_out_of_range": lambda torch: (
+        torch.nn.functional.cross_entropy(torch.ones(2, 3), torch.tensor([0, 3]))),
+    "nll_loss_bad_target": lambda torch: (
+        torch.nn.functional.nll_loss(torch.ones(2, 3), torch.tensor([0, 5]))),
     "linear_shape_mismatch": lambda torch: torch.nn.Linear(3, 2)(torch.ones(4, 5)),
     "conv2d_channels_mismatch": lambda torch: torch.nn.Conv2d(3, 4, 3)(torch.ones(1, 2, 5, 5)),
     "conv2d_too_small": lambda torch: torch.nn.Conv2d(1, 1, 5)(torch.ones(1, 1, 3, 3)),
@@ -85,20 +94,28 @@ probes("errors", {
     "batchnorm_channels": lambda torch: torch.nn.BatchNorm1d(3)(torch.ones(4, 5)),
     "batchnorm_single_sample_train": lambda torch: torch.nn.BatchNorm1d(3)(torch.ones(1, 3)),
     "layernorm_shape": lambda torch: torch.nn.LayerNorm(4)(torch.ones(2, 3)),
-    "load_state_dict_missing": lambda torch: torch.nn.Linear(2, 2).load_state_dict({"weight": torch.ones(2, 2)}),
-    "load_state_dict_shape": lambda torch: torch.nn.Linear(2, 2).load_state_dict({"weight": torch.ones(3, 2), "bias": torch.ones(2)}),
+    "load_state_dict_missing": lambda torch: (
+        torch.nn.Linear(2, 2).load_state_dict({"weight": torch.ones(2, 2)})),
+    "load_state_dict_shape": lambda torch: (
+        torch.nn.Linear(2, 2).load_state_dict({"weight": torch.ones(3, 2), "bias": torch.ones(2)})),
     "load_state_dict_unexpected": lambda torch: torch.nn.Linear(1, 1).load_state_dict(
         {"weight": torch.ones(1, 1), "bias": torch.ones(1), "extra": torch.ones(1)}),
     "module_attr_missing": lambda torch: torch.nn.Linear(2, 2).nonexistent,
-    "module_assign_tensor_to_param": lambda torch: setattr(torch.nn.Linear(2, 2), "weight", torch.ones(2, 2)),
+    "module_assign_tensor_to_param": lambda torch: (
+        setattr(torch.nn.Linear(2, 2), "weight", torch.ones(2, 2))),
     "sequential_bad_index": lambda torch: torch.nn.Sequential(torch.nn.ReLU())[3],
     "optimizer_empty_params": lambda torch: torch.optim.SGD([], lr=0.1),
-    "optimizer_negative_lr": lambda torch: torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=-1),
-    "adam_bad_beta": lambda torch: torch.optim.Adam([torch.nn.Parameter(torch.ones(1))], betas=(1.5, 0.9)),
-    "optimizer_tensor_params": lambda torch: torch.optim.SGD(torch.nn.Parameter(torch.ones(1)), lr=0.1),
+    "optimizer_negative_lr": lambda torch: (
+        torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=-1)),
+    "adam_bad_beta": lambda torch: (
+        torch.optim.Adam([torch.nn.Parameter(torch.ones(1))], betas=(1.5, 0.9))),
+    "optimizer_tensor_params": lambda torch: (
+        torch.optim.SGD(torch.nn.Parameter(torch.ones(1)), lr=0.1)),
     "dataloader_bad_batch_size": lambda torch: torch.utils.data.DataLoader([1, 2], batch_size=0),
     "random_split_bad_lengths": lambda torch: torch.utils.data.random_split(range(5), [2, 2]),
-    "clip_grad_nonfinite": lambda torch: (lambda p: (setattr(p, "grad", torch.tensor([float("inf")])),
-                                                     torch.nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)))(
+    "clip_grad_nonfinite": lambda torch: (lambda p: (setattr(p, "grad",
+                                                             torch.tensor([float("inf")])),
+                                                     torch.nn.utils.clip_grad_norm_([p], 1.0,
+                                                                                    error_if_nonfinite=True)))(
         torch.nn.Parameter(torch.ones(1))),
 }, raises=True)

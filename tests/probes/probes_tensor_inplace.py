@@ -21,7 +21,8 @@ probes("inplace", {
     "sub_": lambda torch: _same(torch, "sub_", 1.5),
     "sub_alpha": lambda torch: _same(torch, "sub_", torch.ones(3), alpha=2),
     "mul_": lambda torch: _same(torch, "mul_", 3),
-    "mul_tensor_broadcast": lambda torch: (lambda x: (x.mul_(torch.tensor([2.0])), x)[1])(torch.ones(2, 2)),
+    "mul_tensor_broadcast": lambda torch: (
+        (lambda x: (x.mul_(torch.tensor([2.0])), x)[1])(torch.ones(2, 2))),
     "div_": lambda torch: _same(torch, "div_", 4),
     "pow_": lambda torch: _same(torch, "pow_", 2),
     "neg_": lambda torch: _same(torch, "neg_"),
@@ -36,40 +37,58 @@ probes("inplace", {
     "fill_": lambda torch: _same(torch, "fill_", 7),
     "fill_tensor": lambda torch: _same(torch, "fill_", torch.tensor(2.0)),
     "copy_": lambda torch: _same(torch, "copy_", torch.tensor([9.0, 8.0, 7.0])),
-    "copy_broadcast": lambda torch: (lambda x: (x.copy_(torch.tensor([1.0, 2.0])), x)[1])(torch.zeros(2, 2)),
+    "copy_broadcast": lambda torch: (
+        (lambda x: (x.copy_(torch.tensor([1.0, 2.0])), x)[1])(torch.zeros(2, 2))),
     "copy_casts": lambda torch: (lambda x: (x.copy_(torch.tensor([1, 2])), x)[1])(torch.zeros(2)),
-    "masked_fill_": lambda torch: _same(torch, "masked_fill_", torch.tensor([True, False, True]), 0.0),
-    "masked_fill_neg_inf": lambda torch: (lambda x: x.masked_fill_(x < 0, float("-inf")))(_x(torch)),
+    "masked_fill_": lambda torch: (
+        _same(torch, "masked_fill_", torch.tensor([True, False, True]), 0.0)),
+    "masked_fill_neg_inf": lambda torch: (
+        (lambda x: x.masked_fill_(x < 0, float("-inf")))(_x(torch))),
     "relu_": lambda torch: _same(torch, "relu_"),
     "sigmoid_": lambda torch: _same(torch, "sigmoid_"),
     "tanh_": lambda torch: _same(torch, "tanh_"),
     "floor_": lambda torch: _same(torch, "floor_"),
     "round_": lambda torch: _same(torch, "round_"),
     "sign_": lambda torch: _same(torch, "sign_"),
-    "addcmul_": lambda torch: _same(torch, "addcmul_", torch.ones(3), torch.full((3,), 2.0), value=0.5),
-    "addcdiv_": lambda torch: _same(torch, "addcdiv_", torch.ones(3), torch.full((3,), 4.0), value=-1),
+    "addcmul_": lambda torch: (
+        _same(torch, "addcmul_", torch.ones(3), torch.full((3,), 2.0), value=0.5)),
+    "addcdiv_": lambda torch: (
+        _same(torch, "addcdiv_", torch.ones(3), torch.full((3,), 4.0), value=-1)),
     "lerp_": lambda torch: _same(torch, "lerp_", torch.zeros(3), 0.25),
-    "mul_add_chain": lambda torch: (lambda x: x.mul_(0.9).add_(torch.ones(3), alpha=0.1))(_x(torch)),
+    "mul_add_chain": lambda torch: (
+        (lambda x: x.mul_(0.9).add_(torch.ones(3), alpha=0.1))(_x(torch))),
     "unsqueeze_": lambda torch: (lambda x: (x.unsqueeze_(0) is x, x.shape))(_x(torch)),
     "squeeze_": lambda torch: (lambda x: (x.squeeze_() is x, x.shape))(torch.ones(1, 3)),
     "t_": lambda torch: (lambda x: (x.t_(), x.shape)[1])(torch.ones(2, 3)),
-    "transpose_": lambda torch: (lambda x: (x.transpose_(0, 1), x)[1])(torch.arange(6.0).view(2, 3)),
-    "normal_shape": lambda torch: (lambda x: (x.normal_(0, 0.02) is x, x.shape, x.dtype))(torch.empty(3, 2)),
-    "normal_moments": lambda torch: (lambda x: abs(x.normal_(1.0, 0.1).mean().item() - 1) < 0.05)(torch.empty(2000)),
-    "uniform_range": lambda torch: (lambda x: bool(((x >= -0.1) & (x < 0.1)).all()))(torch.empty(100).uniform_(-0.1, 0.1)),
+    "transpose_": lambda torch: (
+        (lambda x: (x.transpose_(0, 1), x)[1])(torch.arange(6.0).view(2, 3))),
+    "normal_shape": lambda torch: (
+        (lambda x: (x.normal_(0, 0.02) is x, x.shape, x.dtype))(torch.empty(3, 2))),
+    "normal_moments": lambda torch: (
+        (lambda x: abs(x.normal_(1.0, 0.1).mean().item() - 1) < 0.05)(torch.empty(2000))),
+    "uniform_range": lambda torch: (
+        (lambda x: bool(((x >= -0.1) & (x < 0.1)).all()))(torch.empty(100).uniform_(-0.1, 0.1))),
     "uniform_returns_self": lambda torch: (lambda x: x.uniform_(-1, 1) is x)(torch.empty(3)),
     "bernoulli_": lambda torch: torch.empty(4).bernoulli_(1.0),
     "exponential_positive": lambda torch: bool((torch.empty(20).exponential_() >= 0).all()),
     "random_int": lambda torch: bool((torch.empty(10, dtype=torch.int64).random_(0, 3) < 3).all()),
     "index_fill_": lambda torch: torch.zeros(3).index_fill_(0, torch.tensor([0, 2]), 1.0),
-    "index_add_": lambda torch: torch.zeros(3).index_add_(0, torch.tensor([0, 0, 2]), torch.ones(3)),
+    "index_add_": lambda torch: (
+        torch.zeros(3).index_add_(0, torch.tensor([0, 0, 2]), torch.ones(3))),
     "scatter_": lambda torch: torch.zeros(2, 3).scatter_(1, torch.tensor([[0], [2]]), 1.0),
-    "scatter_add_": lambda torch: torch.zeros(3).scatter_add_(0, torch.tensor([0, 0, 1]), torch.ones(3)),
-    "masked_scatter_": lambda torch: torch.zeros(3).masked_scatter_(torch.tensor([True, False, True]), torch.tensor([5.0, 6.0])),
+    "scatter_add_": lambda torch: (
+        torch.zeros(3).scatter_add_(0, torch.tensor([0, 0, 1]), torch.ones(3))),
+    "masked_scatter_": lambda torch: (
+        torch.zeros(3).masked_scatter_(torch.tensor([True, False, True]),
+                                       torch.tensor([5.0, 6.0]))),
     "clamp_int": lambda torch: torch.tensor([-5, 0, 5]).clamp_(-1, 1),
-    "set_requires_grad_": lambda torch: (lambda x: (x.requires_grad_() is x, x.requires_grad))(torch.ones(2)),
-    "requires_grad_false": lambda torch: torch.ones(2, requires_grad=True).requires_grad_(False).requires_grad,
-    "detach_": lambda torch: (lambda y: (y.detach_() is y, y.requires_grad, y.grad_fn is None))(torch.ones(2, requires_grad=True) * 2),
+    "set_requires_grad_": lambda torch: (
+        (lambda x: (x.requires_grad_() is x, x.requires_grad))(torch.ones(2))),
+    "requires_grad_false": lambda torch: (
+        torch.ones(2, requires_grad=True).requires_grad_(False).requires_grad),
+    "detach_": lambda torch: (
+        (lambda y: (y.detach_() is y, y.requires_grad,
+                    y.grad_fn is None))(torch.ones(2, requires_grad=True) * 2)),
 })
 
 
@@ -200,16 +219,24 @@ probes("setitem", {
     "int_index": lambda torch: (lambda x: (x.__setitem__(1, 5.0), x)[1])(torch.zeros(3)),
     "slice": lambda torch: (lambda x: (x.__setitem__(slice(1, None), 2.0), x)[1])(torch.zeros(3)),
     "bool_mask_scalar": lambda torch: (lambda x: (x.__setitem__(x < 0, 0.0), x)[1])(_x(torch)),
-    "bool_mask_tensor": lambda torch: (lambda x: (x.__setitem__(x < 0, torch.tensor([7.0])), x)[1])(_x(torch)),
-    "tensor_index": lambda torch: (lambda x: (x.__setitem__(torch.tensor([0, 2]), torch.tensor([1.0, 2.0])), x)[1])(torch.zeros(3)),
+    "bool_mask_tensor": lambda torch: (
+        (lambda x: (x.__setitem__(x < 0, torch.tensor([7.0])), x)[1])(_x(torch))),
+    "tensor_index": lambda torch: (
+        (lambda x: (x.__setitem__(torch.tensor([0, 2]), torch.tensor([1.0, 2.0])),
+                    x)[1])(torch.zeros(3))),
     "list_index": lambda torch: (lambda x: (x.__setitem__([0, 2], 4.0), x)[1])(torch.zeros(3)),
     "row": lambda torch: (lambda x: (x.__setitem__(0, torch.ones(3)), x)[1])(torch.zeros(2, 3)),
     "ellipsis": lambda torch: (lambda x: (x.__setitem__(Ellipsis, 1.0), x)[1])(torch.zeros(2)),
     "tuple_index": lambda torch: (lambda x: (x.__setitem__((1, 0), 3.0), x)[1])(torch.zeros(2, 2)),
-    "column_step": lambda torch: (lambda x: (x.__setitem__((slice(None), slice(0, None, 2)), 1.0), x)[1])(torch.zeros(2, 4)),
-    "int_tensor_value_cast": lambda torch: (lambda x: (x.__setitem__(0, 2.7), x)[1])(torch.zeros(2, dtype=torch.int64)),
-    "makemore_pad": lambda torch: (lambda x: (x.__setitem__(slice(3, None), -1), x)[1])(torch.zeros(5, dtype=torch.long)),
-    "topk_mask_neg_inf": lambda torch: (lambda lg, v: (lg.__setitem__(lg < v[:, [-1]], -float("inf")), lg)[1])(
+    "column_step": lambda torch: (
+        (lambda x: (x.__setitem__((slice(None), slice(0, None, 2)), 1.0),
+                    x)[1])(torch.zeros(2, 4))),
+    "int_tensor_value_cast": lambda torch: (
+        (lambda x: (x.__setitem__(0, 2.7), x)[1])(torch.zeros(2, dtype=torch.int64))),
+    "makemore_pad": lambda torch: (
+        (lambda x: (x.__setitem__(slice(3, None), -1), x)[1])(torch.zeros(5, dtype=torch.long))),
+    "topk_mask_neg_inf": lambda torch: (lambda lg, v: (lg.__setitem__(lg < v[:, [-1]],
+                                                                      -float("inf")), lg)[1])(
         torch.tensor([[1.0, 3.0, 2.0]]), torch.tensor([[3.0, 2.0]])),
 })
 
@@ -264,14 +291,23 @@ probes("dotdata", {
     "values": lambda torch: torch.tensor([1.0, 2.0], requires_grad=True).data,
     "item": lambda torch: torch.tensor([2.5], requires_grad=True).data.item(),
     "numpy": lambda torch: torch.tensor([1.0], requires_grad=True).data.numpy(),
-    "shares_memory": lambda torch: (lambda x: (x.data.mul_(2), x)[1])(torch.ones(2, requires_grad=True)),
-    "iadd_grad": lambda torch: (lambda w: (w.sum().backward(), w.data.__iadd__(-0.5 * w.grad), w)[2])(
+    "shares_memory": lambda torch: (
+        (lambda x: (x.data.mul_(2), x)[1])(torch.ones(2, requires_grad=True))),
+    "iadd_grad": lambda torch: (lambda w: (w.sum().backward(), w.data.__iadd__(-0.5 * w.grad),
+                                           w)[2])(
         torch.ones(2, requires_grad=True)),
-    "assign": lambda torch: (lambda x: (setattr(x, "data", torch.zeros(2)), x)[1])(torch.ones(2, requires_grad=True)),
-    "assign_new_shape": lambda torch: (lambda x: (setattr(x, "data", torch.zeros(3, 1)), x.shape)[1])(torch.ones(2)),
-    "param_data_add_": lambda torch: (lambda p: (p.data.add_(torch.ones(2), alpha=-0.1), p)[1])(torch.nn.Parameter(torch.ones(2))),
-    "uniform_init": lambda torch: (lambda w: (w.data.uniform_(-0.1, 0.1), bool((w.abs() <= 0.1).all()))[1])(torch.nn.Embedding(5, 3).weight),
-    "data_does_not_bump_version": lambda torch: (lambda x: (x.data.add_(1), x._version)[1])(torch.ones(2, requires_grad=True)),
+    "assign": lambda torch: (
+        (lambda x: (setattr(x, "data", torch.zeros(2)), x)[1])(torch.ones(2, requires_grad=True))),
+    "assign_new_shape": lambda torch: (
+        (lambda x: (setattr(x, "data", torch.zeros(3, 1)), x.shape)[1])(torch.ones(2))),
+    "param_data_add_": lambda torch: (
+        (lambda p: (p.data.add_(torch.ones(2), alpha=-0.1),
+                    p)[1])(torch.nn.Parameter(torch.ones(2)))),
+    "uniform_init": lambda torch: (
+        (lambda w: (w.data.uniform_(-0.1, 0.1),
+                    bool((w.abs() <= 0.1).all()))[1])(torch.nn.Embedding(5, 3).weight)),
+    "data_does_not_bump_version": lambda torch: (
+        (lambda x: (x.data.add_(1), x._version)[1])(torch.ones(2, requires_grad=True))),
 })
 
 

@@ -72,8 +72,10 @@ probes("unary", {
     "softmax_fn": lambda torch: torch.softmax(_x(torch), dim=0),
     "softmax_method": lambda torch: _m(torch, 2, 3).softmax(-1),
     "log_softmax_method": lambda torch: _m(torch, 2, 3).log_softmax(dim=1),
-    "nan_to_num": lambda torch: torch.nan_to_num(torch.tensor([float("nan"), float("inf"), -float("inf"), 1.0])),
-    "nan_to_num_args": lambda torch: torch.nan_to_num(torch.tensor([float("nan"), float("inf")]), nan=0.0, posinf=9.0),
+    "nan_to_num": lambda torch: (
+        torch.nan_to_num(torch.tensor([float("nan"), float("inf"), -float("inf"), 1.0]))),
+    "nan_to_num_args": lambda torch: (
+        torch.nan_to_num(torch.tensor([float("nan"), float("inf")]), nan=0.0, posinf=9.0)),
     "isnan": lambda torch: torch.isnan(torch.tensor([1.0, float("nan")])),
     "isinf": lambda torch: torch.isinf(torch.tensor([1.0, float("inf"), -float("inf")])),
     "isfinite": lambda torch: torch.isfinite(torch.tensor([1.0, float("nan"), float("inf")])),
@@ -108,7 +110,8 @@ probes("unary_grad", {
     "erf": lambda torch: _g(torch, torch.erf),
     "clamp": lambda torch: _g(torch, lambda x: x.clamp(-1, 1)),
     "softmax": lambda torch: _g(torch, lambda x: torch.softmax(x, 0) * torch.arange(4.0)),
-    "gelu_tanh": lambda torch: _g(torch, lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))),
+    "gelu_tanh": lambda torch: (
+        _g(torch, lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0)))))),
     "nan_to_num": lambda torch: _g(torch, torch.nan_to_num),
 })
 
@@ -137,11 +140,14 @@ probes("binary", {
     "hypot": lambda torch: torch.hypot(_x(torch), _p(torch)),
     "maximum": lambda torch: torch.maximum(_x(torch), torch.zeros(4)),
     "minimum": lambda torch: torch.minimum(_x(torch), torch.zeros(4)),
-    "fmax_nan": lambda torch: torch.fmax(torch.tensor([float("nan"), 1.0]), torch.tensor([2.0, 0.0])),
-    "maximum_nan": lambda torch: torch.maximum(torch.tensor([float("nan"), 1.0]), torch.tensor([2.0, 0.0])),
+    "fmax_nan": lambda torch: (
+        torch.fmax(torch.tensor([float("nan"), 1.0]), torch.tensor([2.0, 0.0]))),
+    "maximum_nan": lambda torch: (
+        torch.maximum(torch.tensor([float("nan"), 1.0]), torch.tensor([2.0, 0.0]))),
     "max_binary": lambda torch: torch.max(_x(torch), _p(torch)),
     "min_binary": lambda torch: torch.min(_x(torch), torch.zeros(4)),
-    "clamp_tensor_bounds": lambda torch: torch.clamp(_x(torch), min=torch.zeros(4), max=torch.ones(4)),
+    "clamp_tensor_bounds": lambda torch: (
+        torch.clamp(_x(torch), min=torch.zeros(4), max=torch.ones(4))),
     "clamp_max_only": lambda torch: torch.clamp(_x(torch), max=0.0),
     "clamp_min_fn": lambda torch: torch.clamp_min(_x(torch), 0.0),
     "clip_fn": lambda torch: torch.clip(_x(torch), -1, 1),
@@ -184,7 +190,8 @@ probes("compare", {
     "le": lambda torch: _x(torch).le(0.5),
     "greater": lambda torch: torch.greater(_x(torch), 0),
     "ops": lambda torch: (_x(torch) > 0, _x(torch) <= 0.5, _x(torch) == -1.5, _x(torch) != 0.5),
-    "eq_view_as": lambda torch: torch.tensor([[1], [2]]).eq(torch.tensor([1, 3]).view_as(torch.tensor([[1], [2]]))),
+    "eq_view_as": lambda torch: (
+        torch.tensor([[1], [2]]).eq(torch.tensor([1, 3]).view_as(torch.tensor([[1], [2]])))),
     "equal": lambda torch: (torch.equal(_x(torch), _x(torch)), torch.equal(_x(torch), _p(torch))),
     "equal_shape_mismatch": lambda torch: torch.equal(torch.ones(2), torch.ones(3)),
     "allclose": lambda torch: torch.allclose(_x(torch), _x(torch) + 1e-9),
@@ -192,7 +199,8 @@ probes("compare", {
     "isclose": lambda torch: torch.isclose(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.1])),
     "isin": lambda torch: torch.isin(torch.tensor([1, 2, 3]), torch.tensor([2, 5])),
     "eq_none_false": lambda torch: (_x(torch) == None) is False,  # noqa: E711
-    "argmax_eq_target": lambda torch: (_m(torch, 4, 3).argmax(dim=1) == torch.tensor([0, 1, 2, 0])).float().mean(),
+    "argmax_eq_target": lambda torch: (
+        (_m(torch, 4, 3).argmax(dim=1) == torch.tensor([0, 1, 2, 0])).float().mean()),
     "pred_eq_view_as_sum": lambda torch: (lambda pred, t: pred.eq(t.view_as(pred)).sum().item())(
         _m(torch, 5, 3).argmax(dim=1, keepdim=True), torch.tensor([0, 1, 2, 0, 1])),
 })
@@ -215,18 +223,21 @@ probes("logical", {
     "where_scalars_both": lambda torch: torch.where(_x(torch) > 0, 1.0, -1.0),
     "where_single_arg": lambda torch: torch.where(torch.tensor([[0, 1], [1, 0]])),
     "masked_fill": lambda torch: _x(torch).masked_fill(_x(torch) < 0, float("-inf")),
-    "masked_fill_broadcast_mask": lambda torch: torch.ones(2, 3, 3).masked_fill(torch.tril(torch.ones(3, 3)) == 0, 0.0),
+    "masked_fill_broadcast_mask": lambda torch: (
+        torch.ones(2, 3, 3).masked_fill(torch.tril(torch.ones(3, 3)) == 0, 0.0)),
     "masked_select": lambda torch: torch.masked_select(_x(torch), _x(torch) > 0),
     "bool_index_select": lambda torch: _x(torch)[_x(torch) > 0],
     "causal_mask": lambda torch: torch.ones(3, 3).tril().view(1, 1, 3, 3)[:, :, :2, :2] == 0,
-    "any_all_bool": lambda torch: (torch.tensor([False, True]).any(), torch.tensor([False, True]).all()),
+    "any_all_bool": lambda torch: (
+        (torch.tensor([False, True]).any(), torch.tensor([False, True]).all())),
 })
 
 
 probes("linalg", {
     "matmul_vec": lambda torch: torch.matmul(_m(torch, 2, 3), _m(torch, 3, seed=1)),
     "matmul_batched": lambda torch: torch.matmul(_m(torch, 2, 2, 3), _m(torch, 3, 4, seed=1)),
-    "matmul_broadcast_batch": lambda torch: torch.matmul(_m(torch, 2, 1, 2, 3), _m(torch, 3, 3, 2, seed=1)).shape,
+    "matmul_broadcast_batch": lambda torch: (
+        torch.matmul(_m(torch, 2, 1, 2, 3), _m(torch, 3, 3, 2, seed=1)).shape),
     "mm": lambda torch: torch.mm(_m(torch, 2, 3), _m(torch, 3, 2, seed=1)),
     "mm_method": lambda torch: _m(torch, 2, 3).mm(_m(torch, 3, 2, seed=1)),
     "mv": lambda torch: torch.mv(_m(torch, 2, 3), _m(torch, 3, seed=1)),
@@ -236,15 +247,23 @@ probes("linalg", {
     "ger_alias": lambda torch: torch.ger(_m(torch, 2), _m(torch, 3, seed=1)),
     "bmm": lambda torch: torch.bmm(_m(torch, 2, 2, 3), _m(torch, 2, 3, 2, seed=1)),
     "bmm_method": lambda torch: _m(torch, 2, 2, 3).bmm(_m(torch, 2, 3, 1, seed=1)),
-    "addmm": lambda torch: torch.addmm(_m(torch, 2), _m(torch, 3, 4, seed=1), _m(torch, 4, 2, seed=2)),
-    "addmm_beta_alpha": lambda torch: torch.addmm(_m(torch, 2, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, 2, seed=2), beta=0.5, alpha=2),
-    "baddbmm": lambda torch: torch.baddbmm(_m(torch, 2, 2, 2), _m(torch, 2, 2, 3, seed=1), _m(torch, 2, 3, 2, seed=2)),
+    "addmm": lambda torch: (
+        torch.addmm(_m(torch, 2), _m(torch, 3, 4, seed=1), _m(torch, 4, 2, seed=2))),
+    "addmm_beta_alpha": lambda torch: (
+        torch.addmm(_m(torch, 2, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, 2, seed=2), beta=0.5,
+                    alpha=2)),
+    "baddbmm": lambda torch: (
+        torch.baddbmm(_m(torch, 2, 2, 2), _m(torch, 2, 2, 3, seed=1), _m(torch, 2, 3, 2, seed=2))),
     "addmv": lambda torch: torch.addmv(_m(torch, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, seed=2)),
-    "einsum_matmul": lambda torch: torch.einsum("ij,jk->ik", _m(torch, 2, 3), _m(torch, 3, 2, seed=1)),
-    "einsum_batch": lambda torch: torch.einsum("bij,bjk->bik", _m(torch, 2, 2, 3), _m(torch, 2, 3, 2, seed=1)),
+    "einsum_matmul": lambda torch: (
+        torch.einsum("ij,jk->ik", _m(torch, 2, 3), _m(torch, 3, 2, seed=1))),
+    "einsum_batch": lambda torch: (
+        torch.einsum("bij,bjk->bik", _m(torch, 2, 2, 3), _m(torch, 2, 3, 2, seed=1))),
     "einsum_trace": lambda torch: torch.einsum("ii", _m(torch, 3, 3)),
-    "einsum_outer_list": lambda torch: torch.einsum("i,j->ij", [_m(torch, 2), _m(torch, 3, seed=1)]),
-    "einsum_attention": lambda torch: torch.einsum("bhqd,bhkd->bhqk", _m(torch, 1, 2, 3, 4), _m(torch, 1, 2, 3, 4, seed=1)),
+    "einsum_outer_list": lambda torch: (
+        torch.einsum("i,j->ij", [_m(torch, 2), _m(torch, 3, seed=1)])),
+    "einsum_attention": lambda torch: (
+        torch.einsum("bhqd,bhkd->bhqk", _m(torch, 1, 2, 3, 4), _m(torch, 1, 2, 3, 4, seed=1))),
     "tensordot": lambda torch: torch.tensordot(_m(torch, 2, 3), _m(torch, 3, 2, seed=1), dims=1),
     "kron": lambda torch: torch.kron(torch.eye(2), torch.ones(2, 2)),
     "trace": lambda torch: torch.trace(_m(torch, 3, 3)),
@@ -259,12 +278,15 @@ probes("linalg", {
     "matrix_norm": lambda torch: torch.linalg.matrix_norm(_m(torch, 3, 3)),
     "cdist": lambda torch: torch.cdist(_m(torch, 2, 3), _m(torch, 4, 3, seed=1)),
     "matmul_grad": lambda torch: (lambda a, b: ((a @ b).sum().backward(), a.grad, b.grad)[1:])(
-        torch.tensor(arr(2, 3), requires_grad=True), torch.tensor(arr(3, 2, seed=1), requires_grad=True)),
-    "einsum_grad": lambda torch: (lambda a: (torch.einsum("ij,ij->i", a, a).sum().backward(), a.grad)[1])(
+        torch.tensor(arr(2, 3), requires_grad=True), torch.tensor(arr(3, 2, seed=1),
+                                                                  requires_grad=True)),
+    "einsum_grad": lambda torch: (lambda a: (torch.einsum("ij,ij->i", a, a).sum().backward(),
+                                             a.grad)[1])(
         torch.tensor(arr(2, 3), requires_grad=True)),
     "mv_grad": lambda torch: (lambda a: (torch.mv(a, torch.ones(3)).sum().backward(), a.grad)[1])(
         torch.tensor(arr(2, 3), requires_grad=True)),
-    "baddbmm_grad": lambda torch: (lambda a: (torch.baddbmm(torch.zeros(1, 2, 2), a, a.transpose(1, 2)).sum().backward(), a.grad)[1])(
+    "baddbmm_grad": lambda torch: (lambda a: (torch.baddbmm(torch.zeros(1, 2, 2), a,
+                                                            a.transpose(1, 2)).sum().backward(), a.grad)[1])(
         torch.tensor(arr(1, 2, 3), requires_grad=True)),
 })
 

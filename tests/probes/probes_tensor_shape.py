@@ -50,7 +50,8 @@ probes("shape", {
     "expand_neg": lambda torch: torch.tensor([[1.0], [2.0]]).expand(-1, 4).shape,
     "expand_as": lambda torch: torch.tensor([1.0, 2.0]).expand_as(torch.ones(3, 2)),
     "broadcast_to": lambda torch: torch.broadcast_to(torch.tensor([1, 2]), (2, 2)),
-    "broadcast_tensors": lambda torch: [t.shape for t in torch.broadcast_tensors(torch.ones(3, 1), torch.ones(4))],
+    "broadcast_tensors": lambda torch: (
+        [t.shape for t in torch.broadcast_tensors(torch.ones(3, 1), torch.ones(4))]),
     "broadcast_shapes": lambda torch: torch.broadcast_shapes((3, 1), (1, 4)),
     "repeat": lambda torch: torch.tensor([1, 2]).repeat(2, 2),
     "repeat_interleave": lambda torch: torch.tensor([1, 2]).repeat_interleave(2),
@@ -76,7 +77,9 @@ probes("shape", {
     "cat_neg_dim": lambda torch: torch.cat([torch.ones(2, 1), torch.zeros(2, 2)], dim=-1).shape,
     "concat": lambda torch: torch.concat([torch.ones(1), torch.zeros(2)]),
     "concatenate": lambda torch: torch.concatenate([torch.ones(1), torch.zeros(2)]),
-    "cat_idx_next": lambda torch: torch.cat((torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long)), dim=1),
+    "cat_idx_next": lambda torch: (
+        torch.cat((torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long)),
+                  dim=1)),
     "stack": lambda torch: torch.stack([torch.ones(2), torch.zeros(2)]),
     "stack_dim1": lambda torch: torch.stack([torch.ones(2), torch.zeros(2)], dim=1),
     "hstack": lambda torch: torch.hstack([torch.ones(2), torch.zeros(1)]),
@@ -92,7 +95,8 @@ probes("shape", {
     "tensor_split_indices": lambda torch: torch.arange(6).tensor_split([1, 4]),
     "meshgrid_ij": lambda torch: torch.meshgrid(torch.arange(2), torch.arange(3), indexing="ij"),
     "meshgrid_xy": lambda torch: torch.meshgrid(torch.arange(2), torch.arange(3), indexing="xy"),
-    "cartesian_prod": lambda torch: torch.cartesian_prod(torch.tensor([1, 2]), torch.tensor([3, 4])),
+    "cartesian_prod": lambda torch: (
+        torch.cartesian_prod(torch.tensor([1, 2]), torch.tensor([3, 4]))),
     "atleast_2d": lambda torch: torch.atleast_2d(torch.tensor(1.0)).shape,
     "contiguous": lambda torch: _a(torch).t().contiguous().view(-1),
     "zeros_0d_shape": lambda torch: torch.tensor(5.0).shape,
@@ -123,20 +127,30 @@ probes("index", {
     "index_select_method": lambda torch: _a(torch).index_select(0, torch.tensor([2])),
     "gather": lambda torch: torch.gather(_a(torch), 1, torch.tensor([[0], [1], [3]])),
     "gather_method": lambda torch: _a(torch).gather(0, torch.tensor([[2, 1, 0, 0]])),
-    "take_along_dim": lambda torch: torch.take_along_dim(_a(torch), torch.tensor([[1], [0], [2]]), dim=1),
+    "take_along_dim": lambda torch: (
+        torch.take_along_dim(_a(torch), torch.tensor([[1], [0], [2]]), dim=1)),
     "take": lambda torch: torch.take(_a(torch), torch.tensor([0, 5, 11])),
     "scatter": lambda torch: torch.zeros(2, 4).scatter(1, torch.tensor([[1], [3]]), 1.0),
-    "scatter_src": lambda torch: torch.zeros(3).scatter(0, torch.tensor([2, 0]), torch.tensor([5.0, 6.0])),
-    "scatter_add": lambda torch: torch.scatter_add(torch.zeros(3), 0, torch.tensor([0, 2, 0]), torch.tensor([1.0, 2.0, 3.0])),
-    "scatter_reduce": lambda torch: torch.zeros(2).scatter_reduce(0, torch.tensor([0, 0, 1]), torch.tensor([1.0, 4.0, 2.0]), reduce="amax"),
-    "index_add": lambda torch: torch.zeros(3).index_add(0, torch.tensor([1, 1]), torch.tensor([1.0, 2.0])),
+    "scatter_src": lambda torch: (
+        torch.zeros(3).scatter(0, torch.tensor([2, 0]), torch.tensor([5.0, 6.0]))),
+    "scatter_add": lambda torch: (
+        torch.scatter_add(torch.zeros(3), 0, torch.tensor([0, 2, 0]), torch.tensor([1.0, 2.0,
+                                                                                    3.0]))),
+    "scatter_reduce": lambda torch: (
+        torch.zeros(2).scatter_reduce(0, torch.tensor([0, 0, 1]), torch.tensor([1.0, 4.0, 2.0]),
+                                      reduce="amax")),
+    "index_add": lambda torch: (
+        torch.zeros(3).index_add(0, torch.tensor([1, 1]), torch.tensor([1.0, 2.0]))),
     "index_put": lambda torch: torch.zeros(3).index_put((torch.tensor([0, 2]),), torch.tensor(1.0)),
     "nonzero": lambda torch: torch.nonzero(torch.tensor([[0, 1], [1, 1]])),
     "nonzero_as_tuple": lambda torch: torch.tensor([0, 3, 0, 4]).nonzero(as_tuple=True),
     "argwhere": lambda torch: torch.argwhere(torch.tensor([0, 3, 0, 4])),
-    "searchsorted": lambda torch: torch.searchsorted(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([2.0, 6.0])),
-    "bucketize": lambda torch: torch.bucketize(torch.tensor([2.0, 6.0]), torch.tensor([1.0, 3.0, 5.0])),
-    "one_hot": lambda torch: torch.nn.functional.one_hot(torch.tensor([[0, 2], [1, 1]]), num_classes=3),
+    "searchsorted": lambda torch: (
+        torch.searchsorted(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([2.0, 6.0]))),
+    "bucketize": lambda torch: (
+        torch.bucketize(torch.tensor([2.0, 6.0]), torch.tensor([1.0, 3.0, 5.0]))),
+    "one_hot": lambda torch: (
+        torch.nn.functional.one_hot(torch.tensor([[0, 2], [1, 1]]), num_classes=3)),
     "one_hot_infer": lambda torch: torch.nn.functional.one_hot(torch.tensor([0, 3])),
 })
 
@@ -165,15 +179,21 @@ probes("shape_grad", {
     "index_pairs": lambda torch: _g(torch, lambda x: x[torch.arange(3), torch.tensor([1, 1, 0])]),
     "bool_mask": lambda torch: _g(torch, lambda x: x[x > 0]),
     "index_select": lambda torch: _g(torch, lambda x: x.index_select(1, torch.tensor([3, 3, 0]))),
-    "gather": lambda torch: _g(torch, lambda x: x.gather(1, torch.tensor([[0, 0], [1, 3], [2, 2]]))),
-    "take_along_dim": lambda torch: _g(torch, lambda x: torch.take_along_dim(x, torch.tensor([[1], [0], [3]]), 1)),
-    "scatter_src": lambda torch: _g(torch, lambda x: torch.zeros(3, 5).scatter(1, torch.tensor([[0, 1, 2, 3]] * 3), x)),
-    "scatter_add": lambda torch: _g(torch, lambda x: torch.zeros(3, 2).scatter_add(1, torch.tensor([[0, 1, 0, 1]] * 3), x)),
+    "gather": lambda torch: (
+        _g(torch, lambda x: x.gather(1, torch.tensor([[0, 0], [1, 3], [2, 2]])))),
+    "take_along_dim": lambda torch: (
+        _g(torch, lambda x: torch.take_along_dim(x, torch.tensor([[1], [0], [3]]), 1))),
+    "scatter_src": lambda torch: (
+        _g(torch, lambda x: torch.zeros(3, 5).scatter(1, torch.tensor([[0, 1, 2, 3]] * 3), x))),
+    "scatter_add": lambda torch: (
+        _g(torch, lambda x: torch.zeros(3, 2).scatter_add(1, torch.tensor([[0, 1, 0, 1]] * 3), x))),
     "diag": lambda torch: _g(torch, lambda x: torch.diag(x[:, :3])),
     "movedim": lambda torch: _g(torch, lambda x: torch.movedim(x.view(3, 2, 2), 0, 2)),
     "unflatten": lambda torch: _g(torch, lambda x: x.unflatten(1, (2, 2))),
     "squeeze_unsqueeze": lambda torch: _g(torch, lambda x: x.unsqueeze(0).squeeze(0)),
     "einsum_transpose": lambda torch: _g(torch, lambda x: torch.einsum("ij->ji", x)),
     "where_mask": lambda torch: _g(torch, lambda x: x.where(x > 0, torch.zeros(()))),
-    "masked_fill_inf_softmax": lambda torch: _g(torch, lambda x: torch.softmax(x.masked_fill(torch.ones(3, 4).tril() == 0, float("-inf")), -1)),
+    "masked_fill_inf_softmax": lambda torch: (
+        _g(torch, lambda x: torch.softmax(x.masked_fill(torch.ones(3, 4).tril() == 0,
+                                                        float("-inf")), -1))),
 })
