@@ -17,6 +17,7 @@ from descend.ops import matmul as _mm
 from descend.ops import movement as _mv
 from descend.ops import pointwise as _pw
 from descend.ops import reduce as _rd
+from descend.ops import transcendental as _tr
 from descend.ops.errors import OpError
 from descend.tensor import Tensor, _correction
 
@@ -131,20 +132,6 @@ def tanh(input: Tensor) -> Tensor:
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with batching and broadcasting (the @ operator)."""
     return _mm.MatMul.apply(input, other)
-
-
-def mm(input: Tensor, mat2: Tensor) -> Tensor:
-    """Product of two matrices."""
-    if input.ndim != 2 or mat2.ndim != 2:
-        raise OpError(f"mm: expected two 2-D tensors, got {input.shape} @ {mat2.shape}")
-    return _mm.MatMul.apply(input, mat2)
-
-
-def bmm(input: Tensor, mat2: Tensor) -> Tensor:
-    """Batched product of (B, n, m) and (B, m, p)."""
-    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise OpError(f"bmm: expected (B, n, m) @ (B, m, p), got {input.shape} @ {mat2.shape}")
-    return _mm.MatMul.apply(input, mat2)
 
 
 # ---- reductions and the softmax family -----------------------------------------------------------------
@@ -424,113 +411,6 @@ def xlogy(input: Any, other: Any) -> Tensor:
     return _ew.Where.apply(zero, 0.0, prod) if bool(np.any(zero)) else prod
 
 
-# ---- matrix products -----------------------------------------------------------------------------------
-
-def einsum(equation: str, *operands: Any) -> Tensor:
-    """Sum of products over the labels of an equation ('ij,jk->ik'); operands may be given as a list."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    return _mm.Einsum.apply(*operands, equation=equation)
-
-
-def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    """input[i] * vec2[j]."""
-    if input.ndim != 1 or vec2.ndim != 1:
-        raise OpError(f"outer: expected two 1-D tensors, got {input.shape} and {vec2.shape}")
-    return _ew.Mul.apply(input.reshape(-1, 1), vec2.reshape(1, -1))
-
-
-ger = outer
-
-
-def dot(input: Tensor, tensor: Tensor) -> Tensor:
-    """Inner product of two 1-D tensors of the same length."""
-    if input.ndim != 1 or tensor.ndim != 1 or input.shape != tensor.shape:
-        raise OpError(f"dot: expected two 1-D tensors of the same size, got {input.shape} and {tensor.shape}")
-    return _mm.MatMul.apply(input, tensor)
-
-
-vdot = dot
-
-
-def inner(input: Tensor, other: Tensor) -> Tensor:
-    """Sum over the last dims of input and other (a product for 0-D operands)."""
-    if input.ndim == 0 or other.ndim == 0:
-        return _ew.Mul.apply(input, other)
-    return tensordot(input, other, dims=([input.ndim - 1], [other.ndim - 1]))
-
-
-def mv(input: Tensor, vec: Tensor) -> Tensor:
-    """Matrix times vector."""
-    if input.ndim != 2 or vec.ndim != 1:
-        raise OpError(f"mv: expected a 2-D and a 1-D tensor, got {input.shape} and {vec.shape}")
-    return _mm.MatMul.apply(input, vec)
-
-
-def _scaled_sum(input: Tensor, product: Tensor, beta: float, alpha: float) -> Tensor:
-    """beta * input + alpha * product; with beta == 0 the input is ignored (its NaNs too), as in PyTorch."""
-    if alpha != 1:
-        product = _ew.Mul.apply(product, alpha)
-    if beta == 0:
-        return product
-    return _ew.Add.apply(input if beta == 1 else _ew.Mul.apply(input, beta), product)
-
-
-def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
-    """beta * input + alpha * (mat1 @ mat2)."""
-    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
-
-
-def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
-    """beta * input + alpha * (mat @ vec)."""
-    return _scaled_sum(input, mv(mat, vec), beta, alpha)
-
-
-def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
-    """beta * input + alpha * outer(vec1, vec2)."""
-    return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
-
-
-def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
-    """beta * input + alpha * (batch1 @ batch2), batched."""
-    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
-
-
-def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
-    """beta * input + alpha * sum_b (batch1[b] @ batch2[b])."""
-    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
-
-
-def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
-    """Contract the last `dims` dims of a with the first of b, or the listed dims of each."""
-    if isinstance(dims, int):
-        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
-    else:
-        da, db = ([dims[0]] if isinstance(dims[0], int) else list(dims[0]),
-                  [dims[1]] if isinstance(dims[1], int) else list(dims[1]))
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    sa = list(letters[:a.ndim])
-    sb = list(letters[a.ndim:a.ndim + b.ndim])
-    for i, j in zip(da, db):
-        sb[j % b.ndim] = sa[i % a.ndim]
-    shared = {sa[i % a.ndim] for i in da}
-    out = [c for c in sa if c not in shared] + [c for c in sb if c not in shared]
-    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
-
-
-def matrix_power(input: Tensor, n: int) -> Tensor:
-    """input @ input @ ... (n times; identity for n = 0)."""
-    if n < 0:
-        raise OpError("matrix_power: negative powers need an inverse, which descend does not provide")
-    out = None
-    for _ in range(n):
-        out = input if out is None else _mm.MatMul.apply(out, input)
-    if out is None:
-        eye = np.broadcast_to(np.eye(input.shape[-1], dtype=input._data.dtype), input.shape)
-        return Tensor(eye.copy())
-    return _mv.Clone.apply(out) if out is input else out
-
-
 # ---- re-exported from the op modules (their functions are the public ones) ------------------------------
 
 from descend.ops.indexing import (argwhere, gather, index_select, masked_select, nonzero,  # noqa: E402
@@ -552,12 +432,15 @@ from descend.ops.stats import (all, any, aminmax, argsort, count_nonzero, cumpro
                                kthvalue, median, nanmean, nansum, norm, prod, quantile, sort, std_mean, topk,
                                var_mean)
 
+from descend.ops.matmul import (addbmm, addmm, addmv, addr, baddbmm, bmm, dot, einsum, ger, inner,  # noqa: E402
+                                matrix_power, mm, mv, outer, tensordot, vdot)
 from descend.ops.discrete import (bincount, bucketize, histc, isin, searchsorted, unique,  # noqa: E402
                                   unique_consecutive)
 from descend.ops.indexing import index_add, index_copy, index_fill, index_put  # noqa: E402
 from descend.ops.linalg_ops import cdist, kron, trace  # noqa: E402
-from descend.ops.pointwise import (copysign, deg2rad, erfc, erfinv, fmax, fmin, lgamma, logaddexp,  # noqa: E402
-                                   logaddexp2, logit, rad2deg)
+from descend.ops.pointwise import (copysign, deg2rad, fmax, fmin, logaddexp, logaddexp2,  # noqa: E402
+                                   rad2deg)
+from descend.ops.transcendental import erfc, erfinv, lgamma, logit  # noqa: E402
 from descend.ops.shape import (broadcast_shapes, broadcast_tensors, broadcast_to, cartesian_prod,  # noqa: E402
                                diag_embed)
 from descend.ops.stats import cummax, cummin, diff, logcumsumexp, nanmedian  # noqa: E402
@@ -574,7 +457,7 @@ def numel(input: Tensor) -> int:
 
 def digamma(input: Tensor) -> Tensor:
     """d/dx log Gamma(x)."""
-    return _pw.Digamma.apply(input)
+    return _tr.Digamma.apply(input)
 
 
 def rsub(input: Any, other: Any, alpha: float = 1) -> Tensor:

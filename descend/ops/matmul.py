@@ -1,12 +1,16 @@
-"""Matrix product with NumPy's batching and broadcasting rules."""
+"""Matrix products: matmul (NumPy's batching and broadcasting rules), einsum, and mm, addmm, tensordot, ... on top."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from descend.backend import get_array_module
+from descend.ops.elementwise import Add, Mul
 from descend.ops.errors import OpError, OpTypeError
-from descend.tensor import Function
+from descend.ops.movement import Clone
+from descend.tensor import Function, Tensor
 
 
 def check_matmul(op: str, a: Any, b: Any) -> None:
@@ -126,3 +130,124 @@ class Einsum(Function):
                 r = xp.broadcast_to(r, op.shape)
             grads.append(r)
         return tuple(grads)
+
+
+# ---- matrix products -----------------------------------------------------------------------------------
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Product of two matrices."""
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise OpError(f"mm: expected two 2-D tensors, got {input.shape} @ {mat2.shape}")
+    return MatMul.apply(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched product of (B, n, m) and (B, m, p)."""
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise OpError(f"bmm: expected (B, n, m) @ (B, m, p), got {input.shape} @ {mat2.shape}")
+    return MatMul.apply(input, mat2)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Sum of products over the labels of an equation ('ij,jk->ik'); operands may be given as a list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return Einsum.apply(*operands, equation=equation)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """input[i] * vec2[j]."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise OpError(f"outer: expected two 1-D tensors, got {input.shape} and {vec2.shape}")
+    return Mul.apply(input.reshape(-1, 1), vec2.reshape(1, -1))
+
+
+ger = outer
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same length."""
+    if input.ndim != 1 or tensor.ndim != 1 or input.shape != tensor.shape:
+        raise OpError(f"dot: expected two 1-D tensors of the same size, got {input.shape} and {tensor.shape}")
+    return MatMul.apply(input, tensor)
+
+
+vdot = dot
+
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Sum over the last dims of input and other (a product for 0-D operands)."""
+    if input.ndim == 0 or other.ndim == 0:
+        return Mul.apply(input, other)
+    return tensordot(input, other, dims=([input.ndim - 1], [other.ndim - 1]))
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix times vector."""
+    if input.ndim != 2 or vec.ndim != 1:
+        raise OpError(f"mv: expected a 2-D and a 1-D tensor, got {input.shape} and {vec.shape}")
+    return MatMul.apply(input, vec)
+
+
+def _scaled_sum(input: Tensor, product: Tensor, beta: float, alpha: float) -> Tensor:
+    """beta * input + alpha * product; with beta == 0 the input is ignored (its NaNs too), as in PyTorch."""
+    if alpha != 1:
+        product = Mul.apply(product, alpha)
+    if beta == 0:
+        return product
+    return Add.apply(input if beta == 1 else Mul.apply(input, beta), product)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * (mat @ vec)."""
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * outer(vec1, vec2)."""
+    return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * (batch1 @ batch2), batched."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * sum_b (batch1[b] @ batch2[b])."""
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
+    """Contract the last `dims` dims of a with the first of b, or the listed dims of each."""
+    if isinstance(dims, int):
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = ([dims[0]] if isinstance(dims[0], int) else list(dims[0]),
+                  [dims[1]] if isinstance(dims[1], int) else list(dims[1]))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    sa = list(letters[:a.ndim])
+    sb = list(letters[a.ndim:a.ndim + b.ndim])
+    for i, j in zip(da, db):
+        sb[j % b.ndim] = sa[i % a.ndim]
+    shared = {sa[i % a.ndim] for i in da}
+    out = [c for c in sa if c not in shared] + [c for c in sb if c not in shared]
+    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
+
+
+def matrix_power(input: Tensor, n: int) -> Tensor:
+    """input @ input @ ... (n times; identity for n = 0)."""
+    if n < 0:
+        raise OpError("matrix_power: negative powers need an inverse, which descend does not provide")
+    out = None
+    for _ in range(n):
+        out = input if out is None else MatMul.apply(out, input)
+    if out is None:
+        eye = np.broadcast_to(np.eye(input.shape[-1], dtype=input._data.dtype), input.shape)
+        return Tensor(eye.copy())
+    return Clone.apply(out) if out is input else out
