@@ -19,6 +19,7 @@ from descend.data import DataLoader, TensorDataset
 from descend.doctor import (ActivationMonitor, Diagnosis, Doctor, History, LayerMonitor, NonFiniteMonitor,
                             Rollback, read_diagnoses, rules, run_rules)
 from descend.doctor import commands
+from descend.doctor.thresholds import LAYER_SAMPLES
 from descend.tensor import NonFiniteError, Tensor, detect_anomaly
 from descend.train import Run, Trainer
 
@@ -119,7 +120,8 @@ def test_vanishing_and_exploding_by_depth():
     h = _history(np.linspace(2.3, 2.2, 40))
     _layers(h, (10, 20, 30, 40), first_small)
     d = rules.vanishing_gradients(h, {})
-    assert d is not None and d.step == 20 and d.values["ratio"] == pytest.approx(10.0 ** -6)
+    # "since" the first of the samples the rule read (the last LAYER_SAMPLES of them)
+    assert d is not None and d.step == (10, 20, 30, 40)[-LAYER_SAMPLES] and d.values["ratio"] == pytest.approx(10.0 ** -6)
     h2 = _history(np.linspace(2.3, 2.2, 40))
     _layers(h2, (10, 20, 30, 40), names)
     assert rules.exploding_gradients(h2, {}).values["ratio"] == pytest.approx(10.0 ** 6)
@@ -500,12 +502,12 @@ def _diverging_setup(n: int) -> tuple:
 
 
 def test_default_doctor_stops_a_divergence_at_the_first_step_its_rule_holds():
-    # The default Doctor samples every 25 steps and applies the rules every 200, but a step whose loss is
-    # above 1.5x its start is checked at once: the stop must come at the first step at which the divergence
-    # rule holds on the history so far (recomputed here on every prefix).
+    # The default Doctor samples every 25 steps and applies the rules at each sample, but a step whose loss
+    # is above 1.5x its start is checked at once: the stop must come at the first step at which the
+    # divergence rule holds on the history so far (recomputed here on every prefix).
     loader, model, opt = _diverging_setup(512)
     doctor = Doctor(verbose=False)
-    assert doctor.every == 25 and doctor.check_every == 200
+    assert doctor.every == 25 and doctor.check_every == 25
     with np.errstate(all="ignore"):
         trainer = Trainer(model, opt, loader, loss_fn=nn.CrossEntropyLoss(), epochs=20,
                           callbacks=[doctor]).fit()

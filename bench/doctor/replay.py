@@ -49,16 +49,19 @@ def doctor(trace: dict, **kwargs: Any) -> list[dict]:
     doc = Doctor(verbose=False, layers=False, activations=False, **kwargs)
     doc.monitors = []
     t = _Trainer()
+    t.epochs = trace["epochs"]
     doc.on_train_begin(t)
     alarms: list[dict] = []
     seen: set = set()
+    seen_order: list = []
     last_epoch: dict = {}
 
     def collect() -> None:
         for key, d in doc.found.items():
             if key not in seen:
                 seen.add(key)
-                conf = (d.values or {}).get("confidence")
+                seen_order.append(key)
+                conf = d.confidence
                 alarms.append({"codes": (d.code,), "at": t.step, "since": d.step, "severity": d.severity,
                                "confidence": conf})
 
@@ -78,6 +81,10 @@ def doctor(trace: dict, **kwargs: Any) -> list[dict]:
             break
     doc.on_train_end(t, last_epoch)
     collect()
+    final = {id(d): d.severity for d in doc.found.values()}
+    by_id = {key: id(d) for key, d in doc.found.items()}
+    for a, key in zip(alarms, seen_order):
+        a["severity"] = final[by_id[key]]  # a consequence demoted to info once its cause was found
     return alarms
 
 
@@ -121,7 +128,8 @@ def autotrainer(trace: dict) -> list[dict]:
             continue
         epochs.append(head)
         if layer is not None:
-            norms = [s["grad_norm"] for s in layer["layers"].values() if s.get("weight")]
+            norms = [s["grad_norm"] for s in layer["layers"].values()
+                     if s.get("weight") and s.get("grad_norm") is not None]
             if len(norms) >= 2 and norms[-1] > 0:
                 rate = norms[0] / norms[-1]
                 if rate < p["beta_1"] and norms[0] < p["beta_2"]:

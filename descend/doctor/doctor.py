@@ -36,7 +36,7 @@ class Doctor(Callback):
     goes on, "rollback" restores the last good state and divides the LR by `factor` (see `Rollback`).
     """
 
-    def __init__(self, every: int = 25, window: int = 4, on_divergence: str = "stop", check_every: int = 200,
+    def __init__(self, every: int = 25, window: int = 4, on_divergence: str = "stop", check_every: int = 25,
                  verbose: bool = True,
                  stream: TextIO | None = None, activations: bool = True, layers: bool = True,
                  rollback_every: int = 50, factor: float = 10.0) -> None:
@@ -68,6 +68,8 @@ class Doctor(Callback):
         if trainer.step > 0 and trainer.run is not None and not self.history.step:
             # Resumed: metrics.jsonl was cut back to the checkpoint, so it holds exactly the history so far.
             self._rebuild(trainer.run.dir / "metrics.jsonl")
+        epochs = getattr(trainer, "epochs", None)
+        self.history.planned_epochs = epochs if isinstance(epochs, int) else None
         first = self.history.loss[0] if self.history.loss else math.nan
         self._limit = DIVERGE_ABOVE_START * first if math.isfinite(first) else None
         self._events = len(self.history.events)

@@ -106,17 +106,20 @@ class LayerMonitor(Callback):
         layers: dict[str, dict] = {}
         for name, mod, params in self._layers:
             g2 = w2 = u2 = 0.0
+            graded = False
             before = self._before[name] if self._before is not None else None
             for i, p in enumerate(params):
                 w2 += _sumsq(p._data)
                 if p.grad is not None:
                     g2 += _sumsq(p.grad._data)
+                    graded = True
                 if before is not None:
                     u2 += _sumsq(p._data - before[i])
             w = math.sqrt(w2)
             kind, weight, n = self._info[name]
-            stats = {"type": kind, "weight": weight, "grad_norm": math.sqrt(g2), "grad_rms": math.sqrt(g2 / n),
-                     "weight_norm": w}
+            stats = {"type": kind, "weight": weight, "weight_norm": w}
+            if graded:  # a layer without gradients (frozen) has no gradient statistics, rather than zeros
+                stats["grad_norm"], stats["grad_rms"] = math.sqrt(g2), math.sqrt(g2 / n)
             if before is not None:
                 # ||Δw|| / ||w|| (cs231n's update/weight ratio; before or after the step differ by the ratio)
                 stats["update_ratio"] = math.sqrt(u2) / w if w > 0 else math.inf
