@@ -187,7 +187,8 @@ class RNN(Module):
         mask = None
         if packed:  # padded in the caller's batch order, where hx and h_n are too (as in PyTorch)
             x, lengths = pad_packed_sequence(input)
-            mask = (np.arange(x.shape[0])[:, None] < lengths._data[None, :])[..., None]
+            valid = (np.arange(x.shape[0])[:, None] < lengths._data[None, :])[..., None]
+            mask = backend.get_array_module(x._data).asarray(valid)  # on the input's device
             unbatched = False
         else:
             if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from descend.backend import get_array_module
 from descend.ops import elementwise as _ew
 from descend.ops.distance import clamp_min_keep_grad, pairwise_distance
 from descend.ops.loss import check_reduction
@@ -168,7 +169,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
     PyTorch, the clamp at eps does not block the gradient to var.
     """
     if not isinstance(var, Tensor):
-        var = Tensor(np.full(input.shape, float(var), dtype=input._data.dtype))
+        var = Tensor(get_array_module(input._data).full(input.shape, float(var), dtype=input._data.dtype))
     if var.shape != input.shape:
         if input.shape[:-1] == var.shape:
             var = var.unsqueeze(-1)
