@@ -40,7 +40,8 @@ def _load_rules() -> None:
     """Import the rule tables on first use (nothing happens on `import descend`)."""
     global _loaded
     if not _loaded:
-        from descend.autograd import rules_core, rules_nn  # noqa: F401
+        import descend.functional  # noqa: F401  (every op family is loaded, so rules find their classes)
+        from descend.autograd import rules_core, rules_nn, rules_ops  # noqa: F401
         _loaded = True
 
 
