@@ -42,8 +42,7 @@ def _dicts(torch):
             return 4
 
         def __getitem__(self, i):
-            return {"x": np.full(2, i, dtype=np.float32), "label": i % 2, "name": f"item{i}",
-                    "w": 0.5 * i}
+            return {"x": np.full(2, i, dtype=np.float32), "label": i % 2, "name": f"item{i}", "w": 0.5 * i}
     return Dicts()
 
 
@@ -59,16 +58,14 @@ probes("data", {
     "loader_batch_type": lambda torch: (
         type(next(iter(_ud(torch).DataLoader(_tds(torch), batch_size=4)))).__name__),
     "loader_len": lambda torch: (
-        (len(_ud(torch).DataLoader(_tds(torch), batch_size=4)),
-         len(_ud(torch).DataLoader(_tds(torch), batch_size=4, drop_last=True)))),
+        (len(_ud(torch).DataLoader(_tds(torch), batch_size=4)), len(_ud(torch).DataLoader(_tds(torch), batch_size=4, drop_last=True)))),
     "loader_drop_last": lambda torch: (
         _batches(_ud(torch).DataLoader(_tds(torch), batch_size=4, drop_last=True))),
     "loader_default_batch_1": lambda torch: next(iter(_ud(torch).DataLoader(_tds(torch)))),
     "loader_batch_none": lambda torch: (
         next(iter(_ud(torch).DataLoader(_tds(torch), batch_size=None)))),
     "loader_shuffle_permutation": lambda torch: (
-        sorted(torch.cat([y for _, y in _ud(torch).DataLoader(_tds(torch, 9), batch_size=4,
-                                                              shuffle=True)]).tolist())),
+        sorted(torch.cat([y for _, y in _ud(torch).DataLoader(_tds(torch, 9), batch_size=4, shuffle=True)]).tolist())),
     "loader_shuffle_generator_repro": lambda torch: _repro(torch),
     "loader_custom_dataset": lambda torch: (
         _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2))),
@@ -88,23 +85,19 @@ probes("data", {
     "loader_collate_fn_identity_list": lambda torch: (
         _batches(_ud(torch).DataLoader(["a", "b", "c"], batch_size=2, collate_fn=list))),
     "loader_sampler": lambda torch: (
-        _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2,
-                                       sampler=_ud(torch).SequentialSampler(range(3))))),
+        _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2, sampler=_ud(torch).SequentialSampler(range(3))))),
     "loader_sampler_list": lambda torch: (
         _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2, sampler=[4, 0, 2]))),
     "loader_batch_sampler": lambda torch: (
         _batches(_ud(torch).DataLoader(_squares(torch), batch_sampler=[[0, 1], [4]]))),
     "loader_pin_memory_flags": lambda torch: (
-        _batches(_ud(torch).DataLoader(_tds(torch, 2), batch_size=2, pin_memory=False,
-                                       persistent_workers=False))),
+        _batches(_ud(torch).DataLoader(_tds(torch, 2), batch_size=2, pin_memory=False, persistent_workers=False))),
     "loader_twice": lambda torch: (
-        (lambda dl: (_lists(dl) == _lists(dl),
-                     len(_batches(dl))))(_ud(torch).DataLoader(_squares(torch), batch_size=3))),
+        (lambda dl: (_lists(dl) == _lists(dl), len(_batches(dl))))(_ud(torch).DataLoader(_squares(torch), batch_size=3))),
     "loader_string_items": lambda torch: (
         _batches(_ud(torch).DataLoader(["ab", "cd", "ef"], batch_size=2))),
     "loader_enumerate_idiom": lambda torch: (
-        [(i, len(d)) for i, (d, t) in enumerate(_ud(torch).DataLoader(_tds(torch, 5),
-                                                                      batch_size=2))]),
+        [(i, len(d)) for i, (d, t) in enumerate(_ud(torch).DataLoader(_tds(torch, 5), batch_size=2))]),
     "loader_len_dataset_sampler": lambda torch: (
         len(_ud(torch).DataLoader(_tds(torch), batch_size=4).sampler)),
     "default_collate_tensors": lambda torch: (
@@ -125,8 +118,7 @@ probes("data", {
     "subset": lambda torch: (
         (lambda s: (len(s), s[1], s.indices))(_ud(torch).Subset(_squares(torch), [4, 2]))),
     "concat_dataset": lambda torch: (
-        (lambda c: (len(c), c[5], c[0]))(_ud(torch).ConcatDataset([_squares(torch),
-                                                                   _tds(torch, 2)]))),
+        (lambda c: (len(c), c[5], c[0]))(_ud(torch).ConcatDataset([_squares(torch), _tds(torch, 2)]))),
     "dataset_add": lambda torch: len(_squares(torch) + _squares(torch)),
     "iterable_dataset": lambda torch: (
         _batches(_ud(torch).DataLoader(_Count(torch)(5), batch_size=2))),
@@ -137,16 +129,13 @@ probes("data", {
     "random_sampler_perm": lambda torch: sorted(_ud(torch).RandomSampler(range(6))),
     "random_sampler_len": lambda torch: len(_ud(torch).RandomSampler(range(6))),
     "random_sampler_replacement": lambda torch: (
-        (lambda s: (len(s), len(list(s)),
-                    all(0 <= i < 3 for i in s)))(_ud(torch).RandomSampler(range(3),
-                                                                          replacement=True, num_samples=10))),
+        (lambda s: (len(s), len(list(s)), all(0 <= i < 3 for i in s)))(_ud(torch).RandomSampler(range(3), replacement=True, num_samples=10))),
     "random_sampler_generator": lambda torch: (
         _sampler_repro(torch, lambda g: _ud(torch).RandomSampler(range(8), generator=g))),
     "random_sampler_item_type": lambda torch: (
         type(next(iter(_ud(torch).RandomSampler(range(3))))).__name__),
     "subset_random_sampler": lambda torch: (
-        (sorted(_ud(torch).SubsetRandomSampler([5, 1, 3])),
-         len(_ud(torch).SubsetRandomSampler([5, 1, 3])))),
+        (sorted(_ud(torch).SubsetRandomSampler([5, 1, 3])), len(_ud(torch).SubsetRandomSampler([5, 1, 3])))),
     "weighted_random_sampler": lambda torch: (
         set(_ud(torch).WeightedRandomSampler([0.0, 1.0, 0.0, 1.0], num_samples=20))),
     "weighted_no_replacement": lambda torch: (
@@ -154,13 +143,11 @@ probes("data", {
     "weighted_len": lambda torch: (
         len(_ud(torch).WeightedRandomSampler(torch.tensor([0.5, 0.5]), 7))),
     "batch_sampler": lambda torch: (
-        list(_ud(torch).BatchSampler(_ud(torch).SequentialSampler(range(7)), batch_size=3,
-                                     drop_last=False))),
+        list(_ud(torch).BatchSampler(_ud(torch).SequentialSampler(range(7)), batch_size=3, drop_last=False))),
     "batch_sampler_drop_last": lambda torch: (
         (lambda b: (list(b), len(b)))(_ud(torch).BatchSampler(range(7), 3, True))),
     "infinite_sampler_idiom": lambda torch: (lambda it: [len(next(it)[0]) for _ in range(4)])(iter(_ud(torch).DataLoader(
-        _tds(torch), batch_size=4, sampler=_ud(torch).RandomSampler(_tds(torch), replacement=True,
-                                                                    num_samples=int(1e10))))),
+        _tds(torch), batch_size=4, sampler=_ud(torch).RandomSampler(_tds(torch), replacement=True, num_samples=int(1e10))))),
     "random_split_lengths": lambda torch: (
         [len(s) for s in _ud(torch).random_split(range(10), [7, 3])]),
     "random_split_fractions": lambda torch: (
@@ -170,8 +157,7 @@ probes("data", {
     "random_split_partition": lambda torch: (
         sorted(i for s in _ud(torch).random_split(range(6), [3, 3]) for i in s)),
     "random_split_type": lambda torch: type(_ud(torch).random_split(range(4), [2, 2])[0]).__name__,
-    "random_split_generator": lambda torch: (lambda a,
-                                             b: [list(s) for s in a] == [list(s) for s in b])(
+    "random_split_generator": lambda torch: (lambda a, b: [list(s) for s in a] == [list(s) for s in b])(
         _ud(torch).random_split(range(8), [4, 4], generator=torch.Generator().manual_seed(42)),
         _ud(torch).random_split(range(8), [4, 4], generator=torch.Generator().manual_seed(42))),
 })
@@ -213,8 +199,7 @@ def workers_same_batches(torch):
 def workers_shuffle_same_order(torch):
     def order(workers):
         g = torch.Generator().manual_seed(3)
-        dl = _ud(torch).DataLoader(_squares(torch), batch_size=2, shuffle=True, generator=g,
-                                   num_workers=workers)
+        dl = _ud(torch).DataLoader(_squares(torch), batch_size=2, shuffle=True, generator=g, num_workers=workers)
         return [b[1].tolist() for b in dl]
     return order(0) == order(2)
 

@@ -246,8 +246,7 @@ def multihead_attention(torch):
 def sequential_cnn(torch):
     torch.manual_seed(0)
     nn = torch.nn
-    net = fill(torch, nn.Sequential(nn.Conv2d(1, 2, 3, 1), nn.ReLU(), nn.MaxPool2d(2),
-                                    nn.Dropout(0.25),
+    net = fill(torch, nn.Sequential(nn.Conv2d(1, 2, 3, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
                                     nn.Flatten(), nn.Linear(2 * 2 * 2, 3), nn.LogSoftmax(dim=1)))
     net.eval()
     x = torch.tensor(arr(2, 1, 6, 6))
@@ -273,8 +272,7 @@ probes("dropout", {
     "dropout2d_channels": lambda torch: (
         _dropout_train(torch, lambda nn: nn.Dropout2d(0.5), 4, 16, 3, 3)),
     "dropout_grad_matches_mask": lambda torch: (
-        (lambda x: (lambda y: (y.sum().backward(),
-                               torch.equal(x.grad, y.detach()))[1])(torch.nn.Dropout(0.5)(x)))(torch.ones(100, requires_grad=True))),
+        (lambda x: (lambda y: (y.sum().backward(), torch.equal(x.grad, y.detach()))[1])(torch.nn.Dropout(0.5)(x)))(torch.ones(100, requires_grad=True))),
     "dropout_inplace_flag": lambda torch: torch.nn.Dropout(0.1, inplace=True).inplace,
     "alpha_dropout_eval": lambda torch: torch.nn.AlphaDropout(0.2).eval()(torch.ones(3)),
     "functional_dropout2d_eval": lambda torch: (

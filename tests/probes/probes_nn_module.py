@@ -54,10 +54,8 @@ probes("module", {
     "load_state_dict_roundtrip": lambda torch: _load_roundtrip(torch),
     "load_state_dict_result": lambda torch: (lambda r: (r.missing_keys, r.unexpected_keys))(
         _mlp(torch).load_state_dict(_mlp(torch).state_dict())),
-    "load_state_dict_non_strict": lambda torch: (lambda r: (sorted(r.missing_keys),
-                                                            r.unexpected_keys))(
-        _mlp(torch).load_state_dict({"0.weight": torch.zeros(4, 3), "junk": torch.ones(1)},
-                                    strict=False)),
+    "load_state_dict_non_strict": lambda torch: (lambda r: (sorted(r.missing_keys), r.unexpected_keys))(
+        _mlp(torch).load_state_dict({"0.weight": torch.zeros(4, 3), "junk": torch.ones(1)}, strict=False)),
     "load_state_dict_copies": lambda torch: _load_copies(torch),
     "children": lambda torch: [type(c).__name__ for c in _net(torch).children()],
     "named_children": lambda torch: [n for n, _ in _net(torch).named_children()],
@@ -70,8 +68,7 @@ probes("module", {
     "train_false": lambda torch: (lambda m: (m.train(False), m.bn.training)[1])(_net(torch)),
     "forward_train": lambda torch: _net(torch).eval()(torch.tensor(arr(2, 1, 6, 6))),
     "forward_batchnorm_running": lambda torch: (
-        (lambda m: (m(torch.tensor(arr(2, 1, 6, 6))), m.bn.running_mean, m.bn.running_var,
-                    m.bn.num_batches_tracked)[1:])(_net(torch))),
+        (lambda m: (m(torch.tensor(arr(2, 1, 6, 6))), m.bn.running_mean, m.bn.running_var, m.bn.num_batches_tracked)[1:])(_net(torch))),
     "call_forward_directly": lambda torch: _mlp(torch).forward(torch.tensor(arr(2, 3))),
     "zero_grad_sets_none": lambda torch: _zero_grad(torch, None),
     "zero_grad_set_to_none_false": lambda torch: _zero_grad(torch, False),
@@ -80,21 +77,17 @@ probes("module", {
     "freeze_layer": lambda torch: _freeze(torch),
     "apply_init": lambda torch: _apply(torch),
     "add_module": lambda torch: (
-        (lambda m: (m.add_module("extra", torch.nn.ReLU()),
-                    [n for n, _ in m.named_children()])[1])(_mlp(torch))),
+        (lambda m: (m.add_module("extra", torch.nn.ReLU()), [n for n, _ in m.named_children()])[1])(_mlp(torch))),
     "register_module": lambda torch: (
         (lambda m: (m.register_module("extra", torch.nn.ReLU()), len(m))[1])(_mlp(torch))),
     "setattr_registers": lambda torch: (
-        (lambda m: (setattr(m, "head", torch.nn.Linear(2, 1)),
-                    len(list(m.parameters())))[1])(_mlp(torch))),
+        (lambda m: (setattr(m, "head", torch.nn.Linear(2, 1)), len(list(m.parameters())))[1])(_mlp(torch))),
     "register_buffer": lambda torch: _buffer(torch, True),
     "register_buffer_non_persistent": lambda torch: _buffer(torch, False),
     "register_parameter": lambda torch: (
-        (lambda m: (m.register_parameter("scale", torch.nn.Parameter(torch.ones(1))),
-                    list(m.state_dict()))[1])(torch.nn.Module())),
+        (lambda m: (m.register_parameter("scale", torch.nn.Parameter(torch.ones(1))), list(m.state_dict()))[1])(torch.nn.Module())),
     "register_parameter_none": lambda torch: (
-        (lambda m: (m.register_parameter("bias", None), m.bias,
-                    list(m.parameters()))[1:])(torch.nn.Module())),
+        (lambda m: (m.register_parameter("bias", None), m.bias, list(m.parameters()))[1:])(torch.nn.Module())),
     "get_submodule": lambda torch: type(_net(torch).get_submodule("fc2")).__name__,
     "get_submodule_nested": lambda torch: (
         torch.nn.Sequential(_mlp(torch)).get_submodule("0.2").out_features),
@@ -104,14 +97,11 @@ probes("module", {
     "delattr_module": lambda torch: (
         (lambda m: (delattr(m, "drop"), [n for n, _ in m.named_children()])[1])(_net(torch))),
     "linear_attrs": lambda torch: (
-        (lambda l: (l.in_features, l.out_features, l.weight.shape,
-                    l.bias.shape))(torch.nn.Linear(3, 5))),
+        (lambda l: (l.in_features, l.out_features, l.weight.shape, l.bias.shape))(torch.nn.Linear(3, 5))),
     "conv_attrs": lambda torch: (
-        (lambda c: (c.in_channels, c.out_channels, c.kernel_size, c.stride,
-                    c.padding))(torch.nn.Conv2d(3, 8, 5, padding=2))),
+        (lambda c: (c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding))(torch.nn.Conv2d(3, 8, 5, padding=2))),
     "bn_attrs": lambda torch: (
-        (lambda b: (b.num_features, b.eps, b.momentum, b.affine,
-                    b.track_running_stats))(torch.nn.BatchNorm1d(4))),
+        (lambda b: (b.num_features, b.eps, b.momentum, b.affine, b.track_running_stats))(torch.nn.BatchNorm1d(4))),
     "dropout_p": lambda torch: torch.nn.Dropout(0.3).p,
     "layernorm_attrs": lambda torch: (
         (lambda ln: (ln.normalized_shape, ln.eps))(torch.nn.LayerNorm(5))),
@@ -121,8 +111,7 @@ probes("module", {
     "half_dtype": lambda torch: _mlp(torch).half()[0].weight.dtype,
     "float_module": lambda torch: _mlp(torch).double().float()[2].bias.dtype,
     "deepcopy": lambda torch: (
-        (lambda m: (lambda c: (c[0].weight.data.zero_(),
-                               m[0].weight)[1])(copy.deepcopy(m)))(_mlp(torch))),
+        (lambda m: (lambda c: (c[0].weight.data.zero_(), m[0].weight)[1])(copy.deepcopy(m)))(_mlp(torch))),
     "tied_weights_once": lambda torch: _tied(torch),
     "parameter_default_requires_grad": lambda torch: (
         torch.nn.Parameter(torch.zeros(2)).requires_grad),
@@ -221,8 +210,7 @@ probes("container", {
     "sequential_slice": lambda torch: (lambda s: (type(s[:2]).__name__, len(s[:2])))(_mlp(torch)),
     "sequential_iter": lambda torch: [type(m).__name__ for m in _mlp(torch)],
     "sequential_ordered_dict": lambda torch: (
-        list(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2)),
-                                              ("act", torch.nn.ReLU())])).state_dict())),
+        list(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2)), ("act", torch.nn.ReLU())])).state_dict())),
     "sequential_named_attr": lambda torch: (
         type(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2))])).fc).__name__),
     "sequential_append": lambda torch: (
@@ -232,37 +220,28 @@ probes("container", {
         len(torch.nn.Sequential(*[torch.nn.ReLU() for _ in range(3)]))),
     "modulelist": lambda torch: _modulelist(torch),
     "modulelist_append_extend": lambda torch: (
-        (lambda ml: (ml.append(torch.nn.ReLU()), ml.extend([torch.nn.Tanh()]),
-                     len(ml))[2])(torch.nn.ModuleList())),
+        (lambda ml: (ml.append(torch.nn.ReLU()), ml.extend([torch.nn.Tanh()]), len(ml))[2])(torch.nn.ModuleList())),
     "modulelist_index_slice": lambda torch: (
-        (lambda ml: (type(ml[0]).__name__, len(ml[1:])))(torch.nn.ModuleList([torch.nn.ReLU(),
-                                                                              torch.nn.Tanh(), torch.nn.ReLU()]))),
+        (lambda ml: (type(ml[0]).__name__, len(ml[1:])))(torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.ReLU()]))),
     "modulelist_insert": lambda torch: (
-        (lambda ml: (ml.insert(0, torch.nn.Tanh()),
-                     type(ml[0]).__name__)[1])(torch.nn.ModuleList([torch.nn.ReLU()]))),
+        (lambda ml: (ml.insert(0, torch.nn.Tanh()), type(ml[0]).__name__)[1])(torch.nn.ModuleList([torch.nn.ReLU()]))),
     "moduledict": lambda torch: _moduledict(torch),
     "moduledict_items": lambda torch: (
-        [(k, type(v).__name__) for k, v in torch.nn.ModuleDict({"a": torch.nn.ReLU(),
-                                                                "b": torch.nn.Tanh()}).items()]),
+        [(k, type(v).__name__) for k, v in torch.nn.ModuleDict({"a": torch.nn.ReLU(), "b": torch.nn.Tanh()}).items()]),
     "moduledict_keys_in": lambda torch: (
-        (lambda d: (list(d.keys()), "a" in d,
-                    len(d)))(torch.nn.ModuleDict({"a": torch.nn.ReLU()}))),
+        (lambda d: (list(d.keys()), "a" in d, len(d)))(torch.nn.ModuleDict({"a": torch.nn.ReLU()}))),
     "moduledict_setitem": lambda torch: (
-        (lambda d: (d.__setitem__("x", torch.nn.Linear(1, 1)),
-                    list(d.state_dict()))[1])(torch.nn.ModuleDict())),
+        (lambda d: (d.__setitem__("x", torch.nn.Linear(1, 1)), list(d.state_dict()))[1])(torch.nn.ModuleDict())),
     "parameterlist": lambda torch: _parameterlist(torch),
     "parameterlist_append": lambda torch: (
-        (lambda pl: (pl.append(torch.nn.Parameter(torch.ones(1))),
-                     len(pl))[1])(torch.nn.ParameterList())),
+        (lambda pl: (pl.append(torch.nn.Parameter(torch.ones(1))), len(pl))[1])(torch.nn.ParameterList())),
     "parameterlist_wraps_tensor": lambda torch: (
         type(torch.nn.ParameterList([torch.ones(2)])[0]).__name__),
     "parameterdict": lambda torch: _parameterdict(torch),
     "parameterdict_keys": lambda torch: (
-        list(torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(1)),
-                                     "b": torch.nn.Parameter(torch.zeros(1))}).keys())),
+        list(torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(1)), "b": torch.nn.Parameter(torch.zeros(1))}).keys())),
     "parameterdict_setitem": lambda torch: (
-        (lambda pd: (pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))), pd["s"],
-                     len(pd))[1:])(torch.nn.ParameterDict())),
+        (lambda pd: (pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))), pd["s"], len(pd))[1:])(torch.nn.ParameterDict())),
 })
 
 
@@ -285,8 +264,7 @@ def _moduledict(torch):
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.transformer = torch.nn.ModuleDict(dict(wte=torch.nn.Embedding(4, 2),
-                                                        ln_f=torch.nn.LayerNorm(2)))
+            self.transformer = torch.nn.ModuleDict(dict(wte=torch.nn.Embedding(4, 2), ln_f=torch.nn.LayerNorm(2)))
 
         def forward(self, idx):
             return self.transformer.ln_f(self.transformer.wte(idx))
@@ -315,8 +293,7 @@ def _parameterdict(torch):
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.p = torch.nn.ParameterDict({"scale": torch.nn.Parameter(torch.ones(2) * 3),
-                                             "shift": torch.nn.Parameter(torch.ones(2))})
+            self.p = torch.nn.ParameterDict({"scale": torch.nn.Parameter(torch.ones(2) * 3), "shift": torch.nn.Parameter(torch.ones(2))})
 
         def forward(self, x):
             return x * self.p["scale"] + self.p["shift"]
@@ -363,15 +340,12 @@ probes("module", {
     "named_parameters_no_recurse": lambda torch: (
         [n for n, _ in _mlp(torch).named_parameters(recurse=False)]),
     "load_state_dict_assign": lambda torch: (
-        (lambda m: (m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)},
-                                      assign=True), m.weight, type(m.weight).__name__)[1:])(torch.nn.Linear(2, 1))),
+        (lambda m: (m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, assign=True), m.weight, type(m.weight).__name__)[1:])(torch.nn.Linear(2, 1))),
     "to_dtype_converts_buffers": lambda torch: (
-        (lambda bn: (bn.running_mean.dtype,
-                     bn.num_batches_tracked.dtype))(torch.nn.BatchNorm1d(2).to(torch.float64))),
+        (lambda bn: (bn.running_mean.dtype, bn.num_batches_tracked.dtype))(torch.nn.BatchNorm1d(2).to(torch.float64))),
     "buffers_count": lambda torch: len(list(_net(torch).buffers())),
     "set_param_none": lambda torch: (
-        (lambda m: (setattr(m, "bias", None), [n for n, _ in m.named_parameters()],
-                    m(torch.ones(1, 2)))[1:])(fill(torch, torch.nn.Linear(2, 1)))),
+        (lambda m: (setattr(m, "bias", None), [n for n, _ in m.named_parameters()], m(torch.ones(1, 2)))[1:])(fill(torch, torch.nn.Linear(2, 1)))),
     "sequential_repr_lines": lambda torch: (
         repr(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())).splitlines()),
     "module_getattr_buffer": lambda torch: _net(torch).bn.running_var,

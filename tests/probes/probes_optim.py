@@ -45,12 +45,10 @@ probes("optim", {
     "adam_fused_false": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=0.1, fused=False)),
     "adamw": lambda torch: _steps(torch, lambda o, ps: o.AdamW(ps, lr=0.1)),
     "adamw_makemore": lambda torch: (
-        _steps(torch, lambda o, ps: o.AdamW(ps, lr=5e-2, weight_decay=0.01, betas=(0.9, 0.99),
-                                            eps=1e-8))),
+        _steps(torch, lambda o, ps: o.AdamW(ps, lr=5e-2, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8))),
     "adagrad": lambda torch: _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1)),
     "adagrad_lr_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1, lr_decay=0.1,
-                                              initial_accumulator_value=0.1))),
+        _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1, lr_decay=0.1, initial_accumulator_value=0.1))),
     "rmsprop": lambda torch: _steps(torch, lambda o, ps: o.RMSprop(ps, lr=0.01)),
     "rmsprop_momentum_centered": lambda torch: (
         _steps(torch, lambda o, ps: o.RMSprop(ps, lr=0.01, momentum=0.5, centered=True))),
@@ -60,17 +58,13 @@ probes("optim", {
     "adamax": lambda torch: _steps(torch, lambda o, ps: o.Adamax(ps, lr=0.1)),
     "nadam": lambda torch: _steps(torch, lambda o, ps: o.NAdam(ps, lr=0.1)),
     "nadam_decoupled": lambda torch: (
-        _steps(torch, lambda o, ps: o.NAdam(ps, lr=0.1, weight_decay=0.1,
-                                            decoupled_weight_decay=True))),
+        _steps(torch, lambda o, ps: o.NAdam(ps, lr=0.1, weight_decay=0.1, decoupled_weight_decay=True))),
     "radam": lambda torch: _steps(torch, lambda o, ps: o.RAdam(ps, lr=0.1), n=8),
     "radam_decoupled": lambda torch: (
-        _steps(torch, lambda o, ps: o.RAdam(ps, lr=0.1, weight_decay=0.1,
-                                            decoupled_weight_decay=True), n=7)),
+        _steps(torch, lambda o, ps: o.RAdam(ps, lr=0.1, weight_decay=0.1, decoupled_weight_decay=True), n=7)),
     "param_groups_lr": lambda torch: torch.optim.SGD([_param(torch)], lr=0.1).param_groups[0]["lr"],
     "param_groups_defaults": lambda torch: (
-        sorted(k for k in torch.optim.SGD([_param(torch)],
-                                          lr=0.1).param_groups[0] if k in ("lr", "momentum",
-                                                                           "dampening", "weight_decay", "nesterov", "params"))),
+        sorted(k for k in torch.optim.SGD([_param(torch)], lr=0.1).param_groups[0] if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "params"))),
     "adam_group_betas": lambda torch: torch.optim.Adam([_param(torch)]).param_groups[0]["betas"],
     "defaults": lambda torch: torch.optim.Adam([_param(torch)], lr=0.01).defaults["lr"],
     "per_group_lr": lambda torch: _per_group(torch),
@@ -90,8 +84,7 @@ probes("optim", {
     "params_generator_accepted": lambda torch: (
         len(torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1).param_groups[0]["params"])),
     "named_parameters_list_of_dicts": lambda torch: [len(g["params"]) for g in torch.optim.SGD(
-        [{"params": torch.nn.Linear(2, 2).parameters()}, {"params": [_param(torch)],
-                                                          "lr": 0.5}], lr=0.1).param_groups],
+        [{"params": torch.nn.Linear(2, 2).parameters()}, {"params": [_param(torch)], "lr": 0.5}], lr=0.1).param_groups],
 })
 
 
@@ -269,8 +262,7 @@ probes("sched", {
     "cosine_annealing": lambda torch: (
         _lrs(torch, lambda s, o: s.CosineAnnealingLR(o, T_max=5, eta_min=0.01))),
     "cosine_warm_restarts": lambda torch: (
-        _lrs(torch, lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001),
-             n=12)),
+        _lrs(torch, lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001), n=12)),
     "constant_lr": lambda torch: (
         _lrs(torch, lambda s, o: s.ConstantLR(o, factor=0.5, total_iters=3))),
     "linear_lr": lambda torch: (
@@ -286,28 +278,22 @@ probes("sched", {
     "cyclic": lambda torch: (
         _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3))),
     "chained": lambda torch: (
-        _lrs(torch, lambda s, o: s.ChainedScheduler([s.ConstantLR(o, factor=0.5, total_iters=2),
-                                                     s.ExponentialLR(o, gamma=0.9)]))),
+        _lrs(torch, lambda s, o: s.ChainedScheduler([s.ConstantLR(o, factor=0.5, total_iters=2), s.ExponentialLR(o, gamma=0.9)]))),
     "sequential": lambda torch: (
-        _lrs(torch, lambda s, o: s.SequentialLR(o, [s.LinearLR(o, start_factor=0.1, total_iters=3),
-                                                    s.CosineAnnealingLR(o, T_max=5)], milestones=[3]))),
+        _lrs(torch, lambda s, o: s.SequentialLR(o, [s.LinearLR(o, start_factor=0.1, total_iters=3), s.CosineAnnealingLR(o, T_max=5)], milestones=[3]))),
     "step_lr_adam": lambda torch: (
         _lrs(torch, lambda s, o: s.StepLR(o, step_size=1, gamma=0.7), opt="Adadelta", lr=1.0)),
     "initial_lr_set": lambda torch: (
-        (lambda o: (torch.optim.lr_scheduler.StepLR(o, 2),
-                    o.param_groups[0]["initial_lr"])[1])(torch.optim.SGD([_param(torch)], lr=0.3))),
+        (lambda o: (torch.optim.lr_scheduler.StepLR(o, 2), o.param_groups[0]["initial_lr"])[1])(torch.optim.SGD([_param(torch)], lr=0.3))),
     "get_last_lr_before_step": lambda torch: (
-        torch.optim.lr_scheduler.ExponentialLR(torch.optim.SGD([_param(torch)], lr=0.3),
-                                               0.5).get_last_lr()),
+        torch.optim.lr_scheduler.ExponentialLR(torch.optim.SGD([_param(torch)], lr=0.3), 0.5).get_last_lr()),
     "last_epoch": lambda torch: _last_epoch(torch),
     "state_dict_keys": lambda torch: (
-        sorted(k for k in torch.optim.lr_scheduler.StepLR(torch.optim.SGD([_param(torch)], lr=0.3),
-                                                          2).state_dict() if not k.startswith("_"))),
+        sorted(k for k in torch.optim.lr_scheduler.StepLR(torch.optim.SGD([_param(torch)], lr=0.3), 2).state_dict() if not k.startswith("_"))),
     "load_state_dict": lambda torch: _sched_resume(torch),
     "reduce_on_plateau": lambda torch: _plateau(torch),
     "lr_scheduler_base": lambda torch: (
-        isinstance(torch.optim.lr_scheduler.StepLR(torch.optim.SGD([_param(torch)], lr=0.3), 2),
-                   torch.optim.lr_scheduler.LRScheduler)),
+        isinstance(torch.optim.lr_scheduler.StepLR(torch.optim.SGD([_param(torch)], lr=0.3), 2), torch.optim.lr_scheduler.LRScheduler)),
 })
 
 
@@ -373,20 +359,16 @@ probes("clip", {
     "clip_grad_norm_error_ok": lambda torch: (
         _clip(torch, lambda u, ps: u.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True))),
     "clip_grad_norm_nonfinite_nan": lambda torch: (
-        _clip(torch, lambda u, ps: (setattr(ps[0], "grad", torch.tensor([float("nan"), 1.0])),
-                                    u.clip_grad_norm_(ps, 1.0))[1])),
+        _clip(torch, lambda u, ps: (setattr(ps[0], "grad", torch.tensor([float("nan"), 1.0])), u.clip_grad_norm_(ps, 1.0))[1])),
     "clip_grad_value": lambda torch: _clip(torch, lambda u, ps: u.clip_grad_value_(ps, 3.5)),
     "get_total_norm": lambda torch: (
         _clip(torch, lambda u, ps: u.get_total_norm([p.grad for p in ps]))),
-    "clip_module_params": lambda torch: (lambda m: (m(torch.ones(2, 3) * 10).sum().backward(),
-                                                    torch.nn.utils.clip_grad_norm_(m.parameters(),
-                                                                                   0.25), m.weight.grad)[1:])(
+    "clip_module_params": lambda torch: (lambda m: (m(torch.ones(2, 3) * 10).sum().backward(), torch.nn.utils.clip_grad_norm_(m.parameters(), 0.25), m.weight.grad)[1:])(
         fill(torch, torch.nn.Linear(3, 2))),
     "parameters_to_vector": lambda torch: (
         torch.nn.utils.parameters_to_vector(fill(torch, torch.nn.Linear(2, 2)).parameters())),
     "vector_to_parameters": lambda torch: (
-        (lambda m: (torch.nn.utils.vector_to_parameters(torch.arange(6.0), m.parameters()),
-                    m.weight, m.bias)[1:])(torch.nn.Linear(2, 2))),
+        (lambda m: (torch.nn.utils.vector_to_parameters(torch.arange(6.0), m.parameters()), m.weight, m.bias)[1:])(torch.nn.Linear(2, 2))),
 })
 
 
@@ -395,8 +377,7 @@ probes("optim", {
     "adamw_amsgrad": lambda torch: (
         _steps(torch, lambda o, ps: o.AdamW(ps, lr=0.1, amsgrad=True, weight_decay=0.1), n=5)),
     "sgd_nesterov_weight_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, momentum=0.8, nesterov=True,
-                                          weight_decay=0.05))),
+        _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.05))),
     "adagrad_weight_decay": lambda torch: (
         _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1, weight_decay=0.1))),
     "rmsprop_weight_decay_alpha": lambda torch: (
@@ -418,27 +399,21 @@ probes("sched", {
     "cosine_past_t_max": lambda torch: (
         _lrs(torch, lambda s, o: s.CosineAnnealingLR(o, T_max=3), n=8)),
     "one_cycle_linear": lambda torch: (
-        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=10,
-                                              anneal_strategy="linear"), n=9)),
+        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="linear"), n=9)),
     "one_cycle_three_phase": lambda torch: (
-        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=12, three_phase=True),
-             n=11)),
+        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=12, three_phase=True), n=11)),
     "one_cycle_epochs_steps": lambda torch: (
-        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=0.5, epochs=2, steps_per_epoch=4,
-                                              pct_start=0.25), n=7)),
+        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=0.5, epochs=2, steps_per_epoch=4, pct_start=0.25), n=7)),
     "one_cycle_momentum": lambda torch: (lambda o: (torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10), o.param_groups[0]["momentum"])[1])(
         torch.optim.SGD([_param(torch)], lr=0.1, momentum=0.9)),
     "one_cycle_adam_betas": lambda torch: (lambda o: (torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10), o.param_groups[0]["betas"])[1])(
         torch.optim.Adam([_param(torch)], lr=0.1)),
     "cyclic_triangular2": lambda torch: (
-        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2,
-                                            mode="triangular2"), n=10)),
+        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="triangular2"), n=10)),
     "cyclic_exp_range": lambda torch: (
-        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2,
-                                            mode="exp_range", gamma=0.9), n=8)),
+        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range", gamma=0.9), n=8)),
     "cyclic_step_size_down": lambda torch: (
-        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.0, max_lr=1.0, step_size_up=1,
-                                            step_size_down=3), n=8)),
+        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.0, max_lr=1.0, step_size_up=1, step_size_down=3), n=8)),
     "lambda_lr_per_group": lambda torch: _lambda_groups(torch),
     "linear_lr_end_factor": lambda torch: (
         _lrs(torch, lambda s, o: s.LinearLR(o, start_factor=1.0, end_factor=0.1, total_iters=3))),
@@ -447,8 +422,7 @@ probes("sched", {
     "exponential_with_adam": lambda torch: (
         _lrs(torch, lambda s, o: s.ExponentialLR(o, gamma=0.5), opt="Adam")),
     "sequential_three": lambda torch: (
-        _lrs(torch, lambda s, o: s.SequentialLR(o, [s.ConstantLR(o, factor=0.1, total_iters=2),
-                                                    s.ExponentialLR(o, gamma=0.9), s.StepLR(o, 2)], milestones=[2, 5]), n=9)),
+        _lrs(torch, lambda s, o: s.SequentialLR(o, [s.ConstantLR(o, factor=0.1, total_iters=2), s.ExponentialLR(o, gamma=0.9), s.StepLR(o, 2)], milestones=[2, 5]), n=9)),
     "plateau_max_mode": lambda torch: _plateau_kw(torch, mode="max", factor=0.1, patience=0),
     "plateau_threshold_abs_cooldown": lambda torch: (
         _plateau_kw(torch, threshold=0.05, threshold_mode="abs", cooldown=1, patience=0)),
@@ -459,8 +433,7 @@ probes("sched", {
 def _lambda_groups(torch):
     a, b = _param(torch), _param(torch)
     opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
-    s = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=[lambda e: 0.5 ** e,
-                                                          lambda e: 1.0 / (1 + e)])
+    s = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=[lambda e: 0.5 ** e, lambda e: 1.0 / (1 + e)])
     out = []
     for _ in range(3):
         opt.step()

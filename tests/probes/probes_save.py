@@ -23,8 +23,7 @@ def _roundtrip(torch, obj, use_path=True, **load_kw):
 def _model(torch):
     nn = torch.nn
     torch.manual_seed(0)
-    return fill(torch, nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(),
-                                     nn.Linear(4, 2)))
+    return fill(torch, nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)))
 
 
 def _trained(torch):
@@ -43,8 +42,7 @@ probes("save", {
     "tensor_path": lambda torch: _roundtrip(torch, torch.tensor([1.0, 2.0])),
     "tensor_bytesio": lambda torch: _roundtrip(torch, torch.arange(6).view(2, 3), use_path=False),
     "tensor_dtypes": lambda torch: (
-        _roundtrip(torch, [torch.ones(2, dtype=d) for d in (torch.float64, torch.int32, torch.bool,
-                                                            torch.float16)])),
+        _roundtrip(torch, [torch.ones(2, dtype=d) for d in (torch.float64, torch.int32, torch.bool, torch.float16)])),
     "tensor_0d": lambda torch: _roundtrip(torch, torch.tensor(3.5)),
     "tensor_requires_grad_kept": lambda torch: (
         _roundtrip(torch, torch.ones(2, requires_grad=True)).requires_grad),
@@ -61,8 +59,7 @@ probes("save", {
     "load_map_location_device": lambda torch: (
         _roundtrip(torch, {"w": torch.ones(2)}, map_location=torch.device("cpu"))["w"].device),
     "checkpoint_nested": lambda torch: _checkpoint(torch),
-    "checkpoint_plain_values": lambda torch: _roundtrip(torch, {"epoch": 3, "loss": 0.25,
-                                                                "name": "run", "flag": True, "none": None,
+    "checkpoint_plain_values": lambda torch: _roundtrip(torch, {"epoch": 3, "loss": 0.25, "name": "run", "flag": True, "none": None,
                                                                 "hist": [1.0, 2.0], "pair": (1, 2)}),
     "checkpoint_int_keys": lambda torch: _roundtrip(torch, {0: torch.ones(1), 1: "b"}),
     "list_of_tensors": lambda torch: _roundtrip(torch, [torch.ones(2), torch.zeros(3)]),
@@ -103,8 +100,7 @@ def _load_into(torch):
     src = _model(torch)
     src.eval()
     loaded = _roundtrip(torch, src.state_dict())
-    dst = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(),
-                              torch.nn.Linear(4, 2))
+    dst = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     dst.load_state_dict(loaded)
     dst.eval()
     x = torch.tensor(arr(2, 3))
@@ -113,8 +109,7 @@ def _load_into(torch):
 
 def _checkpoint(torch):
     model, opt = _trained(torch)
-    ckpt = {"epoch": 2, "model_state_dict": model.state_dict(),
-            "optimizer_state_dict": opt.state_dict(), "loss": 0.5}
+    ckpt = {"epoch": 2, "model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict(), "loss": 0.5}
     back = _roundtrip(torch, ckpt)
     return list(back), back["epoch"], back["loss"], back["model_state_dict"], sorted(back["optimizer_state_dict"])
 
@@ -199,10 +194,8 @@ probes("save", {
         _roundtrip(torch, {"w": torch.ones(2)}, map_location=lambda storage, loc: storage)),
     "map_location_dict": lambda torch: (
         _roundtrip(torch, {"w": torch.ones(2)}, map_location={"cuda:0": "cpu"})),
-    "load_then_strict_false": lambda torch: (lambda m: (lambda r: (r.missing_keys,
-                                                                   r.unexpected_keys))(m.load_state_dict(
-        {k: v for k,
-         v in _roundtrip(torch, _model(torch).state_dict()).items() if not k.startswith("3.")}, strict=False)))(_model(torch)),
+    "load_then_strict_false": lambda torch: (lambda m: (lambda r: (r.missing_keys, r.unexpected_keys))(m.load_state_dict(
+        {k: v for k, v in _roundtrip(torch, _model(torch).state_dict()).items() if not k.startswith("3.")}, strict=False)))(_model(torch)),
     "bfloat16_tensor": lambda torch: _roundtrip(torch, torch.ones(2, dtype=torch.bfloat16)).dtype,
     "int64_large_values": lambda torch: _roundtrip(torch, torch.tensor([2 ** 40, -3])),
     "empty_tensor": lambda torch: _roundtrip(torch, torch.zeros(0, 3)),

@@ -297,8 +297,7 @@ probes("attr", {
     "unpack": lambda torch: (lambda a, b: (a, b))(*torch.tensor([3, 4])),
     "in_operator": lambda torch: 2 in torch.tensor([1, 2, 3]),
     "is_leaf": lambda torch: (
-        (torch.ones(2, requires_grad=True).is_leaf,
-         (torch.ones(2, requires_grad=True) * 2).is_leaf)),
+        (torch.ones(2, requires_grad=True).is_leaf, (torch.ones(2, requires_grad=True) * 2).is_leaf)),
     "grad_fn_none": lambda torch: torch.ones(2).grad_fn is None,
     "grad_fn_set": lambda torch: (torch.ones(2, requires_grad=True) * 2).grad_fn is not None,
     "element_size": lambda torch: (
@@ -372,15 +371,13 @@ probes("generator", {
 probes("device", {
     "to_device_dtype_kw": lambda torch: torch.ones(2).to("cpu", dtype=torch.float64),
     "to_all_kw_copy": lambda torch: (
-        (lambda x: (lambda y: (y is x, y.dtype))(x.to(device="cpu", dtype=torch.int32,
-                                                      copy=True)))(torch.ones(2))),
+        (lambda x: (lambda y: (y is x, y.dtype))(x.to(device="cpu", dtype=torch.int32, copy=True)))(torch.ones(2))),
     "to_dtype_non_blocking_positional": lambda torch: torch.ones(2).to(torch.float64, True),
     "to_tensor_non_blocking": lambda torch: (
         torch.ones(2).to(torch.ones(1, dtype=torch.int32), non_blocking=True)),
     "to_device_copy_is_new": lambda torch: (lambda x: x.to("cpu", copy=True) is x)(torch.ones(2)),
     "to_keeps_grad_graph": lambda torch: (
-        (lambda x: (x.to(torch.float64).sum().backward(),
-                    x.grad)[1])(torch.ones(2, requires_grad=True))),
+        (lambda x: (x.to(torch.float64).sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True))),
     "module_to_device_dtype": lambda torch: (
         torch.nn.Linear(2, 2).to("cpu", torch.float64).weight.dtype),
     "module_to_kw": lambda torch: (

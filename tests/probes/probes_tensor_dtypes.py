@@ -64,8 +64,7 @@ probes("dtype", {
 @probe("dtype")
 def set_default_dtype_float64(torch):
     torch.set_default_dtype(torch.float64)
-    out = (torch.zeros(1).dtype, torch.tensor([1.0]).dtype, torch.arange(3).dtype,
-           torch.tensor([1]) / 2)
+    out = (torch.zeros(1).dtype, torch.tensor([1.0]).dtype, torch.arange(3).dtype, torch.tensor([1]) / 2)
     torch.set_default_dtype(torch.float32)
     return out
 

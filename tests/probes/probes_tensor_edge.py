@@ -40,11 +40,9 @@ probes("edge", {
     "pow_zero_zero": lambda torch: torch.tensor([0.0]) ** 0,
     "pow_negative_fraction": lambda torch: torch.tensor([-8.0]) ** (1 / 3),
     "cross_entropy_large_logits": lambda torch: (
-        torch.nn.functional.cross_entropy(torch.tensor([[1000.0, 0.0], [0.0, 1000.0]]),
-                                          torch.tensor([1, 1]))),
+        torch.nn.functional.cross_entropy(torch.tensor([[1000.0, 0.0], [0.0, 1000.0]]), torch.tensor([1, 1]))),
     "bce_logits_extreme": lambda torch: (
-        torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([50.0, -50.0]),
-                                                             torch.tensor([1.0, 1.0]))),
+        torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([50.0, -50.0]), torch.tensor([1.0, 1.0]))),
     "norm_zero_grad": lambda torch: (
         (lambda x: (x.norm().backward(), x.grad)[1])(torch.zeros(3, requires_grad=True))),
     "sqrt_zero_grad": lambda torch: (
@@ -54,11 +52,9 @@ probes("edge", {
     "relu_zero_grad": lambda torch: (
         (lambda x: (x.relu().sum().backward(), x.grad)[1])(torch.zeros(2, requires_grad=True))),
     "clamp_boundary_grad": lambda torch: (
-        (lambda x: (x.clamp(0, 1).sum().backward(), x.grad)[1])(torch.tensor([0.0, 1.0, 0.5],
-                                                                             requires_grad=True))),
+        (lambda x: (x.clamp(0, 1).sum().backward(), x.grad)[1])(torch.tensor([0.0, 1.0, 0.5], requires_grad=True))),
     "max_binary_tie_grad": lambda torch: (
-        (lambda x: (torch.maximum(x, torch.ones(2)).sum().backward(),
-                    x.grad)[1])(torch.ones(2, requires_grad=True))),
+        (lambda x: (torch.maximum(x, torch.ones(2)).sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True))),
     "argmax_ties_first": lambda torch: _ties(torch).argmax(dim=1),
     "argmin_ties_first": lambda torch: torch.tensor([3.0, 1.0, 1.0]).argmin(),
     "max_dim_ties_index": lambda torch: _ties(torch).max(dim=1).indices,
@@ -84,8 +80,7 @@ probes("edge", {
     "step_slice_grad": lambda torch: (
         (lambda x: (x[::2].sum().backward(), x.grad)[1])(torch.ones(5, requires_grad=True))),
     "negative_step_flip_grad": lambda torch: (
-        (lambda x: ((x.flip(0) * torch.arange(3.0)).sum().backward(),
-                    x.grad)[1])(torch.ones(3, requires_grad=True))),
+        (lambda x: ((x.flip(0) * torch.arange(3.0)).sum().backward(), x.grad)[1])(torch.ones(3, requires_grad=True))),
     "expand_then_contiguous": lambda torch: torch.tensor([1.0, 2.0]).expand(2, 2).contiguous(),
     "broadcast_inplace_target": lambda torch: (
         (lambda x: (x.add_(torch.tensor([1.0, 2.0])), x)[1])(torch.zeros(2, 2))),
@@ -104,11 +99,9 @@ probes("edge", {
     "sum_dim_none_keepdim": lambda torch: torch.ones(2, 3).sum(dim=None, keepdim=True).shape,
     "cumsum_empty": lambda torch: torch.zeros(0).cumsum(0),
     "where_nan_grad": lambda torch: (
-        (lambda x: (torch.where(x > 0, x.sqrt(), torch.zeros(2)).sum().backward(),
-                    x.grad)[1])(torch.tensor([4.0, 1.0], requires_grad=True))),
+        (lambda x: (torch.where(x > 0, x.sqrt(), torch.zeros(2)).sum().backward(), x.grad)[1])(torch.tensor([4.0, 1.0], requires_grad=True))),
     "nan_to_num_grad": lambda torch: (
-        (lambda x: (torch.nan_to_num(x * 1).sum().backward(), x.grad)[1])(torch.tensor([1.0, 2.0],
-                                                                                       requires_grad=True))),
+        (lambda x: (torch.nan_to_num(x * 1).sum().backward(), x.grad)[1])(torch.tensor([1.0, 2.0], requires_grad=True))),
     "isfinite_all_item": lambda torch: torch.isfinite(torch.tensor([1.0, _INF])).all().item(),
     "inf_comparison": lambda torch: torch.tensor([_INF, -_INF]) > 1e38,
 })

@@ -113,9 +113,7 @@ probes("errors", {
         torch.optim.SGD(torch.nn.Parameter(torch.ones(1)), lr=0.1)),
     "dataloader_bad_batch_size": lambda torch: torch.utils.data.DataLoader([1, 2], batch_size=0),
     "random_split_bad_lengths": lambda torch: torch.utils.data.random_split(range(5), [2, 2]),
-    "clip_grad_nonfinite": lambda torch: (lambda p: (setattr(p, "grad",
-                                                             torch.tensor([float("inf")])),
-                                                     torch.nn.utils.clip_grad_norm_([p], 1.0,
-                                                                                    error_if_nonfinite=True)))(
+    "clip_grad_nonfinite": lambda torch: (lambda p: (setattr(p, "grad", torch.tensor([float("inf")])),
+                                                     torch.nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)))(
         torch.nn.Parameter(torch.ones(1))),
 }, raises=True)

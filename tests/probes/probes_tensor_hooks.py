@@ -57,8 +57,7 @@ def hook_on_no_grad_tensor_raises(torch):
 def forward_hook(torch):
     lin = torch.nn.Linear(2, 2)
     shapes = []
-    lin.register_forward_hook(lambda m, inp, out: shapes.append((type(inp).__name__,
-                                                                 tuple(out.shape))))
+    lin.register_forward_hook(lambda m, inp, out: shapes.append((type(inp).__name__, tuple(out.shape))))
     lin(torch.ones(3, 2))
     return shapes
 
@@ -92,8 +91,7 @@ def forward_hook_remove(torch):
 def full_backward_hook(torch):
     lin = torch.nn.Linear(2, 1)
     seen = []
-    lin.register_full_backward_hook(lambda m, gin, gout: seen.append((len(gin),
-                                                                      tuple(gout[0].shape))))
+    lin.register_full_backward_hook(lambda m, gin, gout: seen.append((len(gin), tuple(gout[0].shape))))
     x = torch.ones(4, 2, requires_grad=True)
     lin(x).sum().backward()
     return seen
@@ -113,8 +111,7 @@ def full_backward_hook_grad_output(torch):
 def forward_hook_with_kwargs(torch):
     m = torch.nn.Identity()
     seen = []
-    m.register_forward_hook(lambda mod, args, kwargs, out: seen.append(sorted(kwargs)),
-                            with_kwargs=True)
+    m.register_forward_hook(lambda mod, args, kwargs, out: seen.append(sorted(kwargs)), with_kwargs=True)
     m(torch.ones(1))
     return seen
 

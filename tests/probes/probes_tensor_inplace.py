@@ -79,16 +79,14 @@ probes("inplace", {
     "scatter_add_": lambda torch: (
         torch.zeros(3).scatter_add_(0, torch.tensor([0, 0, 1]), torch.ones(3))),
     "masked_scatter_": lambda torch: (
-        torch.zeros(3).masked_scatter_(torch.tensor([True, False, True]),
-                                       torch.tensor([5.0, 6.0]))),
+        torch.zeros(3).masked_scatter_(torch.tensor([True, False, True]), torch.tensor([5.0, 6.0]))),
     "clamp_int": lambda torch: torch.tensor([-5, 0, 5]).clamp_(-1, 1),
     "set_requires_grad_": lambda torch: (
         (lambda x: (x.requires_grad_() is x, x.requires_grad))(torch.ones(2))),
     "requires_grad_false": lambda torch: (
         torch.ones(2, requires_grad=True).requires_grad_(False).requires_grad),
     "detach_": lambda torch: (
-        (lambda y: (y.detach_() is y, y.requires_grad,
-                    y.grad_fn is None))(torch.ones(2, requires_grad=True) * 2)),
+        (lambda y: (y.detach_() is y, y.requires_grad, y.grad_fn is None))(torch.ones(2, requires_grad=True) * 2)),
 })
 
 
@@ -222,21 +220,18 @@ probes("setitem", {
     "bool_mask_tensor": lambda torch: (
         (lambda x: (x.__setitem__(x < 0, torch.tensor([7.0])), x)[1])(_x(torch))),
     "tensor_index": lambda torch: (
-        (lambda x: (x.__setitem__(torch.tensor([0, 2]), torch.tensor([1.0, 2.0])),
-                    x)[1])(torch.zeros(3))),
+        (lambda x: (x.__setitem__(torch.tensor([0, 2]), torch.tensor([1.0, 2.0])), x)[1])(torch.zeros(3))),
     "list_index": lambda torch: (lambda x: (x.__setitem__([0, 2], 4.0), x)[1])(torch.zeros(3)),
     "row": lambda torch: (lambda x: (x.__setitem__(0, torch.ones(3)), x)[1])(torch.zeros(2, 3)),
     "ellipsis": lambda torch: (lambda x: (x.__setitem__(Ellipsis, 1.0), x)[1])(torch.zeros(2)),
     "tuple_index": lambda torch: (lambda x: (x.__setitem__((1, 0), 3.0), x)[1])(torch.zeros(2, 2)),
     "column_step": lambda torch: (
-        (lambda x: (x.__setitem__((slice(None), slice(0, None, 2)), 1.0),
-                    x)[1])(torch.zeros(2, 4))),
+        (lambda x: (x.__setitem__((slice(None), slice(0, None, 2)), 1.0), x)[1])(torch.zeros(2, 4))),
     "int_tensor_value_cast": lambda torch: (
         (lambda x: (x.__setitem__(0, 2.7), x)[1])(torch.zeros(2, dtype=torch.int64))),
     "makemore_pad": lambda torch: (
         (lambda x: (x.__setitem__(slice(3, None), -1), x)[1])(torch.zeros(5, dtype=torch.long))),
-    "topk_mask_neg_inf": lambda torch: (lambda lg, v: (lg.__setitem__(lg < v[:, [-1]],
-                                                                      -float("inf")), lg)[1])(
+    "topk_mask_neg_inf": lambda torch: (lambda lg, v: (lg.__setitem__(lg < v[:, [-1]], -float("inf")), lg)[1])(
         torch.tensor([[1.0, 3.0, 2.0]]), torch.tensor([[3.0, 2.0]])),
 })
 
@@ -293,19 +288,16 @@ probes("dotdata", {
     "numpy": lambda torch: torch.tensor([1.0], requires_grad=True).data.numpy(),
     "shares_memory": lambda torch: (
         (lambda x: (x.data.mul_(2), x)[1])(torch.ones(2, requires_grad=True))),
-    "iadd_grad": lambda torch: (lambda w: (w.sum().backward(), w.data.__iadd__(-0.5 * w.grad),
-                                           w)[2])(
+    "iadd_grad": lambda torch: (lambda w: (w.sum().backward(), w.data.__iadd__(-0.5 * w.grad), w)[2])(
         torch.ones(2, requires_grad=True)),
     "assign": lambda torch: (
         (lambda x: (setattr(x, "data", torch.zeros(2)), x)[1])(torch.ones(2, requires_grad=True))),
     "assign_new_shape": lambda torch: (
         (lambda x: (setattr(x, "data", torch.zeros(3, 1)), x.shape)[1])(torch.ones(2))),
     "param_data_add_": lambda torch: (
-        (lambda p: (p.data.add_(torch.ones(2), alpha=-0.1),
-                    p)[1])(torch.nn.Parameter(torch.ones(2)))),
+        (lambda p: (p.data.add_(torch.ones(2), alpha=-0.1), p)[1])(torch.nn.Parameter(torch.ones(2)))),
     "uniform_init": lambda torch: (
-        (lambda w: (w.data.uniform_(-0.1, 0.1),
-                    bool((w.abs() <= 0.1).all()))[1])(torch.nn.Embedding(5, 3).weight)),
+        (lambda w: (w.data.uniform_(-0.1, 0.1), bool((w.abs() <= 0.1).all()))[1])(torch.nn.Embedding(5, 3).weight)),
     "data_does_not_bump_version": lambda torch: (
         (lambda x: (x.data.add_(1), x._version)[1])(torch.ones(2, requires_grad=True))),
 })

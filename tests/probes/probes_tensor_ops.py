@@ -250,8 +250,7 @@ probes("linalg", {
     "addmm": lambda torch: (
         torch.addmm(_m(torch, 2), _m(torch, 3, 4, seed=1), _m(torch, 4, 2, seed=2))),
     "addmm_beta_alpha": lambda torch: (
-        torch.addmm(_m(torch, 2, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, 2, seed=2), beta=0.5,
-                    alpha=2)),
+        torch.addmm(_m(torch, 2, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, 2, seed=2), beta=0.5, alpha=2)),
     "baddbmm": lambda torch: (
         torch.baddbmm(_m(torch, 2, 2, 2), _m(torch, 2, 2, 3, seed=1), _m(torch, 2, 3, 2, seed=2))),
     "addmv": lambda torch: torch.addmv(_m(torch, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, seed=2)),
@@ -278,15 +277,12 @@ probes("linalg", {
     "matrix_norm": lambda torch: torch.linalg.matrix_norm(_m(torch, 3, 3)),
     "cdist": lambda torch: torch.cdist(_m(torch, 2, 3), _m(torch, 4, 3, seed=1)),
     "matmul_grad": lambda torch: (lambda a, b: ((a @ b).sum().backward(), a.grad, b.grad)[1:])(
-        torch.tensor(arr(2, 3), requires_grad=True), torch.tensor(arr(3, 2, seed=1),
-                                                                  requires_grad=True)),
-    "einsum_grad": lambda torch: (lambda a: (torch.einsum("ij,ij->i", a, a).sum().backward(),
-                                             a.grad)[1])(
+        torch.tensor(arr(2, 3), requires_grad=True), torch.tensor(arr(3, 2, seed=1), requires_grad=True)),
+    "einsum_grad": lambda torch: (lambda a: (torch.einsum("ij,ij->i", a, a).sum().backward(), a.grad)[1])(
         torch.tensor(arr(2, 3), requires_grad=True)),
     "mv_grad": lambda torch: (lambda a: (torch.mv(a, torch.ones(3)).sum().backward(), a.grad)[1])(
         torch.tensor(arr(2, 3), requires_grad=True)),
-    "baddbmm_grad": lambda torch: (lambda a: (torch.baddbmm(torch.zeros(1, 2, 2), a,
-                                                            a.transpose(1, 2)).sum().backward(), a.grad)[1])(
+    "baddbmm_grad": lambda torch: (lambda a: (torch.baddbmm(torch.zeros(1, 2, 2), a, a.transpose(1, 2)).sum().backward(), a.grad)[1])(
         torch.tensor(arr(1, 2, 3), requires_grad=True)),
 })
 

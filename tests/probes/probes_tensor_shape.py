@@ -78,8 +78,7 @@ probes("shape", {
     "concat": lambda torch: torch.concat([torch.ones(1), torch.zeros(2)]),
     "concatenate": lambda torch: torch.concatenate([torch.ones(1), torch.zeros(2)]),
     "cat_idx_next": lambda torch: (
-        torch.cat((torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long)),
-                  dim=1)),
+        torch.cat((torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long)), dim=1)),
     "stack": lambda torch: torch.stack([torch.ones(2), torch.zeros(2)]),
     "stack_dim1": lambda torch: torch.stack([torch.ones(2), torch.zeros(2)], dim=1),
     "hstack": lambda torch: torch.hstack([torch.ones(2), torch.zeros(1)]),
@@ -134,11 +133,9 @@ probes("index", {
     "scatter_src": lambda torch: (
         torch.zeros(3).scatter(0, torch.tensor([2, 0]), torch.tensor([5.0, 6.0]))),
     "scatter_add": lambda torch: (
-        torch.scatter_add(torch.zeros(3), 0, torch.tensor([0, 2, 0]), torch.tensor([1.0, 2.0,
-                                                                                    3.0]))),
+        torch.scatter_add(torch.zeros(3), 0, torch.tensor([0, 2, 0]), torch.tensor([1.0, 2.0, 3.0]))),
     "scatter_reduce": lambda torch: (
-        torch.zeros(2).scatter_reduce(0, torch.tensor([0, 0, 1]), torch.tensor([1.0, 4.0, 2.0]),
-                                      reduce="amax")),
+        torch.zeros(2).scatter_reduce(0, torch.tensor([0, 0, 1]), torch.tensor([1.0, 4.0, 2.0]), reduce="amax")),
     "index_add": lambda torch: (
         torch.zeros(3).index_add(0, torch.tensor([1, 1]), torch.tensor([1.0, 2.0]))),
     "index_put": lambda torch: torch.zeros(3).index_put((torch.tensor([0, 2]),), torch.tensor(1.0)),
@@ -194,6 +191,5 @@ probes("shape_grad", {
     "einsum_transpose": lambda torch: _g(torch, lambda x: torch.einsum("ij->ji", x)),
     "where_mask": lambda torch: _g(torch, lambda x: x.where(x > 0, torch.zeros(()))),
     "masked_fill_inf_softmax": lambda torch: (
-        _g(torch, lambda x: torch.softmax(x.masked_fill(torch.ones(3, 4).tril() == 0,
-                                                        float("-inf")), -1))),
+        _g(torch, lambda x: torch.softmax(x.masked_fill(torch.ones(3, 4).tril() == 0, float("-inf")), -1))),
 })
