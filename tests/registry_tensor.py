@@ -294,3 +294,5 @@ case("index_put", lambda a, v: a.index_put((_d(np.array([0, 2])), _d(np.array([1
      lambda a, v: a.index_put((_t(np.array([0, 2])), _t(np.array([1, 3]))), v), N(3, 4), N(2))
 case("index_put[accumulate]", lambda a, v: descend.index_put(a, (_d(np.array([0, 0, 2])),), v, accumulate=True),
      lambda a, v: _torch().index_put(a, (_t(np.array([0, 0, 2])),), v, accumulate=True), N(3, 4, layout="t"), N(4))
+case("masked_scatter", lambda a, s: a.masked_scatter(_d(_msk), s), lambda a, s: a.masked_scatter(_t(_msk), s),
+     N(3, 4, layout="t"), N(13))

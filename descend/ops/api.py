@@ -136,12 +136,27 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 # ---- reductions and the softmax family -----------------------------------------------------------------
 
-def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
+        keepdims: bool | None = None) -> Tensor:
+    """Sum over dims (all if None); `axis`/`keepdims` are NumPy's spellings, which PyTorch accepts too."""
+    if dtype is not None or axis is not None or keepdims is not None:
+        input, dim, keepdim = _numpy_style(input, dim, keepdim, dtype, axis, keepdims)
     return _rd.Sum.apply(input, dim=dim, keepdim=keepdim)
 
 
-def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Mean over dims (all if None) of a floating tensor (or of input cast to `dtype`)."""
+    if dtype is not None or axis is not None or keepdims is not None:
+        input, dim, keepdim = _numpy_style(input, dim, keepdim, dtype, axis, keepdims)
     return _rd.Mean.apply(input, dim=dim, keepdim=keepdim)
+
+
+def _numpy_style(input: Tensor, dim: Any, keepdim: bool, dtype: Any, axis: Any, keepdims: Any) -> tuple:
+    """input cast to dtype, and the dim and keepdim that axis= and keepdims= spell."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return input, dim if axis is None else axis, keepdim if keepdims is None else bool(keepdims)
 
 
 def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
@@ -436,7 +451,7 @@ from descend.ops.matmul import (addbmm, addmm, addmv, addr, baddbmm, bmm, dot, e
                                 matrix_power, mm, mv, outer, tensordot, vdot)
 from descend.ops.discrete import (bincount, bucketize, histc, isin, searchsorted, unique,  # noqa: E402
                                   unique_consecutive)
-from descend.ops.indexing import index_add, index_copy, index_fill, index_put  # noqa: E402
+from descend.ops.indexing import index_add, index_copy, index_fill, index_put, masked_scatter  # noqa: E402
 from descend.ops.linalg_ops import cdist, kron, trace  # noqa: E402
 from descend.ops.pointwise import (copysign, deg2rad, fmax, fmin, logaddexp, logaddexp2,  # noqa: E402
                                    rad2deg)
@@ -498,5 +513,5 @@ std_mean topk var_mean
 bincount bucketize histc isin searchsorted unique unique_consecutive index_add index_copy index_fill index_put
 cdist kron trace copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma rsub
 broadcast_shapes broadcast_tensors broadcast_to cartesian_prod diag_embed cummax cummin diff logcumsumexp
-nanmedian logspace randint_like Size numel
+nanmedian logspace randint_like Size numel masked_scatter
 """.split()

@@ -390,3 +390,19 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
     """A copy of input with values at input[indices] (a tuple of index tensors), or added there."""
     index = tuple(raw(i) for i in indices)
     return IndexPut.apply(input, values, index=index, accumulate=accumulate)
+
+
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """A copy of input with source's leading elements written, in order, where mask (broadcast) is True."""
+    m = raw(mask)
+    if getattr(m, "dtype", None) != np.bool_:
+        raise OpError(f"masked_scatter: mask must be a bool tensor, got dtype {getattr(m, 'dtype', type(m))}")
+    shape = np.broadcast_shapes(input.shape, m.shape)
+    full = get_array_module(m).broadcast_to(m, shape)
+    where = get_array_module(m).nonzero(full)
+    count = len(where[0]) if where else 0
+    if count > source.numel():
+        raise OpError(f"masked_scatter: mask selects {count} elements but source has only {source.numel()}")
+    src = input if input.shape == shape else input.expand(*shape)
+    values = GetItem.apply(source.reshape(-1), index=slice(0, count))
+    return IndexPut.apply(src, values, index=where)

@@ -38,12 +38,12 @@ all any aminmax argsort count_nonzero cumprod cumsum kthvalue median nanmean nan
 multinomial bernoulli
 unique unique_consecutive bincount histc isin index_add index_copy index_fill index_put kron trace
 copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma broadcast_to diag_embed
-cummax cummin diff logcumsumexp nanmedian
+cummax cummin diff logcumsumexp nanmedian masked_scatter
 """.split()
 
 # tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
 # memory_format=) or PyTorch's stricter semantics (view raises where strides forbid it): the full versions win.
-OVERRIDES = "add sub div clamp clip clone contiguous view".split()
+OVERRIDES = "add sub div clamp clip clone contiguous view sum mean".split()
 
 
 def _repeat(self: Tensor, *sizes: Any) -> Tensor:
@@ -99,6 +99,14 @@ def _data_ptr(self: Tensor) -> int:
     return int(a.__array_interface__["data"][0]) if hasattr(a, "__array_interface__") else int(a.data.ptr)
 
 
+def _index(self: Tensor) -> int:
+    """A one-element integer tensor used as a Python index (`classes[label]`), as in PyTorch."""
+    if self._data.dtype.kind not in "iub" or self._data.size != 1:
+        raise TypeError(f"only integer tensors of a single element can be converted to an index, got shape "
+                        f"{self.shape} dtype {self.dtype}")
+    return int(self._data.reshape(()))
+
+
 def _bind_all() -> None:
     ns = vars(api)
     bind(METHODS, ns)
@@ -116,7 +124,7 @@ def _bind_all() -> None:
         "__rand__": _reflected(_lg.bitwise_and), "__ror__": _reflected(_lg.bitwise_or),
         "__lshift__": _lg.bitwise_left_shift, "__rshift__": _lg.bitwise_right_shift,
         "__pos__": api.positive, "__format__": _format,
-        "nelement": Tensor.numel, "stride": _stride, "data_ptr": _data_ptr,
+        "nelement": Tensor.numel, "stride": _stride, "data_ptr": _data_ptr, "__index__": _index,
     }
     for name, fn in extra.items():
         if fn is not None and name not in Tensor.__dict__:

@@ -94,8 +94,9 @@ class AMax(Function):
         xp = get_array_module(a)
         self.axes = _axes(dim, a.ndim, "amax" if sign > 0 else "amin")
         self.shape, self.keepdim = a.shape, keepdim
-        if a.size == 0:
-            raise OpError(f"{'max' if sign > 0 else 'min'}: cannot reduce an empty tensor {a.shape}")
+        if a.size == 0 and (self.axes is None or any(a.shape[i] == 0 for i in self.axes)):
+            raise OpError(f"{'max' if sign > 0 else 'min'}: cannot reduce an empty tensor {a.shape} over "
+                          f"{'all dims' if self.axes is None else f'dims {self.axes}'}")
         self.small = (a.ndim > 1 and self.axes is not None and len(self.axes) == 1
                       and a.shape[self.axes[0]] <= _SMALL_AXIS)
         if self.small:
