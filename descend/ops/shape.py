@@ -257,9 +257,9 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None
     return IndexSelect.apply(src if src.ndim else src.reshape(1), Tensor(index.astype(np.int64)), dim=d)
 
 
-def flip(input: Tensor, *dims: Any) -> Tensor:
-    """Reverse the order of elements along the given dims (a tuple, or several ints)."""
-    dims = _shape_arg(dims)
+def flip(input: Tensor, *dims_args: Any, dims: Any = None) -> Tensor:
+    """Reverse the order of elements along the given dims (a tuple, several ints, or dims=)."""
+    dims = _shape_arg(dims_args) if dims is None else ((dims,) if isinstance(dims, int) else tuple(dims))
     return Flip.apply(input, dims=tuple(dim_index(d, input.ndim, "flip") for d in dims))
 
 
