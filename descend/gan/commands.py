@@ -39,11 +39,17 @@ def _gan_parser(sub: Any) -> None:
     p.add_argument("--lr-g", type=float, help="generator learning rate (Adam)")
     p.add_argument("--lr-d", type=float, help="discriminator learning rate (Adam)")
     p.add_argument("--beta1", type=float, help="Adam's beta1 for both networks (default 0.5)")
+    p.add_argument("--beta2", type=float, help="Adam's beta2 for both networks (default 0.999; 0.9 with wgan-gp)")
     p.add_argument("--lr-decay", help="linear (both rates fall linearly to 0 at the end; default on 2-D data) "
                                        "or none (default on images)")
-    p.add_argument("--loss", help="non_saturating (default) or minimax")
+    p.add_argument("--loss", help="non_saturating (default), minimax, or wgan-gp (a critic with a gradient "
+                                   "penalty, Gulrajani et al. 2017)")
+    p.add_argument("--gp-weight", type=float, help="wgan-gp: weight of the gradient penalty (default 10)")
+    p.add_argument("--r1", type=float, metavar="GAMMA", help="R1 penalty (GAMMA/2)·E|grad D(real)|² on the "
+                                                            "discriminator, Mescheder et al. 2018 (default 0: off)")
     p.add_argument("--label-smoothing", type=float, help="one-sided: real targets become 1 - s (default 0)")
-    p.add_argument("--d-steps", type=int, help="discriminator updates per generator update (default 1)")
+    p.add_argument("--d-steps", type=int, help="discriminator updates per generator update (default 1; "
+                                                "5 with wgan-gp)")
     p.add_argument("--pack", type=int, help="samples the discriminator judges jointly, PacGAN (default 1)")
     p.add_argument("--noise-dim", type=int, help="latent dimension (default 2 on 2-D data, 32 on images)")
     p.add_argument("--arch", help="protocol (2-D data), mlp or conv (images; default mlp)")

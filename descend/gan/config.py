@@ -16,7 +16,7 @@ from descend.train.config import UsageError
 
 MIXTURES = ("ring8", "grid25")
 IMAGES = ("mnist1d", "fashion-mnist")
-LOSSES = ("non_saturating", "minimax")
+LOSSES = ("non_saturating", "minimax", "wgan-gp")
 ARCHS = ("protocol", "mlp", "conv")
 
 
@@ -66,14 +66,16 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "noise_dim": (int, None, _positive, "--noise-dim"),
         "loss": (str, "non_saturating", _one_of(*LOSSES), "--loss"),
         "label_smoothing": (float, 0.0, _fraction, "--label-smoothing"),
-        "d_steps": (int, 1, _positive, "--d-steps"),
+        "d_steps": (int, None, _positive, "--d-steps"),
         "pack": (int, 1, _positive, "--pack"),
+        "gp_weight": (float, 10.0, _non_negative, "--gp-weight"),
+        "r1": (float, 0.0, _non_negative, "--r1"),
     },
     "optim": {
         "lr_g": (float, None, _positive, "--lr-g"),
         "lr_d": (float, None, _positive, "--lr-d"),
         "beta1": (float, 0.5, _beta, "--beta1"),
-        "beta2": (float, 0.999, _beta, None),
+        "beta2": (float, None, _beta, "--beta2"),
         "lr_decay": (str, None, _one_of("none", "linear"), "--lr-decay"),
     },
     "train": {
@@ -177,6 +179,18 @@ def resolve(cfg: dict) -> dict:
         if cfg[section][key] is None:
             cfg[section][key] = value
     g, t = cfg["gan"], cfg["train"]
+    wgan = g["loss"] == "wgan-gp"
+    # WGAN-GP (Gulrajani et al., 2017): 5 critic updates per generator update and Adam's beta2 0.9, as in the
+    # authors' toy-data code (beta1 0.5 there, our default too; their Algorithm 1 has beta1 0).
+    if g["d_steps"] is None:
+        g["d_steps"] = 5 if wgan else 1
+    if cfg["optim"]["beta2"] is None:
+        cfg["optim"]["beta2"] = 0.9 if wgan else 0.999
+    if wgan and g["r1"]:
+        raise UsageError(f"--r1 {g['r1']}: wgan-gp has its own gradient penalty (--gp-weight); R1 is for the "
+                         f"non_saturating and minimax losses")
+    if wgan and g["label_smoothing"]:
+        raise UsageError(f"--label-smoothing {g['label_smoothing']}: wgan-gp's critic has no labels to smooth")
     if not t["judge_epochs"]:
         # The image classifier's budget: the MNIST-1D CNN needs ~30 epochs of 4,000 signals, the
         # Fashion-MNIST MLP 3 of 60,000 images; mixtures have no classifier (0).

@@ -184,7 +184,13 @@ _COLLAPSE_ADVICE = ("let the discriminator judge samples jointly (--pack 2), low
 
 
 def discriminator_overpowers(records: list[dict], s: Setting, found: dict) -> Diagnosis | None:
-    """D(real) near 1 and D(fake) near 0 in every recent record while the generator's loss climbs."""
+    """D(real) near 1 and D(fake) near 0 in every recent record while the generator's loss climbs.
+
+    Not for wgan-gp: its critic's outputs are unbounded scores, not probabilities, and a critic kept
+    1-Lipschitz by its penalty still gives the generator a gradient however far apart it holds the two sets.
+    """
+    if s.loss == "wgan-gp":
+        return None
     logs = [r for r in records if "d_real" in r and r["step"] >= WARMUP * s.total_steps]
     if len(logs) < D_RECORDS:
         return None

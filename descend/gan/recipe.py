@@ -88,7 +88,8 @@ def build_gan(cfg: dict, data: Data) -> GAN:
     betas = (o["beta1"], o["beta2"])
     return GAN(generator, discriminator, optim.Adam(generator.parameters(), lr=o["lr_g"], betas=betas),
                optim.Adam(discriminator.parameters(), lr=o["lr_d"], betas=betas), g["noise_dim"],
-               loss=g["loss"], label_smoothing=g["label_smoothing"], d_steps=g["d_steps"], pack=g["pack"])
+               loss=g["loss"], label_smoothing=g["label_smoothing"], d_steps=g["d_steps"], pack=g["pack"],
+               gp_weight=g["gp_weight"], r1=g["r1"])
 
 
 def check(cfg: dict, data: Data) -> None:

@@ -8,10 +8,12 @@ import numpy as np
 
 import descend.functional as F
 from descend import backend
+from descend.autograd import grad
 from descend.nn import Module
+from descend.nn.normalization import _BatchNorm
 from descend.tensor import Tensor, no_grad
 
-LOSSES = ("non_saturating", "minimax")
+LOSSES = ("non_saturating", "minimax", "wgan-gp")
 
 
 class GAN:
@@ -20,23 +22,38 @@ class GAN:
     `loss`: "non_saturating" (G maximises log D(G(z)), Goodfellow et al.'s practical choice) or "minimax"
     (G minimises log(1 - D(G(z))), the original objective, whose gradient vanishes while D wins).
     `label_smoothing`: one-sided — real targets become 1 - s, fake targets stay 0 (Salimans et al., 2016).
+    "wgan-gp" (Gulrajani et al., 2017): the discriminator is a critic with unbounded outputs, trained on
+    D(fake) - D(real) + gp_weight·(‖∇D(x̂)‖₂ - 1)² at x̂ = εx + (1-ε)G(z), ε ~ U[0, 1] per sample; the
+    generator minimises -D(G(z)). `r1` (Mescheder et al., 2018): (r1/2)·E‖∇D(x_real)‖² added to the
+    discriminator's loss (logit outputs; not with wgan-gp, which has its own penalty).
     `d_steps`: discriminator updates per generator update. `pack`: samples the discriminator judges jointly
-    (PacGAN); its input width must be `pack` times a sample's size.
+    (PacGAN); its input width must be `pack` times a sample's size, and penalties take the gradient norm per
+    discriminator input (a pack).
     """
 
     def __init__(self, generator: Module, discriminator: Module, g_optimizer: Any, d_optimizer: Any,
                  noise_dim: int, *, loss: str = "non_saturating", label_smoothing: float = 0.0,
-                 d_steps: int = 1, pack: int = 1) -> None:
+                 d_steps: int = 1, pack: int = 1, gp_weight: float = 10.0, r1: float = 0.0) -> None:
         if loss not in LOSSES:
             raise ValueError(f"GAN: loss must be one of {LOSSES}, got {loss!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"GAN: label_smoothing must be in [0, 1), got {label_smoothing}")
         if d_steps < 1 or pack < 1:
             raise ValueError(f"GAN: d_steps and pack must be >= 1, got d_steps={d_steps}, pack={pack}")
+        if gp_weight < 0 or r1 < 0:
+            raise ValueError(f"GAN: gp_weight and r1 must be >= 0, got gp_weight={gp_weight}, r1={r1}")
+        if loss == "wgan-gp" and (r1 or label_smoothing):
+            raise ValueError("GAN: loss 'wgan-gp' has its own gradient penalty and no labels; "
+                             f"got r1={r1}, label_smoothing={label_smoothing}")
+        if (loss == "wgan-gp" or r1) and any(isinstance(m, _BatchNorm) for m in discriminator.modules()):
+            # The penalty is a per-sample gradient norm; batch statistics would mix the samples' gradients.
+            raise ValueError("GAN: a gradient penalty needs a discriminator without BatchNorm "
+                             "(Gulrajani et al. 2017 use layer normalisation or none)")
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.noise_dim, self.loss, self.label_smoothing = noise_dim, loss, label_smoothing
         self.d_steps, self.pack = d_steps, pack
+        self.gp_weight, self.r1 = gp_weight, r1
 
     def noise(self, n: int) -> Tensor:
         """Standard normal latent vectors from the global generator."""
@@ -48,22 +65,59 @@ class GAN:
         return self.discriminator(x.reshape(x.shape[0] // self.pack, -1))
 
     def d_step(self, real: Tensor) -> dict:
-        """One discriminator update on a real batch and as many fresh fakes."""
+        """One discriminator update on a real batch and as many fresh fakes.
+
+        Random draws, in order, from the global generator: the fakes' noise, then (wgan-gp) the ε of x̂.
+        """
         n = real.shape[0] - real.shape[0] % self.pack
         if n == 0:
             raise ValueError(f"GAN.d_step: a batch of {real.shape[0]} cannot be packed in groups of {self.pack}")
+        real = real[:n]
         with no_grad():
             fake = self.generator(self.noise(n))
-        real_logits, fake_logits = self._judge(real[:n]), self._judge(fake)
+        if self.loss == "wgan-gp":
+            loss, logs = self._critic_loss(real, fake)
+        else:
+            loss, logs = self._classifier_loss(real, fake)
+        self.d_optimizer.zero_grad()
+        loss.backward()
+        self.d_optimizer.step()
+        return {"d_loss": loss.item(), **logs}
+
+    def _classifier_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict]:
+        """Binary cross-entropy of real vs fake logits, plus the R1 penalty on the real samples if asked."""
+        if self.r1:
+            real = real.detach().requires_grad_(True)
+        real_logits, fake_logits = self._judge(real), self._judge(fake)
         ones = np.full(real_logits.shape, 1.0 - self.label_smoothing, dtype=real_logits.dtype)
         zeros = np.zeros(fake_logits.shape, dtype=fake_logits.dtype)
         loss = (F.binary_cross_entropy_with_logits(real_logits, Tensor(ones))
                 + F.binary_cross_entropy_with_logits(fake_logits, Tensor(zeros)))
-        self.d_optimizer.zero_grad()
-        loss.backward()
-        self.d_optimizer.step()
-        return {"d_loss": loss.item(), "d_real": float(_sigmoid(real_logits._data).mean()),
+        logs = {"d_real": float(_sigmoid(real_logits._data).mean()),
                 "d_fake": float(_sigmoid(fake_logits._data).mean())}
+        if self.r1:
+            g, = grad(real_logits.sum(), real, create_graph=True)
+            penalty = self._per_input(g * g).mean()
+            loss = loss + 0.5 * self.r1 * penalty
+            logs["r1"] = penalty.item()
+        return loss, logs
+
+    def _critic_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict]:
+        """WGAN-GP's critic loss: E D(fake) - E D(real) + gp_weight·E(‖∇D(x̂)‖₂ - 1)²."""
+        real_out, fake_out = self._judge(real), self._judge(fake)
+        shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+        eps = Tensor(backend.xp.asarray(backend.rng().random(shape).astype(real.dtype)))
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+        g, = grad(self._judge(x_hat).sum(), x_hat, create_graph=True)
+        penalty = ((self._per_input(g * g).sqrt() - 1) ** 2).mean()
+        gap = real_out.mean() - fake_out.mean()
+        loss = -gap + self.gp_weight * penalty
+        return loss, {"d_real": float(real_out._data.mean()), "d_fake": float(fake_out._data.mean()),
+                      "wdist": gap.item(), "gp": penalty.item()}
+
+    def _per_input(self, sq: Tensor) -> Tensor:
+        """Squared gradient entries summed per discriminator input (one pack of samples): shape (n / pack,)."""
+        return sq.reshape(sq.shape[0] // self.pack, -1).sum(1)
 
     def g_step(self, n: int) -> dict:
         """One generator update on `n` fresh samples; the discriminator is held fixed."""
@@ -71,7 +125,9 @@ class GAN:
         self.discriminator.requires_grad_(False)  # no wasted gradients for D's weights
         try:
             logits = self._judge(self.generator(self.noise(n)))
-            if self.loss == "non_saturating":
+            if self.loss == "wgan-gp":
+                loss = -logits.mean()
+            elif self.loss == "non_saturating":
                 loss = F.binary_cross_entropy_with_logits(logits, Tensor(np.ones(logits.shape, logits.dtype)))
             else:
                 loss = -F.binary_cross_entropy_with_logits(logits, Tensor(np.zeros(logits.shape, logits.dtype)))
