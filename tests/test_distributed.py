@@ -426,3 +426,16 @@ def test_single_process_ddp_is_the_module() -> None:
     np.testing.assert_array_equal(model.weight.grad.numpy(), np.full((2, 3), 4, dtype=np.float32))
     assert net.allreduce_calls == 0
     assert list(net.state_dict()) == ["module.weight", "module.bias"]  # PyTorch's keys
+
+
+def test_dataloader_with_distributed_sampler_batches_each_ranks_shard() -> None:
+    from descend.data import DataLoader, TensorDataset
+    from descend.distributed import DistributedSampler
+
+    ds = TensorDataset(np.arange(10))
+    batches = []
+    for rank in range(3):
+        sampler = DistributedSampler(ds, num_replicas=3, rank=rank, shuffle=False)
+        batches.append([b[0].tolist() for b in DataLoader(ds, batch_size=2, sampler=sampler)])
+    # PyTorch's layout: ranks stride through 0..9 padded with 0, 1 to 12 indices
+    assert batches == [[[0, 3], [6, 9]], [[1, 4], [7, 0]], [[2, 5], [8, 1]]]
