@@ -269,3 +269,50 @@ def test_polynomial_reaches_zero_and_stays():
         s.step()
     assert seen == pytest.approx([0.2, 0.15, 0.1, 0.05, 0.0, 0.0])
     assert math.isclose(dsched.ConstantLR(optim.SGD(d_params(), lr=1.0), 0.5, 2).lr_at(2)[0], 1.0)
+
+
+@pytest.mark.parametrize("name", ["WarmRestarts", "Chained", "MultiplicativeLR", "PolynomialLR"])
+def test_scheduler_state_dict_resumes(name):
+    """A scheduler rebuilt from state_dict() after 13 steps continues with the same lrs."""
+    opt = optim.SGD(d_params(), lr=0.1)
+    sched = SCHEDS[name](dsched, opt)
+    for _ in range(13):
+        opt.step()
+        sched.step()
+    saved = sched.state_dict()
+    expected = []
+    for _ in range(20):
+        opt.step()
+        sched.step()
+        expected.append(opt.param_groups[0]["lr"])
+    opt2 = optim.SGD(d_params(), lr=0.1)
+    sched2 = SCHEDS[name](dsched, opt2)
+    sched2.load_state_dict(saved)
+    got = []
+    for _ in range(20):
+        opt2.step()
+        sched2.step()
+        got.append(opt2.param_groups[0]["lr"])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_lbfgs_state_dict_resumes():
+    def closure_for(opt, params):
+        def closure():
+            opt.zero_grad()
+            loss = d_loss(params, 0)
+            loss.backward()
+            return loss
+        return closure
+
+    dp = d_params()
+    opt = optim.LBFGS(dp, max_iter=3, history_size=4)
+    for _ in range(3):
+        opt.step(closure_for(opt, dp))
+    dp2 = [descend.tensor(p.detach().numpy(), dtype=np.float64, requires_grad=True) for p in dp]
+    opt2 = optim.LBFGS(dp2, max_iter=3, history_size=4)
+    opt2.load_state_dict(opt.state_dict())
+    for _ in range(3):
+        opt.step(closure_for(opt, dp))
+        opt2.step(closure_for(opt2, dp2))
+    assert_close(dp2, [p.detach() for p in dp], rtol=1e-12, atol=1e-14)
