@@ -352,7 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from descend import distributed
 
-    distributed.init()  # joins the MPI job under mpirun -n N (N > 1); nothing otherwise
+    try:
+        distributed.init()  # joins the MPI job under mpirun -n N (N > 1); nothing otherwise
+    except distributed.DistributedError as e:
+        sys.stderr.write(f"descend: error: {e}\n")
+        return EXIT_USAGE
     p = parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

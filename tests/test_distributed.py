@@ -439,3 +439,26 @@ def test_dataloader_with_distributed_sampler_batches_each_ranks_shard() -> None:
         batches.append([b[0].tolist() for b in DataLoader(ds, batch_size=2, sampler=sampler)])
     # PyTorch's layout: ranks stride through 0..9 padded with 0, 1 to 12 indices
     assert batches == [[[0, 3], [6, 9]], [[1, 4], [7, 0]], [[2, 5], [8, 1]]]
+
+
+def test_without_mpi4py_descend_runs_single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now fails
+    from descend import distributed
+
+    assert not distributed.is_available()
+    assert distributed.init() == 1 and distributed.rank() == 0 and not distributed.is_initialized()
+    x = np.ones(3, dtype=np.float32)
+    assert distributed.all_reduce(x) is x and distributed.sum_floats([1.0, 2.0]) == [1.0, 2.0]
+
+
+def test_under_mpirun_without_mpi4py_the_cli_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    from descend.cli import main
+
+    assert main(["train", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "launched under MPI but mpi4py cannot be imported" in err and "pip install 'descend[mpi]'" in err
