@@ -121,27 +121,36 @@ class LSTMRecurrence(Function):
         xp = get_array_module(gi, h0, c0, w_hh)
         steps, n_batch, h4 = gi.shape
         hid = h4 // 4
-        gib = gi if b_hh is None else gi + b_hh  # b_hh is constant over time: add it once
-        out = xp.empty((steps + 1, n_batch, hid), dtype=gi.dtype)
-        gates = xp.empty((steps, n_batch, h4), dtype=gi.dtype)  # i, f, g, o after their activations
-        cells = xp.empty((steps, n_batch, hid), dtype=gi.dtype)
+        dt = gi.dtype
+        # All four activations in one tanh per step: σ(z) = ½ + ½·tanh(z/2), so the i, f, o columns are
+        # halved before (folded into W_hh and the inputs, once) and mapped by ½t + ½ after; g keeps tanh(z).
+        half = np.full(h4, 0.5, dtype=dt)
+        half[2 * hid:3 * hid] = 1
+        shift = np.full(h4, 0.5, dtype=dt)
+        shift[2 * hid:3 * hid] = 0
+        half, shift = xp.asarray(half), xp.asarray(shift)
+        gib = (gi if b_hh is None else gi + b_hh) * half
+        w_t = (w_hh * half[:, None]).T
+        out = xp.empty((steps + 1, n_batch, hid), dtype=dt)
+        gates = xp.empty((steps, n_batch, h4), dtype=dt)  # i, f, g, o after their activations
+        cells = xp.empty((steps, n_batch, hid), dtype=dt)
         tanh_c = xp.empty_like(cells)
-        w_t = w_hh.T
+        ig = xp.empty((n_batch, hid), dtype=dt)
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         h, c = h0, c0
-        with np.errstate(over="ignore"):
-            for t in order:
-                gt, ct, tc = gates[t], cells[t], tanh_c[t]
-                xp.matmul(h, w_t, out=gt)
-                gt += gib[t]
-                _sigmoid_(gt[:, :2 * hid])
-                xp.tanh(gt[:, 2 * hid:3 * hid], out=gt[:, 2 * hid:3 * hid])
-                _sigmoid_(gt[:, 3 * hid:])
-                xp.multiply(gt[:, hid:2 * hid], c, out=ct)
-                ct += gt[:, :hid] * gt[:, 2 * hid:3 * hid]
-                xp.tanh(ct, out=tc)
-                xp.multiply(gt[:, 3 * hid:], tc, out=out[t])
-                h, c = out[t], ct
+        for t in order:
+            gt, ct, tc = gates[t], cells[t], tanh_c[t]
+            xp.matmul(h, w_t, out=gt)
+            gt += gib[t]
+            xp.tanh(gt, out=gt)
+            gt *= half
+            gt += shift
+            xp.multiply(gt[:, hid:2 * hid], c, out=ct)
+            xp.multiply(gt[:, :hid], gt[:, 2 * hid:3 * hid], out=ig)
+            ct += ig
+            xp.tanh(ct, out=tc)
+            xp.multiply(gt[:, 3 * hid:], tc, out=out[t])
+            h, c = out[t], ct
         out[steps] = c
         self.out, self.gates, self.cells, self.tanh_c = out, gates, cells, tanh_c
         self.h0, self.c0, self.w_hh, self.reverse = h0, c0, w_hh, reverse
@@ -164,23 +173,24 @@ class LSTMRecurrence(Function):
         # Local derivatives that do not depend on the incoming gradient, for all steps at once.
         a_c = o * (1 - tc * tc)          # dh -> dc
         a_o = tc * o * (1 - o)           # dh -> d(pre-σ o)
-        a_i = gg * i * (1 - i)           # dc -> d(pre-σ i)
-        a_f = c_prev * f * (1 - f)       # dc -> d(pre-σ f)
-        a_g = i * (1 - gg * gg)          # dc -> d(pre-tanh g)
+        a_ifg = xp.empty((steps, n_batch, 3, hid), dtype=g.dtype)  # dc -> d(pre-activation i, f, g)
+        a_ifg[:, :, 0] = gg * i * (1 - i)
+        a_ifg[:, :, 1] = c_prev * f * (1 - f)
+        a_ifg[:, :, 2] = i * (1 - gg * gg)
         dgates = xp.empty((steps, n_batch, 4 * hid), dtype=g.dtype)
         dh = xp.zeros((n_batch, hid), dtype=g.dtype)
         dc = g[steps].copy()
+        tmp = xp.empty_like(dh)
         order = range(steps) if self.reverse else range(steps - 1, -1, -1)
         for t in order:
             dh += g[t]
             d = dgates[t]
-            dc += dh * a_c[t]
-            xp.multiply(dc, a_i[t], out=d[:, :hid])
-            xp.multiply(dc, a_f[t], out=d[:, hid:2 * hid])
-            xp.multiply(dc, a_g[t], out=d[:, 2 * hid:3 * hid])
+            xp.multiply(dh, a_c[t], out=tmp)
+            dc += tmp
+            xp.multiply(dc[:, None, :], a_ifg[t], out=d[:, :3 * hid].reshape(n_batch, 3, hid))
             xp.multiply(dh, a_o[t], out=d[:, 3 * hid:])
             dc *= f[t]
-            dh = d @ w_hh
+            xp.matmul(d, w_hh, out=dh)
         flat = dgates.reshape(-1, 4 * hid)
         dw_hh = flat.T @ h_prev.reshape(-1, hid) if self.needs_input_grad[3] else None
         db_hh = None
