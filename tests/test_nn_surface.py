@@ -391,6 +391,17 @@ def test_init_functions():
         dnn.init.orthogonal_(descend.empty(3))
 
 
+@pytest.mark.parametrize("fn", [lambda t, g: dnn.init.trunc_normal_(t, generator=g),
+                                lambda t, g: dnn.init.orthogonal_(t, generator=g),
+                                lambda t, g: dnn.init.sparse_(t, 0.5, generator=g)])
+def test_init_generators_make_draws_reproducible(fn):
+    gen = getattr(descend, "Generator", None)
+    make = (lambda: gen().manual_seed(5)) if gen is not None else (lambda: np.random.default_rng(5))
+    a, b = fn(descend.empty(4, 6), make()), fn(descend.empty(4, 6), make())
+    assert np.array_equal(arr(a), arr(b))
+    assert not np.array_equal(arr(a), arr(fn(descend.empty(4, 6), None)))
+
+
 # ---- functional odds and ends ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
