@@ -46,6 +46,7 @@ PROBE_MODULES = [
     "tests.probes.probes_nn_module",
     "tests.probes.probes_nn_losses",
     "tests.probes.probes_optim",
+    "tests.probes.probes_sched",
     "tests.probes.probes_data",
     "tests.probes.probes_save",
     "tests.probes.probes_scripts",

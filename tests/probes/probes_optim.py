@@ -1,4 +1,4 @@
-"""Probes: optimizers (updates, param groups, state dicts, LBFGS closure), schedulers, gradient clipping."""
+"""Probes: optimizers (updates, groups, state dicts, LBFGS closure), gradient clipping."""
 
 import copy
 
@@ -9,7 +9,21 @@ def _param(torch):
     return torch.nn.Parameter(torch.tensor([1.0, -2.0, 3.0]))
 
 
-def _steps(torch, make, n=3, sparse_grad=False):
+def _opt(name, **kw):
+    """A maker of optimizer `name` with keyword arguments kw, for _steps."""
+    return lambda optim, params: getattr(optim, name)(params, **kw)
+
+
+def _sch(name, **kw):
+    """A maker of scheduler `name` with keyword arguments kw, for _lrs."""
+    return lambda lr_scheduler, optimizer: getattr(lr_scheduler, name)(optimizer, **kw)
+
+
+def _sgd(torch, lr=0.3):
+    return torch.optim.SGD([_param(torch)], lr=lr)
+
+
+def _steps(torch, make, n=3):
     """Parameters after n steps of optimizer make(params) on a fixed quadratic-plus-quartic loss."""
     p = _param(torch)
     q = torch.nn.Parameter(torch.tensor([[0.5, -0.5], [0.25, 1.0]]))
@@ -23,48 +37,49 @@ def _steps(torch, make, n=3, sparse_grad=False):
 
 
 probes("optim", {
-    "sgd": lambda torch: _steps(torch, lambda o, ps: o.SGD(ps, lr=0.1)),
-    "sgd_momentum": lambda torch: _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, momentum=0.9)),
+    "sgd": lambda torch: _steps(torch, _opt("SGD", lr=0.1)),
+    "sgd_momentum": lambda torch: _steps(torch, _opt("SGD", lr=0.05, momentum=0.9)),
     "sgd_nesterov": lambda torch: (
-        _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, momentum=0.9, nesterov=True))),
+        _steps(torch, _opt("SGD", lr=0.05, momentum=0.9, nesterov=True))),
     "sgd_dampening": lambda torch: (
-        _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, momentum=0.5, dampening=0.3))),
+        _steps(torch, _opt("SGD", lr=0.05, momentum=0.5, dampening=0.3))),
     "sgd_weight_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, weight_decay=0.1))),
-    "sgd_maximize": lambda torch: _steps(torch, lambda o, ps: o.SGD(ps, lr=0.01, maximize=True)),
-    "sgd_default_lr": lambda torch: _steps(torch, lambda o, ps: o.SGD(ps)),
-    "adam": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=0.1)),
+        _steps(torch, _opt("SGD", lr=0.05, weight_decay=0.1))),
+    "sgd_maximize": lambda torch: _steps(torch, _opt("SGD", lr=0.01, maximize=True)),
+    "sgd_default_lr": lambda torch: _steps(torch, _opt("SGD")),
+    "adam": lambda torch: _steps(torch, _opt("Adam", lr=0.1)),
     "adam_betas_eps": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adam(ps, lr=0.05, betas=(0.5, 0.9), eps=1e-6))),
+        _steps(torch, _opt("Adam", lr=0.05, betas=(0.5, 0.9), eps=1e-6))),
     "adam_weight_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adam(ps, lr=0.05, weight_decay=0.1))),
+        _steps(torch, _opt("Adam", lr=0.05, weight_decay=0.1))),
     "adam_amsgrad": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adam(ps, lr=0.1, amsgrad=True), n=5)),
+        _steps(torch, _opt("Adam", lr=0.1, amsgrad=True), n=5)),
     "adam_foreach_fused_accepted": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adam(ps, lr=0.1, foreach=False, capturable=False))),
-    "adam_fused_false": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=0.1, fused=False)),
-    "adamw": lambda torch: _steps(torch, lambda o, ps: o.AdamW(ps, lr=0.1)),
+        _steps(torch, _opt("Adam", lr=0.1, foreach=False, capturable=False))),
+    "adam_fused_false": lambda torch: _steps(torch, _opt("Adam", lr=0.1, fused=False)),
+    "adamw": lambda torch: _steps(torch, _opt("AdamW", lr=0.1)),
     "adamw_makemore": lambda torch: (
-        _steps(torch, lambda o, ps: o.AdamW(ps, lr=5e-2, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8))),
-    "adagrad": lambda torch: _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1)),
+        _steps(torch, _opt("AdamW", lr=5e-2, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8))),
+    "adagrad": lambda torch: _steps(torch, _opt("Adagrad", lr=0.1)),
     "adagrad_lr_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1, lr_decay=0.1, initial_accumulator_value=0.1))),
-    "rmsprop": lambda torch: _steps(torch, lambda o, ps: o.RMSprop(ps, lr=0.01)),
+        _steps(torch, _opt("Adagrad", lr=0.1, lr_decay=0.1, initial_accumulator_value=0.1))),
+    "rmsprop": lambda torch: _steps(torch, _opt("RMSprop", lr=0.01)),
     "rmsprop_momentum_centered": lambda torch: (
-        _steps(torch, lambda o, ps: o.RMSprop(ps, lr=0.01, momentum=0.5, centered=True))),
-    "adadelta": lambda torch: _steps(torch, lambda o, ps: o.Adadelta(ps, lr=1.0)),
+        _steps(torch, _opt("RMSprop", lr=0.01, momentum=0.5, centered=True))),
+    "adadelta": lambda torch: _steps(torch, _opt("Adadelta", lr=1.0)),
     "adadelta_rho": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adadelta(ps, lr=0.5, rho=0.8, weight_decay=0.01))),
-    "adamax": lambda torch: _steps(torch, lambda o, ps: o.Adamax(ps, lr=0.1)),
-    "nadam": lambda torch: _steps(torch, lambda o, ps: o.NAdam(ps, lr=0.1)),
+        _steps(torch, _opt("Adadelta", lr=0.5, rho=0.8, weight_decay=0.01))),
+    "adamax": lambda torch: _steps(torch, _opt("Adamax", lr=0.1)),
+    "nadam": lambda torch: _steps(torch, _opt("NAdam", lr=0.1)),
     "nadam_decoupled": lambda torch: (
-        _steps(torch, lambda o, ps: o.NAdam(ps, lr=0.1, weight_decay=0.1, decoupled_weight_decay=True))),
-    "radam": lambda torch: _steps(torch, lambda o, ps: o.RAdam(ps, lr=0.1), n=8),
+        _steps(torch, _opt("NAdam", lr=0.1, weight_decay=0.1, decoupled_weight_decay=True))),
+    "radam": lambda torch: _steps(torch, _opt("RAdam", lr=0.1), n=8),
     "radam_decoupled": lambda torch: (
-        _steps(torch, lambda o, ps: o.RAdam(ps, lr=0.1, weight_decay=0.1, decoupled_weight_decay=True), n=7)),
+        _steps(torch, _opt("RAdam", lr=0.1, weight_decay=0.1, decoupled_weight_decay=True), n=7)),
     "param_groups_lr": lambda torch: torch.optim.SGD([_param(torch)], lr=0.1).param_groups[0]["lr"],
     "param_groups_defaults": lambda torch: (
-        sorted(k for k in torch.optim.SGD([_param(torch)], lr=0.1).param_groups[0] if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "params"))),
+        sorted(k for k in _sgd(torch).param_groups[0]
+               if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "params"))),
     "adam_group_betas": lambda torch: torch.optim.Adam([_param(torch)]).param_groups[0]["betas"],
     "defaults": lambda torch: torch.optim.Adam([_param(torch)], lr=0.01).defaults["lr"],
     "per_group_lr": lambda torch: _per_group(torch),
@@ -84,7 +99,8 @@ probes("optim", {
     "params_generator_accepted": lambda torch: (
         len(torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1).param_groups[0]["params"])),
     "named_parameters_list_of_dicts": lambda torch: [len(g["params"]) for g in torch.optim.SGD(
-        [{"params": torch.nn.Linear(2, 2).parameters()}, {"params": [_param(torch)], "lr": 0.5}], lr=0.1).param_groups],
+        [{"params": torch.nn.Linear(2, 2).parameters()}, {"params": [_param(torch)], "lr": 0.5}],
+        lr=0.1).param_groups],
 })
 
 
@@ -147,7 +163,8 @@ def _state_structure(torch):
     (a * b).sum().backward()
     opt.step()
     sd = opt.state_dict()
-    return list(sd), sorted(sd["state"]), sorted(sd["state"][0]), sd["param_groups"][0]["params"], sd["state"][0]["step"]
+    state, groups = sd["state"], sd["param_groups"]
+    return list(sd), sorted(state), sorted(state[0]), groups[0]["params"], state[0]["step"]
 
 
 def _state_values(torch):
@@ -240,98 +257,6 @@ def regression_with_optimizer(torch):
     return fc.weight.view(-1), fc.bias.item(), loss.item()
 
 
-# ---- schedulers ----
-
-def _lrs(torch, make, n=8, lr=0.1, opt="SGD"):
-    p = _param(torch)
-    optimizer = getattr(torch.optim, opt)([p], lr=lr)
-    sched = make(torch.optim.lr_scheduler, optimizer)
-    lrs = []
-    for _ in range(n):
-        optimizer.step()
-        sched.step()
-        lrs.append(optimizer.param_groups[0]["lr"])
-    return lrs, sched.get_last_lr()
-
-
-probes("sched", {
-    "step_lr": lambda torch: _lrs(torch, lambda s, o: s.StepLR(o, step_size=3, gamma=0.5)),
-    "multistep_lr": lambda torch: (
-        _lrs(torch, lambda s, o: s.MultiStepLR(o, milestones=[2, 5], gamma=0.1))),
-    "exponential_lr": lambda torch: _lrs(torch, lambda s, o: s.ExponentialLR(o, gamma=0.9)),
-    "cosine_annealing": lambda torch: (
-        _lrs(torch, lambda s, o: s.CosineAnnealingLR(o, T_max=5, eta_min=0.01))),
-    "cosine_warm_restarts": lambda torch: (
-        _lrs(torch, lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001), n=12)),
-    "constant_lr": lambda torch: (
-        _lrs(torch, lambda s, o: s.ConstantLR(o, factor=0.5, total_iters=3))),
-    "linear_lr": lambda torch: (
-        _lrs(torch, lambda s, o: s.LinearLR(o, start_factor=0.25, total_iters=4))),
-    "polynomial_lr": lambda torch: (
-        _lrs(torch, lambda s, o: s.PolynomialLR(o, total_iters=5, power=2.0))),
-    "lambda_lr": lambda torch: (
-        _lrs(torch, lambda s, o: s.LambdaLR(o, lr_lambda=lambda e: 1 / (e + 1)))),
-    "multiplicative_lr": lambda torch: (
-        _lrs(torch, lambda s, o: s.MultiplicativeLR(o, lr_lambda=lambda e: 0.8))),
-    "one_cycle": lambda torch: (
-        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=10), n=9)),
-    "cyclic": lambda torch: (
-        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3))),
-    "chained": lambda torch: (
-        _lrs(torch, lambda s, o: s.ChainedScheduler([s.ConstantLR(o, factor=0.5, total_iters=2), s.ExponentialLR(o, gamma=0.9)]))),
-    "sequential": lambda torch: (
-        _lrs(torch, lambda s, o: s.SequentialLR(o, [s.LinearLR(o, start_factor=0.1, total_iters=3), s.CosineAnnealingLR(o, T_max=5)], milestones=[3]))),
-    "step_lr_adam": lambda torch: (
-        _lrs(torch, lambda s, o: s.StepLR(o, step_size=1, gamma=0.7), opt="Adadelta", lr=1.0)),
-    "initial_lr_set": lambda torch: (
-        (lambda o: (torch.optim.lr_scheduler.StepLR(o, 2), o.param_groups[0]["initial_lr"])[1])(torch.optim.SGD([_param(torch)], lr=0.3))),
-    "get_last_lr_before_step": lambda torch: (
-        torch.optim.lr_scheduler.ExponentialLR(torch.optim.SGD([_param(torch)], lr=0.3), 0.5).get_last_lr()),
-    "last_epoch": lambda torch: _last_epoch(torch),
-    "state_dict_keys": lambda torch: (
-        sorted(k for k in torch.optim.lr_scheduler.StepLR(torch.optim.SGD([_param(torch)], lr=0.3), 2).state_dict() if not k.startswith("_"))),
-    "load_state_dict": lambda torch: _sched_resume(torch),
-    "reduce_on_plateau": lambda torch: _plateau(torch),
-    "lr_scheduler_base": lambda torch: (
-        isinstance(torch.optim.lr_scheduler.StepLR(torch.optim.SGD([_param(torch)], lr=0.3), 2), torch.optim.lr_scheduler.LRScheduler)),
-})
-
-
-def _last_epoch(torch):
-    opt = torch.optim.SGD([_param(torch)], lr=0.3)
-    s = torch.optim.lr_scheduler.StepLR(opt, 2)
-    first = s.last_epoch
-    opt.step()
-    s.step()
-    return first, s.last_epoch
-
-
-def _sched_resume(torch):
-    opt = torch.optim.SGD([_param(torch)], lr=1.0)
-    s = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
-    for _ in range(3):
-        opt.step()
-        s.step()
-    opt2 = torch.optim.SGD([_param(torch)], lr=1.0)
-    s2 = torch.optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
-    s2.load_state_dict(s.state_dict())
-    opt2.load_state_dict(opt.state_dict())
-    opt2.step()
-    s2.step()
-    return s2.last_epoch, s2.get_last_lr(), opt2.param_groups[0]["lr"]
-
-
-def _plateau(torch):
-    opt = torch.optim.SGD([_param(torch)], lr=1.0)
-    s = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=1)
-    lrs = []
-    for val in [1.0, 0.9, 0.95, 0.96, 0.97, 0.5, 0.6, 0.7]:
-        opt.step()
-        s.step(val)
-        lrs.append(opt.param_groups[0]["lr"])
-    return lrs
-
-
 # ---- gradient clipping ----
 
 def _clip(torch, fn):
@@ -359,95 +284,42 @@ probes("clip", {
     "clip_grad_norm_error_ok": lambda torch: (
         _clip(torch, lambda u, ps: u.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True))),
     "clip_grad_norm_nonfinite_nan": lambda torch: (
-        _clip(torch, lambda u, ps: (setattr(ps[0], "grad", torch.tensor([float("nan"), 1.0])), u.clip_grad_norm_(ps, 1.0))[1])),
+        _clip(torch, lambda u, ps: (setattr(ps[0], "grad", torch.tensor([float("nan"), 1.0])),
+                                    u.clip_grad_norm_(ps, 1.0))[1])),
     "clip_grad_value": lambda torch: _clip(torch, lambda u, ps: u.clip_grad_value_(ps, 3.5)),
     "get_total_norm": lambda torch: (
         _clip(torch, lambda u, ps: u.get_total_norm([p.grad for p in ps]))),
-    "clip_module_params": lambda torch: (lambda m: (m(torch.ones(2, 3) * 10).sum().backward(), torch.nn.utils.clip_grad_norm_(m.parameters(), 0.25), m.weight.grad)[1:])(
-        fill(torch, torch.nn.Linear(3, 2))),
+    "clip_module_params": lambda torch: _clip_module(torch),
     "parameters_to_vector": lambda torch: (
         torch.nn.utils.parameters_to_vector(fill(torch, torch.nn.Linear(2, 2)).parameters())),
     "vector_to_parameters": lambda torch: (
-        (lambda m: (torch.nn.utils.vector_to_parameters(torch.arange(6.0), m.parameters()), m.weight, m.bias)[1:])(torch.nn.Linear(2, 2))),
+        (lambda m: (torch.nn.utils.vector_to_parameters(torch.arange(6.0), m.parameters()),
+                    m.weight, m.bias)[1:])(torch.nn.Linear(2, 2))),
 })
 
 
 probes("optim", {
-    "adam_maximize": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=0.05, maximize=True)),
+    "adam_maximize": lambda torch: _steps(torch, _opt("Adam", lr=0.05, maximize=True)),
     "adamw_amsgrad": lambda torch: (
-        _steps(torch, lambda o, ps: o.AdamW(ps, lr=0.1, amsgrad=True, weight_decay=0.1), n=5)),
+        _steps(torch, _opt("AdamW", lr=0.1, amsgrad=True, weight_decay=0.1), n=5)),
     "sgd_nesterov_weight_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.SGD(ps, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.05))),
+        _steps(torch, _opt("SGD", lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.05))),
     "adagrad_weight_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adagrad(ps, lr=0.1, weight_decay=0.1))),
+        _steps(torch, _opt("Adagrad", lr=0.1, weight_decay=0.1))),
     "rmsprop_weight_decay_alpha": lambda torch: (
-        _steps(torch, lambda o, ps: o.RMSprop(ps, lr=0.01, alpha=0.9, weight_decay=0.1, eps=1e-6))),
+        _steps(torch, _opt("RMSprop", lr=0.01, alpha=0.9, weight_decay=0.1, eps=1e-6))),
     "adamax_weight_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.Adamax(ps, lr=0.1, weight_decay=0.1, betas=(0.8, 0.9)))),
+        _steps(torch, _opt("Adamax", lr=0.1, weight_decay=0.1, betas=(0.8, 0.9)))),
     "nadam_momentum_decay": lambda torch: (
-        _steps(torch, lambda o, ps: o.NAdam(ps, lr=0.1, momentum_decay=0.01))),
-    "adam_lr_tensor": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=torch.tensor(0.1))),
-    "adam_many_steps": lambda torch: _steps(torch, lambda o, ps: o.Adam(ps, lr=0.01), n=20),
+        _steps(torch, _opt("NAdam", lr=0.1, momentum_decay=0.01))),
+    "adam_lr_tensor": lambda torch: _steps(torch, _opt("Adam", lr=torch.tensor(0.1))),
+    "adam_many_steps": lambda torch: _steps(torch, _opt("Adam", lr=0.01), n=20),
     "sgd_momentum_many_steps": lambda torch: (
-        _steps(torch, lambda o, ps: o.SGD(ps, lr=0.01, momentum=0.9), n=20)),
+        _steps(torch, _opt("SGD", lr=0.01, momentum=0.9), n=20)),
 })
 
 
-probes("sched", {
-    "multistep_repeated_milestone": lambda torch: (
-        _lrs(torch, lambda s, o: s.MultiStepLR(o, milestones=[2, 2, 5], gamma=0.5))),
-    "cosine_past_t_max": lambda torch: (
-        _lrs(torch, lambda s, o: s.CosineAnnealingLR(o, T_max=3), n=8)),
-    "one_cycle_linear": lambda torch: (
-        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="linear"), n=9)),
-    "one_cycle_three_phase": lambda torch: (
-        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=1.0, total_steps=12, three_phase=True), n=11)),
-    "one_cycle_epochs_steps": lambda torch: (
-        _lrs(torch, lambda s, o: s.OneCycleLR(o, max_lr=0.5, epochs=2, steps_per_epoch=4, pct_start=0.25), n=7)),
-    "one_cycle_momentum": lambda torch: (lambda o: (torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10), o.param_groups[0]["momentum"])[1])(
-        torch.optim.SGD([_param(torch)], lr=0.1, momentum=0.9)),
-    "one_cycle_adam_betas": lambda torch: (lambda o: (torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10), o.param_groups[0]["betas"])[1])(
-        torch.optim.Adam([_param(torch)], lr=0.1)),
-    "cyclic_triangular2": lambda torch: (
-        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="triangular2"), n=10)),
-    "cyclic_exp_range": lambda torch: (
-        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range", gamma=0.9), n=8)),
-    "cyclic_step_size_down": lambda torch: (
-        _lrs(torch, lambda s, o: s.CyclicLR(o, base_lr=0.0, max_lr=1.0, step_size_up=1, step_size_down=3), n=8)),
-    "lambda_lr_per_group": lambda torch: _lambda_groups(torch),
-    "linear_lr_end_factor": lambda torch: (
-        _lrs(torch, lambda s, o: s.LinearLR(o, start_factor=1.0, end_factor=0.1, total_iters=3))),
-    "warm_restarts_t_mult1": lambda torch: (
-        _lrs(torch, lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=2), n=6)),
-    "exponential_with_adam": lambda torch: (
-        _lrs(torch, lambda s, o: s.ExponentialLR(o, gamma=0.5), opt="Adam")),
-    "sequential_three": lambda torch: (
-        _lrs(torch, lambda s, o: s.SequentialLR(o, [s.ConstantLR(o, factor=0.1, total_iters=2), s.ExponentialLR(o, gamma=0.9), s.StepLR(o, 2)], milestones=[2, 5]), n=9)),
-    "plateau_max_mode": lambda torch: _plateau_kw(torch, mode="max", factor=0.1, patience=0),
-    "plateau_threshold_abs_cooldown": lambda torch: (
-        _plateau_kw(torch, threshold=0.05, threshold_mode="abs", cooldown=1, patience=0)),
-    "plateau_min_lr": lambda torch: _plateau_kw(torch, factor=0.1, patience=0, min_lr=0.05),
-})
-
-
-def _lambda_groups(torch):
-    a, b = _param(torch), _param(torch)
-    opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
-    s = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=[lambda e: 0.5 ** e, lambda e: 1.0 / (1 + e)])
-    out = []
-    for _ in range(3):
-        opt.step()
-        s.step()
-        out.append(s.get_last_lr())
-    return out
-
-
-def _plateau_kw(torch, **kw):
-    opt = torch.optim.SGD([_param(torch)], lr=1.0)
-    s = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
-    lrs = []
-    for val in [1.0, 0.98, 0.97, 1.2, 0.5, 0.49, 0.6, 0.61, 0.62]:
-        opt.step()
-        s.step(val)
-        lrs.append(opt.param_groups[0]["lr"])
-    return lrs
+def _clip_module(torch):
+    m = fill(torch, torch.nn.Linear(3, 2))
+    m(torch.ones(2, 3) * 10).sum().backward()
+    return torch.nn.utils.clip_grad_norm_(m.parameters(), 0.25), m.weight.grad
