@@ -145,7 +145,7 @@ class MultiheadAttention(Module):
         if unbatched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
+                key_padding_mask = _additive(key_padding_mask, query.dtype, "key_padding_mask").unsqueeze(0)
         if not self.batch_first or unbatched:  # work in (N, L, E)
             query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
         if is_causal and attn_mask is None:
