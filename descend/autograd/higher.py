@@ -41,7 +41,7 @@ def _load_rules() -> None:
     global _loaded
     if not _loaded:
         import descend.functional  # noqa: F401  (every op family is loaded, so rules find their classes)
-        from descend.autograd import rules_core, rules_nn, rules_ops  # noqa: F401
+        from descend.autograd import rules_arch, rules_core, rules_nn, rules_ops  # noqa: F401
         _loaded = True
 
 
