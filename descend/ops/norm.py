@@ -31,6 +31,25 @@ def _from_rows(rows, shape: tuple):
     return cl.transpose((0, cl.ndim - 1) + tuple(range(1, cl.ndim - 1)))
 
 
+class _Wide:
+    """(m, C) arrays viewed as (m / r, r * C), so per-channel broadcasts and sums run along long rows: over
+    rows of only C = 16 numbers NumPy's loop overhead costs more than the arithmetic."""
+
+    def __init__(self, xp, m: int, c: int) -> None:
+        self.xp, self.c = xp, c
+        self.r = max(r for r in range(1, max(1, 512 // c) + 1) if m % r == 0)
+
+    def view(self, a):
+        return a.reshape(-1, self.r * self.c)
+
+    def vec(self, v):
+        return self.xp.tile(v, self.r) if self.r > 1 else v
+
+    def dot(self, a, b):
+        """Per-channel sums of a * b."""
+        return self.xp.einsum("ij,ij->j", self.view(a), self.view(b)).reshape(self.r, self.c).sum(axis=0)
+
+
 class BatchNorm(Function):
     """Normalise over every dim but 1 (channels); in training, update running stats in place.
 
@@ -83,23 +102,24 @@ class BatchNorm(Function):
     def _forward_rows(self, xp, rows, shape, w, b, running_mean, running_var, training, momentum, eps):
         """The (rows, C) layout: column sums are one GEMV, sums of products one einsum, so no pass over the
         data is a slow strided reduction, and the output keeps the input's layout."""
-        m = rows.shape[0]
+        m, c = rows.shape
         self.ones = xp.ones(m, dtype=rows.dtype)
+        self.wide = wide = _Wide(xp, m, c)
         if training:
             mean = (self.ones @ rows) / rows.dtype.type(m)
-            centered = rows - mean
-            var = xp.einsum("ij,ij->j", centered, centered) / rows.dtype.type(m)
+            centered = (wide.view(rows) - wide.vec(mean)).reshape(m, c)
+            var = wide.dot(centered, centered) / rows.dtype.type(m)
             self._update_running(mean, var, running_mean, running_var, momentum)
         else:
-            centered = rows - running_mean
+            centered = (wide.view(rows) - wide.vec(running_mean)).reshape(m, c)
             var = running_var
         self.invstd = 1 / xp.sqrt(var + eps)
         self.scale = self.invstd if w is None else self.invstd * w
         self.centered, self.shape, self.training = centered, shape, training
-        y = centered * self.scale
+        y = wide.view(centered) * wide.vec(self.scale)
         if b is not None:
-            y += b
-        return _from_rows(y, shape)
+            y += wide.vec(b)
+        return _from_rows(y.reshape(m, c), shape)
 
     def _backward_rows(self, g):
         """d/dx = scale * (g - mean(g) - xhat * mean(g * xhat)), as one sum per channel and three passes."""
@@ -110,20 +130,19 @@ class BatchNorm(Function):
         if rows is None:  # a gradient in another layout: one copy into ours
             cl = g.transpose((0,) + tuple(range(2, g.ndim)) + (1,)) if g.ndim > 2 else g
             rows = xp.ascontiguousarray(cl).reshape(-1, c)
-        m = rows.shape[0]
+        m, wide = rows.shape[0], self.wide
         gb = self.ones @ rows if db or (dx and self.training) else None
         # sum(g * xhat) per channel, without materialising g * xhat.
-        g_xhat = xp.einsum("ij,ij->j", rows, self.centered) * self.invstd if dw or (dx and self.training) \
-            else None
+        g_xhat = wide.dot(rows, self.centered) * self.invstd if dw or (dx and self.training) else None
         gx = None
         if dx:
-            gx = rows * self.scale
+            gx = wide.view(rows) * wide.vec(self.scale)
             if self.training:
                 inv_m = rows.dtype.type(1.0 / m)
-                tmp = self.centered * (-self.scale * self.invstd * g_xhat * inv_m)
+                tmp = wide.view(self.centered) * wide.vec(-self.scale * self.invstd * g_xhat * inv_m)
                 gx += tmp
-                gx -= self.scale * gb * inv_m
-            gx = _from_rows(gx, self.shape)
+                gx -= wide.vec(self.scale * gb * inv_m)
+            gx = _from_rows(gx.reshape(m, c), self.shape)
         return gx, (g_xhat if dw else None), (gb if db else None)
 
     def backward(self, g):
