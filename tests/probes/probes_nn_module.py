@@ -49,13 +49,14 @@ probes("module", {
     "state_dict_values": lambda torch: _mlp(torch).state_dict(),
     "state_dict_detached": lambda torch: _mlp(torch).state_dict()["0.weight"].requires_grad,
     "state_dict_shares_memory": lambda torch: (
-        (lambda m: (m.state_dict()["0.bias"].zero_(), m[0].bias)[1])(_mlp(torch))),
+        _act(_mlp(torch), lambda m: m.state_dict()["0.bias"].zero_(), lambda m: m[0].bias)),
     "state_dict_prefix_nested": lambda torch: list(torch.nn.Sequential(_mlp(torch)).state_dict()),
     "load_state_dict_roundtrip": lambda torch: _load_roundtrip(torch),
-    "load_state_dict_result": lambda torch: (lambda r: (r.missing_keys, r.unexpected_keys))(
-        _mlp(torch).load_state_dict(_mlp(torch).state_dict())),
-    "load_state_dict_non_strict": lambda torch: (lambda r: (sorted(r.missing_keys), r.unexpected_keys))(
-        _mlp(torch).load_state_dict({"0.weight": torch.zeros(4, 3), "junk": torch.ones(1)}, strict=False)),
+    "load_state_dict_result": lambda torch: (
+        _keys(_mlp(torch).load_state_dict(_mlp(torch).state_dict()))),
+    "load_state_dict_non_strict": lambda torch: (
+        _keys(_mlp(torch).load_state_dict({"0.weight": torch.zeros(4, 3), "junk": torch.ones(1)},
+                                          strict=False))),
     "load_state_dict_copies": lambda torch: _load_copies(torch),
     "children": lambda torch: [type(c).__name__ for c in _net(torch).children()],
     "named_children": lambda torch: [n for n, _ in _net(torch).named_children()],
@@ -63,12 +64,15 @@ probes("module", {
     "named_modules": lambda torch: [n for n, _ in _net(torch).named_modules()],
     "training_default": lambda torch: _net(torch).training,
     "eval_sets_children": lambda torch: (
-        (lambda m: (m.eval(), m.training, m.fc1.training, m.drop.training))(_net(torch))[1:]),
+        _act(_net(torch), lambda m: m.eval(),
+             lambda m: (m.training, m.fc1.training, m.drop.training))),
     "eval_returns_self": lambda torch: (lambda m: m.eval() is m)(_net(torch)),
-    "train_false": lambda torch: (lambda m: (m.train(False), m.bn.training)[1])(_net(torch)),
+    "train_false": lambda torch: (
+        _act(_net(torch), lambda m: m.train(False), lambda m: m.bn.training)),
     "forward_train": lambda torch: _net(torch).eval()(torch.tensor(arr(2, 1, 6, 6))),
     "forward_batchnorm_running": lambda torch: (
-        (lambda m: (m(torch.tensor(arr(2, 1, 6, 6))), m.bn.running_mean, m.bn.running_var, m.bn.num_batches_tracked)[1:])(_net(torch))),
+        _act(_net(torch), lambda m: m(torch.tensor(arr(2, 1, 6, 6))),
+             lambda m: (m.bn.running_mean, m.bn.running_var, m.bn.num_batches_tracked))),
     "call_forward_directly": lambda torch: _mlp(torch).forward(torch.tensor(arr(2, 3))),
     "zero_grad_sets_none": lambda torch: _zero_grad(torch, None),
     "zero_grad_set_to_none_false": lambda torch: _zero_grad(torch, False),
@@ -77,31 +81,36 @@ probes("module", {
     "freeze_layer": lambda torch: _freeze(torch),
     "apply_init": lambda torch: _apply(torch),
     "add_module": lambda torch: (
-        (lambda m: (m.add_module("extra", torch.nn.ReLU()), [n for n, _ in m.named_children()])[1])(_mlp(torch))),
+        _act(_mlp(torch), lambda m: m.add_module("extra", torch.nn.ReLU()), _child_names)),
     "register_module": lambda torch: (
-        (lambda m: (m.register_module("extra", torch.nn.ReLU()), len(m))[1])(_mlp(torch))),
+        _act(_mlp(torch), lambda m: m.register_module("extra", torch.nn.ReLU()), len)),
     "setattr_registers": lambda torch: (
-        (lambda m: (setattr(m, "head", torch.nn.Linear(2, 1)), len(list(m.parameters())))[1])(_mlp(torch))),
+        _act(_mlp(torch), lambda m: setattr(m, "head", torch.nn.Linear(2, 1)),
+             lambda m: len(list(m.parameters())))),
     "register_buffer": lambda torch: _buffer(torch, True),
     "register_buffer_non_persistent": lambda torch: _buffer(torch, False),
     "register_parameter": lambda torch: (
-        (lambda m: (m.register_parameter("scale", torch.nn.Parameter(torch.ones(1))), list(m.state_dict()))[1])(torch.nn.Module())),
+        _act(torch.nn.Module(),
+             lambda m: m.register_parameter("scale", torch.nn.Parameter(torch.ones(1))),
+             lambda m: list(m.state_dict()))),
     "register_parameter_none": lambda torch: (
-        (lambda m: (m.register_parameter("bias", None), m.bias, list(m.parameters()))[1:])(torch.nn.Module())),
+        _act(torch.nn.Module(), lambda m: m.register_parameter("bias", None),
+             lambda m: (m.bias, list(m.parameters())))),
     "get_submodule": lambda torch: type(_net(torch).get_submodule("fc2")).__name__,
     "get_submodule_nested": lambda torch: (
         torch.nn.Sequential(_mlp(torch)).get_submodule("0.2").out_features),
     "get_submodule_missing": lambda torch: raised(lambda: _net(torch).get_submodule("nope")),
     "get_parameter": lambda torch: _net(torch).get_parameter("fc1.bias"),
     "get_buffer": lambda torch: _net(torch).get_buffer("bn.running_mean"),
-    "delattr_module": lambda torch: (
-        (lambda m: (delattr(m, "drop"), [n for n, _ in m.named_children()])[1])(_net(torch))),
+    "delattr_module": lambda torch: _act(_net(torch), lambda m: delattr(m, "drop"), _child_names),
     "linear_attrs": lambda torch: (
-        (lambda l: (l.in_features, l.out_features, l.weight.shape, l.bias.shape))(torch.nn.Linear(3, 5))),
+        _attrs(torch.nn.Linear(3, 5), "in_features", "out_features", "weight.shape", "bias.shape")),
     "conv_attrs": lambda torch: (
-        (lambda c: (c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding))(torch.nn.Conv2d(3, 8, 5, padding=2))),
+        _attrs(torch.nn.Conv2d(3, 8, 5, padding=2), "in_channels", "out_channels", "kernel_size",
+               "stride", "padding")),
     "bn_attrs": lambda torch: (
-        (lambda b: (b.num_features, b.eps, b.momentum, b.affine, b.track_running_stats))(torch.nn.BatchNorm1d(4))),
+        _attrs(torch.nn.BatchNorm1d(4), "num_features", "eps", "momentum", "affine",
+               "track_running_stats")),
     "dropout_p": lambda torch: torch.nn.Dropout(0.3).p,
     "layernorm_attrs": lambda torch: (
         (lambda ln: (ln.normalized_shape, ln.eps))(torch.nn.LayerNorm(5))),
@@ -110,8 +119,7 @@ probes("module", {
     "double_module": lambda torch: _mlp(torch).double()(torch.ones(1, 3, dtype=torch.float64)),
     "half_dtype": lambda torch: _mlp(torch).half()[0].weight.dtype,
     "float_module": lambda torch: _mlp(torch).double().float()[2].bias.dtype,
-    "deepcopy": lambda torch: (
-        (lambda m: (lambda c: (c[0].weight.data.zero_(), m[0].weight)[1])(copy.deepcopy(m)))(_mlp(torch))),
+    "deepcopy": lambda torch: _deepcopy_independent(torch),
     "tied_weights_once": lambda torch: _tied(torch),
     "parameter_default_requires_grad": lambda torch: (
         torch.nn.Parameter(torch.zeros(2)).requires_grad),
@@ -124,6 +132,38 @@ probes("module", {
     "extra_repr_custom": lambda torch: _extra_repr(torch),
 })
 
+
+
+def _act(obj, action, read):
+    """Apply action(obj) for its effect, then return read(obj)."""
+    action(obj)
+    return read(obj)
+
+
+def _child_names(module):
+    return [name for name, _ in module.named_children()]
+
+
+def _keys(result):
+    return sorted(result.missing_keys), result.unexpected_keys
+
+
+def _attrs(obj, *names):
+    """The values of dotted attribute names of obj."""
+    out = []
+    for name in names:
+        value = obj
+        for part in name.split("."):
+            value = getattr(value, part)
+        out.append(value)
+    return tuple(out)
+
+
+def _deepcopy_independent(torch):
+    m = _mlp(torch)
+    c = copy.deepcopy(m)
+    c[0].weight.data.zero_()
+    return m[0].weight
 
 
 def _load_roundtrip(torch):
@@ -210,7 +250,8 @@ probes("container", {
     "sequential_slice": lambda torch: (lambda s: (type(s[:2]).__name__, len(s[:2])))(_mlp(torch)),
     "sequential_iter": lambda torch: [type(m).__name__ for m in _mlp(torch)],
     "sequential_ordered_dict": lambda torch: (
-        list(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2)), ("act", torch.nn.ReLU())])).state_dict())),
+        list(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2)),
+                                              ("act", torch.nn.ReLU())])).state_dict())),
     "sequential_named_attr": lambda torch: (
         type(torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2))])).fc).__name__),
     "sequential_append": lambda torch: (
@@ -220,28 +261,35 @@ probes("container", {
         len(torch.nn.Sequential(*[torch.nn.ReLU() for _ in range(3)]))),
     "modulelist": lambda torch: _modulelist(torch),
     "modulelist_append_extend": lambda torch: (
-        (lambda ml: (ml.append(torch.nn.ReLU()), ml.extend([torch.nn.Tanh()]), len(ml))[2])(torch.nn.ModuleList())),
+        _act(torch.nn.ModuleList(),
+             lambda ml: (ml.append(torch.nn.ReLU()), ml.extend([torch.nn.Tanh()])), len)),
     "modulelist_index_slice": lambda torch: (
-        (lambda ml: (type(ml[0]).__name__, len(ml[1:])))(torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.ReLU()]))),
+        (lambda ml: (type(ml[0]).__name__, len(ml[1:])))(
+            torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.ReLU()]))),
     "modulelist_insert": lambda torch: (
-        (lambda ml: (ml.insert(0, torch.nn.Tanh()), type(ml[0]).__name__)[1])(torch.nn.ModuleList([torch.nn.ReLU()]))),
+        _act(torch.nn.ModuleList([torch.nn.ReLU()]), lambda ml: ml.insert(0, torch.nn.Tanh()),
+             lambda ml: type(ml[0]).__name__)),
     "moduledict": lambda torch: _moduledict(torch),
     "moduledict_items": lambda torch: (
-        [(k, type(v).__name__) for k, v in torch.nn.ModuleDict({"a": torch.nn.ReLU(), "b": torch.nn.Tanh()}).items()]),
+        [(k, type(v).__name__)
+         for k, v in torch.nn.ModuleDict({"a": torch.nn.ReLU(), "b": torch.nn.Tanh()}).items()]),
     "moduledict_keys_in": lambda torch: (
         (lambda d: (list(d.keys()), "a" in d, len(d)))(torch.nn.ModuleDict({"a": torch.nn.ReLU()}))),
     "moduledict_setitem": lambda torch: (
-        (lambda d: (d.__setitem__("x", torch.nn.Linear(1, 1)), list(d.state_dict()))[1])(torch.nn.ModuleDict())),
+        _act(torch.nn.ModuleDict(), lambda d: d.__setitem__("x", torch.nn.Linear(1, 1)),
+             lambda d: list(d.state_dict()))),
     "parameterlist": lambda torch: _parameterlist(torch),
     "parameterlist_append": lambda torch: (
-        (lambda pl: (pl.append(torch.nn.Parameter(torch.ones(1))), len(pl))[1])(torch.nn.ParameterList())),
+        _act(torch.nn.ParameterList(), lambda pl: pl.append(torch.nn.Parameter(torch.ones(1))), len)),
     "parameterlist_wraps_tensor": lambda torch: (
         type(torch.nn.ParameterList([torch.ones(2)])[0]).__name__),
     "parameterdict": lambda torch: _parameterdict(torch),
     "parameterdict_keys": lambda torch: (
-        list(torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(1)), "b": torch.nn.Parameter(torch.zeros(1))}).keys())),
+        list(torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(1)),
+                                     "b": torch.nn.Parameter(torch.zeros(1))}).keys())),
     "parameterdict_setitem": lambda torch: (
-        (lambda pd: (pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))), pd["s"], len(pd))[1:])(torch.nn.ParameterDict())),
+        _act(torch.nn.ParameterDict(), lambda pd: pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))),
+             lambda pd: (pd["s"], len(pd)))),
 })
 
 
@@ -264,7 +312,8 @@ def _moduledict(torch):
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.transformer = torch.nn.ModuleDict(dict(wte=torch.nn.Embedding(4, 2), ln_f=torch.nn.LayerNorm(2)))
+            self.transformer = torch.nn.ModuleDict(dict(wte=torch.nn.Embedding(4, 2),
+                                                        ln_f=torch.nn.LayerNorm(2)))
 
         def forward(self, idx):
             return self.transformer.ln_f(self.transformer.wte(idx))
@@ -277,7 +326,8 @@ def _parameterlist(torch):
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.ws = torch.nn.ParameterList([torch.nn.Parameter(torch.full((2,), float(i))) for i in range(3)])
+            self.ws = torch.nn.ParameterList(
+                [torch.nn.Parameter(torch.full((2,), float(i))) for i in range(3)])
 
         def forward(self, x):
             for w in self.ws:
@@ -293,7 +343,8 @@ def _parameterdict(torch):
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.p = torch.nn.ParameterDict({"scale": torch.nn.Parameter(torch.ones(2) * 3), "shift": torch.nn.Parameter(torch.ones(2))})
+            self.p = torch.nn.ParameterDict({"scale": torch.nn.Parameter(torch.ones(2) * 3),
+                                             "shift": torch.nn.Parameter(torch.ones(2))})
 
         def forward(self, x):
             return x * self.p["scale"] + self.p["shift"]
@@ -304,7 +355,7 @@ def _parameterdict(torch):
 
 @probe("module")
 def training_loop_mnist_style(torch):
-    # mnist: train() then eval(), loss.item() accumulation, argmax(dim=1, keepdim=True) correctness count
+    # mnist: eval(), loss.item() accumulation, argmax(dim=1, keepdim=True) correctness count
     net = _net(torch)
     x = torch.tensor(arr(4, 1, 6, 6))
     target = torch.tensor([0, 2, 1, 2])
@@ -340,12 +391,16 @@ probes("module", {
     "named_parameters_no_recurse": lambda torch: (
         [n for n, _ in _mlp(torch).named_parameters(recurse=False)]),
     "load_state_dict_assign": lambda torch: (
-        (lambda m: (m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, assign=True), m.weight, type(m.weight).__name__)[1:])(torch.nn.Linear(2, 1))),
+        _act(torch.nn.Linear(2, 1),
+             lambda m: m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, assign=True),
+             lambda m: (m.weight, type(m.weight).__name__))),
     "to_dtype_converts_buffers": lambda torch: (
-        (lambda bn: (bn.running_mean.dtype, bn.num_batches_tracked.dtype))(torch.nn.BatchNorm1d(2).to(torch.float64))),
+        _attrs(torch.nn.BatchNorm1d(2).to(torch.float64), "running_mean.dtype",
+               "num_batches_tracked.dtype")),
     "buffers_count": lambda torch: len(list(_net(torch).buffers())),
     "set_param_none": lambda torch: (
-        (lambda m: (setattr(m, "bias", None), [n for n, _ in m.named_parameters()], m(torch.ones(1, 2)))[1:])(fill(torch, torch.nn.Linear(2, 1)))),
+        _act(fill(torch, torch.nn.Linear(2, 1)), lambda m: setattr(m, "bias", None),
+             lambda m: ([n for n, _ in m.named_parameters()], m(torch.ones(1, 2))))),
     "sequential_repr_lines": lambda torch: (
         repr(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())).splitlines()),
     "module_getattr_buffer": lambda torch: _net(torch).bn.running_var,
