@@ -356,3 +356,23 @@ def test_cli_rejects_gpt_on_signals_and_text_too_short(tmp_path, capsys) -> None
     assert cli.main(["train", "--model", "gpt", "--data", f"text:{tmp_path / 'tiny.txt'}", "--out",
                      str(tmp_path)]) == 2
     assert "3 characters are too few for --context 128" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_full_transformer_matches_torch(norm_first: bool) -> None:
+    torch.manual_seed(7)
+    kw = dict(d_model=16, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=24, dropout=0.0,
+              batch_first=True, norm_first=norm_first)
+    theirs, ours = torch.nn.Transformer(**kw), dnn.Transformer(**kw)
+    _copy_from_torch(ours, theirs)
+    tgt_mask = torch.nn.Transformer.generate_square_subsequent_mask(4).numpy()
+    np.testing.assert_array_equal(dnn.Transformer.generate_square_subsequent_mask(4).numpy(), tgt_mask)
+    pad = np.zeros((2, 6), dtype=bool)
+    pad[1, 5] = True
+
+    def call(m, src, tgt):
+        conv = descend.tensor if m is ours else torch.from_numpy
+        return m(src, tgt, tgt_mask=conv(tgt_mask), src_key_padding_mask=conv(pad),
+                 memory_key_padding_mask=conv(pad))
+
+    _run_both(ours, theirs, [_x(2, 6, 16), _x(2, 4, 16)], call=call, atol=5e-5)

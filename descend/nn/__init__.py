@@ -14,7 +14,8 @@ from descend.nn.rnn import GRU, LSTM, LSTMCell
 from descend.nn.layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, ConvTranspose1d, ConvTranspose2d, Unflatten,
                                Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from descend.nn.normalization import GroupNorm
-from descend.nn.transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from descend.nn.transformer import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
+                                    TransformerEncoder, TransformerEncoderLayer)
 
 # Owned by other helpers' files that may land later: nn must import without them meanwhile.
 if importlib.util.find_spec("descend.nn.functional") is not None:
@@ -30,7 +31,8 @@ __all__ = [
     "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "L1Loss",
     "l1_penalty", "l2_penalty",
 ]
-__all__ += ["LSTM", "LSTMCell", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
+__all__ += ["LSTM", "LSTMCell", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+            "TransformerDecoderLayer", "TransformerDecoder", "Transformer"]
 __all__ += ["ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
             "UpsamplingNearest2d", "UpsamplingBilinear2d", "Unflatten", "GroupNorm"]
 from descend.nn.activation import (CELU, ELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,  # noqa: E402
