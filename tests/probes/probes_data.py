@@ -42,7 +42,8 @@ def _dicts(torch):
             return 4
 
         def __getitem__(self, i):
-            return {"x": np.full(2, i, dtype=np.float32), "label": i % 2, "name": f"item{i}", "w": 0.5 * i}
+            return {"x": np.full(2, i, dtype=np.float32), "label": i % 2, "name": f"item{i}",
+                    "w": 0.5 * i}
     return Dicts()
 
 
@@ -58,14 +59,16 @@ probes("data", {
     "loader_batch_type": lambda torch: (
         type(next(iter(_ud(torch).DataLoader(_tds(torch), batch_size=4)))).__name__),
     "loader_len": lambda torch: (
-        (len(_ud(torch).DataLoader(_tds(torch), batch_size=4)), len(_ud(torch).DataLoader(_tds(torch), batch_size=4, drop_last=True)))),
+        (len(_ud(torch).DataLoader(_tds(torch), batch_size=4)),
+         len(_ud(torch).DataLoader(_tds(torch), batch_size=4, drop_last=True)))),
     "loader_drop_last": lambda torch: (
         _batches(_ud(torch).DataLoader(_tds(torch), batch_size=4, drop_last=True))),
     "loader_default_batch_1": lambda torch: next(iter(_ud(torch).DataLoader(_tds(torch)))),
     "loader_batch_none": lambda torch: (
         next(iter(_ud(torch).DataLoader(_tds(torch), batch_size=None)))),
     "loader_shuffle_permutation": lambda torch: (
-        sorted(torch.cat([y for _, y in _ud(torch).DataLoader(_tds(torch, 9), batch_size=4, shuffle=True)]).tolist())),
+        sorted(torch.cat([y for _, y in _ud(torch).DataLoader(_tds(torch, 9), batch_size=4,
+                                                              shuffle=True)]).tolist())),
     "loader_shuffle_generator_repro": lambda torch: _repro(torch),
     "loader_custom_dataset": lambda torch: (
         _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2))),
@@ -85,15 +88,18 @@ probes("data", {
     "loader_collate_fn_identity_list": lambda torch: (
         _batches(_ud(torch).DataLoader(["a", "b", "c"], batch_size=2, collate_fn=list))),
     "loader_sampler": lambda torch: (
-        _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2, sampler=_ud(torch).SequentialSampler(range(3))))),
+        _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2,
+                                       sampler=_ud(torch).SequentialSampler(range(3))))),
     "loader_sampler_list": lambda torch: (
         _batches(_ud(torch).DataLoader(_squares(torch), batch_size=2, sampler=[4, 0, 2]))),
     "loader_batch_sampler": lambda torch: (
         _batches(_ud(torch).DataLoader(_squares(torch), batch_sampler=[[0, 1], [4]]))),
     "loader_pin_memory_flags": lambda torch: (
-        _batches(_ud(torch).DataLoader(_tds(torch, 2), batch_size=2, pin_memory=False, persistent_workers=False))),
+        _batches(_ud(torch).DataLoader(_tds(torch, 2), batch_size=2, pin_memory=False,
+                                       persistent_workers=False))),
     "loader_twice": lambda torch: (
-        (lambda dl: (_lists(dl) == _lists(dl), len(_batches(dl))))(_ud(torch).DataLoader(_squares(torch), batch_size=3))),
+        (lambda dl: (_lists(dl) == _lists(dl), len(_batches(dl))))(
+            _ud(torch).DataLoader(_squares(torch), batch_size=3))),
     "loader_string_items": lambda torch: (
         _batches(_ud(torch).DataLoader(["ab", "cd", "ef"], batch_size=2))),
     "loader_enumerate_idiom": lambda torch: (
@@ -129,13 +135,14 @@ probes("data", {
     "random_sampler_perm": lambda torch: sorted(_ud(torch).RandomSampler(range(6))),
     "random_sampler_len": lambda torch: len(_ud(torch).RandomSampler(range(6))),
     "random_sampler_replacement": lambda torch: (
-        (lambda s: (len(s), len(list(s)), all(0 <= i < 3 for i in s)))(_ud(torch).RandomSampler(range(3), replacement=True, num_samples=10))),
+        (lambda s: (len(s), len(list(s)), all(0 <= i < 3 for i in s)))(
+            _ud(torch).RandomSampler(range(3), replacement=True, num_samples=10))),
     "random_sampler_generator": lambda torch: (
         _sampler_repro(torch, lambda g: _ud(torch).RandomSampler(range(8), generator=g))),
     "random_sampler_item_type": lambda torch: (
         type(next(iter(_ud(torch).RandomSampler(range(3))))).__name__),
     "subset_random_sampler": lambda torch: (
-        (sorted(_ud(torch).SubsetRandomSampler([5, 1, 3])), len(_ud(torch).SubsetRandomSampler([5, 1, 3])))),
+        (lambda s: (sorted(s), len(s)))(_ud(torch).SubsetRandomSampler([5, 1, 3]))),
     "weighted_random_sampler": lambda torch: (
         set(_ud(torch).WeightedRandomSampler([0.0, 1.0, 0.0, 1.0], num_samples=20))),
     "weighted_no_replacement": lambda torch: (
@@ -143,11 +150,11 @@ probes("data", {
     "weighted_len": lambda torch: (
         len(_ud(torch).WeightedRandomSampler(torch.tensor([0.5, 0.5]), 7))),
     "batch_sampler": lambda torch: (
-        list(_ud(torch).BatchSampler(_ud(torch).SequentialSampler(range(7)), batch_size=3, drop_last=False))),
+        list(_ud(torch).BatchSampler(_ud(torch).SequentialSampler(range(7)), batch_size=3,
+                                     drop_last=False))),
     "batch_sampler_drop_last": lambda torch: (
         (lambda b: (list(b), len(b)))(_ud(torch).BatchSampler(range(7), 3, True))),
-    "infinite_sampler_idiom": lambda torch: (lambda it: [len(next(it)[0]) for _ in range(4)])(iter(_ud(torch).DataLoader(
-        _tds(torch), batch_size=4, sampler=_ud(torch).RandomSampler(_tds(torch), replacement=True, num_samples=int(1e10))))),
+    "infinite_sampler_idiom": lambda torch: _infinite_loader(torch),
     "random_split_lengths": lambda torch: (
         [len(s) for s in _ud(torch).random_split(range(10), [7, 3])]),
     "random_split_fractions": lambda torch: (
@@ -171,6 +178,14 @@ def _Count(torch):
         def __iter__(self):
             return iter(range(self.n))
     return Count
+
+
+def _infinite_loader(torch):
+    # makemore: a loader that never ends, sampling with replacement
+    ds = _tds(torch)
+    sampler = _ud(torch).RandomSampler(ds, replacement=True, num_samples=int(1e10))
+    it = iter(_ud(torch).DataLoader(ds, batch_size=4, sampler=sampler))
+    return [len(next(it)[0]) for _ in range(4)]
 
 
 def _repro(torch):
@@ -199,7 +214,8 @@ def workers_same_batches(torch):
 def workers_shuffle_same_order(torch):
     def order(workers):
         g = torch.Generator().manual_seed(3)
-        dl = _ud(torch).DataLoader(_squares(torch), batch_size=2, shuffle=True, generator=g, num_workers=workers)
+        dl = _ud(torch).DataLoader(_squares(torch), batch_size=2, shuffle=True, generator=g,
+                                   num_workers=workers)
         return [b[1].tolist() for b in dl]
     return order(0) == order(2)
 

@@ -20,25 +20,27 @@ probes("script", {
     # word language model
     "wlm_batchify": lambda torch: _batchify(torch, _tokens(torch), 4),
     "wlm_get_batch": lambda torch: (
-        (lambda src, i: (src[i:i + 2], src[i + 1:i + 1 + 2].view(-1)))(_batchify(torch, _tokens(torch), 4), 1)),
+        _get_batch(_batchify(torch, _tokens(torch), 4), 1, 2)),
     "wlm_seq_len_min": lambda torch: min(35, len(_batchify(torch, _tokens(torch), 4)) - 1 - 2),
     "wlm_ids_type_int64": lambda torch: torch.tensor([3, 1, 2]).type(torch.int64),
     "wlm_cat_ids": lambda torch: (
         torch.cat([torch.tensor([1, 2]).type(torch.int64), torch.tensor([3]).type(torch.int64)])),
     "wlm_init_hidden_new_zeros": lambda torch: (
-        (lambda w: (w.new_zeros((2, 3, 4)), w.new_zeros(1, 3, 4).dtype))(next(torch.nn.Linear(2, 2).parameters()))),
+        _init_hidden(next(torch.nn.Linear(2, 2).parameters()))),
     "wlm_output_view": lambda torch: torch.tensor(arr(5, 2, 7)).view(-1, 7).shape,
     "wlm_total_loss": lambda torch: (
-        4 * torch.nn.CrossEntropyLoss()(torch.tensor(arr(4, 3)), torch.tensor([0, 1, 2, 0])).item()),
+        4 * torch.nn.CrossEntropyLoss()(torch.tensor(arr(4, 3)),
+                                        torch.tensor([0, 1, 2, 0])).item()),
     "wlm_ppl": lambda torch: (
-        math.exp(torch.nn.CrossEntropyLoss()(torch.tensor(arr(4, 3)), torch.tensor([0, 1, 2, 0])).item())),
+        math.exp(torch.nn.CrossEntropyLoss()(torch.tensor(arr(4, 3)),
+                                             torch.tensor([0, 1, 2, 0])).item())),
     "wlm_log_softmax_last": lambda torch: (
         torch.nn.functional.log_softmax(torch.tensor(arr(2, 3, 4)), dim=-1).exp().sum(-1)),
     "wlm_square_subsequent_mask": lambda torch: torch.log(torch.tril(torch.ones(3, 3))),
     "wlm_mask_fill_float": lambda torch: (
-        (lambda m: m.float().masked_fill(m == 0, float("-inf")).masked_fill(m == 1, float(0.0)))(torch.tril(torch.ones(3, 3)))),
+        _square_subsequent_mask(torch, 3)),
     "wlm_temperature_sampling": lambda torch: (
-        (lambda w: torch.multinomial(w, 1)[0])(torch.tensor([0.0, 0.0, 5.0, 0.0]).div(0.5).exp() * torch.tensor([0.0, 0.0, 1.0, 0.0]))),
+        _sample_word(torch)),
     "wlm_input_fill_tensor": lambda torch: (
         torch.randint(5, (1, 1), dtype=torch.long).fill_(torch.tensor(3))),
     "wlm_squeeze_div_exp": lambda torch: torch.tensor(arr(1, 1, 4)).squeeze().div(0.8).exp(),
@@ -54,34 +56,35 @@ probes("script", {
     "blitz_zip_label_pred": lambda torch: (
         [int(label == pred) for label, pred in zip(torch.tensor([1, 2]), torch.tensor([1, 0]))]),
     "blitz_running_loss": lambda torch: sum(torch.tensor(v).item() for v in (0.5, 0.25)) / 2,
-    "blitz_next_iter_loader": lambda torch: (lambda it: [t.shape for t in next(it)])(iter(torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.ones(5, 3), torch.arange(5)), batch_size=4))),
+    "blitz_next_iter_loader": lambda torch: _first_batch_shapes(torch),
     "blitz_data_index_to_device": lambda torch: (
-        (lambda d: (d[0].to(torch.device("cpu")).shape, d[1].to("cpu")))((torch.ones(2, 3), torch.tensor([0, 1])))),
+        _data_to_device(torch, (torch.ones(2, 3), torch.tensor([0, 1])))),
     "blitz_correct_percent": lambda torch: (
         100 * (torch.tensor([1, 2, 3]) == torch.tensor([1, 0, 3])).sum().item() // 3),
     # makemore
     "mm_counts_int32_increment": lambda torch: (
-        (lambda N: (N.__setitem__((1, 2), N[1, 2] + 1), N)[1])(torch.zeros((3, 3), dtype=torch.int32))),
+        _increment_count(torch.zeros((3, 3), dtype=torch.int32))),
     "mm_counts_iadd_index": lambda torch: (
         (lambda N: (N[0, 1].__iadd__(1), N)[1])(torch.zeros((2, 2), dtype=torch.int32))),
     "mm_smoothed_probs": lambda torch: (
         (lambda P: P / P.sum(1, keepdims=True))((torch.tensor([[1, 2], [0, 3]]) + 1).float())),
     "mm_probs_idiv": lambda torch: (
-        (lambda P: (P.__itruediv__(P.sum(1, keepdim=True)), P)[1])(torch.tensor([[1.0, 3.0], [2.0, 2.0]]))),
-    "mm_multinomial_item": lambda torch: torch.multinomial(torch.tensor([0.0, 1.0]), num_samples=1, replacement=True,
-                                                           generator=torch.Generator().manual_seed(2147483647)).item(),
+        _normalise_rows_inplace(torch.tensor([[1.0, 3.0], [2.0, 2.0]]))),
+    "mm_multinomial_item": lambda torch: (
+        torch.multinomial(torch.tensor([0.0, 1.0]), num_samples=1, replacement=True,
+                          generator=torch.Generator().manual_seed(2147483647)).item()),
     "mm_nelement": lambda torch: torch.tensor([1, 2, 3]).nelement(),
     "mm_emb_lookup": lambda torch: (
         torch.tensor(arr(5, 2))[torch.tensor([[0, 1, 4], [2, 2, 3]])].view(-1, 6).shape),
     "mm_index_by_range": lambda torch: (
-        (lambda d: (d.__setitem__((range(2), torch.tensor([1, 0])), d[range(2), torch.tensor([1, 0])] - 1), d)[1])(torch.ones(2, 3))),
+        _dlogits_minus_one(torch)),
     "mm_randint_generator": lambda torch: (
         torch.randint(0, 10, (4,), generator=torch.Generator().manual_seed(1)).shape),
     "mm_randn_generator_scaled": lambda torch: (
-        (torch.randn((3, 4), generator=torch.Generator().manual_seed(1)) * (5 / 3) / (3 ** 0.5)).shape),
+        (torch.randn((3, 4), generator=torch.Generator().manual_seed(1))
+         * (5 / 3) / (3 ** 0.5)).shape),
     "mm_params_requires_grad_loop": lambda torch: (
-        (lambda ps: ([setattr(p, "requires_grad", True) for p in ps], [p.requires_grad for p in ps])[1])([torch.ones(2), torch.zeros(1)])),
+        _requires_grad_loop([torch.ones(2), torch.zeros(1)])),
     "mm_log10_item": lambda torch: torch.tensor(100.0).log10().item(),
     "mm_batchnorm_running_update": lambda torch: _bn_running(torch),
     "mm_cat_emb_columns": lambda torch: (
@@ -103,7 +106,7 @@ probes("script", {
     "reg_param_data_add": lambda torch: _reg_update(torch),
     # vae
     "vae_reparameterize_shape": lambda torch: (
-        (lambda mu, logvar: (mu + torch.randn_like(torch.exp(0.5 * logvar)) * torch.exp(0.5 * logvar)).shape)(torch.zeros(2, 3), torch.zeros(2, 3))),
+        _reparameterize(torch, torch.zeros(2, 3), torch.zeros(2, 3)).shape),
     "vae_view_784": lambda torch: torch.ones(2, 1, 4, 4).view(-1, 16).shape,
     "vae_cat_comparison": lambda torch: (
         torch.cat([torch.ones(4, 1, 2, 2)[:2], torch.zeros(4, 4).view(4, 1, 2, 2)[:2]]).shape),
@@ -111,15 +114,83 @@ probes("script", {
         3.0 / len(torch.utils.data.TensorDataset(torch.ones(6, 2)))),
     # mnist
     "mnist_nll_sum_item": lambda torch: (
-        torch.nn.functional.nll_loss(torch.log_softmax(torch.tensor(arr(3, 4)), 1), torch.tensor([0, 3, 1]), reduction="sum").item()),
-    "mnist_argmax_keepdim_eq_view_as": lambda torch: (lambda out, t: out.argmax(dim=1, keepdim=True).eq(t.view_as(out.argmax(dim=1, keepdim=True))).sum().item())(
-        torch.tensor(arr(5, 3)), torch.tensor([0, 1, 2, 0, 1])),
+        torch.nn.functional.nll_loss(torch.log_softmax(torch.tensor(arr(3, 4)), 1),
+                                     torch.tensor([0, 3, 1]), reduction="sum").item()),
+    "mnist_argmax_keepdim_eq_view_as": lambda torch: (
+        _correct(torch.tensor(arr(5, 3)), torch.tensor([0, 1, 2, 0, 1]))),
     "mnist_progress_fstring": lambda torch: (
         "{:.6f} {:.0f}%".format(torch.tensor(0.123456).item(), 100.0 * 2 / 8)),
     "mnist_steplr_adadelta": lambda torch: _mnist_sched(torch),
     "mnist_accelerator_device": lambda torch: (
-        (torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")).type),
+        (torch.accelerator.current_accelerator() if torch.accelerator.is_available()
+         else torch.device("cpu")).type),
 })
+
+
+def _get_batch(source, i, bptt):
+    seq_len = min(bptt, len(source) - 1 - i)
+    return source[i:i + seq_len], source[i + 1:i + 1 + seq_len].view(-1)
+
+
+def _init_hidden(weight):
+    return weight.new_zeros((2, 3, 4)), weight.new_zeros(1, 3, 4).dtype
+
+
+def _square_subsequent_mask(torch, sz):
+    mask = torch.tril(torch.ones(sz, sz))
+    return mask.float().masked_fill(mask == 0, float("-inf")).masked_fill(mask == 1, float(0.0))
+
+
+def _sample_word(torch):
+    # generate.py: word_weights = output.squeeze().div(temperature).exp(); multinomial(...)[0]
+    output = torch.tensor([0.0, 0.0, 5.0, 0.0])
+    word_weights = output.div(0.5).exp() * torch.tensor([0.0, 0.0, 1.0, 0.0])
+    return torch.multinomial(word_weights, 1)[0]
+
+
+def _first_batch_shapes(torch):
+    ds = torch.utils.data.TensorDataset(torch.ones(5, 3), torch.arange(5))
+    images, labels = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
+    return images.shape, labels
+
+
+def _data_to_device(torch, data):
+    device = torch.device("cpu")
+    inputs, labels = data[0].to(device), data[1].to(device)
+    return inputs.shape, labels
+
+
+def _increment_count(N):
+    N[1, 2] = N[1, 2] + 1
+    return N
+
+
+def _normalise_rows_inplace(P):
+    P /= P.sum(1, keepdim=True)
+    return P
+
+
+def _dlogits_minus_one(torch):
+    dlogits = torch.ones(2, 3)
+    dlogits[range(2), torch.tensor([1, 0])] -= 1
+    return dlogits
+
+
+def _requires_grad_loop(parameters):
+    for p in parameters:
+        p.requires_grad = True
+    return [p.requires_grad for p in parameters]
+
+
+def _reparameterize(torch, mu, logvar):
+    std = torch.exp(0.5 * logvar)
+    eps = torch.randn_like(std)
+    return mu + eps * std
+
+
+def _correct(output, target):
+    pred = output.argmax(dim=1, keepdim=True)
+    return pred.eq(target.view_as(pred)).sum().item()
 
 
 def _bn_running(torch):
@@ -159,7 +230,9 @@ def _mnist_sched(torch):
 def wlm_train_step_manual_sgd(torch):
     torch.manual_seed(0)
     nn = torch.nn
-    enc, rnn, dec = fill(torch, nn.Embedding(7, 3)), fill(torch, nn.GRU(3, 4), seed=3, scale=0.3), fill(torch, nn.Linear(4, 7), seed=9)
+    enc = fill(torch, nn.Embedding(7, 3))
+    rnn = fill(torch, nn.GRU(3, 4), seed=3, scale=0.3)
+    dec = fill(torch, nn.Linear(4, 7), seed=9)
     params = list(enc.parameters()) + list(rnn.parameters()) + list(dec.parameters())
     data = _batchify(torch, _tokens(torch), 2)
     hidden = torch.zeros(1, 2, 4)
