@@ -42,7 +42,8 @@ probes("save", {
     "tensor_path": lambda torch: _roundtrip(torch, torch.tensor([1.0, 2.0])),
     "tensor_bytesio": lambda torch: _roundtrip(torch, torch.arange(6).view(2, 3), use_path=False),
     "tensor_dtypes": lambda torch: (
-        _roundtrip(torch, [torch.ones(2, dtype=d) for d in (torch.float64, torch.int32, torch.bool, torch.float16)])),
+        _roundtrip(torch, [torch.ones(2, dtype=d)
+                           for d in (torch.float64, torch.int32, torch.bool, torch.float16)])),
     "tensor_0d": lambda torch: _roundtrip(torch, torch.tensor(3.5)),
     "tensor_requires_grad_kept": lambda torch: (
         _roundtrip(torch, torch.ones(2, requires_grad=True)).requires_grad),
@@ -59,15 +60,16 @@ probes("save", {
     "load_map_location_device": lambda torch: (
         _roundtrip(torch, {"w": torch.ones(2)}, map_location=torch.device("cpu"))["w"].device),
     "checkpoint_nested": lambda torch: _checkpoint(torch),
-    "checkpoint_plain_values": lambda torch: _roundtrip(torch, {"epoch": 3, "loss": 0.25, "name": "run", "flag": True, "none": None,
-                                                                "hist": [1.0, 2.0], "pair": (1, 2)}),
+    "checkpoint_plain_values": lambda torch: (
+        _roundtrip(torch, {"epoch": 3, "loss": 0.25, "name": "run", "flag": True, "none": None,
+                           "hist": [1.0, 2.0], "pair": (1, 2)})),
     "checkpoint_int_keys": lambda torch: _roundtrip(torch, {0: torch.ones(1), 1: "b"}),
     "list_of_tensors": lambda torch: _roundtrip(torch, [torch.ones(2), torch.zeros(3)]),
     "tuple_of_tensors": lambda torch: _roundtrip(torch, (torch.ones(1), torch.zeros(1))),
     "nested_lists": lambda torch: (
         _roundtrip(torch, {"a": [{"b": torch.ones(1)}, [torch.zeros(2)]]})),
     "shared_tensor_stays_shared": lambda torch: (
-        (lambda d: d["a"].data_ptr() == d["b"].data_ptr())(_roundtrip(torch, (lambda t: {"a": t, "b": t})(torch.ones(2))))),
+        _shared_after_load(torch)),
     "optimizer_state_dict": lambda torch: _roundtrip(torch, _trained(torch)[1].state_dict()),
     "optimizer_resume": lambda torch: _opt_resume(torch),
     "scheduler_state_dict": lambda torch: (
@@ -85,7 +87,7 @@ probes("save", {
     "parameter_saved": lambda torch: (
         type(_roundtrip(torch, torch.nn.Parameter(torch.ones(2)))).__name__),
     "load_state_dict_strict_after_load": lambda torch: (
-        (lambda m: m.load_state_dict(_roundtrip(torch, _model(torch).state_dict())).missing_keys)(_model(torch))),
+        _model(torch).load_state_dict(_roundtrip(torch, _model(torch).state_dict())).missing_keys),
     "state_dict_buffers_saved": lambda torch: (
         list(_roundtrip(torch, _trained(torch)[0].state_dict()))),
 })
@@ -96,11 +98,25 @@ class _Custom:
 
 
 
+def _shared_after_load(torch):
+    t = torch.ones(2)
+    back = _roundtrip(torch, {"a": t, "b": t})
+    return back["a"].data_ptr() == back["b"].data_ptr()
+
+
+def _partial_load(torch):
+    sd = _roundtrip(torch, _model(torch).state_dict())
+    result = _model(torch).load_state_dict({k: v for k, v in sd.items() if not k.startswith("3.")},
+                                           strict=False)
+    return result.missing_keys, result.unexpected_keys
+
+
 def _load_into(torch):
     src = _model(torch)
     src.eval()
     loaded = _roundtrip(torch, src.state_dict())
-    dst = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    nn = torch.nn
+    dst = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
     dst.load_state_dict(loaded)
     dst.eval()
     x = torch.tensor(arr(2, 3))
@@ -109,9 +125,11 @@ def _load_into(torch):
 
 def _checkpoint(torch):
     model, opt = _trained(torch)
-    ckpt = {"epoch": 2, "model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict(), "loss": 0.5}
+    ckpt = {"epoch": 2, "model_state_dict": model.state_dict(),
+            "optimizer_state_dict": opt.state_dict(), "loss": 0.5}
     back = _roundtrip(torch, ckpt)
-    return list(back), back["epoch"], back["loss"], back["model_state_dict"], sorted(back["optimizer_state_dict"])
+    return (list(back), back["epoch"], back["loss"], back["model_state_dict"],
+            sorted(back["optimizer_state_dict"]))
 
 
 def _opt_resume(torch):
@@ -194,8 +212,7 @@ probes("save", {
         _roundtrip(torch, {"w": torch.ones(2)}, map_location=lambda storage, loc: storage)),
     "map_location_dict": lambda torch: (
         _roundtrip(torch, {"w": torch.ones(2)}, map_location={"cuda:0": "cpu"})),
-    "load_then_strict_false": lambda torch: (lambda m: (lambda r: (r.missing_keys, r.unexpected_keys))(m.load_state_dict(
-        {k: v for k, v in _roundtrip(torch, _model(torch).state_dict()).items() if not k.startswith("3.")}, strict=False)))(_model(torch)),
+    "load_then_strict_false": lambda torch: _partial_load(torch),
     "bfloat16_tensor": lambda torch: _roundtrip(torch, torch.ones(2, dtype=torch.bfloat16)).dtype,
     "int64_large_values": lambda torch: _roundtrip(torch, torch.tensor([2 ** 40, -3])),
     "empty_tensor": lambda torch: _roundtrip(torch, torch.zeros(0, 3)),
