@@ -101,6 +101,12 @@ def arr(*shape: int, seed: int = 0, low: float = -1.0, high: float = 1.0) -> np.
     return np.random.default_rng(seed).uniform(low, high, size=shape).astype(np.float32)
 
 
+def grad(fn: Callable[[Any], Any], x):
+    """Backpropagate the sum of fn(x) and return x.grad (x: a leaf that requires grad)."""
+    fn(x).sum().backward()
+    return x.grad
+
+
 def fill(torch, module, seed: int = 0, scale: float = 0.5):
     """Set every parameter of `module` to fixed values (the same under both libraries); return it.
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from tests.probes.harness import arr, probe, probes
+from tests.probes.harness import arr, grad, probe, probes
 
 
 def _mod(torch, path):
@@ -377,7 +377,7 @@ probes("device", {
         torch.ones(2).to(torch.ones(1, dtype=torch.int32), non_blocking=True)),
     "to_device_copy_is_new": lambda torch: (lambda x: x.to("cpu", copy=True) is x)(torch.ones(2)),
     "to_keeps_grad_graph": lambda torch: (
-        (lambda x: (x.to(torch.float64).sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True))),
+        grad(lambda x: x.to(torch.float64).sum(), torch.ones(2, requires_grad=True))),
     "module_to_device_dtype": lambda torch: (
         torch.nn.Linear(2, 2).to("cpu", torch.float64).weight.dtype),
     "module_to_kw": lambda torch: (

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.probes.harness import probe, probes
+from tests.probes.harness import grad, probe, probes
 
 
 def _i(torch):
@@ -188,7 +188,7 @@ probes("convert", {
     "float_of_grad_tensor": lambda torch: (
         torch.ones(2, dtype=torch.float64, requires_grad=True).float().requires_grad),
     "double_grad_flows": lambda torch: (
-        (lambda x: (x.double().sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True))),
+        grad(lambda x: x.double().sum(), torch.ones(2, requires_grad=True))),
     "long_no_grad": lambda torch: torch.ones(2, requires_grad=True).long().requires_grad,
     "type_as": lambda torch: torch.tensor([1, 2]).type_as(torch.ones(1, dtype=torch.float64)),
     "one_hot_float": lambda torch: (

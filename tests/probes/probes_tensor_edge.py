@@ -1,6 +1,6 @@
 """Probes: edge cases scripts meet — NaN and inf, ties, empty tensors, extreme values, non-contiguous inputs."""
 
-from tests.probes.harness import arr, probes
+from tests.probes.harness import arr, grad, probes
 
 _NAN = float("nan")
 _INF = float("inf")
@@ -44,17 +44,17 @@ probes("edge", {
     "bce_logits_extreme": lambda torch: (
         torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([50.0, -50.0]), torch.tensor([1.0, 1.0]))),
     "norm_zero_grad": lambda torch: (
-        (lambda x: (x.norm().backward(), x.grad)[1])(torch.zeros(3, requires_grad=True))),
+        grad(lambda x: x.norm(), torch.zeros(3, requires_grad=True))),
     "sqrt_zero_grad": lambda torch: (
-        (lambda x: (x.sqrt().sum().backward(), x.grad)[1])(torch.zeros(2, requires_grad=True))),
+        grad(lambda x: x.sqrt().sum(), torch.zeros(2, requires_grad=True))),
     "abs_zero_grad": lambda torch: (
-        (lambda x: (x.abs().sum().backward(), x.grad)[1])(torch.zeros(2, requires_grad=True))),
+        grad(lambda x: x.abs().sum(), torch.zeros(2, requires_grad=True))),
     "relu_zero_grad": lambda torch: (
-        (lambda x: (x.relu().sum().backward(), x.grad)[1])(torch.zeros(2, requires_grad=True))),
+        grad(lambda x: x.relu().sum(), torch.zeros(2, requires_grad=True))),
     "clamp_boundary_grad": lambda torch: (
-        (lambda x: (x.clamp(0, 1).sum().backward(), x.grad)[1])(torch.tensor([0.0, 1.0, 0.5], requires_grad=True))),
+        grad(lambda x: x.clamp(0, 1).sum(), torch.tensor([0.0, 1.0, 0.5], requires_grad=True))),
     "max_binary_tie_grad": lambda torch: (
-        (lambda x: (torch.maximum(x, torch.ones(2)).sum().backward(), x.grad)[1])(torch.ones(2, requires_grad=True))),
+        grad(lambda x: torch.maximum(x, torch.ones(2)).sum(), torch.ones(2, requires_grad=True))),
     "argmax_ties_first": lambda torch: _ties(torch).argmax(dim=1),
     "argmin_ties_first": lambda torch: torch.tensor([3.0, 1.0, 1.0]).argmin(),
     "max_dim_ties_index": lambda torch: _ties(torch).max(dim=1).indices,
@@ -78,9 +78,9 @@ probes("edge", {
     "noncontig_reshape_values": lambda torch: torch.tensor(arr(2, 3)).t().reshape(6),
     "noncontig_inplace": lambda torch: (lambda x: (x.t().mul_(2), x)[1])(torch.tensor(arr(2, 3))),
     "step_slice_grad": lambda torch: (
-        (lambda x: (x[::2].sum().backward(), x.grad)[1])(torch.ones(5, requires_grad=True))),
+        grad(lambda x: x[::2].sum(), torch.ones(5, requires_grad=True))),
     "negative_step_flip_grad": lambda torch: (
-        (lambda x: ((x.flip(0) * torch.arange(3.0)).sum().backward(), x.grad)[1])(torch.ones(3, requires_grad=True))),
+        grad(lambda x: (x.flip(0) * torch.arange(3.0)).sum(), torch.ones(3, requires_grad=True))),
     "expand_then_contiguous": lambda torch: torch.tensor([1.0, 2.0]).expand(2, 2).contiguous(),
     "broadcast_inplace_target": lambda torch: (
         (lambda x: (x.add_(torch.tensor([1.0, 2.0])), x)[1])(torch.zeros(2, 2))),
@@ -99,9 +99,9 @@ probes("edge", {
     "sum_dim_none_keepdim": lambda torch: torch.ones(2, 3).sum(dim=None, keepdim=True).shape,
     "cumsum_empty": lambda torch: torch.zeros(0).cumsum(0),
     "where_nan_grad": lambda torch: (
-        (lambda x: (torch.where(x > 0, x.sqrt(), torch.zeros(2)).sum().backward(), x.grad)[1])(torch.tensor([4.0, 1.0], requires_grad=True))),
+        grad(lambda x: torch.where(x > 0, x.sqrt(), torch.zeros(2)).sum(), torch.tensor([4.0, 1.0], requires_grad=True))),
     "nan_to_num_grad": lambda torch: (
-        (lambda x: (torch.nan_to_num(x * 1).sum().backward(), x.grad)[1])(torch.tensor([1.0, 2.0], requires_grad=True))),
+        grad(lambda x: torch.nan_to_num(x * 1).sum(), torch.tensor([1.0, 2.0], requires_grad=True))),
     "isfinite_all_item": lambda torch: torch.isfinite(torch.tensor([1.0, _INF])).all().item(),
     "inf_comparison": lambda torch: torch.tensor([_INF, -_INF]) > 1e38,
 })

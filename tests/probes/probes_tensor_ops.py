@@ -2,7 +2,7 @@
 
 import math
 
-from tests.probes.harness import arr, probe, probes
+from tests.probes.harness import arr, grad, probe, probes
 
 
 def _x(torch):
@@ -278,11 +278,11 @@ probes("linalg", {
     "cdist": lambda torch: torch.cdist(_m(torch, 2, 3), _m(torch, 4, 3, seed=1)),
     "matmul_grad": lambda torch: (lambda a, b: ((a @ b).sum().backward(), a.grad, b.grad)[1:])(
         torch.tensor(arr(2, 3), requires_grad=True), torch.tensor(arr(3, 2, seed=1), requires_grad=True)),
-    "einsum_grad": lambda torch: (lambda a: (torch.einsum("ij,ij->i", a, a).sum().backward(), a.grad)[1])(
+    "einsum_grad": lambda torch: grad(lambda a: torch.einsum("ij,ij->i", a, a).sum(), 
         torch.tensor(arr(2, 3), requires_grad=True)),
-    "mv_grad": lambda torch: (lambda a: (torch.mv(a, torch.ones(3)).sum().backward(), a.grad)[1])(
+    "mv_grad": lambda torch: grad(lambda a: torch.mv(a, torch.ones(3)).sum(), 
         torch.tensor(arr(2, 3), requires_grad=True)),
-    "baddbmm_grad": lambda torch: (lambda a: (torch.baddbmm(torch.zeros(1, 2, 2), a, a.transpose(1, 2)).sum().backward(), a.grad)[1])(
+    "baddbmm_grad": lambda torch: grad(lambda a: torch.baddbmm(torch.zeros(1, 2, 2), a, a.transpose(1, 2)).sum(), 
         torch.tensor(arr(1, 2, 3), requires_grad=True)),
 })
 
