@@ -77,19 +77,6 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def _unbroadcast(grad: Any, shape: tuple) -> Any:
-    """Sum a gradient shaped like a broadcast result back to the shape of the input it flowed to."""
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
-
-
 def _as_array(data: Any, dtype: Any = None) -> Any:
     """An array from Python data, NumPy/CuPy arrays or a Tensor, with PyTorch's dtype inference."""
     if isinstance(data, Tensor):
@@ -310,7 +297,7 @@ class Tensor:
 
             run_backward_graph([self], [gradient], inputs, accumulate=True)
             return
-        run_backward([self], [gradient], bool(retain_graph), inputs)
+        _engine.run_backward([self], [gradient], bool(retain_graph), inputs)
 
     # --- operators ----------------------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
@@ -402,153 +389,6 @@ class Tensor:
     def __iter__(self) -> Any:
         return (self[i] for i in range(len(self)))
 
-    # --- elementwise methods ---------------------------------------------------------------------------
-    def add(self, other: Any) -> "Tensor":
-        return _ew.Add.apply(self, other)
-
-    def sub(self, other: Any) -> "Tensor":
-        return _ew.Sub.apply(self, other)
-
-    def mul(self, other: Any) -> "Tensor":
-        return _ew.Mul.apply(self, other)
-
-    def div(self, other: Any) -> "Tensor":
-        return _ew.Div.apply(self, other)
-
-    def pow(self, other: Any) -> "Tensor":
-        return _ew.Pow.apply(self, other)
-
-    def neg(self) -> "Tensor":
-        return _ew.Neg.apply(self)
-
-    def exp(self) -> "Tensor":
-        return _ew.Exp.apply(self)
-
-    def log(self) -> "Tensor":
-        return _ew.Log.apply(self)
-
-    def sqrt(self) -> "Tensor":
-        return _ew.Sqrt.apply(self)
-
-    def abs(self) -> "Tensor":
-        return _ew.Abs.apply(self)
-
-    def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
-        return _ew.Clamp.apply(self, lo=min, hi=max)
-
-    clip = clamp
-
-    def maximum(self, other: Any) -> "Tensor":
-        return _ew.Maximum.apply(self, other)
-
-    def minimum(self, other: Any) -> "Tensor":
-        return _ew.Minimum.apply(self, other)
-
-    def relu(self) -> "Tensor":
-        return _ew.ReLU.apply(self)
-
-    def sigmoid(self) -> "Tensor":
-        return _ew.Sigmoid.apply(self)
-
-    def tanh(self) -> "Tensor":
-        return _ew.Tanh.apply(self)
-
-    def erf(self) -> "Tensor":
-        return _ew.Erf.apply(self)
-
-    def square(self) -> "Tensor":
-        return _ew.Mul.apply(self, self)
-
-    def masked_fill(self, mask: Any, value: float) -> "Tensor":
-        """value where mask is True, else self (mask broadcasts)."""
-        return _ew.Where.apply(mask, value, self)
-
-    # --- reductions -------------------------------------------------------------------------------------
-    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _rd.Sum.apply(self, dim=dim, keepdim=keepdim)
-
-    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _rd.Mean.apply(self, dim=dim, keepdim=keepdim)
-
-    def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-            correction: int | None = None) -> "Tensor":
-        return _rd.Var.apply(self, dim=dim, correction=_correction(unbiased, correction), keepdim=keepdim)
-
-    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-            correction: int | None = None) -> "Tensor":
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
-
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        return _rd.max_(self, dim, keepdim)
-
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        return _rd.min_(self, dim, keepdim)
-
-    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _rd.AMax.apply(self, dim=dim, keepdim=keepdim)
-
-    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _rd.AMax.apply(self, dim=dim, keepdim=keepdim, sign=-1)
-
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        return _rd.argmax(self, dim, keepdim)
-
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        return _rd.argmax(-self.detach(), dim, keepdim)
-
-    def logsumexp(self, dim: Any, keepdim: bool = False) -> "Tensor":
-        return _rd.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
-
-    def softmax(self, dim: int) -> "Tensor":
-        return _rd.Softmax.apply(self, dim=dim)
-
-    def log_softmax(self, dim: int) -> "Tensor":
-        return _rd.LogSoftmax.apply(self, dim=dim)
-
-    # --- movement ---------------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> "Tensor":
-        return _mv.Reshape.apply(self, shape=_shape_arg(shape))
-
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        return _mv.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, dim: int | None = None) -> "Tensor":
-        return _mv.squeeze(self, dim)
-
-    def unsqueeze(self, dim: int) -> "Tensor":
-        return _mv.unsqueeze(self, dim)
-
-    def transpose(self, dim0: int, dim1: int) -> "Tensor":
-        return _mv.transpose(self, dim0, dim1)
-
-    def permute(self, *dims: Any) -> "Tensor":
-        return _mv.Permute.apply(self, dims=_shape_arg(dims))
-
-    def expand(self, *shape: Any) -> "Tensor":
-        return _mv.Expand.apply(self, shape=_shape_arg(shape))
-
-    def expand_as(self, other: "Tensor") -> "Tensor":
-        return _mv.Expand.apply(self, shape=other.shape)
-
-    def view_as(self, other: "Tensor") -> "Tensor":
-        return _mv.Reshape.apply(self, shape=other.shape)
-
-    reshape_as = view_as
-
-    def t(self) -> "Tensor":
-        """Transpose of a matrix (a 0-D or 1-D tensor is returned as is, like PyTorch)."""
-        if self.ndim > 2:
-            raise ValueError(f"t(): expects a tensor with <= 2 dimensions, got shape {self.shape}")
-        return self if self.ndim < 2 else _mv.Permute.apply(self, dims=(1, 0))
-
-    def contiguous(self) -> "Tensor":
-        return self
-
-    def matmul(self, other: Any) -> "Tensor":
-        return _mm.MatMul.apply(self, other)
-
 
 def _is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray) or backend.get_array_module(x) is not np
@@ -580,156 +420,6 @@ def _index_arrays(index: Any) -> Any:
     if isinstance(index, list):
         return np.asarray(index)
     return index
-
-
-def _root_grad(t: Tensor, g: Any) -> Any:
-    """The array a backward pass starts from: ones for a scalar, else the given gradient of t's shape."""
-    if g is None:
-        if t._data.size != 1:
-            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {t.shape}; "
-                               f"pass a gradient of that shape")
-        return backend.get_array_module(t._data).ones_like(t._data)
-    g = g._data if isinstance(g, Tensor) else backend.get_array_module(t._data).asarray(g)
-    if tuple(g.shape) != t.shape:
-        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and output has a "
-                           f"shape of {t.shape}")
-    return g
-
-
-def run_backward(roots: list, grads: list, retain_graph: bool, inputs: list | None = None,
-                 accumulate: bool = True) -> dict | None:
-    """Propagate from `roots` (with `grads`, None meaning ones) through the graph in reverse topological order.
-
-    Gradients reach leaves' `.grad` (only the `inputs`' when given). With accumulate=False nothing is
-    accumulated and {id(input): gradient array or None} is returned instead (autograd.grad).
-    """
-    pending: dict[int, Any] = {}
-    for r, g in zip(roots, grads):
-        g = _root_grad(r, g)
-        pending[id(r)] = g if id(r) not in pending else pending[id(r)] + g
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    found: dict = {}
-    for node in reversed(_toposort(roots)):
-        g = pending.pop(id(node), None)
-        if g is None:
-            continue
-        if _tensor_hooks:
-            g = _run_hooks(node, g)
-        ctx = node._ctx
-        if wanted is None:
-            if ctx is None or node._retain:
-                _accumulate(node, g)
-        elif id(node) in wanted:
-            if accumulate:
-                _accumulate(node, g)
-            else:
-                found[id(node)] = g
-        if ctx is None:
-            continue
-        if _epoch and ctx._epoch < _epoch:
-            _check_unmodified(node, ctx)
-        in_grads = ctx.backward(g)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
-            if not need or pg is None:
-                continue
-            if pg.shape != p._data.shape:
-                pg = _unbroadcast(pg, p._data.shape)
-            if pg.dtype != p._data.dtype:
-                pg = pg.astype(p._data.dtype)
-            key = id(p)
-            prev = pending.get(key)
-            pending[key] = pg if prev is None else prev + pg
-        if not retain_graph:
-            # Release what the op saved so memory is freed; a second backward is an error, as in PyTorch.
-            ctx.__dict__.clear()
-            ctx.released = True
-    return found if not accumulate else None
-
-
-def _version_of(t: Tensor) -> list | None:
-    """The tensor's shared version stamp, None if it was never written in place nor aliased."""
-    return getattr(t, "_version", None)
-
-
-def _check_unmodified(node: Tensor, ctx: Function) -> None:
-    """RuntimeError if an array this op saved for backward was written in place after the op was recorded.
-
-    Runs only once some in-place write happened. What an op saved is whatever array on `ctx` shares memory
-    with its output or an input; an input that was itself rewritten by an in-place op (it has a grad_fn) is
-    refused too, since this op's gradient would now flow through the rewrite.
-    """
-    if ctx.__dict__.get("output_overwritten"):
-        raise RuntimeError(
-            f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-            f"the output of [{type(ctx).__name__}] of shape {list(node.shape)}, which it saved for backward, was "
-            f"written in place. Hint: do the in-place op on a clone().")
-    stamp = ctx._epoch
-    touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and _version_of(t) is not None
-               and t._version[0] > stamp]
-    if not touched:
-        return
-    xp = backend.get_array_module(node._data)
-    saved = [v for v in ctx.__dict__.values() if isinstance(v, xp.ndarray)]
-    for t in touched:
-        rerouted = t is not node and t._ctx is not None
-        if rerouted or any(xp.may_share_memory(v, t._data) for v in saved):
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{type(ctx).__name__}] tensor of shape {list(t.shape)} was written after the op "
-                f"was recorded. Hint: do the in-place op on a clone(), or after backward().")
-
-
-def _run_hooks(node: Tensor, g: Any) -> Any:
-    entry = _tensor_hooks.get(id(node))
-    if entry is None or entry[0]() is not node:
-        return g
-    for hook in list(entry[1].values()):
-        out = hook(Tensor(g))
-        if out is not None:
-            g = out._data if isinstance(out, Tensor) else out
-    return g
-
-
-def _accumulate(leaf: Tensor, g: Any) -> None:
-    """Add a gradient into `leaf.grad`; never in place, since arrays may be shared between leaves."""
-    if not g.flags.c_contiguous:
-        g = backend.get_array_module(g).ascontiguousarray(g)
-    if leaf.grad is None:
-        leaf.grad = Tensor(g)
-    else:
-        leaf.grad = Tensor(leaf.grad._data + g)
-
-
-def _toposort(roots: list, stop: set | None = None) -> list:
-    """Tensors reachable from the roots, each after all tensors it depends on; iterative, so deep graphs work.
-
-    Nodes whose id is in `stop` are included but not looked through.
-    """
-    topo: list = []
-    visited: set = set()
-    stack: list = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            topo.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is None or stop is not None and id(node) in stop:
-            continue
-        if ctx.parents is None:
-            raise RuntimeError(
-                "backward(): trying to go through the graph a second time (its saved values were freed); "
-                "pass retain_graph=True to the first backward")
-        for p in ctx.parents:
-            if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
-                stack.append((p, False))
-    return topo
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
@@ -773,6 +463,7 @@ from descend.ops import elementwise as _ew  # noqa: E402
 from descend.ops import matmul as _mm  # noqa: E402
 from descend.ops import movement as _mv  # noqa: E402
 from descend.ops import reduce as _rd  # noqa: E402
+from descend.ops import core_methods as _core_methods  # noqa: E402,F401  (x + y, x.sum(), x.reshape(), ...)
 from descend.ops import methods as _methods  # noqa: E402,F401  (binds the remaining Tensor methods)
 from descend.ops import convert as _convert  # noqa: E402,F401  (to, float, cuda, ...)
 # Grad modes and anomaly detection live in descend.autograd; re-exported here for the modules that import them
@@ -780,3 +471,5 @@ from descend.ops import convert as _convert  # noqa: E402,F401  (to, float, cuda
 from descend.autograd.anomaly import NonFiniteError, detect_anomaly, register_op_hook  # noqa: E402,F401
 from descend.autograd.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402,F401
 from descend.ops import inplace as _inplace  # noqa: E402,F401  (add_, __iadd__, __setitem__, ...)
+from descend.autograd import engine as _engine  # noqa: E402  (the backward pass)
+from descend.autograd.engine import _check_unmodified, _toposort, _version_of, run_backward  # noqa: E402,F401

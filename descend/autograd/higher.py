@@ -40,7 +40,13 @@ def _load_rules() -> None:
     """Import the rule tables on first use (nothing happens on `import descend`)."""
     global _loaded
     if not _loaded:
-        import descend.functional  # noqa: F401  (every op family is loaded, so rules find their classes)
+        import importlib
+        import pkgutil
+
+        import descend.ops
+
+        for info in pkgutil.iter_modules(descend.ops.__path__):  # every op family, so rules find their classes
+            importlib.import_module(f"descend.ops.{info.name}")
         from descend.autograd import rules_arch, rules_core, rules_nn, rules_ops  # noqa: F401
         _loaded = True
 
@@ -51,7 +57,7 @@ def const(a: Any) -> Tensor:
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
-    """Sum a broadcast gradient back to `shape` (the Tensor twin of tensor._unbroadcast)."""
+    """Sum a broadcast gradient back to `shape` (the Tensor twin of engine._unbroadcast)."""
     if tuple(g.shape) == tuple(shape):
         return g
     lead = g.ndim - len(shape)

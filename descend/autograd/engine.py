@@ -1,0 +1,179 @@
+"""The backward pass: a topological sort and a reverse loop over raw arrays (tinygrad's and micrograd's shape).
+
+Broadcasting is undone in one place (`_unbroadcast`); gradients reach leaves' `.grad` through `_accumulate`;
+tensor hooks run on a node's gradient before it is used; an op whose saved arrays were written in place since
+it was recorded raises (`_check_unmodified`). The create_graph variant is in autograd/higher.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from descend import backend
+from descend.tensor import Function, Tensor
+
+_t = sys.modules["descend.tensor"]  # the module: its _epoch and _tensor_hooks change at run time
+
+
+def _unbroadcast(grad: Any, shape: tuple) -> Any:
+    """Sum a gradient shaped like a broadcast result back to the shape of the input it flowed to."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _root_grad(t: Tensor, g: Any) -> Any:
+    """The array a backward pass starts from: ones for a scalar, else the given gradient of t's shape."""
+    if g is None:
+        if t._data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {t.shape}; "
+                               f"pass a gradient of that shape")
+        return backend.get_array_module(t._data).ones_like(t._data)
+    g = g._data if isinstance(g, Tensor) else backend.get_array_module(t._data).asarray(g)
+    if tuple(g.shape) != t.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and output has a "
+                           f"shape of {t.shape}")
+    return g
+
+
+def run_backward(roots: list, grads: list, retain_graph: bool, inputs: list | None = None,
+                 accumulate: bool = True) -> dict | None:
+    """Propagate from `roots` (with `grads`, None meaning ones) through the graph in reverse topological order.
+
+    Gradients reach leaves' `.grad` (only the `inputs`' when given). With accumulate=False nothing is
+    accumulated and {id(input): gradient array or None} is returned instead (autograd.grad).
+    """
+    pending: dict[int, Any] = {}
+    for r, g in zip(roots, grads):
+        g = _root_grad(r, g)
+        pending[id(r)] = g if id(r) not in pending else pending[id(r)] + g
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    found: dict = {}
+    for node in reversed(_toposort(roots)):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        if _t._tensor_hooks:
+            g = _run_hooks(node, g)
+        ctx = node._ctx
+        if wanted is None:
+            if ctx is None or node._retain:
+                _accumulate(node, g)
+        elif id(node) in wanted:
+            if accumulate:
+                _accumulate(node, g)
+            else:
+                found[id(node)] = g
+        if ctx is None:
+            continue
+        if _t._epoch and ctx._epoch < _t._epoch:
+            _check_unmodified(node, ctx)
+        in_grads = ctx.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
+            if not need or pg is None:
+                continue
+            if pg.shape != p._data.shape:
+                pg = _unbroadcast(pg, p._data.shape)
+            if pg.dtype != p._data.dtype:
+                pg = pg.astype(p._data.dtype)
+            key = id(p)
+            prev = pending.get(key)
+            pending[key] = pg if prev is None else prev + pg
+        if not retain_graph:
+            # Release what the op saved so memory is freed; a second backward is an error, as in PyTorch.
+            ctx.__dict__.clear()
+            ctx.released = True
+    return found if not accumulate else None
+
+
+def _version_of(t: Tensor) -> list | None:
+    """The tensor's shared version stamp, None if it was never written in place nor aliased."""
+    return getattr(t, "_version", None)
+
+
+def _check_unmodified(node: Tensor, ctx: Function) -> None:
+    """RuntimeError if an array this op saved for backward was written in place after the op was recorded.
+
+    Runs only once some in-place write happened. What an op saved is whatever array on `ctx` shares memory
+    with its output or an input; an input that was itself rewritten by an in-place op (it has a grad_fn) is
+    refused too, since this op's gradient would now flow through the rewrite.
+    """
+    if ctx.__dict__.get("output_overwritten"):
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"the output of [{type(ctx).__name__}] of shape {list(node.shape)}, which it saved for backward, was "
+            f"written in place. Hint: do the in-place op on a clone().")
+    stamp = ctx._epoch
+    touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and _version_of(t) is not None
+               and t._version[0] > stamp]
+    if not touched:
+        return
+    xp = backend.get_array_module(node._data)
+    saved = [v for v in ctx.__dict__.values() if isinstance(v, xp.ndarray)]
+    for t in touched:
+        rerouted = t is not node and t._ctx is not None
+        if rerouted or any(xp.may_share_memory(v, t._data) for v in saved):
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{type(ctx).__name__}] tensor of shape {list(t.shape)} was written after the op "
+                f"was recorded. Hint: do the in-place op on a clone(), or after backward().")
+
+
+def _run_hooks(node: Tensor, g: Any) -> Any:
+    entry = _t._tensor_hooks.get(id(node))
+    if entry is None or entry[0]() is not node:
+        return g
+    for hook in list(entry[1].values()):
+        out = hook(Tensor(g))
+        if out is not None:
+            g = out._data if isinstance(out, Tensor) else out
+    return g
+
+
+def _accumulate(leaf: Tensor, g: Any) -> None:
+    """Add a gradient into `leaf.grad`; never in place, since arrays may be shared between leaves."""
+    if not g.flags.c_contiguous:
+        g = backend.get_array_module(g).ascontiguousarray(g)
+    if leaf.grad is None:
+        leaf.grad = Tensor(g)
+    else:
+        leaf.grad = Tensor(leaf.grad._data + g)
+
+
+def _toposort(roots: list, stop: set | None = None) -> list:
+    """Tensors reachable from the roots, each after all tensors it depends on; iterative, so deep graphs work.
+
+    Nodes whose id is in `stop` are included but not looked through.
+    """
+    topo: list = []
+    visited: set = set()
+    stack: list = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            topo.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is None or stop is not None and id(node) in stop:
+            continue
+        if ctx.parents is None:
+            raise RuntimeError(
+                "backward(): trying to go through the graph a second time (its saved values were freed); "
+                "pass retain_graph=True to the first backward")
+        for p in ctx.parents:
+            if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
+                stack.append((p, False))
+    return topo
