@@ -296,3 +296,22 @@ case("index_put[accumulate]", lambda a, v: descend.index_put(a, (_d(np.array([0,
      lambda a, v: _torch().index_put(a, (_t(np.array([0, 0, 2])),), v, accumulate=True), N(3, 4, layout="t"), N(4))
 case("masked_scatter", lambda a, s: a.masked_scatter(_d(_msk), s), lambda a, s: a.masked_scatter(_t(_msk), s),
      N(3, 4, layout="t"), N(13))
+
+# ---- kinks: ties and bounds, where only PyTorch's choice of subgradient can judge -------------------------
+
+_ties = [[1.0, 3.0, 1.0, 3.0], [2.0, 2.0, 2.0, 0.5], [0.0, -1.0, 4.0, -1.0]]
+case("sort[ties]", lambda a: a.sort(1, descending=True).values, lambda a: a.sort(1, descending=True).values, V(_ties),
+     gradcheck=False)
+# (topk's choice among tied values is PyTorch's partial-sort order, not a rule; descend takes the first ones.)
+case("median[ties]", lambda a: a.median(1).values, lambda a: a.median(1).values, V(_ties), gradcheck=False)
+case("cummax[ties]", lambda a: a.cummax(1).values, lambda a: a.cummax(1).values, V(_ties), gradcheck=False)
+case("vector_norm[inf ties]", lambda a: descend.linalg.vector_norm(a, float("inf"), 1),
+     lambda a: _torch().linalg.vector_norm(a, float("inf"), 1), V(_ties), gradcheck=False)
+case("clamp[tensor bounds kink]", lambda a, lo, hi: a.clamp(lo, hi), lambda a, lo, hi: a.clamp(lo, hi),
+     V(_ties), V([1.0, 2.0, 0.0, -1.0]), V([3.0, 2.0, 1.0, -2.0]), gradcheck=False)
+case("scatter_reduce[amax ties]", lambda a, s: a.scatter_reduce(0, _d(_sidx), s, "amax"),
+     lambda a, s: a.scatter_reduce(0, _t(_sidx), s, "amax"), V(_ties), V([[1.0, 2.0, 4.0, 0.0], [3.0, 3.0, 2.0, -1.0]]),
+     gradcheck=False)
+case("fmax[ties]", descend.fmax, lambda a, b: _torch().fmax(a, b), V([1.0, 2.0, 3.0]), V([1.0, 0.0, 3.0]), gradcheck=False)
+case("copysign[zero]", descend.copysign, lambda a, b: _torch().copysign(a, b), V([0.0, 1.0, -2.0]), V([-1.0, -0.0, 0.0]),
+     gradcheck=False)
