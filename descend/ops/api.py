@@ -435,6 +435,7 @@ from descend.ops.logic import (allclose, bitwise_and, bitwise_left_shift, bitwis
                                isnan, isneginf, isposinf, le, logical_and, logical_not, logical_or, logical_xor,
                                lt, ne, signbit)
 from descend.ops.movement import cat, clone, contiguous, flatten, stack, squeeze, transpose  # noqa: E402
+from descend.ops.movement import channels_last, contiguous_format, memory_format, preserve_format  # noqa: E402
 from descend.ops.movement import unsqueeze, view  # noqa: E402
 from descend.ops.random import (Generator, are_deterministic_algorithms_enabled, bernoulli,  # noqa: E402
                                 default_generator, get_rng_state, initial_seed, manual_seed, multinomial,
@@ -514,4 +515,5 @@ bincount bucketize histc isin searchsorted unique unique_consecutive index_add i
 cdist kron trace copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma rsub
 broadcast_shapes broadcast_tensors broadcast_to cartesian_prod diag_embed cummax cummin diff logcumsumexp
 nanmedian logspace randint_like Size numel masked_scatter
+channels_last contiguous_format memory_format preserve_format
 """.split()

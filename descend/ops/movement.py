@@ -91,8 +91,23 @@ def contiguous(t: Tensor, memory_format: Any = None) -> Tensor:
     return Clone.apply(t, memory_format="contiguous")
 
 
+class memory_format:
+    """A memory layout request (PyTorch's torch.memory_format): descend.contiguous_format, preserve_format."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"descend.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")  # accepted; descend keeps row-major (NCHW) layouts
+
+
 def clone(t: Tensor, *, memory_format: Any = None) -> Tensor:
-    """A copy in the graph; memory_format 'contiguous' (or descend.contiguous_format) forces row-major."""
+    """A copy in the graph; contiguous_format forces row-major, preserve_format (the default) keeps strides."""
     fmt = "contiguous" if memory_format is not None and "contiguous" in str(memory_format) else "preserve"
     return Clone.apply(t, memory_format=fmt)
 
