@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import descend
 from descend.ops.convert import ToDevice
+from descend.ops.elementwise import Cast as _Cast
 from tests.op_registry import N, _torch, case
 
 
@@ -38,3 +41,18 @@ case("copy_[broadcast]", _copy, _copy, N(3, 4), N(4))
 case("inplace[mul_ add_ clamp_ chain]", _inplace_chain, _inplace_chain, N(3, 4, scale=0.3), N(4, scale=0.5))
 case("setitem[torch.where-free masking]", lambda x: _setitem(x, descend.zeros(3)),
      lambda x: _setitem(x, _torch().zeros(3)), N(4, 3, layout="s"))
+
+
+def _index_add(g):
+    from descend.ops.adjoint import IndexAdd
+    return IndexAdd.apply(g, shape=(3, 4), index=(descend.tensor([0, 2, 0])._data,))
+
+
+def _index_add_ref(g):
+    torch = _torch()
+    return torch.zeros(3, 4, dtype=g.dtype).index_put((torch.tensor([0, 2, 0]),), g, accumulate=True)
+
+
+# The adjoint of indexing (higher-order gradients use it); a repeated index accumulates.
+case("index_add_into[repeated rows]", _index_add, _index_add_ref, N(3, 4))
+case("cast[to float64]", lambda a: _Cast.apply(a, dtype=np.float64), lambda a: a.double(), N(2, 3, layout="t"))
