@@ -263,6 +263,13 @@ def _dropout_train(torch, make, *shape):
     return values, per_channel, y.shape
 
 
+def _dropout_grad_is_mask(torch):
+    x = torch.ones(100, requires_grad=True)
+    y = torch.nn.Dropout(0.5)(x)
+    y.sum().backward()
+    return torch.equal(x.grad, y.detach())
+
+
 probes("dropout", {
     "dropout_values": lambda torch: _dropout_train(torch, lambda nn: nn.Dropout(0.5), 50, 8),
     "dropout_rate": lambda torch: (
@@ -272,7 +279,7 @@ probes("dropout", {
     "dropout2d_channels": lambda torch: (
         _dropout_train(torch, lambda nn: nn.Dropout2d(0.5), 4, 16, 3, 3)),
     "dropout_grad_matches_mask": lambda torch: (
-        (lambda x: (lambda y: (y.sum().backward(), torch.equal(x.grad, y.detach()))[1])(torch.nn.Dropout(0.5)(x)))(torch.ones(100, requires_grad=True))),
+        _dropout_grad_is_mask(torch)),
     "dropout_inplace_flag": lambda torch: torch.nn.Dropout(0.1, inplace=True).inplace,
     "alpha_dropout_eval": lambda torch: torch.nn.AlphaDropout(0.2).eval()(torch.ones(3)),
     "functional_dropout2d_eval": lambda torch: (

@@ -288,7 +288,8 @@ probes("container", {
         list(torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(1)),
                                      "b": torch.nn.Parameter(torch.zeros(1))}).keys())),
     "parameterdict_setitem": lambda torch: (
-        _act(torch.nn.ParameterDict(), lambda pd: pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))),
+        _act(torch.nn.ParameterDict(),
+             lambda pd: pd.__setitem__("s", torch.nn.Parameter(torch.ones(2))),
              lambda pd: (pd["s"], len(pd)))),
 })
 
@@ -392,7 +393,8 @@ probes("module", {
         [n for n, _ in _mlp(torch).named_parameters(recurse=False)]),
     "load_state_dict_assign": lambda torch: (
         _act(torch.nn.Linear(2, 1),
-             lambda m: m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, assign=True),
+             lambda m: m.load_state_dict({"weight": torch.ones(1, 2), "bias": torch.zeros(1)},
+                                         assign=True),
              lambda m: (m.weight, type(m.weight).__name__))),
     "to_dtype_converts_buffers": lambda torch: (
         _attrs(torch.nn.BatchNorm1d(2).to(torch.float64), "running_mean.dtype",

@@ -223,7 +223,8 @@ def micrograd_more_ops(torch):
 probes("gradmode", {
     "no_grad_ctx": lambda torch: _in(torch.no_grad(), lambda: (_leaf(torch) * 2).requires_grad),
     "enable_grad_inside_no_grad": lambda torch: (
-        _in(torch.no_grad(), lambda: _in(torch.enable_grad(), lambda: (_leaf(torch) * 2).requires_grad))),
+        _in(torch.no_grad(),
+            lambda: _in(torch.enable_grad(), lambda: (_leaf(torch) * 2).requires_grad))),
     "is_grad_enabled": lambda torch: (
         (torch.is_grad_enabled(), _in(torch.no_grad(), torch.is_grad_enabled))),
     "set_grad_enabled_ctx": lambda torch: (

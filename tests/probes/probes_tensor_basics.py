@@ -371,7 +371,8 @@ probes("generator", {
 probes("device", {
     "to_device_dtype_kw": lambda torch: torch.ones(2).to("cpu", dtype=torch.float64),
     "to_all_kw_copy": lambda torch: (
-        (lambda x: (lambda y: (y is x, y.dtype))(x.to(device="cpu", dtype=torch.int32, copy=True)))(torch.ones(2))),
+        (lambda x: (lambda y: (y is x, y.dtype))(x.to(device="cpu", dtype=torch.int32, copy=True)))(
+            torch.ones(2))),
     "to_dtype_non_blocking_positional": lambda torch: torch.ones(2).to(torch.float64, True),
     "to_tensor_non_blocking": lambda torch: (
         torch.ones(2).to(torch.ones(1, dtype=torch.int32), non_blocking=True)),

@@ -19,7 +19,8 @@ probes("dtype", {
         [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64]),
     "ints": lambda torch: [torch.int8, torch.int16, torch.int32, torch.uint8],
     "aliases": lambda torch: (torch.float == torch.float32, torch.double == torch.float64,
-                              torch.long == torch.int64, torch.int == torch.int32, torch.half == torch.float16),
+                              torch.long == torch.int64, torch.int == torch.int32,
+                              torch.half == torch.float16),
     "bool_dtype": lambda torch: torch.bool,
     "eq_tensor_dtype": lambda torch: torch.ones(1).dtype == torch.float32,
     "ne_tensor_dtype": lambda torch: torch.ones(1).dtype != torch.float64,
@@ -64,7 +65,8 @@ probes("dtype", {
 @probe("dtype")
 def set_default_dtype_float64(torch):
     torch.set_default_dtype(torch.float64)
-    out = (torch.zeros(1).dtype, torch.tensor([1.0]).dtype, torch.arange(3).dtype, torch.tensor([1]) / 2)
+    out = (torch.zeros(1).dtype, torch.tensor([1.0]).dtype, torch.arange(3).dtype,
+           torch.tensor([1]) / 2)
     torch.set_default_dtype(torch.float32)
     return out
 

@@ -1,4 +1,4 @@
-"""Probes: edge cases scripts meet — NaN and inf, ties, empty tensors, extreme values, non-contiguous inputs."""
+"""Probes: edge cases scripts meet — NaN/inf, ties, empty tensors, extremes, non-contiguous inputs."""
 
 from tests.probes.harness import arr, grad, probes
 
@@ -40,9 +40,11 @@ probes("edge", {
     "pow_zero_zero": lambda torch: torch.tensor([0.0]) ** 0,
     "pow_negative_fraction": lambda torch: torch.tensor([-8.0]) ** (1 / 3),
     "cross_entropy_large_logits": lambda torch: (
-        torch.nn.functional.cross_entropy(torch.tensor([[1000.0, 0.0], [0.0, 1000.0]]), torch.tensor([1, 1]))),
+        torch.nn.functional.cross_entropy(torch.tensor([[1000.0, 0.0], [0.0, 1000.0]]),
+                                          torch.tensor([1, 1]))),
     "bce_logits_extreme": lambda torch: (
-        torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([50.0, -50.0]), torch.tensor([1.0, 1.0]))),
+        torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([50.0, -50.0]),
+                                                             torch.tensor([1.0, 1.0]))),
     "norm_zero_grad": lambda torch: (
         grad(lambda x: x.norm(), torch.zeros(3, requires_grad=True))),
     "sqrt_zero_grad": lambda torch: (
@@ -99,7 +101,8 @@ probes("edge", {
     "sum_dim_none_keepdim": lambda torch: torch.ones(2, 3).sum(dim=None, keepdim=True).shape,
     "cumsum_empty": lambda torch: torch.zeros(0).cumsum(0),
     "where_nan_grad": lambda torch: (
-        grad(lambda x: torch.where(x > 0, x.sqrt(), torch.zeros(2)).sum(), torch.tensor([4.0, 1.0], requires_grad=True))),
+        grad(lambda x: torch.where(x > 0, x.sqrt(), torch.zeros(2)),
+             torch.tensor([4.0, 1.0], requires_grad=True))),
     "nan_to_num_grad": lambda torch: (
         grad(lambda x: torch.nan_to_num(x * 1).sum(), torch.tensor([1.0, 2.0], requires_grad=True))),
     "isfinite_all_item": lambda torch: torch.isfinite(torch.tensor([1.0, _INF])).all().item(),

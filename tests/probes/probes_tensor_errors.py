@@ -1,6 +1,12 @@
-"""Probes: the exception class PyTorch raises for common mistakes (descend must raise the same class)."""
+"""Probes: the exception class PyTorch raises for common mistakes (descend must raise the same)."""
 
 from tests.probes.harness import probes
+
+def _clip_inf_grad(torch):
+    p = torch.nn.Parameter(torch.ones(1))
+    p.grad = torch.tensor([float("inf")])
+    torch.nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+
 
 probes("errors", {
     "add_shape_mismatch": lambda torch: torch.ones(2, 3) + torch.ones(4),
@@ -113,7 +119,5 @@ probes("errors", {
         torch.optim.SGD(torch.nn.Parameter(torch.ones(1)), lr=0.1)),
     "dataloader_bad_batch_size": lambda torch: torch.utils.data.DataLoader([1, 2], batch_size=0),
     "random_split_bad_lengths": lambda torch: torch.utils.data.random_split(range(5), [2, 2]),
-    "clip_grad_nonfinite": lambda torch: (lambda p: (setattr(p, "grad", torch.tensor([float("inf")])),
-                                                     torch.nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)))(
-        torch.nn.Parameter(torch.ones(1))),
+    "clip_grad_nonfinite": lambda torch: _clip_inf_grad(torch),
 }, raises=True)

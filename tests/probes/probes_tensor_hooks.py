@@ -111,7 +111,8 @@ def full_backward_hook_grad_output(torch):
 def forward_hook_with_kwargs(torch):
     m = torch.nn.Identity()
     seen = []
-    m.register_forward_hook(lambda mod, args, kwargs, out: seen.append(sorted(kwargs)), with_kwargs=True)
+    m.register_forward_hook(lambda mod, args, kwargs, out: seen.append(sorted(kwargs)),
+                            with_kwargs=True)
     m(torch.ones(1))
     return seen
 

@@ -86,7 +86,8 @@ probes("inplace", {
     "requires_grad_false": lambda torch: (
         torch.ones(2, requires_grad=True).requires_grad_(False).requires_grad),
     "detach_": lambda torch: (
-        (lambda y: (y.detach_() is y, y.requires_grad, y.grad_fn is None))(torch.ones(2, requires_grad=True) * 2)),
+        (lambda y: (y.detach_() is y, y.requires_grad, y.grad_fn is None))(
+            torch.ones(2, requires_grad=True) * 2)),
 })
 
 
@@ -220,7 +221,8 @@ probes("setitem", {
     "bool_mask_tensor": lambda torch: (
         (lambda x: (x.__setitem__(x < 0, torch.tensor([7.0])), x)[1])(_x(torch))),
     "tensor_index": lambda torch: (
-        (lambda x: (x.__setitem__(torch.tensor([0, 2]), torch.tensor([1.0, 2.0])), x)[1])(torch.zeros(3))),
+        (lambda x: (x.__setitem__(torch.tensor([0, 2]), torch.tensor([1.0, 2.0])), x)[1])(
+            torch.zeros(3))),
     "list_index": lambda torch: (lambda x: (x.__setitem__([0, 2], 4.0), x)[1])(torch.zeros(3)),
     "row": lambda torch: (lambda x: (x.__setitem__(0, torch.ones(3)), x)[1])(torch.zeros(2, 3)),
     "ellipsis": lambda torch: (lambda x: (x.__setitem__(Ellipsis, 1.0), x)[1])(torch.zeros(2)),
@@ -231,9 +233,16 @@ probes("setitem", {
         (lambda x: (x.__setitem__(0, 2.7), x)[1])(torch.zeros(2, dtype=torch.int64))),
     "makemore_pad": lambda torch: (
         (lambda x: (x.__setitem__(slice(3, None), -1), x)[1])(torch.zeros(5, dtype=torch.long))),
-    "topk_mask_neg_inf": lambda torch: (lambda lg, v: (lg.__setitem__(lg < v[:, [-1]], -float("inf")), lg)[1])(
-        torch.tensor([[1.0, 3.0, 2.0]]), torch.tensor([[3.0, 2.0]])),
+    "topk_mask_neg_inf": lambda torch: _topk_mask(torch),
 })
+
+
+def _topk_mask(torch):
+    # makemore sampling: logits[logits < v[:, [-1]]] = -float('Inf')
+    logits = torch.tensor([[1.0, 3.0, 2.0]])
+    v, _ = torch.topk(logits, 2)
+    logits[logits < v[:, [-1]]] = -float("Inf")
+    return logits
 
 
 @probe("setitem")
@@ -297,7 +306,8 @@ probes("dotdata", {
     "param_data_add_": lambda torch: (
         (lambda p: (p.data.add_(torch.ones(2), alpha=-0.1), p)[1])(torch.nn.Parameter(torch.ones(2)))),
     "uniform_init": lambda torch: (
-        (lambda w: (w.data.uniform_(-0.1, 0.1), bool((w.abs() <= 0.1).all()))[1])(torch.nn.Embedding(5, 3).weight)),
+        (lambda w: (w.data.uniform_(-0.1, 0.1), bool((w.abs() <= 0.1).all()))[1])(
+            torch.nn.Embedding(5, 3).weight)),
     "data_does_not_bump_version": lambda torch: (
         (lambda x: (x.data.add_(1), x._version)[1])(torch.ones(2, requires_grad=True))),
 })

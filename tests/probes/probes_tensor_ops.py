@@ -111,7 +111,8 @@ probes("unary_grad", {
     "clamp": lambda torch: _g(torch, lambda x: x.clamp(-1, 1)),
     "softmax": lambda torch: _g(torch, lambda x: torch.softmax(x, 0) * torch.arange(4.0)),
     "gelu_tanh": lambda torch: (
-        _g(torch, lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0)))))),
+        _g(torch, lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi)
+                                                        * (x + 0.044715 * torch.pow(x, 3.0)))))),
     "nan_to_num": lambda torch: _g(torch, torch.nan_to_num),
 })
 
@@ -250,7 +251,8 @@ probes("linalg", {
     "addmm": lambda torch: (
         torch.addmm(_m(torch, 2), _m(torch, 3, 4, seed=1), _m(torch, 4, 2, seed=2))),
     "addmm_beta_alpha": lambda torch: (
-        torch.addmm(_m(torch, 2, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, 2, seed=2), beta=0.5, alpha=2)),
+        torch.addmm(_m(torch, 2, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, 2, seed=2), beta=0.5,
+                    alpha=2)),
     "baddbmm": lambda torch: (
         torch.baddbmm(_m(torch, 2, 2, 2), _m(torch, 2, 2, 3, seed=1), _m(torch, 2, 3, 2, seed=2))),
     "addmv": lambda torch: torch.addmv(_m(torch, 2), _m(torch, 2, 3, seed=1), _m(torch, 3, seed=2)),
@@ -276,15 +278,22 @@ probes("linalg", {
     "linalg_norm_vec": lambda torch: torch.linalg.norm(_m(torch, 4), ord=float("inf")),
     "matrix_norm": lambda torch: torch.linalg.matrix_norm(_m(torch, 3, 3)),
     "cdist": lambda torch: torch.cdist(_m(torch, 2, 3), _m(torch, 4, 3, seed=1)),
-    "matmul_grad": lambda torch: (lambda a, b: ((a @ b).sum().backward(), a.grad, b.grad)[1:])(
-        torch.tensor(arr(2, 3), requires_grad=True), torch.tensor(arr(3, 2, seed=1), requires_grad=True)),
-    "einsum_grad": lambda torch: grad(lambda a: torch.einsum("ij,ij->i", a, a).sum(), 
-        torch.tensor(arr(2, 3), requires_grad=True)),
-    "mv_grad": lambda torch: grad(lambda a: torch.mv(a, torch.ones(3)).sum(), 
-        torch.tensor(arr(2, 3), requires_grad=True)),
-    "baddbmm_grad": lambda torch: grad(lambda a: torch.baddbmm(torch.zeros(1, 2, 2), a, a.transpose(1, 2)).sum(), 
-        torch.tensor(arr(1, 2, 3), requires_grad=True)),
+    "matmul_grad": lambda torch: _matmul_grads(torch),
+    "einsum_grad": lambda torch: (
+        grad(lambda a: torch.einsum("ij,ij->i", a, a), torch.tensor(arr(2, 3), requires_grad=True))),
+    "mv_grad": lambda torch: (
+        grad(lambda a: torch.mv(a, torch.ones(3)), torch.tensor(arr(2, 3), requires_grad=True))),
+    "baddbmm_grad": lambda torch: (
+        grad(lambda a: torch.baddbmm(torch.zeros(1, 2, 2), a, a.transpose(1, 2)),
+             torch.tensor(arr(1, 2, 3), requires_grad=True))),
 })
+
+
+def _matmul_grads(torch):
+    a = torch.tensor(arr(2, 3), requires_grad=True)
+    b = torch.tensor(arr(3, 2, seed=1), requires_grad=True)
+    (a @ b).sum().backward()
+    return a.grad, b.grad
 
 
 @probe("linalg")

@@ -135,7 +135,8 @@ probes("index", {
     "scatter_add": lambda torch: (
         torch.scatter_add(torch.zeros(3), 0, torch.tensor([0, 2, 0]), torch.tensor([1.0, 2.0, 3.0]))),
     "scatter_reduce": lambda torch: (
-        torch.zeros(2).scatter_reduce(0, torch.tensor([0, 0, 1]), torch.tensor([1.0, 4.0, 2.0]), reduce="amax")),
+        torch.zeros(2).scatter_reduce(0, torch.tensor([0, 0, 1]), torch.tensor([1.0, 4.0, 2.0]),
+                                      reduce="amax")),
     "index_add": lambda torch: (
         torch.zeros(3).index_add(0, torch.tensor([1, 1]), torch.tensor([1.0, 2.0]))),
     "index_put": lambda torch: torch.zeros(3).index_put((torch.tensor([0, 2]),), torch.tensor(1.0)),
@@ -191,5 +192,6 @@ probes("shape_grad", {
     "einsum_transpose": lambda torch: _g(torch, lambda x: torch.einsum("ij->ji", x)),
     "where_mask": lambda torch: _g(torch, lambda x: x.where(x > 0, torch.zeros(()))),
     "masked_fill_inf_softmax": lambda torch: (
-        _g(torch, lambda x: torch.softmax(x.masked_fill(torch.ones(3, 4).tril() == 0, float("-inf")), -1))),
+        _g(torch, lambda x: torch.softmax(x.masked_fill(torch.ones(3, 4).tril() == 0, float("-inf")),
+                                          -1))),
 })
