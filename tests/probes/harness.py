@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import importlib.util
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -63,7 +62,6 @@ class Probe:
     rtol: float = 1e-4
     atol: float = 1e-5
     raises: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def probe(area: str, rtol: float = 1e-4, atol: float = 1e-5, raises: bool = False):
@@ -88,8 +86,6 @@ def probes(area: str, table: dict[str, Callable[[Any], Any]], rtol: float = 1e-4
 def load_all() -> dict[str, Probe]:
     """Import every probe module (registering its probes) and return the registry."""
     for module in PROBE_MODULES:
-        if importlib.util.find_spec(module) is None:
-            continue
         importlib.import_module(module)
     return REGISTRY
 
@@ -193,8 +189,8 @@ def dtype_name(d) -> str:
 def _is_dtype(obj, lib) -> bool:
     if lib.__name__ == "torch":
         return isinstance(obj, lib.dtype)
-    return isinstance(obj, np.dtype) or type(obj).__name__.lower() in ("dtype", "dtypeinfo") \
-        and not isinstance(obj, str)
+    return isinstance(obj, np.dtype) or (type(obj).__name__.lower() == "dtype"
+                                         and not isinstance(obj, str))
 
 
 def raised(fn: Callable[[], Any]) -> Any:
@@ -237,10 +233,11 @@ def canon(obj, lib):
 
 
 def compare(ref, got, rtol: float, atol: float, path: str = "result") -> str | None:
-    """None when `got` (descend) matches `ref` (torch), else a one-line description of the difference."""
+    """None when `got` (descend) matches `ref` (torch), else a one-line account of the difference."""
     if isinstance(ref, Raised):
         if not isinstance(got, Raised):
-            return f"{path}: torch raises {ref.builtin.__name__} ({str(ref.exc)[:80]}), descend returns {_short(got)}"
+            return (f"{path}: torch raises {ref.builtin.__name__} ({str(ref.exc)[:80]}), "
+                    f"descend returns {_short(got)}")
         if not isinstance(got.exc, ref.builtin):
             return (f"{path}: torch raises {ref.builtin.__name__}, descend raises "
                     f"{type(got.exc).__name__}: {str(got.exc)[:100]}")
@@ -256,7 +253,8 @@ def compare(ref, got, rtol: float, atol: float, path: str = "result") -> str | N
                 return f"{path}: {name} torch {a}, descend {b}"
         return _compare_values(ref[1], got[1], rtol, atol, path)
     if type(ref) is not type(got):
-        return f"{path}: torch gives {type(ref).__name__} {_short(ref)}, descend {type(got).__name__} {_short(got)}"
+        return (f"{path}: torch gives {type(ref).__name__} {_short(ref)}, "
+                f"descend {type(got).__name__} {_short(got)}")
     if isinstance(ref, float):
         if math.isnan(ref) and math.isnan(got):
             return None
@@ -265,7 +263,8 @@ def compare(ref, got, rtol: float, atol: float, path: str = "result") -> str | N
         return None
     if isinstance(ref, (tuple, list)):
         if len(ref) != len(got):
-            return f"{path}: length torch {len(ref)}, descend {len(got)} ({_short(ref)} vs {_short(got)})"
+            return (f"{path}: length torch {len(ref)}, descend {len(got)} "
+                    f"({_short(ref)} vs {_short(got)})")
         if ref and ref[0] == "dict" and len(ref) == 2 and isinstance(ref[1], list):
             keys_ref = [k for k, _ in ref[1]]
             keys_got = [k for k, _ in got[1]]
@@ -290,7 +289,8 @@ def _compare_values(a: np.ndarray, b: np.ndarray, rtol: float, atol: float, path
     if a.shape != b.shape:
         return f"{path}: shape torch {a.shape}, descend {b.shape}"
     if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-        ok = np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True)
+        ok = np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=rtol, atol=atol,
+                         equal_nan=True)
     else:
         ok = np.array_equal(a, b)
     if not ok:
@@ -314,7 +314,8 @@ def check(name: str, torch_lib, descend_lib) -> str | None:
         p = REGISTRY[name]
         ref = run(p, torch_lib)
         if p.raises != isinstance(ref, Threw):
-            what = f"raises {type(ref.exc).__name__}: {ref.exc}" if isinstance(ref, Threw) else "does not raise"
+            threw = isinstance(ref, Threw)
+            what = f"raises {type(ref.exc).__name__}: {ref.exc}" if threw else "does not raise"
             _CACHE[name] = f"probe bug: under torch it {what}"
         else:
             _CACHE[name] = compare(ref, run(p, descend_lib), p.rtol, p.atol)

@@ -40,8 +40,8 @@ def reason(diff: str) -> str:
 
 
 def write_known(failed: dict[str, str]) -> None:
-    lines = ['"""Probes that still fail, each with the reason; test_probes.py marks them xfail(strict=True)."""',
-             "", "KNOWN: dict[str, str] = {"]
+    doc = '"""Probes that still fail, each with the reason; test_probes.py marks them xfail(strict=True)."""'
+    lines = [doc, "", "KNOWN: dict[str, str] = {"]
     for name in sorted(failed, key=lambda n: (n.split(".")[0], n)):
         lines.append(f"    {name!r}: {reason(failed[name])!r},")
     lines.append("}")
@@ -59,7 +59,8 @@ def main() -> None:
             p = harness.REGISTRY[name]
             ref = harness.run(p, torch)
             if p.raises != isinstance(ref, harness.Threw):
-                failed[name] = f"probe bug: {ref.exc if isinstance(ref, harness.Raised) else 'no raise'}"
+                what = ref.exc if isinstance(ref, harness.Threw) else "does not raise"
+                failed[name] = f"probe bug: {what}"
             continue
         diff = harness.check(name, torch, descend)
         if diff is not None:
