@@ -180,12 +180,18 @@ def underfitted(trace: dict, reference: dict[str, float]) -> bool:
     return bool(t[-1] >= UNDERFIT * ref and stalled)
 
 
-def healthy(trace: dict) -> bool:
+def healthy(trace: dict, reference: dict[str, float] | None = None) -> bool:
+    """The run learnt (its loss fell by a fifth or more) and no pathology's oracle holds on it (with the
+    reference losses, underfitting included: a healthy configuration that stalls far above what other
+    models reach on its data is not counted as healthy, nor as underfitting, but left out)."""
     loss, _, _ = series(trace)
     if not _finite(trace) or len(loss) < 10:
         return False
     learnt = float(np.median(loss[-10:])) <= 0.8 * _start(loss)
-    return learnt and not (diverged(trace) or exploding(trace) or overfitted(trace) or oscillating(trace))
+    sick = (diverged, exploding, overfitted, oscillating, dead, saturated, vanishing, too_slow, plateaued)
+    if not learnt or any(f(trace) for f in sick):
+        return False
+    return reference is None or not underfitted(trace, reference)
 
 
 def reference_losses(traces: list[dict]) -> dict[str, float]:
@@ -204,7 +210,7 @@ def confirmed(trace: dict, reference: dict[str, float]) -> bool:
     """Whether the run shows what its case was built to show."""
     label = trace["label"]
     if label == "healthy":
-        return healthy(trace)
+        return healthy(trace, reference)
     if label == "underfitting":
         return underfitted(trace, reference)
     if label not in ("divergence", "nan", "exploding_gradients") and (diverged(trace) or numerical(trace)):

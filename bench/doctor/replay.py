@@ -61,7 +61,7 @@ def doctor(trace: dict, **kwargs: Any) -> list[dict]:
             if key not in seen:
                 seen.add(key)
                 seen_order.append(key)
-                conf = d.confidence
+                conf = getattr(d, "confidence", None)
                 alarms.append({"codes": (d.code,), "at": t.step, "since": d.step, "severity": d.severity,
                                "confidence": conf})
 

@@ -35,8 +35,8 @@ class Recorder(Callback):
 
     def __init__(self) -> None:
         self.history = History()
-        self.monitors = [LayerMonitor(EVERY, self.history), ActivationMonitor(EVERY, WINDOW, self.history),
-                         NonFiniteMonitor(self.history)]
+        self.monitors = [LayerMonitor(EVERY, self.history, early=True),
+                         ActivationMonitor(EVERY, WINDOW, self.history, early=True), NonFiniteMonitor(self.history)]
         self.records: list[dict] = []
         self._bad = 0
 

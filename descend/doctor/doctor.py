@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor
+from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor, sampled
 from descend.doctor.rollback import Rollback
 from descend.doctor.rules import (DIVERGE_ABOVE_START, EPOCH_RULES, PERIODIC_RULES, Diagnosis, History,
                                   run_rules)
@@ -52,9 +52,9 @@ class Doctor(Callback):
         self.found: dict[str, Diagnosis] = {}
         self.monitors: list[Callback] = []
         if layers:
-            self.monitors.append(LayerMonitor(every, self.history))
+            self.monitors.append(LayerMonitor(every, self.history, early=True))
         if activations:
-            self.monitors.append(ActivationMonitor(every, window, self.history))
+            self.monitors.append(ActivationMonitor(every, window, self.history, early=True))
         self.monitors.append(NonFiniteMonitor(self.history))
         self.rollback = Rollback(rollback_every, factor, doctor=self) if on_divergence == "rollback" else None
 
@@ -93,7 +93,7 @@ class Doctor(Callback):
         # The sampling monitors act only at the end of a sampled step and of the step before one (snapshot,
         # hooks); the NaN monitor only when the loss is not finite. Calling them just then saves time.
         r = trainer.step % self.every
-        if r == 0 or r == self.every - 1 or not math.isfinite(loss):
+        if r == 0 or r == self.every - 1 or trainer.step < self.every or not math.isfinite(loss):
             for m in self.monitors:
                 m.on_step_end(trainer, logs)
         self.after_step(trainer, logs)
@@ -113,8 +113,8 @@ class Doctor(Callback):
         self._events = len(self.history.events)
         if suspicious:
             self._check(trainer)
-        elif trainer.step % self.check_every == 0 and \
-                trainer.step - self._checked >= len(self.history.step) // 100:
+        elif (trainer.step % self.check_every == 0 or sampled(trainer.step, self.every, True)
+              and trainer.step < self.every) and trainer.step - self._checked >= len(self.history.step) // 100:
             # The regular check: the step-level rules (divergence and NaN need a suspicious step, the epoch
             # rules run at epoch ends). It reads the whole history, so on long runs it is spaced out to 1 % of
             # the steps so far: the total cost stays proportional to the run.

@@ -61,6 +61,15 @@ def _tb_record(trainer: Any, record: dict) -> None:
                 tb.add_scalar(f"{prefix}{key}/{layer}", v, record["step"])
 
 
+def sampled(step: int, every: int, early: bool = False) -> bool:
+    """Whether a monitor samples `step`: every `every` steps and, with `early`, also 4 times in the first
+    `every` steps (at every/5, 2 every/5, ...): problems present from the start are then seen within the
+    first steps, not only at step 2 x every."""
+    if step % every == 0:
+        return True
+    return early and 0 < step < every and step % max(1, every // 5) == 0
+
+
 def _layers(model: Any) -> list[tuple[str, Any, list]]:
     """(name, module, [own parameters]) for every module that owns parameters, in model order."""
     out = []
@@ -74,10 +83,10 @@ def _layers(model: Any) -> list[tuple[str, Any, list]]:
 class LayerMonitor(Callback):
     """Every `every` steps: per layer gradient norm and RMS, weight norm, update/weight ratio; BatchNorm stats."""
 
-    def __init__(self, every: int = 10, history: History | None = None) -> None:
+    def __init__(self, every: int = 10, history: History | None = None, early: bool = False) -> None:
         if every < 1:
             raise ValueError(f"LayerMonitor: every must be >= 1, got {every}")
-        self.every = every
+        self.every, self.early = every, early
         self.history = history if history is not None else History()
         self._before: dict[str, list] | None = None
 
@@ -88,7 +97,7 @@ class LayerMonitor(Callback):
         self._bn = [(n or type(m).__name__, m) for n, m in trainer.model.named_modules()
                     if isinstance(m, _BatchNorm) and m.running_mean is not None]
         self._before = None
-        if (trainer.step + 1) % self.every == 0:
+        if sampled(trainer.step + 1, self.every, self.early):
             self._snapshot()
 
     def _snapshot(self) -> None:
@@ -97,9 +106,9 @@ class LayerMonitor(Callback):
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         step = trainer.step
-        if step % self.every == 0:
+        if sampled(step, self.every, self.early):
             self._sample(trainer)
-        if (step + 1) % self.every == 0:
+        if sampled(step + 1, self.every, self.early):
             self._snapshot()
 
     def _sample(self, trainer: Any) -> None:
@@ -158,10 +167,11 @@ class ActivationMonitor(Callback):
     is not saturated in the harmful sense).
     """
 
-    def __init__(self, every: int = 10, window: int = 5, history: History | None = None) -> None:
+    def __init__(self, every: int = 10, window: int = 5, history: History | None = None,
+                 early: bool = False) -> None:
         if every < 1 or window < 1:
             raise ValueError(f"ActivationMonitor: every and window must be >= 1, got {every}, {window}")
-        self.every, self.window = every, window
+        self.every, self.window, self.early = every, window, early
         self.history = history if history is not None else History()
         self._handles: list = []
         self._armed = False
@@ -184,7 +194,7 @@ class ActivationMonitor(Callback):
 
     def _arm(self, next_step: int) -> None:
         """Hook the activations only for a sampled step, so the other steps run without any hook."""
-        self._armed = next_step % self.every == 0
+        self._armed = sampled(next_step, self.every, self.early)
         self._captured = False
         self._current: dict[str, dict] = {}
         if self._armed and not self._handles and (self._acts or self._functional is not False):
@@ -303,7 +313,7 @@ class ActivationMonitor(Callback):
                 _log(trainer, record)
                 _tb_record(trainer, record)
             self._arm(trainer.step + 1)
-        elif (trainer.step + 1) % self.every == 0:
+        elif sampled(trainer.step + 1, self.every, self.early):
             self._arm(trainer.step + 1)
 
     def on_train_end(self, trainer: Any, logs: dict) -> None:

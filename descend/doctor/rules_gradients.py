@@ -7,8 +7,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from descend.doctor.history import Diagnosis, History, _fmt, _rec_epoch, confidence
 from descend.doctor.rules_numeric import _trouble
-from descend.doctor.thresholds import (SMOOTH, VANISH_RATIO, EXPLODE_RATIO, LAYER_SAMPLES, SPIKE,
-                                       SPIKE_HISTORY, SPIKE_COUNT, DEAD_FRACTION, SATURATED_FRACTION)
+from descend.doctor.thresholds import (DEAD_FRACTION, EXPLODE_RATIO, LAYER_SAMPLES, SATURATED_FRACTION, SMOOTH,
+                                       SPIKE, SPIKE_COUNT, SPIKE_HISTORY, SPIKE_STRONG, VANISH_RATIO)
 
 
 def _spikes(h: History, g: np.ndarray, n: int) -> list[int]:
@@ -114,7 +114,8 @@ def exploding_gradients(h: History, found: dict) -> Diagnosis | None:
     # Spikes: a norm SPIKE times the median of the steps before it (judged once the loss had a chance to
     # show a divergence instead, SMOOTH steps later).
     spikes = _spikes(h, g, len(g) - SMOOTH)
-    if len(spikes) >= SPIKE_COUNT:
+    strong = [j for j in spikes if g[j] > SPIKE_STRONG * np.median(g[max(0, j - SPIKE_HISTORY): j])]
+    if len(spikes) >= SPIKE_COUNT or strong:
         i = spikes[0]
         top = max(spikes, key=lambda j: g[j])
         return Diagnosis(
