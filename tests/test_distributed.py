@@ -93,8 +93,37 @@ def _worker_equivalence(out_dir: str) -> None:
         state = train_case(model, opt, accumulate, bucket_cap_mb=0.01 if name == "mlp-sgd" else 25.0)
         suffix = "" if distributed.rank() == 0 else "-rank1"  # every replica must hold rank 0's weights
         np.savez(Path(out_dir) / f"{name}{suffix}.npz", **state)
+    np.savez(Path(out_dir) / f"bn-rank{distributed.rank()}.npz", **batchnorm_outputs())
     grads = no_sync_gradients()
     np.savez(Path(out_dir) / f"no_sync{'' if distributed.rank() == 0 else '-rank1'}.npz", **grads)
+
+
+def _bn_data() -> tuple[np.ndarray, np.ndarray]:
+    """A batch of 8 samples of 3 channels x 5 (the ranks take 4 rows each) and a loss weighting."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 3, 5)).astype(np.float32) * 2 + 1
+    return x, rng.standard_normal((8, 3, 5)).astype(np.float32)
+
+
+def batchnorm_outputs() -> dict:
+    """On this rank's 4 rows: the output, input gradient and averaged weight gradient of BatchNorm1d(3)
+    (per-rank statistics) and of SyncBatchNorm(3), for the loss sum(y * c)."""
+    from descend import distributed, nn
+    from descend.tensor import Tensor
+
+    distributed.init()
+    r = distributed.rank()
+    x, c = (a[4 * r:4 * r + 4] for a in _bn_data())
+    out = {}
+    for kind, layer in (("plain", nn.BatchNorm1d(3)), ("sync", nn.SyncBatchNorm(3))):
+        layer.weight._data[...] = [0.5, 1.0, 2.0]
+        net = distributed.DistributedDataParallel(layer)
+        xt = Tensor(x, requires_grad=True)
+        y = net(xt)
+        (y * Tensor(c)).sum().backward()
+        out.update({f"{kind}_y": y.detach().numpy(), f"{kind}_dx": xt.grad.numpy(),
+                    f"{kind}_dw": layer.weight.grad.numpy(), f"{kind}_mean": layer.running_mean.numpy()})
+    return out
 
 
 def no_sync_gradients() -> dict:
@@ -463,3 +492,35 @@ def test_under_mpirun_without_mpi4py_the_cli_says_what_to_install(monkeypatch: p
     assert main(["train", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "launched under MPI but mpi4py cannot be imported" in err and "pip install 'descend[mpi]'" in err
+
+
+@needs_mpi
+def test_batchnorm_keeps_per_rank_statistics_and_syncbatchnorm_shares_them(two_rank_results: Path) -> None:
+    torch = pytest.importorskip("torch")
+    x, c = _bn_data()
+    ranks = [np.load(two_rank_results / f"bn-rank{r}.npz") for r in range(2)]
+
+    def torch_bn(rows: slice) -> tuple:
+        bn = torch.nn.BatchNorm1d(3)
+        with torch.no_grad():
+            bn.weight.copy_(torch.tensor([0.5, 1.0, 2.0]))
+        xt = torch.tensor(x[rows], requires_grad=True)
+        y = bn(xt)
+        (y * torch.tensor(c[rows])).sum().backward()
+        return y.detach().numpy(), xt.grad.numpy(), bn.weight.grad.numpy(), bn.running_mean.numpy()
+
+    # BatchNorm1d: each rank normalises its 4 rows alone; the weight gradient is the ranks' average.
+    shards = [torch_bn(slice(4 * r, 4 * r + 4)) for r in range(2)]
+    for r in range(2):
+        np.testing.assert_allclose(ranks[r]["plain_y"], shards[r][0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(ranks[r]["plain_dx"], shards[r][1], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ranks[r]["plain_mean"], shards[r][3], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ranks[r]["plain_dw"], (shards[0][2] + shards[1][2]) / 2, rtol=1e-4, atol=1e-5)
+    # SyncBatchNorm: the 8 rows as one batch, gradients through the shared statistics included.
+    y, dx, dw, mean = torch_bn(slice(0, 8))
+    for r in range(2):
+        rows = slice(4 * r, 4 * r + 4)
+        np.testing.assert_allclose(ranks[r]["sync_y"], y[rows], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(ranks[r]["sync_dx"], dx[rows], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ranks[r]["sync_mean"], mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ranks[r]["sync_dw"], dw / 2, rtol=1e-4, atol=1e-5)  # DDP averages
