@@ -43,7 +43,7 @@ cummax cummin diff logcumsumexp nanmedian masked_scatter
 
 # tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
 # memory_format=) or PyTorch's stricter semantics (view raises where strides forbid it): the full versions win.
-OVERRIDES = "add sub div clamp clip clone contiguous view sum mean".split()
+OVERRIDES = "add sub div clamp clip clone contiguous view sum mean argmin".split()
 
 
 def _repeat(self: Tensor, *sizes: Any) -> Tensor:

@@ -18,12 +18,9 @@ from descend.tensor import Function
 
 
 def as_float(a: Any) -> Any:
-    """a itself if floating, else a in the default float dtype (torch.sin(int tensor) is float32)."""
-    if getattr(a, "dtype", np.dtype(np.float64)).kind in "fc":
-        return a
-    if not hasattr(a, "dtype"):
-        return a
-    return a.astype(backend.default_dtype())
+    """a itself if floating (or a Python number), else a in the default float dtype (torch.sin(int) is float32)."""
+    kind = getattr(getattr(a, "dtype", None), "kind", "f")
+    return a if kind in "fc" else a.astype(backend.default_dtype())
 
 
 class _Unary:

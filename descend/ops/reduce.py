@@ -181,15 +181,23 @@ def min_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
     return return_types.min(values, Tensor(idx.astype(np.int64)))
 
 
-def argmax(t: Tensor, dim: int | None, keepdim: bool) -> Tensor:
-    """Indices of the maxima (int64, no gradient)."""
-    xp = get_array_module(t._data)
+def argmax(t: Tensor, dim: int | None, keepdim: bool, sign: int = 1) -> Tensor:
+    """Indices of the maxima (sign=-1: minima), the first of ties (int64, no gradient)."""
+    a = t._data
+    xp = get_array_module(a)
     if dim is None:
-        return Tensor(xp.asarray(t._data.argmax()).astype(np.int64))
-    idx = t._data.argmax(axis=dim)
-    if keepdim:
-        idx = xp.expand_dims(idx, dim)
-    return Tensor(idx.astype(np.int64))
+        idx = xp.asarray(a.argmax() if sign > 0 else a.argmin())
+        return Tensor((idx.reshape((1,) * a.ndim) if keepdim else idx).astype(np.int64))
+    d = _axes(dim, a.ndim, "argmax" if sign > 0 else "argmin")[0] if a.ndim else 0
+    idx = a.argmax(axis=d) if sign > 0 else a.argmin(axis=d)
+    if keepdim and a.ndim:
+        idx = xp.expand_dims(idx, d)
+    return Tensor(xp.asarray(idx).astype(np.int64))
+
+
+def argmin(t: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Indices of the minima, the first of ties (int64, no gradient)."""
+    return argmax(t, dim, keepdim, sign=-1)
 
 
 def _stable_max(a: Any, axes: tuple | None) -> Any:
