@@ -20,15 +20,26 @@ itself is wrong and its test fails with "probe bug").
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import math
+import os
+import signal
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+try:
+    import resource
+except ImportError:  # not POSIX: no caps
+    resource = None
+
 REGISTRY: dict[str, "Probe"] = {}
+MEMORY_HEADROOM = 2 << 30  # bytes of new address space a probe may take under descend
+TIME_LIMIT_S = 60
 
 PROBE_MODULES = [
     "tests.probes.probes_tensor_basics",
@@ -150,11 +161,42 @@ def nearest_builtin(exc_type: type) -> type:
     return Exception
 
 
+@contextlib.contextmanager
+def _guarded(lib):
+    """Under the library being tested, cap new address space and time, so that a probe of
+    e.g. a sampler that draws 1e10 indices eagerly fails with MemoryError instead of taking
+    the machine down, and a hang fails the probe instead of the suite."""
+    main = threading.current_thread() is threading.main_thread()
+    if lib.__name__ == "torch" or resource is None or not main:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    page = os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/self/statm") as f:
+        in_use = int(f.read().split()[0]) * page
+    cap = in_use + MEMORY_HEADROOM
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    previous = signal.signal(signal.SIGALRM, _timed_out)
+    signal.alarm(TIME_LIMIT_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _timed_out(signum, frame):
+    raise TimeoutError(f"probe ran over {TIME_LIMIT_S} s")
+
+
 def run(p: Probe, lib) -> Any:
     """Run probe `p` with library module `lib`; return its canonical result or a Raised."""
     reset(lib)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _guarded(lib):
             warnings.simplefilter("ignore")
             out = p.func(lib)
         return canon(out, lib)
