@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from descend.backend import get_array_module, to_numpy
 from descend.nn.module import Module
 from descend.nn.normalization import _BatchNorm
 from descend.tensor import Function, Tensor
@@ -29,11 +30,14 @@ class _SyncBatchNormFn(Function):
     per channel, the backward the sums of the output gradient and of its product with the normalised input."""
 
     def forward(self, x, w, b, running_mean=None, running_var=None, momentum=0.1, eps=1e-5):
+        xp = get_array_module(x)
         c = x.shape[1]
         axes = (0,) + tuple(range(2, x.ndim))
         self.axes, self.shape = axes, (1, c) + (1,) * (x.ndim - 2)
         x64 = x.astype(np.float64)
-        local = np.concatenate([[x.size // c], x64.sum(axis=axes), (x64 * x64).sum(axis=axes)])
+        # The statistics travel through host memory (MPI is not assumed to read device arrays).
+        local = np.concatenate([[x.size // c], to_numpy(x64.sum(axis=axes)),
+                                to_numpy((x64 * x64).sum(axis=axes))])
         total = _all_reduce(local)
         n = total[0]
         if n <= 1:
@@ -42,12 +46,12 @@ class _SyncBatchNormFn(Function):
         var = np.maximum(total[c + 1:] / n - mean * mean, 0.0)
         if running_mean is not None:
             running_mean *= 1 - momentum
-            running_mean += (momentum * mean).astype(running_mean.dtype)
+            running_mean += xp.asarray((momentum * mean).astype(running_mean.dtype))
             running_var *= 1 - momentum
-            running_var += (momentum * var * n / (n - 1)).astype(running_var.dtype)
+            running_var += xp.asarray((momentum * var * n / (n - 1)).astype(running_var.dtype))
         self.n = n
-        self.invstd = (1 / np.sqrt(var + eps)).astype(x.dtype).reshape(self.shape)
-        self.xhat = (x - mean.astype(x.dtype).reshape(self.shape)) * self.invstd
+        self.invstd = xp.asarray((1 / np.sqrt(var + eps)).astype(x.dtype).reshape(self.shape))
+        self.xhat = (x - xp.asarray(mean.astype(x.dtype).reshape(self.shape))) * self.invstd
         self.w = w
         y = self.xhat if w is None else self.xhat * w.reshape(self.shape)
         return y if b is None else y + b.reshape(self.shape)
@@ -55,11 +59,12 @@ class _SyncBatchNormFn(Function):
     def backward(self, g):
         c = self.xhat.shape[1]
         gw = g if self.w is None else g * self.w.reshape(self.shape)
-        sums = np.concatenate([gw.sum(axis=self.axes, dtype=np.float64),
-                               (gw * self.xhat).sum(axis=self.axes, dtype=np.float64)])
+        xp = get_array_module(g)
+        sums = np.concatenate([to_numpy(gw.sum(axis=self.axes, dtype=np.float64)),
+                               to_numpy((gw * self.xhat).sum(axis=self.axes, dtype=np.float64))])
         sums = _all_reduce(sums)
-        mean_g = (sums[:c] / self.n).astype(g.dtype).reshape(self.shape)
-        mean_gx = (sums[c:] / self.n).astype(g.dtype).reshape(self.shape)
+        mean_g = xp.asarray((sums[:c] / self.n).astype(g.dtype).reshape(self.shape))
+        mean_gx = xp.asarray((sums[c:] / self.n).astype(g.dtype).reshape(self.shape))
         dx = self.invstd * (gw - mean_g - self.xhat * mean_gx)
         dw = (g * self.xhat).sum(axis=self.axes) if self.w is not None else None
         db = g.sum(axis=self.axes)
