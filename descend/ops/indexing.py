@@ -66,8 +66,9 @@ class Gather(Function):
     def backward(self, g):
         if len(self.shape) == 0:
             return g.sum().reshape(()), None
-        out = get_array_module(g).zeros(self.shape, dtype=g.dtype)
-        np.add.at(out, self.grid, g)
+        xp = get_array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        xp.add.at(out, self.grid, g)
         return out, None
 
 
@@ -101,7 +102,7 @@ class Scatter(Function):
         return ga, None, gs
 
 
-_REDUCERS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
+_REDUCERS = {"sum": "add", "prod": "multiply", "mean": "add", "amax": "maximum", "amin": "minimum"}
 
 
 class ScatterReduce(Function):
@@ -125,9 +126,9 @@ class ScatterReduce(Function):
                 info = np.iinfo(a.dtype) if a.dtype.kind in "iu" else np.finfo(a.dtype)
                 first = info.min if reduce == "amax" else info.max
             out[hit] = first
-        _REDUCERS[reduce].at(out, self.grid, part)
+        getattr(xp, _REDUCERS[reduce]).at(out, self.grid, part)
         self.count = xp.zeros(a.shape, dtype=a.dtype) + (1 if include_self else 0)
-        np.add.at(self.count, self.grid, 1)
+        xp.add.at(self.count, self.grid, 1)
         if reduce == "mean":
             out = out / xp.maximum(self.count, 1)
             if a.dtype.kind in "iu":
@@ -152,7 +153,7 @@ class ScatterReduce(Function):
             hit_self = (self.a == self.out) * take_self
             hit_src = (self.part == self.out[self.grid]).astype(g.dtype)
             ties = hit_self.astype(g.dtype)
-            np.add.at(ties, self.grid, hit_src)
+            xp.add.at(ties, self.grid, hit_src)
             share = g / xp.maximum(ties, 1)
             untouched = self.count == take_self
             ga = xp.where(untouched, g, share * hit_self)
@@ -184,7 +185,7 @@ class IndexSelect(Function):
         if len(self.shape) == 0:
             return g.sum().reshape(()), None
         out = xp.zeros(self.shape, dtype=g.dtype)
-        np.add.at(xp.moveaxis(out, self.dim, 0), self.index.reshape(-1), xp.moveaxis(g, self.dim, 0))
+        xp.add.at(xp.moveaxis(out, self.dim, 0), self.index.reshape(-1), xp.moveaxis(g, self.dim, 0))
         return out, None
 
 
@@ -314,7 +315,7 @@ class IndexWrite(Function):
         view_out = xp.moveaxis(out, self.dim, 0) if a.ndim else out.reshape(1)
         view_src = xp.moveaxis(src, self.dim, 0) if a.ndim else src.reshape(1)
         if accumulate:
-            np.add.at(view_out, self.index, view_src * alpha if alpha != 1 else view_src)
+            xp.add.at(view_out, self.index, view_src * alpha if alpha != 1 else view_src)
         else:
             view_out[self.index] = view_src
         return out
@@ -343,7 +344,7 @@ class IndexPut(Function):
         out = a.copy()
         try:
             if accumulate:
-                np.add.at(out, index, values)
+                get_array_module(a).add.at(out, index, values)
             else:
                 out[index] = values
         except (ValueError, IndexError) as e:
