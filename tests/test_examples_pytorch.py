@@ -96,3 +96,26 @@ def test_mnist(tmp_path):
             "--log-interval", "1", "--no-dropout"]
     t, _ = compare("mnist.py", args, rf"[Ll]oss: ({NUMBER})", tmp_path, expect=10)
     assert min(t[-4:]) < t[0]
+
+
+def test_vae(tmp_path):
+    args = ["--epochs", "2", "--batch-size", "16", "--train-size", "64", "--test-size", "32", "--hidden", "64",
+            "--latent", "8", "--log-interval", "1", "--numpy-noise"]
+    t, _ = compare("vae.py", args, rf"(?:Loss|loss): ({NUMBER})", tmp_path, expect=10)
+    assert t[-1] < t[0]
+
+
+def test_regression_runs_to_its_stop_criterion(tmp_path):
+    args = ["--log-interval", "10"]
+    init = str(tmp_path / "init.npz")
+    theirs = run("regression.py", "torch", [*args, "--init-out", init], tmp_path)
+    ours = run("regression.py", "descend", [*args, "--init-in", init], tmp_path)
+    pattern = rf"loss ({NUMBER})"
+    t, d = losses(theirs, pattern), losses(ours, pattern)
+    assert len(t) >= 5 and len(d) == len(t)
+    np.testing.assert_allclose(d, t, rtol=1e-3, atol=1e-5)
+    stop = r"Loss: (\S+) after (\d+) batches"
+    assert re.search(stop, ours).group(2) == re.search(stop, theirs).group(2)
+    assert float(re.search(stop, ours).group(1)) < 1e-3
+    assert re.search(r"Learned function:\s+(.*)", ours).group(1) == re.search(r"Learned function:\s+(.*)",
+                                                                                theirs).group(1)
