@@ -45,6 +45,7 @@ PROBE_MODULES = [
     "tests.probes.probes_tensor_basics",
     "tests.probes.probes_tensor_dtypes",
     "tests.probes.probes_tensor_inplace",
+    "tests.probes.probes_tensor_inplace_grad",
     "tests.probes.probes_tensor_autograd",
     "tests.probes.probes_tensor_hooks",
     "tests.probes.probes_tensor_ops",
