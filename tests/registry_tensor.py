@@ -315,3 +315,9 @@ case("scatter_reduce[amax ties]", lambda a, s: a.scatter_reduce(0, _d(_sidx), s,
 case("fmax[ties]", descend.fmax, lambda a, b: _torch().fmax(a, b), V([1.0, 2.0, 3.0]), V([1.0, 0.0, 3.0]), gradcheck=False)
 case("copysign[zero]", descend.copysign, lambda a, b: _torch().copysign(a, b), V([0.0, 1.0, -2.0]), V([-1.0, -0.0, 0.0]),
      gradcheck=False)
+case("rot90", lambda a: descend.rot90(a, 1, (1, 2)) * 2 + a.rot90(-1, (0, 2)).sum(), lambda a: _torch().rot90(a, 1, (1, 2)) * 2
+     + a.rot90(-1, (0, 2)).sum(), N(2, 3, 4, layout="t"))
+case("unfold", lambda a: a.unfold(1, 3, 2), lambda a: a.unfold(1, 3, 2), N(2, 7, layout="s"))
+case("sum_to_size", lambda a: a.sum_to_size(3, 1), lambda a: a.sum_to_size(3, 1), N(2, 3, 4))
+case("hsplit", lambda a: descend.hsplit(a, [1, 3])[1], lambda a: _torch().hsplit(a, [1, 3])[1], N(2, 5, layout="t"))
+case("dist", lambda a, b: descend.dist(a, b, 3), lambda a, b: _torch().dist(a, b, 3), N(3, 4), N(4))

@@ -450,8 +450,9 @@ from descend.ops.stats import (all, any, aminmax, argsort, count_nonzero, cumpro
 
 from descend.ops.matmul import (addbmm, addmm, addmv, addr, baddbmm, bmm, dot, einsum, ger, inner,  # noqa: E402
                                 matrix_power, mm, mv, outer, tensordot, vdot)
-from descend.ops.discrete import (bincount, bucketize, histc, isin, searchsorted, unique,  # noqa: E402
-                                  unique_consecutive)
+from descend.ops.discrete import (bincount, bucketize, histc, isin, searchsorted, tril_indices,  # noqa: E402
+                                  triu_indices, unique, unique_consecutive)
+from descend.ops.shape import dsplit, hsplit, ravel, rot90, vsplit  # noqa: E402
 from descend.ops.indexing import index_add, index_copy, index_fill, index_put, masked_scatter  # noqa: E402
 from descend.ops.linalg_ops import cdist, kron, trace  # noqa: E402
 from descend.ops.pointwise import (copysign, deg2rad, fmax, fmin, logaddexp, logaddexp2,  # noqa: E402
@@ -464,6 +465,20 @@ from descend.ops.stats import cummax, cummin, diff, logcumsumexp, nanmedian  # n
 
 from descend.ops.creation import logspace, randint_like  # noqa: E402
 from descend.ops.shape import Size  # noqa: E402
+
+
+def t(input: Tensor) -> Tensor:
+    """The transpose of a matrix (0-D and 1-D tensors are returned as they are)."""
+    return input.t()
+
+
+def detach(input: Tensor) -> Tensor:
+    return input.detach()
+
+
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    """The p-norm of input - other."""
+    return (input - other).norm(p)
 
 
 def numel(input: Tensor) -> int:
@@ -516,4 +531,5 @@ cdist kron trace copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logadde
 broadcast_shapes broadcast_tensors broadcast_to cartesian_prod diag_embed cummax cummin diff logcumsumexp
 nanmedian logspace randint_like Size numel masked_scatter
 channels_last contiguous_format memory_format preserve_format
+tril_indices triu_indices dsplit hsplit ravel rot90 vsplit t detach dist
 """.split()

@@ -107,3 +107,15 @@ def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False, inve
     a, b = raw(elements), raw(test_elements)
     xp = get_array_module(a, b)
     return Tensor(xp.asarray(xp.isin(a, b, assume_unique=assume_unique, invert=invert)))
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None) -> Tensor:
+    """The (2, n) row and column indices of the lower triangle of a row x col matrix."""
+    r, c = np.tril_indices(row, offset, col)
+    return Tensor(np.stack([r, c]).astype(np.int64 if dtype is None else np.dtype(dtype)))
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None) -> Tensor:
+    """The (2, n) row and column indices of the upper triangle of a row x col matrix."""
+    r, c = np.triu_indices(row, offset, col)
+    return Tensor(np.stack([r, c]).astype(np.int64 if dtype is None else np.dtype(dtype)))

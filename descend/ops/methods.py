@@ -12,6 +12,8 @@ from descend.ops import api, creation
 from descend.ops import logic as _lg
 from descend.ops import movement as _mv
 from descend.ops.shape import mT as _mT
+from descend.ops.shape import sum_to_size as _sum_to_size
+from descend.ops.shape import unfold as _unfold
 from descend.tensor import Tensor
 
 
@@ -39,6 +41,7 @@ multinomial bernoulli
 unique unique_consecutive bincount histc isin index_add index_copy index_fill index_put kron trace
 copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma broadcast_to diag_embed
 cummax cummin diff logcumsumexp nanmedian masked_scatter
+dsplit hsplit ravel rot90 vsplit dist
 """.split()
 
 # tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
@@ -123,7 +126,7 @@ def _bind_all() -> None:
         "__xor__": _lg.bitwise_xor, "__rxor__": _reflected(_lg.bitwise_xor),
         "__rand__": _reflected(_lg.bitwise_and), "__ror__": _reflected(_lg.bitwise_or),
         "__lshift__": _lg.bitwise_left_shift, "__rshift__": _lg.bitwise_right_shift,
-        "__pos__": api.positive, "__format__": _format,
+        "__pos__": api.positive, "__format__": _format, "unfold": _unfold, "sum_to_size": _sum_to_size,
         "nelement": Tensor.numel, "stride": _stride, "data_ptr": _data_ptr, "__index__": _index,
     }
     for name, fn in extra.items():

@@ -11,7 +11,7 @@ import numpy as np
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.indexing import IndexSelect, dim_index
-from descend.ops.movement import Cat, Expand, GetItem, Permute, Reshape, Stack
+from descend.ops.movement import Cat, Clone, Expand, GetItem, Permute, Reshape, Stack
 from descend.tensor import Function, Tensor, _shape_arg
 
 
@@ -454,3 +454,73 @@ class Size(tuple):
 
     def __repr__(self) -> str:
         return f"descend.Size({list(self)})"
+
+
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor."""
+    return Reshape.apply(input, shape=(-1,))
+
+
+def rot90(input: Tensor, k: int = 1, dims: Any = (0, 1)) -> Tensor:
+    """Rotate by 90 degrees k times in the plane of dims, from the first dim towards the second."""
+    d0, d1 = (dim_index(d, input.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise OpError(f"rot90: dims must differ, got {tuple(dims)}")
+    k %= 4
+    if k == 0:
+        return Clone.apply(input)
+    if k == 2:
+        return Flip.apply(input, dims=(d0, d1))
+    order = list(range(input.ndim))
+    order[d0], order[d1] = order[d1], order[d0]
+    if k == 1:
+        return Permute.apply(Flip.apply(input, dims=(d1,)), dims=tuple(order))
+    return Flip.apply(Permute.apply(input, dims=tuple(order)), dims=(d1,))
+
+
+def _split_at(input: Tensor, sections: Any, dim: int, op: str, min_dims: int) -> tuple:
+    if input.ndim < min_dims:
+        raise OpError(f"{op}: expected a tensor with >= {min_dims} dims, got shape {input.shape}")
+    if isinstance(sections, int) and input.shape[dim] % sections:
+        raise OpError(f"{op}: dim {dim} of size {input.shape[dim]} is not divisible by {sections}")
+    return tensor_split(input, sections, dim)
+
+
+def hsplit(input: Tensor, sections: Any) -> tuple:
+    """tensor_split along dim 1 (dim 0 for 1-D tensors); an int must divide the size."""
+    return _split_at(input, sections, 1 if input.ndim > 1 else 0, "hsplit", 1)
+
+
+def vsplit(input: Tensor, sections: Any) -> tuple:
+    """tensor_split along dim 0 of a tensor with >= 2 dims."""
+    return _split_at(input, sections, 0, "vsplit", 2)
+
+
+def dsplit(input: Tensor, sections: Any) -> tuple:
+    """tensor_split along dim 2 of a tensor with >= 3 dims."""
+    return _split_at(input, sections, 2, "dsplit", 3)
+
+
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Sliding windows of `size` every `step` along dimension, as a new last dim (Tensor.unfold)."""
+    d = dim_index(dimension, input.ndim, "unfold") if input.ndim else 0
+    n = input.shape[d] if input.ndim else 1
+    if size > n or step <= 0:
+        raise OpError(f"unfold: size {size} (with step {step}) does not fit dim {dimension} of size {n}")
+    count = (n - size) // step + 1
+    index = (np.arange(count)[:, None] * step + np.arange(size)[None, :]).reshape(-1)
+    src = input if input.ndim else input.reshape(1)
+    windows = IndexSelect.apply(src, Tensor(index.astype(np.int64)), dim=d)
+    shape = tuple(src.shape[:d]) + (count, size) + tuple(src.shape[d + 1:])
+    return movedim(Reshape.apply(windows, shape=shape), d + 1, -1)
+
+
+def sum_to_size(input: Tensor, *size: Any) -> Tensor:
+    """input summed down to a shape it broadcasts from."""
+    shape = tuple(_shape_arg(size))
+    lead = input.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, input.shape[lead:])):
+        raise OpError(f"sum_to_size: size {shape} is not expandable to the tensor's shape {input.shape}")
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and input.shape[lead + i] != 1)
+    out = input.sum(dims, keepdim=True) if dims else input
+    return Reshape.apply(out, shape=shape)
