@@ -285,3 +285,104 @@ probes("dropout", {
     "functional_dropout2d_eval": lambda torch: (
         torch.nn.functional.dropout2d(torch.ones(1, 2, 2, 2), 0.5, training=False)),
 })
+
+
+def _layer64(torch, make, *shape):
+    """Like _layer, with the module and the input in float64."""
+    torch.manual_seed(0)
+    m = fill(torch, make(torch.nn)).double()
+    x = torch.tensor(arr(*shape).astype("float64"), requires_grad=True)
+    y = m(x)
+    _weighted_sum(torch, y).backward()
+    return y, x.grad, [(n, p.grad) for n, p in m.named_parameters()]
+
+
+probes("float64", {
+    "linear": lambda torch: _layer64(torch, lambda nn: nn.Linear(3, 2), 4, 3),
+    "conv2d": lambda torch: _layer64(torch, lambda nn: nn.Conv2d(1, 2, 3, padding=1), 1, 1, 4, 4),
+    "batchnorm2d": lambda torch: _layer64(torch, lambda nn: nn.BatchNorm2d(2), 2, 2, 3, 3),
+    "layernorm": lambda torch: _layer64(torch, lambda nn: nn.LayerNorm(4), 3, 4),
+    "mlp_gelu": lambda torch: (
+        _layer64(torch, lambda nn: nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 1)), 2, 3)),
+    "lstm": lambda torch: _layer64(torch, lambda nn: _LastOutput(nn, nn.LSTM(3, 2)), 4, 1, 3),
+    "softmax_log_softmax": lambda torch: _layer64(torch, lambda nn: nn.LogSoftmax(dim=1), 3, 4),
+    "max_pool": lambda torch: _layer64(torch, lambda nn: nn.MaxPool2d(2), 1, 1, 4, 4),
+    "cross_entropy_dtype": lambda torch: (
+        torch.nn.functional.cross_entropy(torch.zeros(2, 3, dtype=torch.float64), torch.tensor([0, 1]))),
+    "mse_dtype": lambda torch: (
+        torch.nn.functional.mse_loss(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))),
+    "sgd_keeps_dtype": lambda torch: _sgd64(torch),
+})
+
+
+def _LastOutput(nn, rnn):
+    """A module returning only the output sequence of a recurrent layer."""
+    class Last(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = rnn
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+    return Last()
+
+
+def _sgd64(torch):
+    p = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=0.1)
+    (p * p).sum().backward()
+    opt.step()
+    return p
+
+
+probes("layer_options", {
+    "conv2d_padding_reflect": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), 1, 1, 4, 4)),
+    "conv2d_padding_circular": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular"), 1, 1, 4, 4)),
+    "conv2d_padding_same_even_kernel": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(1, 1, 2, padding="same"), 1, 1, 4, 4)),
+    "conv2d_tuple_stride_padding": lambda torch: (
+        _layer(torch, lambda nn: nn.Conv2d(1, 2, (3, 2), stride=(2, 1), padding=(1, 0)), 1, 1, 5, 4)),
+    "max_pool2d_dilation": lambda torch: _layer(torch, lambda nn: nn.MaxPool2d(2, dilation=2), 1, 1, 5, 5),
+    "avg_pool2d_exclude_pad": lambda torch: (
+        _layer(torch, lambda nn: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), 1, 1, 5, 5)),
+    "avg_pool2d_ceil": lambda torch: _layer(torch, lambda nn: nn.AvgPool2d(2, ceil_mode=True), 1, 1, 5, 5),
+    "batchnorm_momentum_none": lambda torch: _bn_stats(torch, momentum=None),
+    "batchnorm_momentum_custom": lambda torch: _bn_stats(torch, momentum=0.5),
+    "batchnorm_no_running_stats": lambda torch: (
+        _layer(torch, lambda nn: nn.BatchNorm1d(3, track_running_stats=False), 4, 3, train=False)),
+    "batchnorm_eval_after_train": lambda torch: _bn_eval_after_train(torch),
+    "layernorm_eps": lambda torch: _layer(torch, lambda nn: nn.LayerNorm(3, eps=0.1), 2, 3),
+    "layernorm_no_bias": lambda torch: _layer(torch, lambda nn: nn.LayerNorm(3, bias=False), 2, 3),
+    "groupnorm_no_affine": lambda torch: _layer(torch, lambda nn: nn.GroupNorm(2, 4, affine=False), 2, 4, 3),
+    "gru_bidirectional_two_layers": lambda torch: (
+        _rnn(torch, lambda nn: nn.GRU(3, 2, num_layers=2, bidirectional=True), 3, 2, 3)),
+    "rnn_dropout_eval": lambda torch: _rnn_eval(torch),
+    "linear_bias_false_param_names": lambda torch: (
+        [n for n, _ in torch.nn.Linear(2, 2, bias=False).named_parameters()]),
+    "embedding_max_norm": lambda torch: _emb(torch, lambda nn: nn.Embedding(4, 3, max_norm=0.5), [0, 2]),
+})
+
+
+def _bn_stats(torch, momentum):
+    torch.manual_seed(0)
+    bn = torch.nn.BatchNorm1d(2, momentum=momentum)
+    for seed in range(3):
+        bn(torch.tensor(arr(5, 2, seed=seed)))
+    return bn.running_mean, bn.running_var, bn.num_batches_tracked
+
+
+def _bn_eval_after_train(torch):
+    bn = torch.nn.BatchNorm1d(2)
+    bn(torch.tensor(arr(6, 2)))
+    bn.eval()
+    return bn(torch.tensor(arr(3, 2, seed=1)))
+
+
+def _rnn_eval(torch):
+    torch.manual_seed(0)
+    m = fill(torch, torch.nn.LSTM(3, 2, num_layers=2, dropout=0.5), scale=0.3)
+    m.eval()
+    out, (h, c) = m(torch.tensor(arr(4, 1, 3)))
+    return out, h, c
