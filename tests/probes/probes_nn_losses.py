@@ -370,3 +370,38 @@ def _init_parameter(torch):
 
 def _bn_defaults(bn):
     return bn.weight, bn.bias, bn.running_mean, bn.running_var
+
+
+probes("loss", {
+    "cross_entropy_weight_ignore_mean": lambda torch: (
+        _f(torch, "cross_entropy", _in(torch, 4, 3), torch.tensor([0, 2, -100, 1]),
+           weight=torch.tensor([1.0, 2.0, 0.5]))),
+    "cross_entropy_smoothing_weight": lambda torch: (
+        _f(torch, "cross_entropy", _in(torch, *_LOGITS), torch.tensor(_TARGET),
+           weight=torch.tensor([1.0, 2.0, 0.5]), label_smoothing=0.2)),
+    "cross_entropy_smoothing_ignore": lambda torch: (
+        _f(torch, "cross_entropy", _in(torch, 4, 3), torch.tensor([0, 2, -1, 1]), ignore_index=-1,
+           label_smoothing=0.1)),
+    "cross_entropy_prob_target_smoothing": lambda torch: (
+        _f(torch, "cross_entropy", _in(torch, 4, 3), torch.softmax(_probs(torch), 1), label_smoothing=0.3)),
+    "cross_entropy_all_ignored": lambda torch: (
+        _F(torch).cross_entropy(torch.zeros(2, 3), torch.tensor([-100, -100]))),
+    "nll_weight_mean": lambda torch: (
+        _f(torch, "nll_loss", _in(torch, *_LOGITS), torch.tensor(_TARGET), weight=torch.tensor([0.5, 1.0, 2.0]))),
+    "nll_3d_none": lambda torch: (
+        _f(torch, "nll_loss", _in(torch, 2, 3, 4), _targets_3d(torch), reduction="none")),
+    "bce_logits_weight_pos_weight_2d": lambda torch: (
+        _f(torch, "binary_cross_entropy_with_logits", _in(torch, 4, 3), _probs(torch),
+           weight=torch.tensor([1.0, 0.5, 2.0]), pos_weight=torch.tensor([3.0, 1.0, 0.5]))),
+    "bce_none_shape": lambda torch: (
+        _f(torch, "binary_cross_entropy", _unit(torch, 3), torch.tensor([0.0, 1.0, 0.5]), reduction="none")),
+    "huber_none": lambda torch: _f(torch, "huber_loss", _in(torch, 5) * 2, torch.zeros(5), reduction="none"),
+    "smooth_l1_beta_zero": lambda torch: (
+        _f(torch, "smooth_l1_loss", _in(torch, 5), torch.zeros(5), beta=0.0)),
+    "kl_div_mean_default": lambda torch: _kl_div(torch),
+    "cosine_embedding_none": lambda torch: (
+        _m(torch, "CosineEmbeddingLoss", _in(torch, 4, 3), _probs(torch), _signs(torch), reduction="none")),
+    "l1_broadcast_target_warns_but_works": lambda torch: (
+        _f(torch, "l1_loss", _in(torch, 3, 1), torch.zeros(3))),
+    "mse_int_target": lambda torch: _f(torch, "mse_loss", _in(torch, 3), torch.tensor([1, 0, 2])),
+})
