@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.probes.harness import grad, probe, probes
+from tests.probes.harness import probe, probes, raised
 
 
 def _i(torch):
@@ -205,4 +205,39 @@ probes("convert", {
     "half_arith": lambda torch: torch.tensor([1.0, 2.0]).half() * 2,
     "dtype_of_item_f64": lambda torch: (
         type(torch.tensor([1.0], dtype=torch.float64).item()).__name__),
+})
+
+
+probes("promote", {
+    "where_int_float_tensors": lambda torch: (
+        torch.where(torch.tensor([True, False]), _i(torch)[:2], _f(torch)[:2])),
+    "stack_mixed": lambda torch: torch.stack([_i(torch), _f(torch)]).dtype,
+    "float_plus_int_tensor": lambda torch: (_f(torch) + _i(torch)).dtype,
+    "int_sum_div_n": lambda torch: _i(torch).sum() / 3,
+    "int_tensor_times_bool": lambda torch: _i(torch) * True,
+    "f16_times_0d_f64": lambda torch: (
+        (torch.ones(2, dtype=torch.float16) * torch.tensor(2.0, dtype=torch.float64)).dtype),
+    "int_plus_numpy_float_scalar": lambda torch: _i(torch) + np.float64(1.5),
+    "float_times_numpy_int_scalar": lambda torch: (_f(torch) * np.int64(2)).dtype,
+    "tensor_of_numpy_scalar": lambda torch: torch.tensor(np.float64(1.0)).dtype,
+    "tensor_of_numpy_f32_list": lambda torch: (
+        torch.tensor([np.float32(1.0), np.float32(2.0)]).dtype),
+    "tensor_big_int": lambda torch: torch.tensor(2 ** 40),
+    "tensor_float_to_int_dtype": lambda torch: torch.tensor(3.7, dtype=torch.int64),
+    "as_tensor_0d_numpy": lambda torch: torch.as_tensor(np.array(1.0)).dtype,
+    "arange_int_step_float": lambda torch: torch.arange(0, 3, 1.0).dtype,
+    "int_matmul_int": lambda torch: torch.tensor([[1, 2]]) @ torch.tensor([[3], [4]]),
+    "bool_mean_raises_class": lambda torch: raised(lambda: torch.tensor([True, False]).mean()),
+    "int_pow_negative_raises_class": lambda torch: raised(lambda: torch.tensor([2, 3]) ** -1),
+    "int_pow_negative_float_ok": lambda torch: torch.tensor([2, 4]) ** -1.0,
+        raised(lambda: torch.softmax(torch.tensor([1, 2]), 0))),
+    "linear_on_int_raises_class": lambda torch: (
+        raised(lambda: torch.nn.Linear(2, 1)(torch.tensor([[1, 2]])))),
+    "bce_double_pred_float_target_raises_class": lambda torch: raised(
+        lambda: torch.nn.functional.binary_cross_entropy(torch.full((2,), 0.5, dtype=torch.float64),
+                                                         torch.ones(2))),
+    "argmax_of_bool_raises_class": lambda torch: raised(lambda: torch.tensor([False, True]).argmax()),
+    "max_of_bool": lambda torch: torch.tensor([False, True]).max(),
+    "cumsum_bool": lambda torch: torch.tensor([True, True, False]).cumsum(0),
+    "abs_of_uint8": lambda torch: torch.tensor([3], dtype=torch.uint8).abs(),
 })
