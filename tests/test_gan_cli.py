@@ -117,6 +117,11 @@ BAD = [
     (["--steps", "ten"], "argument --steps: invalid int value"),
     (["--batch-size", "60000", "--pack", "2"], "only 100000"),
     (["--lerning-rate", "1"], "unrecognized arguments: --lerning-rate"),
+    (["--loss", "wgan-gp", "--r1", "1"], "wgan-gp has its own gradient penalty"),
+    (["--loss", "wgan-gp", "--label-smoothing", "0.1"], "no labels to smooth"),
+    (["--gp-weight", "-1"], "--gp-weight: must be >= 0"),
+    (["--r1", "-0.5"], "--r1: must be >= 0"),
+    (["--beta2", "1"], "--beta2: must be in [0, 1)"),
 ]
 
 
@@ -141,3 +146,42 @@ def test_bad_resume_targets(tmp_path, capsys, ring_run):
     (tmp_path / "empty").mkdir()
     assert main(["gan", "--resume", str(tmp_path / "empty")]) == 2
     assert "no config.toml" in capsys.readouterr().err
+
+
+PENALTY = ["--data", "ring8", "--steps", "8", "--log-every", "2", "--eval-every", "4", "--ckpt-every", "4",
+           "--batch-size", "20", "--quiet"]
+
+
+@pytest.mark.parametrize("extra,name,logged", [
+    (["--loss", "wgan-gp"], "gan-ring8", {"gp", "wdist"}),
+    (["--r1", "0.1", "--pack", "2"], "gan-ring8-pack2", {"r1"}),
+], ids=["wgan-gp", "r1-pack2"])
+def test_penalty_runs_log_their_penalty_and_resume_bit_identically(tmp_path, extra, name, logged):
+    out = tmp_path / "runs"
+    assert main(["gan", *PENALTY, *extra, "--out", str(out)]) == 0
+    run = out / name
+    cfg = tomllib.loads((run / "config.toml").read_text())
+    if "wgan-gp" in extra:
+        assert cfg["gan"]["d_steps"] == 5 and cfg["gan"]["gp_weight"] == 10.0 and cfg["optim"]["beta2"] == 0.9
+    else:
+        assert cfg["gan"]["r1"] == 0.1 and cfg["gan"]["d_steps"] == 1 and cfg["optim"]["beta2"] == 0.999
+    recs = _records(run)
+    assert [r["step"] for r in recs] == [2, 4, 6, 8]
+    assert all(logged <= set(r) and all(np.isfinite(r[k]) for k in logged) for r in recs)
+    codes = [d["code"] for d in json.loads((run / "diagnosis.json").read_text())["diagnoses"]]
+    assert "discriminator_overpowers" not in codes
+    # Cut back to the step-4 checkpoint and resume: the same records and the same final weights.
+    cut = tmp_path / "cut"
+    shutil.copytree(run, cut)
+    index_path = cut / "checkpoints" / "index.json"
+    index = json.loads(index_path.read_text())
+    index["latest"] = "step-00000004.safetensors"
+    index_path.write_text(json.dumps(index))
+    (cut / "checkpoints" / "step-00000008.safetensors").unlink()
+    assert main(["gan", "--resume", str(cut), "--quiet"]) == 0
+    assert (cut / "metrics.jsonl").read_bytes() == (run / "metrics.jsonl").read_bytes()
+    a = io.load_safetensors(run / "checkpoints" / "step-00000008.safetensors", with_metadata=False)
+    b = io.load_safetensors(cut / "checkpoints" / "step-00000008.safetensors", with_metadata=False)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)

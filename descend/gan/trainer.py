@@ -96,8 +96,7 @@ class GAN:
         logs = {"d_real": float(_sigmoid(real_logits._data).mean()),
                 "d_fake": float(_sigmoid(fake_logits._data).mean())}
         if self.r1:
-            g, = grad(real_logits.sum(), real, create_graph=True)
-            penalty = self._per_input(g * g).mean()
+            penalty = r1_penalty(real_logits, real, self.pack)
             loss = loss + 0.5 * self.r1 * penalty
             logs["r1"] = penalty.item()
         return loss, logs
@@ -108,16 +107,11 @@ class GAN:
         shape = (real.shape[0],) + (1,) * (real.ndim - 1)
         eps = Tensor(backend.xp.asarray(backend.rng().random(shape).astype(real.dtype)))
         x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
-        g, = grad(self._judge(x_hat).sum(), x_hat, create_graph=True)
-        penalty = ((self._per_input(g * g).sqrt() - 1) ** 2).mean()
+        penalty = gradient_penalty(self._judge(x_hat), x_hat, self.pack)
         gap = real_out.mean() - fake_out.mean()
         loss = -gap + self.gp_weight * penalty
         return loss, {"d_real": float(real_out._data.mean()), "d_fake": float(fake_out._data.mean()),
                       "wdist": gap.item(), "gp": penalty.item()}
-
-    def _per_input(self, sq: Tensor) -> Tensor:
-        """Squared gradient entries summed per discriminator input (one pack of samples): shape (n / pack,)."""
-        return sq.reshape(sq.shape[0] // self.pack, -1).sum(1)
 
     def g_step(self, n: int) -> dict:
         """One generator update on `n` fresh samples; the discriminator is held fixed."""
@@ -167,6 +161,27 @@ class GAN:
         self.discriminator.load_state_dict(sd["discriminator"])
         self.g_optimizer.load_state_dict(sd["g_optimizer"])
         self.d_optimizer.load_state_dict(sd["d_optimizer"])
+
+
+def input_grad_norms_sq(out: Tensor, x: Tensor, pack: int = 1) -> Tensor:
+    """‖∂out/∂input‖² per discriminator input (a pack of `pack` consecutive samples of `x`), differentiable.
+
+    `out`: the discriminator's outputs, one per input; `x`: the samples it judged (requires_grad). Inputs are
+    judged independently (no BatchNorm), so the gradient of the outputs' sum holds each input's own gradient.
+    """
+    g, = grad(out.sum(), x, create_graph=True)
+    sq = g * g
+    return sq.reshape(sq.shape[0] // pack, -1).sum(1)
+
+
+def gradient_penalty(out: Tensor, x_hat: Tensor, pack: int = 1) -> Tensor:
+    """WGAN-GP's penalty E(‖∇D(x̂)‖₂ - 1)² (Gulrajani et al., 2017), `out` = D(x̂)."""
+    return ((input_grad_norms_sq(out, x_hat, pack).sqrt() - 1) ** 2).mean()
+
+
+def r1_penalty(out: Tensor, real: Tensor, pack: int = 1) -> Tensor:
+    """R1's E‖∇D(x)‖² on real samples (Mescheder et al., 2018; the loss adds γ/2 times it), `out` = D(real)."""
+    return input_grad_norms_sq(out, real, pack).mean()
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
