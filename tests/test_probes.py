@@ -2,6 +2,8 @@
 
 One test per probe; the ones listed in tests/probes/known.py are strict xfails (a fixed probe must be
 taken off the list). The last test asserts that at least 95 % of the whole suite passes.
+Without pytest: `python -m tests.probes.run_probes [area]` prints every difference, and
+`--write-known` drafts known.py from the current failures.
 """
 
 import pytest
