@@ -152,3 +152,122 @@ def test_module_dict_collects_parameters_like_torch():
     assert [k for k, _ in d.named_parameters()] == [k for k, _ in t.named_parameters()]
     d["extra"] = dnn.Identity()
     assert list(d) == ["stem", "head", "extra"]
+
+
+# ---- the models built from these layers (descend.models.resnet, descend.models.dcgan) -------------------------
+
+def _torch_resnet20(in_channels):
+    """ResNet-20 with option A shortcuts written in PyTorch (slicing and channel padding), same keys."""
+    F = torch.nn.functional
+
+    class Block(tnn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1, self.bn1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False), tnn.BatchNorm2d(cout)
+            self.conv2, self.bn2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False), tnn.BatchNorm2d(cout)
+            self.extra, self.stride = cout - cin, stride
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+            if self.extra or self.stride > 1:
+                lo = self.extra // 2
+                x = F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, lo, self.extra - lo))
+            return F.relu(out + x)
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.bn1 = tnn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), tnn.BatchNorm2d(16)
+            self.layer1 = tnn.Sequential(*[Block(16, 16, 1) for _ in range(3)])
+            self.layer2 = tnn.Sequential(Block(16, 32, 2), Block(32, 32, 1), Block(32, 32, 1))
+            self.layer3 = tnn.Sequential(Block(32, 64, 2), Block(64, 64, 1), Block(64, 64, 1))
+            self.fc = tnn.Linear(64, 10)
+
+        def forward(self, x):
+            out = self.layer3(self.layer2(self.layer1(F.relu(self.bn1(self.conv1(x))))))
+            return self.fc(out.mean((2, 3)))
+
+    return Net()
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_resnet20_matches_pytorch_and_the_paper(shape):
+    from descend import models
+
+    d = models.build("resnet20", shape, 10)
+    n_params = sum(p.numel() for p in d.parameters())
+    assert round(n_params / 1e6, 2) == 0.27  # He et al. 2016, Table 6: ResNet-20 has 0.27M parameters
+    assert sum(isinstance(m, dnn.Conv2d) for m in d.modules()) == 19  # + the linear layer: 20 weighted layers
+    t = _torch_resnet20(shape[0]).double()
+    d.double()
+    _perturb(d, seed=1)
+    t.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in d.state_dict().items()})
+    x = np.random.default_rng(0).normal(size=(4,) + shape)
+    for train in (True, False):
+        d.train(train)
+        t.train(train)
+        dx, tx = descend.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        dy, ty = d(dx), t(tx)
+        np.testing.assert_allclose(dy._data, ty.detach().numpy(), rtol=1e-9, atol=1e-12)
+        g = np.random.default_rng(1).normal(size=ty.shape)
+        (dy * descend.tensor(g)).sum().backward()
+        (ty * torch.tensor(g)).sum().backward()
+        pairs = [("input", dx.grad._data, tx.grad.numpy())] + [
+            (k, p.grad._data, q.grad.numpy()) for (k, p), q in zip(d.named_parameters(), t.parameters())]
+        for name, a, b in pairs:  # deep products cancel: compare to rounding of each tensor's scale
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12 * np.abs(b).max(), err_msg=name)
+        d.zero_grad()
+        t.zero_grad()
+
+
+def test_resnet_options_and_errors():
+    from descend.models import resnet
+
+    b = resnet.build((3, 32, 32), 10, depth=32, shortcut="B")
+    assert sum(isinstance(m, dnn.Conv2d) for m in b.modules()) == 31 + 2  # 31 weighted convs, 2 projections
+    assert b(descend.randn(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="depth must be 6n \\+ 2"):
+        resnet.ResNet(depth=21)
+    with pytest.raises(ValueError, match=r"ResNet-20: expected input \(N, 3, H, W\), got \(2, 1, 28, 28\)"):
+        resnet.build((3, 28, 28), 10)(descend.randn(2, 1, 28, 28))
+
+
+def test_dcgan_matches_pytorch_tutorial_networks():
+    """The 28x28 DCGAN against the same networks written in PyTorch, with the tutorial's weights_init."""
+    from descend.models import dcgan
+
+    def twins():
+        g = tnn.Sequential(tnn.ConvTranspose2d(100, 256, 7, 1, 0, bias=False), tnn.BatchNorm2d(256), tnn.ReLU(True),
+                           tnn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), tnn.BatchNorm2d(128), tnn.ReLU(True),
+                           tnn.ConvTranspose2d(128, 1, 4, 2, 1, bias=False), tnn.Tanh())
+        d = tnn.Sequential(tnn.Conv2d(1, 64, 4, 2, 1, bias=False), tnn.LeakyReLU(0.2, inplace=True),
+                           tnn.Conv2d(64, 128, 4, 2, 1, bias=False), tnn.BatchNorm2d(128),
+                           tnn.LeakyReLU(0.2, inplace=True), tnn.Conv2d(128, 1, 7, 1, 0, bias=False), tnn.Sigmoid())
+        return g, d
+
+    descend.manual_seed(0)
+    g, d = dcgan.Generator(), dcgan.Discriminator()
+    w = g.main[3].weight._data
+    assert abs(w.std() - 0.02) < 0.001 and abs(w.mean()) < 0.001  # N(0, 0.02), the paper's init
+    assert abs(g.main[1].weight._data.mean() - 1) < 0.01
+    tg, td = twins()
+    tg.double()
+    td.double()
+    g.double()
+    d.double()
+    tg.load_state_dict({k.removeprefix("main."): torch.from_numpy(np.array(v.numpy()))
+                        for k, v in g.state_dict().items()})
+    td.load_state_dict({k.removeprefix("main."): torch.from_numpy(np.array(v.numpy()))
+                        for k, v in d.state_dict().items()})
+    z = np.random.default_rng(1).normal(size=(6, 100, 1, 1))
+    fake = g(descend.tensor(z))
+    assert fake.shape == (6, 1, 28, 28)
+    p = d(fake)
+    loss = (p * descend.tensor(np.linspace(-1, 1, 6))).sum()
+    loss.backward()
+    tp = td(tg(torch.tensor(z))).reshape(-1)
+    (tp * torch.tensor(np.linspace(-1, 1, 6))).sum().backward()
+    np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-10)
+    for (name, a), b in zip(list(g.named_parameters()) + list(d.named_parameters()),
+                            list(tg.parameters()) + list(td.parameters())):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-8, atol=1e-12, err_msg=name)
