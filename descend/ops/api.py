@@ -15,7 +15,7 @@ from descend.ops import elementwise as _ew
 from descend.ops import indexing as _ix
 from descend.ops import matmul as _mm
 from descend.ops import movement as _mv
-from descend.ops import pointwise as _pw
+from descend.ops import binary as _bn
 from descend.ops import reduce as _rd
 from descend.ops import transcendental as _tr
 from descend.ops.errors import OpError
@@ -42,7 +42,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     """input / other; rounding_mode 'trunc' or 'floor' rounds the quotient (and has zero gradient)."""
     if rounding_mode is None:
         return _ew.Div.apply(input, other)
-    return _pw.RoundedDiv.apply(input, other, rounding_mode=rounding_mode)
+    return _bn.RoundedDiv.apply(input, other, rounding_mode=rounding_mode)
 
 
 def neg(input: Tensor) -> Tensor:
@@ -83,7 +83,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if min is None and max is None:
             raise OpError("clamp: at least one of min and max must be given")
-        return _pw.ClampTensor.apply(input, min, max)
+        return _bn.ClampTensor.apply(input, min, max)
     if input._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(default_dtype())  # an int tensor clamped to a float bound is float, as in PyTorch
     return _ew.Clamp.apply(input, lo=min, hi=max)
@@ -223,138 +223,24 @@ def permute(input: Tensor, dims: Any) -> Tensor:
     return _mv.Permute.apply(input, dims=tuple(dims))
 
 
-# ---- more pointwise maths ------------------------------------------------------------------------------
-
-def sin(input: Tensor) -> Tensor:
-    return _pw.Sin.apply(input)
-
-
-def cos(input: Tensor) -> Tensor:
-    return _pw.Cos.apply(input)
-
-
-def tan(input: Tensor) -> Tensor:
-    return _pw.Tan.apply(input)
-
-
-def asin(input: Tensor) -> Tensor:
-    return _pw.Asin.apply(input)
-
-
-def acos(input: Tensor) -> Tensor:
-    return _pw.Acos.apply(input)
-
-
-def atan(input: Tensor) -> Tensor:
-    return _pw.Atan.apply(input)
-
-
-def sinh(input: Tensor) -> Tensor:
-    return _pw.Sinh.apply(input)
-
-
-def cosh(input: Tensor) -> Tensor:
-    return _pw.Cosh.apply(input)
-
-
-def asinh(input: Tensor) -> Tensor:
-    return _pw.Asinh.apply(input)
-
-
-def acosh(input: Tensor) -> Tensor:
-    return _pw.Acosh.apply(input)
-
-
-def atanh(input: Tensor) -> Tensor:
-    return _pw.Atanh.apply(input)
-
-
-arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
-
-
-def rsqrt(input: Tensor) -> Tensor:
-    """1 / sqrt(input)."""
-    return _pw.Rsqrt.apply(input)
-
-
-def reciprocal(input: Tensor) -> Tensor:
-    """1 / input."""
-    return _pw.Reciprocal.apply(input)
-
-
-def log1p(input: Tensor) -> Tensor:
-    """log(1 + input), accurate for small input."""
-    return _pw.Log1p.apply(input)
-
-
-def expm1(input: Tensor) -> Tensor:
-    """exp(input) - 1, accurate for small input."""
-    return _pw.Expm1.apply(input)
-
-
-def log2(input: Tensor) -> Tensor:
-    return _pw.Log2.apply(input)
-
-
-def log10(input: Tensor) -> Tensor:
-    return _pw.Log10.apply(input)
-
-
-def exp2(input: Tensor) -> Tensor:
-    return _pw.Exp2.apply(input)
-
-
-def frac(input: Tensor) -> Tensor:
-    """input - trunc(input)."""
-    return _pw.Frac.apply(input)
-
-
-def floor(input: Tensor) -> Tensor:
-    return _pw.Step.apply(input, fn=_pw.step("floor"))
-
-
-def ceil(input: Tensor) -> Tensor:
-    return _pw.Step.apply(input, fn=_pw.step("ceil"))
-
-
-def trunc(input: Tensor) -> Tensor:
-    return _pw.Step.apply(input, fn=_pw.step("trunc"))
-
-
-fix = trunc
-
-
-def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
-    """Round half to even, to `decimals` decimal places."""
-    return _pw.Step.apply(input, fn=_pw.step("round", decimals))
-
-
-def sign(input: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of each element (zero gradient)."""
-    return _pw.Step.apply(input, fn=_pw.step("sign"))
-
-
-sgn = sign
-
-
 def floor_divide(input: Any, other: Any) -> Tensor:
     """input / other rounded down (Python's //)."""
-    return _pw.RoundedDiv.apply(input, other, rounding_mode="floor")
+    return _bn.RoundedDiv.apply(input, other, rounding_mode="floor")
 
 
 def remainder(input: Any, other: Any) -> Tensor:
     """input - floor(input / other) * other: the result has other's sign (Python's %)."""
-    return _pw.Remainder.apply(input, other)
+    return _bn.Remainder.apply(input, other)
 
 
 def fmod(input: Any, other: Any) -> Tensor:
     """C's fmod: the result has input's sign."""
-    return _pw.Remainder.apply(input, other, fmod=True)
+    return _bn.Remainder.apply(input, other, fmod=True)
 
 
 def atan2(input: Any, other: Any) -> Tensor:
     """The angle of (other, input), quadrant-aware."""
-    return _pw.Atan2.apply(input, other)
+    return _bn.Atan2.apply(input, other)
 
 
 arctan2 = atan2
@@ -362,13 +248,13 @@ arctan2 = atan2
 
 def hypot(input: Any, other: Any) -> Tensor:
     """sqrt(input^2 + other^2) without overflow."""
-    return _pw.Hypot.apply(input, other)
+    return _bn.Hypot.apply(input, other)
 
 
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Tensor:
     """NaN, +inf and -inf replaced (by 0 and the dtype's largest and smallest finite values by default)."""
-    return _pw.NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
+    return _bn.NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
 
 
 def lerp(input: Any, end: Any, weight: Any) -> Tensor:
@@ -440,10 +326,12 @@ from descend.ops.movement import unsqueeze, view  # noqa: E402
 from descend.ops.random import (Generator, are_deterministic_algorithms_enabled, bernoulli,  # noqa: E402
                                 default_generator, get_rng_state, initial_seed, manual_seed, multinomial,
                                 normal, poisson, seed, set_rng_state, use_deterministic_algorithms)
-from descend.ops.shape import (atleast_1d, atleast_2d, atleast_3d, chunk, column_stack, concat,  # noqa: E402
-                               concatenate, diag, diagonal, dstack, flip, fliplr, flipud, hstack, meshgrid, mT,
-                               moveaxis, movedim, narrow, repeat, repeat_interleave, roll, row_stack, select,
-                               split, tensor_split, tile, tril, triu, unbind, unflatten, vstack)
+from descend.ops.joining import (atleast_1d, atleast_2d, atleast_3d, broadcast_shapes,  # noqa: E402
+                                 broadcast_tensors, broadcast_to, cartesian_prod, column_stack, concat,
+                                 concatenate, dstack, hstack, meshgrid, row_stack, vstack)
+from descend.ops.shape import (chunk, diag, diag_embed, diagonal, flip, fliplr, flipud, mT,  # noqa: E402
+                               moveaxis, movedim, narrow, repeat, repeat_interleave, roll, select, split,
+                               tensor_split, tile, tril, triu, unbind, unflatten)
 from descend.ops.stats import (all, any, aminmax, argsort, count_nonzero, cumprod, cumsum,  # noqa: E402
                                kthvalue, median, nanmean, nansum, norm, prod, quantile, sort, std_mean, topk,
                                var_mean)
@@ -455,11 +343,12 @@ from descend.ops.discrete import (bincount, bucketize, histc, isin, searchsorted
 from descend.ops.shape import dsplit, hsplit, ravel, rot90, vsplit  # noqa: E402
 from descend.ops.indexing import index_add, index_copy, index_fill, index_put, masked_scatter  # noqa: E402
 from descend.ops.linalg_ops import cdist, kron, trace  # noqa: E402
-from descend.ops.pointwise import (copysign, deg2rad, fmax, fmin, logaddexp, logaddexp2,  # noqa: E402
-                                   rad2deg)
+from descend.ops.binary import copysign, fmax, fmin, logaddexp, logaddexp2  # noqa: E402
+from descend.ops.pointwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh,  # noqa: E402
+                                   asin, asinh, atan, atanh, ceil, cos, cosh, deg2rad, exp2, expm1, fix, floor,
+                                   frac, log1p, log2, log10, rad2deg, reciprocal, round, rsqrt, sgn, sign, sin,
+                                   sinh, tan, trunc)
 from descend.ops.transcendental import erfc, erfinv, lgamma, logit  # noqa: E402
-from descend.ops.shape import (broadcast_shapes, broadcast_tensors, broadcast_to, cartesian_prod,  # noqa: E402
-                               diag_embed)
 from descend.ops.stats import cummax, cummin, diff, logcumsumexp, nanmedian  # noqa: E402
 
 

@@ -12,9 +12,9 @@ from descend.ops.elementwise import Exp, Log, Where
 from descend.ops.errors import OpError
 from descend.ops.indexing import Gather, IndexSelect, dim_index
 from descend.ops.logic import raw
-from descend.ops.pointwise import as_float
 from descend.ops.reduce import _axes, _expand
-from descend.ops.shape import concat, narrow
+from descend.ops.joining import concat
+from descend.ops.shape import narrow
 from descend.tensor import Function, Tensor
 
 
