@@ -69,16 +69,21 @@ def losses(stdout: str, pattern: str) -> list:
 
 
 def compare(name: str, args: list, pattern: str, tmp_path: Path, rtol: float = 1e-4,
-            expect: int = 2) -> tuple:
+            expect: int = 2, torch_args: tuple = (), descend_args: tuple = ()) -> tuple:
     """The loss curves of `name` under torch and descend from the same initial weights."""
     init = str(tmp_path / "init.npz")
-    theirs = run(name, "torch", [*args, "--init-out", init], tmp_path)
-    ours = run(name, "descend", [*args, "--init-in", init], tmp_path)
+    theirs = run(name, "torch", [*args, *torch_args, "--init-out", init], tmp_path)
+    ours = run(name, "descend", [*args, *descend_args, "--init-in", init], tmp_path)
     t, d = losses(theirs, pattern), losses(ours, pattern)
     assert len(t) >= expect, f"{name}: torch printed too few loss lines:\n{theirs}"
     assert len(d) == len(t), f"{name}: {len(d)} loss lines under descend, {len(t)} under torch\n{ours}"
     np.testing.assert_allclose(d, t, rtol=rtol, atol=1e-6, err_msg=f"{name} loss curve")
-    return t, d
+    return t, d, theirs, ours
+
+
+def lines_starting(stdout: str, *prefixes: str) -> list:
+    """The output lines that start with one of `prefixes`."""
+    return [line for line in stdout.splitlines() if line.startswith(prefixes)]
 
 
 def test_port_rewrites_only_import_lines():
@@ -94,14 +99,14 @@ def test_port_rewrites_only_import_lines():
 def test_mnist(tmp_path):
     args = ["--epochs", "2", "--batch-size", "16", "--train-size", "64", "--test-size", "32",
             "--log-interval", "1", "--no-dropout"]
-    t, _ = compare("mnist.py", args, rf"[Ll]oss: ({NUMBER})", tmp_path, expect=10)
+    t, *_ = compare("mnist.py", args, rf"[Ll]oss: ({NUMBER})", tmp_path, expect=10)
     assert min(t[-4:]) < t[0]
 
 
 def test_vae(tmp_path):
     args = ["--epochs", "2", "--batch-size", "16", "--train-size", "64", "--test-size", "32", "--hidden", "64",
             "--latent", "8", "--log-interval", "1", "--numpy-noise"]
-    t, _ = compare("vae.py", args, rf"(?:Loss|loss): ({NUMBER})", tmp_path, expect=10)
+    t, *_ = compare("vae.py", args, rf"(?:Loss|loss): ({NUMBER})", tmp_path, expect=10)
     assert t[-1] < t[0]
 
 
@@ -119,3 +124,15 @@ def test_regression_runs_to_its_stop_criterion(tmp_path):
     assert float(re.search(stop, ours).group(1)) < 1e-3
     assert re.search(r"Learned function:\s+(.*)", ours).group(1) == re.search(r"Learned function:\s+(.*)",
                                                                                 theirs).group(1)
+
+
+def test_cifar10_classifier(tmp_path):
+    """Worker processes load the batches under descend; torch loads them in-process (same batches, same
+    order), because starting its workers costs several seconds."""
+    args = ["--epochs", "2", "--train-size", "96", "--test-size", "40", "--batch-size", "8", "--print-every", "2",
+            "--no-shuffle"]
+    *_, theirs, ours = compare("cifar10_classifier.py", args, rf"loss: ({NUMBER})", tmp_path, expect=12,
+                               torch_args=("--num-workers", "0"), descend_args=("--num-workers", "2"))
+    # the reloaded state dict predicts as torch's does, overall and class by class
+    assert len(lines_starting(ours, "Predicted", "Accuracy")) >= 3
+    assert lines_starting(ours, "Predicted", "Accuracy") == lines_starting(theirs, "Predicted", "Accuracy")
