@@ -44,7 +44,14 @@ def padded_channels_last(x, pads: tuple, value: float = 0.0):
         # Windows read runs of kw * C numbers; from NCHW memory every number would be a separate stride.
         return xcl if xcl.flags.c_contiguous else xp.ascontiguousarray(xcl)
     shape = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads)) + (x.shape[1],)
-    buf = xp.full(shape, value, dtype=x.dtype)
+    buf = xp.empty(shape, dtype=x.dtype)
+    # Fill only the border (one slab per side and dim), not the interior the copy overwrites anyway.
+    for i, (lo, hi) in enumerate(pads):
+        before = (slice(None),) * (i + 1)
+        if lo:
+            buf[before + (slice(0, lo),)] = value
+        if hi:
+            buf[before + (slice(shape[i + 1] - hi, None),)] = value
     buf[interior(pads, x.shape[2:])] = xcl
     return buf
 
