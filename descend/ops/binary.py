@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from descend import backend
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
-from descend.ops.pointwise import as_float
 from descend.tensor import Function
 
 
@@ -21,6 +21,12 @@ def _broadcasting(op: str, fn: Any, a: Any, b: Any) -> Any:
     except ValueError:
         raise OpError(f"{op}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} cannot be broadcast "
                       "together") from None
+
+
+def as_float(a: Any) -> Any:
+    """a itself if floating (or a Python number), else a in the default float dtype (torch.sin(int) is float32)."""
+    kind = getattr(getattr(a, "dtype", None), "kind", "f")
+    return a if kind in "fc" else a.astype(backend.default_dtype())
 
 
 class Atan2(Function):
