@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -192,6 +193,7 @@ def abort(message: str, code: int = 1) -> None:
     sys.stderr.write(f"descend: rank {rank()} of {world_size()}: {message}; aborting all ranks\n")
     sys.stderr.flush()
     if _comm is not None:
+        time.sleep(0.25)  # let mpirun forward the line before MPI_Abort kills the job (it can drop it otherwise)
         _comm.Abort(code)
     raise SystemExit(code)
 
