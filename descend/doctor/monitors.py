@@ -62,12 +62,13 @@ def _tb_record(trainer: Any, record: dict) -> None:
 
 
 def sampled(step: int, every: int, early: bool = False) -> bool:
-    """Whether a monitor samples `step`: every `every` steps and, with `early`, also 4 times in the first
-    `every` steps (at every/5, 2 every/5, ...): problems present from the start are then seen within the
-    first steps, not only at step 2 x every."""
+    """Whether a monitor samples `step`: every `every` steps and, with `early`, also twice in the first
+    `every` steps (at every/5 and 2 every/5): problems present from the start (dead or saturated units, tiny
+    steps, vanishing gradients) are then seen within the first steps, not only at step 2 x every."""
     if step % every == 0:
         return True
-    return early and 0 < step < every and step % max(1, every // 5) == 0
+    k = max(1, every // 5)
+    return early and 0 < step <= 2 * k and step < every and step % k == 0
 
 
 def _layers(model: Any) -> list[tuple[str, Any, list]]:

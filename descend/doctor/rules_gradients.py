@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from descend.doctor.history import Diagnosis, History, _fmt, _rec_epoch, confidence
+from descend.doctor.history import Diagnosis, History, _fmt, _med, _rec_epoch, confidence
 from descend.doctor.rules_numeric import _trouble
 from descend.doctor.thresholds import (DEAD_FRACTION, EXPLODE_RATIO, LAYER_SAMPLES, SATURATED_FRACTION, SMOOTH,
                                        SPIKE, SPIKE_COUNT, SPIKE_HISTORY, SPIKE_STRONG, VANISH_RATIO)
@@ -18,7 +18,7 @@ def _spikes(h: History, g: np.ndarray, n: int) -> list[int]:
     done, found = h._memo.get("spikes", (1, []))
     if n > done:
         start = max(done, SPIKE_HISTORY)
-        ref = [float(np.median(g[:i])) for i in range(done, min(start, n))]
+        ref = [_med(g[:i]) for i in range(done, min(start, n))]
         if n > start:
             ref += list(np.median(sliding_window_view(g[start - SPIKE_HISTORY: n - 1], SPIKE_HISTORY), axis=1))
         cur = g[done:n]
@@ -45,14 +45,18 @@ def _depth_ratio_now(h: History) -> tuple[float, list[str], np.ndarray, int] | N
         return None
     q = max(1, len(names) // 4)
     recent = rms[-LAYER_SAMPLES:]
-    first = np.median(recent[:, :q], axis=1)
-    last = np.median(recent[:, -q:], axis=1)
+    first = np.array([_finite_med(row[:q]) for row in recent])  # a handful of values: sorted() beats
+    last = np.array([_finite_med(row[-q:]) for row in recent])   # np.median here
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = first / last
     ratio = sorted(ratio[np.isfinite(ratio)].tolist())
     if len(ratio) < LAYER_SAMPLES:
         return None
     return ratio[len(ratio) // 2], names, recent, q
+
+
+def _finite_med(a: np.ndarray) -> float:
+    return _med(a) if np.isfinite(a).all() else float("nan")
 
 
 def _blocked(h: History) -> bool:
@@ -114,7 +118,7 @@ def exploding_gradients(h: History, found: dict) -> Diagnosis | None:
     # Spikes: a norm SPIKE times the median of the steps before it (judged once the loss had a chance to
     # show a divergence instead, SMOOTH steps later).
     spikes = _spikes(h, g, len(g) - SMOOTH)
-    strong = [j for j in spikes if g[j] > SPIKE_STRONG * np.median(g[max(0, j - SPIKE_HISTORY): j])]
+    strong = [j for j in spikes if g[j] > SPIKE_STRONG * _med(g[max(0, j - SPIKE_HISTORY): j])]
     if len(spikes) >= SPIKE_COUNT or strong:
         i = spikes[0]
         top = max(spikes, key=lambda j: g[j])

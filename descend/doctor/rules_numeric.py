@@ -81,16 +81,34 @@ _NAN_HINTS = {
 }
 
 
+def _first_bad(h: History) -> tuple[int | None, int | None]:
+    """(first non-finite loss, first NaN gradient with a finite loss), scanning only the steps added since
+    the last call (several rules ask at every check)."""
+    loss, grad = h.array("loss"), h.array("grad_norm")
+    n = len(loss)
+    done, k, g = h._memo.get("bad", (0, None, None))
+    if done > n:  # the history was cut back: start over
+        done, k, g = 0, None, None
+    if n > done:
+        if k is None:
+            k = _first_nonfinite(loss[done:])
+            k = None if k is None else k + done
+        if g is None:
+            with np.errstate(invalid="ignore"):
+                hit = np.flatnonzero(np.isnan(grad[done:]) & np.isfinite(loss[done:]))
+            g = int(hit[0]) + done if hit.size else None
+        h._memo["bad"] = (n, k, g)
+    return k, g
+
+
 def _trouble(h: History) -> tuple[int | None, str]:
     """(index of the first step whose loss or gradient was non-finite or whose forward made NaN/inf, what)."""
-    loss, grad = h.array("loss"), h.array("grad_norm")
     cands = []
-    k = _first_nonfinite(loss)
+    k, g = _first_bad(h)
     if k is not None:
         cands.append((k, 1, f"the loss became {_fmt(h.loss[k])}"))
-    g = np.flatnonzero(np.isnan(grad) & np.isfinite(loss))  # inf alone is an overflow: exploding_gradients
-    if g.size:
-        cands.append((int(g[0]), 2, f"the gradient became NaN (loss {_fmt(h.loss[int(g[0])])})"))
+    if g is not None:  # inf alone is an overflow: exploding_gradients
+        cands.append((g, 2, f"the gradient became NaN (loss {_fmt(h.loss[g])})"))
     ev = h.event("nan")
     if ev is not None and ev.get("where") != "weights" and ev.get("step") in h.step:
         i = h.step.index(ev["step"])

@@ -151,7 +151,11 @@ def overfitting(h: History, found: dict) -> Diagnosis | None:
     train = np.asarray([e["train_loss"] for e in ep], dtype=np.float64)
     if not (np.isfinite(val).all() and np.isfinite(train).all()):
         return None
-    for e in range(OVERFIT_PATIENCE, len(ep)):
+    # Epochs already judged cannot change (their logs are final): only the new ones are looked at.
+    done = h._memo.get("overfit", OVERFIT_PATIENCE)
+    done = done if done <= len(ep) else OVERFIT_PATIENCE  # the epochs were cut back: judge them again
+    h._memo["overfit"] = len(ep)
+    for e in range(done, len(ep)):
         b = int(np.argmin(val[: e + 1]))
         recent = val[e - OVERFIT_PATIENCE + 1: e + 1]
         # ... and the training loss is near its lowest: were it swinging too, this would be oscillation.
@@ -187,12 +191,6 @@ def underfitting(h: History, found: dict) -> Diagnosis | None:
         return None
     if len(ep) < UNDERFIT_MIN_EPOCHS or len(loss) < SMOOTH or not np.isfinite(loss).all():
         return None
-    _, _, ratio = h.table("update_ratio")
-    if h.layers and ratio.shape[0] < LAYER_SAMPLES:
-        return None  # the layer rules (vanishing, dead units ...) have not had their say yet
-    step = float(np.nanmedian(np.nanmax(ratio[-LAYER_SAMPLES:], axis=1))) if ratio.size else float("nan")
-    if step < 10 * LOW_LR_RATIO:
-        return None  # steps too small to fit anything: the learning rate, not the model
     start = _loss_start(loss)
     t = [float(e["train_loss"]) for e in ep]
     level = t[-1] / max(abs(start), 1e-12)
@@ -201,6 +199,12 @@ def underfitting(h: History, found: dict) -> Diagnosis | None:
     gap_ok = v is None or v <= (1 + UNDERFIT_GAP) * t[-1]
     if level < UNDERFIT_LEVEL or rate >= UNDERFIT_RATE or not gap_ok:
         return None
+    _, _, ratio = h.table("update_ratio")
+    if h.layers and ratio.shape[0] < LAYER_SAMPLES:
+        return None  # the layer rules (vanishing, dead units ...) have not had their say yet
+    step = float(np.nanmedian(np.nanmax(ratio[-LAYER_SAMPLES:], axis=1))) if ratio.size else float("nan")
+    if step < 10 * LOW_LR_RATIO:
+        return None  # steps too small to fit anything: the learning rate, not the model
     # Evidence that the model itself is the limit: the loss sits at its lowest (one that was lower before
     # and rose again could fit better: oscillation, instability), and the steps are not the large ones of a
     # plateau after learning (the plateau rule's case) unless it never learnt at all.
