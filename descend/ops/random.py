@@ -48,7 +48,7 @@ class Generator:
 
     def get_state(self) -> Tensor:
         """The state as a uint8 tensor (JSON of the bit generator's state), for `set_state`."""
-        return _encode(self.numpy().bit_generator.state, self._seed)
+        return _encode(self.numpy().bit_generator.state, self.initial_seed())
 
     def set_state(self, new_state: Tensor) -> "Generator":
         """Restore a state from `get_state`."""
@@ -83,14 +83,11 @@ class _DefaultGenerator(Generator):
     def initial_seed(self) -> int:
         return int(backend.rng().bit_generator.seed_seq.entropy)
 
-    @property
-    def _seed(self) -> int:
-        return self.initial_seed()
-
-    @_seed.setter
-    def _seed(self, value: int) -> None:
-        # set_state restores a stream; the seed it came from is recorded by reseeding's SeedSequence only.
-        pass
+    def set_state(self, new_state: Tensor) -> "Generator":
+        state, seed = _decode(new_state)
+        backend.manual_seed(seed)  # so initial_seed() reports the seed the restored stream started from
+        backend.set_rng_state(state)
+        return self
 
 
 default_generator = _DefaultGenerator()
@@ -144,9 +141,7 @@ def get_rng_state() -> Tensor:
 
 def set_rng_state(new_state: Tensor) -> None:
     """Restore the global generator from `get_rng_state`."""
-    state, seed = _decode(new_state)
-    backend.manual_seed(seed)
-    backend.set_rng_state(state)
+    default_generator.set_state(new_state)
 
 
 _deterministic = {"mode": False, "warn_only": False}
