@@ -137,7 +137,8 @@ def autotrainer(trace: dict) -> list[dict]:
                 if rate > p["beta_3"]:
                     feat["explode"] += 1
         if acts is not None:
-            dead = [s["dead"] for s in acts["layers"].values() if s.get("type") == "ReLU" and s.get("dead") is not None]
+            dead = [s["dead"] for s in acts["layers"].values()
+                    if s.get("type") == "ReLU" and s.get("dead") is not None]
             if dead and sum(dead) / len(dead) >= p["gamma"]:
                 feat["relu"] += 1
         issue = _autotrainer_issue(feat, epochs, total, p)

@@ -1,9 +1,11 @@
 """The Doctor: a fit-loop callback that runs the monitors, applies the rules and reports in words.
 
 Each diagnosis is printed once, when its rule first holds, written to the run's diagnosis.json (rewritten
-atomically each time one is added) and to TensorBoard as text. The step rules run every `check_every` steps,
-and at once on a suspicious step (non-finite loss or gradient, loss above 1.5x its start, a NaN event); the
-epoch rules at every epoch end; all of them at the end of training.
+atomically each time one is added) and to TensorBoard as text. The step rules run at the early samples
+(steps 5 and 10) and every `check_every` steps, spaced to 20 % of the steps so far on long runs, and at once
+on a suspicious step (non-finite loss or gradient, loss above 1.5x its start, a NaN event); the epoch rules
+at every epoch end; all of them at the end of training. Every diagnosis carries a confidence; `info` ones
+(consequences of a cause found too) are no alarms.
 """
 
 from __future__ import annotations

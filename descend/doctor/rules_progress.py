@@ -135,7 +135,8 @@ def plateau(h: History, found: dict) -> Diagnosis | None:
         f"from {_fmt(start)} at the start) at a constant lr {_fmt(float(lr[0]))}, while the weights still "
         f"change by {100 * ratio:.1f}% per step (median of the largest layer's update/weight ratio; healthy "
         "about 0.1%).",
-        f"Decay the learning rate (--schedule cosine, or plateau), or lower it to about {_fmt(float(lr[0]) / 10)}.",
+        "Decay the learning rate (--schedule cosine, or plateau), or lower it to about "
+        f"{_fmt(float(lr[0]) / 10)}.",
         {"gain": gain, "level": b, "lr": float(lr[0]), "update_ratio": ratio},
         confidence(ratio, PLATEAU_RATIO, 10 * PLATEAU_RATIO))
 
