@@ -179,3 +179,22 @@ def test_word_language_model_onnx_export(tmp_path, model):
         feeds[arg.name] = np.zeros(shape, np.int64 if "int64" in arg.type else np.float32)
     log_probs = session.run(None, feeds)[0]
     np.testing.assert_allclose(np.exp(log_probs).sum(-1), 1.0, rtol=1e-5)
+
+
+MAKEMORE_MODELS = {
+    "transformer": ["--n-layer", "2", "--n-head", "2", "--n-embd", "16"],
+    "mlp": ["--n-embd", "8", "--n-embd2", "32"],
+}
+
+
+@pytest.mark.parametrize("kind", list(MAKEMORE_MODELS))
+def test_makemore(tmp_path, kind):
+    """Training curves and evaluations match in `--sequential` mode (no random split or batch order); then the
+    saved best model is reloaded and sampled with a seeded Generator, twice, to the same names."""
+    args = ["--type", kind, *MAKEMORE_MODELS[kind], "--names", "200", "--batch-size", "16", "--max-steps", "12",
+            "--log-interval", "1", "--eval-interval", "6", "--sample-interval", "10", "--sequential"]
+    *_, theirs, ours = compare("makemore.py", args, rf"loss:? ({NUMBER})", tmp_path, expect=14)
+    assert sum(int(n) for n in re.findall(r"(\d+) samples that are", ours)) == 10  # sampled at step 10
+    samples = [run("makemore.py", "descend", [*args, "--sample-only"], tmp_path) for _ in range(2)]
+    assert samples[0] == samples[1]
+    assert sum(int(n) for n in re.findall(r"(\d+) samples that are", samples[0])) == 50
