@@ -198,3 +198,15 @@ def test_makemore(tmp_path, kind):
     samples = [run("makemore.py", "descend", [*args, "--sample-only"], tmp_path) for _ in range(2)]
     assert samples[0] == samples[1]
     assert sum(int(n) for n in re.findall(r"(\d+) samples that are", samples[0])) == 50
+
+
+def test_micrograd_checks(tmp_path):
+    """Each check asserts torch (or descend, once ported) against the file's own scalar autograd; the printed
+    values and gradients must also agree between the two runs."""
+    theirs = run("micrograd_checks.py", "torch", [], tmp_path)
+    ours = run("micrograd_checks.py", "descend", [], tmp_path)
+    assert ours.splitlines()[-1] == "all checks passed"
+    t, d = losses(theirs, NUMBER), losses(ours, NUMBER)
+    assert len(t) >= 12 and len(d) == len(t)
+    np.testing.assert_allclose(d, t, rtol=1e-9)
+    assert re.sub(NUMBER, "#", ours) == re.sub(NUMBER, "#", theirs)
