@@ -25,6 +25,7 @@ from descend.gradcheck import gradcheck
 # The user-facing subpackages, so that `import descend` then `descend.nn.Linear`, `descend.optim.Adam` work as
 # in PyTorch (`torch.nn`, `torch.optim`).
 from descend import io, nn, optim, data  # noqa: E402  (after the engine: they build on it)
+from descend import distributed  # noqa: E402,F401  (mpi4py is imported only by distributed.init())
 from descend import onnx  # noqa: E402  (descend.onnx.export; the onnx package is needed only when called)
 from descend import utils  # noqa: E402  (descend.utils.data: torch.utils.data's import path)
 from descend.serialization import load, save  # noqa: E402  (safetensors + a JSON skeleton; never pickle)
