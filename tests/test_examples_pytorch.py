@@ -210,3 +210,34 @@ def test_micrograd_checks(tmp_path):
     assert len(t) >= 12 and len(d) == len(t)
     np.testing.assert_allclose(d, t, rtol=1e-9)
     assert re.sub(NUMBER, "#", ours) == re.sub(NUMBER, "#", theirs)
+
+
+RANDOM_RUNS = {
+    "mnist.py": (["--epochs", "1", "--batch-size", "16", "--train-size", "48", "--test-size", "16", "--log-interval",
+                  "1", "--shuffle"], rf"Loss: ({NUMBER})"),
+    "vae.py": (["--epochs", "1", "--batch-size", "16", "--train-size", "48", "--test-size", "16", "--hidden", "32",
+                "--latent", "4", "--log-interval", "1"], rf"Loss: ({NUMBER})"),
+    "cifar10_classifier.py": (["--epochs", "1", "--train-size", "32", "--test-size", "16", "--batch-size", "8",
+                               "--print-every", "1", "--num-workers", "0"], rf"loss: ({NUMBER})"),
+    "word_language_model.py": ([*WORD_LM_ARGS, "--epochs", "1", "--model", "RNN_TANH", "--dropout", "0.2"],
+                               rf"loss ({NUMBER})"),
+    "makemore.py": (["--type", "transformer", *MAKEMORE_MODELS["transformer"], "--names", "100", "--batch-size",
+                     "8", "--max-steps", "4", "--log-interval", "1", "--eval-interval", "2", "--sample-interval",
+                     "3", "--top-k", "5"], rf"loss ({NUMBER})"),
+}
+
+
+RANDOM_GAPS = {
+    "makemore.py": "RandomSampler(replacement=True, num_samples=int(1e10)): descend/data/sampler.py _index_array "
+                   "draws all 1e10 indices at once (ArrayMemoryError, 74.5 GiB); PyTorch draws them lazily",
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(reason=RANDOM_GAPS[n], strict=False)]
+                                               if n in RANDOM_GAPS else []) for n in RANDOM_RUNS])
+def test_runs_with_its_random_parts_under_descend(tmp_path, name):
+    """The paths the comparisons switch off (dropout, shuffling, randn_like noise, random split and sampler,
+    an RNN_TANH model) run to the end under descend with finite losses."""
+    args, pattern = RANDOM_RUNS[name]
+    values = losses(run(name, "descend", args, tmp_path), pattern)
+    assert len(values) >= 3 and np.isfinite(values).all()
