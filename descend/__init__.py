@@ -73,10 +73,10 @@ def can_cast(from_: dtype, to: dtype) -> bool:
     return order[_dtypes.as_dtype(from_).kind] <= order[_dtypes.as_dtype(to).kind]
 
 
-# The op surface (issue 16): every name descend.ops.api.PUBLIC lists, the linalg namespace, return types.
+# The op surface (issue 16): every name descend.ops.api.PUBLIC lists, linalg, special, return types.
 from descend.ops import api as _api  # noqa: E402
 from descend.ops import return_types  # noqa: E402,F401
-from descend import linalg  # noqa: E402,F401
+from descend import linalg, special  # noqa: E402,F401
 
 for _name in _api.PUBLIC:
     globals()[_name] = getattr(_api, _name)

@@ -321,3 +321,5 @@ case("unfold", lambda a: a.unfold(1, 3, 2), lambda a: a.unfold(1, 3, 2), N(2, 7,
 case("sum_to_size", lambda a: a.sum_to_size(3, 1), lambda a: a.sum_to_size(3, 1), N(2, 3, 4))
 case("hsplit", lambda a: descend.hsplit(a, [1, 3])[1], lambda a: _torch().hsplit(a, [1, 3])[1], N(2, 5, layout="t"))
 case("dist", lambda a, b: descend.dist(a, b, 3), lambda a, b: _torch().dist(a, b, 3), N(3, 4), N(4))
+case("sinc", descend.sinc, lambda a: _torch().sinc(a), N(3, 4, scale=2, layout="t"))
+case("sinc[zero]", descend.sinc, lambda a: _torch().sinc(a), V([0.0, 0.5, -1.0]), gradcheck=False)

@@ -322,3 +322,14 @@ def test_deterministic_algorithms_are_recorded() -> None:
     assert descend.are_deterministic_algorithms_enabled()
     descend.use_deterministic_algorithms(False)
     assert not descend.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize("name", ["ndtr", "ndtri", "entr", "expit", "gammaln", "psi", "sinc", "log_ndtr", "erfinv",
+                                  "logit", "erfc", "xlogy"])
+def test_special_namespace_matches_torch_special(name: str) -> None:
+    data = np.array([0.1, 0.5, 0.9, 0.0, 0.3], dtype=np.float32)
+    ours, theirs = getattr(descend.special, name), getattr(torch.special, name)
+    args = (2,) if name == "xlogy" else ()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _same(ours(*args, descend.tensor(data)) if args else ours(descend.tensor(data)),
+              theirs(*args, torch.from_numpy(data)) if args else theirs(torch.from_numpy(data)))

@@ -347,7 +347,7 @@ from descend.ops.binary import copysign, fmax, fmin, logaddexp, logaddexp2  # no
 from descend.ops.pointwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh,  # noqa: E402
                                    asin, asinh, atan, atanh, ceil, cos, cosh, deg2rad, exp2, expm1, fix, floor,
                                    frac, log1p, log2, log10, rad2deg, reciprocal, round, rsqrt, sgn, sign, sin,
-                                   sinh, tan, trunc)
+                                   sinc, sinh, tan, trunc)
 from descend.ops.transcendental import erfc, erfinv, lgamma, logit  # noqa: E402
 from descend.ops.stats import cummax, cummin, diff, logcumsumexp, nanmedian  # noqa: E402
 
@@ -420,5 +420,5 @@ cdist kron trace copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logadde
 broadcast_shapes broadcast_tensors broadcast_to cartesian_prod diag_embed cummax cummin diff logcumsumexp
 nanmedian logspace randint_like Size numel masked_scatter
 channels_last contiguous_format memory_format preserve_format
-tril_indices triu_indices dsplit hsplit ravel rot90 vsplit t detach dist
+tril_indices triu_indices dsplit hsplit ravel rot90 vsplit t detach dist sinc
 """.split()

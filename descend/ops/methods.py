@@ -41,7 +41,7 @@ multinomial bernoulli
 unique unique_consecutive bincount histc isin index_add index_copy index_fill index_put kron trace
 copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma broadcast_to diag_embed
 cummax cummin diff logcumsumexp nanmedian masked_scatter
-dsplit hsplit ravel rot90 vsplit dist
+dsplit hsplit ravel rot90 vsplit dist sinc
 """.split()
 
 # tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,

@@ -188,6 +188,16 @@ class Frac(_Unary, Function):
         return 1
 
 
+class Sinc(_Unary, Function):
+    def f(self, xp, a):
+        return xp.sinc(a)
+
+    def df(self, xp, a, out):
+        # (cos(pi x) - sinc(x)) / x, whose limit at 0 is 0.
+        safe = xp.where(a == 0, 1, a)
+        return xp.where(a == 0, 0, (xp.cos(math.pi * a) - out) / safe)
+
+
 class Step(Function):
     """Piecewise-constant functions (floor, ceil, round, trunc, sign, rounded division): zero gradient.
 
@@ -281,6 +291,11 @@ def atanh(input: Any) -> Any:
 
 
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+def sinc(input: Any) -> Any:
+    """sin(pi x) / (pi x), and 1 at 0."""
+    return Sinc.apply(input)
 
 
 def rsqrt(input: Any) -> Any:

@@ -104,7 +104,8 @@ def digamma_array(a: Any) -> Any:
         series = xp.log(z) - 0.5 / z - r * (1 / 12 - r * (1 / 120 - r * (1 / 252 - r * (1 / 240 - r / 132))))
         out = series + acc
         out = xp.where(reflect, out - np.pi / xp.tan(np.pi * x), out)
-        out = xp.where((x <= 0) & (x == xp.floor(x)), np.nan, out)
+        out = xp.where((x < 0) & (x == xp.floor(x)), np.nan, out)  # poles at the negative integers
+        out = xp.where(x == 0, -np.inf, out)  # PyTorch's value at the pole at 0
     return out.astype(a.dtype)
 
 
