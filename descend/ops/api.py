@@ -11,11 +11,11 @@ import numpy as np
 
 from descend import dtypes as _dt
 from descend.backend import default_dtype
+from descend.ops import binary as _bn
 from descend.ops import elementwise as _ew
 from descend.ops import indexing as _ix
 from descend.ops import matmul as _mm
 from descend.ops import movement as _mv
-from descend.ops import binary as _bn
 from descend.ops import reduce as _rd
 from descend.ops import transcendental as _tr
 from descend.ops.errors import OpError
@@ -108,11 +108,17 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return _ix.nonzero(condition, as_tuple=True)
     if isinstance(condition, Tensor) and condition._data.dtype != np.bool_:
         raise OpError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        # Two Python numbers: PyTorch's dtype for them (float -> the default float, int -> int64).
-        dt = _dt.result_type_of([input, other], _dt.of(default_dtype())).dtype
-        input, other = np.asarray(input, dtype=dt), np.asarray(other, dtype=dt)
+    a, b = (x._data if isinstance(x, Tensor) else x for x in (input, other))
+    dt = _dt.result_type_of([a, b], _dt.of(default_dtype())).dtype
+    # PyTorch's promotion, not NumPy's: an int tensor with a float number gives the default float dtype.
+    input, other = (_as_dtype(x, dt) for x in (input, other))
     return _ew.Where.apply(condition, input, other)
+
+
+def _as_dtype(x: Any, dt: np.dtype) -> Any:
+    if isinstance(x, Tensor):
+        return x if x._data.dtype == dt else x.to(dt)
+    return np.asarray(x, dtype=dt)
 
 
 def relu(input: Tensor) -> Tensor:
