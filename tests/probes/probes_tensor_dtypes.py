@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.probes.harness import probe, probes, raised
+from tests.probes.harness import grad, probe, probes, raised
 
 
 def _i(torch):
