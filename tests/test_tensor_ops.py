@@ -66,6 +66,8 @@ DTYPE_CASES = [
     ("where of numbers", "float32", lambda m, x: m.where(x > 1, 1.0, 0.0)),
     ("where of ints", "float32", lambda m, x: m.where(x > 1, 1, 0)),
     ("cat of mixed", "float32", lambda m, x: m.cat([x, x.long()])),
+    ("stack of mixed", "int32", lambda m, x: m.stack([x, x.double()])),
+    ("where int and float", "int64", lambda m, x: m.where(x > 1, x, 0.5)),
     ("nan_to_num default", "float32", lambda m, x: m.nan_to_num(x / 0)),
     ("bincount", "int64", lambda m, x: m.bincount(x)),
     ("unique", "int64", lambda m, x: m.unique(x, return_counts=True)[1]),

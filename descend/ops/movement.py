@@ -165,6 +165,16 @@ def _describe(index: Any) -> str:
     return "[" + ", ".join(f"array{tuple(i.shape)}" if hasattr(i, "shape") else repr(i) for i in items) + "]"
 
 
+def _promoted(arrays: tuple) -> tuple:
+    """The arrays in one dtype by PyTorch's promotion (float32 with int64 is float32; NumPy says float64)."""
+    first = arrays[0].dtype
+    for a in arrays:
+        if a.dtype != first:
+            out = _dt.result_type_of(arrays, _dt.of(default_dtype())).dtype
+            return tuple(a.astype(out, copy=False) for a in arrays)
+    return arrays
+
+
 class Cat(Function):
     def forward(self, *arrays, dim=0):
         xp = get_array_module(*arrays)
@@ -177,12 +187,7 @@ class Cat(Function):
             raise OpIndexError(f"cat: dim {dim} is out of range for tensors of {ndim} dimensions")
         self.dim = dim % ndim
         self.sizes = [a.shape[self.dim] for a in arrays]
-        first = arrays[0].dtype
-        for a in arrays:
-            if a.dtype != first:  # mixed dtypes: PyTorch's promotion, not NumPy's (float32 + int64 is float32)
-                out = _dt.result_type_of(arrays, _dt.of(default_dtype())).dtype
-                arrays = tuple(a.astype(out, copy=False) for a in arrays)
-                break
+        arrays = _promoted(arrays)
         try:
             return xp.concatenate(arrays, axis=self.dim)
         except ValueError:
@@ -197,6 +202,9 @@ class Cat(Function):
 class Stack(Function):
     def forward(self, *arrays, dim=0):
         xp = get_array_module(*arrays)
+        if not arrays:
+            raise OpError("stack: expected a non-empty sequence of tensors")
+        arrays = _promoted(arrays)
         if len({a.shape for a in arrays}) > 1:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise OpError(f"stack: all tensors must have the same shape, got {shapes}")
