@@ -11,19 +11,17 @@ import pytest
 torch = pytest.importorskip("torch")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "pytorch_style"
-IMPORTS = {"import descend as torch": "import torch", "import descend.nn as nn": "import torch.nn as nn",
-           "import descend.nn.functional as F": "import torch.nn.functional as F"}
 
 
 def _load(name: str) -> tuple:
-    """The example as written (descend) and with its import lines swapped for PyTorch's, as two modules."""
+    """The example as written (descend) and with `descend` in its import lines replaced by `torch`, as two
+    modules; nothing but the import lines may differ."""
     source = (EXAMPLES / name).read_text()
-    ported, n = source, 0
-    for ours, theirs in IMPORTS.items():
-        ported, k = re.subn(rf"^{re.escape(ours)}$", theirs, ported, flags=re.M)
-        n += k
-    assert n == len(IMPORTS), f"{name}: expected the three descend import lines"
-    assert "descend" not in ported.replace("descend.nn", "").split('"""', 2)[2], "descend used beyond imports"
+    ported, n = re.subn(r"^import descend(\b.*)$", r"import torch\1", source, flags=re.M)
+    ported = re.sub(r"^(import torch[\w.]*) as torch$", r"\1", ported, flags=re.M)
+    assert n >= 3, f"{name}: expected the descend import lines"
+    body = ported.split('"""', 2)[2]
+    assert "descend" not in body, f"{name}: descend is used beyond the import lines"
     mods = []
     for tag, text in (("descend", source), ("torch", ported)):
         mod = types.ModuleType(f"example_{tag}_{Path(name).stem}")
@@ -80,3 +78,47 @@ def test_resnet_block_example_matches_pytorch_float32():
     d_losses, t_losses, _, _, _ = _curves("float32")
     np.testing.assert_allclose(d_losses[:8], t_losses[:8], rtol=1e-4)
     np.testing.assert_allclose(d_losses, t_losses, rtol=2e-3)
+
+
+def _dcgan_curves(dtype: str, steps: int, batch: int = 8) -> tuple:
+    """The DCGAN tutorial's loop under both frameworks: same initial weights, real batches and noise."""
+    import descend
+
+    ours, theirs = _load("dcgan.py")
+    previous = (torch.get_default_dtype(), descend.get_default_dtype())
+    torch.set_default_dtype(getattr(torch, dtype))
+    descend.set_default_dtype(getattr(descend, dtype))
+    try:
+        torch.manual_seed(999)
+        t_g, t_d = theirs.Generator(), theirs.Discriminator()
+        t_g.apply(theirs.weights_init)
+        t_d.apply(theirs.weights_init)
+        d_g, d_d = ours.Generator(), ours.Discriminator()
+        for a, b in ((d_g, t_g), (d_d, t_d)):
+            a.load_state_dict({k: v.numpy() for k, v in b.state_dict().items()})
+        rng = np.random.default_rng(3)
+        images = np.tanh(2 * rng.standard_normal((steps, batch, 1, 28, 28))).astype(dtype)
+        noise = rng.standard_normal((steps, batch, 100, 1, 1)).astype(dtype)
+        curves = []
+        for mod, g, d, tensor in ((ours, d_g, d_d, descend.tensor), (theirs, t_g, t_d, torch.from_numpy)):
+            draws = iter(noise)
+            mod.make_noise = lambda n, draws=draws, tensor=tensor: tensor(next(draws)[:n])
+            curves.append(mod.train(g, d, [(tensor(x),) for x in images], num_epochs=1))
+    finally:
+        torch.set_default_dtype(previous[0])
+        descend.set_default_dtype(previous[1])
+    return np.array(curves[0]), np.array(curves[1])  # each (G losses, D losses)
+
+
+def test_dcgan_example_matches_pytorch_float64():
+    """The tutorial's networks and loop, 20 steps: the same computation to rounding in float64."""
+    ours, theirs = _dcgan_curves("float64", steps=20)
+    assert abs(theirs[0][-1] - theirs[0][0]) > 0.1  # the losses move, so the curves say something
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+
+
+def test_dcgan_example_matches_pytorch_float32():
+    """In float32 the first 5 steps agree to 1e-4; later, Adam's normalised steps on near-zero gradients turn
+    the two GEMM libraries' rounding into differences of 1e-3 (step 6), so float64 carries the long check."""
+    ours, theirs = _dcgan_curves("float32", steps=5)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4)
