@@ -81,3 +81,10 @@ from descend import linalg, special  # noqa: E402,F401
 for _name in _api.PUBLIC:
     globals()[_name] = getattr(_api, _name)
 del _name
+
+
+def load_run(run_dir: "str | os.PathLike", checkpoint: str = "best") -> "Any":
+    """A trained run's model in eval mode with its config and class names (see descend/train/loadrun.py)."""
+    from descend.train.loadrun import load_run as _load_run  # the training layer is imported only when used
+
+    return _load_run(run_dir, checkpoint)

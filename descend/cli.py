@@ -64,6 +64,9 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--l1", type=float, help="L1 penalty coefficient")
     p.add_argument("--dropout", type=float, help="dropout probability in the built-in models (default 0.3; 0: none)")
+    p.add_argument("--val-split", type=float, metavar="FRACTION",
+                   help="fraction of the training data held out (stratified, seeded) for validation and model "
+                        "selection (default 0.1; 0: none)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="folder of run directories (default runs)")
     p.add_argument("--name", help="run name (default DATA-MODEL); a free name is chosen if it exists")
@@ -83,11 +86,16 @@ def _evaluate_parser(sub: Any) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The `descend` argument parser."""
+    import descend
+    from descend.train import commands as train_commands
+
     p = _Parser(prog="descend", description="descend: train neural networks, with a training doctor.",
                 allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"descend {descend.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _train_parser(sub)
     _evaluate_parser(sub)
+    train_commands.register(sub)
     from descend import report
     from descend.doctor import commands as doctor_commands
     from descend.gan import commands as gan_commands
@@ -136,7 +144,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume:
         return _resume(args)
-    cfg = config_mod.load(args.config, _overrides(args))
+    from descend.train import sources
+
+    cfg = sources.absolute(config_mod.load(args.config, _overrides(args)))  # the run works from anywhere
     prepared = _distribute(recipe.prepare(cfg), args)  # every check happens here, before anything is written
     name = cfg["name"] or f"{prepared.data.label}-{_model_label(cfg['model']['name'])}"
     if "/" in name or name in (".", ".."):
@@ -150,9 +160,22 @@ def _train(args: argparse.Namespace) -> int:
     run = Run.create(root, name, seed=cfg["seed"], config_text=io.dump_toml(cfg))
     note = f" ({root / name} exists)" if run.dir != root / name else ""
     print(f"run directory: {run.dir}{note}", flush=True)
+    _record_inputs(run.dir, cfg, prepared)
     run.tb = _tb_writer(run.dir / "tb")
     trainer.attach(run)
     return _fit(prepared, trainer, run)
+
+
+def _record_inputs(run_dir: Path, cfg: dict, prepared: Any) -> None:
+    """data.json (shape, classes, preprocessing) and sources.json (data hash, model file copy); a note when no
+    validation data is held out."""
+    from descend.train import loadrun, sources
+
+    loadrun.write_data_info(run_dir, cfg, prepared.data)
+    sources.record(run_dir, cfg)
+    if prepared.val_loader is None and prepared.data.task != "lm":
+        print("note: --val-split 0: no validation data, so no model selection or early stopping on it; the "
+              "final weights are the model", flush=True)
 
 
 def _callbacks(args: argparse.Namespace) -> list:
@@ -197,7 +220,7 @@ def _model_label(name: str) -> str:
 
 
 def _fit(prepared: Any, trainer: Any, run: Any) -> int:
-    from descend.train import evaluate
+    from descend.train.commands import final_test
 
     start = time.perf_counter()
     if run is None:  # ranks other than 0: train, and leave the test, the report and the summary to rank 0
@@ -210,11 +233,15 @@ def _fit(prepared: Any, trainer: Any, run: Any) -> int:
         sys.stderr.write(f"interrupted; continue with: descend train --resume {run.dir}\n")
         return 130
     elapsed = time.perf_counter() - start
+    for cb in trainer.callbacks:
+        if type(cb).__name__ == "EarlyStopping" and cb.stopped_epoch is not None:
+            print(f"early stopping: {cb.monitor} has not improved for {cb.patience} epochs (best "
+                  f"{cb.best:.4g}); stopped after epoch {cb.stopped_epoch + 1} of {trainer.epochs}", flush=True)
     summary = {"step": trainer.step, "epoch": trainer.epoch}
-    if prepared.test_loader is not None:
-        test = evaluate(trainer.model, prepared.test_loader, prepared.loss_fn)
-        summary.update(test_loss=test["loss"], test_acc=test["acc"])
-        record = {"kind": "test", "step": trainer.step, "test_loss": test["loss"], "test_acc": test["acc"]}
+    record = final_test(trainer, prepared, run)  # the test set is read here, once, on the selected model
+    if record is not None and "test_acc" in record:
+        summary.update(test_loss=record["test_loss"], test_acc=record["test_acc"])
+    if record is not None:
         run.log(record)
         if run.tb is not None:
             run.tb.scalars_from_record(record)
@@ -225,6 +252,8 @@ def _fit(prepared: Any, trainer: Any, run: Any) -> int:
         parts.append(f"test accuracy {100 * summary['test_acc']:.2f}% (loss {summary['test_loss']:.4f})")
     elif trainer.history and "val_bpc" in trainer.history[-1]:
         parts.append(f"validation {trainer.history[-1]['val_bpc']:.3f} bits/char")
+    elif trainer.history and "val_acc" in trainer.history[-1]:
+        parts.append(f"validation accuracy {100 * trainer.history[-1]['val_acc']:.2f}% (last epoch)")
     elif trainer.history:
         last = trainer.history[-1]
         parts.append(f"train accuracy {100 * last.get('train_acc', float('nan')):.2f}%")
@@ -288,8 +317,18 @@ def _resume(args: argparse.Namespace) -> int:
     given = [f for f in _overrides(args)] + (["config"] if args.config else [])
     if given:
         raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)}")
+    from descend.train import sources
+
     path, cfg = _open_run_dir(args.resume, "--resume")
     file, state = _load_checkpoint(path, "latest", "--resume")
+    stopped = any(name == "EarlyStopping" and s.get("stopped_epoch") is not None for name, s in state["callbacks"])
+    if state["epoch"] >= cfg["train"]["epochs"] or stopped:
+        print(f"{path}: the run is finished ({state['epoch']} epochs, step {state['step']}"
+              f"{', stopped early' if stopped else ''}); nothing to resume")
+        return 0
+    cfg, notes = sources.check(path, cfg)  # the model is built from the run's copy of its model file
+    for note in notes:
+        sys.stderr.write(f"warning: {note}\n")
     prepared = _distribute(recipe.prepare(cfg), args)
     trainer = prepared.trainer(None, _callbacks(args))
     # Load before the run is touched, so a checkpoint that does not fit changes nothing.
@@ -309,41 +348,6 @@ def _resume(args: argparse.Namespace) -> int:
     trainer.attach(run)
     print(f"resuming {run.dir} from step {trainer.step} ({file.name})", flush=True)
     return _fit(prepared, trainer, run)
-
-
-# --- evaluate --------------------------------------------------------------------------------------------
-
-def _evaluate(args: argparse.Namespace) -> int:
-    from descend.train import evaluate, recipe
-    from descend.train.config import UsageError
-
-    path, cfg = _open_run_dir(args.run_dir, "")
-    file, state = _load_checkpoint(path, args.checkpoint, "")
-    prepared = recipe.prepare(cfg)
-    try:
-        prepared.model.load_state_dict(state["model"])
-    except (ValueError, RuntimeError, KeyError) as e:
-        raise UsageError(f"{file}: does not match the run's model: {' '.join(str(e).split())}") from None
-    loader, split = prepared.test_loader, "test"
-    if loader is None:
-        loader, split = prepared.val_loader, "val"
-    if loader is None:
-        raise UsageError(f"{path}: the run's data '{cfg['data']['name']}' has no test or validation split")
-    m = evaluate(prepared.model, loader, prepared.loss_fn, prepared.metrics)
-    if "acc" not in m:  # language modelling: loss in nats and bits per character
-        result = {"checkpoint": str(file), "step": state["step"], f"{split}_loss": m["loss"],
-                  f"{split}_bpc": m["loss"] / math.log(2)}
-        bpc = result[f"{split}_bpc"]
-        print(json.dumps(result) if args.json else f"{split} {bpc:.3f} bits/char  {split} loss "
-              f"{m['loss']:.4f}  (checkpoint {file}, step {state['step']})")
-        return 0
-    result = {"checkpoint": str(file), "step": state["step"], f"{split}_loss": m["loss"], f"{split}_acc": m["acc"]}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{split} accuracy {100 * m['acc']:.2f}%  {split} loss {m['loss']:.4f}  "
-              f"(checkpoint {file}, step {state['step']})")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,7 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         if args.command == "evaluate":
-            return _evaluate(args)
+            from descend.train.commands import evaluate
+
+            return evaluate(args)
         if hasattr(args, "doctor_command"):
             return args.doctor_command(args)
         return args.func(args)

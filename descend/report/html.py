@@ -729,9 +729,13 @@ def render(run_dir: str | os.PathLike) -> str:
         raise FileNotFoundError(f"report: run directory {directory} does not exist")
     run = _Run(directory)
     diagnoses, extra = _diagnoses(run)
+    from descend.report.evaluation import evaluation_section
+
     sections = [_summary(run, diagnoses), _diagnoses_section(run, diagnoses, extra), _curves(run, diagnoses),
-                _lr(run), _gradients(run, diagnoses), _activations(run), _samples(run)]
-    names = {"summary": "Summary", "diagnoses": "Diagnoses", "curves": "Curves", "lr": "Learning rate",
+                evaluation_section(directory), _lr(run), _gradients(run, diagnoses), _activations(run),
+                _samples(run)]
+    names = {"summary": "Summary", "diagnoses": "Diagnoses", "curves": "Curves", "evaluation": "Test set",
+             "lr": "Learning rate",
              "gradients": "Gradients", "activations": "Activations", "samples": "Samples"}
     nav = "".join(f'<a href="#{sid}">{name}</a>' for sid, name in names.items()
                   if f'<section id="{sid}">' in "".join(sections))

@@ -63,7 +63,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "name": (str, "mnist1d", None, "--data"),
         "batch_size": (int, 100, _positive, "--batch-size"),
         "context": (int, 128, _positive, "--context"),  # characters per window, for text:PATH
-        "val_split": (float, 0.0, _fraction, None),
+        "val_split": (float, 0.1, _fraction, "--val-split"),  # held out of train, stratified
         "shuffle": (bool, True, None, None),
         "label_column": (str, "label", None, None),
         "num_classes": (int, 0, _non_negative, None),

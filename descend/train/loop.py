@@ -19,6 +19,7 @@ from descend.nn.utils import clip_grad_norm_
 from descend.tensor import Tensor, no_grad
 from descend.train.callbacks import Callback
 from descend.train.checkpoint import Checkpoints, load
+from descend.train.evaluation import metric_fn
 from descend.train.run import Run
 
 # Schedules defined per optimizer step (the rest step once per epoch).
@@ -42,8 +43,12 @@ def _grad_norm(params: list) -> float:
     return math.sqrt(total)
 
 
-def evaluate(model: Any, loader: Iterable, loss_fn: Callable, metrics: Iterable[str] = ("acc",)) -> dict:
-    """Mean loss (weighted by batch size) and accuracy of `model` over `loader`, in eval mode, without grad."""
+def evaluate(model: Any, loader: Iterable, loss_fn: Callable, metrics: Iterable[Any] = ("acc",)) -> dict:
+    """Mean loss (weighted by batch size), accuracy and any other `metrics` (names or callables
+    fn(scores, targets) -> float, see train/evaluation.py) of `model` over `loader`, in eval mode, no grad."""
+    extra = [metric_fn(m) for m in metrics if m != "acc"]
+    scores: list = []
+    labels: list = []
     was_training = model.training
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
@@ -54,11 +59,16 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable, metrics: Iterable[
             loss_sum += float(loss_fn(out, targets).item()) * n
             if "acc" in metrics:
                 correct += _correct(out, targets)
+            if extra:
+                scores.append(backend.to_numpy(out._data))
+                labels.append(backend.to_numpy(targets._data))
             count += n
     model.train(was_training)
     logs = {"loss": loss_sum / max(count, 1)}
     if "acc" in metrics:
         logs["acc"] = correct / max(count, 1)
+    for name, fn in extra:
+        logs[name] = float(fn(np.concatenate(scores), np.concatenate(labels)))
     return logs
 
 
@@ -70,9 +80,12 @@ class Trainer:
                  clip_grad_norm: float | None = None, accumulate: int = 1, run: Run | None = None,
                  metrics: Iterable[str] = ("acc",), scheduler_interval: str | None = None,
                  ckpt_every: int = 0, keep: int = 3, monitor: str = "val_loss", log_every: int = 1) -> None:
-        for m in metrics:
+        for m in metrics:  # names or callables; extra metrics are computed on the validation data
             if m not in _METRICS:
-                raise ValueError(f"Trainer: unknown metric {m!r}; available: {', '.join(_METRICS)}")
+                try:
+                    metric_fn(m)
+                except ValueError as e:
+                    raise ValueError(f"Trainer: {e}") from None
         if accumulate < 1:
             raise ValueError(f"Trainer: accumulate must be >= 1, got {accumulate}")
         if scheduler_interval not in (None, "step", "epoch"):

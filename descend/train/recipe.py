@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from descend import backend, models, nn, optim
-from descend.data import DataError, DataLoader, Subset, check_data, load_user_data, random_split
+from descend.data import DataError, DataLoader, Subset, check_data, load_user_data
 from descend.optim import lr_scheduler, schedules
 from descend.tensor import Tensor, no_grad
 from descend.train.callbacks import Callback, EarlyStopping
@@ -39,6 +39,7 @@ class Data:
     num_classes: int
     task: str = "classify"  # or "lm": windows of token ids, num_classes is the vocabulary size
     vocab: Any = None
+    classes: list | None = None  # class names where the data has them
 
 
 @dataclass
@@ -151,16 +152,32 @@ def load_data(cfg: dict) -> Data:
             raise UsageError(f"{name}: test samples have shape {xt.shape[1:]}, train samples {x.shape[1:]}")
     if num_classes < 2:
         raise UsageError(f"{name}: labels hold a single class ({num_classes - 1}); classification needs >= 2")
+    classes = [str(c) for c in getattr(train, "classes", None) or range(num_classes)]
     val = None
-    if d["val_split"] > 0:
-        n_val = int(round(len(train) * d["val_split"]))
-        if n_val < 1 or n_val >= len(train):
-            raise UsageError(f"data.val_split = {d['val_split']} leaves {n_val} of {len(train)} samples for "
-                             f"validation; choose a fraction giving at least one sample on each side")
-        train, val = random_split(train, [len(train) - n_val, n_val], generator=cfg["seed"])
-    elif test is not None:
-        val = test  # no split asked for: evaluate each epoch on the test set, as the MNIST-1D paper does
-    return Data(data_label(name), train, val, test, tuple(x.shape[1:]), num_classes)
+    if d["val_split"] > 0:  # validation is always held out of the training set, never the test set
+        n_val = max(1, int(round(len(train) * d["val_split"])))
+        if n_val >= len(train):
+            raise UsageError(f"data.val_split (--val-split) = {d['val_split']} leaves {n_val} of {len(train)} "
+                             f"samples for validation; choose a fraction giving at least one sample on each side")
+        keep, held = stratified_split(y, n_val, cfg["seed"])
+        train, val = Subset(train, keep), Subset(train, held)
+    return Data(data_label(name), train, val, test, tuple(x.shape[1:]), num_classes, classes=classes)
+
+
+def stratified_split(labels: np.ndarray, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices), sorted: `n_val` samples drawn at random (seeded) from each class in
+    proportion to its size; the rounding remainder goes to the classes with the largest fractional shares."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    share = counts * (n_val / len(labels))
+    take = np.floor(share).astype(np.int64)
+    for i in np.argsort(-(share - take), kind="stable")[:n_val - int(take.sum())]:
+        take[i] += 1
+    held = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    held = np.sort(np.concatenate(held))
+    mask = np.ones(len(labels), dtype=bool)
+    mask[held] = False
+    return np.flatnonzero(mask), held
 
 
 def _text_data(path: str, cfg: dict) -> Data:
@@ -277,8 +294,8 @@ def prepare(cfg: dict) -> Prepared:
     scheduler, interval = build_scheduler(cfg, optimizer, steps_per_epoch)
     t = cfg["train"]
     if t["monitor"].startswith("val_") and val_loader is None and t["early_stopping"]:
-        raise UsageError(f"train.monitor = '{t['monitor']}' needs validation data: set data.val_split or use "
-                         f"data with a test split, or monitor train_loss")
+        raise UsageError(f"train.monitor = '{t['monitor']}' needs validation data: set --val-split (data.val_split) "
+                         f"above 0, or monitor train_loss")
     callbacks: list[Callback] = []
     if t["early_stopping"]:
         callbacks.append(EarlyStopping(monitor=t["monitor"], patience=t["early_stopping"]))
