@@ -98,9 +98,13 @@ def test_port_rewrites_only_import_lines():
 
 def test_mnist(tmp_path):
     args = ["--epochs", "2", "--batch-size", "16", "--train-size", "64", "--test-size", "32",
-            "--log-interval", "1", "--no-dropout"]
+            "--log-interval", "1", "--no-dropout", "--save-model"]
     t, *_ = compare("mnist.py", args, rf"[Ll]oss: ({NUMBER})", tmp_path, expect=10)
     assert min(t[-4:]) < t[0]
+    import descend
+
+    saved = descend.load(str(tmp_path / "mnist_cnn.pt"))  # the descend run's, written last
+    assert saved["fc1.weight"].shape == (128, 9216) and len(saved) == 8
 
 
 def test_vae(tmp_path):

@@ -97,7 +97,7 @@ def main(argv=None):
     parser.add_argument('--epochs', type=int, default=3, metavar='N')
     parser.add_argument('--lr', type=float, default=1.0, metavar='LR')
     parser.add_argument('--gamma', type=float, default=0.7, metavar='M')
-    parser.add_argument('--no-cuda', action='store_true', default=False)
+    parser.add_argument('--no-accel', action='store_true', default=False, help='disables the accelerator')
     parser.add_argument('--dry-run', action='store_true', default=False)
     parser.add_argument('--seed', type=int, default=1, metavar='S')
     parser.add_argument('--log-interval', type=int, default=10, metavar='N')
@@ -110,17 +110,20 @@ def main(argv=None):
     parser.add_argument('--save-model', action='store_true', default=False)
     args = parser.parse_args(argv)
 
-    use_cuda = not args.no_cuda and torch.cuda.is_available()
+    use_accel = not args.no_accel and torch.accelerator.is_available()
     torch.manual_seed(args.seed)
-    device = torch.device("cuda" if use_cuda else "cpu")
+    if use_accel:
+        device = torch.accelerator.current_accelerator()
+    else:
+        device = torch.device("cpu")
     print("Using Device: {}".format(device))
 
     train_kwargs = {'batch_size': args.batch_size, 'shuffle': args.shuffle}
     test_kwargs = {'batch_size': args.test_batch_size}
-    if use_cuda:
-        cuda_kwargs = {'num_workers': 1, 'pin_memory': True}
-        train_kwargs.update(cuda_kwargs)
-        test_kwargs.update(cuda_kwargs)
+    if use_accel:
+        accel_kwargs = {'num_workers': 1, 'persistent_workers': True, 'pin_memory': True}
+        train_kwargs.update(accel_kwargs)
+        test_kwargs.update(accel_kwargs)
 
     dataset1 = TensorDataset(*make_digits(args.train_size, args.seed))
     dataset2 = TensorDataset(*make_digits(args.test_size, args.seed + 1))

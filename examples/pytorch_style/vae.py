@@ -19,7 +19,7 @@ from torch.nn import functional as F
 parser = argparse.ArgumentParser(description='VAE Example (generated images)')
 parser.add_argument('--batch-size', type=int, default=128, metavar='N')
 parser.add_argument('--epochs', type=int, default=10, metavar='N')
-parser.add_argument('--no-cuda', action='store_true', default=False)
+parser.add_argument('--no-accel', action='store_true', default=False, help='disables the accelerator')
 parser.add_argument('--seed', type=int, default=1, metavar='S')
 parser.add_argument('--log-interval', type=int, default=10, metavar='N')
 parser.add_argument('--train-size', type=int, default=1024)
@@ -31,12 +31,16 @@ parser.add_argument('--numpy-noise', action='store_true', default=False,
 parser.add_argument('--init-in', type=str, default=None)
 parser.add_argument('--init-out', type=str, default=None)
 args = parser.parse_args()
-args.cuda = not args.no_cuda and torch.cuda.is_available()
+use_accel = not args.no_accel and torch.accelerator.is_available()
 
 torch.manual_seed(args.seed)
 noise_rng = np.random.default_rng(args.seed)
 
-device = torch.device("cuda" if args.cuda else "cpu")
+if use_accel:
+    device = torch.accelerator.current_accelerator()
+else:
+    device = torch.device("cpu")
+print(f"Using {device} device")
 
 
 def blobs(n, seed):
@@ -49,7 +53,7 @@ def blobs(n, seed):
     return torch.from_numpy(images), torch.zeros(n, dtype=torch.long)
 
 
-kwargs = {'num_workers': 1, 'pin_memory': True} if args.cuda else {}
+kwargs = {'num_workers': 1, 'pin_memory': True} if use_accel else {}
 train_loader = torch.utils.data.DataLoader(
     torch.utils.data.TensorDataset(*blobs(args.train_size, args.seed)),
     batch_size=args.batch_size, shuffle=False, **kwargs)
