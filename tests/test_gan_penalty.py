@@ -7,7 +7,7 @@ import pytest
 import descend
 from descend import backend, nn, optim
 from descend.gan import config as gan_config
-from descend.gan.diagnose import Setting, discriminator_overpowers
+from descend.gan.diagnose import Setting, discriminator_overpowers, oscillation
 from descend.gan.models import mixture_discriminator, mixture_generator, mlp_discriminator
 from descend.gan.trainer import GAN, gradient_penalty, r1_penalty, train_gan
 from descend.train.config import UsageError
@@ -243,3 +243,14 @@ def test_overpowering_rule_reads_probabilities_not_critic_scores():
     # generator's loss -D(G(z)) rising as the critic rescales: not the saturating-discriminator failure.
     w = Setting("mixture", 800, num_modes=8, loss="wgan-gp")
     assert discriminator_overpowers(_records(3.0, -2.0, climbing), w, {}) is None
+
+
+def test_critic_loss_near_zero_is_not_called_oscillation():
+    # A critic's loss -(E D(real) - E D(fake)) + λ·gp wanders around 0: small noise is a large swing relative to
+    # its median, which the relative loss-swing test would read as a cycling discriminator.
+    noise = np.random.default_rng(0).uniform(0.02, 0.08, 20) * (-1.0) ** np.arange(20)  # ±0.05, alternating
+    records = [{"kind": "gan", "step": 50 * (i + 1), "d_loss": float(v), "d_real": 0.3, "d_fake": 0.2,
+                "g_loss": -0.2} for i, v in enumerate(noise)]
+    plain = Setting("mixture", 1000, num_modes=8, loss="non_saturating")
+    assert oscillation(records, plain, {}).code == "gan_oscillation"  # what the rule would say unadapted
+    assert oscillation(records, Setting("mixture", 1000, num_modes=8, loss="wgan-gp"), {}) is None
