@@ -61,12 +61,15 @@ def parse_config(config: str) -> tuple[str, list[str]]:
     return data, flags
 
 
-def run_one(config: str, seed: int, runs: Path, steps: int | None, threads: str) -> dict:
-    """Train (or reuse) one run; its last evaluation, diagnosis and timing."""
+def run_one(config: str, seed: int, runs: Path, steps: int | None, threads: str,
+            finished_only: bool = False) -> dict | None:
+    """Train (or reuse) one run; its last evaluation, diagnosis and timing (None: unfinished, not trained)."""
     data, flags = parse_config(config)
     name = f"{config}-s{seed}" + (f"-steps{steps}" if steps else "")
     run_dir = runs / name
     timing_file = run_dir / "bench.json"
+    if not timing_file.is_file() and finished_only:
+        return None
     if not timing_file.is_file():
         env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         if (run_dir / "checkpoints" / "index.json").is_file():
@@ -93,7 +96,10 @@ def run_one(config: str, seed: int, runs: Path, steps: int | None, threads: str)
     collapse = [d for d in diagnoses if d["code"] == "mode_collapse" and d["severity"] in ("error", "warning")]
     return {"config": config, "seed": seed, "step": last["step"], "modes": last["modes"],
             "num_modes": last["num_modes"], "hq": 100 * last["high_quality"], "kl": last["reverse_kl"],
-            "collapse": collapse[0]["title"] if collapse else "", **timing}
+            "collapse": collapse[0]["title"] if collapse else "",
+            "other": "; ".join(d["title"] for d in diagnoses
+                               if d["code"] != "mode_collapse" and d["severity"] in ("error", "warning")),
+            **timing}
 
 
 def mean_sd(values: list[float], fmt: str) -> str:
@@ -110,6 +116,7 @@ def main() -> None:
     p.add_argument("--runs", default=str(ROOT / "runs" / "gan_protocol"), help="folder of the run directories")
     p.add_argument("--steps", type=int, default=None, help="override the CLI default (5000 generator steps)")
     p.add_argument("--threads", default="1", help="BLAS threads per run (default 1)")
+    p.add_argument("--finished-only", action="store_true", help="summarise the finished runs; train nothing")
     args = p.parse_args()
     configs = args.configs.split(",")
     for c in configs:
@@ -121,22 +128,29 @@ def main() -> None:
     results = []
     for seed in range(args.first_seed, args.seeds):  # seed-major: an interrupted sweep still has every configuration
         for c in configs:
-            print(f"{c} seed {seed}", flush=True)
-            results.append(run_one(c, seed, runs, args.steps, args.threads))
+            if not args.finished_only:
+                print(f"{c} seed {seed}", flush=True)
+            r = run_one(c, seed, runs, args.steps, args.threads, args.finished_only)
+            if r is not None:
+                results.append(r)
 
     print()
     print("Per run (last evaluation; 'collapse' is the doctor's finding, empty when silent)")
     print(f"{'config':<14}{'seed':>5}{'step':>6}{'modes':>8}{'HQ %':>7}{'rev KL':>8}{'wall s':>8}{'cpu s':>7}"
-          f"  collapse")
+          f"  collapse | other findings")
     for r in results:
         print(f"{r['config']:<14}{r['seed']:>5}{r['step']:>6}{r['modes']:>5}/{r['num_modes']:<2}{r['hq']:>7.1f}"
-              f"{r['kl']:>8.3f}{r['wall_s']:>8.0f}{r['cpu_s']:>7.0f}  {r['collapse']}")
+              f"{r['kl']:>8.3f}{r['wall_s']:>8.0f}{r['cpu_s']:>7.0f}  {r['collapse']}"
+              + (f" | {r['other']}" if r["other"] else ""))
     print()
     print("Mean ± sd over seeds, beside PacGAN Table 1 (published: mean of 10 trials)")
     print(f"{'config':<14}{'n':>3}{'modes':>14}{'HQ %':>14}{'reverse KL':>15}  {'published':<26}"
           f"{'wall s/run':>11}{'cpu s/run':>10}{'diagnosed':>10}")
     for c in configs:
         rs = [r for r in results if r["config"] == c]
+        if not rs:
+            print(f"{c:<14}{0:>3}  (no finished run)")
+            continue
         pub = "-"
         if c in PUBLISHED:
             name, pm, phq, pkl = PUBLISHED[c]
