@@ -123,7 +123,8 @@ def main() -> None:
         if c not in CONFIGS:
             p.error(f"--configs: unknown configuration '{c}' (choose from {', '.join(CONFIGS)})")
     runs = Path(args.runs)
-    runs.mkdir(parents=True, exist_ok=True)
+    if not args.finished_only:
+        runs.mkdir(parents=True, exist_ok=True)
 
     results = []
     for seed in range(args.first_seed, args.seeds):  # seed-major: an interrupted sweep still has every configuration
