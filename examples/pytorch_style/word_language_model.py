@@ -1,4 +1,4 @@
-"""A word-level language model (Embedding, LSTM/GRU/RNN, Linear decoder), written as a plain PyTorch script.
+"""A word-level language model (Embedding, LSTM/GRU/RNN or Transformer, Linear) as a plain PyTorch script.
 
 Truncated back-propagation through time over a batchified corpus, gradient clipping, manual SGD updates with
 learning-rate annealing, perplexity, optional weight tying, and ONNX export with `--onnx-export PATH`. With no
@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 parser = argparse.ArgumentParser(description='Word-level RNN/LSTM/GRU language model')
 parser.add_argument('--data', type=str, default='./data/generated', help='location of the data corpus')
-parser.add_argument('--model', type=str, default='LSTM', help='type of network (RNN_TANH, RNN_RELU, LSTM, GRU)')
+parser.add_argument('--model', type=str, default='LSTM',
+                    help='type of network (RNN_TANH, RNN_RELU, LSTM, GRU, Transformer)')
 parser.add_argument('--emsize', type=int, default=200, help='size of word embeddings')
 parser.add_argument('--nhid', type=int, default=200, help='number of hidden units per layer')
 parser.add_argument('--nlayers', type=int, default=2, help='number of layers')
@@ -31,6 +32,7 @@ parser.add_argument('--batch_size', type=int, default=20, metavar='N', help='bat
 parser.add_argument('--bptt', type=int, default=35, help='sequence length')
 parser.add_argument('--dropout', type=float, default=0.2, help='dropout applied to layers (0 = no dropout)')
 parser.add_argument('--tied', action='store_true', help='tie the word embedding and softmax weights')
+parser.add_argument('--nhead', type=int, default=2, help='the number of heads in the transformer model')
 parser.add_argument('--seed', type=int, default=1111, help='random seed')
 parser.add_argument('--log-interval', type=int, default=200, metavar='N', help='report interval')
 parser.add_argument('--save', type=str, default='model.pt', help='path to save the final model')
@@ -208,9 +210,74 @@ class RNNModel(nn.Module):
             return weight.new_zeros(self.nlayers, bsz, self.nhid)
 
 
+class PositionalEncoding(nn.Module):
+    r"""Adds fixed sine and cosine position signals to the embeddings (Vaswani et al. 2017).
+
+    PE(pos, 2i) = sin(pos / 10000^(2i / d_model)), PE(pos, 2i + 1) = cos(pos / 10000^(2i / d_model))
+    """
+
+    def __init__(self, d_model, dropout=0.1, max_len=5000):
+        super(PositionalEncoding, self).__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        pe = torch.zeros(max_len, d_model)
+        position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        pe = pe.unsqueeze(0).transpose(0, 1)  # (max_len, 1, d_model): sequence first, like the data
+        self.register_buffer('pe', pe)
+
+    def forward(self, x):
+        x = x + self.pe[:x.size(0), :]
+        return self.dropout(x)
+
+
+class TransformerModel(nn.Transformer):
+    """A causal language model on the encoder half of nn.Transformer."""
+
+    def __init__(self, ntoken, ninp, nhead, nhid, nlayers, dropout=0.5):
+        super(TransformerModel, self).__init__(d_model=ninp, nhead=nhead, dim_feedforward=nhid,
+                                               num_encoder_layers=nlayers, dropout=dropout)
+        self.model_type = 'Transformer'
+        self.src_mask = None
+        self.pos_encoder = PositionalEncoding(ninp, dropout)
+        self.input_emb = nn.Embedding(ntoken, ninp)
+        self.ninp = ninp
+        self.decoder = nn.Linear(ninp, ntoken)
+        self.init_weights()
+
+    def _generate_square_subsequent_mask(self, sz):
+        # 0 on and below the diagonal, -inf above: each position sees only the past
+        return torch.log(torch.tril(torch.ones(sz, sz)))
+
+    def init_weights(self):
+        initrange = 0.1
+        nn.init.uniform_(self.input_emb.weight, -initrange, initrange)
+        nn.init.zeros_(self.decoder.bias)
+        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+    def forward(self, src, has_mask=True):
+        if has_mask:
+            device = src.device
+            if self.src_mask is None or self.src_mask.size(0) != len(src):
+                mask = self._generate_square_subsequent_mask(len(src)).to(device)
+                self.src_mask = mask
+        else:
+            self.src_mask = None
+
+        src = self.input_emb(src) * math.sqrt(self.ninp)
+        src = self.pos_encoder(src)
+        output = self.encoder(src, mask=self.src_mask)
+        output = self.decoder(output)
+        return F.log_softmax(output, dim=-1)
+
+
 ntokens = len(corpus.dictionary)
 print('vocab size ({})'.format(ntokens))
-model = RNNModel(args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, args.tied).to(device)
+if args.model == 'Transformer':
+    model = TransformerModel(ntokens, args.emsize, args.nhead, args.nhid, args.nlayers, args.dropout).to(device)
+else:
+    model = RNNModel(args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, args.tied).to(device)
 if args.init_out:
     np.savez(args.init_out, **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
 if args.init_in:
@@ -253,12 +320,17 @@ def evaluate(data_source):
     # Turn on evaluation mode which disables dropout.
     model.eval()
     total_loss = 0.
-    hidden = model.init_hidden(eval_batch_size)
+    if args.model != 'Transformer':
+        hidden = model.init_hidden(eval_batch_size)
     with torch.no_grad():
         for i in range(0, data_source.size(0) - 1, args.bptt):
             data, targets = get_batch(data_source, i)
-            output, hidden = model(data, hidden)
-            hidden = repackage_hidden(hidden)
+            if args.model == 'Transformer':
+                output = model(data)
+                output = output.view(-1, ntokens)
+            else:
+                output, hidden = model(data, hidden)
+                hidden = repackage_hidden(hidden)
             total_loss += len(data) * criterion(output, targets).item()
     return total_loss / (len(data_source) - 1)
 
@@ -268,14 +340,19 @@ def train():
     model.train()
     total_loss = 0.
     start_time = time.time()
-    hidden = model.init_hidden(args.batch_size)
+    if args.model != 'Transformer':
+        hidden = model.init_hidden(args.batch_size)
     for batch, i in enumerate(range(0, train_data.size(0) - 1, args.bptt)):
         data, targets = get_batch(train_data, i)
         # Starting each batch, we detach the hidden state from how it was previously produced.
         # If we didn't, the model would try backpropagating all the way to start of the dataset.
         model.zero_grad()
-        hidden = repackage_hidden(hidden)
-        output, hidden = model(data, hidden)
+        if args.model == 'Transformer':
+            output = model(data)
+            output = output.view(-1, ntokens)
+        else:
+            hidden = repackage_hidden(hidden)
+            output, hidden = model(data, hidden)
         loss = criterion(output, targets)
         loss.backward()
 
@@ -303,8 +380,11 @@ def export_onnx(path, batch_size, seq_len):
     print('The model is also exported in ONNX format at {}.'.format(os.path.realpath(path)))
     model.eval()
     dummy_input = torch.zeros(seq_len, batch_size, dtype=torch.long).to(device)
-    hidden = model.init_hidden(batch_size)
-    torch.onnx.export(model, (dummy_input, hidden), path)
+    if args.model == 'Transformer':
+        torch.onnx.export(model, (dummy_input,), path)
+    else:
+        hidden = model.init_hidden(batch_size)
+        torch.onnx.export(model, (dummy_input, hidden), path)
 
 
 # Loop over epochs.
