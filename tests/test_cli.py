@@ -52,7 +52,7 @@ def test_train_command_in_a_real_process_leaves_a_complete_run_directory(tmp_pat
     run = tmp_path / "runs" / "mnist1d-cnn"
     lines = p.stdout.splitlines()
     assert lines[0] == "run directory: runs/mnist1d-cnn"
-    assert "\r" not in p.stdout and any(s.startswith("epoch 2/2  step 80") for s in lines)  # plain lines
+    assert "\r" not in p.stdout and any(s.startswith("epoch 2/2  step 72") for s in lines)  # plain lines
     assert "test accuracy" in lines[-1] and str(run.relative_to(tmp_path)) in lines[-1]
     cfg = tomllib.loads((run / "config.toml").read_text())
     assert cfg == config.merged(config.load(), **{"train.epochs": 2, "train.ckpt_every": 25})
@@ -60,20 +60,22 @@ def test_train_command_in_a_real_process_leaves_a_complete_run_directory(tmp_pat
     assert meta["seed"] == 0 and meta["argv"][1:] == ["train", "--epochs", "2", "--ckpt-every", "25"]
     assert set(meta["versions"]) == {"descend", "numpy", "python"} and meta["platform"]
     recs = records(run)
-    assert [r["kind"] for r in recs].count("step") == 80 and [r["kind"] for r in recs].count("epoch") == 2
+    # 3,600 training samples (400 held out for validation), 36 steps per epoch.
+    assert [r["kind"] for r in recs].count("step") == 72 and [r["kind"] for r in recs].count("epoch") == 2
     test = records(run, "test")[0]
     assert f"{100 * test['test_acc']:.2f}%" in lines[-1]
     index = json.loads((run / "checkpoints" / "index.json").read_text())
-    assert index["latest"] == "step-00000080.safetensors"
-    # Every 25 steps and at each epoch end (40, 80); the last 3 kept, and the best epoch-end one.
-    assert index["best"] in ("step-00000040.safetensors", "step-00000080.safetensors")
+    assert index["latest"] == "step-00000072.safetensors"
+    # Every 25 steps and at each epoch end (36, 72); the last 3 kept, and the best epoch-end one.
+    assert index["best"] in ("step-00000036.safetensors", "step-00000072.safetensors")
     assert sorted(f.name for f in (run / "checkpoints").glob("step-*")) == sorted(
-        {f"step-{s:08d}.safetensors" for s in (50, 75, 80)} | {index["best"]})
+        {f"step-{s:08d}.safetensors" for s in (36, 50, 72)} | {index["best"]})
     assert (run / "report.html").stat().st_size > 1000 and (run / "diagnosis.json").exists()
     ea = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     acc = ea.EventAccumulator(str(run / "tb"))
     acc.Reload()
-    assert len(acc.Scalars("train/loss")) == 80 and len(acc.Scalars("epoch/val_acc")) == 2
+    assert len(acc.Scalars("train/loss")) == 72 and len(acc.Scalars("epoch/val_acc")) == 2
+    assert len(acc.Scalars("test/acc")) == 1
 
 
 def snapshot(root: Path) -> dict:
@@ -118,17 +120,17 @@ def test_evaluate_reports_the_checkpoint_test_accuracy(tmp_path, capsys):
     assert train(tmp_path, "--model", "logistic", "--epochs", "2", "--lr", "0.05") == 0
     run = tmp_path / "runs" / "mnist1d-logistic"
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--checkpoint", "latest", "--json"]) == 0
+    assert main(["evaluate", str(run), "--json"]) == 0  # the best checkpoint, as the run's test record
     result = json.loads(capsys.readouterr().out)
-    assert result["step"] == 80 and result["test_acc"] == records(run, "test")[0]["test_acc"]
+    assert result["step"] in (36, 72) and result["test_acc"] == records(run, "test")[0]["test_acc"]
     st = pytest.importorskip("safetensors.numpy")
-    weights = st.load_file(str(run / "checkpoints" / "step-00000080.safetensors"))
+    weights = st.load_file(result["checkpoint"])
     from descend.data import MNIST1D
 
     x, y = MNIST1D(train=False).arrays
     logits = x @ weights["model/linear.weight"].T + weights["model/linear.bias"]
     assert result["test_acc"] == np.mean(logits.argmax(1) == y)
-    assert main(["evaluate", str(run)]) == 0  # the best checkpoint by default, a readable line
+    assert main(["evaluate", str(run), "--checkpoint", "latest"]) == 0  # a readable report
     assert "test accuracy" in capsys.readouterr().out
 
 
@@ -296,8 +298,9 @@ def test_help_exits_zero(capsys):
 
 
 def test_default_command_reaches_the_published_accuracy(tmp_path):
-    """The MNIST-1D paper reports 94% test accuracy for its CNN; the default recipe gives 94.6 / 94.9 / 93.8 %
-    for seeds 0-2 (about 5 s). The real-process version of tests/test_zoo.py's in-process default run."""
+    """The MNIST-1D paper reports 94% test accuracy for its CNN; the default recipe (10 % of the training set
+    held out for validation and model selection, the test set read once at the end) gives 94.3 / 92.8 / 92.6 %
+    for seeds 0-2 (about 10 s of training). The real-process version of tests/test_zoo.py's default run."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "descend", "train", "--no-doctor"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=1800)

@@ -157,10 +157,10 @@ CASES = {
                       ["d.csv", "line 3", "label"]),
     "single class": (_data(lambda t: write_npz(t / "one.npz", y=np.zeros(60))), ["one.npz", "single class"]),
     "val split too big": (lambda t: ["train", "--data", str(write_npz(t / "d.npz", n=6)), "--model", "logistic",
-                                     str(_cfg("[data]\nval_split = 0.05\n")(t)[1])], ["val_split"]),
+                                     str(_cfg("[data]\nval_split = 0.95\n")(t)[1])], ["val_split"]),
     "early stopping without validation": (
         lambda t: ["train", "--data", str(write_npz(t / "d.npz")), "--model", "logistic",
-                   str(_cfg("[train]\nearly_stopping = 3\n")(t)[1])], ["monitor", "val_loss"]),
+                   str(_cfg("[data]\nval_split = 0\n[train]\nearly_stopping = 3\n")(t)[1])], ["monitor", "val_loss"]),
     "conv model on flat features": (lambda t: ["train", "--data", str(write_npz(t / "d.npz", features=2)),
                                                "--model", "cnn"], ["cnn", "length"]),
     "1-D model on images": (lambda t: ["train", "--data", str(np.savez(t / "im.npz", x=np.zeros((6, 1, 8, 8)),

@@ -34,13 +34,14 @@ def absolute(cfg: dict) -> dict:
 
     cfg = copy.deepcopy(cfg)
     found = _data_path(cfg["data"]["name"])
-    if found is not None:
-        cfg["data"]["name"] = found[0] + str(Path(found[1]).expanduser().resolve())
+    if found is not None and Path(found[1]).exists():  # (a missing path is left for recipe's message)
+        cfg["data"]["name"] = found[0] + str(Path(found[1]).resolve())
     name = cfg["model"]["name"]
     if is_custom(name):
         head, sep, tail = name.rpartition(":")
         file, func = (head, sep + tail) if sep and head.endswith(".py") else (name, "")
-        cfg["model"]["name"] = str(Path(file).expanduser().resolve()) + func
+        if Path(file).is_file():
+            cfg["model"]["name"] = str(Path(file).resolve()) + func
     return cfg
 
 
