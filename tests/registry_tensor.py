@@ -323,3 +323,34 @@ case("hsplit", lambda a: descend.hsplit(a, [1, 3])[1], lambda a: _torch().hsplit
 case("dist", lambda a, b: descend.dist(a, b, 3), lambda a, b: _torch().dist(a, b, 3), N(3, 4), N(4))
 case("sinc", descend.sinc, lambda a: _torch().sinc(a), N(3, 4, scale=2, layout="t"))
 case("sinc[zero]", descend.sinc, lambda a: _torch().sinc(a), V([0.0, 0.5, -1.0]), gradcheck=False)
+
+# ---- statistics, scatter-into-slices, small linear algebra ---------------------------------------------------
+
+_fw, _aw = np.array([1, 2, 1, 3, 1]), _r.uniform(0.5, 2.0, 5)
+case("cov", descend.cov, lambda a: _torch().cov(a), N(3, 5, layout="t"))
+case("cov[weights]", lambda a: descend.cov(a, correction=0, fweights=_d(_fw), aweights=_d(_aw).to(a.dtype)),
+     lambda a: _torch().cov(a, correction=0, fweights=_t(_fw), aweights=_t(_aw).to(a.dtype)), N(2, 5))
+case("corrcoef", descend.corrcoef, lambda a: _torch().corrcoef(a), N(3, 6, layout="s"), atol=1e-4)
+case("mode", lambda a: descend.mode(a.round(), 1).values, lambda a: _torch().mode(a.round(), 1).values,
+     N(3, 6, scale=1.2), gradcheck=False)
+_nanq = np.zeros((3, 5))
+_nanq[0, 1] = _nanq[2, 4] = np.nan
+case("nanquantile", lambda a: descend.nanquantile(a + _d(_nanq), 0.3, 1), lambda a: _torch().nanquantile(a + _t(_nanq), 0.3, 1),
+     N(3, 5))
+case("trapezoid", lambda y, x: descend.trapezoid(y, x) + descend.trapz(y, dx=0.5, dim=0).sum(),
+     lambda y, x: _torch().trapezoid(y, x) + _torch().trapz(y, dx=0.5, dim=0).sum(), N(3, 5, layout="t"), N(5))
+case("cumulative_trapezoid", lambda y: descend.cumulative_trapezoid(y, dim=0), lambda y: _torch().cumulative_trapezoid(y, dim=0),
+     N(4, 3))
+case("slice_scatter", lambda a, s: descend.slice_scatter(a, s, 1, 0, 4, 2), lambda a, s: _torch().slice_scatter(a, s, 1, 0, 4, 2),
+     N(3, 4, layout="t"), N(3, 2))
+case("select_scatter", lambda a, s: a.select_scatter(s, 0, 1), lambda a, s: a.select_scatter(s, 0, 1), N(3, 4), N(4, layout="s"))
+case("diagonal_scatter", lambda a, s: descend.diagonal_scatter(a, s, 1, 1, 2),
+     lambda a, s: _torch().diagonal_scatter(a, s, 1, 1, 2), N(2, 3, 4), N(2, 3))
+case("block_diag", descend.block_diag, lambda a, b: _torch().block_diag(a, b), N(2, 3, layout="t"), N(2))
+# (torch.vander's own backward fails on a version check, so the reference spells the columns out.)
+case("vander", lambda a: descend.vander(a, 4), lambda a: _torch().stack([a ** 3, a ** 2, a, a ** 0], 1), N(3))
+case("slogdet", lambda a: descend.slogdet(a + _d(_well).to(a.dtype))[1], lambda a: _torch().slogdet(a + _t(_well).to(a.dtype))[1],
+     N(3, 3, scale=0.5), atol=1e-4)
+case("logdet", lambda a: descend.logdet(a + _d(_well).to(a.dtype)), lambda a: _torch().logdet(a + _t(_well).to(a.dtype)),
+     N(2, 3, 3, scale=0.5, layout="t"), atol=1e-4)
+case("ldexp", lambda a, b: descend.ldexp(a, b), lambda a, b: _torch().ldexp(a, b), N(3, 4), N(4))

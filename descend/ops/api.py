@@ -362,6 +362,19 @@ from descend.ops.creation import logspace, randint_like  # noqa: E402
 from descend.ops.shape import Size  # noqa: E402
 
 
+from descend.ops.binary import gcd, heaviside, lcm, ldexp  # noqa: E402
+from descend.ops.indexing import (diagonal_scatter, select_scatter, slice_scatter,  # noqa: E402
+                                  unravel_index)
+from descend.ops.linalg_ops import block_diag, logdet, slogdet, vander  # noqa: E402
+from descend.ops.moments import (corrcoef, cov, cumulative_trapezoid, mode, nanquantile, trapezoid,  # noqa: E402
+                                 trapz)
+
+
+from descend.ops.compat import (asarray, conj, cross, det, diagflat, get_num_threads, inverse,  # noqa: E402
+                                is_conj, is_neg, is_nonzero, is_same_size, is_signed, isreal, masked_fill, msort,
+                                real, resolve_conj, resolve_neg, scalar_tensor, set_num_threads, typename)
+
+
 def t(input: Tensor) -> Tensor:
     """The transpose of a matrix (0-D and 1-D tensors are returned as they are)."""
     return input.t()
@@ -427,4 +440,8 @@ broadcast_shapes broadcast_tensors broadcast_to cartesian_prod diag_embed cummax
 nanmedian logspace randint_like Size numel masked_scatter
 channels_last contiguous_format memory_format preserve_format
 tril_indices triu_indices dsplit hsplit ravel rot90 vsplit t detach dist sinc
+gcd heaviside lcm ldexp diagonal_scatter select_scatter slice_scatter unravel_index block_diag logdet slogdet
+vander corrcoef cov cumulative_trapezoid mode nanquantile trapezoid trapz det inverse cross diagflat msort
+masked_fill asarray scalar_tensor is_nonzero is_same_size is_signed isreal real conj resolve_conj resolve_neg
+is_conj is_neg typename get_num_threads set_num_threads
 """.split()

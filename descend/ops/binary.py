@@ -11,7 +11,8 @@ import numpy as np
 from descend import backend
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
-from descend.tensor import Function
+from descend.ops.logic import _apply, _bitwise_check, raw
+from descend.tensor import Function, Tensor
 
 
 def _broadcasting(op: str, fn: Any, a: Any, b: Any) -> Any:
@@ -220,3 +221,27 @@ def fmin(input: Any, other: Any) -> Any:
 
 
 _LN2 = math.log(2.0)
+
+
+def heaviside(input: Any, values: Any) -> Any:
+    """0 where input < 0, 1 where input > 0, values where input == 0 (no gradient)."""
+    a, v = raw(input), raw(values)
+    xp = get_array_module(a, v)
+    return Tensor(xp.asarray(xp.heaviside(a, v)))
+
+
+def gcd(input: Any, other: Any) -> Any:
+    """Greatest common divisor of integer tensors."""
+    _bitwise_check("gcd", input, other)
+    return _apply("gcd", get_array_module(raw(input), raw(other)).gcd, input, other)
+
+
+def lcm(input: Any, other: Any) -> Any:
+    """Least common multiple of integer tensors."""
+    _bitwise_check("lcm", input, other)
+    return _apply("lcm", get_array_module(raw(input), raw(other)).lcm, input, other)
+
+
+def ldexp(input: Any, other: Any) -> Any:
+    """input * 2 ** other."""
+    return input * (2.0 ** other)

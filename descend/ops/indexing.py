@@ -407,3 +407,68 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     src = input if input.shape == shape else input.expand(*shape)
     values = GetItem.apply(source.reshape(-1), index=slice(0, count))
     return IndexPut.apply(src, values, index=where)
+
+
+# ---- embedding a source into a slice, a selected index or a diagonal ------------------------------------
+
+class SliceWrite(Function):
+    """input with src written at a basic index (slices and ints); the gradient splits between the two."""
+
+    def forward(self, a, src, index=()):
+        out = a.copy()
+        try:
+            out[index] = src
+        except ValueError:
+            raise OpError(f"scatter: src of shape {getattr(src, 'shape', ())} does not fit the selected part "
+                          f"of shape {a[index].shape}") from None
+        self.index = index
+        return out
+
+    def backward(self, g):
+        d_a, d_src = self.needs_input_grad
+        ga = gs = None
+        if d_a:
+            ga = g.copy()
+            ga[self.index] = 0
+        if d_src:
+            gs = g[self.index]
+        return ga, gs
+
+
+def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,
+                  step: int = 1) -> Tensor:
+    """A copy of input with src written into input[..., start:end:step, ...] along dim."""
+    d = dim_index(dim, input.ndim, "slice_scatter")
+    return SliceWrite.apply(input, src, index=(slice(None),) * d + (slice(start, end, step),))
+
+
+def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """A copy of input with src written at position index of dim."""
+    d = dim_index(dim, input.ndim, "select_scatter")
+    return SliceWrite.apply(input, src, index=(slice(None),) * d + (int(index),))
+
+
+def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """A copy of input with src written on the diagonal `offset` of the (dim1, dim2) plane."""
+    from descend.ops.shape import _diag_index  # here: shape.py imports this module
+    d1, d2 = dim_index(dim1, input.ndim, "diagonal_scatter"), dim_index(dim2, input.ndim, "diagonal_scatter")
+    rows, cols = _diag_index(input.shape, offset, d1, d2)
+    index: list = [slice(None)] * input.ndim
+    index[d1], index[d2] = rows, cols
+    # Advanced indices on two dims put the diagonal first (NumPy) or in place (adjacent dims); diagonal()
+    # puts it last, so src is moved to match.
+    adjacent = abs(d1 - d2) == 1
+    first = min(d1, d2)
+    src_moved = src.movedim(-1, first) if adjacent else src.movedim(-1, 0)
+    return IndexPut.apply(input, src_moved, index=tuple(index))
+
+
+def unravel_index(indices: Any, shape: Any) -> tuple:
+    """The coordinates in `shape` of flat indices, one int64 tensor per dim."""
+    idx = raw(indices) if isinstance(indices, Tensor) else np.asarray(indices)
+    xp = get_array_module(idx)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    n = int(np.prod(shape))
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise OpError(f"unravel_index: index out of range for shape {shape}")
+    return tuple(Tensor(c.astype(np.int64)) for c in xp.unravel_index(idx % max(n, 1), shape))

@@ -6,6 +6,8 @@ import numpy as np
 
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
+from descend.ops.joining import concat
+from descend.ops.movement import Pad, Stack
 from descend.ops.stats import VectorNorm
 from descend.tensor import Function
 
@@ -106,3 +108,32 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
         raise OpError(f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     return VectorNorm.apply(diff, ord=float(p), dim=-1)
+
+
+def block_diag(*tensors):
+    """The tensors (0-D, 1-D or 2-D) placed along the diagonal of one matrix."""
+    mats = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
+    cols = sum(m.shape[1] for m in mats)
+    rows, left = [], 0
+    for m in mats:
+        rows.append(Pad.apply(m, pad=(left, cols - left - m.shape[1])))
+        left += m.shape[1]
+    return concat(rows, 0)
+
+
+def vander(x, N: int | None = None, increasing: bool = False):
+    """The Vandermonde matrix of a 1-D x: columns x^(N-1) ... x^0 (or increasing powers)."""
+    n = x.shape[0] if N is None else N
+    powers = range(n) if increasing else range(n - 1, -1, -1)
+    return Stack.apply(*[x ** p if p else x * 0 + 1 for p in powers], dim=1)
+
+
+def slogdet(A):
+    """(sign, log |det A|) of square matrices; the log carries the gradient."""
+    d = Det.apply(A)
+    return d.sign(), d.abs().log()
+
+
+def logdet(A):
+    """log det A (NaN where the determinant is negative)."""
+    return Det.apply(A).log()

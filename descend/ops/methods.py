@@ -42,6 +42,8 @@ unique unique_consecutive bincount histc isin index_add index_copy index_fill in
 copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma broadcast_to diag_embed
 cummax cummin diff logcumsumexp nanmedian masked_scatter
 dsplit hsplit ravel rot90 vsplit dist sinc
+gcd heaviside lcm ldexp diagonal_scatter select_scatter slice_scatter logdet slogdet det inverse cross diagflat
+msort nanquantile is_nonzero is_same_size is_signed isreal conj resolve_conj resolve_neg is_conj is_neg
 """.split()
 
 # tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
