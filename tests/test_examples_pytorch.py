@@ -53,6 +53,8 @@ def run(name: str, framework: str, args: list, tmp_path: Path) -> str:
     if framework == "descend":
         source, changed = port(source)
         assert changed >= 1, f"{name}: no torch import line to rewrite"
+        left = [line for line in source.splitlines() if re.match(r"\s*(import|from) torch\b", line)]
+        assert not left, f"{name}: torch imports the rewrite missed: {left}"
     script = tmp_path / f"{framework}_{name}"
     script.write_text(source)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
@@ -211,11 +213,13 @@ MAKEMORE_MODELS = {
 @pytest.mark.parametrize("kind", list(MAKEMORE_MODELS))
 def test_makemore(tmp_path, kind):
     """Training curves and evaluations match in `--sequential` mode (no random split or batch order); then the
-    saved best model is reloaded and sampled with a seeded Generator, twice, to the same names."""
+    saved best transformer is reloaded and sampled with a seeded Generator, twice, to the same names."""
     args = ["--type", kind, *MAKEMORE_MODELS[kind], "--names", "200", "--batch-size", "16", "--max-steps", "12",
             "--log-interval", "1", "--eval-interval", "6", "--sample-interval", "10", "--sequential"]
     *_, theirs, ours = compare("makemore.py", args, rf"loss:? ({NUMBER})", tmp_path, expect=14)
     assert sum(int(n) for n in re.findall(r"(\d+) samples that are", ours)) == 10  # sampled at step 10
+    if kind != "transformer":
+        return
     samples = [run("makemore.py", "descend", [*args, "--sample-only"], tmp_path) for _ in range(2)]
     assert samples[0] == samples[1]
     assert sum(int(n) for n in re.findall(r"(\d+) samples that are", samples[0])) == 50
