@@ -7,7 +7,6 @@ stderr with exit code 2, before anything is written.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import math
 import sys
@@ -26,9 +25,11 @@ class _Parser(argparse.ArgumentParser):
             words = message.split(":", 1)[1].split()
             known = _option_strings(self)
             for w in words:
-                hint = difflib.get_close_matches(w.split("=")[0], known, n=1) if w.startswith("-") else []
+                from descend.train.config import _did_you_mean
+
+                hint = _did_you_mean(w.split("=")[0], known) if w.startswith("-") else None
                 if hint:
-                    message += f" (did you mean {hint[0]}?)"
+                    message += f" (did you mean {hint}?)"
                     break
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(EXIT_USAGE)
@@ -364,8 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if not argv:  # `descend` alone: the commands, not a 60-epoch run
+            p.print_help()
+            return 0
         args = p.parse_args(argv)
-        if args.command is None:  # `descend` alone trains the default
+        if args.command is None:  # `descend --epochs 5` (options only) trains the default
             args = p.parse_args(["train", *argv])
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE

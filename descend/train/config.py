@@ -123,8 +123,19 @@ def _all_keys() -> list[str]:
 
 
 def _did_you_mean(word: Any, choices: Any) -> str | None:
+    """The closest choice: the same name spelt with '-' or '_', or written out in words whose initials are the
+    choice (learning_rate, --learning-rate -> lr), else difflib's nearest."""
     if not isinstance(word, str):
         return None
+
+    def norm(s: str) -> str:
+        return s.lstrip("-").replace("-", "_").lower().rpartition(".")[2]
+
+    w = norm(word)
+    initials = "".join(part[0] for part in w.split("_") if part) if "_" in w else None
+    for c in choices:
+        if isinstance(c, str) and norm(c) in (w, initials):
+            return c
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return match[0] if match else None
 
