@@ -195,7 +195,10 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     """Indices of the non-zero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dim."""
     a = raw(input)
     xp = get_array_module(a)
-    idx = xp.nonzero(a) if a.ndim else xp.nonzero(a.reshape(1))
+    if a.ndim == 0:  # one row (of no coordinates) if the value is non-zero, as in PyTorch
+        hit = int(bool(a))
+        return (Tensor(xp.zeros(hit, np.int64)),) if as_tuple else Tensor(xp.zeros((hit, 0), np.int64))
+    idx = xp.nonzero(a)
     if as_tuple:
         return tuple(Tensor(i.astype(np.int64)) for i in idx)
     return Tensor(xp.stack(idx, axis=1).astype(np.int64).reshape(-1, a.ndim))

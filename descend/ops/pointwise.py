@@ -222,7 +222,10 @@ def _round(decimals: int) -> Any:
 
 def _sign(a: Any) -> Any:
     xp = get_array_module(a)
-    return a.copy() if a.dtype == np.bool_ else xp.sign(a)
+    if a.dtype == np.bool_:
+        return a.copy()
+    out = xp.sign(a)
+    return xp.where(xp.isnan(out), 0, out).astype(out.dtype) if a.dtype.kind == "f" else out  # sign(nan) = 0
 
 
 def _keep_int(name: str) -> Any:

@@ -141,6 +141,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     a = raw(input)
     d = dim_index(dim, a.ndim, "sort")
     idx = Tensor(_argsort(a, d, descending))
+    if a.ndim == 0:
+        return return_types.sort(input.clone(), idx)
     return return_types.sort(Gather.apply(input, idx, dim=d), idx)
 
 
@@ -152,7 +154,9 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if not 0 <= k <= n:
         raise OpError(f"topk: k={k} is out of range for dim {dim} of size {n}")
     order = _argsort(a, d, largest)
-    idx = Tensor(get_array_module(a).take(order, range(k), axis=d) if a.ndim else order)
+    if a.ndim == 0:
+        return return_types.topk(input.clone(), Tensor(order))
+    idx = Tensor(get_array_module(a).take(order, range(k), axis=d))
     return return_types.topk(Gather.apply(input, idx, dim=d), idx)
 
 
