@@ -401,7 +401,8 @@ EDGES = {
  "select_neg": lambda m: m.select(m.arange(6).reshape(2, 3), -1, -1),
  "repeat_interleave_tensor_dim": lambda m: m.repeat_interleave(m.arange(4).reshape(2, 2), m.tensor([1, 2]), dim=0),
  "scatter_add_1d": lambda m: m.scatter_add(m.zeros(3), 0, m.tensor([0, 0, 2]), m.ones(3)),
- "scatter_reduce_prod": lambda m: m.scatter_reduce(m.ones(3), 0, m.tensor([0, 0, 2]), m.tensor([2.0, 3.0, 4.0]), "prod"),
+ "scatter_reduce_prod": lambda m: m.scatter_reduce(m.ones(3), 0, m.tensor([0, 0, 2]), m.tensor([2.0, 3.0, 4.0]),
+                                                  "prod"),
  "masked_select_0": lambda m: m.masked_select(m.ones(2), m.tensor([False, False])),
 }
 
