@@ -12,6 +12,7 @@ from descend.ops import api, creation
 from descend.ops import logic as _lg
 from descend.ops import movement as _mv
 from descend.ops.shape import mT as _mT
+from descend.ops.shape import repeat as _repeat
 from descend.ops.shape import sum_to_size as _sum_to_size
 from descend.ops.shape import unfold as _unfold
 from descend.tensor import Tensor
@@ -43,17 +44,12 @@ copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg
 cummax cummin diff logcumsumexp nanmedian masked_scatter
 dsplit hsplit ravel rot90 vsplit dist sinc
 gcd heaviside lcm ldexp diagonal_scatter select_scatter slice_scatter logdet slogdet det inverse cross diagflat
-msort nanquantile is_nonzero is_same_size is_signed isreal conj resolve_conj resolve_neg is_conj is_neg
+msort nanquantile mode cov corrcoef is_nonzero is_same_size is_signed isreal conj resolve_conj resolve_neg is_conj is_neg
 """.split()
 
 # tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
 # memory_format=) or PyTorch's stricter semantics (view raises where strides forbid it): the full versions win.
 OVERRIDES = "add sub div clamp clip clone contiguous view sum mean argmin".split()
-
-
-def _repeat(self: Tensor, *sizes: Any) -> Tensor:
-    from descend.ops.shape import repeat
-    return repeat(self, *sizes)
 
 
 def _where(self: Tensor, condition: Any, other: Any) -> Tensor:
