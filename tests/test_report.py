@@ -635,8 +635,10 @@ def default_run(tmp_path_factory):
 
 def test_default_run_report_has_every_section_with_content(default_run):
     text = (default_run / "report.html").read_text()
-    assert parse(text).ids == ["summary", "diagnoses", "curves", "lr", "gradients", "activations"]
+    assert parse(text).ids == ["summary", "diagnoses", "curves", "evaluation", "lr", "gradients", "activations"]
     assert_self_contained(text)
+    evaluation = text[text.index('id="evaluation"'):text.index('id="lr"')]
+    assert "Confusion matrix" in evaluation and "<svg" in evaluation and "macro-F1" in evaluation
     kinds = {json.loads(line)["kind"] for line in (default_run / "metrics.jsonl").read_text().splitlines()}
     assert {"step", "epoch", "layers", "activations", "test"} <= kinds
     for missing in ("No metrics.jsonl", "No diagnosis.json", "No training curves", "No epoch records",

@@ -21,7 +21,7 @@ def confusion_svg(cm: list[list[int]], classes: list[str], cell: int = 34) -> st
     label_w = 8 + 7 * max(len(c) for c in classes)
     top = 56
     width, height = label_w + k * cell + 10, top + k * cell + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    parts = [f'<svg width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11" role="img">',
              f'<title>Confusion matrix</title>',
              f'<text x="{label_w + k * cell / 2}" y="14" text-anchor="middle" font-weight="600">predicted</text>']
