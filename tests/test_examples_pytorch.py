@@ -173,17 +173,10 @@ def test_word_language_model_transformer(tmp_path):
     assert_same_test_loss(ours, theirs)
 
 
-ONNX_GAPS = {
-    "LSTM": "descend.onnx.export rejects the nested example input (tokens, (h0, c0)): 'args must be a Tensor or "
-            "a tuple of Tensors'",
-    "GRU": "descend/onnx/convert.py _softmax: int(ctx.dim) on LogSoftmax's dim, which ops/reduce.py keeps as a "
-           "tuple (TypeError)",
-    "Transformer": "the same LogSoftmax dim in descend/onnx/convert.py _softmax",
-}
+ONNX_MODELS = ["LSTM", "GRU", "Transformer"]
 
 
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.xfail(reason=why, strict=False))
-                                   for m, why in ONNX_GAPS.items()])
+@pytest.mark.parametrize("model", ONNX_MODELS)
 def test_word_language_model_onnx_export(tmp_path, model):
     try:
         import descend.onnx  # noqa: F401
@@ -252,14 +245,9 @@ RANDOM_RUNS = {
 }
 
 
-RANDOM_GAPS = {
-    "makemore.py": "RandomSampler(replacement=True, num_samples=int(1e10)): descend/data/sampler.py _index_array "
-                   "draws all 1e10 indices at once (ArrayMemoryError, 74.5 GiB); PyTorch draws them lazily",
-}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(reason=RANDOM_GAPS[n], strict=False)]
-                                               if n in RANDOM_GAPS else []) for n in RANDOM_RUNS])
+@pytest.mark.parametrize("name", list(RANDOM_RUNS))
 def test_runs_with_its_random_parts_under_descend(tmp_path, name):
     """The paths the comparisons switch off (dropout, shuffling, randn_like noise, random split and sampler,
     an RNN_TANH model) run to the end under descend with finite losses."""

@@ -109,3 +109,29 @@ def test_export_to_a_path_and_a_clear_error_for_an_op_without_onnx_form(tmp_path
 
     with pytest.raises(descend.onnx.ExportError, match="CumSum"):
         descend.onnx.export(Odd(), descend.randn(2, 3), io.BytesIO())
+
+
+def test_nested_example_inputs_and_outputs() -> None:
+    """A language model called as model(tokens, (h0, c0)) returning (log-probs, (h, c)): inputs and outputs
+    are flattened in order, as torch.onnx.export does."""
+    class LM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb, self.lstm, self.dec = nn.Embedding(20, 8), nn.LSTM(8, 6, 2), nn.Linear(6, 20)
+
+        def forward(self, x, hidden):
+            out, hidden = self.lstm(self.emb(x), hidden)
+            return self.dec(out).log_softmax(-1), hidden
+
+    descend.manual_seed(3)
+    model, x = LM(), descend.randint(0, 20, (5, 3))
+    buf = io.BytesIO()
+    descend.onnx.export(model, (x, (descend.zeros(2, 3, 6), descend.zeros(2, 3, 6))), buf)
+    h = (descend.randn(2, 3, 6), descend.randn(2, 3, 6))
+    got = ort.InferenceSession(buf.getvalue()).run(None, {"input_0": x.numpy(), "input_1": h[0].numpy(),
+                                                          "input_2": h[1].numpy()})
+    model.eval()
+    with descend.no_grad():
+        logp, (hn, cn) = model(x, h)
+    for a, b in zip(got, (logp, hn, cn)):
+        _close(a, b.numpy())

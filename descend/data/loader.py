@@ -14,8 +14,8 @@ import numpy as np
 from descend import backend
 from descend.data._collate import collate, default_collate, default_convert  # noqa: F401 (collate re-exported)
 from descend.data.dataset import IterableDataset, Subset, TensorDataset
-from descend.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
-                                  WeightedRandomSampler, _inner_rng, as_rng)
+from descend.data.sampler import (EAGER_LIMIT, BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                                  SubsetRandomSampler, WeightedRandomSampler, _inner_rng, as_rng)
 from descend.data.worker import FetcherSpec, WorkerPool
 
 
@@ -239,7 +239,7 @@ class DataLoader:
         """This epoch's index batches (or single indices without auto-batching), from batch `skip` on."""
         sampler = self.sampler
         if type(self.batch_sampler) is BatchSampler and self.batch_sampler.sampler is sampler \
-                and type(sampler) in _ARRAY_SAMPLERS:
+                and type(sampler) in _ARRAY_SAMPLERS and len(sampler) <= EAGER_LIMIT:
             # The default path: one index array per epoch, cut into slices (no Python ints per sample).
             order = sampler._index_array()
             bs = self.batch_size if self.batch_size is not None else self.batch_sampler.batch_size

@@ -84,6 +84,10 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
+# Index arrays above this many entries are drawn lazily, chunk by chunk.
+EAGER_LIMIT = 1 << 22
+
+
 class RandomSampler(Sampler):
     """A random order of the indices (a permutation per pass), or `num_samples` draws with replacement.
 
@@ -117,7 +121,18 @@ class RandomSampler(Sampler):
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def __iter__(self) -> Iterator[int]:
+        if self.replacement and self.num_samples > EAGER_LIMIT:
+            return self._lazy()
         return iter(self._index_array().tolist())
+
+    def _lazy(self) -> Iterator[int]:
+        """Draws with replacement in chunks, for sample counts too large to hold (makemore asks for 1e10)."""
+        rng = as_rng(self.generator)
+        n, left = len(self.data_source), self.num_samples
+        while left > 0:
+            k = min(left, EAGER_LIMIT)
+            left -= k
+            yield from rng.integers(0, n, size=k).tolist()
 
     def __len__(self) -> int:
         return self.num_samples

@@ -160,7 +160,8 @@ def _logsumexp(g, ctx, out):
 @converts(_rd.Softmax, _rd.LogSoftmax)
 def _softmax(g, ctx, out):
     op = "Softmax" if isinstance(ctx, _rd.Softmax) else "LogSoftmax"
-    return g.node(op, [g.value(ctx.parents[0])], {"axis": int(ctx.dim)})
+    dim = ctx.dim[0] if isinstance(ctx.dim, tuple) else ctx.dim
+    return g.node(op, [g.value(ctx.parents[0])], {"axis": int(dim)})
 
 
 # ---- movement ------------------------------------------------------------------------------------------

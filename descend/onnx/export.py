@@ -81,7 +81,24 @@ def _value_info(onnx: Any, name: str, t: Tensor, dynamic: dict) -> Any:
     return onnx.helper.make_tensor_value_info(name, _elem_type(onnx, t._data.dtype), shape)
 
 
-def _trace(model: Any, inputs: list) -> tuple[list, list]:
+def _flatten(args: Any) -> list:
+    """The tensors of a (nested) tuple/list of example inputs, in order: the graph's inputs."""
+    if isinstance(args, Tensor):
+        return [args]
+    if isinstance(args, (tuple, list)):
+        return [t for a in args for t in _flatten(a)]
+    raise ExportError(f"export: example inputs must be Tensors or (nested) tuples of Tensors, got "
+                      f"{type(args).__name__}")
+
+
+def _rebuild(args: Any, tensors: Any) -> Any:
+    """args with its tensors replaced, in order, by those of the iterator `tensors`."""
+    if isinstance(args, Tensor):
+        return next(tensors)
+    return type(args)(_rebuild(a, tensors) for a in args)
+
+
+def _trace(model: Any, args: tuple, inputs: list) -> tuple[list, list]:
     """Run the model with every floating input and parameter recording the graph; (traced inputs, outputs)."""
     traced = []
     for x in inputs:
@@ -99,15 +116,13 @@ def _trace(model: Any, inputs: list) -> tuple[list, list]:
             if p.dtype.is_floating_point:
                 p.requires_grad = True
         with enable_grad():
-            out = model(*traced)
+            out = model(*_rebuild(args, iter(traced)))
     finally:
         for p, f in zip(params, flags):
             p.requires_grad = f
         if was_training and hasattr(model, "train"):
             model.train()
-    outputs = list(out) if isinstance(out, (tuple, list)) else [out]
-    if not all(isinstance(o, Tensor) for o in outputs):
-        raise ExportError("export: the model must return a Tensor or a tuple of Tensors")
+    outputs = _flatten(out)
     return traced, outputs
 
 
@@ -126,10 +141,11 @@ def export(model: Any, args: Any, f: str | os.PathLike | BinaryIO, export_params
     opset = 17 if opset_version is None else int(opset_version)
     if opset < 17:
         raise ExportError(f"export: opset_version {opset} is not supported (17 or later)")
-    inputs = list(args) if isinstance(args, (tuple, list)) else [args]
-    if not inputs or not all(isinstance(x, Tensor) for x in inputs):
-        raise ExportError("export: args must be a Tensor or a tuple of Tensors (the example input)")
-    traced, outputs = _trace(model, inputs)
+    args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+    inputs = _flatten(args)
+    if not inputs:
+        raise ExportError("export: args must hold at least one Tensor (the example input)")
+    traced, outputs = _trace(model, args, inputs)
     # Fewer names than values: the rest get default names (as PyTorch does).
     in_names = list(input_names or [])[:len(inputs)] + [f"input_{i}" for i in range(len(input_names or []),
                                                                                     len(inputs))]
