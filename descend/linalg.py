@@ -14,7 +14,7 @@ from descend.ops.stats import vector_norm
 from descend.tensor import Tensor
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "matrix_power", "vecdot", "outer", "tensordot", "det",
-           "inv", "solve", "cross"]
+           "inv", "solve", "cross", "svdvals", "eigvalsh", "matrix_rank", "cond", "slogdet", "multi_dot"]
 
 
 def matrix_norm(A: Tensor, ord: Any = "fro", dim: tuple = (-2, -1), keepdim: bool = False, *,
@@ -33,8 +33,14 @@ def matrix_norm(A: Tensor, ord: Any = "fro", dim: tuple = (-2, -1), keepdim: boo
         sums = A.abs().sum(inner, keepdim=True)
         out = sums.amax(outer_dim, keepdim=True) if ord > 0 else sums.amin(outer_dim, keepdim=True)
         return out if keepdim else out.squeeze((d0, d1))
-    raise OpError(f"linalg.matrix_norm: ord={ord!r} is not supported (singular values are not implemented); "
-                  "use 'fro', 1, -1, inf or -inf")
+    if ord in (2, -2, "nuc"):
+        moved = A.movedim((d0, d1), (-2, -1))
+        s = svdvals(moved)
+        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        if keepdim:
+            out = out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1))
+        return out
+    raise OpError(f"linalg.matrix_norm: ord={ord!r} is not supported; use 'fro', 'nuc', 1, -1, 2, -2, inf or -inf")
 
 
 def norm(A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -83,3 +89,43 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     a1, a2 = IndexSelect.apply(input, first, dim=d - input.ndim), IndexSelect.apply(input, second, dim=d - input.ndim)
     b1, b2 = IndexSelect.apply(other, first, dim=d - other.ndim), IndexSelect.apply(other, second, dim=d - other.ndim)
     return a1 * b2 - a2 * b1
+
+
+def svdvals(A: Tensor) -> Tensor:
+    """Singular values of matrices (..., m, n), in descending order."""
+    return _la.SvdVals.apply(A)
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """Eigenvalues of symmetric matrices in ascending order, read from the UPLO triangle."""
+    return _la.EigvalsH.apply(A, upper=UPLO == "U")
+
+
+def matrix_rank(A: Tensor, *, atol: float | None = None, rtol: float | None = None, hermitian: bool = False) -> Tensor:
+    """The number of singular values above max(atol, rtol * largest) (rtol defaults to eps * max(m, n))."""
+    s = np.linalg.svd(np.asarray(A._data), compute_uv=False)
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else np.finfo(s.dtype).eps * max(A.shape[-2:])
+    tol = np.maximum(atol or 0.0, rtol * s.max(axis=-1, initial=0.0))
+    return Tensor(np.asarray((s > np.asarray(tol)[..., None]).sum(axis=-1), dtype=np.int64))
+
+
+def cond(A: Tensor, p: Any = None) -> Tensor:
+    """The condition number: largest over smallest singular value (or norm(A, p) * norm(inv(A), p))."""
+    if p is None or p == 2:
+        s = svdvals(A)
+        return s.amax(-1) / s.amin(-1)
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def slogdet(A: Tensor) -> tuple:
+    """(sign, log |det A|)."""
+    return _la.slogdet(A)
+
+
+def multi_dot(tensors: list) -> Tensor:
+    """The product of a chain of matrices (first and last may be vectors), left to right."""
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = matmul(out, t)
+    return out

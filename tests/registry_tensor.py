@@ -354,3 +354,8 @@ case("slogdet", lambda a: descend.slogdet(a + _d(_well).to(a.dtype))[1], lambda 
 case("logdet", lambda a: descend.logdet(a + _d(_well).to(a.dtype)), lambda a: _torch().logdet(a + _t(_well).to(a.dtype)),
      N(2, 3, 3, scale=0.5, layout="t"), atol=1e-4)
 case("ldexp", lambda a, b: descend.ldexp(a, b), lambda a, b: _torch().ldexp(a, b), N(3, 4), N(4))
+case("svdvals", lambda a: descend.linalg.svdvals(a), lambda a: _torch().linalg.svdvals(a), N(2, 3, 4, layout="t"), atol=1e-4)
+case("eigvalsh", lambda a: descend.linalg.eigvalsh(a + a.mT), lambda a: _torch().linalg.eigvalsh(a + a.mT), N(3, 3),
+     atol=1e-4)
+case("matrix_norm[2 nuc]", lambda a: descend.linalg.matrix_norm(a, 2) + descend.linalg.matrix_norm(a, "nuc"),
+     lambda a: _torch().linalg.matrix_norm(a, 2) + _torch().linalg.matrix_norm(a, "nuc"), N(3, 4, layout="s"), atol=1e-4)

@@ -80,6 +80,33 @@ class Solve(Function):
         return (ga if da else None), ((gb[..., 0] if self.vector else gb) if db else None)
 
 
+class SvdVals(Function):
+    """Singular values (descending) of matrices (..., m, n); gradient U diag(g) V^T (distinct values)."""
+
+    def forward(self, a):
+        if a.ndim < 2:
+            raise OpError(f"linalg.svdvals: expected matrices (..., m, n), got shape {a.shape}")
+        xp = get_array_module(a)
+        self.u, s, self.vt = xp.linalg.svd(a, full_matrices=False)
+        return s
+
+    def backward(self, g):
+        return (self.u * g[..., None, :]) @ self.vt
+
+
+class EigvalsH(Function):
+    """Eigenvalues (ascending) of symmetric matrices, read from the lower triangle; gradient V diag(g) V^T."""
+
+    def forward(self, a, upper=False):
+        _square("linalg.eigvalsh", a)
+        xp = get_array_module(a)
+        w, self.v = xp.linalg.eigh(a, UPLO="U" if upper else "L")
+        return w
+
+    def backward(self, g):
+        return (self.v * g[..., None, :]) @ get_array_module(g).swapaxes(self.v, -1, -2)
+
+
 # ---- compositions ----------------------------------------------------------------------------------------
 
 def trace(input):
