@@ -14,7 +14,8 @@ from descend.ops.stats import vector_norm
 from descend.tensor import Tensor
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "matrix_power", "vecdot", "outer", "tensordot", "det",
-           "inv", "solve", "cross", "svdvals", "eigvalsh", "matrix_rank", "cond", "slogdet", "multi_dot"]
+           "inv", "solve", "cross", "svdvals", "eigvalsh", "matrix_rank", "cond", "slogdet", "multi_dot",
+           "cholesky"]
 
 
 def matrix_norm(A: Tensor, ord: Any = "fro", dim: tuple = (-2, -1), keepdim: bool = False, *,
@@ -129,3 +130,9 @@ def multi_dot(tensors: list) -> Tensor:
     for t in tensors[1:]:
         out = matmul(out, t)
     return out
+
+
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """The Cholesky factor of symmetric positive-definite matrices: lower L with A = L L^T (upper: L^T)."""
+    out = _la.Cholesky.apply(A)
+    return out.mT if upper else out

@@ -359,3 +359,8 @@ case("eigvalsh", lambda a: descend.linalg.eigvalsh(a + a.mT), lambda a: _torch()
      atol=1e-4)
 case("matrix_norm[2 nuc]", lambda a: descend.linalg.matrix_norm(a, 2) + descend.linalg.matrix_norm(a, "nuc"),
      lambda a: _torch().linalg.matrix_norm(a, 2) + _torch().linalg.matrix_norm(a, "nuc"), N(3, 4, layout="s"), atol=1e-4)
+_spd = np.eye(3) * 0.5
+case("cholesky", lambda a: descend.linalg.cholesky(a @ a.mT + _d(_spd).to(a.dtype)),
+     lambda a: _torch().linalg.cholesky(a @ a.mT + _t(_spd).to(a.dtype)), N(2, 3, 3, layout="t"), atol=1e-4)
+case("cholesky[upper]", lambda a: descend.linalg.cholesky(a @ a.mT + _d(_spd).to(a.dtype), upper=True),
+     lambda a: _torch().linalg.cholesky(a @ a.mT + _t(_spd).to(a.dtype), upper=True), N(3, 3), atol=1e-4)

@@ -107,6 +107,29 @@ class EigvalsH(Function):
         return (self.v * g[..., None, :]) @ get_array_module(g).swapaxes(self.v, -1, -2)
 
 
+class Cholesky(Function):
+    """L with A = L L^T for symmetric positive-definite A (read from the lower triangle).
+
+    Backward is PyTorch's: gA = L^-T Phi L^-1 with Phi the lower part of L^T gL, symmetrised (half diagonal).
+    """
+
+    def forward(self, a):
+        _square("linalg.cholesky", a)
+        try:
+            self.l = get_array_module(a).linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            raise OpError("linalg.cholesky: the input is not positive-definite") from None
+        return self.l
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        lt = xp.swapaxes(self.l, -1, -2)
+        phi = xp.tril(lt @ g)
+        phi = 0.5 * (phi + xp.swapaxes(xp.tril(phi, -1), -1, -2))
+        left = xp.linalg.solve(lt, phi)  # L^-T Phi
+        return xp.swapaxes(xp.linalg.solve(lt, xp.swapaxes(left, -1, -2)), -1, -2)  # (L^-T (L^-T Phi)^T)^T
+
+
 # ---- compositions ----------------------------------------------------------------------------------------
 
 def trace(input):
