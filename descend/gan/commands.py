@@ -172,7 +172,11 @@ def _progress(total: int, kind: str, quiet: bool) -> Any:
         if quiet or not ("modes" in record or "classes_covered" in record):
             return
         line = (f"step {record['step']}/{total}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
-                f"D(real) {record['d_real']:.2f}  D(fake) {record['d_fake']:.2f}  | ")
+                f"D(real) {record['d_real']:.2f}  D(fake) {record['d_fake']:.2f}  ")
+        for key, label in (("wdist", "W estimate"), ("gp", "gp"), ("r1", "R1")):
+            if key in record:
+                line += f"{label} {record[key]:.3g}  "
+        line += "| "
         if kind == "mixture":
             line += (f"modes {record['modes']}/{record['num_modes']}  high quality "
                      f"{100 * record['high_quality']:.1f}%  reverse KL {record['reverse_kl']:.3f}")
