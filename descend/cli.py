@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -260,7 +261,21 @@ def _fit(prepared: Any, trainer: Any, run: Any) -> int:
         parts.append(f"train accuracy {100 * last.get('train_acc', float('nan')):.2f}%")
     parts.append(f"run {run.dir}" + (f" (report {report})" if report else ""))
     print(" | ".join(parts), flush=True)
+    if _diverged(trainer):  # a status scripts can test; the run directory is complete all the same
+        sys.stderr.write(f"descend train: the run diverged (loss not finite or exploding); exit status "
+                         f"{EXIT_DIVERGED}\n")
+        return EXIT_DIVERGED
     return 0
+
+
+def _diverged(trainer: Any) -> bool:
+    """Whether the doctor stopped the run for divergence, or the last loss is not finite."""
+    for cb in trainer.callbacks:
+        found = getattr(cb, "found", None)
+        if isinstance(found, dict) and {"divergence", "nan"} & set(found) and cb.on_divergence == "stop":
+            return True
+    loss = trainer.last_loss
+    return loss is not None and not math.isfinite(float(loss.item()))
 
 
 def _where(flag: str, path: Path) -> str:

@@ -264,3 +264,30 @@ def test_val_split_zero_is_noted_and_validation_never_uses_test(tmp_path, capsys
     run = tmp_path / "runs" / "mnist1d-logistic"
     assert not any(k.startswith("val_") for k in records(run, "epoch")[0])
     assert len(records(run, "step")) == 40 and records(run, "test")  # all 4,000 training samples, 40 steps
+
+
+def test_first_contact_slips(tmp_path, capsys):
+    import descend.cli
+
+    assert main([]) == 0 and "train" in capsys.readouterr().out  # help, not a 60-epoch run
+    p = cli(tmp_path, "--version")
+    assert p.returncode == 0 and p.stdout.strip() == f"descend {descend.__version__}"
+    assert main(["train", "--learning-rate", "0.1"]) == 2
+    assert "did you mean --lr?" in capsys.readouterr().err
+    (tmp_path / "c.toml").write_text("[optim]\nlearning_rate = 0.1\n")
+    assert main(["train", str(tmp_path / "c.toml")]) == 2
+    assert "did you mean 'optim.lr'?" in capsys.readouterr().err
+    assert not list(tmp_path.glob("runs"))
+
+
+def test_a_diverged_run_exits_3_and_a_finished_run_is_not_resumed(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=(x[:, 0] > 0).astype(np.int64))
+    p = cli(tmp_path, "train", "--data", "d.npz", "--model", "mlp", "--optimizer", "sgd", "--lr", "1e4",
+            "--epochs", "3", "--quiet")
+    assert p.returncode == 3 and "diverged" in p.stderr
+    assert (tmp_path / "runs" / "d-mlp" / "report.html").exists()
+    assert train(tmp_path, "--data", str(tmp_path / "d.npz"), "--model", "logistic", "--epochs", "1") == 0
+    p = cli(tmp_path, "train", "--resume", str(tmp_path / "runs" / "d-logistic"))
+    assert p.returncode == 0 and "finished" in p.stdout
