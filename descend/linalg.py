@@ -15,7 +15,7 @@ from descend.tensor import Tensor
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "matrix_power", "vecdot", "outer", "tensordot", "det",
            "inv", "solve", "cross", "svdvals", "eigvalsh", "matrix_rank", "cond", "slogdet", "multi_dot",
-           "cholesky"]
+           "cholesky", "eigh"]
 
 
 def matrix_norm(A: Tensor, ord: Any = "fro", dim: tuple = (-2, -1), keepdim: bool = False, *,
@@ -136,3 +136,9 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """The Cholesky factor of symmetric positive-definite matrices: lower L with A = L L^T (upper: L^T)."""
     out = _la.Cholesky.apply(A)
     return out.mT if upper else out
+
+
+def eigh(A: Tensor, UPLO: str = "L") -> tuple:
+    """(eigenvalues ascending, eigenvectors as columns) of symmetric matrices, read from the UPLO triangle."""
+    both = _la.EigH.apply(A, upper=UPLO == "U")
+    return both[..., 0, :], both[..., 1:, :]

@@ -364,3 +364,8 @@ case("cholesky", lambda a: descend.linalg.cholesky(a @ a.mT + _d(_spd).to(a.dtyp
      lambda a: _torch().linalg.cholesky(a @ a.mT + _t(_spd).to(a.dtype)), N(2, 3, 3, layout="t"), atol=1e-4)
 case("cholesky[upper]", lambda a: descend.linalg.cholesky(a @ a.mT + _d(_spd).to(a.dtype), upper=True),
      lambda a: _torch().linalg.cholesky(a @ a.mT + _t(_spd).to(a.dtype), upper=True), N(3, 3), atol=1e-4)
+# Eigenvectors are defined up to sign: the cases read them squared.
+case("eigh", lambda a: descend.linalg.eigh(a + a.mT)[0] * (descend.linalg.eigh(a + a.mT)[1] ** 2)[0],
+     lambda a: _torch().linalg.eigh(a + a.mT)[0] * (_torch().linalg.eigh(a + a.mT)[1] ** 2)[0], N(3, 3), atol=1e-4)
+case("eigh[vectors]", lambda a: descend.linalg.eigh(a + a.mT)[1] ** 2, lambda a: _torch().linalg.eigh(a + a.mT)[1] ** 2,
+     N(2, 4, 4, layout="t"), atol=1e-4)

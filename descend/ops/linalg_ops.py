@@ -130,6 +130,33 @@ class Cholesky(Function):
         return xp.swapaxes(xp.linalg.solve(lt, xp.swapaxes(left, -1, -2)), -1, -2)  # (L^-T (L^-T Phi)^T)^T
 
 
+class EigH(Function):
+    """Eigenvalues and eigenvectors of symmetric matrices as one array: w stacked above V, (..., n + 1, n).
+
+    Backward (distinct eigenvalues): gA = V (diag(gw) + skew(V^T gV) / (w_j - w_i)) V^T, PyTorch's rule.
+    """
+
+    def forward(self, a, upper=False):
+        _square("linalg.eigh", a)
+        xp = get_array_module(a)
+        self.w, self.v = xp.linalg.eigh(a, UPLO="U" if upper else "L")
+        return xp.concatenate([self.w[..., None, :], self.v], axis=-2)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        gw, gv = g[..., 0, :], g[..., 1:, :]
+        v, w = self.v, self.w
+        vt = xp.swapaxes(v, -1, -2)
+        inner = vt @ gv
+        inner = 0.5 * (inner - xp.swapaxes(inner, -1, -2))
+        gap = w[..., None, :] - w[..., :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mid = xp.where(gap == 0, 0.0, inner / gap)
+        n = w.shape[-1]
+        mid[..., range(n), range(n)] = gw
+        return v @ mid @ vt
+
+
 # ---- compositions ----------------------------------------------------------------------------------------
 
 def trace(input):
