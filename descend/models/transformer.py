@@ -60,7 +60,15 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    """A character-level causal Transformer LM: forward(idx (B, T) ints) → logits (B, T, vocab_size)."""
+    """A character-level causal Transformer LM: forward(idx (B, T) ints) → logits (B, T, vocab_size).
+
+    >>> import descend
+    >>> gpt = GPT(vocab_size=10, block_size=8, n_layer=1, n_embd=16)
+    >>> gpt(descend.tensor([[1, 2, 3]])).shape
+    (1, 3, 10)
+    >>> gpt.generate(descend.tensor([[1]]), max_new_tokens=4, generator=0).shape
+    (1, 5)
+    """
 
     def __init__(self, vocab_size: int, block_size: int, n_layer: int = 4, n_head: int = 4, n_embd: int = 128,
                  dropout: float = 0.1, tie_weights: bool = True) -> None:

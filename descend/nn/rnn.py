@@ -152,6 +152,11 @@ class LSTM(_RNNBase):
     """Multi-layer long short-term memory; `forward(input, (h0, c0)=None)` returns (output, (h_n, c_n)).
 
     Shapes as GRU's; c0 and c_n are shaped like h0 and h_n. `proj_size` other than 0 is not supported.
+
+    >>> import descend
+    >>> out, (h_n, c_n) = LSTM(3, 4, num_layers=2, bidirectional=True)(descend.ones(5, 2, 3))
+    >>> out.shape, h_n.shape, c_n.shape
+    ((5, 2, 8), (4, 2, 4), (4, 2, 4))
     """
 
     mode = "LSTM"

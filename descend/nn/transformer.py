@@ -45,6 +45,13 @@ class MultiheadAttention(Module):
     average_attn_weights=True, is_causal=False) returns (output, weights or None). Inputs are (L, N, E), or
     (N, L, E) with batch_first, or unbatched (L, E). Bool masks mark what to leave out (True); float masks are
     added to the scores. attn_mask is (L, S) or (N·num_heads, L, S); key_padding_mask is (N, S).
+
+    >>> import descend
+    >>> mha = MultiheadAttention(8, 2, batch_first=True)
+    >>> x = descend.ones(3, 5, 8)
+    >>> out, weights = mha(x, x, x)
+    >>> out.shape, weights.shape
+    ((3, 5, 8), (3, 5, 5))
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
