@@ -105,7 +105,9 @@ FLAGS: dict[str, tuple[str, str]] = {
 def defaults() -> dict:
     """The default config: the MNIST-1D paper's CNN with its optimizer (Adam, lr 1e-2, batch 100), plus cosine
     decay and dropout 0.3 over 60 epochs (the paper's constant lr for 150 epochs overfits: validation loss
-    doubles after epoch 40; this reaches 94.4 % test accuracy, mean of seeds 0-2, in 2,400 steps)."""
+    doubles after epoch 40). 10 % of the training set is held out (stratified) for validation and model
+    selection; the best checkpoint by validation loss reaches 93.2 % test accuracy, mean of seeds 0-2
+    (94.3 / 92.8 / 92.6), in 2,160 steps."""
     out: dict = {}
     for section, keys in SCHEMA.items():
         target = out if section == "" else out.setdefault(section, {})
