@@ -291,3 +291,25 @@ def test_a_diverged_run_exits_3_and_a_finished_run_is_not_resumed(tmp_path):
     assert train(tmp_path, "--data", str(tmp_path / "d.npz"), "--model", "logistic", "--epochs", "1") == 0
     p = cli(tmp_path, "train", "--resume", str(tmp_path / "runs" / "d-logistic"))
     assert p.returncode == 0 and "finished" in p.stdout
+
+
+def test_fit_shows_progress_and_returns_a_keras_style_history(capsys):
+    from descend import models, nn, optim
+    from descend.data import DataLoader, TensorDataset
+    from descend.train import fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = models.build("logistic", (4,), 2)
+    loader = DataLoader(TensorDataset(x, y), batch_size=10)
+    t = fit(model, optim.SGD(model.parameters(), lr=0.1), loader, loss_fn=nn.CrossEntropyLoss(), epochs=3,
+            val_loader=loader)
+    lines = capsys.readouterr().out.splitlines()
+    assert [s.split()[:2] for s in lines] == [["epoch", "1/3"], ["epoch", "2/3"], ["epoch", "3/3"]]
+    assert "eta" in lines[0] and "eta" not in lines[-1]
+    h = t.history.history
+    assert h["val_loss"] == [logs["val_loss"] for logs in t.history] and len(h["train_acc"]) == 3
+    assert t.history.epoch == [0, 1, 2]
+    fit(model, optim.SGD(model.parameters(), lr=0.1), loader, loss_fn=nn.CrossEntropyLoss(), epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""

@@ -169,7 +169,7 @@ def train_classifier(data: Data, seed: int, epochs: int) -> tuple[nn.Module, flo
     model = models.build(name, data.shape, data.num_classes)
     loader = DataLoader(TensorDataset(data.x, data.labels), batch_size=100, shuffle=True, generator=seed + 1)
     fit(model, optim.Adam(model.parameters(), lr=1e-2 if name == "cnn" else 1e-3), loader,
-        loss_fn=nn.CrossEntropyLoss(), epochs=epochs)
+        loss_fn=nn.CrossEntropyLoss(), epochs=epochs, verbose=0)
     backend.set_rng_state(state)
     accuracy = float((predict(model, data.test[0]) == data.test[1]).mean())
     return model, accuracy

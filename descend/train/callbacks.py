@@ -94,6 +94,16 @@ class ProgressBar(Callback):
     def on_train_begin(self, trainer: Any) -> None:
         self._start = time.perf_counter()
         self._steps_per_epoch = _len(trainer.train_loader, trainer.accumulate)
+        self._first_step = trainer.step  # a resumed run's ETA counts from here
+
+    def _eta(self, trainer: Any) -> str:
+        """'  eta 1m05s' for the whole run, from the mean time per step so far."""
+        done = trainer.step - self._first_step
+        left = trainer.epochs * self._steps_per_epoch - trainer.step
+        if done <= 0 or left <= 0:
+            return ""
+        seconds = int(round((time.perf_counter() - self._start) / done * left))
+        return f"  eta {seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"  eta {seconds}s"
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         if not self.tty:
@@ -107,13 +117,15 @@ class ProgressBar(Callback):
         filled = int(self.width * done / n) if n else 0
         bar = "#" * filled + "." * (self.width - filled)
         text = _fmt_logs(logs, ("loss", "acc", "lr"))
-        self.stream.write(f"\repoch {trainer.epoch + 1}/{trainer.epochs} [{bar}] {done}/{n}  {text}\x1b[K")
+        self.stream.write(f"\repoch {trainer.epoch + 1}/{trainer.epochs} [{bar}] {done}/{n}  {text}"
+                          f"{self._eta(trainer)}\x1b[K")
         self.stream.flush()
 
     def on_epoch_end(self, trainer: Any, logs: dict) -> None:
         text = _fmt_logs(logs, ("train_loss", "train_acc", "val_loss", "val_acc", "lr"))
         elapsed = time.perf_counter() - self._start
-        line = f"epoch {logs['epoch'] + 1}/{trainer.epochs}  step {logs['step']}  {text}  ({elapsed:.1f}s)"
+        line = f"epoch {logs['epoch'] + 1}/{trainer.epochs}  step {logs['step']}  {text}  ({elapsed:.1f}s" \
+               f"{self._eta(trainer).replace('  eta', ', eta')})"
         self.stream.write(("\r" + line + "\x1b[K\n") if self.tty else line + "\n")
         self.stream.flush()
 

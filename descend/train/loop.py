@@ -72,6 +72,24 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable, metrics: Iterable[
     return logs
 
 
+class History(list):
+    """The epoch logs, a list of dicts; `.history` gives them by key as Keras does
+    (`fit(...).history.history["val_loss"]`: one value per epoch)."""
+
+    @property
+    def history(self) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for logs in self:
+            for k, v in logs.items():
+                if k not in ("step", "epoch"):
+                    out.setdefault(k, []).append(v)
+        return out
+
+    @property
+    def epoch(self) -> list[int]:
+        return [logs["epoch"] for logs in self]
+
+
 class Trainer:
     """Trains `model` with `optimizer` on `train_loader`; see .notes/TRAIN_API.md for the contract."""
 
@@ -111,7 +129,7 @@ class Trainer:
         self.checkpoints = Checkpoints(run.dir / "checkpoints", keep, self.monitor) if run is not None else None
         self.params = [p for g in optimizer.param_groups for p in g["params"]]
         self.step, self.epoch, self.stop_training = 0, 0, False
-        self.history: list[dict] = []
+        self.history = History()
         self.last_batch: tuple | None = None
         self.last_loss: Tensor | None = None
         self._batch = 0  # batches of the current epoch done
@@ -276,7 +294,7 @@ class Trainer:
         backend.set_rng_state(state["rng"])
         self.step, self.epoch, self._batch = state["step"], state["epoch"], state["batch"]
         self._sums = list(state["sums"])
-        self.history = list(state["history"])
+        self.history = History(state["history"])
         self._saved_step = self.step
 
     def _checkpoint(self, metric: float | None = None) -> Path | None:
@@ -306,8 +324,16 @@ class Trainer:
 
 def fit(model: Any, optimizer: Any, train_loader: Any, *, loss_fn: Callable, epochs: int, val_loader: Any = None,
         scheduler: Any = None, callbacks: Iterable[Callback] = (), clip_grad_norm: float | None = None,
-        accumulate: int = 1, run: Run | None = None, metrics: Iterable[str] = ("acc",), **options: Any) -> Trainer:
-    """Build a Trainer and run it (options: scheduler_interval, ckpt_every, keep, monitor, log_every)."""
+        accumulate: int = 1, run: Run | None = None, metrics: Iterable[Any] = ("acc",), verbose: int = 1,
+        **options: Any) -> Trainer:
+    """Build a Trainer and run it (options: scheduler_interval, ckpt_every, keep, monitor, log_every); returns
+    the Trainer, whose `.history.history` holds the epoch metrics by name as Keras's History does.
+    verbose=1 shows the progress bar (one line per epoch off a terminal) as `descend train` does; 0: silent."""
+    from descend.train.callbacks import ProgressBar
+
+    callbacks = list(callbacks)
+    if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.append(ProgressBar())
     trainer = Trainer(model, optimizer, train_loader, loss_fn=loss_fn, epochs=epochs, val_loader=val_loader,
                       scheduler=scheduler, callbacks=callbacks, clip_grad_norm=clip_grad_norm,
                       accumulate=accumulate, run=run, metrics=metrics, **options)
