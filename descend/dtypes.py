@@ -47,6 +47,11 @@ class dtype:
     def __repr__(self) -> str:
         return f"descend.{self.name}"
 
+    def __format__(self, spec: str) -> str:
+        # In f-strings (error messages: "got dtype int64") the bare name reads best; str() and repr() give
+        # "descend.float32" as PyTorch's give "torch.float32".
+        return format(self.name, spec)
+
     def __reduce__(self) -> Any:
         return (as_dtype, (self.name,))
 

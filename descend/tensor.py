@@ -8,7 +8,7 @@ import numpy as np
 
 from descend import backend
 from descend import dtypes as _dt
-from descend.ops.errors import OpError
+from descend.ops.errors import OpError, OpTypeError
 
 _ND = np.ndarray
 _grad_enabled = True
@@ -178,6 +178,10 @@ class Tensor:
         return backend.is_device_array(self._data)
 
     @property
+    def is_cpu(self) -> bool:
+        return not backend.is_device_array(self._data)
+
+    @property
     def ndim(self) -> int:
         return self._data.ndim
 
@@ -214,8 +218,8 @@ class Tensor:
 
     def item(self) -> Any:
         if self._data.size != 1:
-            raise OpError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar (item() needs "
-                          f"one element, got shape {self.shape})")
+            raise OpError(f"item(): only one-element tensors can be converted to Python scalars, got shape "
+                          f"{self.shape} ({self._data.size} elements)")
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -230,8 +234,8 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
-            raise OpError(f"only Tensors of floating point and complex dtype can require gradients, got "
-                          f"{self.dtype}")
+            raise OpTypeError(f"only floating tensors can require gradients, got dtype {self.dtype} (PyTorch: "
+                              f"only Tensors of floating point and complex dtype can require gradients)")
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
                                "computed variable in a subgraph that doesn't require differentiation use "
@@ -358,10 +362,14 @@ class Tensor:
     def __ge__(self, other: Any) -> "Tensor":
         return Tensor(self._data >= _raw(other))
 
-    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:  # `x == None` is False in PyTorch, not an elementwise comparison
+            return False
         return Tensor(self._data == _raw(other))
 
-    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:
+            return True
         return Tensor(self._data != _raw(other))
 
     def __invert__(self) -> "Tensor":

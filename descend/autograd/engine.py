@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from descend import backend
+from descend.ops.errors import OpError
 from descend.tensor import Function, Tensor
 
 _t = sys.modules["descend.tensor"]  # the module: its _epoch and _tensor_hooks change at run time
@@ -33,13 +34,13 @@ def _root_grad(t: Tensor, g: Any) -> Any:
     """The array a backward pass starts from: ones for a scalar, else the given gradient of t's shape."""
     if g is None:
         if t._data.size != 1:
-            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {t.shape}; "
-                               f"pass a gradient of that shape")
+            raise RuntimeError(f"backward(): grad can be implicitly created only for scalar outputs, got shape "
+                               f"{t.shape}; pass grad= (gradient=) of that shape")
         return backend.get_array_module(t._data).ones_like(t._data)
     g = g._data if isinstance(g, Tensor) else backend.get_array_module(t._data).asarray(g)
     if tuple(g.shape) != t.shape:
-        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and output has a "
-                           f"shape of {t.shape}")
+        raise OpError(f"backward(): grad shape {tuple(g.shape)} differs from tensor shape {t.shape} (mismatch in "
+                      f"shape)")
     return g
 
 

@@ -47,8 +47,8 @@ gcd heaviside lcm ldexp diagonal_scatter select_scatter slice_scatter logdet slo
 msort nanquantile mode cov corrcoef is_nonzero is_same_size is_signed isreal conj resolve_conj resolve_neg is_conj is_neg
 """.split()
 
-# tensor.py defines these with fewer arguments than PyTorch (alpha=, rounding_mode=, tensor bounds,
-# memory_format=) or PyTorch's stricter semantics (view raises where strides forbid it): the full versions win.
+# The full PyTorch versions of methods core_methods.py leaves out or binds first (alpha=, rounding_mode=,
+# tensor bounds, memory_format=, view raising where strides forbid it).
 OVERRIDES = "add sub div clamp clip clone contiguous view sum mean argmin".split()
 
 
