@@ -41,21 +41,21 @@ def _data(n: int = 160, seed: int = 0) -> tuple:
     return images, labels.astype(np.int64)
 
 
-def _curves(dtype: str, steps: int = 20) -> tuple:
+def _curves(dtype: str, steps: int = 20, batch_size: int = 16, width: int = 8) -> tuple:
     """Loss curves of the example's model trained by its own loop under descend and under torch."""
     import descend
 
     ours, theirs = _load("resnet_block.py")
     torch.manual_seed(0)
-    t_model, d_model = theirs.ResNet(), ours.ResNet()
+    t_model, d_model = theirs.ResNet(width=width), ours.ResNet(width=width)
     images, labels = _data()
     if dtype == "float64":
         t_model.double()
         d_model.double()
         images = images.astype(np.float64)
     d_model.load_state_dict({k: v.numpy() for k, v in t_model.state_dict().items()})
-    t_losses = theirs.train(t_model, torch.from_numpy(images), torch.from_numpy(labels), steps=steps)
-    d_losses = ours.train(d_model, descend.tensor(images), descend.tensor(labels), steps=steps)
+    t_losses = theirs.train(t_model, torch.from_numpy(images), torch.from_numpy(labels), steps, batch_size)
+    d_losses = ours.train(d_model, descend.tensor(images), descend.tensor(labels), steps, batch_size)
     acc = (ours.accuracy(d_model, descend.tensor(images), descend.tensor(labels)),
            theirs.accuracy(t_model, torch.from_numpy(images), torch.from_numpy(labels)))
     return np.array(d_losses), np.array(t_losses), d_model, t_model, acc
@@ -63,7 +63,7 @@ def _curves(dtype: str, steps: int = 20) -> tuple:
 
 def test_resnet_block_example_matches_pytorch_float64():
     """In float64 the two runs are the same computation: equal to rounding over all 20 steps."""
-    d_losses, t_losses, d_model, t_model, acc = _curves("float64")
+    d_losses, t_losses, d_model, t_model, acc = _curves("float64", width=4)  # torch's float64 conv is slow
     assert t_losses[-5:].mean() < t_losses[:5].mean() - 0.3  # it learns, so the curves say something
     np.testing.assert_allclose(d_losses, t_losses, rtol=1e-9)
     t_state = t_model.state_dict()
@@ -85,6 +85,8 @@ def _dcgan_curves(dtype: str, steps: int, batch: int = 8) -> tuple:
     import descend
 
     ours, theirs = _load("dcgan.py")
+    for mod in (ours, theirs):  # the tutorial's width settings, a quarter of theirs to keep the test short
+        mod.ngf = mod.ndf = 16
     previous = (torch.get_default_dtype(), descend.get_default_dtype())
     torch.set_default_dtype(getattr(torch, dtype))
     descend.set_default_dtype(getattr(descend, dtype))
