@@ -10,13 +10,12 @@ at every epoch end; all of them at the end of training. Every diagnosis carries 
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from descend import rundir
 from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor, sampled
 from descend.doctor.rollback import Rollback
 from descend.doctor.rules import (DIVERGE_ABOVE_START, EPOCH_RULES, PERIODIC_RULES, Diagnosis, History,
@@ -84,10 +83,9 @@ class Doctor(Callback):
     def _rebuild(self, path: Path) -> None:
         if not path.exists():
             return
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    self.history.add(json.loads(line))
+        for i, line in enumerate(rundir.safe.read_text(path).splitlines()):
+            if line.strip():
+                self.history.add(rundir.loads(line, f"{path}:{i + 1}", decode=False))
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         self.history.add_step(logs)
@@ -202,38 +200,16 @@ class Doctor(Callback):
 def write_diagnoses(run_dir: str | Path, diagnoses: list[Diagnosis], finished: bool = True,
                     step: int | None = None) -> Path:
     """Write diagnosis.json (atomically): {"diagnoses": [...], "finished": bool, "step": int}."""
-    path = Path(run_dir) / DIAGNOSIS_FILE
     body = {"diagnoses": [d.to_dict() for d in diagnoses], "finished": finished, "step": step}
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_finite(body), f, indent=2, default=_jsonable, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _finite(v: Any) -> Any:
-    """The same structure with NaN/inf floats as strings, so the file is strict JSON a browser can parse."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")  # the run-directory spelling
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_finite(x) for x in v]
-    return v
-
-
-def _jsonable(v: Any) -> Any:
-    if hasattr(v, "item"):
-        return v.item()
-    if hasattr(v, "tolist"):
-        return v.tolist()
-    return str(v)
+    # The run directory's codec: NaN/inf as strings, so the file is strict JSON a browser can parse.
+    return rundir.safe.write_text(run_dir, DIAGNOSIS_FILE, text=rundir.dumps(body, indent=2) + "\n")
 
 
 def read_diagnoses(run_dir: str | Path) -> list[Diagnosis]:
     """The diagnoses in a run directory's diagnosis.json (FileNotFoundError naming the file if absent)."""
     path = Path(run_dir) / DIAGNOSIS_FILE
-    body = json.loads(path.read_text(encoding="utf-8"))
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    body = rundir.loads(rundir.safe.read_text(path), str(path), decode=False)
     items = body["diagnoses"] if isinstance(body, dict) else body
     return [Diagnosis.from_dict(d) for d in items]

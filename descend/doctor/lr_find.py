@@ -32,6 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from descend import backend
+from descend.rundir import codec, safe
 
 LEARNED = 0.05  # the smoothed loss must have fallen 5 % below its start before "back above the start" counts
 
@@ -75,8 +76,7 @@ class LRFindResult:
         the report layer sits above the doctor, so the caller passes it in)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        path = out / "lr_find.json"
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        path = safe.write_text(out, "lr_find.json", text=json.dumps(self.to_dict(), indent=2) + "\n")
         if plot is not None:
             plot(self.to_dict(), out / "lr_find.svg")
         return path
@@ -86,11 +86,7 @@ def _g(v: float | None) -> str:
     return "-" if v is None else f"{v:.2g}"
 
 
-def _json_float(v: float) -> float | str:
-    """Non-finite floats as the strings the run directory uses ("NaN", "Infinity")."""
-    if math.isfinite(v):
-        return v
-    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+_json_float = codec.encode_float  # non-finite floats as the strings the run directory uses ("NaN", "Infinity")
 
 
 def smooth(losses: list[float], smooth_f: float = 0.05) -> list[float]:

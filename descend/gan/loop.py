@@ -8,7 +8,6 @@ of metrics.jsonl. Evaluation and sample noise is fixed per run and never touches
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from descend import backend
+from descend.rundir import codec
+from descend.rundir import metrics as run_metrics
 from descend.gan.diagnose import GanDoctor
 from descend.gan.trainer import GAN, Batches
 from descend.train.checkpoint import Checkpoints
@@ -26,25 +27,12 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def _json_safe(record: dict) -> dict:
-    """Non-finite floats as the strings metrics.jsonl uses for them ("Infinity", "-Infinity", "NaN")."""
-    def fix(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
-        return v
-    return {k: fix(v) for k, v in record.items()}
+_json_safe = codec.to_json  # (the run directory's one JSON codec)
 
 
 def read_records(text: str) -> list[dict]:
     """The gan records of metrics.jsonl text, non-finite values restored to floats."""
-    special = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-    out = []
-    for line in text.splitlines():
-        if line.strip():
-            r = json.loads(line)
-            if r.get("kind") == "gan":
-                out.append({k: special.get(v, v) if isinstance(v, str) else v for k, v in r.items()})
-    return out
+    return [r for r in run_metrics.parse(text, "metrics.jsonl") if r.get("kind") == "gan"]
 
 
 def scalars_restored(sd: dict, module: Any) -> dict:

@@ -7,7 +7,6 @@ back into floats.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -15,13 +14,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from descend import io
+from descend.rundir import codec, safe
+from descend.rundir import metrics as run_metrics
 
 METRICS_FILE = "metrics.jsonl"
-
-_ENCODE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-_DECODE = {"NaN": math.nan, "nan": math.nan, "Infinity": math.inf, "inf": math.inf, "-Infinity": -math.inf,
-           "-inf": -math.inf}
 
 
 def metrics_path(run_dir: str | os.PathLike) -> Path:
@@ -29,49 +25,10 @@ def metrics_path(run_dir: str | os.PathLike) -> Path:
     return Path(run_dir) / METRICS_FILE
 
 
-def to_json(value: Any) -> Any:
-    """A JSON-valid copy of `value`: non-finite floats as strings, NumPy scalars/arrays as Python values."""
-    if isinstance(value, (bool, str, type(None))):
-        return value
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_json(value.tolist())
-    if isinstance(value, np.generic):
-        return to_json(value.item())
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return _ENCODE.get(value, value)
-    if hasattr(value, "item"):  # a one-element tensor of any framework
-        return to_json(value.item())
-    raise TypeError(f"metrics.jsonl: cannot write a value of type {type(value).__name__}")
-
-
-def from_json(value: Any) -> Any:
-    """Undo `to_json`: the non-finite strings become floats again, everything else is unchanged."""
-    if isinstance(value, str):
-        return _DECODE.get(value, value)
-    if isinstance(value, dict):
-        return {k: from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
-    return value
-
-
-def _check(record: Any) -> None:
-    if not isinstance(record, dict):
-        raise TypeError(f"metrics.jsonl: a record must be a dict, got {type(record).__name__}")
-    if not isinstance(record.get("kind"), str):
-        raise ValueError(f"metrics.jsonl: record needs a string 'kind', got {record.get('kind')!r}")
-    step = record.get("step")
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
-        raise ValueError(f"metrics.jsonl: record of kind '{record['kind']}' needs an integer 'step', "
-                         f"got {step!r}")
+# The run directory's one codec and record check (descend.rundir owns the format).
+to_json = codec.to_json
+from_json = codec.from_json
+_check = run_metrics.check_record
 
 
 class MetricsLog:
@@ -81,12 +38,12 @@ class MetricsLog:
     def __init__(self, run_dir: str | os.PathLike) -> None:
         self.path = metrics_path(run_dir)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = safe.open_append(self.path)
 
     def log(self, record: dict) -> None:
         """Append one record (needs "kind" and an integer "step")."""
         _check(record)
-        self._file.write(json.dumps(to_json(record), allow_nan=False) + "\n")
+        self._file.write(run_metrics.line(record))
         self._file.flush()
 
     def close(self) -> None:
@@ -109,25 +66,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     A last line cut short (the process was killed while writing it) is left out; any other line that is not
     a JSON object raises ValueError naming the file and line.
     """
-    path = metrics_path(run_dir)
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    records = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as e:
-            if i == len(lines) - 1:  # no newline after it: an interrupted write
-                break
-            raise ValueError(f"{path}:{i + 1}: not valid JSON ({e})") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}:{i + 1}: expected a JSON object, got {type(record).__name__}")
-        records.append(from_json(record))
-    return records
+    return run_metrics.read(metrics_path(run_dir))
 
 
 def truncate_after(run_dir: str | os.PathLike, step: int) -> int:
@@ -141,8 +80,8 @@ def truncate_after(run_dir: str | os.PathLike, step: int) -> int:
         if isinstance(s, (int, float)) and not isinstance(s, bool) and s > step:
             dropped += 1
         else:
-            kept.append(json.dumps(to_json(record), allow_nan=False) + "\n")
-    io.atomic_write_text(path, "".join(kept))
+            kept.append(run_metrics.line(record))
+    safe.write_text(path.parent, path.name, text="".join(kept))
     return dropped
 
 

@@ -6,7 +6,6 @@ An existing run is never overwritten: `Run.create` picks the first free name (`n
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 import time
@@ -15,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from descend import io
+from descend import rundir
+from descend.rundir import codec, layout, safe
+
+_jsonable = codec.to_json  # (the one JSON codec of the run directory)
 
 
 def free_run_dir(root: str | Path, name: str) -> Path:
@@ -34,7 +36,13 @@ class Run:
     def __init__(self, directory: str | Path, tb: Any = None) -> None:
         self.dir = Path(directory)
         self.tb = tb
-        self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
+        self._lock = rundir.RunLock(self.dir)  # one writer per run; a second one stops here
+        try:
+            rundir.remove_temp_files(self.dir)  # left by a killed writer; ours are none yet
+            self._metrics = safe.open_append(rundir.inside(self.dir, layout.METRICS))
+        except BaseException:
+            self._lock.release()
+            raise
 
     @classmethod
     def create(cls, root: str | Path, name: str, config: dict | None = None, seed: int | None = None,
@@ -51,7 +59,7 @@ class Run:
                 continue
         (path / "checkpoints").mkdir()
         if config_text is not None:
-            io.atomic_write_text(path / "config.toml", config_text)
+            safe.write_text(path, layout.CONFIG, text=config_text)
         meta = {
             "seed": seed if seed is not None else (config or {}).get("seed"),
             "versions": versions(),
@@ -61,30 +69,29 @@ class Run:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "resumed": [],
         }
-        io.atomic_write_text(path / "meta.json", json.dumps(meta, indent=2) + "\n")
+        safe.write_text(path, layout.META, text=json.dumps(meta, indent=2) + "\n")
         return cls(path)
 
     @classmethod
     def reopen(cls, directory: str | Path, metrics_offset: int, step: int) -> "Run":
         """Open an existing run to continue it: cut metrics.jsonl back to `metrics_offset` bytes."""
         path = Path(directory)
-        metrics = path / "metrics.jsonl"
-        if metrics.exists():
-            with open(metrics, "r+b") as f:
-                f.truncate(metrics_offset)
-        meta_path = path / "meta.json"
+        lock = rundir.RunLock(path)  # before anything in the run changes
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = {}
-        meta.setdefault("resumed", []).append({"step": step, "argv": list(sys.argv),
-                                               "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        io.atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
-        return cls(path)
+            metrics = rundir.inside(path, layout.METRICS)
+            if metrics.exists():
+                safe.truncate(metrics, metrics_offset)
+            meta = read_meta(path)
+            meta.setdefault("resumed", []).append({"step": step, "argv": list(sys.argv),
+                                                   "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            write_meta(path, meta)
+            return cls(path)
+        finally:
+            lock.release()  # the Run holds its own reference to the lock
 
     def log(self, record: dict) -> None:
         """Append one JSON object to metrics.jsonl (flushed, so a killed run keeps what it logged)."""
-        self._metrics.write(json.dumps(_jsonable(record), allow_nan=False) + "\n")
+        self._metrics.write(codec.dumps(record) + "\n")
         self._metrics.flush()
 
     def metrics_offset(self) -> int:
@@ -96,6 +103,7 @@ class Run:
         """Close metrics.jsonl and the TensorBoard writer."""
         if not self._metrics.closed:
             self._metrics.close()
+        self._lock.release()
         if self.tb is not None and hasattr(self.tb, "close"):
             self.tb.close()
 
@@ -109,27 +117,18 @@ class Run:
         return f"Run({str(self.dir)!r})"
 
 
-def _jsonable(v: Any) -> Any:
-    """A JSON-valid copy: non-finite floats as "NaN"/"Infinity"/"-Infinity" (descend.report reads them back)."""
-    if isinstance(v, (bool, str, type(None))):
-        return v
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
-    if isinstance(v, np.generic):
-        return _jsonable(v.item())
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "NaN"
-        return v if math.isfinite(v) else ("Infinity" if v > 0 else "-Infinity")
-    if hasattr(v, "item"):  # a one-element Tensor
-        return _jsonable(v.item())
-    raise TypeError(f"metrics.jsonl: cannot write a value of type {type(v).__name__}")
+def read_meta(path: str | Path) -> dict:
+    """meta.json of a run ({} when absent or unreadable: it describes the run, nothing depends on it)."""
+    try:
+        meta = codec.loads(safe.read_text(rundir.inside(path, layout.META), 1 << 22), str(path), decode=False)
+    except (OSError, rundir.RunDirError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def write_meta(path: str | Path, meta: dict) -> None:
+    """Write meta.json atomically."""
+    safe.write_text(path, layout.META, text=json.dumps(meta, indent=2) + "\n")
 
 
 def versions() -> dict:
