@@ -376,3 +376,17 @@ def test_full_transformer_matches_torch(norm_first: bool) -> None:
                  memory_key_padding_mask=conv(pad))
 
     _run_both(ours, theirs, [_x(2, 6, 16), _x(2, 4, 16)], call=call, atol=5e-5)
+
+
+def test_multihead_attention_unbatched_with_padding_mask_array() -> None:
+    torch.manual_seed(8)
+    theirs, ours = torch.nn.MultiheadAttention(8, 2), dnn.MultiheadAttention(8, 2)
+    _copy_from_torch(ours, theirs)
+    pad = np.array([False, False, True, False])
+    q, k = _x(3, 8), _x(4, 8)
+    a, wa = ours(descend.tensor(q), descend.tensor(k), descend.tensor(k), key_padding_mask=pad)
+    b, wb = theirs(torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(k),
+                   key_padding_mask=torch.from_numpy(pad))
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=2e-6)
+    np.testing.assert_allclose(wa.detach().numpy(), wb.detach().numpy(), atol=2e-6)
+    assert np.all(wa.detach().numpy()[:, 2] == 0)
