@@ -162,19 +162,30 @@ def _train(args: argparse.Namespace) -> int:
     run = Run.create(root, name, seed=cfg["seed"], config_text=io.dump_toml(cfg))
     note = f" ({root / name} exists)" if run.dir != root / name else ""
     print(f"run directory: {run.dir}{note}", flush=True)
-    _record_inputs(run.dir, cfg, prepared)
+    _record_inputs(run.dir, cfg, prepared, quiet=args.quiet)
     run.tb = _tb_writer(run.dir / "tb")
     trainer.attach(run)
     return _fit(prepared, trainer, run)
 
 
-def _record_inputs(run_dir: Path, cfg: dict, prepared: Any) -> None:
-    """data.json (shape, classes, preprocessing) and sources.json (data hash, model file copy); a note when no
-    validation data is held out."""
-    from descend.train import loadrun, sources
+def _record_inputs(run_dir: Path, cfg: dict, prepared: Any, quiet: bool = False) -> None:
+    """data.json (shape, classes, preprocessing), sources.json (data hash, model file copy) and
+    model_summary.json (printed unless quiet); a note when no validation data is held out."""
+    from descend import io
+    from descend.train import loadrun, sources, summary
 
     loadrun.write_data_info(run_dir, cfg, prepared.data)
     sources.record(run_dir, cfg)
+    model = getattr(prepared.model, "module", prepared.model)  # inside DistributedDataParallel
+    try:
+        table = summary.summarize(model, prepared.data.input_shape,
+                                  "int64" if prepared.data.task == "lm" else "float32")
+    except Exception:  # a summary is a courtesy: a model it cannot trace trains all the same
+        table = None
+    if table is not None:
+        io.atomic_write_text(run_dir / "model_summary.json", json.dumps(table) + "\n")
+        if not quiet:
+            print(summary.text(table), flush=True)
     if prepared.val_loader is None and prepared.data.task != "lm":
         print("note: --val-split 0: no validation data, so no model selection or early stopping on it; the "
               "final weights are the model", flush=True)

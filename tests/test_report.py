@@ -635,7 +635,9 @@ def default_run(tmp_path_factory):
 
 def test_default_run_report_has_every_section_with_content(default_run):
     text = (default_run / "report.html").read_text()
-    assert parse(text).ids == ["summary", "diagnoses", "curves", "evaluation", "lr", "gradients", "activations"]
+    assert parse(text).ids == ["summary", "diagnoses", "curves", "evaluation", "lr", "gradients", "activations",
+                               "model"]
+    assert "5,210 parameters" in text[text.index('id="model"'):]  # the paper's CNN
     assert_self_contained(text)
     evaluation = text[text.index('id="evaluation"'):text.index('id="lr"')]
     assert "Confusion matrix" in evaluation and "<svg" in evaluation and "macro-F1" in evaluation

@@ -71,3 +71,23 @@ def evaluation_section(run_dir: str | Path) -> str:
               f"share of the row.</figcaption></figure></div>")
     return (f'<section id="evaluation"><h2>Test set</h2><p class="lead">{_e(lead)}</p>{figure}{_table(m)}'
             f"</section>")
+
+
+def model_section(run_dir: str | Path) -> str:
+    """The "Model" section: the layer table of model_summary.json (empty without it)."""
+    try:
+        s = json.loads((Path(run_dir) / "model_summary.json").read_text(encoding="utf-8"))
+        layers = s["layers"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+    def shape(v: object) -> str:
+        return "-" if v is None else "(" + ", ".join("N" if d is None else str(d) for d in v) + ")"
+
+    head = "".join(f"<th>{h}</th>" for h in ("layer", "type", "output shape", "parameters"))
+    rows = "".join(f"<tr><td>{_e(r['name'])}</td><td>{_e(r['type'])}</td><td>{_e(shape(r['output_shape']))}</td>"
+                   f"<td>{r['params']:,}</td></tr>" for r in layers)
+    lead = (f"input {shape(s['input_shape'])} → output {shape(s['output_shape'])}; {s['params']:,} parameters "
+            f"({s['trainable']:,} trainable).")
+    return (f'<section id="model"><h2>Model</h2><p class="lead">{_e(lead)}</p><div class="table-wrap"><table>'
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div></section>")

@@ -729,14 +729,14 @@ def render(run_dir: str | os.PathLike) -> str:
         raise FileNotFoundError(f"report: run directory {directory} does not exist")
     run = _Run(directory)
     diagnoses, extra = _diagnoses(run)
-    from descend.report.evaluation import evaluation_section
+    from descend.report.evaluation import evaluation_section, model_section
 
     sections = [_summary(run, diagnoses), _diagnoses_section(run, diagnoses, extra), _curves(run, diagnoses),
                 evaluation_section(directory), _lr(run), _gradients(run, diagnoses), _activations(run),
-                _samples(run)]
+                _samples(run), model_section(directory)]
     names = {"summary": "Summary", "diagnoses": "Diagnoses", "curves": "Curves", "evaluation": "Test set",
              "lr": "Learning rate",
-             "gradients": "Gradients", "activations": "Activations", "samples": "Samples"}
+             "gradients": "Gradients", "activations": "Activations", "samples": "Samples", "model": "Model"}
     nav = "".join(f'<a href="#{sid}">{name}</a>' for sid, name in names.items()
                   if f'<section id="{sid}">' in "".join(sections))
     name = directory.resolve().name
