@@ -105,7 +105,88 @@ def parser() -> argparse.ArgumentParser:
     doctor_commands.add_train_options(sub.choices["train"])
     doctor_commands.register(sub, report=report)
     gan_commands.register(sub)
+    for name in _CODE_COMMANDS:
+        sub.choices[name].add_argument("--trust-code", action="store_true",
+                                       help="import the run's model file even though you did not sign it")
     return p
+
+
+# --- code in run directories (descend.rundir.trust) ------------------------------------------------------
+
+_CODE_COMMANDS = ("train", "evaluate", "predict", "export", "lr-find")  # commands that may import a run's code
+
+
+def _code_run_dir(args: argparse.Namespace) -> str | None:
+    """The run directory whose model file the command would import, or None."""
+    if args.command not in _CODE_COMMANDS:
+        return None
+    if args.command == "train":
+        return args.resume
+    if args.command == "lr-find":
+        return None if getattr(args, "model", None) else args.run  # --model given: the user asked for it
+    return args.run_dir
+
+
+def _check_code(args: argparse.Namespace) -> None:
+    """Stop (exit 2, naming the file, its sha256 and --trust-code) before a run's model file is imported
+    unless this user signed it at train time; built-in model names need no trust."""
+    from descend import rundir
+    from descend.models import is_custom
+    from descend.train import config as config_mod
+    from descend.train import sources
+
+    run_dir = _code_run_dir(args)
+    if not run_dir or not Path(run_dir).is_dir():
+        return  # the command itself says what is wrong
+    path = Path(run_dir)
+    toml = rundir.inside(path, rundir.layout.CONFIG)
+    if not toml.is_file():
+        return
+    cfg, _notes = sources.check(path, config_mod.load(toml))
+    name = cfg["model"]["name"]
+    if not is_custom(name):
+        return
+    head, sep, _func = name.rpartition(":")
+    rundir.trust.require(path, head if sep and head.endswith(".py") else name, args.trust_code)
+
+
+def _sign_code(run_dir: Path) -> None:
+    """Sign the run's copy of its model file with this user's key, so its own later commands trust it."""
+    from descend import rundir
+    from descend.train import sources
+
+    copy = run_dir / sources.MODEL_COPY
+    if copy.is_file() and not copy.is_symlink():
+        rundir.trust.sign(run_dir, copy)
+
+
+# --- errors ----------------------------------------------------------------------------------------------
+
+def _survived(run_dir: Any) -> str:
+    """What a failed command left intact in its run ('' when there is no run yet)."""
+    if run_dir is None:
+        return ""
+    from descend import rundir
+
+    try:
+        latest = rundir.index.read(Path(run_dir) / rundir.layout.CHECKPOINTS)["latest"]
+    except (OSError, ValueError):
+        latest = None
+    if latest is None:
+        return f"; {run_dir} has no checkpoint yet"
+    return f"; the checkpoint {latest} in {run_dir} is intact: fix this and run descend train --resume {run_dir}"
+
+
+def _os_error(e: OSError, args: argparse.Namespace) -> str:
+    """One line for an environment error: what failed, on which path, and what survived."""
+    import errno
+
+    what = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "file too large",
+            errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+            errno.ENAMETOOLONG: "file name too long", errno.ENOTDIR: "a path component is not a directory",
+            errno.EDQUOT: "disk quota exceeded"}.get(e.errno, e.strerror or type(e).__name__)
+    where = e.filename if e.filename is not None else "a file"
+    return f"{where}: {what}{_survived(getattr(args, '_run_dir', None))}"
 
 
 # --- train -----------------------------------------------------------------------------------------------
@@ -162,7 +243,9 @@ def _train(args: argparse.Namespace) -> int:
     run = Run.create(root, name, seed=cfg["seed"], config_text=io.dump_toml(cfg))
     note = f" ({root / name} exists)" if run.dir != root / name else ""
     print(f"run directory: {run.dir}{note}", flush=True)
+    args._run_dir = run.dir  # (named in the one line of an I/O error)
     _record_inputs(run.dir, cfg, prepared, quiet=args.quiet)
+    _sign_code(run.dir)
     run.tb = _tb_writer(run.dir / "tb")
     trainer.attach(run)
     return _fit(prepared, trainer, run)
@@ -382,6 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from descend.train.config import UsageError
 
     from descend import distributed
+    from descend.rundir import RunDirError
 
     try:
         distributed.init()  # joins the MPI job under mpirun -n N (N > 1); nothing otherwise
@@ -400,6 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
+        _check_code(args)
         if args.command == "train":
             return _train(args)
         if args.command == "evaluate":
@@ -412,6 +497,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         if distributed.rank() == 0:  # every rank finds the same error: say it once
             sys.stderr.write(f"descend {args.command}: error: {' '.join(str(e).split())}\n")
+        return EXIT_USAGE
+    except RunDirError as e:  # a run directory that cannot be used (2), or one another process writes (1)
+        sys.stderr.write(f"descend {args.command}: error: {' '.join(str(e).split())}\n")
+        return e.status
+    except OSError as e:  # the disk or the system, not the input: exit 1, one line
+        sys.stderr.write(f"descend {args.command}: error: {_os_error(e, args)}\n")
+        return 1
+    except MemoryError:
+        where = _survived(getattr(args, "_run_dir", None))
+        sys.stderr.write(f"descend {args.command}: error: out of memory{where}\n")
+        return 1
+    except SystemExit as e:  # only user code exits from inside a command: a model file calling sys.exit
+        sys.stderr.write(f"descend {args.command}: error: the model file's code called sys.exit({e.code!r}) "
+                         f"while it was imported or run\n")
         return EXIT_USAGE
 
 
