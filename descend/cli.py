@@ -424,18 +424,31 @@ def _resume(args: argparse.Namespace) -> int:
     from descend.train import Run, recipe
     from descend.train.config import UsageError
 
-    given = [f for f in _overrides(args)] + (["config"] if args.config else [])
-    if given:
-        raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)}")
+    from descend import io
     from descend.train import sources
 
+    overrides = _overrides(args)
+    epochs = overrides.pop("--epochs", None)  # the one setting a resumed run may change: extend it
+    given = list(overrides) + (["config"] if args.config else [])
+    if given:
+        raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)} "
+                         f"(only --epochs may extend it)")
     path, cfg = _open_run_dir(args.resume, "--resume")
     file, state = _load_checkpoint(path, "latest", "--resume")
     stopped = any(name == "EarlyStopping" and s.get("stopped_epoch") is not None for name, s in state["callbacks"])
-    if state["epoch"] >= cfg["train"]["epochs"] or stopped:
-        print(f"{path}: the run is finished ({state['epoch']} epochs, step {state['step']}"
-              f"{', stopped early' if stopped else ''}); nothing to resume")
-        return 0
+    if epochs is not None and epochs != cfg["train"]["epochs"]:
+        if epochs <= state["epoch"] or stopped:
+            raise UsageError(f"--epochs {epochs}: the run has done {state['epoch']} epochs"
+                             + (" and stopped early" if stopped else "") + "; it can only be extended")
+        cfg["train"]["epochs"] = epochs
+        extended = io.dump_toml(cfg)  # written once the checkpoint is known to fit
+    else:
+        extended = None
+        if state["epoch"] >= cfg["train"]["epochs"] or stopped:
+            print(f"{path}: the run is finished ({state['epoch']} epochs, step {state['step']}"
+                  f"{', stopped early' if stopped else ''}); nothing to resume (extend it with "
+                  f"--resume {path} --epochs N)")
+            return 0
     cfg, notes = sources.check(path, cfg)  # the model is built from the run's copy of its model file
     for note in notes:
         sys.stderr.write(f"warning: {note}\n")
@@ -453,6 +466,9 @@ def _resume(args: argparse.Namespace) -> int:
                          f"written ({offset} bytes)")
     if _rank() != 0:
         return _fit(prepared, trainer, None)
+    if extended is not None:
+        io.atomic_write_text(path / "config.toml", extended)
+        print(f"extending {path} to {epochs} epochs (the schedule is recomputed for the new length)", flush=True)
     run = Run.reopen(path, offset, state["step"])
     run.tb = _tb_writer(run.dir / "tb", purge_step=state["step"] + 1)
     trainer.attach(run)

@@ -289,8 +289,12 @@ def test_a_diverged_run_exits_3_and_a_finished_run_is_not_resumed(tmp_path):
     assert p.returncode == 3 and "diverged" in p.stderr
     assert (tmp_path / "runs" / "d-mlp" / "report.html").exists()
     assert train(tmp_path, "--data", str(tmp_path / "d.npz"), "--model", "logistic", "--epochs", "1") == 0
-    p = cli(tmp_path, "train", "--resume", str(tmp_path / "runs" / "d-logistic"))
-    assert p.returncode == 0 and "finished" in p.stdout
+    run = tmp_path / "runs" / "d-logistic"
+    p = cli(tmp_path, "train", "--resume", str(run))
+    assert p.returncode == 0 and "finished" in p.stdout and len(records(run, "epoch")) == 1
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--quiet", "--no-doctor"]) == 0  # extend it
+    assert [r["epoch"] for r in records(run, "epoch")] == [0, 1, 2] and "epochs = 3" in (run / "config.toml").read_text()
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 2  # shortening is refused
 
 
 def test_fit_shows_progress_and_returns_a_keras_style_history(capsys):
