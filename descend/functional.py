@@ -538,9 +538,10 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         if len(factors) != d:
             raise ValueError(f"interpolate: scale_factor must be a number or {d} numbers, got {scale_factor}")
         out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
-        scales = [n / o if recompute_scale_factor else 1.0 / f for n, o, f in zip(spatial, out, factors)]
     if min(out) < 1:
         raise ValueError(f"interpolate: output size {tuple(out)} for input {input.shape} must be positive")
+    if size is None:
+        scales = [n / o if recompute_scale_factor else 1.0 / f for n, o, f in zip(spatial, out, factors)]
     maps = []
     for n, o, s in zip(spatial, out, scales):
         if mode == "area":

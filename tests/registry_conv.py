@@ -80,6 +80,13 @@ case("interpolate[bilinear align_corners size]",
      lambda x: TF().interpolate(x, size=(7, 3), mode="bilinear", align_corners=True), N(1, 2, 4, 5, layout="t"))
 case("interpolate[bilinear downsample]", lambda x: F.interpolate(x, size=(3, 2), mode="bilinear"),
      lambda x: TF().interpolate(x, size=(3, 2), mode="bilinear"), N(2, 2, 7, 5))
+# A dim whose size a fractional scale factor leaves unchanged is copied ('nearest' and 'bilinear', as PyTorch).
+case("interpolate[nearest unchanged dim]", lambda x: F.interpolate(x, scale_factor=(1.09, 1.36)),
+     lambda x: TF().interpolate(x, scale_factor=(1.09, 1.36)), N(2, 2, 4, 6))
+case("interpolate[bilinear unchanged dim]", lambda x: F.interpolate(x, scale_factor=(0.67, 1.08), mode="bilinear"),
+     lambda x: TF().interpolate(x, scale_factor=(0.67, 1.08), mode="bilinear"), N(2, 2, 6, 2))
+case("interpolate[nearest-exact unchanged size]", lambda x: F.interpolate(x, scale_factor=1.14, mode="nearest-exact"),
+     lambda x: TF().interpolate(x, scale_factor=1.14, mode="nearest-exact"), N(2, 2, 7))
 case("interpolate[area]", lambda x: F.interpolate(x, size=(3, 4), mode="area"),
      lambda x: TF().interpolate(x, size=(3, 4), mode="area"), N(2, 2, 7, 6))
 case("adaptive_avg_pool1d", lambda x: F.adaptive_avg_pool1d(x, 3), lambda x: TF().adaptive_avg_pool1d(x, 3),

@@ -18,7 +18,14 @@ from descend.tensor import Function
 
 
 def nearest_matrix(n_in: int, n_out: int, scale: float, exact: bool = False) -> np.ndarray:
-    """PyTorch's 'nearest' (source floor(dst * scale)) or 'nearest-exact' (floor((dst + 0.5) * scale))."""
+    """PyTorch's 'nearest' (source floor(dst * scale)) or 'nearest-exact' (floor((dst + 0.5) * scale));
+    like PyTorch's 'nearest', a dim whose size does not change is copied whatever the scale factor.
+
+    PyTorch's own backward of 'nearest' to exactly twice the size with a scale factor other than 2 (2.05,
+    say) maps output i to input i // 2 although its forward maps it to floor(i / 2.05); ours is the adjoint
+    of the forward."""
+    if n_in == n_out and not exact:
+        return np.eye(n_in)
     dst = np.arange(n_out, dtype=np.float64)
     src = np.floor((dst + 0.5) * scale if exact else dst * scale).astype(np.int64)
     a = np.zeros((n_out, n_in))
@@ -28,7 +35,10 @@ def nearest_matrix(n_in: int, n_out: int, scale: float, exact: bool = False) -> 
 
 def linear_matrix(n_in: int, n_out: int, scale: float, align_corners: bool) -> np.ndarray:
     """Linear interpolation weights: with align_corners the end pixels' centres align, else their edges
-    (source (dst + 0.5) * scale - 0.5, clamped at 0), as PyTorch computes source positions."""
+    (source (dst + 0.5) * scale - 0.5, clamped at 0), as PyTorch computes source positions; a dim whose
+    size does not change is copied, as in PyTorch."""
+    if n_in == n_out:
+        return np.eye(n_in)
     dst = np.arange(n_out, dtype=np.float64)
     if align_corners:
         src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
