@@ -456,6 +456,9 @@ def _resume(args: argparse.Namespace) -> int:
     trainer = prepared.trainer(None, _callbacks(args))
     # Load before the run is touched, so a checkpoint that does not fit changes nothing.
     try:
+        from descend.train.checkpoint import fit_to  # float64 -> float32 cast; int/bool for float refused
+
+        state["model"] = fit_to(trainer.model.state_dict(), state["model"], str(file))
         trainer.load_state_dict(state)
     except (ValueError, RuntimeError, KeyError, TypeError) as e:
         raise UsageError(f"{file}: does not match the run's config: {' '.join(str(e).split())}") from None

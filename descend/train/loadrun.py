@@ -128,7 +128,9 @@ def load_run(run_dir: str | Path, checkpoint: str | Path = "best") -> LoadedRun:
     try:
         model = models.build(build_cfg["model"]["name"], shape, info["num_classes"],
                              dropout=cfg["model"]["dropout"])
-        model.load_state_dict(state["model"])
+        from descend.train.checkpoint import fit_to  # float64 -> float32 cast; int/bool for float refused
+
+        model.load_state_dict(fit_to(model.state_dict(), state["model"], str(file)))
     except models.ModelError as e:
         raise UsageError(str(e)) from None
     except (ValueError, RuntimeError, KeyError) as e:
