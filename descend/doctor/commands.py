@@ -124,8 +124,8 @@ def _lr_find_parser(sub: Any) -> None:
     p.add_argument("--num-iter", type=int, default=100, help="steps of the sweep (default 100)")
     p.add_argument("--run", metavar="RUN_DIR", help="use this run's config.toml and write lr_find.json into it "
                                                     "(its report then shows the test)")
-    p.add_argument("--save", metavar="DIR", default="lr_find",
-                   help="where lr_find.json and lr_find.svg go without --run (default ./lr_find)")
+    p.add_argument("--save", metavar="DIR", default="runs/lr_find",
+                   help="where lr_find.json and lr_find.svg go without --run (default runs/lr_find, beside the runs)")
     p.set_defaults(doctor_command=lr_find_command)
 
 
