@@ -11,6 +11,7 @@ from descend.dtypes import (bfloat16, complex64, complex128, dtype, finfo, float
                             int16, int32, int64, promote_types, uint8, uint16, uint32, uint64)
 from descend.dtypes import bool_ as bool  # noqa: A001  (torch.bool shadows the builtin in the same way)
 from descend import accelerator, backends, cuda
+from descend.ops.transcendental import polygamma
 from descend.ops.legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
                                 IntTensor, LongTensor, ShortTensor)
 from descend.ops.elementwise import (Abs, Add, Clamp, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul,

@@ -7,7 +7,7 @@ import numpy as np
 import descend
 from descend.ops.convert import ToDevice
 from descend.ops.elementwise import Cast as _Cast
-from tests.op_registry import N, _torch, case
+from tests.op_registry import N, P, V, _torch, case
 
 
 def _setitem(x, v):
@@ -56,3 +56,6 @@ def _index_add_ref(g):
 # The adjoint of indexing (higher-order gradients use it); a repeated index accumulates.
 case("index_add_into[repeated rows]", _index_add, _index_add_ref, N(3, 4))
 case("cast[to float64]", lambda a: _Cast.apply(a, dtype=np.float64), lambda a: a.double(), N(2, 3, layout="t"))
+case("polygamma[1]", lambda a: descend.polygamma(1, a), lambda a: _torch().polygamma(1, a), P(3, 4, lo=0.3, hi=4.0))
+case("polygamma[2 negative]", lambda a: descend.special.polygamma(2, a), lambda a: _torch().special.polygamma(2, a),
+     V([-2.5, -0.4, 0.7, 3.3]), rtol=1e-4)

@@ -101,8 +101,8 @@ case("median", lambda a: a.median(), lambda a: a.median(), N(3, 4))
 case("median[dim]", lambda a: descend.median(a, 1, keepdim=True).values, lambda a: _torch().median(a, 1, keepdim=True).values,
      N(3, 5, layout="t"))
 case("quantile", lambda a: descend.quantile(a, 0.3), lambda a: _torch().quantile(a, 0.3), N(3, 4))
-case("quantile[q tensor dim]", lambda a: a.quantile(_d(np.array([0.1, 0.5, 0.9])), dim=1, keepdim=True),
-     lambda a: a.quantile(_t(np.array([0.1, 0.5, 0.9])).float(), dim=1, keepdim=True), N(3, 5, layout="s"),
+case("quantile[q tensor dim]", lambda a: a.quantile(_d(np.array([0.1, 0.5, 0.9])).to(a.dtype), dim=1, keepdim=True),
+     lambda a: a.quantile(_t(np.array([0.1, 0.5, 0.9])).to(a.dtype), dim=1, keepdim=True), N(3, 5, layout="s"),
      atol=1e-4)
 case("quantile[lower midpoint nearest]",
      lambda a: sum(a.quantile(0.37, 0, interpolation=m) for m in ("lower", "midpoint", "nearest", "higher")),

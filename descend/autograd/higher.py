@@ -47,7 +47,7 @@ def _load_rules() -> None:
 
         for info in pkgutil.iter_modules(descend.ops.__path__):  # every op family, so rules find their classes
             importlib.import_module(f"descend.ops.{info.name}")
-        from descend.autograd import rules_arch, rules_core, rules_nn, rules_ops  # noqa: F401
+        from descend.autograd import rules_arch, rules_core, rules_linalg, rules_nn, rules_ops  # noqa: F401
         _loaded = True
 
 

@@ -126,23 +126,24 @@ class LinearAdjoint(Function):
     """Input `index`'s gradient of a linear op, as an op: forward is the op's backward, backward its forward."""
 
     def forward(self, g, op=None, index=0):
-        self.op, self.index = op, index
+        # What backward needs of the op is copied now: the op's own context may be released (a first-order
+        # backward through the same graph clears it) before this op's backward runs.
+        self.cls, self.index, self.op_kwargs = type(op), index, dict(op.kwargs)
+        self.args = [p._data if isinstance(p, Tensor) else p for p in op.parents]
+        self.linear = op.needs_input_grad
         grads = op.backward(g)
         grads = grads if isinstance(grads, tuple) else (grads,)
         return grads[index]
 
     def backward(self, h):
-        op, i = self.op, self.index
         args = []
-        for j, p in enumerate(op.parents):
-            raw = p._data if isinstance(p, Tensor) else p
-            if j == i:
+        for j, raw in enumerate(self.args):
+            if j == self.index:
                 raw = h
-            elif op.needs_input_grad[j]:  # the other linear inputs contribute nothing to input i's part
+            elif self.linear[j]:  # the other linear inputs contribute nothing to input i's part
                 raw = raw * 0
             args.append(raw)
-        fresh = type(op).__new__(type(op))
-        return fresh.forward(*args, **op.kwargs)
+        return self.cls.__new__(self.cls).forward(*args, **self.op_kwargs)
 
 
 def _linear(ctx, g, out):

@@ -124,7 +124,52 @@ def trigamma_array(a: Any) -> Any:
     return out.astype(a.dtype)
 
 
+_BERNOULLI_2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
+
+
+def polygamma_array(n: int, a: Any) -> Any:
+    """psi^(n)(x) for n >= 1: the recurrence psi^(n)(x) = psi^(n)(x + 1) + (-1)^(n+1) n! / x^(n+1) moves x up to
+    >= 12 (any non-integer x, negative too), then the asymptotic series with Bernoulli numbers."""
+    xp = get_array_module(a)
+    x = a.astype(np.float64)
+    sign, fact = (-1.0) ** (n + 1), float(math.factorial(n))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        steps = np.maximum(0, np.ceil(12 - np.min(x, initial=12))).astype(int) if x.size else 0
+        acc = xp.zeros_like(x)
+        z = x.copy()
+        for _ in range(int(steps)):
+            low = z < 12
+            acc = acc + xp.where(low, 1 / xp.where(low, z, 1.0) ** (n + 1), 0.0)
+            z = xp.where(low, z + 1, z)
+        series = math.factorial(n - 1) / z ** n + fact / (2 * z ** (n + 1))
+        for k, b in enumerate(_BERNOULLI_2K, start=1):
+            series = series + b * math.factorial(2 * k + n - 1) / math.factorial(2 * k) / z ** (2 * k + n)
+        out = sign * (series + fact * acc)
+        out = xp.where((x <= 0) & (x == xp.floor(x)), np.nan, out)  # poles at 0 and the negative integers
+    return out.astype(a.dtype)
+
+
+class Polygamma(Function):
+    """psi^(n) for n >= 1; its derivative is psi^(n+1), so every order of gradient exists."""
+
+    def forward(self, a, n=1):
+        if int(n) != n or n < 1:
+            raise ValueError(f"polygamma: n must be an integer >= 1 here (n = 0 is digamma), got {n}")
+        self.a, self.n = a, int(n)
+        return polygamma_array(self.n, a)
+
+    def backward(self, g):
+        return g * polygamma_array(self.n + 1, self.a)
+
+
 # ---- the public functions ------------------------------------------------------------------------------
+
+def polygamma(n: int, input: Any) -> Any:
+    """The n-th derivative of digamma (n = 0: digamma itself), as torch.polygamma."""
+    if n == 0:
+        return Digamma.apply(input)
+    return Polygamma.apply(input, n=n)
+
 
 def erfc(input: Any) -> Any:
     """1 - erf(input), accurate where erf is close to 1."""
