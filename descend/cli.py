@@ -434,6 +434,7 @@ def _resume(args: argparse.Namespace) -> int:
         raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)} "
                          f"(only --epochs may extend it)")
     path, cfg = _open_run_dir(args.resume, "--resume")
+    changes = _config_changes(path, cfg)  # edits of config.toml: applied, or refused in one line
     file, state = _load_checkpoint(path, "latest", "--resume")
     stopped = any(name == "EarlyStopping" and s.get("stopped_epoch") is not None for name, s in state["callbacks"])
     if epochs is not None and epochs != cfg["train"]["epochs"]:
@@ -459,7 +460,12 @@ def _resume(args: argparse.Namespace) -> int:
         from descend.train.checkpoint import fit_to  # float64 -> float32 cast; int/bool for float refused
 
         state["model"] = fit_to(trainer.model.state_dict(), state["model"], str(file))
+        reschedule = any(k == "optim.lr" or k.startswith("schedule.") for k in changes)
+        if reschedule:
+            state["scheduler"] = None  # the edited schedule replaces the saved one from this step on
         trainer.load_state_dict(state)
+        if reschedule:
+            _reschedule(trainer, cfg["optim"]["lr"])
     except (ValueError, RuntimeError, KeyError, TypeError) as e:
         raise UsageError(f"{file}: does not match the run's config: {' '.join(str(e).split())}") from None
     offset = state.get("metrics_offset") or 0
@@ -473,10 +479,55 @@ def _resume(args: argparse.Namespace) -> int:
         io.atomic_write_text(path / "config.toml", extended)
         print(f"extending {path} to {epochs} epochs (the schedule is recomputed for the new length)", flush=True)
     run = Run.reopen(path, offset, state["step"])
+    _record_changes(path, changes, state["step"])
     run.tb = _tb_writer(run.dir / "tb", purge_step=state["step"] + 1)
     trainer.attach(run)
     print(f"resuming {run.dir} from step {trainer.step} ({file.name})", flush=True)
     return _fit(prepared, trainer, run)
+
+
+def _config_changes(path: Path, cfg: dict) -> dict:
+    """{key: (old, new)} for the edits of a run's config.toml since it started (meta.json keeps the config it
+    started with); UsageError listing the keys a resume cannot apply."""
+    from descend.train import config as config_mod
+    from descend.train.run import read_meta
+
+    started = read_meta(path).get("config")
+    if not isinstance(started, dict):
+        return {}  # a run from before meta.json kept its config: nothing to compare with
+    try:
+        old = config_mod.validate(started, str(path / "meta.json"))
+    except config_mod.UsageError:
+        return {}
+    changes = config_mod.resume_changes(old, cfg, str(path / "config.toml"))
+    for key, (a, b) in changes.items():
+        print(f"config.toml: {key} changed from {a!r} to {b!r}; applied from the resume step on", flush=True)
+    return changes
+
+
+def _reschedule(trainer: Any, lr: float) -> None:
+    """Put the edited learning rate and schedule into effect at the trainer's current step (the schedule is
+    the one the edited config describes for the whole run, evaluated from here on)."""
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = group["initial_lr"] = lr
+    s = trainer.scheduler
+    if s is not None and hasattr(s, "_build"):
+        s.base_lrs = [lr] * len(trainer.optimizer.param_groups)
+        s._build()
+        s.step(trainer.step if trainer.scheduler_interval == "step" else trainer.epoch)
+
+
+def _record_changes(path: Path, changes: dict, step: int) -> None:
+    """meta.json: the applied config edits, and the config the run now follows."""
+    from descend.train import config as config_mod
+    from descend.train.run import read_meta, write_meta
+
+    meta = read_meta(path)
+    if changes:
+        meta.setdefault("config_changes", []).append(
+            {"step": step, "changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()}})
+    meta["config"] = config_mod.load(path / "config.toml")
+    write_meta(path, meta)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

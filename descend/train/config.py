@@ -102,6 +102,41 @@ FLAGS: dict[str, tuple[str, str]] = {
 }
 
 
+# Upper bounds (integers not named here: 2**31 - 1), so a typo of many digits is an error, not a run forever.
+UPPER: dict[str, float] = {
+    "seed": 2**63 - 1, "train.epochs": 1_000_000, "data.batch_size": 1 << 20, "data.context": 1 << 20,
+    "data.num_classes": 100_000, "train.keep": 10_000, "optim.lr": 1e3, "schedule.max_lr": 1e3,
+}
+
+# What a resumed run's config.toml may change (applied from the resume step on); anything else is refused.
+RESUMABLE = ("train.epochs", "optim.lr", "schedule.", "model.dropout", "train.log_every", "train.ckpt_every",
+             "train.keep", "name", "out")
+
+
+def changed(old: dict, new: dict) -> dict[str, tuple]:
+    """{dotted key: (old value, new value)} for every key whose value differs between two configs."""
+    out = {}
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            a = old.get(key) if section == "" else old.get(section, {}).get(key)
+            b = new.get(key) if section == "" else new.get(section, {}).get(key)
+            if a != b:
+                out[dotted(section, key)] = (a, b)
+    return out
+
+
+def resume_changes(old: dict, new: dict, where: str) -> dict[str, tuple]:
+    """The changes from the config a run was trained with to its edited one, if all may be applied on
+    resume; else UsageError listing the keys that may not change."""
+    diff = changed(old, new)
+    refused = [k for k in diff if not any(k == r or (r.endswith(".") and k.startswith(r)) for r in RESUMABLE)]
+    if refused:
+        raise UsageError(f"{where}: changed since the run started, which a resume cannot apply: "
+                         f"{', '.join(refused)} (only epochs, optim.lr, the schedule, model.dropout and logging "
+                         f"may change; start a new run for the rest)")
+    return diff
+
+
 def defaults() -> dict:
     """The default config: the MNIST-1D paper's CNN with its optimizer (Adam, lr 1e-2, batch 100), plus cosine
     decay and dropout 0.3 over 60 epochs (the paper's constant lr for 150 epochs overfits: validation loss
@@ -159,6 +194,12 @@ def check_value(section: str, key: str, value: Any, where: str) -> Any:
         raise UsageError(f"{where}: expected {name}, got {shown}")
     if kind is float and not math.isfinite(value):
         raise UsageError(f"{where}: must be a finite number, got {value}")
+    limit = UPPER.get(dotted(section, key), 2**31 - 1 if kind is int else None)
+    if limit is not None and value > limit:
+        raise UsageError(f"{where}: must be at most {limit}, got {value}")
+    if kind is str and any(ord(c) < 0x20 or c == "\x7f" for c in value):
+        raise UsageError(f"{where}: must not contain control characters (such as NUL or a newline), got "
+                         f"{value!r}")
     if check is not None:
         problem = check(value)
         if problem:

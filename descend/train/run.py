@@ -9,6 +9,7 @@ import json
 import platform
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ class Run:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "resumed": [],
         }
+        if config_text is not None:  # what the run started with: a resume compares config.toml with it
+            meta["config"] = tomllib.loads(config_text)
         safe.write_text(path, layout.META, text=json.dumps(meta, indent=2) + "\n")
         return cls(path)
 
