@@ -46,16 +46,24 @@ def _load(args: argparse.Namespace) -> Any:
 
 # --- evaluate --------------------------------------------------------------------------------------------
 
-def _split_loader(cfg: dict) -> tuple[Any, str, Any]:
+def _split_loader(cfg: dict) -> tuple[Any, str, Any, Any]:
+    """(loader, "test" or "val", the run's Data, loss function): the test set, else the held-out validation."""
+    from descend import nn
+    from descend.data import DataLoader
     from descend.train import recipe
 
-    prepared = recipe.prepare(cfg)
-    if prepared.test_loader is not None:
-        return prepared.test_loader, "test", prepared
-    if prepared.val_loader is not None:
-        return prepared.val_loader, "val", prepared
-    raise UsageError(f"the run's data '{cfg['data']['name']}' has no test split and the run held out no "
-                     f"validation data (--val-split 0)")
+    data = recipe.load_data(cfg)
+    dataset, split = (data.test, "test") if data.test is not None else (data.val, "val")
+    if dataset is None:
+        raise UsageError(f"the run's data '{cfg['data']['name']}' has no test split and the run held out no "
+                         f"validation data (--val-split 0)")
+    if data.task == "lm":
+        from descend.data.text import lm_loss
+
+        loss_fn = lm_loss
+    else:
+        loss_fn = nn.CrossEntropyLoss()
+    return DataLoader(dataset, batch_size=max(cfg["data"]["batch_size"], 256)), split, data, loss_fn
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -64,15 +72,15 @@ def evaluate(args: argparse.Namespace) -> int:
     from descend.train.loop import evaluate as evaluate_loss
 
     run = _load(args)
-    loader, split, prepared = _split_loader(run.config)
-    if prepared.data.task == "lm":  # language modelling: loss in nats and bits per character
-        loss = evaluate_loss(run.model, loader, prepared.loss_fn, ())["loss"]
+    loader, split, data, loss_fn = _split_loader(run.config)
+    if data.task == "lm":  # language modelling: loss in nats and bits per character
+        loss = evaluate_loss(run.model, loader, loss_fn, ())["loss"]
         result = {"checkpoint": str(run.checkpoint), "step": run.step, f"{split}_loss": loss,
                   f"{split}_bpc": loss / math.log(2)}
         print(json.dumps(result) if args.json else f"{split} {loss / math.log(2):.3f} bits/char  {split} loss "
               f"{loss:.4f}  (checkpoint {run.checkpoint}, step {run.step})")
         return 0
-    m = evaluate_classifier(run.model, loader, prepared.loss_fn, run.classes)
+    m = evaluate_classifier(run.model, loader, loss_fn, run.classes)
     result = {"checkpoint": str(run.checkpoint), "step": run.step, "split": split,
               f"{split}_loss": m["loss"], f"{split}_acc": m["acc"], **m}
     print(json.dumps(result) if args.json else text_report(result, split))

@@ -115,7 +115,9 @@ def check(run_dir: Path, cfg: dict) -> tuple[dict, list[str]]:
             notes.append(f"{copy_path}: the run's copy of the model file was modified after training")
         cfg["model"]["name"] = f"{copy_path.resolve()}:{model['function']}"
         original = Path(model["path"])
-        if not original.exists() or fingerprint(original)["sha256"] != model["sha256"]:
+        if not original.is_file():
+            notes.append(f"the model file {original} no longer exists; using the run's copy {copy_path}")
+        elif fingerprint(original)["sha256"] != model["sha256"]:
             notes.append(f"the model file {original} has changed since training; using the run's copy "
                          f"{copy_path}")
     return cfg, notes
