@@ -319,3 +319,35 @@ def test_fit_shows_progress_and_returns_a_keras_style_history(capsys):
     assert t.history.epoch == [0, 1, 2]
     fit(model, optim.SGD(model.parameters(), lr=0.1), loader, loss_fn=nn.CrossEntropyLoss(), epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_export_of_the_default_cnn_into_a_pytorch_twin_and_onnxruntime(tmp_path):
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("safetensors.torch")
+    assert train(tmp_path, "--epochs", "1") == 0  # the default model, MNIST-1D's CNN
+    run = tmp_path / "runs" / "mnist1d-cnn"
+
+    class Twin(torch.nn.Module):  # the MNIST-1D repository's ConvBase, written for PyTorch
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv1d(1, 25, 5, stride=2, padding=1)
+            self.conv2 = torch.nn.Conv1d(25, 25, 3, stride=2, padding=1)
+            self.conv3 = torch.nn.Conv1d(25, 25, 3, stride=2, padding=1)
+            self.linear = torch.nn.Linear(125, 10)
+
+        def forward(self, x):
+            h = self.conv3(self.conv2(self.conv1(x.view(-1, 1, 40)).relu()).relu()).relu()
+            return self.linear(h.flatten(1))
+
+    assert main(["export", str(run), "--format", "safetensors", "--out", str(tmp_path / "cnn.safetensors")]) == 0
+    twin = Twin()
+    twin.load_state_dict(st.load_file(str(tmp_path / "cnn.safetensors")))  # strict: the same keys and shapes
+    x = np.random.default_rng(3).normal(size=(6, 40)).astype(np.float32)
+    with descend.no_grad():
+        expected = descend.load_run(run).model(descend.tensor(x)).numpy()
+    with torch.no_grad():
+        np.testing.assert_allclose(twin(torch.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
+    ort = pytest.importorskip("onnxruntime")
+    assert main(["export", str(run), "--out", str(tmp_path / "cnn.onnx")]) == 0  # onnx is the default format
+    (got,) = ort.InferenceSession(str(tmp_path / "cnn.onnx")).run(None, {"input": x})
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
