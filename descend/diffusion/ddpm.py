@@ -1,0 +1,141 @@
+"""DDPM training with ε-prediction, an EMA of the weights, and the two samplers (ancestral DDPM, DDIM).
+
+Training (Ho et al. 2020, Algorithm 1): t ~ U{0..T-1}, ε ~ N(0, I), loss = |ε - ε_θ(sqrt(ᾱ_t) x_0 +
+sqrt(1 - ᾱ_t) ε, t)|². t and ε come from descend's global generator, so a checkpoint of it resumes exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from descend import backend, nn
+from descend.diffusion.schedule import NoiseSchedule
+from descend.tensor import Tensor, no_grad
+
+BUCKETS = 4  # timestep quarters in the per-bucket loss (high-noise steps last)
+
+
+def _tensor(a: np.ndarray) -> Tensor:
+    return Tensor(backend.xp.asarray(np.ascontiguousarray(a, dtype=backend.default_dtype())))
+
+
+class EMA:
+    """An exponential moving average of a model's weights: ema = decay · ema + (1 - decay) · weights.
+
+    Buffers (if any) are copied, not averaged. The averaged model is `self.model`, a copy in eval mode.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
+        if not 0 <= decay < 1:
+            raise ValueError(f"EMA: decay must be in [0, 1), got {decay!r}")
+        self.decay = decay
+        self.model = copy.deepcopy(model)
+        self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad = False
+
+    @no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Move the average towards the model's current weights."""
+        d = self.decay
+        for avg, p in zip(self.model.parameters(), model.parameters()):
+            avg._data *= d
+            avg._data += (1 - d) * p._data
+        for avg, b in zip(self.model.buffers(), model.buffers()):
+            avg._data[...] = b._data
+
+
+class Diffusion:
+    """A denoiser, its optimizer and EMA, and the noise schedule: `step(x0)` trains, `sample(x_T)` generates.
+
+    clip: the range of the data (images: 1.0) to clip predicted x_0 into when sampling; None for no clipping.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: Any, schedule: NoiseSchedule, ema_decay: float = 0.999,
+                 clip: float | None = None) -> None:
+        self.model, self.optimizer, self.schedule, self.clip = model, optimizer, schedule, clip
+        self.ema = EMA(model, ema_decay)
+
+    def loss(self, x0: Tensor, t: np.ndarray, noise: np.ndarray) -> tuple[Tensor, np.ndarray]:
+        """(mean squared ε error, per-sample errors) at steps t with noise ε (arrays like x0)."""
+        xt = self.schedule.q_sample(backend.to_numpy(x0._data), t, noise)
+        eps = self.model(_tensor(xt), t)
+        err = (eps - _tensor(noise)) ** 2
+        per_sample = err.reshape(err.shape[0], -1).mean(1)
+        return per_sample.mean(), backend.to_numpy(per_sample._data)
+
+    def step(self, x0: Tensor) -> dict:
+        """One optimizer step on a batch of clean samples; returns the loss and its mean per timestep bucket."""
+        n = x0.shape[0]
+        rng = backend.rng()
+        t = rng.integers(0, self.schedule.timesteps, size=n)
+        noise = rng.standard_normal(x0.shape).astype(backend.default_dtype())
+        self.model.train()
+        self.optimizer.zero_grad()
+        loss, per_sample = self.loss(x0, t, noise)
+        loss.backward()
+        self.optimizer.step()
+        self.ema.update(self.model)
+        out = {"loss": float(loss.item())}
+        bucket = t * BUCKETS // self.schedule.timesteps
+        for b in range(BUCKETS):
+            # NaN where the batch drew no step of the bucket; the trainer's window averages ignore NaN.
+            out[f"loss_t{b}"] = float(per_sample[bucket == b].mean()) if (bucket == b).any() else float("nan")
+        return out
+
+    @no_grad()
+    def eps(self, model: nn.Module, x: np.ndarray, t: int) -> np.ndarray:
+        """ε_θ(x, t) for one step t shared by the batch (float64)."""
+        steps = np.full(len(x), t, dtype=np.int64)
+        return backend.to_numpy(model(_tensor(x), steps)._data).astype(np.float64)
+
+    def _x0(self, x: np.ndarray, t: int, eps: np.ndarray) -> np.ndarray:
+        x0 = self.schedule.predict_x0(x, np.full(len(x), t), eps)
+        return np.clip(x0, -self.clip, self.clip) if self.clip is not None else x0
+
+    def sample_ddpm(self, x_T: np.ndarray, rng: np.random.Generator, model: nn.Module | None = None) -> np.ndarray:
+        """Ancestral sampling: x_{t-1} ~ N(posterior mean(x̂_0, x_t), β̃_t), from t = T-1 down to 0."""
+        model = model if model is not None else self.ema.model
+        was = model.training
+        model.eval()
+        x = np.asarray(x_T, dtype=np.float64)
+        for t in range(self.schedule.timesteps - 1, -1, -1):
+            x0 = self._x0(x, t, self.eps(model, x, t))
+            mean, var = self.schedule.posterior(x0, x, np.full(len(x), t))
+            x = mean + (np.sqrt(var) * rng.standard_normal(x.shape) if t > 0 else 0.0)
+        model.train(was)
+        return x.astype(np.float32)
+
+    def sample_ddim(self, x_T: np.ndarray, steps: int = 50, eta: float = 0.0, rng: np.random.Generator | None = None,
+                    model: nn.Module | None = None) -> np.ndarray:
+        """DDIM (Song et al. 2021) on `steps` evenly spaced steps; eta = 0 is deterministic given x_T.
+
+        x_prev = sqrt(ᾱ_prev) x̂_0 + sqrt(1 - ᾱ_prev - σ²) ε̂ + σ z, σ = eta · sqrt((1-ᾱ_prev)/(1-ᾱ_t)
+        · (1 - ᾱ_t/ᾱ_prev)).
+        """
+        T = self.schedule.timesteps
+        if not 1 <= steps <= T:
+            raise ValueError(f"sample_ddim: steps must be in [1, {T}], got {steps}")
+        if eta > 0 and rng is None:
+            raise ValueError("sample_ddim: eta > 0 needs an rng for the added noise")
+        model = model if model is not None else self.ema.model
+        was = model.training
+        model.eval()
+        ab = self.schedule.alphas_cumprod
+        times = np.unique(np.linspace(0, T - 1, steps).round().astype(np.int64))[::-1]
+        x = np.asarray(x_T, dtype=np.float64)
+        for i, t in enumerate(times):
+            eps = self.eps(model, x, int(t))
+            x0 = self._x0(x, int(t), eps)
+            if self.clip is not None:  # ε consistent with the clipped x̂_0
+                eps = (x - np.sqrt(ab[t]) * x0) / np.sqrt(1 - ab[t])
+            prev = ab[times[i + 1]] if i + 1 < len(times) else 1.0
+            sigma = eta * np.sqrt((1 - prev) / (1 - ab[t]) * (1 - ab[t] / prev))
+            x = np.sqrt(prev) * x0 + np.sqrt(max(1 - prev - sigma ** 2, 0.0)) * eps
+            if sigma > 0:
+                x = x + sigma * rng.standard_normal(x.shape)
+        model.train(was)
+        return x.astype(np.float32)
