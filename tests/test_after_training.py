@@ -286,7 +286,7 @@ def test_a_diverged_run_exits_3_and_a_finished_run_is_not_resumed(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 6)).astype(np.float32)
     np.savez(tmp_path / "d.npz", x=x, y=(x[:, 0] > 0).astype(np.int64))
-    p = cli(tmp_path, "train", "--data", "d.npz", "--model", "mlp", "--optimizer", "sgd", "--lr", "1e4",
+    p = cli(tmp_path, "train", "--data", "d.npz", "--model", "mlp", "--optimizer", "sgd", "--lr", "500",
             "--epochs", "3", "--quiet")
     assert p.returncode == 3 and "diverged" in p.stderr
     assert (tmp_path / "runs" / "d-mlp" / "report.html").exists()
