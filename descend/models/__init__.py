@@ -3,7 +3,8 @@
 The MNIST-1D models follow greydanus/mnist1d (notebooks/models.py): logistic regression; an MLP with 100
 hidden units and a residual second layer; a CNN of three stride-2 Conv1d layers with 25 channels (kernels 5,
 3, 3, padding 1) and a linear layer on the flattened features; a bidirectional GRU with 6 hidden units whose
-outputs at every time step feed a linear layer.
+outputs at every time step feed a linear layer. The CIFAR-style ResNets of He et al. 2016 (resnet20, resnet32,
+resnet44, resnet56) live in resnet.py, the DCGAN generator and discriminator in dcgan.py.
 """
 
 from __future__ import annotations
