@@ -3,6 +3,8 @@ state_dict keys, shapes and round trips into torch, and the errors bad input get
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -390,3 +392,28 @@ def test_multihead_attention_unbatched_with_padding_mask_array() -> None:
     np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=2e-6)
     np.testing.assert_allclose(wa.detach().numpy(), wb.detach().numpy(), atol=2e-6)
     assert np.all(wa.detach().numpy()[:, 2] == 0)
+
+
+def test_text_samples_every_n_steps_and_at_epoch_end() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from descend.data.text import CharVocab, TextSamples
+    from descend.models.transformer import GPT
+
+    vocab = CharVocab(list("\nab"))
+    stream = io.StringIO()
+    cb = TextSamples(vocab, length=5, every=2, stream=stream)
+    trainer = SimpleNamespace(model=GPT(3, 4, n_layer=1, n_embd=8), epoch=0, step=1, run=None)
+    logs = {"loss": math.log(2)}
+    cb.on_step_end(trainer, logs)
+    assert logs["bpc"] == pytest.approx(1.0) and stream.getvalue() == ""
+    trainer.step = 2
+    cb.on_step_end(trainer, {"loss": 1.0})
+    epoch_logs = {"train_loss": 2 * math.log(2), "val_loss": math.log(2)}
+    cb.on_epoch_end(trainer, epoch_logs)
+    assert epoch_logs["train_bpc"] == pytest.approx(2.0) and epoch_logs["val_bpc"] == pytest.approx(1.0)
+    chunks = stream.getvalue().split("--- ")
+    assert chunks[1].startswith("epoch 1, step 2, train 1.443 bits/char")
+    assert chunks[2].startswith("epoch 1, step 2, val 1.000 bits/char")
+    assert all(len(c.split("---\n", 1)[1].strip("\n")) <= 5 for c in chunks[1:])

@@ -109,30 +109,36 @@ def lm_loss(logits: Tensor, targets: Tensor) -> Tensor:
 class TextSamples:
     """A training callback: logs bits per character and prints and stores generated text.
 
-    After each optimizer step it adds `bpc` (loss / ln 2); after each epoch `train_bpc` and `val_bpc`, then
-    samples `length` characters from the model's `generate` (seeded by the epoch, so a resumed run writes
-    the same samples) and appends them to the run's samples.txt.
+    After each optimizer step it adds `bpc` (loss / ln 2); after each epoch `train_bpc` and `val_bpc`. At each
+    epoch's end, and every `every` steps within one, it samples `length` characters from the model's
+    `generate` (seeded by the step, so a resumed run writes the same samples), prints them and appends them to
+    the run's samples.txt.
     """
 
     def __init__(self, vocab: CharVocab, length: int = 200, temperature: float = 1.0, top_k: int | None = None,
-                 prompt: str = "\n", seed: int = 0, stream: Any = None) -> None:
+                 prompt: str = "\n", seed: int = 0, every: int = 500, stream: Any = None) -> None:
         self.vocab, self.length, self.temperature, self.top_k = vocab, length, temperature, top_k
         self.prompt = prompt if all(c in vocab.index for c in prompt) else vocab.chars[0]
-        self.seed, self.stream = seed, stream
+        self.seed, self.every, self.stream = seed, every, stream
 
     def on_train_begin(self, trainer: Any) -> None:
         """Nothing to set up."""
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         logs["bpc"] = logs["loss"] / math.log(2)
+        if self.every and trainer.step % self.every == 0:
+            self._write(trainer, f"--- epoch {trainer.epoch + 1}, step {trainer.step}, train {logs['bpc']:.3f} "
+                                 f"bits/char ---")
 
     def on_epoch_end(self, trainer: Any, logs: dict) -> None:
         for split in ("train", "val"):
             if f"{split}_loss" in logs:
                 logs[f"{split}_bpc"] = logs[f"{split}_loss"] / math.log(2)
-        text = self.sample(trainer.model, seed=self.seed + trainer.epoch)
-        header = f"--- epoch {trainer.epoch + 1}, step {trainer.step}" + (
-            f", val {logs['val_bpc']:.3f} bits/char" if "val_bpc" in logs else "") + " ---"
+        self._write(trainer, f"--- epoch {trainer.epoch + 1}, step {trainer.step}" + (
+            f", val {logs['val_bpc']:.3f} bits/char" if "val_bpc" in logs else "") + " ---")
+
+    def _write(self, trainer: Any, header: str) -> None:
+        text = self.sample(trainer.model, seed=self.seed + trainer.step)
         stream = self.stream or sys.stdout
         stream.write(f"\n{header}\n{text}\n")
         stream.flush()
