@@ -150,7 +150,8 @@ def _swings(v: list[float]) -> int:
 
 def oscillating(trace: dict) -> bool:
     _, _, epochs = series(trace)
-    key = "val_loss" if epochs and epochs[0].get("val_loss") is not None else "train_loss"
+    # The training loss: what the optimizer moves (a few hundred validation samples swing by chance).
+    key = "train_loss" if epochs and epochs[0].get("train_loss") is not None else "val_loss"
     v = [e.get(key) for e in epochs]
     if len(v) < 5 or any(x is None or not math.isfinite(x) for x in v):
         return False

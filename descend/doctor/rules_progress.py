@@ -6,10 +6,10 @@ import numpy as np
 
 from descend.doctor.history import Diagnosis, History, _fmt, _loss_start, confidence
 from descend.doctor.thresholds import (LAYER_SAMPLES, LOW_LR_MIN_STEPS, LOW_LR_MOVE, LOW_LR_RATIO,
-                                       OSC_MIN_EPOCHS, OSC_PEAKS, OSC_SWING, OVERFIT_PATIENCE, OVERFIT_RISE,
-                                       OVERFIT_TRAIN_DROP, PLATEAU_GAIN, PLATEAU_LEARNT, PLATEAU_MIN_STEPS,
-                                       PLATEAU_RATIO, PLATEAU_SPAN, SMOOTH, UNDERFIT_AT, UNDERFIT_GAP,
-                                       UNDERFIT_LEVEL, UNDERFIT_MIN_EPOCHS, UNDERFIT_RATE)
+                                       OSC_MIN_EPOCHS, OSC_PEAKS, OSC_SWING, OSC_VAL_SWING, OVERFIT_PATIENCE,
+                                       OVERFIT_RISE, OVERFIT_TRAIN_DROP, PLATEAU_GAIN, PLATEAU_LEARNT,
+                                       PLATEAU_MIN_STEPS, PLATEAU_RATIO, PLATEAU_SPAN, SMOOTH, UNDERFIT_AT,
+                                       UNDERFIT_GAP, UNDERFIT_LEVEL, UNDERFIT_MIN_EPOCHS, UNDERFIT_RATE)
 
 
 def _active(found: dict, codes: set) -> bool:
@@ -48,10 +48,10 @@ def lr_too_low(h: History, found: dict) -> Diagnosis | None:
         {"moved": moved, "max_update_ratio": top, "lr": lr}, confidence(LOW_LR_RATIO / max(top, 1e-30), 1, 100))
 
 
-def _swings(v: np.ndarray) -> list[int]:
-    """Epochs where the series completed an up-and-down swing: it rose 1 + OSC_SWING times above its last
+def _swings(v: np.ndarray, swing: float = OSC_SWING) -> list[int]:
+    """Epochs where the series completed an up-and-down swing: it rose 1 + `swing` times above its last
     low, then fell as far below that high (a zig-zag with hysteresis: slow waves count, noise does not)."""
-    f = 1 + OSC_SWING
+    f = 1 + swing
     swings, low, high, rising_at = [], v[0], None, None
     for i, x in enumerate(v[1:], 1):
         if high is None:
@@ -70,14 +70,14 @@ def oscillation(h: History, found: dict) -> Diagnosis | None:
     """The epoch loss (validation, else training) jumps up and back down again, repeatedly."""
     if _active(found, {"divergence", "nan", "exploding_gradients"}):
         return None
-    for key in ("val_loss", "train_loss"):
+    for key, swing in (("val_loss", OSC_VAL_SWING), ("train_loss", OSC_SWING)):
         ep = [e for e in h.epochs if e.get(key) is not None]
         if len(ep) < OSC_MIN_EPOCHS:
             continue
         v = np.asarray([e[key] for e in ep], dtype=np.float64)
         if not np.isfinite(v).all():
             return None
-        peaks = _swings(v)
+        peaks = _swings(v, swing)
         if len(peaks) < OSC_PEAKS:
             continue
         lrs = [e.get("lr") for e in ep]
@@ -92,7 +92,7 @@ def oscillation(h: History, found: dict) -> Diagnosis | None:
         lr = h.lr[-1] if h.lr else first.get("lr", float("nan"))
         return Diagnosis(
             "oscillation", f"The {where} loss oscillates", "warning", first["step"], first["epoch"],
-            f"the {where} loss rose more than {100 * OSC_SWING:.0f}% above its last low and fell back "
+            f"the {where} loss rose more than {100 * swing:.0f}% above its last low and fell back "
             f"{len(peaks)} times (peaks at {desc}; lowest {_fmt(float(v.min()))}); lr {_fmt(lr)}.",
             "Lower the learning rate or the momentum (e.g. 0.9 instead of 0.99), add a decaying schedule "
             "(cosine), or use a larger batch; keep the best checkpoint meanwhile.",

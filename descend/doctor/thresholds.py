@@ -32,6 +32,7 @@ PLATEAU_GAIN = 0.03       # "flat": the mean loss improved by less than 3 % over
 PLATEAU_RATIO = 0.02      # ... while some layer's weights still move 2 % per step: the steps are too large to
                           # settle (healthy: 1e-3; Karpathy's rule of thumb), the loss bounces on a noise floor
 OSC_SWING = 0.3           # a swing: the epoch loss rises 30 % above its last low and falls as far back
+OSC_VAL_SWING = 0.5       # the validation loss must swing 50 %: a few hundred samples swing it 30 % by chance
 OSC_PEAKS = 2             # swings needed: one can be an unlucky epoch (healthy epochs move a few %)
 OSC_MIN_EPOCHS = 5        # epochs needed to judge
 UNDERFIT_MIN_EPOCHS = 4   # epochs before underfitting can be judged (at the end of training)
