@@ -417,3 +417,10 @@ def test_text_samples_every_n_steps_and_at_epoch_end() -> None:
     assert chunks[1].startswith("epoch 1, step 2, train 1.443 bits/char")
     assert chunks[2].startswith("epoch 1, step 2, val 1.000 bits/char")
     assert all(len(c.split("---\n", 1)[1].strip("\n")) <= 5 for c in chunks[1:])
+
+
+def test_sdpa_mask_with_more_batch_dims_than_the_scores_is_refused() -> None:
+    q = descend.ones(3, 2, 4)
+    with pytest.raises(ValueError, match=r"attn_mask \(2, 3, 2, 2\) does not broadcast to the attention scores "
+                                         r"\(3, 2, 2\)"):
+        descend.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=descend.zeros(2, 3, 2, 2))

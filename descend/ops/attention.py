@@ -134,10 +134,12 @@ def _mask_bias(attn_mask: Any, query: Tensor, scores: tuple) -> Any:
     """A float mask as is (a Tensor keeps its gradient); a bool one as 0 / -inf in query's dtype."""
     mask = attn_mask if isinstance(attn_mask, Tensor) else Tensor(get_array_module(query._data).asarray(attn_mask))
     try:
-        np.broadcast_shapes(tuple(mask.shape), scores)
+        fits = np.broadcast_shapes(tuple(mask.shape), scores) == scores
     except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f"scaled_dot_product_attention: attn_mask {tuple(mask.shape)} does not broadcast to "
-                         f"the attention scores {scores}") from None
+                         f"the attention scores {scores}")
     if mask.dtype == np.bool_:
         xp = get_array_module(mask._data)
         return Tensor(xp.where(mask._data, 0.0, -np.inf).astype(query.dtype))
