@@ -267,7 +267,8 @@ def _train_args(out: Path, model: Path, name: str) -> list[str]:
         x, y = (a[:600] for a in MNIST1D(train=True).arrays)
         np.savez(data, x=x, y=y)
     return ["-m", "descend", "train", "--model", f"{model}:build", "--data", str(data), "--epochs", "2",
-            "--batch-size", "20", "--ckpt-every", "10", "--out", str(out), "--name", name, "--quiet"]
+            "--batch-size", "20", "--val-split", "0", "--ckpt-every", "10", "--out", str(out), "--name", name,
+            "--quiet"]
 
 
 def _final_weights(run_dir: Path) -> dict:

@@ -332,7 +332,7 @@ def fit(model: Any, optimizer: Any, train_loader: Any, *, loss_fn: Callable, epo
     from descend.train.callbacks import ProgressBar
 
     callbacks = list(callbacks)
-    if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+    if verbose and distributed.rank() == 0 and not any(isinstance(cb, ProgressBar) for cb in callbacks):
         callbacks.append(ProgressBar())
     trainer = Trainer(model, optimizer, train_loader, loss_fn=loss_fn, epochs=epochs, val_loader=val_loader,
                       scheduler=scheduler, callbacks=callbacks, clip_grad_norm=clip_grad_norm,
