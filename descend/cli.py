@@ -52,8 +52,8 @@ def _train_parser(sub: Any) -> None:
                        description="Train a model; a TOML config file sets any option, flags override it.",
                        allow_abbrev=False)
     p.add_argument("config", nargs="?", help="TOML config file (sections: model, data, optim, schedule, train)")
-    p.add_argument("--model", help="logistic, mlp, cnn, gru, transformer, mlp28, cnn28, gpt (with text:PATH), "
-                                   "or path/to/file.py:build")
+    p.add_argument("--model", help="logistic, mlp, cnn, gru, transformer, mlp28, cnn28, resnet20 (also 32, 44, "
+                                   "56), gpt (with text:PATH), or path/to/file.py:build")
     p.add_argument("--data", help="mnist1d, fashion-mnist[:DIR], text:PATH (a UTF-8 text, for --model gpt), or a "
                                   ".npz/.npy/.csv file or image folder")
     p.add_argument("--epochs", type=int, help="default 60")
@@ -186,7 +186,12 @@ def _os_error(e: OSError, args: argparse.Namespace) -> str:
             errno.ENAMETOOLONG: "file name too long", errno.ENOTDIR: "a path component is not a directory",
             errno.EDQUOT: "disk quota exceeded"}.get(e.errno, e.strerror or type(e).__name__)
     where = e.filename if e.filename is not None else "a file"
-    return f"{where}: {what}{_survived(getattr(args, '_run_dir', None))}"
+    return f"{where}: {what}{_survived(_writing(args))}"
+
+
+def _writing(args: argparse.Namespace) -> Any:
+    """The run directory a train command writes (None before it has one)."""
+    return getattr(args, "_run_dir", None) or (getattr(args, "resume", None) if args.command == "train" else None)
 
 
 # --- train -----------------------------------------------------------------------------------------------
@@ -575,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"descend {args.command}: error: {_os_error(e, args)}\n")
         return 1
     except MemoryError:
-        where = _survived(getattr(args, "_run_dir", None))
+        where = _survived(_writing(args))
         sys.stderr.write(f"descend {args.command}: error: out of memory{where}\n")
         return 1
     except SystemExit as e:  # only user code exits from inside a command: a model file calling sys.exit
