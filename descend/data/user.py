@@ -62,6 +62,9 @@ def check_inputs(x: Any, source: str = "inputs") -> None:
                         f"samples have NaN or inf); remove or impute them")
 
 
+MAX_CLASSES = 100_000  # labels are class indices: a larger one is a wrong column or a corrupt file
+
+
 def check_labels(y: Any, num_classes: int | None = None, source: str = "labels") -> int:
     """Check labels are non-negative integers below num_classes; returns num_classes (max + 1 when None)."""
     y = np.asarray(y)
@@ -79,6 +82,10 @@ def check_labels(y: Any, num_classes: int | None = None, source: str = "labels")
     if len(y) and y.min() < 0:
         i = int((y < 0).argmax())
         raise DataError(f"{source}: label of sample {i} (0-based) is {y[i]:g}; labels must be >= 0")
+    if len(y) and y.max() >= MAX_CLASSES:  # before anything is sized by it (class names, per-class counts)
+        i = int((y >= MAX_CLASSES).argmax())
+        raise DataError(f"{source}: label of sample {i} (0-based) is {y[i]:.15g}; at most {MAX_CLASSES} classes are "
+                        f"allowed (labels 0..{MAX_CLASSES - 1}; descend.data.user.MAX_CLASSES)")
     if num_classes is None:
         return int(y.max()) + 1 if len(y) else 0
     if len(y) and y.max() >= num_classes:
