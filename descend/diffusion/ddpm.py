@@ -52,16 +52,22 @@ class Diffusion:
     """A denoiser, its optimizer and EMA, and the noise schedule: `step(x0)` trains, `sample(x_T)` generates.
 
     clip: the range of the data (images: 1.0) to clip predicted x_0 into when sampling; None for no clipping.
+    scale: the data are multiplied by it before noising and the samples divided by it. Scaling the data up
+    shifts the signal-to-noise ratio of every step (as a schedule shift does, Hoogeboom et al. 2023), so that
+    narrow modes (ring8: std 0.01) are resolved in the middle of the schedule rather than in its last steps.
     """
 
     def __init__(self, model: nn.Module, optimizer: Any, schedule: NoiseSchedule, ema_decay: float = 0.999,
-                 clip: float | None = None) -> None:
-        self.model, self.optimizer, self.schedule, self.clip = model, optimizer, schedule, clip
+                 clip: float | None = None, scale: float = 1.0) -> None:
+        if not scale > 0:
+            raise ValueError(f"Diffusion: scale must be > 0, got {scale!r}")
+        self.model, self.optimizer, self.schedule, self.clip, self.scale = model, optimizer, schedule, clip, scale
         self.ema = EMA(model, ema_decay)
 
     def loss(self, x0: Tensor, t: np.ndarray, noise: np.ndarray) -> tuple[Tensor, np.ndarray]:
         """(mean squared ε error, per-sample errors) at steps t with noise ε (arrays like x0)."""
-        xt = self.schedule.q_sample(backend.to_numpy(x0._data), t, noise)
+        x = backend.to_numpy(x0._data)
+        xt = self.schedule.q_sample(x * self.scale if self.scale != 1 else x, t, noise)
         eps = self.model(_tensor(xt), t)
         err = (eps - _tensor(noise)) ** 2
         per_sample = err.reshape(err.shape[0], -1).mean(1)
@@ -94,7 +100,9 @@ class Diffusion:
 
     def _x0(self, x: np.ndarray, t: int, eps: np.ndarray) -> np.ndarray:
         x0 = self.schedule.predict_x0(x, np.full(len(x), t), eps)
-        return np.clip(x0, -self.clip, self.clip) if self.clip is not None else x0
+        if self.clip is None:
+            return x0
+        return np.clip(x0, -self.clip * self.scale, self.clip * self.scale)
 
     def sample_ddpm(self, x_T: np.ndarray, rng: np.random.Generator, model: nn.Module | None = None) -> np.ndarray:
         """Ancestral sampling: x_{t-1} ~ N(posterior mean(x̂_0, x_t), β̃_t), from t = T-1 down to 0."""
@@ -107,7 +115,7 @@ class Diffusion:
             mean, var = self.schedule.posterior(x0, x, np.full(len(x), t))
             x = mean + (np.sqrt(var) * rng.standard_normal(x.shape) if t > 0 else 0.0)
         model.train(was)
-        return x.astype(np.float32)
+        return (x / self.scale).astype(np.float32)
 
     def sample_ddim(self, x_T: np.ndarray, steps: int = 50, eta: float = 0.0, rng: np.random.Generator | None = None,
                     model: nn.Module | None = None) -> np.ndarray:
@@ -138,4 +146,4 @@ class Diffusion:
             if sigma > 0:
                 x = x + sigma * rng.standard_normal(x.shape)
         model.train(was)
-        return x.astype(np.float32)
+        return (x / self.scale).astype(np.float32)

@@ -1,0 +1,139 @@
+"""The training loop of `descend diffusion`: steps, logged averages, evaluations, samples, checkpoints, resume.
+
+Resume is bit-identical as in `descend gan`: a checkpoint holds the denoiser, its EMA, the optimizer, the
+global RNG (timesteps and noise), the batch stream, the losses averaged since the last record, and the byte
+length of metrics.jsonl. Evaluation noise is fixed per run and never touches the global RNG.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from descend import backend
+from descend.diffusion.ddpm import Diffusion
+from descend.gan.loop import _number, read_records, scalars_restored
+from descend.gan.trainer import Batches
+from descend.rundir import codec
+from descend.train.checkpoint import Checkpoints
+
+__all__ = ["DiffusionTrainer", "read_records"]
+
+
+class DiffusionTrainer:
+    """`steps` denoiser updates, with a record of kind "gan" (the GAN task's record kind, so its report and
+    readers apply) every `log_every` steps.
+
+    evaluator(sampler) -> (metrics, samples) runs every `eval_every` steps on the EMA sampler, and on the raw
+    weights too (its metrics prefixed "raw_"); on_samples(step, samples) draws the EMA samples.
+    """
+
+    def __init__(self, diffusion: Diffusion, data: np.ndarray, *, steps: int, batch_size: int, seed: int,
+                 sampler: Any = None, raw_sampler: Any = None,
+                 evaluator: Callable[[Any], tuple[dict, np.ndarray]] | None = None, log_every: int = 50,
+                 eval_every: int = 1000, sample_every: int = 1000, ckpt_every: int = 0, keep: int = 3,
+                 run: Any = None, on_samples: Callable[[int, np.ndarray], Any] | None = None,
+                 on_record: Callable[[dict], Any] | None = None, lr_decay: str = "none") -> None:
+        if lr_decay not in ("none", "linear"):
+            raise ValueError(f"DiffusionTrainer: lr_decay must be 'none' or 'linear', got {lr_decay!r}")
+        self.diffusion, self.steps, self.evaluator = diffusion, steps, evaluator
+        self.sampler, self.raw_sampler = sampler, raw_sampler
+        self.log_every, self.eval_every, self.sample_every = log_every, eval_every, sample_every
+        self.ckpt_every, self.run, self.lr_decay = ckpt_every, run, lr_decay
+        self.on_samples, self.on_record = on_samples, on_record
+        diffusion.optimizer.param_groups[0].setdefault("initial_lr", diffusion.optimizer.param_groups[0]["lr"])
+        self.batches = Batches(data, batch_size, np.random.default_rng([seed, 1]))
+        self.checkpoints = Checkpoints(run.dir / "checkpoints", keep, "loss") if run is not None else None
+        self.step = 0
+        self.window: list[dict] = []
+        self.history: list[dict] = []
+        self.stop_training = False
+        self._saved_step = -1
+
+    def fit(self) -> "DiffusionTrainer":
+        """Train until `steps` updates are done (or `stop_training` is set)."""
+        start, start_step = time.perf_counter(), self.step
+        group = self.diffusion.optimizer.param_groups[0]
+        while self.step < self.steps and not self.stop_training:
+            if self.lr_decay == "linear":
+                group["lr"] = group["initial_lr"] * (1 - self.step / self.steps)
+            self.window.append(self.diffusion.step(next(self.batches)))
+            self.step += 1
+            s = self.step
+            last = s == self.steps
+            evaluate = self.evaluator is not None and (s % self.eval_every == 0 or last)
+            samples = None
+            if s % self.log_every == 0 or evaluate or last:
+                record = {"kind": "gan", "step": s}
+                record.update({k: float(np.nanmean([w[k] for w in self.window])) if any(
+                    not math.isnan(w[k]) for w in self.window) else float("nan") for k in self.window[0]})
+                self.window = []
+                if evaluate:
+                    metrics, samples = self.evaluator(self.sampler)
+                    record.update(metrics)
+                    if self.raw_sampler is not None:
+                        raw, _ = self.evaluator(self.raw_sampler)
+                        record.update({f"raw_{k}": v for k, v in raw.items() if _number(v)})
+                record["ms_per_step"] = 1000 * (time.perf_counter() - start) / max(s - start_step, 1)
+                self._log(record)
+            if self.on_samples is not None and self.evaluator is not None and (s % self.sample_every == 0 or last):
+                if samples is None:
+                    samples = self.evaluator(self.sampler)[1]
+                self.on_samples(s, samples)
+            if self.ckpt_every and s % self.ckpt_every == 0:
+                self.checkpoint()
+        self.checkpoint()
+        return self
+
+    def _log(self, record: dict) -> None:
+        # Timing goes to the screen only: metrics.jsonl must be reproduced byte for byte by a resumed run.
+        ms = record.pop("ms_per_step")
+        self.history.append(record)
+        if self.run is not None:
+            self.run.log(codec.to_json(record))
+            tb = self.run.tb
+            if tb is not None:
+                for k, v in record.items():
+                    if k not in ("kind", "step") and _number(v) and math.isfinite(v):
+                        tb.add_scalar(f"diffusion/{k}", v, record["step"])
+        if self.on_record is not None:
+            self.on_record({**record, "ms_per_step": ms})
+
+    # --- state and checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly from here."""
+        return {
+            "step": self.step,
+            "model": dict(self.diffusion.model.state_dict()),
+            "ema": dict(self.diffusion.ema.model.state_dict()),
+            "optimizer": self.diffusion.optimizer.state_dict(),
+            "rng": backend.get_rng_state(),
+            "batches": self.batches.state_dict(),
+            "window": list(self.window),
+            "metrics_offset": self.run.metrics_offset() if self.run is not None else None,
+        }
+
+    def load_state_dict(self, state: dict, records: list[dict] | None = None) -> None:
+        """Restore a `state_dict` (or a checkpoint's contents); `records`: the run's records so far."""
+        d = self.diffusion
+        d.model.load_state_dict(scalars_restored(state["model"], d.model))
+        d.ema.model.load_state_dict(scalars_restored(state["ema"], d.ema.model))
+        d.optimizer.load_state_dict(state["optimizer"])
+        backend.set_rng_state(state["rng"])
+        self.batches.load_state_dict(state["batches"])
+        self.window = [dict(w) for w in state["window"]]
+        self.step = self._saved_step = int(state["step"])
+        self.history = list(records or [])
+
+    def checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current step (once per step; not if the weights are not finite)."""
+        if self.checkpoints is None or self._saved_step == self.step:
+            return None
+        path = self.checkpoints.save(self.state_dict(), self.step)
+        if path is not None:
+            self._saved_step = self.step
+        return path
