@@ -105,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
     doctor_commands.add_train_options(sub.choices["train"])
     doctor_commands.register(sub, report=report)
     gan_commands.register(sub)
+    from descend.diffusion import commands as diffusion_commands
+
+    diffusion_commands.register(sub)
     for name in _CODE_COMMANDS:
         sub.choices[name].add_argument("--trust-code", action="store_true",
                                        help="import the run's model file even though you did not sign it")
