@@ -67,7 +67,8 @@ def test_oscillation_case_is_momentum_not_instability() -> None:
 def test_healthy_adam_run_gets_no_explanation() -> None:
     monitor = SharpnessMonitor(every=10, iters=10)
     trainer = _run(zoo._healthy_mlp, monitor, 30)
-    assert len(monitor.rows) == 3 and all(np.isfinite(r[1]) and r[1] > 0 for r in monitor.rows)
+    assert [r[0] for r in monitor.rows] == [1, 10, 20, 30]  # the first step, then every 10
+    assert all(np.isfinite(r[1]) and r[1] > 0 for r in monitor.rows)
     assert explain(monitor.rows, trainer.optimizer, "diverge") is None
 
 
@@ -80,3 +81,45 @@ def test_the_monitor_does_not_disturb_training() -> None:
     without = _run(zoo._healthy_bn_cnn, Nothing(), 12)
     for (name, a), (_, b) in zip(with_monitor.model.state_dict().items(), without.model.state_dict().items()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def _doctor_run(build, every):
+    from descend.doctor.doctor import Doctor
+
+    descend.manual_seed(0)
+    kwargs = build()
+    kwargs.setdefault("loss_fn", nn.CrossEntropyLoss())
+    doctor = Doctor(sharpness_every=every, verbose=False)
+    with np.errstate(all="ignore"):
+        Trainer(callbacks=[doctor], **kwargs).fit()
+    return doctor
+
+
+@pytest.mark.parametrize("build, code, words", [(zoo._divergence, "divergence", "overshoots"),
+                                                (zoo._oscillation, "oscillation", "momentum")])
+def test_the_doctor_explains_the_zoo_case_by_sharpness(build, code, words) -> None:
+    doctor = _doctor_run(build, 25)
+    found = {d.code: d for d in doctor.diagnoses if d.severity != "info"}
+    assert set(found) == {code}  # the same verdict as without the monitor, now with the reason
+    assert words in found[code].evidence and "lr_sharpness" in found[code].values
+
+
+def test_the_doctor_with_sharpness_stays_silent_on_a_healthy_run() -> None:
+    doctor = _doctor_run(zoo._healthy_mlp, 50)
+    assert [d.code for d in doctor.diagnoses if d.severity != "info"] == []
+    assert len(doctor.sharpness.rows) >= 5
+
+
+def test_the_report_draws_sharpness_only_when_measured(tmp_path) -> None:
+    from descend.report.html import render
+
+    records = [{"kind": "step", "step": s, "loss": 1.0, "lr": 0.1, "sharpness": lam, "lr_sharpness": lam * 0.05}
+               for s, lam in [(1, 5.0), (10, 30.0), (20, 45.0)]]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("\n".join(__import__("json").dumps(r) for r in records) + "\n")
+    page = render(run)
+    assert '<section id="sharpness">' in page and "above the optimizer's stability limit in 1 of them" in page
+    (run / "metrics.jsonl").write_text("\n".join(__import__("json").dumps({k: v for k, v in r.items()
+                                                                          if "sharp" not in k}) for r in records))
+    assert '<section id="sharpness">' not in render(run)

@@ -35,6 +35,10 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                              "last good state with the LR divided by 10, or ignore it")
     parser.add_argument("--doctor-every", type=int, default=25, metavar="N",
                         help="steps between the doctor's per-layer and activation samples (default 25)")
+    parser.add_argument("--sharpness-every", type=int, default=0, metavar="N",
+                        help="every N steps (and at step 1) measure the loss's largest Hessian eigenvalue, so a "
+                             "divergence or oscillation is explained by lr x sharpness (off by default: each "
+                             "measurement costs ~20 backward passes)")
     parser.add_argument("--no-doctor", action="store_true", help="no monitoring or diagnoses")
 
 
@@ -45,8 +49,12 @@ def train_callbacks(args: argparse.Namespace, quiet: bool | None = None) -> list
     every = getattr(args, "doctor_every", 25)
     if every < 1:
         raise UsageError(f"--doctor-every: must be >= 1, got {every}")
+    sharpness = getattr(args, "sharpness_every", 0) or 0
+    if sharpness < 0:
+        raise UsageError(f"--sharpness-every: must be >= 0, got {sharpness}")
     quiet = getattr(args, "quiet", False) if quiet is None else quiet
-    return [Doctor(every=every, on_divergence=getattr(args, "on_divergence", "stop"), verbose=not quiet)]
+    return [Doctor(every=every, on_divergence=getattr(args, "on_divergence", "stop"), verbose=not quiet,
+                   sharpness_every=sharpness)]
 
 
 # --- diagnose ---------------------------------------------------------------------------------------------------

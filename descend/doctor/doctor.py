@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from descend import rundir
 from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor, sampled
 from descend.doctor.rollback import Rollback
+from descend.doctor.sharpness import SharpnessMonitor, explain
 from descend.doctor.rules import (DIVERGE_ABOVE_START, EPOCH_RULES, PERIODIC_RULES, Diagnosis, History,
                                   run_rules)
 from descend.train.callbacks import Callback
@@ -40,7 +41,7 @@ class Doctor(Callback):
     def __init__(self, every: int = 25, window: int = 4, on_divergence: str = "stop", check_every: int = 25,
                  verbose: bool = True,
                  stream: TextIO | None = None, activations: bool = True, layers: bool = True,
-                 rollback_every: int = 50, factor: float = 10.0) -> None:
+                 rollback_every: int = 50, factor: float = 10.0, sharpness_every: int = 0) -> None:
         if on_divergence not in ON_DIVERGENCE:
             raise ValueError(f"Doctor: on_divergence must be one of {', '.join(ON_DIVERGENCE)}, "
                              f"got {on_divergence!r}")
@@ -58,6 +59,8 @@ class Doctor(Callback):
             self.monitors.append(ActivationMonitor(every, window, self.history, early=True))
         self.monitors.append(NonFiniteMonitor(self.history))
         self.rollback = Rollback(rollback_every, factor, doctor=self) if on_divergence == "rollback" else None
+        # Opt-in: each measurement is ~20 double-backward passes (see bench/bench_monitors.py for the cost).
+        self.sharpness = SharpnessMonitor(sharpness_every) if sharpness_every > 0 else None
 
     @property
     def diagnoses(self) -> list[Diagnosis]:
@@ -96,6 +99,8 @@ class Doctor(Callback):
         if r == 0 or r == self.every - 1 or trainer.step < self.every or not math.isfinite(loss):
             for m in self.monitors:
                 m.on_step_end(trainer, logs)
+        if self.sharpness is not None:
+            self.sharpness.on_step_end(trainer, logs)
         self.after_step(trainer, logs)
 
     def after_step(self, trainer: Any, logs: dict) -> None:
@@ -156,6 +161,13 @@ class Doctor(Callback):
 
     def add(self, trainer: Any, d: Diagnosis) -> None:
         """Record a diagnosis (also used by other callbacks, e.g. Rollback): print, log, diagnosis.json."""
+        if self.sharpness is not None and d.code in ("divergence", "oscillation") and self.sharpness.rows:
+            # The edge-of-stability reading: is the step unstable along the sharpest direction?
+            why = explain(self.sharpness.rows, trainer.optimizer, "diverge" if d.code == "divergence" else
+                          "oscillate")
+            d.values["lr_sharpness"] = self.sharpness.rows[-1][2]
+            if why:
+                d.evidence = f"{d.evidence} {why}"
         self.found[d.code if d.code not in self.found else f"{d.code}#{len(self.found)}"] = d
         if self.verbose:
             self._print("doctor: " + d.format())
@@ -183,7 +195,8 @@ class Doctor(Callback):
         act = self._activation_monitor()
         return {"found": [d.to_dict() for d in self.found.values()],
                 "rollback": self.rollback.state_dict() if self.rollback is not None else None,
-                "activations": act.state_dict() if act is not None else None}
+                "activations": act.state_dict() if act is not None else None,
+                "sharpness": self.sharpness.state_dict() if self.sharpness is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
         if self.rollback is not None and state.get("rollback") is not None:
@@ -191,6 +204,8 @@ class Doctor(Callback):
         act = self._activation_monitor()
         if act is not None and state.get("activations") is not None:
             act.load_state_dict(state["activations"])
+        if self.sharpness is not None and state.get("sharpness") is not None:
+            self.sharpness.load_state_dict(state["sharpness"])
         self.found = {}
         for d in state.get("found", []):
             diag = Diagnosis.from_dict(d)

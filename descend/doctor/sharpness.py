@@ -98,7 +98,8 @@ class SharpnessMonitor(Callback):
         self.rows: list[tuple[int, float, float]] = []  # (step, λmax, lr·λmax / limit)
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
-        if trainer.step % self.every or trainer.last_batch is None:
+        # The first step too, so a run that diverges at once has a measurement to be explained by.
+        if (trainer.step % self.every and trainer.step != 1) or trainer.last_batch is None:
             return
         lam = max_hessian_eigenvalue(trainer.model, trainer.loss_fn, trainer.last_batch, self.iters,
                                      seed=trainer.step)
@@ -120,17 +121,18 @@ def explain(rows: list, optimizer: Any, kind: str) -> str | None:
 
     rows: the monitor's (step, λmax, lr·λmax / limit) measurements up to the diagnosis. Only for SGD with or
     without momentum: an adaptive optimizer's step is preconditioned, so lr·λmax says nothing about it.
-    Unstable means lr·λmax above the limit in at least two of the last three measurements.
+    Unstable means lr·λmax above the limit in at least two of the last three measurements (in the one
+    measurement there is, for a run that diverged at once).
     """
     limit, name = stability_limit(optimizer)
-    if type(optimizer).__name__ != "SGD" or len(rows) < 2:
+    if type(optimizer).__name__ != "SGD":
         return None
     recent = [r for r in rows[-3:] if math.isfinite(r[2])]
-    if len(recent) < 2:
+    if not recent:
         return None
     step, lam, ratio = recent[-1]
     lr = ratio * limit / lam if lam else float("nan")
-    if sum(r[2] > 1.0 for r in recent) >= 2:
+    if sum(r[2] > 1.0 for r in recent) >= min(2, len(recent)):
         return (f"The loss's sharpest curvature is λmax = {lam:.3g} (step {step}), so lr·λmax = {lr * lam:.3g} "
                 f"is {ratio:.2f}x the stability limit of {name} ({limit:g}): each step overshoots along that "
                 f"direction, which is what makes the loss {kind}. Lower the learning rate below "

@@ -730,12 +730,14 @@ def render(run_dir: str | os.PathLike) -> str:
     run = _Run(directory)
     diagnoses, extra = _diagnoses(run)
     from descend.report.evaluation import evaluation_section, model_section
+    from descend.report.sharpness import sharpness_section
 
     sections = [_summary(run, diagnoses), _diagnoses_section(run, diagnoses, extra), _curves(run, diagnoses),
-                evaluation_section(directory), _lr(run), _gradients(run, diagnoses), _activations(run),
+                evaluation_section(directory), _lr(run), sharpness_section(run.records, _section, _charts, _note),
+                _gradients(run, diagnoses), _activations(run),
                 _samples(run), model_section(directory)]
     names = {"summary": "Summary", "diagnoses": "Diagnoses", "curves": "Curves", "evaluation": "Test set",
-             "lr": "Learning rate",
+             "lr": "Learning rate", "sharpness": "Sharpness",
              "gradients": "Gradients", "activations": "Activations", "samples": "Samples", "model": "Model"}
     nav = "".join(f'<a href="#{sid}">{name}</a>' for sid, name in names.items()
                   if f'<section id="{sid}">' in "".join(sections))
