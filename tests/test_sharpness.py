@@ -119,7 +119,7 @@ def test_the_report_draws_sharpness_only_when_measured(tmp_path) -> None:
     run.mkdir()
     (run / "metrics.jsonl").write_text("\n".join(__import__("json").dumps(r) for r in records) + "\n")
     page = render(run)
-    assert '<section id="sharpness">' in page and "above the optimizer's stability limit in 1 of them" in page
+    assert '<section id="sharpness">' in page and "stability limit in 2 of them" in page
     (run / "metrics.jsonl").write_text("\n".join(__import__("json").dumps({k: v for k, v in r.items()
                                                                           if "sharp" not in k}) for r in records))
     assert '<section id="sharpness">' not in render(run)
