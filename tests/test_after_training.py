@@ -351,3 +351,30 @@ def test_export_of_the_default_cnn_into_a_pytorch_twin_and_onnxruntime(tmp_path)
     assert main(["export", str(run), "--out", str(tmp_path / "cnn.onnx")]) == 0  # onnx is the default format
     (got,) = ort.InferenceSession(str(tmp_path / "cnn.onnx")).run(None, {"input": x})
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_predict_on_images_for_a_fashion_mnist_run(tmp_path, capsys):
+    """A Fashion-MNIST run (IDX files of 28x28 uint8 images) predicts on PNGs of the same pixels exactly as on
+    the dataset's arrays (/255, channels first), with the class names in the CSV header."""
+    import gzip
+    import struct
+
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    d = tmp_path / "fm"
+    d.mkdir()
+    images = {}
+    for prefix, n in (("train", 40), ("t10k", 10)):
+        images[prefix] = rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+        for kind, a in (("images-idx3", images[prefix]), ("labels-idx1", (np.arange(n) % 10).astype(np.uint8))):
+            head = bytes([0, 0, 8, a.ndim]) + b"".join(struct.pack(">I", s) for s in a.shape)
+            (d / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(head + a.tobytes()))
+    assert train(tmp_path, "--data", f"fashion-mnist:{d}", "--model", "mlp28", "--epochs", "1") == 0
+    run = tmp_path / "runs" / "fashion-mnist-mlp28"
+    (tmp_path / "png").mkdir()
+    for i, a in enumerate(images["t10k"][:4]):
+        Image.fromarray(a).save(tmp_path / "png" / f"{i}.png")
+    x = (images["t10k"][:4].astype(np.float32) / np.float32(255))[:, None]
+    check_predictions(run, tmp_path / "png", x, tmp_path, capsys)
+    header = (tmp_path / "pred.csv").read_text().splitlines()[0]
+    assert header.startswith("index,prediction,p_T-shirt/top,p_Trouser,")
