@@ -29,6 +29,7 @@ for _var in THREAD_VARS:  # before NumPy is imported: BLAS reads them once, at l
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+from typing import Any  # noqa: E402
 import ctypes  # noqa: E402
 import glob  # noqa: E402
 import platform  # noqa: E402
@@ -194,6 +195,8 @@ def main() -> None:
     p.add_argument("--models", default="mlp,cnn,default")
     p.add_argument("--modes", default=",".join(MODES), help="bare (no run directory) and/or rundir")
     p.add_argument("--every", type=int, default=None, help="the Doctor's sampling interval (default: its own)")
+    p.add_argument("--sharpness-every", type=int, default=100,
+                   help="interval of the opt-in sharpness monitor whose cost is measured at the end (0: skip)")
     args = p.parse_args()
     names, modes = args.models.split(","), args.modes.split(",")
     print(f"threads: {', '.join(f'{v}={os.environ[v]}' for v in THREAD_VARS)}; OpenBLAS reports {blas_threads()}; "
@@ -224,6 +227,38 @@ def main() -> None:
             share, per_step = min(shares)
             print(f"{name:8s} {mode:7s} {100 * share:5.1f}%  ({1e6 * share * per_step:.1f} us on a "
                   f"{1e3 * per_step:.3f} ms step)", flush=True)
+    if args.sharpness_every:
+        sharpness_cost(names, args.epochs, args.sharpness_every)
+
+
+def sharpness_cost(names: list[str], epochs: int, every: int) -> None:
+    """The opt-in sharpness monitor: CPU time per measurement and its share of training at `every`."""
+    from descend.doctor.sharpness import SharpnessMonitor
+
+    print(f"\nSharpness monitor (--sharpness-every {every}, 20 power iterations): CPU cost")
+    for name in names:
+        backend.manual_seed(0)
+        model = _model(name)
+        loader = DataLoader(MNIST1D(train=True), batch_size=100, shuffle=True, generator=0)
+        monitor = SharpnessMonitor(every)
+        spent = [0.0]
+        original = monitor.on_step_end
+
+        def timed(trainer: Any, logs: dict) -> None:
+            t = time.process_time()
+            original(trainer, logs)
+            spent[0] += time.process_time() - t
+
+        monitor.on_step_end = timed
+        trainer = Trainer(model, optim.Adam(model.parameters(), LR.get(name, 1e-3)), loader,
+                          loss_fn=nn.CrossEntropyLoss(), epochs=epochs, callbacks=[monitor])
+        cpu = time.process_time()
+        trainer.fit()
+        cpu = time.process_time() - cpu
+        n = len(monitor.rows)
+        share = 100 * spent[0] / (cpu - spent[0])
+        print(f"{name:8s} {n} measurements, {1e3 * spent[0] / max(n, 1):.1f} ms each; {share:.1f}% of the "
+              f"{trainer.step} steps' training time", flush=True)
 
 
 if __name__ == "__main__":
