@@ -343,3 +343,19 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert main(["diffusion", "--resume", str(tmp_path / "nope")]) == 2
     assert "no such run directory" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_detect_accepts_diffusion_runs(ring_run, tmp_path):
+    from descend.gan import commands as gan_commands
+    from descend.gan.detect import load_generator
+
+    g = load_generator(str(ring_run), "--fake")
+    assert g.step == 30 and "diffusion" in g.label
+    a, b = g.sample(40, np.random.default_rng(0)), g.sample(40, np.random.default_rng(0))
+    assert a.shape == (40, 2) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)  # DDIM with eta 0: the rng's x_T decides the samples
+    args = ["detect", "--fake", str(ring_run), "--cross", str(ring_run / "checkpoints" / "step-00000020.safetensors"),
+            "--epochs", "1", "--samples", "100", "--out", str(tmp_path), "--quiet"]
+    assert gan_commands.main(args) == 0
+    result = json.loads((tmp_path / "detect-ring8" / "detect.json").read_text())
+    assert 0 <= result["cross_generator_acc"] <= 1 and result["n_cross"] == 200

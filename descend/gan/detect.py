@@ -66,8 +66,8 @@ def options(model: str | None = None, epochs: int | None = None, batch_size: int
     return opts
 
 
-def load_generator(spec: str, flag: str) -> Generator:
-    """The generator of a gan run directory (its latest checkpoint) or of one checkpoint file in it."""
+def load_generator(spec: str, flag: str) -> Any:
+    """The generator of a gan or diffusion run directory (its latest checkpoint) or of one checkpoint file in it."""
     from descend import io
     from descend.train.checkpoint import Checkpoints, load
 
@@ -91,8 +91,13 @@ def load_generator(spec: str, flag: str) -> Generator:
         raw = io.load_toml(toml)
     except (OSError, ValueError) as e:
         raise UsageError(" ".join(str(e).split())) from None
+    if "diffusion" in raw:  # a descend diffusion run: its EMA denoiser and sampler generate the fakes
+        from descend.diffusion import generator as diffusion_generator
+
+        return diffusion_generator.load(file, run_dir, raw, flag, path)
     if "gan" not in raw:
-        raise UsageError(f"{flag} {path}: not a descend gan run (no [gan] table in {toml})")
+        raise UsageError(f"{flag} {path}: not a descend gan or diffusion run (no [gan] or [diffusion] table in "
+                         f"{toml})")
     cfg = gan_config.validate(raw, str(toml))
     try:
         state = load(file)
