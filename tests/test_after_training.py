@@ -225,6 +225,10 @@ def test_a_run_keeps_its_model_file_and_data_paths(tmp_path):
     changed = cli(ROOT, "evaluate", str(run), "--json")
     assert changed.returncode == 0 and "d.npz has changed since training" in changed.stderr
     assert "mine.py no longer exists; using the run's copy" in changed.stderr
+    resumed = cli(ROOT, "train", "--resume", str(run), "--epochs", "3", "--quiet", "--no-doctor")
+    # The changed data has 2 classes, not 3: resume says the data changed, then refuses the checkpoint.
+    assert "d.npz has changed since training" in resumed.stderr and "does not match" in resumed.stderr
+    assert resumed.returncode == 2
 
 
 def test_fit_accepts_metric_names_and_callables():
