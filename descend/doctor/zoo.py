@@ -104,6 +104,28 @@ def _healthy_bn_cnn() -> dict:
                 val_loader=val, epochs=4)
 
 
+def _healthy_transformer() -> dict:
+    """descend's Transformer classifier on MNIST-1D with the settings the README gives it (AdamW 2e-3)."""
+    from descend.models import build
+
+    train, val = _loaders(2000, 500)
+    model = build("transformer", (40,), 10, dropout=0.1)
+    return dict(model=model, optimizer=optim.AdamW(model.parameters(), 2e-3), train_loader=train,
+                val_loader=val, epochs=6)
+
+
+def _healthy_gpt() -> dict:
+    """The tiny GPT on a real English text that ships with descend (its README), character level."""
+    from descend.data.text import lm_loss, load_text
+    from descend.models import build
+
+    text = load_text(Path(__file__).resolve().parents[2] / "README.md", 32)
+    model = build("gpt", (32,), len(text.vocab))
+    return dict(model=model, optimizer=optim.AdamW(model.parameters(), 3e-3), epochs=2, loss_fn=lm_loss,
+                train_loader=DataLoader(text.train, batch_size=32, shuffle=True, generator=1),
+                val_loader=DataLoader(text.val, batch_size=64), metrics=())
+
+
 def _default_train() -> dict:
     """The default `descend train` config, whole (the MNIST-1D paper's CNN; ~5 s on 2 idle cores)."""
     from descend.train import config, recipe
@@ -220,6 +242,8 @@ def _nan() -> dict:
 CASES: list[Case] = [
     Case("healthy MLP", "nothing: MNIST-1D MLP, Adam 1e-3", (), _healthy_mlp),
     Case("healthy BatchNorm CNN", "nothing: conv-BN-ReLU x3, Adam 3e-3", (), _healthy_bn_cnn),
+    Case("healthy Transformer", "nothing: descend's Transformer classifier, AdamW 2e-3", (), _healthy_transformer),
+    Case("healthy tiny GPT", "nothing: the character GPT on descend's README, AdamW 3e-3", (), _healthy_gpt),
     Case("default `descend train`",
          "nothing: the default config, all 60 epochs (MNIST-1D CNN, Adam 1e-2, cosine, dropout 0.3)", (),
          _default_train),
