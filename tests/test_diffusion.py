@@ -359,3 +359,30 @@ def test_detect_accepts_diffusion_runs(ring_run, tmp_path):
     assert gan_commands.main(args) == 0
     result = json.loads((tmp_path / "detect-ring8" / "detect.json").read_text())
     assert 0 <= result["cross_generator_acc"] <= 1 and result["n_cross"] == 200
+
+
+def test_detector_training_with_blur_jpeg_augmentation_sees_augmented_signals(monkeypatch):
+    from descend.data import transforms
+    from descend.gan import detect
+
+    seen = []
+    real = transforms.TransformDataset.__getitem__
+
+    def spy(self, i):
+        x, y = real(self, i)
+        seen.append(not np.array_equal(x, self.x[i]))
+        return x, y
+    monkeypatch.setattr(transforms.TransformDataset, "__getitem__", spy)
+    rng = np.random.default_rng(0)
+    x = np.tanh(rng.standard_normal((200, 40))).astype(np.float32)
+    y = np.repeat([0, 1], 100)
+    sets = detect.Sets(x, y, x[75:125], y[75:125], x[75:125], y[75:125])
+    opts = detect.options(model="mlp", epochs=1, batch_size=50, augment="blur+jpeg")
+    backend.manual_seed(0)
+    from descend import models
+
+    result = detect.train_and_evaluate(models.build("mlp", (40,), 2), sets, opts)
+    assert len(seen) == 200 and 0.5 < np.mean(seen) < 0.95  # each of blur and JPEG applied with p = 0.5
+    assert 0 <= result["in_distribution_acc"] <= 1
+    with pytest.raises(Exception, match="--augment"):
+        detect.options(augment="jpeg")

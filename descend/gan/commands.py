@@ -86,6 +86,8 @@ def _detect_parser(sub: Any) -> None:
     p.add_argument("--samples", type=int, default=None,
                    help="real training samples (and as many fakes) at most (default 4000)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--augment", default=None, help="none (default) or blur+jpeg: Wang et al. 2020's blur and "
+                                                   "JPEG augmentation of the training samples (images, signals)")
     p.add_argument("--out", default=None, help="folder of run directories (default runs)")
     p.add_argument("--name", default=None, help="run name (default detect-DATA)")
     p.add_argument("--quiet", action="store_true")
@@ -368,12 +370,14 @@ def run_detect(args: argparse.Namespace) -> int:
     from descend.train.run import Run
 
     opts = detect.options(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          samples=args.samples, seed=args.seed)
+                          samples=args.samples, seed=args.seed, augment=args.augment)
     a = detect.load_generator(args.fake, "--fake")
     b = detect.load_generator(args.cross, "--cross")
     if a.data_name != b.data_name:
         raise UsageError(f"--cross {args.cross}: trained on {b.data_name}, but --fake {args.fake} on {a.data_name}; "
                          f"both generators must model the same data")
+    if opts["augment"] != "none" and a.data.kind == "mixture":
+        raise UsageError(f"--augment {opts['augment']}: blurs and compresses images and signals, not 2-D points")
     sets = detect.make_sets(a, b, opts)
     model = detect.build_detector(opts, a.data)
     root = Path(args.out or "runs")

@@ -25,6 +25,7 @@ from descend.tensor import Tensor, no_grad
 from descend.train.config import UsageError
 
 DEFAULT_MODELS = {"mnist1d": "cnn", "fashion-mnist": "mlp28", "mixture": "mlp"}
+AUGMENTS = ("none", "blur+jpeg")  # blur+jpeg: Wang et al. 2020's "Blur+JPEG (0.5)" on the training samples
 
 
 @dataclass
@@ -51,11 +52,15 @@ class Generator:
 
 
 def options(model: str | None = None, epochs: int | None = None, batch_size: int | None = None,
-            lr: float | None = None, samples: int | None = None, seed: int | None = None) -> dict:
+            lr: float | None = None, samples: int | None = None, seed: int | None = None,
+            augment: str | None = None) -> dict:
     """Detector options with defaults, checked (UsageError naming the flag)."""
     opts = {"model": model or "", "epochs": 10 if epochs is None else epochs,
             "batch_size": 100 if batch_size is None else batch_size, "lr": 1e-3 if lr is None else lr,
-            "samples": 4000 if samples is None else samples, "seed": 0 if seed is None else seed}
+            "samples": 4000 if samples is None else samples, "seed": 0 if seed is None else seed,
+            "augment": augment or "none"}
+    if opts["augment"] not in AUGMENTS:
+        raise UsageError(f"--augment: must be one of {', '.join(AUGMENTS)}, got {opts['augment']!r}")
     for key, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size"), ("samples", "--samples")):
         if opts[key] < 1:
             raise UsageError(f"{flag}: must be >= 1, got {opts[key]}")
@@ -171,8 +176,14 @@ def train_and_evaluate(model: nn.Module, sets: Sets, opts: dict, run: Any = None
     """Train the detector (logging into `run` if given) and score it on the held-out and cross sets."""
     from descend.train.loop import Trainer
 
-    train = DataLoader(TensorDataset(sets.train_x, sets.train_y), batch_size=opts["batch_size"], shuffle=True,
-                       generator=opts["seed"] + 1)
+    dataset = TensorDataset(sets.train_x, sets.train_y)
+    if opts.get("augment", "none") == "blur+jpeg":  # fresh blur/JPEG draws for each sample in every epoch
+        from descend.data.transforms import TransformDataset, blur_jpeg
+
+        dims = 1 if sets.train_x.ndim == 2 else 2  # signals (N, L) or images (N, C, H, W)
+        augment = blur_jpeg(0.5, dims, (-1.0, 1.0), generator=np.random.default_rng([opts["seed"], 40]))
+        dataset = TransformDataset(sets.train_x, sets.train_y, augment)
+    train = DataLoader(dataset, batch_size=opts["batch_size"], shuffle=True, generator=opts["seed"] + 1)
     val = DataLoader(TensorDataset(sets.test_x, sets.test_y), batch_size=500)
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=opts["lr"]), train, loss_fn=nn.CrossEntropyLoss(),
                       epochs=opts["epochs"], val_loader=val, run=run)
