@@ -141,7 +141,10 @@ def test_predict_on_arrays_agrees_with_load_run(mnist1d_run, tmp_path, capsys):
     np.savez(tmp_path / "b.npz", x=x, y=np.zeros(7, np.int64))
     header = ",".join(f"f{i}" for i in range(40))
     np.savetxt(tmp_path / "b.csv", x, delimiter=",", header=header, comments="", fmt="%.9g")
-    for name, xm in (("batch.npy", x), ("one.npy", x[:1]), ("b.npz", x), ("b.csv", x)):
+    labelled = np.concatenate([x[:, :3], np.zeros((7, 1)), x[:, 3:]], axis=1)  # a label column is dropped
+    np.savetxt(tmp_path / "lab.csv", labelled, delimiter=",", comments="", fmt="%.9g",
+               header=",".join([f"f{i}" for i in range(3)] + ["label"] + [f"f{i}" for i in range(3, 40)]))
+    for name, xm in (("batch.npy", x), ("one.npy", x[:1]), ("b.npz", x), ("b.csv", x), ("lab.csv", x)):
         check_predictions(run, tmp_path / name, xm, tmp_path, capsys)
 
 
