@@ -27,10 +27,9 @@ def inverse(input: Tensor) -> Tensor:
 
 def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     """Cross products of 3-vectors along dim (the first dim of size 3 when None, as torch.cross)."""
-    from descend.linalg import cross as _cross
     if dim is None:
         dim = next((i for i, n in enumerate(input.shape) if n == 3), -1)
-    return _cross(input, other, dim=dim)
+    return _la.cross(input, other, dim=dim)
 
 
 def diagflat(input: Tensor, offset: int = 0) -> Tensor:

@@ -6,10 +6,11 @@ import numpy as np
 
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
+from descend.ops.indexing import IndexSelect, dim_index
 from descend.ops.joining import concat
 from descend.ops.movement import Pad, Stack
 from descend.ops.stats import VectorNorm
-from descend.tensor import Function
+from descend.tensor import Function, Tensor
 
 
 def _square(op: str, a) -> None:
@@ -214,3 +215,16 @@ def slogdet(A):
 def logdet(A):
     """log det A (NaN where the determinant is negative)."""
     return Det.apply(A).log()
+
+
+def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """The cross product of 3-vectors along dim (broadcasting the other dims); descend.linalg.cross."""
+    if input.ndim != other.ndim:
+        raise OpError(f"linalg.cross: inputs must have the same number of dims, got {input.shape} and {other.shape}")
+    d = dim_index(dim, input.ndim, "linalg.cross")
+    if input.shape[d - input.ndim] != 3 or other.shape[d - other.ndim] != 3:
+        raise OpError(f"linalg.cross: dim {dim} must have size 3, got shapes {input.shape} and {other.shape}")
+    first, second = Tensor(np.array([1, 2, 0])), Tensor(np.array([2, 0, 1]))
+    a1, a2 = IndexSelect.apply(input, first, dim=d - input.ndim), IndexSelect.apply(input, second, dim=d - input.ndim)
+    b1, b2 = IndexSelect.apply(other, first, dim=d - other.ndim), IndexSelect.apply(other, second, dim=d - other.ndim)
+    return a1 * b2 - a2 * b1
