@@ -386,3 +386,21 @@ def test_detector_training_with_blur_jpeg_augmentation_sees_augmented_signals(mo
     assert 0 <= result["in_distribution_acc"] <= 1
     with pytest.raises(Exception, match="--augment"):
         detect.options(augment="jpeg")
+
+
+def test_frechet_distance_against_scipy_sqrtm():
+    linalg = pytest.importorskip("scipy.linalg")
+    from descend.diffusion.metrics import frechet_distance, penultimate_features
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((400, 5)) @ rng.standard_normal((5, 5))
+    b = 0.5 + rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5))
+    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    want = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(sa + sb - 2 * linalg.sqrtm(sa @ sb).real)
+    assert frechet_distance(a, b) == pytest.approx(want, rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-8)
+    from descend import models
+
+    backend.manual_seed(0)
+    m = models.build("cnn", (40,), 10)
+    assert penultimate_features(m, rng.standard_normal((7, 40)).astype(np.float32)).shape == (7, 125)

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--width", type=int, help="MLP width (default 128) or U-Net base channels (default 16)")
     p.add_argument("--schedule", help="noise schedule: linear (Ho et al.; default) or cosine (Nichol & Dhariwal)")
     p.add_argument("--timesteps", type=int, help="diffusion steps T (default 1000)")
-    p.add_argument("--ema-decay", type=float, help="EMA of the weights (default 0.995 on 2-D data, 0.999 images)")
+    p.add_argument("--ema-decay", type=float, help="EMA of the weights (default 0.995)")
     p.add_argument("--data-scale", type=float, help="multiply the data by this before noising (default: ring8 "
                                                      "10, grid25 2, images 1; a signal-to-noise shift)")
     p.add_argument("--sampler", help="ddim (deterministic with --eta 0; default) or ddpm (ancestral, T steps)")

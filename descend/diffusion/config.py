@@ -74,7 +74,7 @@ PER_DATA = {
     "mixture": {"diffusion.arch": "mlp", "diffusion.width": 128, "diffusion.ema_decay": 0.995, "optim.lr": 1e-3,
                 "train.steps": 6000, "train.eval_every": 1000, "train.ckpt_every": 1000,
                 "train.eval_samples": 2500},
-    "image": {"diffusion.arch": "unet", "diffusion.width": 16, "diffusion.ema_decay": 0.999, "optim.lr": 1e-3,
+    "image": {"diffusion.arch": "unet", "diffusion.width": 16, "diffusion.ema_decay": 0.995, "optim.lr": 1e-3,
               "train.steps": 3000, "train.eval_every": 500, "train.ckpt_every": 500, "train.eval_samples": 500},
 }
 
