@@ -45,3 +45,42 @@ def penultimate_features(model: nn.Module, x: np.ndarray, batch: int = 500) -> n
         handle.remove()
         model.train(was)
     return np.concatenate([s.reshape(len(s), -1) for s in seen]).astype(np.float64)
+
+
+def compare_runs(runs: list[str], n: int = 1000, seed: int = 0) -> list[dict]:
+    """Class coverage and classifier-feature Fréchet distance of gan or diffusion runs of the same image data.
+
+    All runs are judged by the first run's classifier (classifier.safetensors), against the held-out real data.
+    """
+    from descend import io, models
+    from descend.gan.detect import load_generator
+    from descend.gan.metrics import class_coverage
+    from descend.gan.recipe import CLASSIFIERS, predict
+    from pathlib import Path
+
+    gens = [load_generator(r, "run") for r in runs]
+    data = gens[0].data
+    if data.kind != "image" or any(g.data_name != gens[0].data_name for g in gens):
+        raise ValueError("compare_runs: the runs must all model the same image data (mnist1d, fashion-mnist)")
+    judge_dir = Path(runs[0]) if Path(runs[0]).is_dir() else Path(runs[0]).parent.parent
+    tensors, meta = io.load_safetensors(judge_dir / "classifier.safetensors", with_metadata=True)
+    judge = models.build(meta["model"] if "model" in meta else CLASSIFIERS[data.name.split(":")[0]], data.shape,
+                         data.num_classes)
+    judge.load_state_dict(tensors)
+    real = penultimate_features(judge, data.test[0])
+    out = [{"run": "real (held-out)", "frechet": frechet_distance(real[: len(real) // 2], real[len(real) // 2:]),
+            "classes_covered": data.num_classes, "entropy": 1.0}]
+    for g in gens:
+        x = g.sample(n, np.random.default_rng([seed, 50]))
+        c = class_coverage(predict(judge, x), data.num_classes)
+        out.append({"run": g.label, "frechet": frechet_distance(penultimate_features(judge, x), real),
+                    "classes_covered": c["classes_covered"], "entropy": c["entropy"]})
+    return out
+
+
+if __name__ == "__main__":  # python -m descend.diffusion.metrics RUN [RUN ...]
+    import sys
+
+    for row in compare_runs(sys.argv[1:]):
+        print(f"{row['run']}: classes {row['classes_covered']}, entropy {row['entropy']:.2f}, "
+              f"classifier-feature Fréchet distance {row['frechet']:.2f}")
