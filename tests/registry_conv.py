@@ -112,3 +112,19 @@ case("group_norm[one group 2d input]", lambda x, w, b: F.group_norm(x, 1, w, b),
      lambda x, w, b: TF().group_norm(x, 1, w, b), N(4, 6), N(6), N(6), atol=1e-4)
 case("group_norm[channels-last]", lambda x: F.group_norm(x.permute(0, 3, 1, 2), 2),
      lambda x: TF().group_norm(x.permute(0, 3, 1, 2), 2), N(2, 3, 3, 4), atol=1e-4)
+
+# ---- 2-D stride-1 convolutions on channels-last input: width-only im2col with shifted kernel rows ----------
+
+# ResNet's 3x3, padding 1 layer on a conv's channels-last output: forward, weight and input gradient all take
+# the strip path (the input gradient is the flipped-kernel convolution, lowered the same way).
+case("conv2d[strip resnet 3x3 channels-last]", lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w, padding=1),
+     lambda x, w: TF().conv2d(x.permute(0, 3, 1, 2), w, padding=1), N(2, 5, 4, 16, scale=0.5),
+     N(8, 16, 3, 3, scale=0.3), atol=1e-4)
+# 16 NCHW channels take the rows layout too; unequal padding and a dilated kernel height shift by 2 rows.
+case("conv2d[strip dilated asymmetric 16 channels]",
+     lambda x, w, b: F.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)),
+     lambda x, w, b: TF().conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)), N(2, 16, 5, 4, scale=0.5),
+     N(3, 16, 3, 2, scale=0.3), N(3), atol=1e-4)
+# Padding wider than the kernel: the input gradient is not a convolution, so col2im runs after a strip forward.
+case("conv2d[strip wide padding channels-last]", lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w, padding=2),
+     lambda x, w: TF().conv2d(x.permute(0, 3, 1, 2), w, padding=2), N(2, 3, 4, 5), N(4, 5, 2, 1), atol=1e-4)

@@ -85,7 +85,13 @@ class ConvNd(Function):
         # cheaper than short slabs); columns for the first layer's few channels (C == 1 counts as NCHW).
         cl = to_channels_last(x).flags.c_contiguous and not x.flags.c_contiguous
         self.rows = cl or c // g >= 16
-        y = self._rows_forward(xp, x, w) if self.rows else self._columns_forward(xp, x, w)
+        self.strip = self.rows and self._strip_fits()
+        if self.strip:
+            self.wmat = rows_weight(xp, w, 1)
+            self.cols = self._strip_cols(xp, x)
+            y = self._strip_product(xp, self.cols, self.wmat[0])
+        else:
+            y = self._rows_forward(xp, x, w) if self.rows else self._columns_forward(xp, x, w)
         if b is not None:
             y += b
         return from_channels_last(y.reshape((n,) + out + (o,)))
@@ -102,7 +108,9 @@ class ConvNd(Function):
         g2 = to_channels_last(grad).reshape(-1, self.w_shape[0])  # free when grad is channels-last, as ours
         gb = ones_vector(xp, g2.shape[0], g2.dtype) @ g2 if db else None  # a GEMV beats sum(axis=0)
         if self.rows:
-            gw = self._rows_weight_grad(xp, g2) if dw else None
+            gw = None
+            if dw:
+                gw = self._strip_weight_grad(xp, grad) if self.strip else self._rows_weight_grad(xp, g2)
             gx = None
             if dx:
                 gx = self._rows_input_grad_unit_stride(xp, grad) if self._flips() else self._rows_input_grad(xp, g2)
@@ -111,14 +119,64 @@ class ConvNd(Function):
             gx = self._columns_input_grad(xp, g2) if dx else None
         return gx, gw, gb
 
+    # ---- 2-D, stride 1: width-only im2col, kernel rows as shifts of whole image rows ---------------------
+
+    strip = False  # ConvTransposeNd drives the full-im2col passes directly
+
+    def _strip_fits(self) -> bool:
+        return len(self.out) == 2 and self.groups == 1 and tuple(self.stride) == (1, 1)
+
+    def _strip_cols(self, xp, x):
+        """Width-only im2col (N * padded H * W_out, kw * C): a third of the full copy for 3x3 kernels. In these
+        rows the window of kernel row ky starts ky * dilation image rows later, so each kernel row's GEMM
+        operand is a contiguous slice (rows that straddle two images are computed and dropped)."""
+        n, c = x.shape[:2]
+        kw = self.w_shape[3]
+        xpad = padded_channels_last(x, self.padding)
+        s, hp, wo = xpad.strides, xpad.shape[1], self.out[1]
+        view = as_strided(xp, xpad, (n, hp, wo, kw, c), (s[0], s[1], s[2], s[2] * self.dilation[1], s[3]))
+        self.xpad_shape = xpad.shape
+        return xp.ascontiguousarray(view).reshape(n * hp * wo, kw * c)
+
+    def _strip_shift(self, strip) -> tuple:
+        """(rows between kernel rows, rows every kernel row's slice covers)."""
+        shift = self.dilation[0] * self.out[1]
+        return shift, strip.shape[0] - (self.w_shape[2] - 1) * shift
+
+    def _strip_product(self, xp, strip, wmat):
+        """Output rows (N * out pixels, O) = sum over kernel rows of strip slices @ that row's weights."""
+        n, kh, o = self.x_shape[0], self.w_shape[2], wmat.shape[-1]
+        shift, length = self._strip_shift(strip)
+        wk = wmat.reshape(kh, -1, o)
+        y = xp.empty((strip.shape[0], o), dtype=strip.dtype)
+        gemm(xp, strip[:length], wk[0], out=y[:length])
+        for ky in range(1, kh):
+            y[:length] += gemm(xp, strip[ky * shift:ky * shift + length], wk[ky])
+        y = y.reshape(n, self.xpad_shape[1], self.out[1], o)[:, :self.out[0]]
+        return xp.ascontiguousarray(y).reshape(-1, o)
+
+    def _strip_weight_grad(self, xp, grad):
+        """dW for kernel row ky = (gradient placed on the strip's rows)^T @ the strip slice of row ky."""
+        n, o, c, (kh, kw) = self.x_shape[0], self.w_shape[0], self.w_shape[1], self.w_shape[2:]
+        ho, wo = self.out
+        gpad = xp.empty((n, self.xpad_shape[1], wo, o), dtype=grad.dtype)
+        gpad[:, ho:] = 0
+        gpad[:, :ho] = to_channels_last(grad)
+        shift, length = self._strip_shift(self.cols)
+        gt = gpad.reshape(-1, o)[:length].T
+        gw = xp.empty((kh, o, kw * c), dtype=grad.dtype)
+        for ky in range(kh):
+            gemm(xp, gt, self.cols[ky * shift:ky * shift + length], out=gw[ky])
+        return xp.ascontiguousarray(gw.reshape(kh, o, kw, c).transpose(1, 3, 0, 2))
+
     # ---- channels-last input: cols (M, G, kernel * C/G) --------------------------------------------------
 
     def _rows_forward(self, xp, x, w):
         m, g, kg = self._rows_cols(xp, x).shape
         self.wmat = wmat = rows_weight(xp, w, g)
         if g == 1:
-            return self.cols.reshape(m, kg) @ wmat[0]
-        return xp.matmul(self.cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, w.shape[0])
+            return gemm(xp, self.cols.reshape(m, kg), wmat[0])
+        return gemm(xp, self.cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, w.shape[0])
 
     def _rows_cols(self, xp, x):
         """im2col rows (N * out_pixels, G, kernel * C/G) of x, kept as self.cols."""
@@ -142,11 +200,11 @@ class ConvNd(Function):
         d, og, cg = len(kernel), o // g, self.w_shape[1]
         if g == 1 and og <= 64 and kg < 1024:
             # OpenBLAS runs this long-K product up to 20% faster with the few output channels as rows.
-            gwm = (g2.T @ self.cols.reshape(m, kg)).T[None]
+            gwm = gemm(xp, g2.T, self.cols.reshape(m, kg)).T[None]
         elif g == 1:
-            gwm = (self.cols.reshape(m, kg).T @ g2)[None]
+            gwm = gemm(xp, self.cols.reshape(m, kg).T, g2)[None]
         else:
-            gwm = xp.matmul(self.cols.transpose(1, 2, 0), g2.reshape(m, g, og).transpose(1, 0, 2))
+            gwm = gemm(xp, self.cols.transpose(1, 2, 0), g2.reshape(m, g, og).transpose(1, 0, 2))
         # (G, kernel..., C/G, O/G) back to (O, C/G, kernel...)
         gw = gwm.reshape((g,) + kernel + (cg, og)).transpose((0, d + 2, d + 1) + tuple(range(1, d + 1)))
         return gw.reshape(self.w_shape)
@@ -168,15 +226,18 @@ class ConvNd(Function):
         pads = tuple((dl * (k - 1) - lo, dl * (k - 1) - hi)
                      for (lo, hi), dl, k in zip(self.padding, self.dilation, kernel))
         adj.setup(grad.shape, (c, og) + kernel, self.x_shape[2:], self.stride, pads, self.dilation, g)
-        cols = adj._rows_cols(xp, grad)  # (M, G, kernel * O/G)
-        m = cols.shape[0]
         # wmat (G, kernel * C/G, O/G) -> kernel flipped, (G, kernel * O/G, C/G)
         wmat = self.wmat.reshape((g,) + kernel + (cg, og))[(slice(None),) + (slice(None, None, -1),) * d]
         wmat = xp.ascontiguousarray(wmat.swapaxes(-1, -2)).reshape(g, -1, cg)
+        if self.strip and adj._strip_fits():
+            rows = adj._strip_product(xp, adj._strip_cols(xp, grad), wmat[0])
+            return from_channels_last(rows.reshape((n,) + self.x_shape[2:] + (c,)))
+        cols = adj._rows_cols(xp, grad)  # (M, G, kernel * O/G)
+        m = cols.shape[0]
         if g == 1:
-            rows = cols.reshape(m, -1) @ wmat[0]
+            rows = gemm(xp, cols.reshape(m, -1), wmat[0])
         else:
-            rows = xp.matmul(cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, c)
+            rows = gemm(xp, cols.transpose(1, 0, 2), wmat).transpose(1, 0, 2).reshape(m, c)
         return from_channels_last(rows.reshape((n,) + self.x_shape[2:] + (c,)))
 
     def _rows_input_grad(self, xp, g2):
@@ -191,10 +252,10 @@ class ConvNd(Function):
             w_off = self.wmat[0].reshape(n_off, c, -1)
             slabs = xp.empty((n_off, m, c), dtype=g2.dtype)
             for k in range(n_off):
-                xp.matmul(g2, w_off[k].T, out=slabs[k])
+                gemm(xp, g2, w_off[k].T, out=slabs[k])
             slabs = slabs.reshape(kernel + (n,) + self.out + (1, c))
         else:
-            gcols = xp.matmul(g2.reshape(m, g, og).transpose(1, 0, 2), self.wmat.transpose(0, 2, 1))
+            gcols = gemm(xp, g2.reshape(m, g, og).transpose(1, 0, 2), self.wmat.transpose(0, 2, 1))
             gcols = gcols.reshape((g, n) + self.out + kernel + (cg,))
             # view as (kernel..., N, out..., G, C/G)
             order = tuple(range(2 + d, 2 + 2 * d)) + (1,) + tuple(range(2, 2 + d)) + (0, 2 * d + 2)
@@ -226,15 +287,15 @@ class ConvNd(Function):
         wmat = w.reshape(g, og, kg)  # the weight's own (channel, kernel) order matches the columns
         self.cols, self.wmat, self.xpad_shape = cols, wmat, xpad.shape
         if g == 1:
-            return cols[0].T @ wmat[0].T
-        return xp.matmul(cols.transpose(0, 2, 1), wmat.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(m, o)
+            return gemm(xp, cols[0].T, wmat[0].T)
+        return gemm(xp, cols.transpose(0, 2, 1), wmat.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(m, o)
 
     def _columns_weight_grad(self, xp, g2):
         g, kg, m = self.cols.shape
         og = self.w_shape[0] // g
         if g == 1:
-            return (self.cols[0] @ g2).T.reshape(self.w_shape)
-        gw = xp.matmul(self.cols, g2.reshape(m, g, og).transpose(1, 0, 2))  # (G, kernel * C/G, O/G)
+            return gemm(xp, self.cols[0], g2).T.reshape(self.w_shape)
+        gw = gemm(xp, self.cols, g2.reshape(m, g, og).transpose(1, 0, 2))  # (G, kernel * C/G, O/G)
         return gw.transpose(0, 2, 1).reshape(self.w_shape)
 
     def _columns_input_grad(self, xp, g2):
@@ -243,9 +304,9 @@ class ConvNd(Function):
         d, g, m = len(kernel), self.groups, g2.shape[0]
         cg, og = c // g, self.w_shape[0] // g
         if g == 1:
-            gcols = (self.wmat[0].T @ g2.T)[None]
+            gcols = gemm(xp, self.wmat[0].T, g2.T)[None]
         else:
-            gcols = xp.matmul(self.wmat.transpose(0, 2, 1), g2.reshape(m, g, og).transpose(1, 2, 0))
+            gcols = gemm(xp, self.wmat.transpose(0, 2, 1), g2.reshape(m, g, og).transpose(1, 2, 0))
         # (G, C/G, kernel..., N, out...): each kernel offset's slab goes back where it was read from
         gcols = gcols.reshape((g, cg) + kernel + (n,) + self.out)
         gpad = xp.zeros((n, g, cg) + self.xpad_shape[2:], dtype=g2.dtype)
@@ -264,6 +325,11 @@ def rows_weight(xp, w, groups: int):
     d, og = len(kernel), o // groups
     wmat = w.reshape((groups, og, cg) + kernel).transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))
     return xp.ascontiguousarray(wmat).reshape(groups, cg * _prod(kernel), og)
+
+
+def gemm(xp, a, b, out=None):
+    """Every matrix product of the convolutions goes through here, so a profiler can time them apart."""
+    return xp.matmul(a, b, out=out)
 
 
 def _prod(t: tuple) -> int:

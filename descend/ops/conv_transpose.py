@@ -9,7 +9,7 @@ convolutions' outputs do, so batch norm and the next layer read it without a tra
 from __future__ import annotations
 
 from descend.backend import get_array_module
-from descend.ops.conv import ConvNd, from_channels_last, rows_weight, to_channels_last
+from descend.ops.conv import ConvNd, from_channels_last, gemm, rows_weight, to_channels_last
 from descend.ops.constants import ones_vector
 from descend.tensor import Function
 
@@ -67,9 +67,9 @@ class ConvTransposeNd(Function):
             if dx:
                 c_in = self.w.shape[0]
                 if groups == 1:
-                    gx_rows = cols.reshape(m, kg) @ conv.wmat[0]
+                    gx_rows = gemm(xp, cols.reshape(m, kg), conv.wmat[0])
                 else:
-                    gx_rows = xp.matmul(cols.transpose(1, 0, 2), conv.wmat).transpose(1, 0, 2).reshape(m, c_in)
+                    gx_rows = gemm(xp, cols.transpose(1, 0, 2), conv.wmat).transpose(1, 0, 2).reshape(m, c_in)
                 n, spatial = g.shape[0], conv.out
                 gx = from_channels_last(gx_rows.reshape((n,) + spatial + (c_in,)))
             if dw:
