@@ -377,3 +377,18 @@ def test_leftover_temporary_files_are_removed_when_a_run_is_opened_for_writing(t
     keep.write_text("mine")
     Run.reopen(run, (run / "metrics.jsonl").stat().st_size, 6).close()
     assert not any(p.exists() for p in junk) and keep.exists()
+
+
+def test_data_over_the_size_limit_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    from descend.data import user
+
+    monkeypatch.setattr(user, "MAX_VALUES", 1000)
+    np.save(tmp_path / "x.npy", np.zeros((200, 8), np.float32))  # 1600 values
+    np.save(tmp_path / "y.npy", np.arange(200) % 2)
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(600)))
+    for data in (tmp_path, csv):
+        code = main(["train", "--data", str(data), "--model", "logistic", "--epochs", "1", "--out",
+                     str(tmp_path / "runs"), "--quiet"])
+        assert code == 2
+        assert "more than the limit of 1000" in one_line(capsys.readouterr().err)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -118,12 +119,29 @@ def _as_dataset(x: np.ndarray, y: np.ndarray, path: Path, source: str,
 
 # --- file formats ------------------------------------------------------------------------------------------
 
+MAX_VALUES = int(os.environ.get("DESCEND_MAX_DATA_VALUES", 1 << 30))  # samples x features (4 GiB as float32)
+
+
+def check_size(source: Any, samples: int, per_sample: int) -> None:
+    """Refuse data larger than MAX_VALUES values before it is read into memory (one line with the numbers)."""
+    total = samples * per_sample
+    if total > MAX_VALUES:
+        raise DataError(f"{source}: {samples} samples x {per_sample} values = {total} values, more than the limit "
+                        f"of {MAX_VALUES} ({4 * total / 2**30:.1f} GiB as float32; raise it with "
+                        f"DESCEND_MAX_DATA_VALUES)")
+
+
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        a = np.load(path, allow_pickle=False, mmap_mode="r")  # memory-mapped: only the header is read here
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path}: not a readable .npy file ({e})") from None
+    check_size(path, a.shape[0] if a.ndim else 1, math.prod(a.shape[1:]))
+    try:
+        return np.array(a)  # read only now, within the limit (a private, writable copy as before)
+    except (ValueError, OSError) as e:
         raise DataError(f"{path}: not a readable .npy file ({e})") from None
 
 
@@ -171,6 +189,8 @@ def _load_npy_pair(x_path: Path, y_path: Path) -> UserDataset:
 
 
 def _load_csv(path: Path, label: str) -> UserDataset:
+    if path.is_file():  # every value takes at least two bytes ("0,"): a bound before parsing anything
+        check_size(path, 1, path.stat().st_size // 2)
     try:
         f = open(path, newline="", encoding="utf-8-sig")
     except FileNotFoundError:
@@ -287,6 +307,7 @@ def _load_image_folder(root: Path, image_size: int | Sequence[int] | None) -> Us
         width = height = image_size
     else:
         height, width = image_size
+    check_size(root, len(files), (1 if mode == "L" else 3) * height * width)
     x = np.empty((len(files), 1 if mode == "L" else 3, height, width), dtype=np.float32)
     for i, p in enumerate(files):
         try:
