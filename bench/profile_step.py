@@ -70,11 +70,12 @@ def install() -> None:
             if name in cls.__dict__:
                 setattr(cls, name, timed(cls.__dict__[name], cat))
     conv_mod.gemm = timed(conv_mod.gemm, "conv GEMM")
-    conv_mod.ConvNd._rows_cols = timed(conv_mod.ConvNd._rows_cols, "im2col")
+    for name in ("_rows_cols", "_strip_cols"):
+        setattr(conv_mod.ConvNd, name, timed(getattr(conv_mod.ConvNd, name), "im2col"))
     for name in ("_rows_input_grad", "_columns_input_grad"):
         setattr(conv_mod.ConvNd, name, timed(getattr(conv_mod.ConvNd, name), "col2im"))
     conv_mod.ConvNd._columns_forward = timed(conv_mod.ConvNd._columns_forward, "im2col")
-    for cls in set(_subclasses(optim.Optimizer)):
+    for cls in {optim.Optimizer} | set(_subclasses(optim.Optimizer)):
         if "step" in cls.__dict__:
             cls.step = timed(cls.__dict__["step"], "optimizer")
 

@@ -148,12 +148,24 @@ class ConvNd(Function):
         n, kh, o = self.x_shape[0], self.w_shape[2], wmat.shape[-1]
         shift, length = self._strip_shift(strip)
         wk = wmat.reshape(kh, -1, o)
-        y = xp.empty((strip.shape[0], o), dtype=strip.dtype)
+        image = (n, self.xpad_shape[1], self.out[1], o)
+
+        def valid(rows):  # the output pixels among the strip's rows, as (N, H_out, W_out, O)
+            full = xp.empty((strip.shape[0], o), dtype=strip.dtype) if rows is None else rows
+            return full, full.reshape(image)[:, :self.out[0]]
+
+        y, _ = valid(None)
         gemm(xp, strip[:length], wk[0], out=y[:length])
-        for ky in range(1, kh):
+        for ky in range(1, kh - 1):
             y[:length] += gemm(xp, strip[ky * shift:ky * shift + length], wk[ky])
-        y = y.reshape(n, self.xpad_shape[1], self.out[1], o)[:, :self.out[0]]
-        return xp.ascontiguousarray(y).reshape(-1, o)
+        if kh == 1:
+            return xp.ascontiguousarray(valid(y)[1]).reshape(-1, o)
+        # The last kernel row's sum is written straight into the compact output (no extra copy pass).
+        last = xp.empty((strip.shape[0], o), dtype=strip.dtype)
+        gemm(xp, strip[(kh - 1) * shift:], wk[-1], out=last[:length])
+        out = xp.empty((n,) + self.out + (o,), dtype=strip.dtype)
+        xp.add(valid(y)[1], valid(last)[1], out=out)
+        return out.reshape(-1, o)
 
     def _strip_weight_grad(self, xp, grad):
         """dW for kernel row ky = (gradient placed on the strip's rows)^T @ the strip slice of row ky."""
