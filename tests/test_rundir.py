@@ -392,3 +392,60 @@ def test_data_over_the_size_limit_is_refused_before_it_is_read(tmp_path, capsys,
                      str(tmp_path / "runs"), "--quiet"])
         assert code == 2
         assert "more than the limit of 1000" in one_line(capsys.readouterr().err)
+
+
+# --- kills while pruning and while writing the report ----------------------------------------------------
+
+KILL_IN = '''
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from tests.test_resume import build
+from descend.train import Run
+
+real_unlink = Path.unlink
+def unlink(self, *args, **kwargs):  # die in the middle of pruning, with one old checkpoint removed
+    real_unlink(self, *args, **kwargs)
+    if self.name.startswith("step-") and sys.argv[2] == "prune":
+        os.kill(os.getpid(), signal.SIGKILL)
+Path.unlink = unlink
+run = Run.create(sys.argv[1], "r")
+build(run, "onecycle").fit()
+run.close()
+from descend import io
+real_write = io.atomic_write
+def dying_write(path, write, mode="wb"):  # die with the report half written in its temporary file
+    def half(f):
+        f.write("<html>" if "b" not in mode else b"<html>")
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_write(path, half if Path(path).name == "report.html" else write, mode)
+io.atomic_write = dying_write
+from descend.report import build_report
+build_report(run.dir)
+'''
+
+
+@pytest.mark.parametrize("where", ["prune", "report"])
+def test_killed_while_pruning_or_writing_the_report_resumes_bit_identical(tmp_path, where):
+    from tests.test_resume import build, final_state
+
+    full = Run.create(tmp_path, "full")
+    reference = final_state(build(full, "onecycle").fit(), full.dir)
+    full.close()
+    p = subprocess.run([sys.executable, "-c", KILL_IN, str(tmp_path / where), where, str(ROOT)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == -9, p.stderr[-2000:]
+    run = tmp_path / where / "r"
+    if where == "report":
+        assert list(run.glob(".report.html.*.tmp")) and not (run / "report.html").exists()
+    index = json.loads((run / "checkpoints" / "index.json").read_text())
+    state = load(run / "checkpoints" / index["latest"])  # the index never names a deleted file
+    assert all((run / "checkpoints" / k).is_file() for k in index["kept"])
+    r = Run.reopen(run, state["metrics_offset"], state["step"])
+    assert not list(run.glob(".*.tmp")) and not list((run / "checkpoints").glob(".*.tmp"))
+    t = build(r, "onecycle")
+    t.resume(run)
+    t.fit()
+    r.close()
+    assert final_state(t, run) == reference
