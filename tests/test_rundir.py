@@ -76,11 +76,12 @@ def test_config_pointing_at_a_python_file_does_not_run_it(tmp_path, capsys, comm
             "predict": ["predict", str(run), "--data", str(tmp_path / "d.npz")],
             "export": ["export", str(run), "--format", "safetensors", "--out", str(tmp_path / "w.st")]}[command]
     capsys.readouterr()
-    assert main(argv) == 2
+    code = main(argv)
+    assert not marker.exists()  # the file never ran
+    assert code == 2
     line = one_line(capsys.readouterr().err)
     digest = hashlib.sha256(evil.read_bytes()).hexdigest()
     assert str(evil) in line and digest in line and "--trust-code" in line
-    assert not marker.exists()
 
 
 def test_a_signed_model_file_runs_and_trust_code_allows_an_unsigned_one(tmp_path, capsys):
