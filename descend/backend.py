@@ -48,6 +48,10 @@ def to_numpy(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
+class DTypeError(TypeError, ValueError):
+    """A dtype that cannot be used here: a TypeError as PyTorch raises, and a ValueError as before."""
+
+
 def default_dtype() -> np.dtype:
     """The floating dtype new tensors get from Python floats (float32 unless changed)."""
     return _default_dtype
@@ -58,7 +62,8 @@ def set_default_dtype(dtype: Any) -> None:
     global _default_dtype
     dt = np.dtype(dtype)
     if dt.kind != "f":
-        raise ValueError(f"set_default_dtype: expected a floating dtype, got {dt}")
+        raise DTypeError(f"set_default_dtype: only floating-point types are supported as the default type, "
+                         f"got {dt}")
     _default_dtype = dt
 
 

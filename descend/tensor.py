@@ -116,16 +116,18 @@ class _HookHandle:
 class Tensor:
     """An n-dimensional array that records the ops producing it, so gradients can flow back."""
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_version", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_vc", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        if dtype is None and isinstance(data, (list, tuple)):
+            dtype = backend.default_dtype()  # torch.Tensor([1, 2]) is a float tensor (the legacy constructor)
         self._data = _as_array(data, dtype) if not _is_array(data) or dtype is not None else data
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self._retain = False
-        # _version stays unset (read with _version_of) until an in-place write or an alias needs it: then a
-        # one-element list [stamp] shared by every alias of this memory.
+        # _vc (the version cell) stays unset (read with _version_of) until an in-place write or detach() needs
+        # it: then [stamp, count], shared with detached aliases (not with .data, as in PyTorch).
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -133,8 +135,9 @@ class Tensor:
     # --- basic properties -------------------------------------------------------------------------
     @property
     def data(self) -> "Tensor":
-        """This tensor's values as a tensor outside the graph, sharing memory (PyTorch's `.data`)."""
-        return self._alias()
+        """This tensor's values as a tensor outside the graph, sharing memory (PyTorch's `.data`; as there, writes
+        through it are not seen by the version check)."""
+        return self._alias(share_version=False)
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -143,19 +146,26 @@ class Tensor:
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         self._data = arr
 
-    def _alias(self) -> "Tensor":
-        """A new leaf over the same array, sharing the version counter (so in-place writes are seen)."""
+    def _alias(self, share_version: bool = True) -> "Tensor":
+        """A new leaf over the same array; sharing the version cell, in-place writes through it are seen."""
         t = Tensor.__new__(Tensor)
         t._data = self._data
         t.grad = None
         t._ctx = None
         t._retain = False
         t.requires_grad = False
-        v = _version_of(self)
-        if v is None:
-            v = self._version = [0]
-        t._version = v
+        if share_version:
+            v = _version_of(self)
+            if v is None:
+                v = self._vc = [0, 0]
+            t._vc = v
         return t
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has seen (PyTorch's version counter)."""
+        v = _version_of(self)
+        return 0 if v is None else v[1]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         arr = backend.to_numpy(self._data)

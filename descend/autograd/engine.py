@@ -98,7 +98,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, inputs: list | No
 
 def _version_of(t: Tensor) -> list | None:
     """The tensor's shared version stamp, None if it was never written in place nor aliased."""
-    return getattr(t, "_version", None)
+    return getattr(t, "_vc", None)
 
 
 def _check_unmodified(node: Tensor, ctx: Function) -> None:
@@ -115,7 +115,7 @@ def _check_unmodified(node: Tensor, ctx: Function) -> None:
             f"written in place. Hint: do the in-place op on a clone().")
     stamp = ctx._epoch
     touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and _version_of(t) is not None
-               and t._version[0] > stamp]
+               and t._vc[0] > stamp]
     if not touched:
         return
     xp = backend.get_array_module(node._data)

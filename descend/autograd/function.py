@@ -168,5 +168,24 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     return tuple(result)
 
 
-def _as_list(x: Any) -> Sequence:
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Any = None) -> None:
+    """Accumulate the gradients of several outputs at once (torch.autograd.backward)."""
+    tensors = _as_list(tensors)
+    grads = [None] * len(tensors) if grad_tensors is None else _as_list(grad_tensors)
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"grad_tensors has {len(grads)} entries for {len(tensors)} tensors")
+    for t in tensors:
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    inputs = None if inputs is None else _as_list(inputs)
+    if create_graph:
+        from descend.autograd.higher import run_backward_graph
+
+        run_backward_graph(tensors, grads, inputs, accumulate=True)
+    else:
+        _t.run_backward(tensors, grads, bool(retain_graph), inputs)
+
+
+def _as_list(x: Any) -> list:
     return [x] if isinstance(x, Tensor) else list(x)

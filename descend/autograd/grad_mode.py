@@ -82,6 +82,9 @@ class set_grad_enabled(_GradMode):
         return set_grad_enabled(self._mode)
 
 
+_inference = [False]
+
+
 class inference_mode(_GradMode):
     """Like `no_grad` (descend has no separate inference tensors); `inference_mode(False)` changes nothing."""
 
@@ -89,9 +92,14 @@ class inference_mode(_GradMode):
         self._enabled = bool(mode)
 
     def __enter__(self) -> None:
-        self._prev = _t._grad_enabled
+        self._prev, self._prev_inference = _t._grad_enabled, _inference[0]
         if self._enabled:
             _t._grad_enabled = False
+            _inference[0] = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _t._grad_enabled = self._prev
+        _inference[0] = self._prev_inference
 
     def __call__(self, fn: Any) -> Any:
         enabled = self._enabled
@@ -105,5 +113,5 @@ class inference_mode(_GradMode):
 
 
 def is_inference_mode_enabled() -> bool:
-    """Always False: descend's inference_mode is no_grad and makes no inference tensors."""
-    return False
+    """Whether the innermost inference_mode block is active."""
+    return _inference[0]

@@ -69,7 +69,10 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     if device is not None and device != out.device:
         out = ToDevice.apply(out, device=device)
     if dtype is not None and dtype is not out.dtype:
-        out = Cast.apply(out, dtype=dtype.dtype)
+        if dtype.is_floating_point or dtype.is_complex:
+            out = Cast.apply(out, dtype=dtype.dtype)
+        else:  # an integer or bool result cannot carry a gradient (PyTorch's rule)
+            out = Tensor(out._data.astype(dtype.dtype))
     if copy and out is self:
         out = self.clone()
     return out
@@ -78,7 +81,7 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def type_(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
     """The dtype's name without an argument ('descend.FloatTensor' style is not used); else `to(dtype)`."""
     if dtype is None:
-        return f"descend.{self.dtype.name}"
+        return f"descend.{_LEGACY_NAMES.get(self.dtype.name, self.dtype.name)}"
     if isinstance(dtype, str) and dtype.endswith("Tensor"):
         name = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16", "LongTensor":
                 "int64", "IntTensor": "int32", "ShortTensor": "int16", "ByteTensor": "uint8", "CharTensor": "int8",
@@ -87,6 +90,11 @@ def type_(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
             raise ValueError(f"invalid type: '{dtype}'")
         dtype = name
     return to(self, _dt.as_dtype(dtype))
+
+
+_LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16":
+                 "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8":
+                 "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 
 def cpu(self: Tensor, memory_format: Any = None) -> Tensor:

@@ -31,9 +31,10 @@ def _bump(t: Tensor) -> None:
     _t._epoch += 1
     v = _t._version_of(t)
     if v is None:
-        t._version = [_t._epoch]
+        t._vc = [_t._epoch, 1]
     else:
         v[0] = _t._epoch
+        v[1] += 1
 
 
 def _leaf_check(t: Tensor) -> None:
