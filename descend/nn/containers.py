@@ -180,7 +180,7 @@ class ParameterList(Module):
         lines = []
         for i, p in enumerate(self):
             if isinstance(p, Tensor):
-                lines.append(f"  ({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]")
+                lines.append(f"  ({i}): Parameter containing: [{p.dtype!r} of size {'x'.join(map(str, p.shape))}]")
             else:
                 lines.append(f"  ({i}): Object of type: {type(p).__name__}")
         return "\n".join(lines)
@@ -252,7 +252,7 @@ class ParameterDict(Module):
 
     def extra_repr(self) -> str:
         # PyTorch indents these lines by two more spaces than a child module's.
-        return "\n".join(f"  ({k}): Parameter containing: [{v.dtype} of size {'x'.join(map(str, v.shape))}]"
+        return "\n".join(f"  ({k}): Parameter containing: [{v.dtype!r} of size {'x'.join(map(str, v.shape))}]"
                          if isinstance(v, Tensor) else f"  ({k}): Object of type: {type(v).__name__}"
                          for k, v in self.items())
 
