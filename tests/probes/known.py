@@ -51,5 +51,5 @@ KNOWN: dict[str, str] = {
     'save.weights_only_false_state_dict': 'by design: descend.load(weights_only=False) refuses (never unpickles; files are safetensors + JSON)',
     'save.whole_model_save_load': 'by design: descend.save(module) refuses whole-module pickling; save the state_dict',
     'script.mm_counts_iadd_index': 'x[i, j] with integer indices returns a copy, torch a view (N[0, 1].__iadd__(1) leaves N unchanged)',
-    'version.view_shares_version': 'Tensor._version missing on a fresh tensor/view (torch: base and view share one counter)',
+    'version.view_shares_version': "an in-place op on a view does not bump the base's _version (torch: base and view share one counter)",
 }
