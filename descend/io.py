@@ -72,6 +72,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 # --- safetensors ------------------------------------------------------------------------------------------
 
+def _bfloat16(bits: np.ndarray) -> np.ndarray:
+    """BF16 bits as ml_dtypes' bfloat16 when it is installed (descend.bfloat16), else widened to float32 (bfloat16
+    is the top half of a float32)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return (bits.astype(np.uint32) << 16).view(np.float32)
+    return bits.astype(np.uint16).view(ml_dtypes.bfloat16)
+
+
 # safetensors dtype name -> little-endian NumPy dtype. BF16 has no NumPy dtype: it is read into float32.
 _DTYPES = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
@@ -96,11 +106,15 @@ def save_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
                 raise TypeError(f"save_safetensors({path}): metadata must map str to str; "
                                 f"key {k!r} has a value of type {type(v).__name__}")
         header["__metadata__"] = dict(metadata)
-    arrays = {}
+    arrays, bf16 = {}, set()
     for name, value in tensors.items():
         if not isinstance(name, str) or name == "__metadata__":
             raise ValueError(f"save_safetensors({path}): invalid tensor name {name!r}")
         a = np.asarray(value)
+        if a.dtype.name == "bfloat16":  # ml_dtypes' bfloat16: its 16 bits as they are
+            arrays[name] = np.ascontiguousarray(a).view(np.uint16).astype("<u2", copy=False)
+            bf16.add(name)
+            continue
         if a.dtype.newbyteorder("=") not in _NAMES:
             raise TypeError(f"save_safetensors({path}): tensor '{name}' has unsupported dtype {a.dtype} "
                             f"(supported: {', '.join(sorted(set(map(str, _NAMES))))})")
@@ -111,7 +125,8 @@ def save_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
     offset = 0
     for name in order:
         a = arrays[name]
-        header[name] = {"dtype": _NAMES[a.dtype.newbyteorder("=")], "shape": list(a.shape),
+        kind = "BF16" if name in bf16 else _NAMES[a.dtype.newbyteorder("=")]
+        header[name] = {"dtype": kind, "shape": list(a.shape),
                         "data_offsets": [offset, offset + a.nbytes]}
         offset += a.nbytes
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -130,7 +145,8 @@ def save_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
 def load_safetensors(path: str | os.PathLike, with_metadata: bool = True) -> Any:
     """Read a safetensors file: (name -> array, metadata dict; {} when absent), or only the arrays.
 
-    A truncated or corrupt file raises ValueError naming the file and the problem. BF16 tensors become float32.
+    A truncated or corrupt file raises ValueError naming the file and the problem. BF16 tensors come back as
+    bfloat16 (ml_dtypes) where it is installed, else as float32.
     """
     path = Path(path)
     with open(path, "rb") as f:
@@ -172,8 +188,7 @@ def load_safetensors(path: str | os.PathLike, with_metadata: bool = True) -> Any
         else:
             a = np.zeros(shape, dtype=_DTYPES[dtype])
         if dtype == "BF16":
-            # bfloat16 is the top half of a float32.
-            a = (a.astype(np.uint32) << 16).view(np.float32)
+            a = _bfloat16(a)
         elif not a.dtype.isnative:
             a = a.astype(a.dtype.newbyteorder("="))
         out[name] = a

@@ -109,8 +109,19 @@ def test_bf16_read_matches_torch(tmp_path):
     x = torch.randn(4, 5, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
     st_torch.save_file({"w": x}, str(tmp_path / "bf16.safetensors"))
     back, _ = io.load_safetensors(tmp_path / "bf16.safetensors")
-    assert back["w"].dtype == np.float32
-    np.testing.assert_array_equal(back["w"], x.float().numpy())
+    assert back["w"].dtype.name == "bfloat16"  # descend.bfloat16 (ml_dtypes), as torch reads it
+    np.testing.assert_array_equal(back["w"].astype(np.float32), x.float().numpy())
+
+
+def test_bf16_written_by_descend_reads_in_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    st_torch = pytest.importorskip("safetensors.torch")
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    values = np.array([[1.5, -2.25, 3e38], [0.0, -0.0, 1e-38]], dtype=ml_dtypes.bfloat16)
+    io.save_safetensors(tmp_path / "ours.safetensors", {"w": values})
+    got = st_torch.load_file(str(tmp_path / "ours.safetensors"))["w"]
+    assert got.dtype == torch.bfloat16
+    np.testing.assert_array_equal(got.float().numpy(), values.astype(np.float32))
 
 
 def test_legacy_argument_order_is_accepted(tmp_path):
