@@ -44,7 +44,6 @@ KNOWN: dict[str, str] = {
     'promote.bool_neg_raises': 'raises TypeError where torch raises RuntimeError (make it also a RuntimeError)',
     'promote.linear_on_int_raises_class': 'Linear on an int64 input raises TypeError; torch raises RuntimeError (make it also a RuntimeError)',
     'rnn.pack_padded_sequence_lstm': 'LSTM does not take a PackedSequence (pack_padded_sequence output)',
-    'save.bfloat16_tensor': 'descend.save cannot write bfloat16 tensors (TypeError from the safetensors writer)',
     'save.optimizer_state_dict': 'optimizer state dict holds NumPy arrays, so it round-trips as arrays; torch tensors',
     'save.parameter_saved': 'a saved Parameter loads as a Tensor; torch keeps Parameter',
     'save.shared_tensor_stays_shared': 'one tensor saved under two keys loads as two tensors; torch keeps them shared',
