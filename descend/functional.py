@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend import backend
+from descend.ops.errors import OpError, OpTypeError
 from descend.ops import conv as _conv
 from descend.ops import conv_transpose as _convt
 from descend.ops import elementwise as _ew
@@ -37,7 +38,7 @@ __all__ += ["scaled_dot_product_attention"]  # attention (descend/ops/attention.
 
 def _tensor(x: Any, op: str, name: str = "input") -> Tensor:
     if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+        raise OpTypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
     return x
 
 
@@ -56,7 +57,7 @@ def _tuple(v: Any, n: int, op: str, name: str) -> tuple:
     if len(v) == 1:
         return v * n
     if len(v) != n:
-        raise ValueError(f"{op}: {name} must be an int or {n} ints, got {v}")
+        raise OpError(f"{op}: {name} must be an int or {n} ints, got {v}")
     return v
 
 
@@ -85,7 +86,7 @@ def tanh(input: Tensor) -> Tensor:
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) (exact, through erf) or PyTorch's tanh approximation."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise OpError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _ew.GELU.apply(input, approximate=approximate)
 
 
@@ -120,7 +121,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last dims: pad = (left, right) of the last dim, then of the one before, ..."""
     if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+        raise OpError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     return _mv.Pad.apply(input, pad=tuple(int(p) for p in pad), value=0.0 if value is None else value,
                          mode=mode)
 
@@ -141,24 +142,24 @@ def _convolve(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | Non
     _tensor(weight, op, "weight")
     spatial = _SPATIAL[d]
     if weight.ndim != d + 2:
-        raise ValueError(f"{op}: weight must be {d + 2}-D (out_channels, in_channels/groups, "
+        raise OpError(f"{op}: weight must be {d + 2}-D (out_channels, in_channels/groups, "
                          f"{', '.join('k' + s for s in spatial)}), got {weight.shape}")
     unbatched = input.ndim == d + 1
     if input.ndim not in (d + 1, d + 2):
-        raise ValueError(f"{op}: expected input (N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}), "
+        raise OpError(f"{op}: expected input (N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}), "
                          f"got {input.shape}")
     x = _mv.unsqueeze(input, 0) if unbatched else input
     o, cg, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
     if groups < 1 or o % groups:
-        raise ValueError(f"{op}: out_channels {o} of weight {weight.shape} must be divisible by groups {groups}")
+        raise OpError(f"{op}: out_channels {o} of weight {weight.shape} must be divisible by groups {groups}")
     if x.shape[1] != cg * groups:
-        raise ValueError(f"{op}: input {input.shape} has {x.shape[1]} channels but weight {weight.shape} with "
+        raise OpError(f"{op}: input {input.shape} has {x.shape[1]} channels but weight {weight.shape} with "
                          f"groups={groups} expects {cg * groups}")
     if bias is not None and bias.shape != (o,):
-        raise ValueError(f"{op}: bias must have shape ({o},), got {bias.shape}")
+        raise OpError(f"{op}: bias must have shape ({o},), got {bias.shape}")
     dtypes = {str(t.dtype) for t in (input, weight, bias) if t is not None}
     if len(dtypes) > 1:
-        raise TypeError(f"{op}: input dtype {input.dtype} and weight dtype {weight.dtype}"
+        raise OpTypeError(f"{op}: input dtype {input.dtype} and weight dtype {weight.dtype}"
                         + (f" (bias {bias.dtype})" if bias is not None else "") + " differ; cast with .to(...)")
     stride = _tuple(stride, d, op, "stride")
     dilation = _tuple(dilation, d, op, "dilation")
@@ -167,21 +168,21 @@ def _convolve(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | Non
             pads = ((0, 0),) * d
         elif padding == "same":
             if any(s != 1 for s in stride):
-                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                raise OpError(f"{op}: padding='same' is not supported for strided convolutions "
                                  f"(stride {stride})")
             # PyTorch puts the odd extra element of padding on the right.
             totals = [dl * (k - 1) for dl, k in zip(dilation, kernel)]
             pads = tuple((t // 2, t - t // 2) for t in totals)
         else:
-            raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+            raise OpError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
     else:
         pads = tuple((p, p) for p in _tuple(padding, d, op, "padding"))
     if min(stride) < 1 or min(dilation) < 1 or min(p for pair in pads for p in pair) < 0:
-        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding non-negative")
+        raise OpError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding non-negative")
     for i in range(d):
         span = x.shape[2 + i] + sum(pads[i])
         if span < dilation[i] * (kernel[i] - 1) + 1:
-            raise ValueError(f"{op}: input {input.shape} padded by {pads[i]} in dim {2 + i} is smaller than the "
+            raise OpError(f"{op}: input {input.shape} padded by {pads[i]} in dim {2 + i} is smaller than the "
                              f"kernel {tuple(kernel)} (dilation {dilation})")
     out = _conv.ConvNd.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return _mv.squeeze(out, 0) if unbatched else out
@@ -206,7 +207,7 @@ def _pool_args(op: str, d: int, input: Tensor, kernel_size: Any, stride: Any, pa
     _tensor(input, op)
     spatial = _SPATIAL[d]
     if input.ndim not in (d + 1, d + 2):
-        raise ValueError(f"{op}: expected input (N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}), "
+        raise OpError(f"{op}: expected input (N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}), "
                          f"got {input.shape}")
     kernel = _tuple(kernel_size, d, op, "kernel_size")
     stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
@@ -214,15 +215,15 @@ def _pool_args(op: str, d: int, input: Tensor, kernel_size: Any, stride: Any, pa
     padding = _tuple(padding, d, op, "padding")
     dilation = _tuple(dilation, d, op, "dilation")
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
-        raise ValueError(f"{op}: kernel_size {kernel}, stride {stride} and dilation {dilation} must be positive")
+        raise OpError(f"{op}: kernel_size {kernel}, stride {stride} and dilation {dilation} must be positive")
     for p, k, dl in zip(padding, kernel, dilation):
         if p < 0 or p > (dl * (k - 1) + 1) // 2:
-            raise ValueError(f"{op}: padding {padding} should be at most half of the (dilated) kernel {kernel}")
+            raise OpError(f"{op}: padding {padding} should be at most half of the (dilated) kernel {kernel}")
     unbatched = input.ndim == d + 1
     x = _mv.unsqueeze(input, 0) if unbatched else input
     for i in range(d):
         if x.shape[2 + i] + 2 * padding[i] < dilation[i] * (kernel[i] - 1) + 1:
-            raise ValueError(f"{op}: input {input.shape} is smaller than the kernel {kernel} (padding {padding})")
+            raise OpError(f"{op}: input {input.shape} is smaller than the kernel {kernel} (padding {padding})")
     return x, unbatched, kernel, stride, padding, dilation
 
 
@@ -259,7 +260,7 @@ def _avg_pool(op: str, d: int, input: Tensor, kernel_size: Any, stride: Any, pad
               count_include_pad: bool, divisor_override: int | None) -> Tensor:
     x, unbatched, kernel, stride, padding, _ = _pool_args(op, d, input, kernel_size, stride, padding, 1)
     if divisor_override is not None and divisor_override <= 0:
-        raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
+        raise OpError(f"{op}: divisor_override must be positive, got {divisor_override}")
     out = _pool.AvgPool.apply(x, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
                               count_include_pad=count_include_pad, divisor_override=divisor_override)
     return _mv.squeeze(out, 0) if unbatched else out
@@ -283,7 +284,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p); the identity when not training."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+        raise OpError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
     xp = backend.get_array_module(input._data)
@@ -296,9 +297,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     """Rows of weight picked by integer indices; the padding_idx row gets no gradient."""
     idx = _raw(input)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+        raise OpTypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
+        raise OpError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
         bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
@@ -306,7 +307,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     idx = idx % n if idx.size and int(idx.min()) < 0 else idx
     if padding_idx is not None:
         if not -n <= padding_idx < n:
-            raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
+            raise OpError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
         padding_idx %= n
     if max_norm is not None:
         # Renormalise the referenced rows in place, outside the graph, as PyTorch does.
@@ -322,11 +323,11 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding with a new last dim of size num_classes (max + 1 when -1)."""
     idx = _raw(tensor)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expected an integer tensor, got dtype {idx.dtype}")
+        raise OpTypeError(f"one_hot: expected an integer tensor, got dtype {idx.dtype}")
     xp = backend.get_array_module(idx)
     n = int(idx.max()) + 1 if num_classes == -1 else num_classes
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        raise ValueError(f"one_hot: class values must be in [0, {n}), got range [{int(idx.min())}, "
+        raise OpError(f"one_hot: class values must be in [0, {n}), got range [{int(idx.min())}, "
                          f"{int(idx.max())}]")
     return Tensor((idx[..., None] == xp.arange(n)).astype(np.int64))
 
@@ -345,11 +346,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     """log_softmax over dim 1 and NLL in one op; target holds class indices or class probabilities."""
     _loss.check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        raise OpError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     x, t, unbatched = _unbatched_class_input("cross_entropy", _tensor(input, "cross_entropy"),
                                              _tensor(target, "cross_entropy", "target"))
     if t.dtype.kind == "f" and t.dtype != x.dtype:
-        raise TypeError(f"cross_entropy: input dtype {x.dtype} and target dtype {t.dtype} differ")
+        raise OpTypeError(f"cross_entropy: input dtype {x.dtype} and target dtype {t.dtype} differ")
     out = _loss.CrossEntropy.apply(x, t, weight=_raw(weight), ignore_index=ignore_index, reduction=reduction,
                                    label_smoothing=label_smoothing)
     return _mv.squeeze(out, 0) if unbatched and reduction == "none" else out
@@ -373,7 +374,7 @@ def _pointwise_loss(op: str, cls: type, input: Tensor, target: Tensor, reduction
         try:
             np.broadcast_shapes(input.shape, target.shape)
         except ValueError:
-            raise ValueError(f"{op}: input {input.shape} and target {target.shape} cannot be broadcast "
+            raise OpError(f"{op}: input {input.shape} and target {target.shape} cannot be broadcast "
                              "together") from None
         warnings.warn(f"{op}: using a target size {target.shape} that is different to the input size "
                       f"{input.shape}; they will be broadcast", stacklevel=3)
@@ -413,15 +414,15 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """Normalise per channel (dim 1); in training use batch statistics and update the running ones in place."""
     _tensor(input, "batch_norm")
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected input (N, C, ...), got {input.shape}")
+        raise OpError(f"batch_norm: expected input (N, C, ...), got {input.shape}")
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):
-            raise ValueError(f"batch_norm: {name} must have shape ({c},) for input {input.shape}, "
+            raise OpError(f"batch_norm: {name} must have shape ({c},) for input {input.shape}, "
                              f"got {tuple(t.shape)}")
     if not training and (running_mean is None or running_var is None):
-        raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+        raise OpError("batch_norm: running_mean and running_var are required when training=False")
     return _norm.BatchNorm.apply(input, weight, bias, running_mean=_raw(running_mean),
                                  running_var=_raw(running_var), training=training, momentum=momentum, eps=eps)
 
@@ -433,10 +434,10 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else \
         tuple(int(s) for s in normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
-        raise ValueError(f"layer_norm: input {input.shape} does not end with normalized_shape {shape}")
+        raise OpError(f"layer_norm: input {input.shape} does not end with normalized_shape {shape}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
+            raise OpError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
     return _norm.LayerNorm.apply(input, weight, bias, n_dims=len(shape), eps=eps)
 
 
@@ -452,39 +453,39 @@ def _conv_transpose(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor
     _tensor(weight, op, "weight")
     spatial = _SPATIAL[d]
     if weight.ndim != d + 2:
-        raise ValueError(f"{op}: weight must be {d + 2}-D (in_channels, out_channels/groups, "
+        raise OpError(f"{op}: weight must be {d + 2}-D (in_channels, out_channels/groups, "
                          f"{', '.join('k' + s for s in spatial)}), got {weight.shape}")
     if input.ndim not in (d + 1, d + 2):
-        raise ValueError(f"{op}: expected input (N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}), "
+        raise OpError(f"{op}: expected input (N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}), "
                          f"got {input.shape}")
     unbatched = input.ndim == d + 1
     x = _mv.unsqueeze(input, 0) if unbatched else input
     c_in, kernel = weight.shape[0], weight.shape[2:]
     if groups < 1 or c_in % groups:
-        raise ValueError(f"{op}: in_channels {c_in} of weight {weight.shape} must be divisible by groups {groups}")
+        raise OpError(f"{op}: in_channels {c_in} of weight {weight.shape} must be divisible by groups {groups}")
     if x.shape[1] != c_in:
-        raise ValueError(f"{op}: input {input.shape} has {x.shape[1]} channels but weight {weight.shape} "
+        raise OpError(f"{op}: input {input.shape} has {x.shape[1]} channels but weight {weight.shape} "
                          f"expects {c_in}")
     c_out = weight.shape[1] * groups
     if bias is not None and bias.shape != (c_out,):
-        raise ValueError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
+        raise OpError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
     if len({str(t.dtype) for t in (input, weight, bias) if t is not None}) > 1:
-        raise TypeError(f"{op}: input dtype {input.dtype} and weight dtype {weight.dtype} differ; cast with .to(...)")
+        raise OpTypeError(f"{op}: input dtype {input.dtype} and weight dtype {weight.dtype} differ; cast with .to(...)")
     stride = _tuple(stride, d, op, "stride")
     padding = _tuple(padding, d, op, "padding")
     extra = _tuple(output_padding, d, op, "output_padding")
     dilation = _tuple(dilation, d, op, "dilation")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(extra) < 0:
-        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding {padding} "
+        raise OpError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding {padding} "
                          f"and output_padding {extra} non-negative")
     for e, s, dl in zip(extra, stride, dilation):
         if e >= s and e >= dl:
-            raise ValueError(f"{op}: output_padding {extra} must be smaller than either stride {stride} or "
+            raise OpError(f"{op}: output_padding {extra} must be smaller than either stride {stride} or "
                              f"dilation {dilation}")
     out = [_convt.transpose_out_size(x.shape[2 + i], kernel[i], stride[i], padding[i], padding[i], dilation[i],
                                      extra[i]) for i in range(d)]
     if min(out) < 1:
-        raise ValueError(f"{op}: input {input.shape} with kernel {tuple(kernel)}, stride {stride} and padding "
+        raise OpError(f"{op}: input {input.shape} with kernel {tuple(kernel)}, stride {stride} and padding "
                          f"{padding} gives an empty output {tuple(out)}")
     y = _convt.ConvTransposeNd.apply(x, weight, bias, stride=stride, padding=tuple((p, p) for p in padding),
                                      output_padding=extra, dilation=dilation, groups=groups)
@@ -519,15 +520,15 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     d = input.ndim - 2
     if d not in (1, 2) or (_INTERP_MODES[mode] and _INTERP_MODES[mode] != d):
         want = {1: "3-D (N, C, L)", 2: "4-D (N, C, H, W)"}.get(_INTERP_MODES[mode], "3-D or 4-D")
-        raise ValueError(f"interpolate: mode {mode!r} expects {want} input, got {input.shape}")
+        raise OpError(f"interpolate: mode {mode!r} expects {want} input, got {input.shape}")
     linear = mode in ("linear", "bilinear")
     if align_corners is not None and not linear:
-        raise ValueError("interpolate: align_corners can only be set with the interpolating modes linear | "
+        raise OpError("interpolate: align_corners can only be set with the interpolating modes linear | "
                          f"bilinear, not {mode!r}")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
+        raise OpError("interpolate: give exactly one of size and scale_factor")
     spatial = input.shape[2:]
     if size is not None:
         out = _tuple(size, d, "interpolate", "size")
@@ -536,10 +537,10 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         factors = [float(f) for f in ((scale_factor,) * d if isinstance(scale_factor, (int, float))
                                       else scale_factor)]
         if len(factors) != d:
-            raise ValueError(f"interpolate: scale_factor must be a number or {d} numbers, got {scale_factor}")
+            raise OpError(f"interpolate: scale_factor must be a number or {d} numbers, got {scale_factor}")
         out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
     if min(out) < 1:
-        raise ValueError(f"interpolate: output size {tuple(out)} for input {input.shape} must be positive")
+        raise OpError(f"interpolate: output size {tuple(out)} for input {input.shape} must be positive")
     if size is None:
         scales = [n / o if recompute_scale_factor else 1.0 / f for n, o, f in zip(spatial, out, factors)]
     maps = []
@@ -557,15 +558,15 @@ def _adaptive_avg_pool(op: str, d: int, input: Tensor, output_size: Any) -> Tens
     _tensor(input, op)
     if input.ndim not in (d + 1, d + 2):
         spatial = ", ".join(_SPATIAL[d])
-        raise ValueError(f"{op}: expected input (N, C, {spatial}) or (C, {spatial}), got {input.shape}")
+        raise OpError(f"{op}: expected input (N, C, {spatial}) or (C, {spatial}), got {input.shape}")
     sizes = (output_size,) * d if output_size is None or isinstance(output_size, (int, np.integer)) \
         else tuple(output_size)
     if len(sizes) != d:
-        raise ValueError(f"{op}: output_size must be an int or {d} ints, got {output_size}")
+        raise OpError(f"{op}: output_size must be an int or {d} ints, got {output_size}")
     spatial = input.shape[input.ndim - d:]
     out = tuple(n if o is None else int(o) for n, o in zip(spatial, sizes))
     if min(out) < 1 or min(spatial) < 1:
-        raise ValueError(f"{op}: output_size {out} and input {input.shape} must be positive")
+        raise OpError(f"{op}: output_size {out} and input {input.shape} must be positive")
     maps = tuple(_rs.adaptive_avg_matrix(n, o) for n, o in zip(spatial, out))
     return _rs.Resample.apply(input, maps=maps)
 
@@ -585,14 +586,14 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     """Normalise each sample over groups of channels (and all positions), then scale and shift per channel."""
     _tensor(input, "group_norm")
     if input.ndim < 2:
-        raise ValueError(f"group_norm: expected input (N, C, ...), got {input.shape}")
+        raise OpError(f"group_norm: expected input (N, C, ...), got {input.shape}")
     c = input.shape[1]
     if num_groups < 1 or c % num_groups:
-        raise ValueError(f"group_norm: {c} channels of input {input.shape} are not divisible into "
+        raise OpError(f"group_norm: {c} channels of input {input.shape} are not divisible into "
                          f"num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):
-            raise ValueError(f"group_norm: {name} must have shape ({c},), got {tuple(t.shape)}")
+            raise OpError(f"group_norm: {name} must have shape ({c},), got {tuple(t.shape)}")
     return _norm.GroupNorm.apply(input, weight, bias, num_groups=num_groups, eps=eps)
 
 

@@ -86,7 +86,12 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
     xp = backend.get_array_module(data)
     if xp is np and not isinstance(data, np.ndarray) and not isinstance(data, np.generic):
         xp = backend.xp
-        arr = xp.asarray(data, dtype=dtype)
+        try:
+            arr = xp.asarray(data, dtype=dtype)
+        except ValueError as e:  # ragged nesting
+            raise OpError(f"tensor(): cannot make a tensor of this {type(data).__name__} ({e})") from None
+        if arr.dtype == object:
+            raise OpTypeError(f"tensor(): could not infer the dtype of the elements of {data!r:.60}")
         # Python floats become the default dtype, as torch.tensor([1.0]) is float32.
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(backend.default_dtype())

@@ -9,7 +9,7 @@ import numpy as np
 
 from descend import dtypes as _dt
 from descend.backend import default_dtype, get_array_module
-from descend.ops.errors import OpError
+from descend.ops.errors import OpError, OpTypeError
 from descend.ops.constants import zeros_as
 from descend.ops.special import erf
 from descend.tensor import Function
@@ -50,6 +50,8 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Any:
         return fn(a, b)
     except ValueError:
         raise OpError(f"{op}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together") from None
+    except TypeError as e:  # e.g. bool - bool, which PyTorch refuses too
+        raise OpTypeError(f"{op}: {e}") from None
 
 
 # ---- binary --------------------------------------------------------------------------------------------
@@ -166,6 +168,9 @@ class Where(Function):
 
 class Neg(Function):
     def forward(self, a):
+        if getattr(a, "dtype", None) == np.bool_:
+            raise OpTypeError("neg: negation, the `-` operator, on a bool tensor is not supported; use ~ or "
+                              "logical_not() instead")
         return -a
 
     def backward(self, g):

@@ -22,6 +22,7 @@ import sys
 import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
 
 _t = sys.modules["descend.tensor"]
+from descend.ops.errors import OpError
 from descend.tensor import Function, Tensor, _index_arrays
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -182,7 +183,10 @@ def __setitem__(self: Tensor, index: Any, value: Any) -> None:
         apply_inplace(self, lambda old, v: IndexPut.apply(old, v, index=idx), value)
         return
     _bump(self)
-    self._data[idx] = value._data if isinstance(value, Tensor) else value
+    try:
+        self._data[idx] = value._data if isinstance(value, Tensor) else value
+    except ValueError as e:  # a value that does not broadcast to the indexed shape
+        raise OpError(f"setitem: {e}") from None
 
 
 def _rng(generator: Any) -> np.random.Generator:

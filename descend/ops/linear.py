@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from descend.ops.errors import OpError, OpTypeError
 from descend.backend import get_array_module
 from descend.ops.constants import ones_vector
 from descend.tensor import Function
@@ -14,7 +15,7 @@ def _dtype_clash(op: str, **arrays) -> None:
     items = [(k, a.dtype) for k, a in arrays.items() if a is not None]
     for name, dt in items[1:]:
         if dt != items[0][1]:
-            raise TypeError(f"{op}: {items[0][0]} dtype {items[0][1]} and {name} dtype {dt} differ; "
+            raise OpTypeError(f"{op}: {items[0][0]} dtype {items[0][1]} and {name} dtype {dt} differ; "
                             "cast one with .to(...)")
 
 
@@ -23,12 +24,12 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         if w.ndim != 2:
-            raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got {w.shape}")
+            raise OpError(f"linear: weight must be 2-D (out_features, in_features), got {w.shape}")
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-            raise ValueError(f"linear: expected input (..., {w.shape[1]}), got {x.shape} "
+            raise OpError(f"linear: expected input (..., {w.shape[1]}), got {x.shape} "
                              f"(weight {w.shape})")
         if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {b.shape}")
+            raise OpError(f"linear: bias must have shape ({w.shape[0]},), got {b.shape}")
         if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
             _dtype_clash("linear", input=x, weight=w, bias=b)
         self.x_shape = x.shape

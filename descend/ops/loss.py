@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from descend.ops.errors import OpError, OpTypeError
 from descend.backend import get_array_module
 from descend.ops.constants import arange_vector, ones_vector
 from descend.tensor import Function
@@ -13,7 +14,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def check_reduction(op: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise OpError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
 def _reduce(loss, reduction: str, denom=None):
@@ -53,7 +54,7 @@ def _valid_targets(op: str, target, n_classes: int, ignore_index: int):
     """Mask of non-ignored targets and targets made safe to gather with (ignored ones become 0)."""
     xp = get_array_module(target)
     if target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: class-index target must be an integer tensor, got dtype {target.dtype}")
+        raise OpTypeError(f"{op}: class-index target must be an integer tensor, got dtype {target.dtype}")
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
     if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= n_classes):
@@ -86,11 +87,11 @@ def _class_index(target) -> tuple:
 
 def _check_nd(op: str, x, target, prob_target: bool) -> None:
     if x.ndim < 2:
-        raise ValueError(f"{op}: expected input (N, C, ...), got {x.shape}")
+        raise OpError(f"{op}: expected input (N, C, ...), got {x.shape}")
     want = x.shape if prob_target else (x.shape[0],) + x.shape[2:]
     if target.shape != want:
         kind = "class probabilities" if prob_target else "class indices"
-        raise ValueError(f"{op}: input {x.shape} needs target of shape {want} ({kind}), got {target.shape}")
+        raise OpError(f"{op}: input {x.shape} needs target of shape {want} ({kind}), got {target.shape}")
 
 
 class CrossEntropy(Function):
@@ -106,7 +107,7 @@ class CrossEntropy(Function):
         self.prob = target.dtype.kind == "f" and target.shape == x.shape
         _check_nd("cross_entropy", x, target, self.prob)
         if weight is not None and weight.shape != (x.shape[1],):
-            raise ValueError(f"cross_entropy: weight must have shape ({x.shape[1]},), got {weight.shape}")
+            raise OpError(f"cross_entropy: weight must have shape ({x.shape[1]},), got {weight.shape}")
         n_classes = x.shape[1]
         eps = float(label_smoothing)
         if x.ndim == 2 and x.size:
@@ -197,7 +198,7 @@ class NLLLoss(Function):
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean"):
         _check_nd("nll_loss", x, target, False)
         if weight is not None and weight.shape != (x.shape[1],):
-            raise ValueError(f"nll_loss: weight must have shape ({x.shape[1]},), got {weight.shape}")
+            raise OpError(f"nll_loss: weight must have shape ({x.shape[1]},), got {weight.shape}")
         valid, safe = _valid_targets("nll_loss", target, x.shape[1], ignore_index)
         coef = valid.astype(x.dtype)
         if weight is not None:
@@ -221,7 +222,7 @@ class BinaryCrossEntropyWithLogits(Function):
     def forward(self, x, y, weight=None, pos_weight=None, reduction="mean"):
         xp = get_array_module(x)
         if x.shape != y.shape:
-            raise ValueError(f"binary_cross_entropy_with_logits: target size {y.shape} must be the same as "
+            raise OpError(f"binary_cross_entropy_with_logits: target size {y.shape} must be the same as "
                              f"input size {x.shape}")
         sp_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))  # softplus(-x) = -log sigmoid(x)
         lw = 1.0 if pos_weight is None else 1 + (pos_weight - 1) * y
@@ -257,10 +258,10 @@ class BinaryCrossEntropy(Function):
     def forward(self, p, y, weight=None, reduction="mean"):
         xp = get_array_module(p)
         if p.shape != y.shape:
-            raise ValueError(f"binary_cross_entropy: target size {y.shape} must be the same as input size "
+            raise OpError(f"binary_cross_entropy: target size {y.shape} must be the same as input size "
                              f"{p.shape}")
         if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
-            raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1, got "
+            raise OpError("binary_cross_entropy: all elements of input should be between 0 and 1, got "
                              f"range [{float(p.min())}, {float(p.max())}]")
         with np.errstate(divide="ignore"):
             log_p = xp.maximum(xp.log(p), -100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from descend.ops.errors import OpError, OpTypeError
 from descend.backend import get_array_module
 from descend.tensor import Function
 
@@ -65,7 +66,7 @@ class BatchNorm(Function):
         shape = (1, c) + (1,) * (x.ndim - 2)
         self.count = x.size // c
         if training and self.count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+            raise OpError(f"batch_norm: expected more than 1 value per channel when training, got input "
                              f"{x.shape}")
         rows = _channel_rows(x)
         self.rows = rows is not None
