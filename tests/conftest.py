@@ -6,6 +6,8 @@ are marked here by name, so the marker cannot drift from the file list below.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 # Files whose tests train to a published figure, launch mpirun or CLI processes, or compare whole programs
@@ -25,3 +27,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     for item in items:
         if item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _trust_key_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory):
+    """The code-trust key (descend.rundir.trust) of every test and the processes they start: never the user's
+    ~/.config/descend/trust.key."""
+    old = os.environ.get("DESCEND_TRUST_KEY")
+    os.environ["DESCEND_TRUST_KEY"] = str(tmp_path_factory.mktemp("trust") / "trust.key")
+    yield
+    if old is None:
+        os.environ.pop("DESCEND_TRUST_KEY", None)
+    else:
+        os.environ["DESCEND_TRUST_KEY"] = old
