@@ -20,7 +20,7 @@ from descend.rundir import metrics as run_metrics  # noqa: E402
 from descend.train import config as config_mod  # noqa: E402
 from descend.train.checkpoint import load, save  # noqa: E402
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 def same(a, b) -> bool:
