@@ -25,7 +25,7 @@ LAYERS = {
     "models": 4, "data": 4, "train": 4, "doctor": 4, "gan": 4, "distributed": 4, "utils": 4, "onnx": 4,
     "diffusion": 4,
     "report": 5,
-    "cli": 6, "__main__": 6,
+    "cli": 6, "cli_resume": 6, "__main__": 6,
 }
 FORBIDDEN = {"torch", "torchvision", "tensorflow", "jax", "scipy"}
 
