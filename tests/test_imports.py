@@ -22,7 +22,7 @@ LAYERS = {
     "tensor": 1, "ops": 1, "gradcheck": 1, "autograd": 1, "serialization": 1,
     "functional": 2, "functional_spatial": 2, "linalg": 2, "special": 2,
     "nn": 3, "optim": 3,
-    "models": 4, "data": 4, "train": 4, "doctor": 4, "gan": 4, "distributed": 4, "utils": 4, "onnx": 4,
+    "models": 4, "data": 4, "train": 4, "doctor": 4, "gan": 4, "distributed": 4, "utils": 4, "onnx": 4, "schema": 4,
     "diffusion": 4,
     "report": 5,
     "cli": 6, "cli_resume": 6, "__main__": 6,

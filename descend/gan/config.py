@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 import difflib
-import math
 from typing import Any, Callable
 
+from descend import schema
 from descend.train.config import UsageError
 
 MIXTURES = ("ring8", "grid25")
@@ -112,62 +112,22 @@ def data_kind(name: str) -> str:
 
 def defaults() -> dict:
     """The schema's defaults (None where the data decides)."""
-    out: dict = {}
-    for section, keys in SCHEMA.items():
-        target = out if section == "" else out.setdefault(section, {})
-        for key, spec in keys.items():
-            target[key] = spec[1]
-    return out
+    return schema.defaults(SCHEMA)
 
 
 def check_value(section: str, key: str, value: Any, where: str) -> Any:
-    """One value checked against the schema (ints widen to floats where a number is expected)."""
-    kind, _default, check, _flag = SCHEMA[section][key]
-    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok:
-        name = {int: "an integer", float: "a number", str: "a string"}[kind]
-        raise UsageError(f"{where}: expected {name}, got {value!r}")
-    if kind is float and not math.isfinite(value):
-        raise UsageError(f"{where}: must be a finite number, got {value}")
-    problem = check(value) if check is not None else None
-    if problem:
-        raise UsageError(f"{where}: {problem}, got {value!r}")
-    return value
+    """One value checked against the schema (descend.schema.check_value)."""
+    return schema.check_value(SCHEMA, section, key, value, where)
 
 
 def validate(raw: dict, source: str) -> dict:
     """A config from a (partial) dict such as a parsed config.toml; unknown keys and bad values raise."""
-    cfg = defaults()
-    for name, value in raw.items():
-        if name in SCHEMA and name != "":
-            if not isinstance(value, dict):
-                raise UsageError(f"{source}: [{name}] must be a table")
-            for key, v in value.items():
-                if key not in SCHEMA[name]:
-                    hint = difflib.get_close_matches(key, list(SCHEMA[name]), n=1)
-                    raise UsageError(f"{source}: unknown key '{name}.{key}'"
-                                     + (f" (did you mean '{name}.{hint[0]}'?)" if hint else ""))
-                cfg[name][key] = check_value(name, key, v, f"{source}: key '{name}.{key}'")
-        elif name in SCHEMA[""]:
-            cfg[name] = check_value("", name, value, f"{source}: key '{name}'")
-        else:
-            raise UsageError(f"{source}: unknown key '{name}'")
-    return resolve(cfg)
+    return schema.validate(SCHEMA, raw, source, resolve)
 
 
 def from_flags(overrides: dict) -> dict:
     """Defaults, then {flag: value} overrides, resolved for the chosen data and cross-checked."""
-    cfg = defaults()
-    for flag, value in overrides.items():
-        section, key = FLAGS[flag]
-        v = check_value(section, key, value, flag)
-        if section == "":
-            cfg[key] = v
-        else:
-            cfg[section][key] = v
-    return resolve(cfg)
+    return schema.from_flags(SCHEMA, FLAGS, overrides, resolve)
 
 
 def resolve(cfg: dict) -> dict:
