@@ -141,36 +141,13 @@ def _fit(trainer: Any, run: Any, quiet: bool) -> int:
     if not quiet:
         for f in findings:
             print(f"doctor: [{f['severity']}] {f['title']}: {f['evidence']}", flush=True)
-        last = next((r for r in reversed(trainer.history) if "modes" in r or "classes_covered" in r), None)
-        parts = [f"done: {trainer.step} steps in {time.perf_counter() - start:.0f}s"]
-        if last is not None and "modes" in last:
-            parts.append(f"modes {last['modes']}/{last['num_modes']}, high quality "
-                         f"{100 * last['high_quality']:.1f}%, reverse KL {last['reverse_kl']:.3f}")
-        elif last is not None:
-            parts.append(f"classes {last['classes_covered']}/{last['num_classes']}, entropy "
-                         f"{last['class_entropy']:.2f}, near-duplicates {100 * last['near_duplicates']:.0f}%")
-        parts.append(f"run {run.dir}" + (f" (report {report})" if report else ""))
-        print(" | ".join(parts), flush=True)
+        print(gan_commands.done_line(trainer, start, run.dir, report), flush=True)
     return 0
 
 
 def open_run(run_dir: str, flag: str) -> tuple[Path, dict]:
     """(path, validated config) of a diffusion run directory; UsageError naming the flag otherwise."""
-    from descend import io
-
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise UsageError(f"{flag} {path}: no such run directory")
-    toml = path / "config.toml"
-    if not toml.is_file():
-        raise UsageError(f"{flag} {path}: not a run directory (no config.toml)")
-    try:
-        raw = io.load_toml(toml)
-    except (OSError, ValueError) as e:
-        raise UsageError(" ".join(str(e).split())) from None
-    if "diffusion" not in raw:
-        raise UsageError(f"{flag} {path}: not a descend diffusion run (no [diffusion] table in config.toml)")
-    return path, diff_config.validate(raw, str(toml))
+    return gan_commands.open_task_run(run_dir, flag, "diffusion", diff_config.validate)
 
 
 def _resume(args: argparse.Namespace) -> int:

@@ -254,20 +254,26 @@ def _fit(trainer: Any, run: Any, quiet: bool) -> int:
     run.close()
     report = _build_report(run.dir)
     if not quiet:
-        last = next((r for r in reversed(trainer.history) if "modes" in r or "classes_covered" in r), None)
-        parts = [f"done: {trainer.step} steps in {time.perf_counter() - start:.0f}s"]
-        if last is not None and "modes" in last:
-            parts.append(f"modes {last['modes']}/{last['num_modes']}, high quality "
-                         f"{100 * last['high_quality']:.1f}%, reverse KL {last['reverse_kl']:.3f}")
-        elif last is not None:
-            parts.append(f"classes {last['classes_covered']}/{last['num_classes']}, entropy "
-                         f"{last['class_entropy']:.2f}, near-duplicates {100 * last['near_duplicates']:.0f}%")
-        parts.append(f"run {run.dir}" + (f" (report {report})" if report else ""))
-        print(" | ".join(parts), flush=True)
+        print(done_line(trainer, start, run.dir, report), flush=True)
     return 0
 
 
-def _open_run(run_dir: str, flag: str) -> tuple[Path, dict]:
+def done_line(trainer: Any, start: float, run_dir: Path, report: Any) -> str:
+    """The closing line of a generative run (GAN or diffusion): steps, time, the last sample evaluation, run."""
+    last = next((r for r in reversed(trainer.history) if "modes" in r or "classes_covered" in r), None)
+    parts = [f"done: {trainer.step} steps in {time.perf_counter() - start:.0f}s"]
+    if last is not None and "modes" in last:
+        parts.append(f"modes {last['modes']}/{last['num_modes']}, high quality "
+                     f"{100 * last['high_quality']:.1f}%, reverse KL {last['reverse_kl']:.3f}")
+    elif last is not None:
+        parts.append(f"classes {last['classes_covered']}/{last['num_classes']}, entropy "
+                     f"{last['class_entropy']:.2f}, near-duplicates {100 * last['near_duplicates']:.0f}%")
+    parts.append(f"run {run_dir}" + (f" (report {report})" if report else ""))
+    return " | ".join(parts)
+
+
+def open_task_run(run_dir: str, flag: str, table: str, validate: Any) -> tuple[Path, dict]:
+    """(path, validated config) of a run directory whose config.toml has a [table]; UsageError naming the flag."""
     from descend import io
 
     path = Path(run_dir)
@@ -280,9 +286,13 @@ def _open_run(run_dir: str, flag: str) -> tuple[Path, dict]:
         raw = io.load_toml(toml)
     except (OSError, ValueError) as e:
         raise UsageError(" ".join(str(e).split())) from None
-    if "gan" not in raw:
-        raise UsageError(f"{flag} {path}: not a descend gan run (no [gan] table in config.toml)")
-    return path, gan_config.validate(raw, str(toml))
+    if table not in raw:
+        raise UsageError(f"{flag} {path}: not a descend {table} run (no [{table}] table in config.toml)")
+    return path, validate(raw, str(toml))
+
+
+def _open_run(run_dir: str, flag: str) -> tuple[Path, dict]:
+    return open_task_run(run_dir, flag, "gan", gan_config.validate)
 
 
 def _load_state(file: Path) -> dict:
