@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 import descend  # noqa: E402,F401
 from descend import optim  # noqa: E402
 from descend.ops import conv as conv_mod  # noqa: E402
-from descend.tensor import Function  # noqa: E402
+from descend._tensor import Function  # noqa: E402
 
 CLOCK = time.process_time if THREADS == "1" else time.perf_counter
 TOTALS: dict = defaultdict(float)

@@ -2,7 +2,7 @@
 
 from descend import backend
 from descend.backend import manual_seed, set_default_dtype
-from descend.tensor import (Function, Tensor, as_tensor, enable_grad, from_numpy, is_grad_enabled, no_grad,
+from descend._tensor import (Function, Tensor, as_tensor, enable_grad, from_numpy, is_grad_enabled, no_grad,
                             tensor)
 from descend import autograd
 from descend.autograd import inference_mode, is_inference_mode_enabled, set_grad_enabled

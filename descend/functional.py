@@ -22,7 +22,7 @@ from descend.ops import norm as _norm
 from descend.ops import pool as _pool
 from descend.ops import reduce as _rd
 from descend.ops.attention import scaled_dot_product_attention
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax", "logsumexp",

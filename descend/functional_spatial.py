@@ -15,7 +15,7 @@ from descend.ops import conv_transpose as _convt
 from descend.ops import movement as _mv
 from descend.ops import norm as _norm
 from descend.ops import resample as _rs
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ['conv_transpose1d', 'conv_transpose2d', 'interpolate', 'adaptive_avg_pool1d', 'adaptive_avg_pool2d', 'group_norm']
 

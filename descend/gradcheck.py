@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from descend import backend
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 
 
 def _outputs(out: Any) -> list:

@@ -11,7 +11,7 @@ from descend.ops import linalg_ops as _la
 from descend.ops.errors import OpError
 from descend.ops.indexing import IndexSelect, dim_index
 from descend.ops.stats import vector_norm
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "matrix_power", "vecdot", "outer", "tensordot", "det",
            "inv", "solve", "cross", "svdvals", "eigvalsh", "matrix_rank", "cond", "slogdet", "multi_dot",

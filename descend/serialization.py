@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from descend import backend, io
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 FORMAT = "descend-save-1"
 _CHECKPOINT_FORMAT = "descend-checkpoint-1"  # the Trainer's checkpoints (same skeleton tags) load too

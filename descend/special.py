@@ -8,7 +8,7 @@ from typing import Any
 from descend.ops.api import (digamma, erf, exp2, expm1, log1p, log_softmax, logsumexp, round, sigmoid, sinc,
                              softmax, xlogy)
 from descend.ops.transcendental import erfc, erfinv, lgamma, logit, polygamma
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "log1p", "log_ndtr",
            "log_softmax", "logit", "logsumexp", "ndtr", "ndtri", "psi", "round", "sinc", "softmax", "xlogy"]

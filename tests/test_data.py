@@ -8,7 +8,7 @@ import pytest
 import descend
 from descend.data import (DataError, DataLoader, Dataset, Subset, TensorDataset, check_data, check_inputs,
                           check_labels, collate, load_user_data, random_split)
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def make_ds(n=23, seed=0):

@@ -18,7 +18,7 @@ import pytest
 
 import descend
 import descend.utils.data as dud
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 torch = pytest.importorskip("torch")
 tud = torch.utils.data

@@ -266,7 +266,7 @@ def test_one_training_step_equals_pytorch(arch):
 
 
 def backend_tensor(a):
-    from descend.tensor import Tensor
+    from descend._tensor import Tensor
 
     return Tensor(backend.xp.asarray(a))
 

@@ -109,7 +109,7 @@ def batchnorm_outputs() -> dict:
     """On this rank's 4 rows: the output, input gradient and averaged weight gradient of BatchNorm1d(3)
     (per-rank statistics) and of SyncBatchNorm(3), for the loss sum(y * c)."""
     from descend import distributed, nn
-    from descend.tensor import Tensor
+    from descend._tensor import Tensor
 
     distributed.init()
     r = distributed.rank()
@@ -131,7 +131,7 @@ def no_sync_gradients() -> dict:
     are 2 ranks), accumulated under no_sync() and averaged by the last backward."""
     from descend import backend, distributed, models, nn
     from descend.data.mnist1d import MNIST1D
-    from descend.tensor import Tensor
+    from descend._tensor import Tensor
 
     world = distributed.init()
     backend.manual_seed(0)
@@ -445,7 +445,7 @@ def test_buckets_hold_parameters_in_backward_order_within_the_cap() -> None:
 def test_single_process_ddp_is_the_module() -> None:
     from descend import nn
     from descend.distributed import DistributedDataParallel, init, world_size
-    from descend.tensor import Tensor
+    from descend._tensor import Tensor
 
     assert init() == 1 and world_size() == 1  # not under mpirun: one process, no MPI
     model = nn.Linear(3, 2)

@@ -20,7 +20,7 @@ from descend.doctor import (ActivationMonitor, Diagnosis, Doctor, History, Layer
                             Rollback, read_diagnoses, rules, run_rules)
 from descend.doctor import commands
 from descend.doctor.thresholds import LAYER_SAMPLES
-from descend.tensor import NonFiniteError, Tensor, detect_anomaly
+from descend._tensor import NonFiniteError, Tensor, detect_anomaly
 from descend.train import Run, Trainer
 
 
@@ -391,7 +391,7 @@ def test_functional_activations_are_measured_as_layer_dot_op():
     tanh = np.tanh(seen["fc2"])
     assert recs[1]["layers"]["act"]["saturated"] == pytest.approx(float((np.abs(tanh) > 0.99).mean()))
     assert mon._functional is True and not mon._handles
-    assert importlib.import_module("descend.tensor")._anomaly_check is None  # the op callback is gone
+    assert importlib.import_module("descend._tensor")._anomaly_check is None  # the op callback is gone
     # Watching does not change training.
     descend.manual_seed(0)
     plain = _Functional()
@@ -413,10 +413,10 @@ def test_activation_monitor_leaves_detect_anomaly_working():
                       epochs=1, callbacks=[mon])
     with detect_anomaly():
         trainer.fit()
-        assert importlib.import_module("descend.tensor")._anomaly_check is not None
+        assert importlib.import_module("descend._tensor")._anomaly_check is not None
         with pytest.raises(NonFiniteError, match="Log"), np.errstate(invalid="ignore"):
             (x - 2.0).log()
-    assert mon.history.activations and importlib.import_module("descend.tensor")._anomaly_check is None
+    assert mon.history.activations and importlib.import_module("descend._tensor")._anomaly_check is None
 
 
 def test_activation_std_of_a_saturated_layer_keeps_its_precision():

@@ -11,7 +11,7 @@ import pytest
 
 import descend
 import descend.ops
-from descend.tensor import Function
+from descend._tensor import Function
 from tests.op_registry import CASES, Case
 
 IDS = [c.name for c in CASES]

@@ -12,7 +12,7 @@ import pytest
 
 import descend
 from descend import nn, optim
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def arrays_equal(a, b):

@@ -237,7 +237,7 @@ def test_comparisons_are_outside_the_graph() -> None:
 
 
 def test_op_hooks_see_every_forward_in_order_and_stop_when_removed():
-    from descend.tensor import detect_anomaly, register_op_hook
+    from descend._tensor import detect_anomaly, register_op_hook
 
     seen, other = [], []
     h1 = register_op_hook(lambda cls, out, args: seen.append((cls.__name__, out.shape)))
@@ -255,4 +255,4 @@ def test_op_hooks_see_every_forward_in_order_and_stop_when_removed():
     assert other == ["Add", "Exp", "Sub", "ReLU"]
     y.backward()  # hooks are forward-only; the graph is untouched
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0, np.float32))
-    assert importlib.import_module("descend.tensor")._anomaly_check is None
+    assert importlib.import_module("descend._tensor")._anomaly_check is None

@@ -20,7 +20,7 @@ from bench.doctor import data as D
 from descend import nn, optim
 from descend.doctor.zoo import BNCNN, NaiveSoftmaxMLP, mlp
 from descend.models import build as build_model
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 LABELS = ("divergence", "exploding_gradients", "nan", "dead_relus", "saturated_units", "vanishing_gradients",
           "lr_too_low", "plateau", "oscillation", "overfitting", "underfitting")

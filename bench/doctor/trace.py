@@ -21,7 +21,7 @@ from descend import backend, nn
 from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor
 from descend.doctor.rules import History
 from descend.ops import elementwise as _ew
-from descend.tensor import Tensor, no_grad, register_op_hook
+from descend._tensor import Tensor, no_grad, register_op_hook
 from descend.train.callbacks import Callback
 from descend.train.loop import Trainer
 

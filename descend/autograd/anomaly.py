@@ -8,10 +8,9 @@ from typing import Any, Callable
 from descend import backend
 import sys
 
-import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
-_t = sys.modules["descend.tensor"]
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 _op_hooks: list = []
 

@@ -7,14 +7,13 @@ it was recorded raises (`_check_unmodified`). The create_graph variant is in aut
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from descend import backend
 from descend.ops.errors import OpError
-from descend.tensor import Function, Tensor
+import descend._tensor as _t  # the module: its _epoch and _tensor_hooks change at run time
+from descend._tensor import Function, Tensor
 
-_t = sys.modules["descend.tensor"]  # the module: its _epoch and _tensor_hooks change at run time
 
 
 def _unbroadcast(grad: Any, shape: tuple) -> Any:

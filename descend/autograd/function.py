@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import sys
 
-import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
-_t = sys.modules["descend.tensor"]
 from descend.autograd.grad_mode import no_grad
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class FunctionCtx:

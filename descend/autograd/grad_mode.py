@@ -5,11 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import sys
 
-import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
-_t = sys.modules["descend.tensor"]
 
 
 class _GradMode:

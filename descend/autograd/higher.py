@@ -14,13 +14,11 @@ from typing import Any, Callable
 import numpy as np
 
 from descend import backend
-import sys
 
-import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
-_t = sys.modules["descend.tensor"]
 from descend.autograd.grad_mode import enable_grad
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 RULES: dict[type, Callable] = {}
 _loaded = False

@@ -18,7 +18,7 @@ import numpy as np
 import descend
 from descend.autograd.higher import const, rule, to_np, vjp_of
 from descend.ops import pointwise as _pw
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 class _TensorNamespace:

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend import backend
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 # NumPy arrays of strings, bytes, unicode or objects cannot become tensors (torch's np_str_obj_array_pattern).
 _STRING_OR_OBJECT = re.compile(r"[SaUO]")

@@ -12,7 +12,7 @@ import numpy as np
 
 from descend import backend
 from descend.data.sampler import as_rng
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class Dataset:

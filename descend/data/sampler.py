@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from descend import backend
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def as_rng(generator: Any) -> np.random.Generator:

@@ -25,7 +25,7 @@ from descend import backend
 from descend import functional as F
 from descend.data.dataset import TensorDataset
 from descend.data.user import DataError
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 VAL_FRACTION = 0.1
 

@@ -23,7 +23,7 @@ import numpy as np
 from descend import backend
 from descend.data import _collate
 from descend.data._collate import _to_tensor
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 _POLL_S = 0.2  # how often a waiting side checks that the other is still alive (a get returns at once on data)
 _JOIN_S = 1.0  # how long shutdown waits for busy workers before terminating them

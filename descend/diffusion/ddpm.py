@@ -13,7 +13,7 @@ import numpy as np
 
 from descend import backend, nn
 from descend.diffusion.schedule import NoiseSchedule
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 
 BUCKETS = 4  # timestep quarters in the per-bucket loss (high-noise steps last)
 

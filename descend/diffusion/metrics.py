@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from descend import backend, nn
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:

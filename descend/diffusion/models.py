@@ -9,7 +9,7 @@ import numpy as np
 
 import descend
 from descend import backend, nn
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def timestep_embedding(t: Any, dim: int, max_period: float = 10000.0) -> Tensor:

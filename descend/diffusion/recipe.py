@@ -17,7 +17,7 @@ from descend.diffusion.models import ChannelFirst, MLPDenoiser, UNet
 from descend.diffusion.schedule import NoiseSchedule
 from descend.gan import recipe as gan_recipe
 from descend.gan.recipe import Data
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 load_data = gan_recipe.load_data
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from descend import backend
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 # Variables an MPI launcher sets in every rank (Open MPI, PMIx, MPICH/Hydra, Slurm's srun with PMI).
 _LAUNCH_VARS = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "MPI_LOCALNRANKS")

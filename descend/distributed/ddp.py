@@ -19,7 +19,7 @@ import numpy as np
 from descend import backend
 from descend.distributed import comm as C
 from descend.nn.module import Module
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 class _Tail(Function):
@@ -87,7 +87,7 @@ class DistributedDataParallel(Module):
             C.broadcast(t, 0)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        from descend.tensor import is_grad_enabled
+        from descend._tensor import is_grad_enabled
 
         grad = is_grad_enabled()
         if grad and self.broadcast_buffers and self.world_size > 1:

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from descend.distributed import comm as C
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class ShardedLoader:

@@ -21,7 +21,7 @@ from descend.doctor.rules import History
 from descend.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from descend.nn.normalization import _BatchNorm
 from descend.ops import elementwise as _ew
-from descend.tensor import NonFiniteError, Tensor, detect_anomaly, no_grad, register_op_hook
+from descend._tensor import NonFiniteError, Tensor, detect_anomaly, no_grad, register_op_hook
 from descend.train.callbacks import Callback
 
 ACTIVATIONS = (ReLU, LeakyReLU, GELU, Tanh, Sigmoid)

@@ -145,7 +145,7 @@ def nan(h: History, found: dict) -> Diagnosis | None:
         evidence = (f"{at}{where}; the op that made the first non-finite value could not be named by "
                     f"re-running the batch{detail}.")
         suggestion = ("Check the loss function and custom ops for log(0), 0/0, sqrt(0) in backward and "
-                      "overflow; re-run a failing batch under `with descend.tensor.detect_anomaly():`.")
+                      "overflow; re-run a failing batch under `with descend.autograd.detect_anomaly():`.")
     values = {k2: ev.get(k2) for k2 in ("op", "module", "value", "in_shapes", "out_shape", "source", "where")
               if k2 in ev}
     return Diagnosis("nan", "NaN/inf during training", "error", h.step[k], h.epoch_at(k), evidence,

@@ -26,7 +26,7 @@ import numpy as np
 
 from descend import backend
 from descend.autograd import grad
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 from descend.train.callbacks import Callback
 
 

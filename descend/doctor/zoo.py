@@ -21,7 +21,7 @@ from descend import backend, nn, optim
 from descend.data import DataLoader, TensorDataset
 from descend.data.mnist1d import mnist1d
 from descend.doctor.doctor import Doctor
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 from descend.train.loop import Trainer
 
 

@@ -21,7 +21,7 @@ from descend.data.mixtures import gaussian_mixture
 from descend.gan import config as gan_config
 from descend.gan.loop import scalars_restored
 from descend.gan.recipe import Data, build_networks, load_data, predict
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 from descend.train.config import UsageError
 
 DEFAULT_MODELS = {"mnist1d": "cnn", "fashion-mnist": "mlp28", "mixture": "mlp"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from descend import nn
 from descend.nn import init
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 INIT_STD = 0.02  # the protocol's weight initialisation: N(0, 0.02²) weights, zero biases
 

@@ -21,7 +21,7 @@ from descend.gan.metrics import class_coverage, mode_report, near_duplicate_rate
 from descend.gan.models import (conv_generator, mixture_discriminator, mixture_generator, mlp_discriminator,
                                 mlp_generator)
 from descend.gan.trainer import GAN
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 from descend.train.config import UsageError
 
 MIXTURE_SAMPLES = 100_000  # the protocol's training set size

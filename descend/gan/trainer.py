@@ -11,7 +11,7 @@ from descend import backend
 from descend.autograd import grad
 from descend.nn import Module
 from descend.nn.normalization import _BatchNorm
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 
 LOSSES = ("non_saturating", "minimax", "wgan-gp")
 

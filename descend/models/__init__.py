@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from descend import nn
 from descend.models import transformer as _transformer
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class ModelError(ValueError):

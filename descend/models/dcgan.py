@@ -12,7 +12,7 @@ three: the generator maps z (N, nz, 1, 1) to 7x7 with a 7x7 kernel, then doubles
 from __future__ import annotations
 
 from descend import nn
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def weights_init(m: nn.Module) -> None:

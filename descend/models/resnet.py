@@ -21,7 +21,7 @@ import numpy as np
 from descend import backend
 from descend import functional as F
 from descend import nn
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class ShortcutA(nn.Module):

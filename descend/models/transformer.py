@@ -15,7 +15,7 @@ import numpy as np
 from descend import backend, nn
 from descend.nn import init
 from descend.nn.transformer import generate_square_subsequent_mask
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 
 
 class TransformerClassifier(nn.Module):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from descend.ops.hooks import pass_through
-from descend.tensor import Tensor, is_grad_enabled
+from descend._tensor import Tensor, is_grad_enabled
 
 
 def _wrap(x: Any) -> Any:

@@ -9,7 +9,7 @@ import numpy as np
 from descend import backend
 from descend import functional as F
 from descend.nn.module import Module, Parameter
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class ReLU(Module):

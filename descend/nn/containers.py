@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Any, Iterable, Iterator
 
 from descend.nn.module import Module, Parameter
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class Sequential(Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from descend import functional as F
 from descend.nn.module import Module
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class _ChannelDropout(Module):

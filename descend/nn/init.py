@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from descend import backend
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any
 
 from descend import functional as F
 from descend.nn.module import Module
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def _reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from descend import backend
 from descend.nn._hooks import call_with_hooks
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 # Bookkeeping attributes the state walker never looks into.
 _INTERNAL = frozenset({"training", "_buffers", "_forward_hooks", "_forward_pre_hooks", "_backward_hooks",

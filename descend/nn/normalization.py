@@ -10,7 +10,7 @@ from descend import backend
 from descend import functional as F
 from descend.nn import init
 from descend.nn.module import Module, Parameter
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class _BatchNorm(Module):

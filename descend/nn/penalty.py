@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from descend.nn.module import Module
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def _selected(module_or_params: Module | Iterable[Tensor], weights_only: bool) -> list[Tensor]:

@@ -14,7 +14,7 @@ from descend.nn import init
 from descend.nn.module import Module, Parameter
 from descend.ops.movement import cat, stack
 from descend.ops.recurrent import GRURecurrence, LSTMRecurrence
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class _RNNBase(Module):

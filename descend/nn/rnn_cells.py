@@ -17,7 +17,7 @@ from descend.nn import init
 from descend.nn.module import Module, Parameter
 from descend.ops import elementwise as _ew
 from descend.ops.movement import cat, stack
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def _zeros(shape: tuple, like: Tensor) -> Tensor:

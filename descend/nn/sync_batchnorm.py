@@ -14,7 +14,7 @@ import numpy as np
 from descend.backend import get_array_module, to_numpy
 from descend.nn.module import Module
 from descend.nn.normalization import _BatchNorm
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 _all_reduce: Callable[[Any], Any] | None = None  # sums a float64 array over all ranks (in place or returned)
 

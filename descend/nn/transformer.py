@@ -16,7 +16,7 @@ from descend.nn import init
 from descend.nn.layers import Dropout, Linear
 from descend.nn.module import Module, ModuleList, Parameter
 from descend.nn.normalization import LayerNorm
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def _param(*shape: int, dtype: Any = None) -> Parameter:

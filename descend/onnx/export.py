@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from descend.autograd.grad_mode import enable_grad
-from descend.tensor import Tensor, _toposort
+from descend._tensor import Tensor, _toposort
 
 
 class ExportError(RuntimeError):

@@ -12,7 +12,7 @@ from typing import Any
 
 from descend.ops import elementwise as _ew
 from descend.ops import reduce as _rd
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["elu", "selu", "celu", "silu", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
            "softmin", "softsign", "tanhshrink", "logsigmoid", "softshrink", "hardshrink", "threshold",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from descend.backend import get_array_module
 from descend.ops.movement import _is_advanced
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 class IndexAdd(Function):

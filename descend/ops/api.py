@@ -19,7 +19,7 @@ from descend.ops import movement as _mv
 from descend.ops import reduce as _rd
 from descend.ops import transcendental as _tr
 from descend.ops.errors import OpError
-from descend.tensor import Tensor, _correction
+from descend._tensor import Tensor, _correction
 
 # ---- elementwise ---------------------------------------------------------------------------------------
 

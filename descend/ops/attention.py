@@ -11,7 +11,7 @@ from descend import backend
 from descend.backend import get_array_module
 from descend.ops.constants import _constant
 from descend.ops.linear import dropout_mask
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 def causal_bias(xp: Any, n_query: int, n_key: int, dtype: Any) -> Any:

@@ -12,7 +12,7 @@ from descend import backend
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.logic import _apply, _bitwise_check, raw
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 def _broadcasting(op: str, fn: Any, a: Any, b: Any) -> Any:

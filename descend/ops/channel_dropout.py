@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from descend import backend
 from descend.ops import linear as _lin
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["dropout1d", "dropout2d"]
 

@@ -12,7 +12,7 @@ from descend.ops import linalg_ops as _la
 from descend.ops.errors import OpError
 from descend.ops.shape import diag
 from descend.ops.stats import sort
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def det(input: Tensor) -> Tensor:
@@ -50,7 +50,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
 def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
             requires_grad: bool = False) -> Tensor:
     """obj as a tensor, sharing memory with a tensor or array when dtype and device allow (copy=True copies)."""
-    from descend.tensor import as_tensor, tensor
+    from descend._tensor import as_tensor, tensor
     out = tensor(obj, dtype=dtype) if copy else as_tensor(obj, dtype=dtype)
     if device is not None:
         out = out.to(device)

@@ -18,7 +18,7 @@ import itertools
 
 from descend.backend import get_array_module
 from descend.ops.constants import ones_vector
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def as_strided(xp, a, shape: tuple, strides: tuple):

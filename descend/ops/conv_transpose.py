@@ -11,7 +11,7 @@ from __future__ import annotations
 from descend.backend import get_array_module
 from descend.ops.conv import ConvNd, from_channels_last, gemm, rows_weight, to_channels_last
 from descend.ops.constants import ones_vector
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def transpose_out_size(size: int, k: int, stride: int, lo: int, hi: int, dilation: int, extra: int) -> int:

@@ -14,7 +14,7 @@ from descend import backend
 from descend import dtypes as _dt
 from descend.ops.elementwise import Cast
 from descend.ops.methods import bind
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 class ToDevice(Function):

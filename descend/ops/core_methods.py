@@ -1,6 +1,6 @@
 """The hot-path Tensor methods (arithmetic, reductions, movement), each one op call; bound onto Tensor at import.
 
-Kept apart from tensor.py so that the engine file holds only the engine. ops/methods.py binds the rest of the
+Kept apart from _tensor.py so that the engine file holds only the engine. ops/methods.py binds the rest of the
 surface (and replaces a few of these with fuller PyTorch signatures).
 """
 
@@ -13,7 +13,7 @@ from descend.ops import matmul as _mm
 from descend.ops import movement as _mv
 from descend.ops import reduce as _rd
 from descend.ops.errors import OpError
-from descend.tensor import Tensor, _correction, _shape_arg
+from descend._tensor import Tensor, _correction, _shape_arg
 
 
 def mul(self, other: Any) -> Tensor:

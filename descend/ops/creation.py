@@ -13,7 +13,7 @@ import numpy as np
 from descend import backend
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.random import rng_of
-from descend.tensor import Tensor, _shape_arg
+from descend._tensor import Tensor, _shape_arg
 
 
 def _float_dtype(dtype: Any) -> np.dtype:

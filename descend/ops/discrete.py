@@ -10,7 +10,7 @@ import numpy as np
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.logic import raw
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,

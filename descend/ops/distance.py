@@ -13,7 +13,7 @@ import numpy as np
 
 from descend import backend
 from descend.ops import elementwise as _ew
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["normalize", "cosine_similarity", "pairwise_distance", "vector_norm"]
 

@@ -12,7 +12,7 @@ from descend.backend import default_dtype, get_array_module
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.constants import zeros_as
 from descend.ops.special import erf
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def _shape(x: Any) -> tuple:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from descend.backend import get_array_module
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 class PackedIdentity(Function):

@@ -14,7 +14,7 @@ from descend.ops.elementwise import Where
 from descend.ops.errors import OpError, OpIndexError
 from descend.ops.logic import raw
 from descend.ops.movement import GetItem
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 def dim_index(dim: int, ndim: int, op: str) -> int:

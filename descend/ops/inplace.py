@@ -17,13 +17,11 @@ import numpy as np
 
 from descend import backend
 from descend import dtypes as _dt
-import sys
 
-import descend.tensor  # noqa: F401  (the module; `descend.tensor` the attribute is the factory function)
+import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
-_t = sys.modules["descend.tensor"]
 from descend.ops.errors import OpError
-from descend.tensor import Function, Tensor, _index_arrays
+from descend._tensor import Function, Tensor, _index_arrays
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 

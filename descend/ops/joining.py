@@ -8,7 +8,7 @@ import numpy as np
 
 from descend.ops.errors import OpError
 from descend.ops.movement import Cat, Expand, Stack
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 
 from descend import backend
 from descend import dtypes as _dt
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class _TypedTensorMeta(type):

@@ -10,7 +10,7 @@ from descend.ops.indexing import IndexSelect, dim_index
 from descend.ops.joining import concat
 from descend.ops.movement import Pad, Stack
 from descend.ops.stats import VectorNorm
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 def _square(op: str, a) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from descend.ops.errors import OpError, OpTypeError
 from descend.backend import get_array_module
 from descend.ops.constants import ones_vector
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def _dtype_clash(op: str, **arrays) -> None:

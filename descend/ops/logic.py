@@ -8,7 +8,7 @@ import numpy as np
 
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def raw(x: Any) -> Any:

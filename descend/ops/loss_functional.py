@@ -15,7 +15,7 @@ from descend.backend import get_array_module
 from descend.ops import elementwise as _ew
 from descend.ops.distance import clamp_min_keep_grad, pairwise_distance
 from descend.ops.loss import check_reduction
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["smooth_l1_loss", "huber_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss"]

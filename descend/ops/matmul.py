@@ -10,7 +10,7 @@ from descend.backend import get_array_module
 from descend.ops.elementwise import Add, Mul
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.movement import Clone
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 def check_matmul(op: str, a: Any, b: Any) -> None:

@@ -1,7 +1,7 @@
 """Tensor methods bound in one place: each is the top-level function of the same name (`x.prod(1)` is
 `descend.prod(x, 1)`), so the method and the function can never drift apart.
 
-tensor.py defines the engine and the hot-path methods itself; everything else is bound here at import.
+_tensor.py defines the engine and the hot-path methods itself; everything else is bound here at import.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from descend.ops.shape import mT as _mT
 from descend.ops.shape import repeat as _repeat
 from descend.ops.shape import sum_to_size as _sum_to_size
 from descend.ops.shape import unfold as _unfold
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def bind(names: list[str], namespace: dict) -> None:
@@ -71,7 +71,7 @@ def _new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, re
 
 
 def _new_tensor(self: Tensor, data: Any, *, dtype: Any = None, requires_grad: bool = False, **_: Any) -> Tensor:
-    from descend.tensor import tensor
+    from descend._tensor import tensor
     return tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
@@ -118,7 +118,7 @@ def _bind_all() -> None:
         "new_zeros": _new(creation.zeros), "new_ones": _new(creation.ones), "new_empty": _new(creation.empty),
         "new_full": _new_full, "new_tensor": _new_tensor,
         "mT": property(_mT), "mH": property(_mT), "H": property(Tensor.t),
-        # Operators PyTorch defines that tensor.py leaves to this module.
+        # Operators PyTorch defines that _tensor.py leaves to this module.
         "__floordiv__": api.floor_divide, "__rfloordiv__": _reflected(api.floor_divide),
         "__mod__": api.remainder, "__rmod__": _reflected(api.remainder),
         "__xor__": _lg.bitwise_xor, "__rxor__": _reflected(_lg.bitwise_xor),

@@ -14,7 +14,7 @@ from descend.ops.logic import raw
 from descend.ops.shape import narrow
 from descend.ops.movement import stack
 from descend.ops.stats import cumsum, quantile
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,

@@ -10,7 +10,7 @@ from descend.backend import get_array_module
 from descend import dtypes as _dt
 from descend.backend import default_dtype
 from descend.ops.errors import OpError, OpIndexError
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 class Reshape(Function):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from descend.ops.errors import OpError, OpTypeError
 from descend.backend import get_array_module
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def _norm_backward(g, xhat, invstd, axes: tuple, count: int):

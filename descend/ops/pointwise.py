@@ -17,7 +17,7 @@ from descend.backend import get_array_module
 # descend/autograd/rules_ops.py look them up on this module).
 from descend.ops.binary import (Atan2, ClampTensor, CopySign, FMax, Hypot, LogAddExp, NanToNum,  # noqa: F401
                                 Remainder, RoundedDiv, as_float)
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 class _Unary:

@@ -8,7 +8,7 @@ import numpy as np
 
 from descend.backend import get_array_module
 from descend.ops.conv import from_channels_last, interior, offset_slices, padded_channels_last
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def pool_out_size(size: int, k: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:

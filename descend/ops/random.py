@@ -15,7 +15,7 @@ import numpy as np
 from descend import backend
 from descend.ops.errors import OpError
 from descend.ops.logic import raw
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 
 class Generator:

@@ -12,7 +12,7 @@ import numpy as np
 
 from descend.backend import get_array_module
 from descend.ops.constants import ones_vector
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def _sigmoid_(a: Any) -> Any:

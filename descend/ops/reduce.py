@@ -11,7 +11,7 @@ from descend.backend import get_array_module
 from descend.ops import return_types
 from descend.ops.elementwise import Maximum, Minimum
 from descend.ops.errors import OpError
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 def _axes(dim: Any, ndim: int, op: str) -> tuple | None:

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from descend.backend import get_array_module
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 def nearest_matrix(n_in: int, n_out: int, scale: float, exact: bool = False) -> np.ndarray:

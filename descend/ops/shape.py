@@ -12,7 +12,7 @@ from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.indexing import IndexSelect, dim_index
 from descend.ops.movement import Clone, GetItem, Permute, Reshape
-from descend.tensor import Function, Tensor, _shape_arg
+from descend._tensor import Function, Tensor, _shape_arg
 
 
 class Repeat(Function):

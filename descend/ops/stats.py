@@ -15,7 +15,7 @@ from descend.ops.logic import raw
 from descend.ops.reduce import _axes, _expand
 from descend.ops.joining import concat
 from descend.ops.shape import narrow
-from descend.tensor import Function, Tensor
+from descend._tensor import Function, Tensor
 
 
 def _int64(a: Any) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 from descend.backend import get_array_module
 from descend.ops.pointwise import _Unary
 from descend.ops.special import erf
-from descend.tensor import Function
+from descend._tensor import Function
 
 
 class Erfc(_Unary, Function):

@@ -13,7 +13,7 @@ import numpy as np
 
 from descend import backend
 from descend.optim.optimizer import Optimizer, ParamsT, _check, noop_options
-from descend.tensor import enable_grad
+from descend._tensor import enable_grad
 
 
 def _cubic_interpolate(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,

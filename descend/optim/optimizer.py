@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from descend import backend
-from descend.tensor import Tensor, enable_grad
+from descend._tensor import Tensor, enable_grad
 
 
 # Elements per block: an update touches ~6 arrays of this length, which should stay in a core's L2 cache

@@ -23,7 +23,7 @@ import numpy as np
 from descend import backend, io, rundir
 from descend.rundir import codec
 from descend.rundir import index as run_index
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 FORMAT = "descend-checkpoint-1"
 

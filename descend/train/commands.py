@@ -163,7 +163,7 @@ def export(args: argparse.Namespace) -> int:
     import numpy as np
 
     from descend import backend
-    from descend.tensor import Tensor
+    from descend._tensor import Tensor
 
     run = _load(args)
     out = Path(args.out)

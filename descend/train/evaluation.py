@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from descend import backend
-from descend.tensor import no_grad
+from descend._tensor import no_grad
 
 METRIC_NAMES = ("acc", "macro_f1", "top5")
 

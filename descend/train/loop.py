@@ -16,7 +16,7 @@ import numpy as np
 from descend import backend
 from descend import distributed
 from descend.nn.utils import clip_grad_norm_
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 from descend.train.callbacks import Callback
 from descend.train.checkpoint import Checkpoints, load
 from descend.train.evaluation import metric_fn

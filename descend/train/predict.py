@@ -141,7 +141,7 @@ def read_inputs(path: str | Path, shape: tuple, prep: dict) -> tuple[np.ndarray,
 def probabilities(model: Any, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Softmax of the model's class scores, float64 rows summing to 1, computed in batches."""
     from descend import backend
-    from descend.tensor import Tensor, no_grad
+    from descend._tensor import Tensor, no_grad
 
     out = []
     with no_grad():

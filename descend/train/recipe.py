@@ -18,7 +18,7 @@ import numpy as np
 from descend import backend, models, nn, optim
 from descend.data import DataError, DataLoader, Subset, check_data, load_user_data
 from descend.optim import lr_scheduler, schedules
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 from descend.train.callbacks import Callback, EarlyStopping
 from descend.train.config import UsageError
 from descend.train.loop import Trainer

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descend import backend
-from descend.tensor import Tensor, no_grad
+from descend._tensor import Tensor, no_grad
 
 
 def summarize(model: Any, input_shape: tuple, dtype: Any = np.float32) -> dict:

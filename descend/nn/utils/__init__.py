@@ -14,7 +14,7 @@ import numpy as np
 from descend import backend
 from descend.nn.utils import rnn  # torch.nn.utils.rnn
 from descend.ops.movement import cat
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters", "rnn"]
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from descend import backend
 from descend.ops.movement import cat, stack
-from descend.tensor import Tensor
+from descend._tensor import Tensor
 
 __all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence",
            "unpad_sequence", "unpack_sequence"]
