@@ -45,10 +45,32 @@ def make_split(seed: int = 19) -> dict:
     return {"seed": seed, "halves": halves}
 
 
+# Cases added after the first split (issue 19: plateau had 4 test runs), split among themselves the same way
+# with a seed of their own, recorded in split.json before any of them was recorded or scored.
+ADDED = {"plateau-more": (1919, ("plat-mlp-sgd1", "plat-mlp-momentum0.2", "plat-cnn-adam0.03",
+                                 "plat-mlp28-adam0.03", "plat-gru-adam0.05", "plat-logistic-adamw0.3",
+                                 "plat-mlp-blobs-sgd2", "plat-mlp-blobs-adamw0.05",
+                                 "plat-logistic-images-sgd2", "plat-cnn-momentum0.1"))}
+
+
+def split_added(seed: int, names: tuple[str, ...]) -> dict[str, str]:
+    """Half of the added cases (rounded down), drawn with `seed` from their sorted names, to "dev"."""
+    names = sorted(names)
+    np.random.default_rng(seed).shuffle(names)
+    return {n: "dev" if i < len(names) // 2 else "test" for i, n in enumerate(names)}
+
+
 def load_split() -> dict[str, str]:
     if not SPLIT.exists():
         SPLIT.write_text(json.dumps(make_split(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    halves = json.loads(SPLIT.read_text(encoding="utf-8"))["halves"]
+    split = json.loads(SPLIT.read_text(encoding="utf-8"))
+    added = split.setdefault("added", {})
+    for key, (seed, names) in ADDED.items():
+        if key not in added:  # drawn once, then kept
+            added[key] = {"seed": seed, "halves": split_added(seed, names)}
+            split["halves"].update(added[key]["halves"])
+            SPLIT.write_text(json.dumps(split, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    halves = split["halves"]
     missing = [c.name for c in CASES if c.name not in halves]
     if missing:
         raise SystemExit(f"bench/doctor/split.json has no half for {', '.join(missing)}: a new case needs an "
