@@ -17,7 +17,7 @@ from descend.train.config import UsageError
 MIXTURES = ("ring8", "grid25")
 IMAGES = ("mnist1d", "fashion-mnist")
 LOSSES = ("non_saturating", "minimax", "wgan-gp")
-ARCHS = ("protocol", "mlp", "conv")
+ARCHS = ("protocol", "mlp", "conv", "dcgan")  # dcgan: Radford et al.'s conv networks, 28x28 images
 
 
 def _positive(v: Any) -> str | None:
