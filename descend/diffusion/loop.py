@@ -18,6 +18,7 @@ from descend import backend
 from descend.diffusion.ddpm import Diffusion
 from descend.gan.loop import _number, read_records, scalars_restored
 from descend.gan.trainer import Batches
+from descend.ops import tune_heap
 from descend.rundir import codec
 from descend.train.checkpoint import Checkpoints
 
@@ -56,6 +57,7 @@ class DiffusionTrainer:
 
     def fit(self) -> "DiffusionTrainer":
         """Train until `steps` updates are done (or `stop_training` is set)."""
+        tune_heap()  # freed activations stay in the heap for the next step (descend/ops/_heap.py)
         start, start_step = time.perf_counter(), self.step
         group = self.diffusion.optimizer.param_groups[0]
         while self.step < self.steps and not self.stop_training:

@@ -20,6 +20,7 @@ from descend.rundir import codec
 from descend.rundir import metrics as run_metrics
 from descend.gan.diagnose import GanDoctor
 from descend.gan.trainer import GAN, Batches
+from descend.ops import tune_heap
 from descend.train.checkpoint import Checkpoints
 
 
@@ -84,6 +85,7 @@ class GanTrainer:
 
     def fit(self) -> "GanTrainer":
         """Train until `steps` generator updates are done (or `stop_training` is set)."""
+        tune_heap()  # freed activations stay in the heap for the next step (descend/ops/_heap.py)
         self.gan.generator.train()
         self.gan.discriminator.train()
         start, start_step = time.perf_counter(), self.step

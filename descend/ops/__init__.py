@@ -2,4 +2,6 @@
 
 from descend.ops._heap import tune_heap
 
-tune_heap()  # freed activations stay in the heap for the next step (see _heap.py)
+# Nothing happens on import: the training loops (Trainer.fit, GanTrainer.fit, DiffusionTrainer.fit) call
+# tune_heap() when they start, and a hand-written loop may call it too.
+__all__ = ["tune_heap"]

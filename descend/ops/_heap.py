@@ -9,6 +9,9 @@ unchanged, since what is kept is what the previous step used.
 The settings are glibc's own upper limits for its dynamic thresholds: arrays below 32 MB come from the heap,
 larger ones are mapped and unmapped directly; up to 256 MB of freed heap top is kept. Nothing is changed when
 the user set any MALLOC_* tuning variable, off glibc, or with DESCEND_MALLOC_TUNING=0.
+
+Importing descend changes nothing: the training loops call `tune_heap()` when they start (it is process-wide,
+so it is applied once, on the first fit); a hand-written loop calls `descend.ops.tune_heap()` itself.
 """
 
 from __future__ import annotations

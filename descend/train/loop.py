@@ -16,6 +16,7 @@ import numpy as np
 from descend import backend
 from descend import distributed
 from descend.nn.utils import clip_grad_norm_
+from descend.ops import tune_heap
 from descend._tensor import Tensor, no_grad
 from descend.train.callbacks import Callback
 from descend.train.checkpoint import Checkpoints, load
@@ -144,6 +145,7 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------------------
     def fit(self) -> "Trainer":
         """Train until `epochs` are done or a callback sets `stop_training`; returns self."""
+        tune_heap()  # freed activations stay in the heap for the next step (descend/ops/_heap.py)
         self._call("on_train_begin")
         self.model.train()
         # Gradients of parameters the optimizer does not hold (frozen ones) are cleared too, as
