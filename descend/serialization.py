@@ -64,7 +64,7 @@ def _pack(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
             if value.requires_grad:
                 ref["requires_grad"] = True
             return ref
-        if isinstance(value, np.ndarray) or type(value).__module__.startswith("cupy"):
+        if isinstance(value, np.ndarray) or backend.is_device_array(value):
             name = name_for(path)
             tensors[name] = _host(value)
             return {"__ndarray__": name}

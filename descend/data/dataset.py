@@ -44,7 +44,7 @@ def as_array(data: Any) -> np.ndarray:
     """A NumPy/CuPy array from a Tensor, an array, or Python data (Python floats become the default dtype)."""
     if isinstance(data, Tensor):
         return data._data
-    if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
+    if isinstance(data, np.ndarray) or backend.is_device_array(data):
         return data
     arr = np.asarray(data)
     if arr.dtype == np.float64:

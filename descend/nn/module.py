@@ -447,9 +447,11 @@ def _device_type(x: Any) -> str | None:
 def _device_fn(device: str) -> Callable[[Any], Any]:
     if device == "cpu":
         return backend.to_numpy
-    if backend._cupy is None:
-        raise RuntimeError(f"Module.to({device!r}): CuPy is not installed, so only 'cpu' is available")
-    return backend._cupy.asarray
+    if backend.cuda_device_count() == 0:
+        raise RuntimeError(f"Module.to({device!r}): no CUDA device is available (CuPy is missing or sees no "
+                           f"GPU), so only 'cpu' is available")
+    cuda = backend.device("cuda")
+    return lambda a: backend.to_device(a, cuda)
 
 
 

@@ -35,7 +35,7 @@ def pack(state: Any, prefix: str = "") -> tuple[Any, dict[str, np.ndarray]]:
     def walk(obj: Any, path: str) -> Any:
         if isinstance(obj, Tensor):
             obj = obj._data
-        if isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
+        if isinstance(obj, np.ndarray) or backend.is_device_array(obj):
             tensors[path] = np.array(backend.to_numpy(obj), order="C")  # (ascontiguousarray makes 0-d 1-d)
             return {"__tensor__": path}
         if isinstance(obj, np.generic):
