@@ -96,9 +96,8 @@ _MAX_HEADER = 100_000_000  # the reference implementation's limit; a larger valu
 def save_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
                      metadata: dict[str, str] | None = None) -> None:
     """Write `tensors` (name -> array) and optional string `metadata` to a safetensors file, atomically."""
-    if isinstance(path, dict):
-        # safetensors' own save_file takes (tensors, filename); accept that order too.
-        path, tensors = tensors, path
+    if isinstance(path, dict):  # safetensors' own save_file takes (tensors, filename)
+        raise TypeError(f"save_safetensors(path, tensors): the path comes first, got a dict and then {tensors!r}")
     header: dict[str, Any] = {}
     if metadata:
         for k, v in metadata.items():

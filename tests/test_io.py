@@ -124,12 +124,11 @@ def test_bf16_written_by_descend_reads_in_torch(tmp_path):
     np.testing.assert_array_equal(got.float().numpy(), values.astype(np.float32))
 
 
-def test_legacy_argument_order_is_accepted(tmp_path):
-    # safetensors' own save_file takes (tensors, filename); descend.train's checkpoints call it that way.
-    io.save_safetensors({"a": np.ones(2)}, tmp_path / "x.safetensors", metadata={"m": "1"})
-    back, meta = io.load_safetensors(tmp_path / "x.safetensors")
-    np.testing.assert_array_equal(back["a"], np.ones(2))
-    assert meta == {"m": "1"}
+def test_swapped_argument_order_is_a_clear_error(tmp_path):
+    # safetensors' own save_file takes (tensors, filename); ours takes the path first, as descend.save does.
+    with pytest.raises(TypeError, match="path comes first"):
+        io.save_safetensors({"a": np.ones(2)}, tmp_path / "x.safetensors", metadata={"m": "1"})
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 def test_writer_rejects_bad_input(tmp_path):

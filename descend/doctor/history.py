@@ -12,7 +12,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from descend.doctor.thresholds import SMOOTH
 
-SEVERITIES = ("error", "warning", "info")
 
 @dataclass
 class Diagnosis:
@@ -149,13 +148,6 @@ class History:
 
 def _float(v: Any) -> float:
     return float("nan") if v is None else float(v)
-
-
-def _rolling_median(x: np.ndarray, w: int) -> np.ndarray:
-    """Median of each window of w consecutive values; entry j covers x[j : j + w]."""
-    if len(x) < w:
-        return np.empty(0)
-    return np.median(sliding_window_view(x, w), axis=1)
 
 
 def _rolling_min(x: np.ndarray, w: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from descend.doctor.history import SEVERITIES, Diagnosis, History, _fmt, confidence
+from descend.doctor.history import Diagnosis, History, _fmt, confidence
 from descend.doctor.rules_gradients import exploding_gradients, vanishing_gradients
 from descend.doctor.rules_numeric import divergence, nan
 from descend.doctor.rules_progress import lr_too_low, oscillation, overfitting, plateau, underfitting
@@ -21,7 +21,7 @@ from descend.doctor.rules_units import dead_relus, saturated_units
 from descend.doctor.thresholds import DIVERGE_ABOVE_START
 
 __all__ = ["Diagnosis", "History", "RULES", "CODES", "EPOCH_RULES", "PERIODIC_RULES", "CAUSES", "run_rules",
-           "SEVERITIES", "DIVERGE_ABOVE_START", "confidence", "_fmt", "divergence", "nan",
+           "DIVERGE_ABOVE_START", "confidence", "_fmt", "divergence", "nan",
            "exploding_gradients", "vanishing_gradients", "dead_relus", "saturated_units", "lr_too_low",
            "oscillation", "plateau", "overfitting", "underfitting"]
 
