@@ -13,6 +13,7 @@ import numpy as np
 
 from descend import backend
 from descend.ops.errors import OpError, OpTypeError
+from descend.ops import api as _api
 from descend.ops import conv as _conv
 from descend.ops import elementwise as _ew
 from descend.ops import linear as _lin
@@ -20,7 +21,7 @@ from descend.ops import loss as _loss
 from descend.ops import movement as _mv
 from descend.ops import norm as _norm
 from descend.ops import pool as _pool
-from descend.ops import reduce as _rd
+from descend.ops.api import logsumexp, sigmoid, tanh  # the same functions as descend.sigmoid, ...
 from descend.ops.attention import scaled_dot_product_attention
 from descend._tensor import Tensor
 
@@ -61,23 +62,13 @@ def _tuple(v: Any, n: int, op: str, name: str) -> tuple:
 # ---- activations ---------------------------------------------------------------------------------------
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0)."""
-    return _ew.ReLU.apply(input)
+    """max(x, 0); `inplace` is accepted for PyTorch code, the result is computed out of place."""
+    return _api.relu(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope * x."""
     return _ew.LeakyReLU.apply(input, negative_slope=negative_slope)
-
-
-def sigmoid(input: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)), stable for large |x|."""
-    return _ew.Sigmoid.apply(input)
-
-
-def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return _ew.Tanh.apply(input)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -99,20 +90,13 @@ def _legacy_dim(name: str, ndim: int) -> int:
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along dim, computed after subtracting the max."""
-    x = input if dtype is None else input.to(dtype)
-    return _rd.Softmax.apply(x, dim=_legacy_dim("softmax", x.ndim) if dim is None else dim)
+    """descend.softmax, with PyTorch's deprecated implicit dim when dim is None."""
+    return _api.softmax(input, _legacy_dim("softmax", input.ndim) if dim is None else dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """x - logsumexp(x) along dim; finite for finite input."""
-    x = input if dtype is None else input.to(dtype)
-    return _rd.LogSoftmax.apply(x, dim=_legacy_dim("log_softmax", x.ndim) if dim is None else dim)
-
-
-def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(x))) along dim, stable."""
-    return _rd.LogSumExp.apply(input, dim=dim, keepdim=keepdim)
+    """descend.log_softmax, with PyTorch's deprecated implicit dim when dim is None."""
+    return _api.log_softmax(input, _legacy_dim("log_softmax", input.ndim) if dim is None else dim, dtype)
 
 
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:

@@ -122,14 +122,17 @@ def _as_dtype(x: Any, dt: np.dtype) -> Any:
 
 
 def relu(input: Tensor) -> Tensor:
+    """max(x, 0)."""
     return _ew.ReLU.apply(input)
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), stable for large |x|."""
     return _ew.Sigmoid.apply(input)
 
 
 def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
     return _ew.Tanh.apply(input)
 
 
@@ -211,12 +214,14 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return _rd.LogSumExp.apply(input, dim=dim, keepdim=keepdim)
 
 
-def softmax(input: Tensor, dim: int) -> Tensor:
-    return _rd.Softmax.apply(input, dim=dim)
+def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along dim, computed after subtracting the max (in `dtype` when given)."""
+    return _rd.Softmax.apply(input if dtype is None else input.to(dtype), dim=dim)
 
 
-def log_softmax(input: Tensor, dim: int) -> Tensor:
-    return _rd.LogSoftmax.apply(input, dim=dim)
+def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along dim; finite for finite input (in `dtype` when given)."""
+    return _rd.LogSoftmax.apply(input if dtype is None else input.to(dtype), dim=dim)
 
 
 # ---- movement ------------------------------------------------------------------------------------------
