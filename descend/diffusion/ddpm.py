@@ -15,11 +15,21 @@ from descend import backend, nn
 from descend.diffusion.schedule import NoiseSchedule
 from descend._tensor import Tensor, no_grad
 
-BUCKETS = 4  # timestep quarters in the per-bucket loss (high-noise steps last)
+BUCKETS = 10  # timestep tenths in the per-bucket loss: loss_t0 the least noisy tenth .. loss_t9 the noisiest
 
 
 def _tensor(a: np.ndarray) -> Tensor:
     return Tensor(backend.xp.asarray(np.ascontiguousarray(a, dtype=backend.default_dtype())))
+
+
+def bucket_means(per_sample: np.ndarray, t: np.ndarray, timesteps: int, buckets: int = BUCKETS) -> dict:
+    """{"loss_t<b>": the mean of per_sample where t falls in the b-th of `buckets` equal ranges of [0, T)}.
+
+    NaN where the batch drew no step of a bucket; the trainer's window averages ignore NaN.
+    """
+    bucket = np.asarray(t) * buckets // timesteps
+    return {f"loss_t{b}": float(per_sample[bucket == b].mean()) if (bucket == b).any() else float("nan")
+            for b in range(buckets)}
 
 
 class EMA:
@@ -73,24 +83,28 @@ class Diffusion:
         per_sample = err.reshape(err.shape[0], -1).mean(1)
         return per_sample.mean(), backend.to_numpy(per_sample._data)
 
-    def step(self, x0: Tensor) -> dict:
-        """One optimizer step on a batch of clean samples; returns the loss and its mean per timestep bucket."""
+    def step(self, x0: Tensor, t: np.ndarray | None = None, noise: np.ndarray | None = None) -> dict:
+        """One optimizer step on a batch of clean samples; returns the loss and its mean per timestep bucket.
+
+        t and noise are drawn from the global generator unless given (tests pass a fixed batch).
+        """
         n = x0.shape[0]
         rng = backend.rng()
-        t = rng.integers(0, self.schedule.timesteps, size=n)
-        noise = rng.standard_normal(x0.shape).astype(backend.default_dtype())
+        if t is None:
+            t = rng.integers(0, self.schedule.timesteps, size=n)
+        if noise is None:
+            noise = rng.standard_normal(x0.shape).astype(backend.default_dtype())
+        t = np.asarray(t, dtype=np.int64)
+        if t.shape != (n,) or t.min() < 0 or t.max() >= self.schedule.timesteps:
+            raise ValueError(f"Diffusion.step: t must be {n} integers in [0, {self.schedule.timesteps}), got shape "
+                             f"{t.shape} and range [{t.min()}, {t.max()}]")
         self.model.train()
         self.optimizer.zero_grad()
         loss, per_sample = self.loss(x0, t, noise)
         loss.backward()
         self.optimizer.step()
         self.ema.update(self.model)
-        out = {"loss": float(loss.item())}
-        bucket = t * BUCKETS // self.schedule.timesteps
-        for b in range(BUCKETS):
-            # NaN where the batch drew no step of the bucket; the trainer's window averages ignore NaN.
-            out[f"loss_t{b}"] = float(per_sample[bucket == b].mean()) if (bucket == b).any() else float("nan")
-        return out
+        return {"loss": float(loss.item()), **bucket_means(per_sample, t, self.schedule.timesteps)}
 
     @no_grad()
     def eps(self, model: nn.Module, x: np.ndarray, t: int) -> np.ndarray:

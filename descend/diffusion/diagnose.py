@@ -1,82 +1,252 @@
-"""The doctor for diffusion: rules over the run's records, written to diagnosis.json at the end of a run.
+"""The doctor for diffusion: rules over a run's records, judged as each record is logged (as `descend gan` does)
+and written to diagnosis.json the moment a diagnosis first holds.
 
-Records carry the ε-prediction loss and its mean per quarter of the timesteps (loss_t0: the least noisy
-quarter .. loss_t3: the noisiest), and at evaluations the EMA sampler's metrics beside the raw weights' (raw_*).
+Records (kind "gan", metrics.jsonl) carry the ε-prediction loss and its mean per tenth of the timesteps
+(loss_t0: the least noisy tenth .. loss_t9: the noisiest), and at evaluations the EMA sampler's metrics beside
+the raw weights' (raw_*): high_quality / modes on 2-D mixtures, class_entropy / classes_covered on images.
+
+Thresholds are named constants with their reasons; a healthy run must trigger no warning or error
+(tests/test_diffusion_doctor.py keeps both halves).
 """
 
 from __future__ import annotations
 
-import json
 import math
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TextIO
 
-from descend import io
+from descend.doctor.doctor import write_diagnoses
 from descend.doctor.rules import Diagnosis
-from descend.rundir import codec
 
-NOISE_VARIANCE = 1.0   # the loss of ε̂ = 0: the denoiser learned nothing
-STUCK = 0.9            # a final loss above this fraction of it counts as stuck
-EMA_SPAN = 0.25        # the EMA's averaging span 1/(1 - decay) should be under this fraction of the run
+NOISE_VARIANCE = 1.0   # E[ε²] per dimension: the loss of ε̂ = 0, a denoiser that learned nothing
+DIVERGED = 10.0        # a logged loss ten times that of ε̂ = 0 (or not finite): a step threw the weights off
+STUCK = 0.9            # logged losses all above 90 % of the noise variance ...
+WINDOW = 3             # ... in the last 3 logged averages ...
+WARMUP = 0.2           # ... past the first 20 % of the run (every denoiser starts there)
+EMA_SPAN = 0.25        # the EMA's averaging span 1/(1 - decay) should be under a quarter of the run
+EMA_GAP = 0.1          # EMA samples worse than the raw weights' by 0.1 (high-quality fraction, class entropy) ...
+EMA_EVALS = 2          # ... at 2 evaluations in a row
+QUALITY = ("high_quality", "class_entropy")  # the protocol metric compared between EMA and raw weights
 
 
-def _last(records: list[dict], key: str) -> dict | None:
-    return next((r for r in reversed(records) if key in r), None)
+@dataclass
+class Setting:
+    """What the rules need to know about the run."""
+
+    total_steps: int
+    ema_decay: float
+    timesteps: int = 1000
 
 
-def rules(records: list[dict], steps: int, ema_decay: float) -> list[Diagnosis]:
-    """The diagnoses that hold for a finished run's records."""
-    found: list[Diagnosis] = []
-    losses = [r for r in records if "loss" in r]
-    bad = next((r for r in losses if not math.isfinite(r["loss"])), None)
-    if bad is not None:
-        found.append(Diagnosis("divergence", "Divergence", "error", bad["step"], None,
-                               f"the loss is {bad['loss']} at step {bad['step']}",
-                               "lower --lr (e.g. by 10x)", {"loss": bad["loss"]}))
-        return found
-    if losses:
-        tail = [r["loss"] for r in losses[-3:]]
-        final = sum(tail) / len(tail)
-        if final > STUCK * NOISE_VARIANCE:
-            found.append(Diagnosis("no_learning", "Loss stuck at the noise variance", "error", losses[-1]["step"],
-                                   None, f"the final loss {final:.3f} is close to {NOISE_VARIANCE:.0f}, the loss of "
-                                   f"predicting ε = 0: the denoiser learned nothing", "raise --lr or --steps; check "
-                                   "that the data is scaled to about unit range", {"loss": final}))
-        quarters = {k: losses[-1][k] for k in sorted(losses[-1]) if k.startswith("loss_t")}
-        finite = {k: v for k, v in quarters.items() if math.isfinite(v)}
-        if finite:
-            worst = max(finite, key=finite.get)
-            where = "lowest-noise" if worst == "loss_t0" else ("highest-noise" if worst.endswith(
-                str(len(quarters) - 1)) else "middle")
-            text = ", ".join(f"{k[5:]} {v:.3f}" for k, v in quarters.items())
-            found.append(Diagnosis("loss_by_timestep", "Loss per timestep quarter", "info", losses[-1]["step"],
-                                   None, f"final loss per quarter of t ({text}); the largest is in the {where} "
-                                   f"quarter", "the low-noise quarter is irreducibly high (ε is hard to see "
-                                   "under little noise); a high mid-noise loss means the model has not learned "
-                                   "the data's structure yet: train longer", dict(quarters)))
-    span = 1 / (1 - ema_decay) if ema_decay < 1 else math.inf
-    ev = _last(records, "high_quality") or _last(records, "classes_covered")
-    if span > EMA_SPAN * steps:
-        found.append(Diagnosis("ema_too_slow", "EMA decay too slow for the run length", "warning", steps, None,
-                               f"--ema-decay {ema_decay} averages over ~{span:.0f} steps, more than "
-                               f"{EMA_SPAN:.0%} of the {steps}-step run: the EMA still remembers early weights",
-                               f"use --ema-decay {max(0.0, 1 - 1 / (EMA_SPAN * steps)):.4f} or less, or train "
-                               f"longer", {"span": span, "steps": steps}))
-    if ev is not None:
-        key = "high_quality" if "high_quality" in ev else "class_entropy"
-        if f"raw_{key}" in ev:
-            ema, raw = ev[key], ev[f"raw_{key}"]
-            worse = raw - ema > 0.05
-            found.append(Diagnosis("ema_vs_raw", "EMA vs raw weights", "warning" if worse else "info", ev["step"],
-                                   None, f"{key.replace('_', ' ')}: EMA {ema:.3f}, raw weights {raw:.3f}",
-                                   "the EMA is behind the weights: lower --ema-decay" if worse else
-                                   "the EMA sampler is the one scored and drawn", {"ema": ema, "raw": raw}))
-    return found
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if math.isfinite(v) else str(v)
+
+
+def _buckets(r: dict) -> list[float]:
+    return [r[k] for k in sorted((k for k in r if k.startswith("loss_t")), key=lambda k: int(k[6:]))]
+
+
+def _losses(records: list[dict]) -> list[dict]:
+    return [r for r in records if "loss" in r]
+
+
+# --- the rules ------------------------------------------------------------------------------------------------
+def divergence(records: list[dict], s: Setting) -> Diagnosis | None:
+    """A logged loss that is not finite, or ten times the loss of predicting ε = 0."""
+    bad = next((r for r in _losses(records) if not (math.isfinite(r["loss"]) and r["loss"] < DIVERGED)), None)
+    if bad is None:
+        return None
+    return Diagnosis("divergence", "Divergence", "error", bad["step"], None,
+                     f"the logged loss is {_fmt(bad['loss'])} at step {bad['step']}, "
+                     f"{'not finite' if not math.isfinite(bad['loss']) else 'over ten times'} the loss of "
+                     f"predicting ε = 0 ({NOISE_VARIANCE:.0f}): an update threw the weights off",
+                     "lower --lr (e.g. by 10x)", {"loss": bad["loss"]})
+
+
+def _stuck(r: dict) -> bool:
+    return math.isfinite(r["loss"]) and r["loss"] >= STUCK * NOISE_VARIANCE
+
+
+def no_learning(records: list[dict], s: Setting) -> Diagnosis | None:
+    """The loss plateaus at the variance of the noise: ε̂ no better than 0, the denoiser learned nothing."""
+    logs = [r for r in _losses(records) if r["step"] >= WARMUP * s.total_steps]
+    if len(logs) < WINDOW or not all(_stuck(r) for r in logs[-WINDOW:]):
+        return None
+    last = logs[-WINDOW:]
+    noisy = _buckets(last[-1])[-1:] or [float("nan")]
+    return Diagnosis("no_learning", "Loss stuck at the noise variance", "error", last[0]["step"], None,
+                     f"the last {WINDOW} logged losses (steps {last[0]['step']}-{last[-1]['step']}) are "
+                     f"{', '.join(_fmt(r['loss']) for r in last)}: about {NOISE_VARIANCE:.0f}, the loss of predicting "
+                     f"ε = 0; even the noisiest tenth of t, where x_t is nearly ε and a working denoiser scores near "
+                     f"0, is at {_fmt(noisy[0])}: the denoiser learned nothing",
+                     "check that the denoiser's output depends on its input (not a constant), raise --lr or "
+                     "--steps, and scale the data to about unit range (--data-scale)",
+                     {"losses": [r["loss"] for r in last], "loss_noisiest": noisy[0]})
+
+
+def ema_too_slow(records: list[dict], s: Setting) -> Diagnosis | None:
+    """The EMA averages over a span comparable to the run: its weights still remember the initial ones."""
+    span = 1 / (1 - s.ema_decay) if s.ema_decay < 1 else math.inf
+    if not records or span <= EMA_SPAN * s.total_steps:
+        return None
+    # The weight of the initial weights in the EMA at the end of the run: decay ** steps.
+    left = s.ema_decay ** s.total_steps
+    return Diagnosis("ema_too_slow", "EMA decay too slow for the run length", "warning", records[0]["step"], None,
+                     f"--ema-decay {s.ema_decay} averages over ~{span:.0f} steps, more than {EMA_SPAN:.0%} of the "
+                     f"{s.total_steps}-step run: at its end {100 * left:.0f}% of the EMA is still the initial "
+                     f"weights", f"use --ema-decay {max(0.0, 1 - 1 / (EMA_SPAN * s.total_steps)):.4f} or less, or "
+                     f"train longer", {"span": span, "steps": s.total_steps, "initial_weight_left": left})
+
+
+def _quality(r: dict) -> str | None:
+    return next((k for k in QUALITY if k in r and f"raw_{k}" in r), None)
+
+
+def ema_lags_raw(records: list[dict], s: Setting) -> Diagnosis | None:
+    """The EMA sampler scores worse than the raw weights at consecutive evaluations."""
+    evals = [r for r in records if _quality(r)]
+    if len(evals) < EMA_EVALS:
+        return None
+    last = evals[-EMA_EVALS:]
+    key = _quality(last[-1])
+    if not all(r[f"raw_{key}"] - r[key] > EMA_GAP for r in last):
+        return None
+    pairs = ", ".join(f"step {r['step']} {r[key]:.2f} vs {r[f'raw_{key}']:.2f}" for r in last)
+    return Diagnosis("ema_lags_raw", "The EMA's samples lag the raw weights'", "warning", last[0]["step"], None,
+                     f"{key.replace('_', ' ')} of the EMA vs the raw weights' samples: {pairs}; the EMA is behind "
+                     f"the training (decay {s.ema_decay}, span ~{1 / (1 - s.ema_decay):.0f} steps)",
+                     "lower --ema-decay (span 1/(1 - decay) about 5 % of the run) or train longer",
+                     {"metric": key, "ema": [r[key] for r in last], "raw": [r[f"raw_{key}"] for r in last]})
+
+
+RULES: tuple[Callable[[list, Setting], Diagnosis | None], ...] = (divergence, no_learning, ema_too_slow,
+                                                                   ema_lags_raw)
+
+
+# --- end-of-run summaries (severity info) ---------------------------------------------------------------------
+def loss_by_timestep(records: list[dict], s: Setting) -> Diagnosis | None:
+    """Where the denoiser's loss is, per tenth of t, at the end against the first record."""
+    logs = [r for r in _losses(records) if _buckets(r)]
+    if not logs:
+        return None
+    first, now = _buckets(logs[0]), _buckets(logs[-1])
+    finite = [(v, i) for i, v in enumerate(now) if math.isfinite(v)]
+    if not finite:
+        return None
+    n = len(now)
+    worst = max(finite)[1]
+    width = s.timesteps / n
+    where = "lowest-noise" if worst < n / 3 else ("highest-noise" if worst >= 2 * n / 3 else "middle")
+    text = " ".join(_fmt(v) for v in now)
+    reading = ("as expected: under little noise ε is hard to tell from the data's own detail" if where ==
+               "lowest-noise" else "the denoiser fails where the noise dominates: it has not learned the data's "
+               "coarse structure yet; train longer or widen the model")
+    return Diagnosis("loss_by_timestep", "Loss per tenth of the timesteps", "info", logs[-1]["step"], None,
+                     f"loss per tenth of t (least to most noise) at step {logs[-1]['step']}: {text} (at step "
+                     f"{logs[0]['step']}: {' '.join(_fmt(v) for v in first)}); the largest is in the {where} "
+                     f"steps (t in [{worst * width:.0f}, {(worst + 1) * width:.0f}))", reading,
+                     {"buckets": now, "first": first, "worst": worst})
+
+
+def ema_vs_raw(records: list[dict], s: Setting) -> Diagnosis | None:
+    """The protocol metric of the EMA and the raw weights at every evaluation."""
+    evals = [r for r in records if _quality(r)]
+    if not evals:
+        return None
+    key = _quality(evals[-1])
+    shown = ", ".join(f"{r['step']}: {r[key]:.2f}/{r[f'raw_{key}']:.2f}" for r in evals[-6:])
+    return Diagnosis("ema_vs_raw", "EMA vs raw weights over training", "info", evals[-1]["step"], None,
+                     f"{key.replace('_', ' ')}, EMA/raw, by step: {shown}",
+                     "the EMA sampler is the one scored and drawn",
+                     {"metric": key, "steps": [r["step"] for r in evals], "ema": [r[key] for r in evals],
+                      "raw": [r[f"raw_{key}"] for r in evals]})
+
+
+SUMMARIES = (loss_by_timestep, ema_vs_raw)
+
+
+def rules(records: list[dict], steps: int, ema_decay: float, timesteps: int = 1000) -> list[Diagnosis]:
+    """Every diagnosis that holds for a finished run's records (the live rules, then the summaries)."""
+    doctor = DiffusionDoctor(Setting(steps, ema_decay, timesteps), verbose=False)
+    for r in records:
+        doctor.add(r)
+    doctor.finish(records[-1]["step"] if records else 0)
+    return doctor.diagnoses
+
+
+class DiffusionDoctor:
+    """Watches a diffusion run's records: each diagnosis is printed (if verbose), sent to TensorBoard and
+    written to diagnosis.json once, when it first holds."""
+
+    def __init__(self, setting: Setting, run_dir: str | Path | None = None, verbose: bool = True,
+                 stream: TextIO | None = None, tb: Any = None) -> None:
+        self.setting, self.run_dir, self.verbose, self.stream, self.tb = setting, run_dir, verbose, stream, tb
+        self.records: list[dict] = []
+        self.found: dict[str, Diagnosis] = {}
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        return list(self.found.values())
+
+    def add(self, record: dict) -> list[Diagnosis]:
+        """Take one record; returns the diagnoses it made hold."""
+        self.records.append(record)
+        return self._check(RULES, record["step"])
+
+    def finish(self, step: int) -> list[Diagnosis]:
+        """The end of training: a recovered plateau is marked, the summaries added, diagnosis.json finished."""
+        d = self.found.get("no_learning")
+        logs = _losses(self.records)[-WINDOW:]
+        if d is not None and d.severity == "error" and len(logs) == WINDOW and not any(_stuck(r) for r in logs):
+            d.severity, d.title = "info", d.title + " (recovered)"
+            d.evidence += f"; recovered by the end: loss {_fmt(logs[-1]['loss'])} at step {logs[-1]['step']}"
+        new = self._check(RULES + SUMMARIES, step, finished=True)
+        if self.verbose:
+            n = len([d for d in self.found.values() if d.severity != "info"])
+            self._print("doctor: no problems found" if n == 0 else f"doctor: {n} problem{'s' * (n > 1)} found")
+        return new
+
+    def _check(self, rules_: tuple, step: int, finished: bool = False) -> list[Diagnosis]:
+        new = []
+        for rule in rules_:
+            d = rule(self.records, self.setting)
+            if d is not None and d.code not in self.found:
+                self.found[d.code] = d
+                new.append(d)
+                if self.verbose:
+                    self._print("doctor: " + d.format())
+                if self.tb is not None and hasattr(self.tb, "add_text"):
+                    self.tb.add_text(f"doctor/{d.code}", d.format(), step)
+        if self.run_dir is not None and (new or finished):
+            write_diagnoses(self.run_dir, self.diagnoses, finished=finished, step=step)
+        return new
+
+    def _print(self, text: str) -> None:
+        stream = self.stream if self.stream is not None else sys.stdout
+        stream.write(text + "\n")
+        stream.flush()
+
+    def state_dict(self) -> dict:
+        return {"found": [d.to_dict() for d in self.found.values()]}
+
+    def load_state_dict(self, state: dict, records: list[dict]) -> None:
+        """Restore the findings and the records so far (from metrics.jsonl, cut back to the checkpoint)."""
+        self.found = {}
+        for d in state.get("found", []):
+            diag = Diagnosis.from_dict(d)
+            self.found[diag.code] = diag
+        self.records = list(records)
 
 
 def write(run_dir: Path, trainer: Any) -> list[dict]:
-    """Judge the trainer's records and write run_dir/diagnosis.json; returns the diagnoses as dicts."""
-    found = [d.to_dict() for d in rules(trainer.history, trainer.steps, trainer.diffusion.ema.decay)]
-    out = {"diagnoses": found, "finished": trainer.step >= trainer.steps, "step": trainer.step}
-    io.atomic_write_text(Path(run_dir) / "diagnosis.json", json.dumps(codec.to_json(out), indent=2) + "\n")
-    return found
+    """The end of a run: finish the trainer's doctor (or judge its records) and write run_dir/diagnosis.json."""
+    doctor = getattr(trainer, "doctor", None)
+    if doctor is None:
+        s = trainer.diffusion
+        doctor = DiffusionDoctor(Setting(trainer.steps, s.ema.decay, s.schedule.timesteps), run_dir, verbose=False)
+        for r in trainer.history:
+            doctor.add(r)
+    doctor.finish(trainer.step)
+    return [d.to_dict() for d in doctor.diagnoses]

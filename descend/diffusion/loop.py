@@ -16,6 +16,7 @@ import numpy as np
 
 from descend import backend
 from descend.diffusion.ddpm import Diffusion
+from descend.diffusion.diagnose import DiffusionDoctor, Setting
 from descend.gan.loop import _number, read_records, scalars_restored
 from descend.gan.trainer import Batches
 from descend.ops import tune_heap
@@ -31,6 +32,8 @@ class DiffusionTrainer:
 
     evaluator(sampler) -> (metrics, samples) runs every `eval_every` steps on the EMA sampler, and on the raw
     weights too (its metrics prefixed "raw_"); on_samples(step, samples) draws the EMA samples.
+    doctor judges every record as it is logged (descend.diffusion.diagnose); with a run and no doctor given, a
+    quiet one writes the run's diagnosis.json. A loss that is not finite stops training.
     """
 
     def __init__(self, diffusion: Diffusion, data: np.ndarray, *, steps: int, batch_size: int, seed: int,
@@ -38,7 +41,8 @@ class DiffusionTrainer:
                  evaluator: Callable[[Any], tuple[dict, np.ndarray]] | None = None, log_every: int = 50,
                  eval_every: int = 1000, sample_every: int = 1000, ckpt_every: int = 0, keep: int = 3,
                  run: Any = None, on_samples: Callable[[int, np.ndarray], Any] | None = None,
-                 on_record: Callable[[dict], Any] | None = None, lr_decay: str = "none") -> None:
+                 on_record: Callable[[dict], Any] | None = None, lr_decay: str = "none",
+                 doctor: DiffusionDoctor | None = None) -> None:
         if lr_decay not in ("none", "linear"):
             raise ValueError(f"DiffusionTrainer: lr_decay must be 'none' or 'linear', got {lr_decay!r}")
         self.diffusion, self.steps, self.evaluator = diffusion, steps, evaluator
@@ -46,6 +50,10 @@ class DiffusionTrainer:
         self.log_every, self.eval_every, self.sample_every = log_every, eval_every, sample_every
         self.ckpt_every, self.run, self.lr_decay = ckpt_every, run, lr_decay
         self.on_samples, self.on_record = on_samples, on_record
+        if doctor is None and run is not None:
+            doctor = DiffusionDoctor(Setting(steps, diffusion.ema.decay, diffusion.schedule.timesteps), run.dir,
+                                     verbose=False, tb=run.tb)
+        self.doctor = doctor
         diffusion.optimizer.param_groups[0].setdefault("initial_lr", diffusion.optimizer.param_groups[0]["lr"])
         self.batches = Batches(data, batch_size, np.random.default_rng([seed, 1]))
         self.checkpoints = Checkpoints(run.dir / "checkpoints", keep, "loss") if run is not None else None
@@ -73,6 +81,8 @@ class DiffusionTrainer:
                 record = {"kind": "gan", "step": s}
                 record.update({k: float(np.nanmean([w[k] for w in self.window])) if any(
                     not math.isnan(w[k]) for w in self.window) else float("nan") for k in self.window[0]})
+                # Buckets a batch missed are NaN and skipped above; a NaN loss is not: it must show.
+                record["loss"] = float(np.mean([w["loss"] for w in self.window]))
                 self.window = []
                 if evaluate:
                     metrics, samples = self.evaluator(self.sampler)
@@ -104,6 +114,10 @@ class DiffusionTrainer:
                         tb.add_scalar(f"diffusion/{k}", v, record["step"])
         if self.on_record is not None:
             self.on_record({**record, "ms_per_step": ms})
+        if self.doctor is not None:
+            new = self.doctor.add(record)
+            if any(d.code == "divergence" and not math.isfinite(d.values["loss"]) for d in new):
+                self.stop_training = True  # nothing good follows a NaN; the last finite checkpoint stays
 
     # --- state and checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -117,6 +131,7 @@ class DiffusionTrainer:
             "batches": self.batches.state_dict(),
             "window": list(self.window),
             "metrics_offset": self.run.metrics_offset() if self.run is not None else None,
+            "doctor": self.doctor.state_dict() if self.doctor is not None else None,
         }
 
     def load_state_dict(self, state: dict, records: list[dict] | None = None) -> None:
@@ -130,6 +145,8 @@ class DiffusionTrainer:
         self.window = [dict(w) for w in state["window"]]
         self.step = self._saved_step = int(state["step"])
         self.history = list(records or [])
+        if self.doctor is not None:
+            self.doctor.load_state_dict(state.get("doctor") or {}, self.history)
 
     def checkpoint(self) -> Path | None:
         """Write a checkpoint of the current step (once per step; not if the weights are not finite)."""
