@@ -110,3 +110,52 @@ def conv_generator(noise_dim: int, out_shape: tuple, channels: int = 8, hidden: 
                          Reshape((channels, *spatial)),
                          conv(channels, channels, 5, padding=2), nn.ReLU(),
                          conv(channels, out_channels, 5, padding=2), nn.Tanh(), Reshape(tuple(out_shape)))
+
+
+class PackedImages(nn.Module):
+    """(N, pack·C·H·W) rows, as the GAN hands them to its discriminator, back to (N, pack·C, H, W) images.
+
+    PacGAN's convolutional form: the `pack` samples judged jointly are stacked along the channels.
+    """
+
+    def __init__(self, shape: tuple, pack: int = 1) -> None:
+        super().__init__()
+        self.shape, self.pack = tuple(shape), pack
+
+    def forward(self, x: Tensor) -> Tensor:
+        c, h, w = self.shape
+        return x.reshape(x.shape[0], self.pack * c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}, pack={self.pack}"
+
+
+def _image_shape(shape: tuple, what: str) -> tuple[int, int, int]:
+    """(C, 28, 28) from a sample shape (28, 28) or (C, 28, 28); ValueError naming the shape otherwise."""
+    full = (1, *shape) if len(shape) == 2 else tuple(shape)
+    if len(full) != 3 or full[1:] != (28, 28):
+        raise ValueError(f"{what}: the DCGAN networks are sized for 28x28 images, got samples of shape "
+                         f"{tuple(shape)}")
+    return full  # type: ignore[return-value]
+
+
+def dcgan_generator(noise_dim: int, out_shape: tuple, ngf: int = 64) -> nn.Module:
+    """Radford et al.'s generator for 28x28 images (descend.models.dcgan): z -> 7x7 -> 14x14 -> 28x28, tanh."""
+    from descend.models.dcgan import Generator
+
+    c = _image_shape(out_shape, "dcgan_generator")[0]
+    gen = Generator(noise_dim, ngf, c)
+    return gen if len(out_shape) == 3 else nn.Sequential(gen, Reshape(tuple(out_shape)))
+
+
+def dcgan_discriminator(in_shape: tuple, ndf: int = 64, pack: int = 1, batch_norm: bool = True) -> nn.Module:
+    """Radford et al.'s discriminator for 28x28 images, returning logits; `pack` samples stacked as channels.
+
+    `batch_norm=False` for the gradient penalties (WGAN-GP, R1), whose per-sample gradients batch
+    statistics would mix.
+    """
+    from descend.models.dcgan import Discriminator
+
+    c, h, w = _image_shape(in_shape, "dcgan_discriminator")
+    return nn.Sequential(PackedImages((c, h, w), pack),
+                         Discriminator(c * pack, ndf, sigmoid=False, batch_norm=batch_norm))

@@ -18,8 +18,8 @@ from descend.data.dataset import TensorDataset
 from descend.data.mixtures import gaussian_mixture, mixture_modes
 from descend.gan.config import data_kind
 from descend.gan.metrics import class_coverage, mode_report, near_duplicate_rate
-from descend.gan.models import (conv_generator, mixture_discriminator, mixture_generator, mlp_discriminator,
-                                mlp_generator)
+from descend.gan.models import (conv_generator, dcgan_discriminator, dcgan_generator, mixture_discriminator,
+                                mixture_generator, mlp_discriminator, mlp_generator)
 from descend.gan.trainer import GAN
 from descend._tensor import Tensor, no_grad
 from descend.train.config import UsageError
@@ -76,6 +76,10 @@ def build_networks(cfg: dict, data: Data) -> tuple[nn.Module, nn.Module]:
     g = cfg["gan"]
     if g["arch"] == "protocol":
         return mixture_generator(g["noise_dim"]), mixture_discriminator(pack=g["pack"])
+    if g["arch"] == "dcgan":
+        penalty = g["loss"] == "wgan-gp" or g["r1"] > 0  # per-sample gradient norms: no batch norm in D
+        return (dcgan_generator(g["noise_dim"], data.shape),
+                dcgan_discriminator(data.shape, pack=g["pack"], batch_norm=not penalty))
     gen = (mlp_generator if g["arch"] == "mlp" else conv_generator)(g["noise_dim"], data.shape)
     return gen, mlp_discriminator(data.shape, pack=g["pack"])
 
@@ -94,6 +98,9 @@ def build_gan(cfg: dict, data: Data) -> GAN:
 
 def check(cfg: dict, data: Data) -> None:
     """Options that only the data can check (before anything is written)."""
+    if cfg["gan"]["arch"] == "dcgan" and tuple(data.shape)[-2:] != (28, 28):
+        raise UsageError(f"--arch dcgan: the DCGAN networks are sized for 28x28 images (fashion-mnist); "
+                         f"{data.name}'s samples have shape {tuple(data.shape)}")
     need = cfg["data"]["batch_size"] * cfg["gan"]["pack"]
     if need > len(data.x):
         raise UsageError(f"--batch-size {cfg['data']['batch_size']} x --pack {cfg['gan']['pack']} = {need} samples "

@@ -53,19 +53,23 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Images (N, nc, 28, 28) -> the probability (N,) that each is real."""
+    """Images (N, nc, 28, 28) -> the probability (N,) that each is real.
 
-    def __init__(self, nc: int = 1, ndf: int = 64) -> None:
+    `sigmoid=False` returns logits instead (for BCEWithLogitsLoss and critic losses); `batch_norm=False`
+    drops the hidden batch norm, which a per-sample gradient penalty (WGAN-GP, R1) cannot go through.
+    """
+
+    def __init__(self, nc: int = 1, ndf: int = 64, sigmoid: bool = True, batch_norm: bool = True) -> None:
         super().__init__()
         self.nc = nc
         self.main = nn.Sequential(
             nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),                       # 14x14
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),                  # 7x7
-            nn.BatchNorm2d(ndf * 2),
+            nn.BatchNorm2d(ndf * 2) if batch_norm else nn.Identity(),
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(ndf * 2, 1, 7, 1, 0, bias=False),                    # 1x1
-            nn.Sigmoid(),
+            nn.Sigmoid() if sigmoid else nn.Identity(),
         )
         self.apply(weights_init)
 
