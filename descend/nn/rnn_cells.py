@@ -15,6 +15,7 @@ from descend import backend
 from descend import functional as F
 from descend.nn import init
 from descend.nn.module import Module, Parameter
+from descend.nn.rnn import _RNNBase
 from descend.ops import elementwise as _ew
 from descend.ops.movement import cat, stack
 from descend._tensor import Tensor
@@ -121,49 +122,23 @@ class GRUCell(_CellBase):
         return out.squeeze(0) if unbatched else out
 
 
-class RNN(Module):
+class RNN(_RNNBase):
     """Multi-layer Elman RNN; `forward(input, hx=None)` returns (output, h_n) like PyTorch.
 
     input: (L, N, input_size), (N, L, input_size) with batch_first, unbatched (L, input_size), or a
     PackedSequence (then output is one too, and h_n holds each sequence's state at its own last step).
     """
 
+    mode = "RNN"
+    gates = 1
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
         self._act = _activation("RNN", nonlinearity)
-        if not 0 <= dropout <= 1:
-            raise ValueError(f"RNN: dropout must be in [0, 1], got {dropout}")
-        if num_layers < 1 or hidden_size < 1:
-            raise ValueError(f"RNN: num_layers ({num_layers}) and hidden_size ({hidden_size}) must be >= 1")
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.nonlinearity, self.bias, self.batch_first = nonlinearity, bias, batch_first
-        self.dropout, self.bidirectional = float(dropout), bidirectional
-        dirs = 2 if bidirectional else 1
-        dt = backend.default_dtype() if dtype is None else np.dtype(dtype)
-        # PyTorch's order: per layer, per direction, weight_ih, weight_hh, bias_ih, bias_hh.
-        for layer in range(num_layers):
-            layer_in = input_size if layer == 0 else hidden_size * dirs
-            for d in range(dirs):
-                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-                setattr(self, "weight_ih" + sfx, Parameter(backend.xp.zeros((hidden_size, layer_in), dt)))
-                setattr(self, "weight_hh" + sfx, Parameter(backend.xp.zeros((hidden_size, hidden_size), dt)))
-                if bias:
-                    setattr(self, "bias_ih" + sfx, Parameter(backend.xp.zeros(hidden_size, dt)))
-                    setattr(self, "bias_hh" + sfx, Parameter(backend.xp.zeros(hidden_size, dt)))
-        self.reset_parameters()
-        if device is not None:
-            self.to(device)
-
-    def reset_parameters(self) -> None:
-        """PyTorch's default: every weight and bias from U(±1/√hidden_size)."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
-
-    def flatten_parameters(self) -> None:
-        """No-op, kept for PyTorch code (there is no cuDNN weight layout to compact)."""
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
 
     def _direction(self, x: Tensor, h: Tensor, sfx: str, reverse: bool, mask: Any) -> tuple[Tensor, Tensor]:
         """Run one layer in one direction over x (T, N, in); mask (T, N, 1) marks valid steps (or None)."""
@@ -191,20 +166,9 @@ class RNN(Module):
             mask = backend.get_array_module(x._data).asarray(valid)  # on the input's device
             unbatched = False
         else:
-            if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
-                layout = "(N, L, {0})" if self.batch_first else "(L, N, {0})"
-                raise ValueError(f"RNN: expected input {layout.format(self.input_size)} or "
-                                 f"(L, {self.input_size}), got {tuple(input.shape)}")
-            unbatched = input.ndim == 2
-            x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
+            x, unbatched = self._layout(input)
+        hx = self._state(hx, x, unbatched, "hx")
         dirs = 2 if self.bidirectional else 1
-        want = (self.num_layers * dirs, x.shape[1], self.hidden_size)
-        if hx is None:
-            hx = _zeros(want, x)
-        else:
-            hx = hx.unsqueeze(1) if unbatched else hx
-            if tuple(hx.shape) != want:
-                raise ValueError(f"RNN: expected hx {want[::2] if unbatched else want}, got {tuple(hx.shape)}")
         finals = []
         for layer in range(self.num_layers):
             outs = []
@@ -213,26 +177,8 @@ class RNN(Module):
                 seq, h = self._direction(x, hx[layer * dirs + d], sfx, d == 1, mask)
                 outs.append(seq)
                 finals.append(h)
-            x = outs[0] if dirs == 1 else cat(outs, dim=-1)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
+            x = self._between_layers(outs[0] if dirs == 1 else cat(outs, dim=-1), layer)
         h_n = stack(finals, dim=0)
         if packed:
             return repack(x, input), h_n
-        if unbatched:
-            return x.squeeze(1), h_n.squeeze(1)
-        return (x.transpose(0, 1) if self.batch_first else x), h_n
-
-    def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout != 0:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        return s
+        return self._output(x, unbatched), (h_n.squeeze(1) if unbatched else h_n)
