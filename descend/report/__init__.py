@@ -56,7 +56,8 @@ from descend.report.metrics import (MetricsLog, last, layer_series, read_metrics
 from descend.report.tensorboard import TBWriter, record_scalars
 from descend.report.images import make_grid, png_bytes, save_png, scatter_image, scatter_png
 from descend.report.svg import Marker, Series, heatmap, line_chart
-from descend.report.html import build_report, lr_find_chart, plot_lr_find, render
+from descend.report.html import build_report, render
+from descend.report.sections.lr import lr_find_chart, plot_lr_find
 
 write_report = build_report
 

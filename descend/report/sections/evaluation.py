@@ -1,17 +1,15 @@
-"""The report's test-set section: the confusion matrix as a heat-map and the per-class table, from the
+"""The test set: the confusion matrix as a heat-map and the per-class table, from the
 evaluation.json that `descend train` writes after its one test evaluation."""
 
 from __future__ import annotations
 
-import html
 import json
-from pathlib import Path
 
+from descend.report.page import escape
+from descend.report.run import Run
+
+ID, NAV = "evaluation", "Test set"
 EVALUATION_FILE = "evaluation.json"
-
-
-def _e(s: object) -> str:
-    return html.escape(str(s), quote=True)
 
 
 def confusion_svg(cm: list[list[int]], classes: list[str], cell: int = 34) -> str:
@@ -28,11 +26,11 @@ def confusion_svg(cm: list[list[int]], classes: list[str], cell: int = 34) -> st
     for j, name in enumerate(classes):
         x = label_w + j * cell + cell / 2
         parts.append(f'<text x="{x}" y="{top - 6}" text-anchor="start" transform="rotate(-45 {x} {top - 6})">'
-                     f'{_e(name)}</text>')
+                     f'{escape(name)}</text>')
     for i, row in enumerate(cm):
         total = sum(row) or 1
         y = top + i * cell
-        parts.append(f'<text x="{label_w - 6}" y="{y + cell / 2 + 4}" text-anchor="end">{_e(classes[i])}</text>')
+        parts.append(f'<text x="{label_w - 6}" y="{y + cell / 2 + 4}" text-anchor="end">{escape(classes[i])}</text>')
         for j, v in enumerate(row):
             share = v / total
             shade = int(255 - 200 * share)
@@ -40,7 +38,7 @@ def confusion_svg(cm: list[list[int]], classes: list[str], cell: int = 34) -> st
             ink = "#fff" if share > 0.55 else "#0f172a"
             x = label_w + j * cell
             parts.append(f'<rect x="{x}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{fill}">'
-                         f'<title>true {_e(classes[i])}, predicted {_e(classes[j])}: {v}</title></rect>')
+                         f'<title>true {escape(classes[i])}, predicted {escape(classes[j])}: {v}</title></rect>')
             if cell >= 22:
                 parts.append(f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" '
                              f'fill="{ink}">{v}</text>')
@@ -50,15 +48,15 @@ def confusion_svg(cm: list[list[int]], classes: list[str], cell: int = 34) -> st
 
 def _table(m: dict) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("class", "precision", "recall", "F1", "support"))
-    rows = "".join(f"<tr><td>{_e(c['class'])}</td><td>{c['precision']:.3f}</td><td>{c['recall']:.3f}</td>"
+    rows = "".join(f"<tr><td>{escape(c['class'])}</td><td>{c['precision']:.3f}</td><td>{c['recall']:.3f}</td>"
                    f"<td>{c['f1']:.3f}</td><td>{c['support']}</td></tr>" for c in m["per_class"])
     return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
-def evaluation_section(run_dir: str | Path) -> str:
-    """The "Test set" section (empty when the run has no evaluation.json)."""
+def render(run: Run) -> str:
+    """The "Test set" section ("" when the run has no evaluation.json)."""
     try:
-        m = json.loads((Path(run_dir) / EVALUATION_FILE).read_text(encoding="utf-8"))
+        m = json.loads((run.dir / EVALUATION_FILE).read_text(encoding="utf-8"))
         classes = [c["class"] for c in m["per_class"]]
         cm = m["confusion_matrix"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -69,25 +67,5 @@ def evaluation_section(run_dir: str | Path) -> str:
     figure = (f'<div class="charts"><figure class="card chart-card">{confusion_svg(cm, classes)}'
               f"<figcaption>Confusion matrix: rows are the true classes, columns the predictions; shading is the "
               f"share of the row.</figcaption></figure></div>")
-    return (f'<section id="evaluation"><h2>Test set</h2><p class="lead">{_e(lead)}</p>{figure}{_table(m)}'
+    return (f'<section id="{ID}"><h2>Test set</h2><p class="lead">{escape(lead)}</p>{figure}{_table(m)}'
             f"</section>")
-
-
-def model_section(run_dir: str | Path) -> str:
-    """The "Model" section: the layer table of model_summary.json (empty without it)."""
-    try:
-        s = json.loads((Path(run_dir) / "model_summary.json").read_text(encoding="utf-8"))
-        layers = s["layers"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return ""
-
-    def shape(v: object) -> str:
-        return "-" if v is None else "(" + ", ".join("N" if d is None else str(d) for d in v) + ")"
-
-    head = "".join(f"<th>{h}</th>" for h in ("layer", "type", "output shape", "parameters"))
-    rows = "".join(f"<tr><td>{_e(r['name'])}</td><td>{_e(r['type'])}</td><td>{_e(shape(r['output_shape']))}</td>"
-                   f"<td>{r['params']:,}</td></tr>" for r in layers)
-    lead = (f"input {shape(s['input_shape'])} → output {shape(s['output_shape'])}; {s['params']:,} parameters "
-            f"({s['trainable']:,} trainable).")
-    return (f'<section id="model"><h2>Model</h2><p class="lead">{_e(lead)}</p><div class="table-wrap"><table>'
-            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div></section>")

@@ -1,4 +1,4 @@
-"""The report's sharpness section: λmax of the loss and lr·λmax against the optimizer's stability limit, from
+"""Sharpness: λmax of the loss and lr·λmax against the optimizer's stability limit, from
 the `sharpness` / `lr_sharpness` values the doctor's opt-in monitor logs (`--sharpness-every N`)."""
 
 from __future__ import annotations
@@ -6,13 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from descend.report import metrics as M
+from descend.report.page import charts, note, section
+from descend.report.run import Run
 from descend.report.svg import PALETTE, Marker, Series, line_chart
 
+ID, NAV = "sharpness", "Sharpness"
 
-def sharpness_section(records: list, section, charts, note) -> str:
+
+def render(run: Run) -> str:
     """The section's HTML, or "" when the run has no sharpness measurements (the section is left out)."""
-    x, lam = M.series(records, "step", "sharpness")
-    _, ratio = M.series(records, "step", "lr_sharpness")
+    x, lam = M.series(run.records, "step", "sharpness")
+    _, ratio = M.series(run.records, "step", "lr_sharpness")
     if not len(x):
         return ""
     finite = np.isfinite(ratio)
@@ -26,4 +30,4 @@ def sharpness_section(records: list, section, charts, note) -> str:
             "Above 1 plain gradient steps overshoot along the sharpest direction (Cohen et al. 2021: full-batch "
             "training tends to hover at 1, the edge of stability). For Adam-like optimizers the ratio uses "
             "the raw learning rate, so read it as a trend only.")
-    return section("sharpness", "Sharpness", charts(chart) + note(lead))
+    return section(ID, "Sharpness", charts(chart) + note(lead))
