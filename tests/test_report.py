@@ -312,7 +312,7 @@ def test_report_imports_without_optional_packages():
 def test_report_layer_imports_flow_one_way():
     forbidden = ("descend.nn", "descend.optim", "descend.train", "descend.doctor", "descend.gan",
                  "descend.cli", "descend.data", "torch")
-    for path in sorted((ROOT / "descend" / "report").glob("*.py")):
+    for path in sorted((ROOT / "descend" / "report").rglob("*.py")):  # sections/ and svg/ too
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
@@ -579,6 +579,63 @@ def test_report_reads_the_doctors_diagnosis_file_and_lr_find_records(tmp_path):
     assert "Loss plateau" in text and "rule plateau" in text and "decay the LR" in text
     assert "LR range test" in text and "No LR range test" not in text
     assert "No problems detected" not in text and "1 info" in text
+
+
+def make_gan_run(d):
+    """A GAN run as `descend gan` leaves it: a [gan] config table, gan records only, samples, a diagnosis."""
+    d.mkdir(parents=True)
+    (d / "config.toml").write_text('seed = 0\n[gan]\nloss = "non_saturating"\n[optim]\nlr_g = 0.0005\n')
+    with MetricsLog(d) as log:
+        for s in range(10, 31, 10):
+            log.log({"kind": "gan", "step": s, "d_loss": 1.38, "g_loss": 0.69, "d_real": 0.5, "d_fake": 0.5,
+                     "modes": 0, "high_quality": 0.0, "reverse_kl": float("inf")})
+    (d / "diagnosis.json").write_text(json.dumps({"diagnoses": [], "finished": True, "step": 30}))
+    save_png(d / "samples" / "step_000030.png", make_grid(np.zeros((4, 1, 8, 8)), nrow=2))
+    return d
+
+
+NOT_APPLICABLE = ("No training curves", "No epoch records", "No step records", "No learning rates",
+                  "No LR range test", "No gradient statistics", "No per-layer statistics",
+                  "No activation statistics", "No data")
+
+
+def test_report_leaves_out_sections_that_do_not_apply_to_a_gan_run(tmp_path):
+    text = build_report(make_gan_run(tmp_path / "gan")).read_text()
+    c = parse(text)
+    assert c.ids == ["summary", "diagnoses", "samples"]
+    assert all(f'href="#{sid}"' in text for sid in c.ids) and 'href="#curves"' not in text
+    for placeholder in NOT_APPLICABLE:
+        assert placeholder not in text, placeholder
+    assert "Final D loss" in text and "No problems detected" in text and "Modes covered" in text
+    # reverse KL is inf at every step: said in words, not drawn as an empty chart
+    assert "Reverse KL to the mode distribution: not finite at any of the 3 logged steps" in text
+    assert_self_contained(text)
+    # a GAN run that stopped before its first record is still known by its config
+    early = tmp_path / "early"
+    early.mkdir()
+    shutil.copy(tmp_path / "gan" / "config.toml", early / "config.toml")
+    assert parse(build_report(early).read_text()).ids == ["summary", "diagnoses"]
+    # a GAN run that did log learning rates and gradient norms keeps those sections
+    with MetricsLog(tmp_path / "gan") as log:
+        log.log({"kind": "layers", "step": 30, "layers": {"G.0": {"grad_norm": 0.5, "update_ratio": 1e-3}}})
+    assert parse(build_report(tmp_path / "gan").read_text()).ids == ["summary", "diagnoses", "gradients",
+                                                                      "samples"]
+
+
+def test_report_of_a_train_run_keeps_every_section(tmp_path):
+    text = build_report(make_run(tmp_path / "run")).read_text()
+    assert parse(text).ids == ["summary", "diagnoses", "curves", "lr", "gradients", "activations"]
+    assert 'href="#activations"' in text and 'href="#samples"' not in text
+    for placeholder in NOT_APPLICABLE:
+        assert placeholder not in text, placeholder
+    # a classifier run without doctor statistics still says what is missing rather than hiding it
+    bare = tmp_path / "bare"
+    with MetricsLog(bare) as log:
+        log.log({"kind": "step", "step": 1, "loss": 1.0})
+    text = build_report(bare).read_text()
+    assert parse(text).ids == ["summary", "diagnoses", "curves", "lr", "gradients", "activations"]
+    for want in ("No learning rates", "No gradient statistics", "No activation statistics"):
+        assert want in text, want
 
 
 def _find_chromium():
