@@ -77,6 +77,30 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+_function_apply = Function.apply.__func__
+
+
+class ViewFunction(Function):
+    """An op whose output may be a view of its first input's memory (reshape, permute, expand, basic indexing).
+
+    When it is, the output remembers the tensor owning that memory (`_base`, the root of a chain of views): the
+    two share one version counter, and an in-place write through the view is recorded on the base
+    (ops/inplace.py), as PyTorch's views do. A copy (reshape of a non-contiguous input) is an ordinary output.
+    """
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> "Tensor":
+        t = _function_apply(cls, *args, **kwargs)
+        a = args[0]
+        owner = t._data.base
+        if owner is not None and isinstance(a, Tensor):
+            mine = a._data
+            if owner is mine or owner is mine.base:
+                base = getattr(a, "_vbase", None)
+                t._vbase = a if base is None else base
+        return t
+
+
 def _as_array(data: Any, dtype: Any = None) -> Any:
     """An array from Python data, NumPy/CuPy arrays or a Tensor, with PyTorch's dtype inference."""
     if isinstance(data, Tensor):
@@ -121,7 +145,7 @@ class _HookHandle:
 class Tensor:
     """An n-dimensional array that records the ops producing it, so gradients can flow back."""
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_vc", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_vc", "_vbase", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -132,7 +156,8 @@ class Tensor:
         self._ctx: Function | None = None
         self._retain = False
         # _vc (the version cell) stays unset (read with _version_of) until an in-place write or detach() needs
-        # it: then [stamp, count], shared with detached aliases (not with .data, as in PyTorch).
+        # it: then [stamp, count], shared with detached aliases (not with .data, as in PyTorch). _vbase, set only
+        # on views (ViewFunction), is the tensor whose memory they view; views use its version cell.
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -162,9 +187,18 @@ class Tensor:
         if share_version:
             v = _version_of(self)
             if v is None:
-                v = self._vc = [0, 0]
+                base = getattr(self, "_vbase", None)
+                v = (self if base is None else base)._vc = [0, 0]
             t._vc = v
         return t
+
+    @property
+    def _base(self) -> "Tensor | None":
+        """The tensor whose memory this view shares (None when this tensor is not a view), as in PyTorch."""
+        return getattr(self, "_vbase", None)
+
+    def _is_view(self) -> bool:
+        return getattr(self, "_vbase", None) is not None
 
     @property
     def _version(self) -> int:

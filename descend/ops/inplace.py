@@ -28,7 +28,10 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 def _bump(t: Tensor) -> None:
     _t._epoch += 1
-    v = _t._version_of(t)
+    base = getattr(t, "_vbase", None)
+    if base is not None:
+        t = base  # a view and its base share one counter
+    v = getattr(t, "_vc", None)
     if v is None:
         t._vc = [_t._epoch, 1]
     else:
@@ -72,24 +75,106 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
                                                              for a in args))
     if graph:
         _leaf_check(self)
+        base = getattr(self, "_vbase", None)
+        if base is not None and _inplace_on_view(self, base, fn, args, kwargs):
+            return self
     _bump(self)
     if not graph:
         with _t.no_grad():
             out = fn(self, *args, **kwargs)
         _write(self, out)
         return self
-    prev = self._ctx
-    if prev is not None and _saves(prev, self._data):
-        prev.output_overwritten = True  # its backward would read the values this write destroys
-    old = Tensor.__new__(Tensor)
-    old._data = self._data.copy()
-    old.grad, old._retain = None, False
-    old._ctx, old.requires_grad = self._ctx, self.requires_grad
+    old = _snapshot(self)
     out = fn(old, *args, **kwargs)
     _write(self, out)
     if out.requires_grad:
         self._ctx, self.requires_grad = out._ctx, True
     return self
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """t's current value and history as a node of its own (a copy, so what later ops saved of it stays intact),
+    before t is written in place; t's previous op is told when the write destroys an output it saved."""
+    prev = t._ctx
+    if prev is not None and _saves(prev, t._data):
+        prev.output_overwritten = True  # its backward would read the values this write destroys
+    old = Tensor.__new__(Tensor)
+    old._data = t._data.copy()
+    old.grad, old._retain = None, False
+    old._ctx, old.requires_grad = t._ctx, t.requires_grad
+    return old
+
+
+def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args: tuple, kwargs: dict) -> bool:
+    """fn written into a view, recorded on its base (PyTorch's CopySlices): the base becomes "old base with the
+    view's elements replaced by fn(those elements)", and the view is re-taken from the new base.
+
+    False when the view no longer lies in its base's memory (the base's array was replaced): then it is written
+    as a tensor of its own.
+    """
+    if base.requires_grad and base._ctx is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if not view._data.flags.writeable:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location (an expanded view). Please clone() the tensor before "
+                           "performing the operation.")
+    where = _view_index(base._data, view._data)
+    if where is None:
+        return False
+    flat = _snapshot(base).reshape(-1)
+    out = fn(flat[Tensor(where)], *args, **kwargs)
+    _write(view, out)
+    # Bumped after fn is recorded: an argument read through another view of this base (y[0].add_(y[1])) then
+    # counts as used before the write, so backward refuses it rather than route it through the new history.
+    _bump(view)
+    if out.shape != view.shape:  # what _write broadcast into the view
+        out = (out.reshape(()) if out.numel() == 1 else out).expand(view.shape)
+    new = IndexPut.apply(flat, out, index=(where,)).reshape(base.shape)
+    base._ctx, base.requires_grad = new._ctx, new.requires_grad
+    again = base.reshape(-1)[Tensor(where)]
+    view._ctx, view.requires_grad = again._ctx, again.requires_grad
+    return True
+
+
+def _address(a: Any) -> int:
+    return a.__array_interface__["data"][0] if isinstance(a, np.ndarray) else a.data.ptr
+
+
+def _extent(a: Any) -> tuple:
+    """The lowest and highest byte addresses of a's elements."""
+    lo = hi = _address(a)
+    for stride, n in zip(a.strides, a.shape):
+        lo, hi = (lo + stride * (n - 1), hi) if stride < 0 else (lo, hi + stride * (n - 1))
+    return lo, hi
+
+
+def _view_index(base: Any, view: Any) -> Any:
+    """Where the view's elements sit in base, as base's flat (row-major) positions shaped like the view; None
+    when the view's memory is not inside base's.
+
+    The positions are read off memory, so any chain of views (slices, transposes, reshapes) is handled alike:
+    base's flat positions are written into a scratch buffer laid out as base's memory, then read back through
+    the view's strides (PyTorch re-takes such a view with as_strided).
+    """
+    xp = backend.get_array_module(base)
+    size = base.itemsize
+    if view.size == 0:
+        return xp.zeros(view.shape, dtype=np.int64)
+    if base.size == 0 or view.itemsize != size or any(s % size for s in base.strides + view.strides):
+        return None
+    lo, hi = _extent(base)
+    vlo, vhi = _extent(view)
+    if vlo < lo or vhi > hi or (vlo - lo) % size:
+        return None
+    scratch = xp.full((hi - lo) // size + 1, -1, dtype=np.int64)
+
+    def laid_out_as(a: Any) -> Any:
+        strides = tuple(s // size * scratch.itemsize for s in a.strides)
+        return xp.lib.stride_tricks.as_strided(scratch[(_address(a) - lo) // size:], a.shape, strides)
+
+    laid_out_as(base)[...] = xp.arange(base.size).reshape(base.shape)
+    where = laid_out_as(view).copy()
+    return None if bool((where < 0).any()) else where
 
 
 def _saves(ctx: Function, arr: Any) -> bool:

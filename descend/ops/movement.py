@@ -10,10 +10,10 @@ from descend.backend import get_array_module
 from descend import dtypes as _dt
 from descend.backend import default_dtype
 from descend.ops.errors import OpError, OpIndexError
-from descend._tensor import Function, Tensor
+from descend._tensor import Function, Tensor, ViewFunction
 
 
-class Reshape(Function):
+class Reshape(ViewFunction):
     def forward(self, a, shape=()):
         self.in_shape = a.shape
         try:
@@ -26,7 +26,7 @@ class Reshape(Function):
         return g.reshape(self.in_shape)
 
 
-class Permute(Function):
+class Permute(ViewFunction):
     def forward(self, a, dims=()):
         if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
             raise OpError(f"permute: dims {tuple(dims)} are not a permutation of the {a.ndim} dims of "
@@ -38,13 +38,15 @@ class Permute(Function):
         return g.transpose(np.argsort([d % g.ndim for d in self.dims]))
 
 
-class Expand(Function):
+class Expand(ViewFunction):
     # Backward is the identity: the engine sums the expanded gradient back to the input's shape.
     def forward(self, a, shape=()):
         lead = len(shape) - a.ndim
         if lead < 0:
             raise OpError(f"expand: target {tuple(shape)} has fewer dims than the input {a.shape}")
         target = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+        if target == a.shape:
+            return a[...]  # a writable view: nothing is repeated, so in-place writes stay allowed (PyTorch)
         try:
             return get_array_module(a).broadcast_to(a, target)
         except ValueError:
@@ -141,14 +143,16 @@ def _is_advanced(index: Any) -> bool:
     return False
 
 
-class GetItem(Function):
+class GetItem(ViewFunction):
     def forward(self, a, index=None):
         self.shape, self.index = a.shape, index
         try:
             out = a[index]
         except IndexError as e:
             raise IndexError(f"getitem: index {_describe(index)} is invalid for shape {a.shape}: {e}") from None
-        return get_array_module(a).asarray(out)
+        if isinstance(out, np.generic):  # integers in every dim: a 0-d view, as in PyTorch (x[0, 1] += 1 writes x)
+            out = a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return out
 
     def backward(self, g):
         xp = get_array_module(g)
