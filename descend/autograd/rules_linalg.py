@@ -42,16 +42,13 @@ def _einsum(ctx, g, out):
         if not need:
             grads.append(None)
             continue
-        subs, op = ctx.ins[i], ctx.parents[i]
+        subs = ctx.ins[i]
         if len(set(subs)) != len(subs):
             raise NotImplementedError(f"create_graph: einsum with a repeated label ({subs!r}) has no gradient")
-        others = [j for j in range(len(ctx.ins)) if j != i]
-        seen = set(ctx.out).union(*[set(ctx.ins[j]) for j in others])
-        target = "".join(c for c in subs if c in seen)
-        spec = ",".join([ctx.out] + [ctx.ins[j] for j in others]) + "->" + target
+        spec, target, others = _mm.einsum_grad_spec(ctx.ins, ctx.out, i)
         r = descend.einsum(spec, g, *[ctx.parents[j] for j in others])
         if target != subs:  # labels only this operand had were summed: their gradient is a broadcast
-            r = r.reshape([r.shape[target.index(c)] if c in target else 1 for c in subs]).expand(*op.shape)
+            r = r.reshape(_mm.kept_shape(r.shape, target, subs)).expand(*ctx.parents[i].shape)
         grads.append(r)
     return tuple(grads)
 

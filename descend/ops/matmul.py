@@ -116,20 +116,28 @@ class Einsum(Function):
             if not need:
                 grads.append(None)
                 continue
-            subs, op = self.ins[i], self.operands[i]
+            subs = self.ins[i]
             if len(set(subs)) != len(subs):
                 raise OpError(f"einsum: no gradient for an operand with a repeated label ({subs!r})")
-            others = [j for j in range(len(self.ins)) if j != i]
-            seen = set(self.out).union(*[set(self.ins[j]) for j in others])
-            target = "".join(c for c in subs if c in seen)
-            spec = ",".join([self.out] + [self.ins[j] for j in others]) + "->" + target
+            spec, target, others = einsum_grad_spec(self.ins, self.out, i)
             r = xp.einsum(spec, g, *[self.operands[j] for j in others])
-            if target != subs:
-                # Labels only this operand has were summed in forward: their gradient is a broadcast.
-                r = r.reshape([r.shape[target.index(c)] if c in target else 1 for c in subs])
-                r = xp.broadcast_to(r, op.shape)
+            if target != subs:  # labels only this operand had were summed: their gradient is a broadcast
+                r = xp.broadcast_to(r.reshape(kept_shape(r.shape, target, subs)), self.operands[i].shape)
             grads.append(r)
         return tuple(grads)
+
+
+def einsum_grad_spec(ins: list[str], out: str, i: int) -> tuple[str, str, list[int]]:
+    """The einsum of operand i's gradient from g and the other operands: (spec, its labels, the others)."""
+    others = [j for j in range(len(ins)) if j != i]
+    seen = set(out).union(*[set(ins[j]) for j in others])
+    target = "".join(c for c in ins[i] if c in seen)
+    return ",".join([out] + [ins[j] for j in others]) + "->" + target, target, others
+
+
+def kept_shape(shape: tuple, target: str, subs: str) -> list[int]:
+    """`shape` (labelled `target`) with a 1 for each label of `subs` that `target` lacks."""
+    return [shape[target.index(c)] if c in target else 1 for c in subs]
 
 
 # ---- matrix products -----------------------------------------------------------------------------------
