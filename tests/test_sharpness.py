@@ -8,7 +8,7 @@ import pytest
 
 import descend
 from descend import nn, optim
-from descend.doctor import zoo
+from bench import zoo
 from descend.doctor.sharpness import SharpnessMonitor, explain, max_hessian_eigenvalue, stability_limit
 from descend.train.callbacks import Callback
 from descend.train.loop import Trainer

@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.doctor import data as D
 from descend import nn, optim
-from descend.doctor.zoo import BNCNN, NaiveSoftmaxMLP, mlp
+from bench.zoo import BNCNN, NaiveSoftmaxMLP, mlp
 from descend.models import build as build_model
 from descend._tensor import Tensor
 
