@@ -122,36 +122,50 @@ class CELU(ELU):
     _fn = staticmethod(F.celu)
 
 
-class SELU(_Elementwise):
-    """scale * ELU(x, alpha) with SELU's constants."""
-
-    _fn = staticmethod(F.selu)
+class _InplaceElementwise(_Elementwise):
+    """An activation whose only setting is PyTorch's `inplace` (accepted; computed out of place)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
 
-class SiLU(SELU):
+class SELU(_InplaceElementwise):
+    """scale * ELU(x, alpha) with SELU's constants."""
+
+    _fn = staticmethod(F.selu)
+
+
+class SiLU(_InplaceElementwise):
     """x * sigmoid(x)."""
 
     _fn = staticmethod(F.silu)
 
 
-class Mish(SELU):
+class Mish(_InplaceElementwise):
     """x * tanh(softplus(x))."""
 
     _fn = staticmethod(F.mish)
 
 
-class Hardswish(SELU):
-    """x * relu6(x + 3) / 6."""
+class Hardswish(_InplaceElementwise):
+    """x * relu6(x + 3) / 6.
+
+    >>> import descend
+    >>> Hardswish()(descend.tensor([0.0, 1.5, 3.0]))
+    tensor([0.   , 1.125, 3.   ])
+    """
 
     _fn = staticmethod(F.hardswish)
 
 
-class Hardsigmoid(SELU):
-    """relu6(x + 3) / 6."""
+class Hardsigmoid(_InplaceElementwise):
+    """relu6(x + 3) / 6.
+
+    >>> import descend
+    >>> Hardsigmoid()(descend.tensor([-4.0, 0.0, 3.0]))
+    tensor([0. , 0.5, 1. ])
+    """
 
     _fn = staticmethod(F.hardsigmoid)
 
@@ -212,7 +226,12 @@ class Softshrink(_Elementwise):
 
 
 class Hardshrink(Softshrink):
-    """x where |x| > lambd, else 0."""
+    """x where |x| > lambd, else 0.
+
+    >>> import descend
+    >>> Hardshrink(0.5)(descend.tensor([-1.0, 0.25, 0.75]))
+    tensor([-1.  ,  0.  ,  0.75])
+    """
 
     _fn = staticmethod(F.hardshrink)
 
@@ -228,7 +247,12 @@ class GLU(_Elementwise):
 
 
 class Softsign(_Elementwise):
-    """x / (1 + |x|)."""
+    """x / (1 + |x|).
+
+    >>> import descend
+    >>> Softsign()(descend.tensor([-1.0, 0.0, 3.0]))
+    tensor([-0.5 ,  0.  ,  0.75])
+    """
 
     _fn = staticmethod(F.softsign)
 
