@@ -26,9 +26,11 @@ STUCK = 0.9            # logged losses all above 90 % of the noise variance ...
 WINDOW = 3             # ... in the last 3 logged averages ...
 WARMUP = 0.2           # ... past the first 20 % of the run (every denoiser starts there)
 EMA_SPAN = 0.25        # the EMA's averaging span 1/(1 - decay) should be under a quarter of the run
-EMA_GAP = 0.1          # EMA samples worse than the raw weights' by 0.1 (high-quality fraction, class entropy) ...
-EMA_EVALS = 2          # ... at 2 evaluations in a row
-QUALITY = ("high_quality", "class_entropy")  # the protocol metric compared between EMA and raw weights
+EMA_EVALS = 2          # EMA samples worse than the raw weights' at 2 evaluations in a row, by more than:
+# the protocol metrics compared between the EMA and the raw weights, and the gap that counts: 0.1 of the
+# high-quality fraction or of the class entropy (both in [0, 1]), a quarter of the modes or classes (one of 8
+# modes comes and goes between evaluations of a healthy run)
+QUALITY = {"high_quality": 0.1, "modes": 0.25, "class_entropy": 0.1, "classes_covered": 0.25}
 
 
 @dataclass
@@ -66,7 +68,7 @@ def divergence(records: list[dict], s: Setting) -> Diagnosis | None:
 
 
 def _stuck(r: dict) -> bool:
-    return math.isfinite(r["loss"]) and r["loss"] >= STUCK * NOISE_VARIANCE
+    return STUCK * NOISE_VARIANCE <= r["loss"] < DIVERGED  # (a larger loss is the divergence rule's)
 
 
 def no_learning(records: list[dict], s: Setting) -> Diagnosis | None:
@@ -78,8 +80,8 @@ def no_learning(records: list[dict], s: Setting) -> Diagnosis | None:
     noisy = _buckets(last[-1])[-1:] or [float("nan")]
     return Diagnosis("no_learning", "Loss stuck at the noise variance", "error", last[0]["step"], None,
                      f"the last {WINDOW} logged losses (steps {last[0]['step']}-{last[-1]['step']}) are "
-                     f"{', '.join(_fmt(r['loss']) for r in last)}: about {NOISE_VARIANCE:.0f}, the loss of predicting "
-                     f"ε = 0; even the noisiest tenth of t, where x_t is nearly ε and a working denoiser scores near "
+                     f"{', '.join(_fmt(r['loss']) for r in last)}: no better than {NOISE_VARIANCE:.0f}, the loss of "
+                     f"predicting ε = 0; even the noisiest tenth of t, where x_t is nearly ε and a working denoiser scores near "
                      f"0, is at {_fmt(noisy[0])}: the denoiser learned nothing",
                      "check that the denoiser's output depends on its input (not a constant), raise --lr or "
                      "--steps, and scale the data to about unit range (--data-scale)",
@@ -104,16 +106,24 @@ def _quality(r: dict) -> str | None:
     return next((k for k in QUALITY if k in r and f"raw_{k}" in r), None)
 
 
+def _score(r: dict, key: str) -> float:
+    """The metric in [0, 1]: modes and classes as a fraction of all."""
+    total = r.get("num_modes") if key == "modes" else (r.get("num_classes") if key == "classes_covered" else 1)
+    return r[key] / (total or 1)
+
+
 def ema_lags_raw(records: list[dict], s: Setting) -> Diagnosis | None:
     """The EMA sampler scores worse than the raw weights at consecutive evaluations."""
     evals = [r for r in records if _quality(r)]
     if len(evals) < EMA_EVALS:
         return None
     last = evals[-EMA_EVALS:]
-    key = _quality(last[-1])
-    if not all(r[f"raw_{key}"] - r[key] > EMA_GAP for r in last):
+    key = next((k for k, gap in QUALITY.items() if all(
+        k in r and f"raw_{k}" in r and _score({**r, k: r[f"raw_{k}"]}, k) - _score(r, k) > gap for r in last)),
+        None)
+    if key is None:
         return None
-    pairs = ", ".join(f"step {r['step']} {r[key]:.2f} vs {r[f'raw_{key}']:.2f}" for r in last)
+    pairs = ", ".join(f"step {r['step']} {_fmt(r[key])} vs {_fmt(r[f'raw_{key}'])}" for r in last)
     return Diagnosis("ema_lags_raw", "The EMA's samples lag the raw weights'", "warning", last[0]["step"], None,
                      f"{key.replace('_', ' ')} of the EMA vs the raw weights' samples: {pairs}; the EMA is behind "
                      f"the training (decay {s.ema_decay}, span ~{1 / (1 - s.ema_decay):.0f} steps)",
@@ -151,17 +161,18 @@ def loss_by_timestep(records: list[dict], s: Setting) -> Diagnosis | None:
 
 
 def ema_vs_raw(records: list[dict], s: Setting) -> Diagnosis | None:
-    """The protocol metric of the EMA and the raw weights at every evaluation."""
+    """The protocol metrics of the EMA and the raw weights at every evaluation."""
     evals = [r for r in records if _quality(r)]
     if not evals:
         return None
-    key = _quality(evals[-1])
-    shown = ", ".join(f"{r['step']}: {r[key]:.2f}/{r[f'raw_{key}']:.2f}" for r in evals[-6:])
+    keys = [k for k in QUALITY if k in evals[-1] and f"raw_{k}" in evals[-1]]
+    shown = "; ".join(f"{r['step']}: " + ", ".join(f"{k.replace('_', ' ')} {_fmt(r[k])}/{_fmt(r[f'raw_{k}'])}"
+                                                  for k in keys if k in r) for r in evals[-6:])
     return Diagnosis("ema_vs_raw", "EMA vs raw weights over training", "info", evals[-1]["step"], None,
-                     f"{key.replace('_', ' ')}, EMA/raw, by step: {shown}",
-                     "the EMA sampler is the one scored and drawn",
-                     {"metric": key, "steps": [r["step"] for r in evals], "ema": [r[key] for r in evals],
-                      "raw": [r[f"raw_{key}"] for r in evals]})
+                     f"EMA/raw weights' samples by step: {shown}", "the EMA sampler is the one scored and drawn",
+                     {"steps": [r["step"] for r in evals],
+                      **{f"{w}_{k}": [r.get(f"{p}{k}") for r in evals] for k in keys
+                         for w, p in (("ema", ""), ("raw", "raw_"))}})
 
 
 SUMMARIES = (loss_by_timestep, ema_vs_raw)

@@ -99,6 +99,8 @@ class DiffusionTrainer:
             if self.ckpt_every and s % self.ckpt_every == 0:
                 self.checkpoint()
         self.checkpoint()
+        if self.doctor is not None:
+            self.doctor.finish(self.step)
         return self
 
     def _log(self, record: dict) -> None:
