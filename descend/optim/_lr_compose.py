@@ -10,28 +10,53 @@ from descend.optim._scheduler_base import LRScheduler, _check_optimizer, _per_gr
 from descend.optim.optimizer import Optimizer
 
 
-class SequentialLR(LRScheduler):
-    """Run schedulers one after another: scheduler i from milestones[i-1] on, restarted at its step 0 there."""
+class _OverSchedulers(LRScheduler):
+    """A scheduler over other schedulers of one optimizer; its state dict holds theirs."""
 
     _unsaved = LRScheduler._unsaved + ("_schedulers",)
+
+    def _take(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None) -> None:
+        """Keep `schedulers`, checked: some, none metric-driven, all of `optimizer` (or of the first's)."""
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise ValueError(f"{name} expects at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_optimizer(optimizer)
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"{name} does not support ReduceLROnPlateau (index {i}): its step needs a "
+                                 f"metric")
+            if getattr(s, "optimizer", None) is not optimizer:
+                raise ValueError(f"{name}: scheduler {i} ({type(s).__name__}) belongs to another optimizer")
+        self.optimizer = optimizer
+        self._schedulers = list(schedulers)
+
+    def _build(self) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        subs = state.pop("_schedulers")
+        self.__dict__.update(state)
+        for s, sd in zip(self._schedulers, subs):
+            s.load_state_dict(sd)
+
+
+class SequentialLR(_OverSchedulers):
+    """Run schedulers one after another: scheduler i from milestones[i-1] on, restarted at its step 0 there."""
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
                  last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
-        if len(schedulers) < 1:
-            raise ValueError("SequentialLR expects at least one scheduler")
-        for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR does not support ReduceLROnPlateau (index {i}): its step needs "
-                                 f"a metric")
-            if getattr(s, "optimizer", None) is not optimizer:
-                raise ValueError(f"SequentialLR: scheduler {i} ({type(s).__name__}) belongs to another "
-                                 f"optimizer")
+        self._take(schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR expects one milestone fewer than schedulers: got {len(schedulers)} "
                              f"schedulers and {len(milestones)} milestones")
-        self.optimizer = optimizer
-        self._schedulers = list(schedulers)
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
         self._step_count = 0
@@ -45,9 +70,6 @@ class SequentialLR(LRScheduler):
         first._step_count = 0
         first.step()
         self._last_lr = first.get_last_lr()
-
-    def _build(self) -> None:
-        pass
 
     def _route(self, epoch: int) -> tuple[LRScheduler, int]:
         i = bisect_right(self._milestones, epoch)
@@ -63,18 +85,6 @@ class SequentialLR(LRScheduler):
         sched._step_count += 1
         sched._apply(local)
         self._last_lr = sched.get_last_lr()
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        subs = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for s, sd in zip(self._schedulers, subs):
-            s.load_state_dict(sd)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -177,7 +187,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.__dict__.update(state_dict)
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_OverSchedulers):
     """Step several schedulers together; the lr is initial_lr times the product of their factors.
 
     Each scheduler's factor is its lr(step) / initial_lr, so this equals PyTorch's chaining (each scheduler
@@ -185,29 +195,12 @@ class ChainedScheduler(LRScheduler):
     ExponentialLR, ConstantLR, LinearLR, PolynomialLR, MultiplicativeLR, and CosineAnnealingLR with eta_min=0).
     """
 
-    _unsaved = LRScheduler._unsaved + ("_schedulers",)
-
     def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
-        if len(schedulers) < 1:
-            raise ValueError("ChainedScheduler expects at least one scheduler")
-        optimizer = optimizer or schedulers[0].optimizer
-        _check_optimizer(optimizer)
-        for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"ChainedScheduler does not support ReduceLROnPlateau (index {i}): its step "
-                                 f"needs a metric")
-            if getattr(s, "optimizer", None) is not optimizer:
-                raise ValueError(f"ChainedScheduler: scheduler {i} ({type(s).__name__}) belongs to another "
-                                 f"optimizer")
-        self.optimizer = optimizer
-        self._schedulers = list(schedulers)
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self._take(schedulers, optimizer)
+        self.base_lrs = [group["initial_lr"] for group in self.optimizer.param_groups]
         self.last_epoch = 0
         self._step_count = 0
         self._write()
-
-    def _build(self) -> None:
-        pass
 
     def _write(self) -> None:
         lrs = list(self.base_lrs)
@@ -228,15 +221,3 @@ class ChainedScheduler(LRScheduler):
 
     def lr_at(self, epoch: int) -> list[float]:
         raise TypeError("ChainedScheduler has no single lr(step): its schedulers keep their own step counts")
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        subs = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for s, sd in zip(self._schedulers, subs):
-            s.load_state_dict(sd)
