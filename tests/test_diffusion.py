@@ -10,7 +10,7 @@ import pytest
 from descend import backend, io, optim
 from descend.data.mixtures import gaussian_mixture, mixture_modes
 from descend.diffusion import Diffusion, MLPDenoiser, NoiseSchedule, UNet, timestep_embedding
-from descend.diffusion.commands import main
+from descend.cli.diffusion import main
 from descend.gan.metrics import mode_report
 from descend.gan.trainer import Batches
 
@@ -315,6 +315,9 @@ def test_run_directory(ring_run):
         "step-00000010.png", "step-00000020.png", "step-00000030.png"]
     diagnosis = json.loads((ring_run / "diagnosis.json").read_text())
     assert diagnosis["finished"] and {d["code"] for d in diagnosis["diagnoses"]} >= {"loss_by_timestep"}
+    assert all("loss_t9" in r for r in recs)  # tenths of t
+    # the doctor ran during training: --ema-decay 0.995 averages over ~200 steps, longer than this 30-step run
+    assert {"ema_too_slow", "ema_vs_raw"} <= {d["code"] for d in diagnosis["diagnoses"]}
     assert (ring_run / "report.html").is_file() and (ring_run / "config.toml").is_file()
 
 
@@ -328,6 +331,8 @@ def test_resume_is_bit_identical(ring_run, tmp_path):
     (cut / "checkpoints" / "step-00000030.safetensors").unlink()
     assert main(["diffusion", "--resume", str(cut), "--quiet"]) == 0
     assert (cut / "metrics.jsonl").read_bytes() == (ring_run / "metrics.jsonl").read_bytes()
+    # the doctor's findings travel in the checkpoint: the same diagnoses, none raised twice
+    assert json.loads((cut / "diagnosis.json").read_text()) == json.loads((ring_run / "diagnosis.json").read_text())
     a = io.load_safetensors(ring_run / "checkpoints" / "step-00000030.safetensors", with_metadata=False)
     b = io.load_safetensors(cut / "checkpoints" / "step-00000030.safetensors", with_metadata=False)
     assert a.keys() == b.keys() and any(k.startswith("ema") for k in a)
@@ -346,7 +351,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
 
 
 def test_detect_accepts_diffusion_runs(ring_run, tmp_path):
-    from descend.gan import commands as gan_commands
+    from descend.cli import gan as gan_commands
     from descend.gan.detect import load_generator
 
     g = load_generator(str(ring_run), "--fake")
