@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from descend.gan import detect
-from descend.gan.commands import main
+from descend.cli.gan import main
 from descend.train.checkpoint import load
 
 

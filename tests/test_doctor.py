@@ -18,7 +18,7 @@ from descend import nn, optim
 from descend.data import DataLoader, TensorDataset
 from descend.doctor import (ActivationMonitor, Diagnosis, Doctor, History, LayerMonitor, NonFiniteMonitor,
                             Rollback, read_diagnoses, rules, run_rules)
-from descend.doctor import commands
+from descend.cli import doctor as commands
 from descend.doctor.thresholds import LAYER_SAMPLES
 from descend._tensor import NonFiniteError, Tensor, detect_anomaly
 from descend.train import Run, Trainer

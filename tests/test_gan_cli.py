@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from descend import io
-from descend.gan.commands import main
+from descend.cli.gan import main
 from descend.train.checkpoint import load
 
 FAST = ["--data", "ring8", "--steps", "30", "--log-every", "5", "--eval-every", "10", "--ckpt-every", "10",

@@ -1,5 +1,5 @@
 """Imports flow one way:
-backend -> tensor/ops -> functional -> nn, optim -> data, train, doctor, gan -> report -> cli.
+errors, schema, backend -> tensor/ops -> functional -> nn, optim -> data, train, doctor, gan -> report -> cli.
 
 io (the file-format layer) is a leaf that anyone may import and that imports nothing of ours. Nothing in
 descend imports torch. Imports inside functions count too. The package facade descend/__init__.py may
@@ -17,15 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent / "descend"
 
 # Layer of each top-level module or subpackage of descend; a module may import its own layer or lower ones.
 LAYERS = {
-    "io": 0, "rundir": 0,
+    "io": 0, "rundir": 0, "errors": 0, "schema": 0,
     "backend": 0, "dtypes": 0, "cuda": 0, "accelerator": 0, "backends": 0,
     "_tensor": 1, "ops": 1, "gradcheck": 1, "autograd": 1, "serialization": 1,
     "functional": 2, "functional_spatial": 2, "linalg": 2, "special": 2,
     "nn": 3, "optim": 3,
-    "models": 4, "data": 4, "train": 4, "doctor": 4, "gan": 4, "distributed": 4, "utils": 4, "onnx": 4, "schema": 4,
+    "models": 4, "data": 4, "train": 4, "doctor": 4, "gan": 4, "distributed": 4, "utils": 4, "onnx": 4,
     "diffusion": 4,
     "report": 5,
-    "cli": 6, "cli_resume": 6, "__main__": 6,
+    "cli": 6, "__main__": 6,
 }
 FORBIDDEN = {"torch", "torchvision", "tensorflow", "jax", "scipy"}
 
@@ -60,17 +60,13 @@ def _imported(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
     return found
 
 
-# A subsystem's command-line glue (descend/<pkg>/commands.py, descend/<pkg>/__main__.py) wires that subsystem
-# to the report and the CLI, so it sits in the CLI layer even though it lives beside the code it drives.
-CLI_GLUE = {"commands.py", "__main__.py"}
-
-
+# `python -m descend.gan` and its like: a subsystem's __main__.py runs the CLI, so it sits in the CLI layer
+# even though it lives beside the code it drives (nothing imports a __main__).
 def _layer_of(path: Path, root: Path = ROOT) -> str:
-    """The layer name a file is checked at: its top-level component, or 'cli' for command glue."""
-    own = _top(path, root)
-    if path.name in CLI_GLUE and path.parent != root:
+    """The layer name a file is checked at: its top-level component, or 'cli' for an entry point."""
+    if path.name == "__main__.py":
         return "cli"
-    return own
+    return _top(path, root)
 
 
 def _problems(path: Path, root: Path = ROOT) -> list[str]:

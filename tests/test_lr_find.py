@@ -13,7 +13,7 @@ import descend
 from descend import backend, nn, optim
 from descend.data import DataLoader, TensorDataset
 from descend.data.mnist1d import mnist1d
-from descend.doctor import commands
+from descend.cli import doctor as commands
 from descend.doctor.lr_find import lr_find, smooth, suggest
 
 

@@ -1,7 +1,5 @@
-"""`python -m descend.diffusion ...`: the diffusion command alone."""
+"""`python -m descend.diffusion diffusion ...`: the diffusion command alone."""
 
-import sys
+from descend.cli.diffusion import main
 
-from descend.diffusion.commands import main
-
-sys.exit(main())
+raise SystemExit(main())

@@ -9,10 +9,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from descend.data.mixtures import mixture_modes
-from descend.gan.config import _beta, _data_name, _non_negative, _one_of, _positive, data_kind
 from descend import schema
-from descend.train.config import UsageError
+from descend.data.mixtures import mixture_modes
+from descend.errors import UsageError
+from descend.gan.config import _beta, _data_name, data_kind, fit_steps
+from descend.schema import non_negative as _non_negative
+from descend.schema import one_of as _one_of
+from descend.schema import positive as _positive
 
 ARCHS = ("mlp", "unet")
 SAMPLERS = ("ddpm", "ddim")
@@ -64,10 +67,6 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
 }
 
-FLAGS: dict[str, tuple[str, str]] = {
-    spec[3]: (section, key) for section, keys in SCHEMA.items() for key, spec in keys.items() if spec[3]
-}
-
 # Defaults that depend on the data; the 2-D run takes a few minutes on 2 cores (README "Diffusion").
 PER_DATA = {
     "mixture": {"diffusion.arch": "mlp", "diffusion.width": 128, "diffusion.ema_decay": 0.995, "optim.lr": 1e-3,
@@ -78,34 +77,11 @@ PER_DATA = {
 }
 
 
-def defaults() -> dict:
-    """The schema's defaults (None where the data decides)."""
-    return schema.defaults(SCHEMA)
-
-
-def check_value(section: str, key: str, value: Any, where: str) -> Any:
-    """One value checked against the schema (descend.schema.check_value)."""
-    return schema.check_value(SCHEMA, section, key, value, where)
-
-
-def validate(raw: dict, source: str) -> dict:
-    """A config from a (partial) dict such as a parsed config.toml; unknown keys and bad values raise."""
-    return schema.validate(SCHEMA, raw, source, resolve)
-
-
-def from_flags(overrides: dict) -> dict:
-    """Defaults, then {flag: value} overrides, resolved for the chosen data and cross-checked."""
-    return schema.from_flags(SCHEMA, FLAGS, overrides, resolve)
-
-
 def resolve(cfg: dict) -> dict:
     """Fill the data-dependent defaults and check the options against each other."""
     cfg = copy.deepcopy(cfg)
     kind = data_kind(cfg["data"]["name"])
-    for dotted, value in PER_DATA[kind].items():
-        section, key = dotted.split(".")
-        if cfg[section][key] is None:
-            cfg[section][key] = value
+    schema.fill(cfg, PER_DATA[kind])
     d, t = cfg["diffusion"], cfg["train"]
     if kind == "mixture" and d["arch"] != "mlp":
         raise UsageError(f"--arch {d['arch']}: the 2-D mixtures use the MLP denoiser (--arch mlp)")
@@ -121,11 +97,10 @@ def resolve(cfg: dict) -> dict:
     if t["judge_epochs"] is None:
         # The judge's budget as in descend gan: the MNIST-1D CNN ~30 epochs, the Fashion-MNIST MLP 3.
         t["judge_epochs"] = 0 if kind == "mixture" else (30 if cfg["data"]["name"] == "mnist1d" else 3)
-    if t["sample_every"] is None:
-        t["sample_every"] = t["eval_every"]
-    if "/" in cfg["name"] or cfg["name"] in (".", ".."):
-        raise UsageError(f"--name '{cfg['name']}': not a valid run name (no '/')")
-    for key in ("log_every", "eval_every", "sample_every"):
-        if t[key] > t["steps"]:
-            t[key] = t["steps"]
-    return cfg
+    return fit_steps(cfg)
+
+
+_SCHEMA = schema.Schema(SCHEMA, resolve)
+FLAGS: dict[str, tuple[str, str]] = _SCHEMA.flags
+defaults, check_value, validate, from_flags, given = (_SCHEMA.defaults, _SCHEMA.check_value, _SCHEMA.validate,
+                                                      _SCHEMA.from_flags, _SCHEMA.given)

@@ -1,5 +1,6 @@
 """`python -m descend.doctor diagnose|lr-find|report ...`."""
 
-from descend.doctor.commands import main
+from descend import report
+from descend.cli.doctor import main
 
-raise SystemExit(main())
+raise SystemExit(main(report=report))

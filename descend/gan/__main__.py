@@ -1,5 +1,5 @@
 """`python -m descend.gan gan|detect ...` runs the GAN commands without the rest of the CLI."""
 
-from descend.gan.commands import main
+from descend.cli.gan import main
 
 raise SystemExit(main())

@@ -8,11 +8,14 @@ config.toml stores, so `--resume` rebuilds exactly the same run.
 from __future__ import annotations
 
 import copy
-import difflib
-from typing import Any, Callable
+from typing import Any
 
 from descend import schema
-from descend.train.config import UsageError
+from descend.errors import UsageError
+from descend.schema import fraction as _fraction
+from descend.schema import non_negative as _non_negative
+from descend.schema import one_of as _one_of
+from descend.schema import positive as _positive
 
 MIXTURES = ("ring8", "grid25")
 IMAGES = ("mnist1d", "fashion-mnist")
@@ -20,29 +23,8 @@ LOSSES = ("non_saturating", "minimax", "wgan-gp")
 ARCHS = ("protocol", "mlp", "conv", "dcgan")  # dcgan: Radford et al.'s conv networks, 28x28 images
 
 
-def _positive(v: Any) -> str | None:
-    return None if v > 0 else "must be > 0"
-
-
-def _non_negative(v: Any) -> str | None:
-    return None if v >= 0 else "must be >= 0"
-
-
-def _fraction(v: Any) -> str | None:
-    return None if 0 <= v < 1 else "must be in [0, 1)"
-
-
 def _beta(v: Any) -> str | None:
     return None if 0 <= v < 1 else "must be in [0, 1)"
-
-
-def _one_of(*names: str) -> Callable[[Any], str | None]:
-    def check(v: Any) -> str | None:
-        if v in names:
-            return None
-        hint = difflib.get_close_matches(str(v), names, n=1)
-        return f"must be one of {', '.join(names)}" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-    return check
 
 
 def _data_name(v: Any) -> str | None:
@@ -85,13 +67,9 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "sample_every": (int, None, _positive, "--sample-every"),
         "ckpt_every": (int, None, _non_negative, "--ckpt-every"),
         "keep": (int, 3, _positive, "--keep"),
-        "eval_samples": (int, 2500, _positive, None),
+        "eval_samples": (int, 2500, _positive, "--eval-samples"),
         "judge_epochs": (int, None, _non_negative, "--judge-epochs"),
     },
-}
-
-FLAGS: dict[str, tuple[str, str]] = {
-    spec[3]: (section, key) for section, keys in SCHEMA.items() for key, spec in keys.items() if spec[3]
 }
 
 # Defaults that depend on the data. The 2-D budget (see README "GANs") runs in a few minutes on 2 cores.
@@ -110,34 +88,11 @@ def data_kind(name: str) -> str:
     return "mixture" if name in MIXTURES else "image"
 
 
-def defaults() -> dict:
-    """The schema's defaults (None where the data decides)."""
-    return schema.defaults(SCHEMA)
-
-
-def check_value(section: str, key: str, value: Any, where: str) -> Any:
-    """One value checked against the schema (descend.schema.check_value)."""
-    return schema.check_value(SCHEMA, section, key, value, where)
-
-
-def validate(raw: dict, source: str) -> dict:
-    """A config from a (partial) dict such as a parsed config.toml; unknown keys and bad values raise."""
-    return schema.validate(SCHEMA, raw, source, resolve)
-
-
-def from_flags(overrides: dict) -> dict:
-    """Defaults, then {flag: value} overrides, resolved for the chosen data and cross-checked."""
-    return schema.from_flags(SCHEMA, FLAGS, overrides, resolve)
-
-
 def resolve(cfg: dict) -> dict:
     """Fill the data-dependent defaults and check the options against each other."""
     cfg = copy.deepcopy(cfg)
     kind = data_kind(cfg["data"]["name"])
-    for dotted, value in PER_DATA[kind].items():
-        section, key = dotted.split(".")
-        if cfg[section][key] is None:
-            cfg[section][key] = value
+    schema.fill(cfg, PER_DATA[kind])
     g, t = cfg["gan"], cfg["train"]
     wgan = g["loss"] == "wgan-gp"
     # WGAN-GP (Gulrajani et al., 2017): 5 critic updates per generator update and Adam's beta2 0.9, as in the
@@ -155,15 +110,28 @@ def resolve(cfg: dict) -> dict:
         # The image classifier's budget: the MNIST-1D CNN needs ~30 epochs of 4,000 signals, the
         # Fashion-MNIST MLP 3 of 60,000 images; mixtures have no classifier (0).
         t["judge_epochs"] = 0 if kind == "mixture" else (30 if cfg["data"]["name"] == "mnist1d" else 3)
-    if t["sample_every"] is None:
-        t["sample_every"] = t["eval_every"]
     if kind == "mixture" and g["arch"] != "protocol":
         raise UsageError(f"--arch {g['arch']}: the 2-D mixtures use the protocol networks (--arch protocol)")
     if kind == "image" and g["arch"] == "protocol":
         raise UsageError(f"--arch protocol is for the 2-D mixtures; for {cfg['data']['name']} use mlp or conv")
+    return fit_steps(cfg)
+
+
+def fit_steps(cfg: dict) -> dict:
+    """The checks and step settings gan and diffusion configs share: a valid run name, samples drawn at each
+    evaluation unless told otherwise, and logging, evaluation and drawing at least once in a short run."""
+    t = cfg["train"]
     if "/" in cfg["name"] or cfg["name"] in (".", ".."):
         raise UsageError(f"--name '{cfg['name']}': not a valid run name (no '/')")
+    if t["sample_every"] is None:
+        t["sample_every"] = t["eval_every"]
     for key in ("log_every", "eval_every", "sample_every"):
         if t[key] > t["steps"]:
             t[key] = t["steps"]  # a short run still logs, evaluates and draws at its end
     return cfg
+
+
+_SCHEMA = schema.Schema(SCHEMA, resolve)
+FLAGS: dict[str, tuple[str, str]] = _SCHEMA.flags
+defaults, check_value, validate, from_flags, given = (_SCHEMA.defaults, _SCHEMA.check_value, _SCHEMA.validate,
+                                                      _SCHEMA.from_flags, _SCHEMA.given)

@@ -1,30 +1,30 @@
-"""The doctor's commands for the `descend` CLI: `diagnose RUN_DIR`, `lr-find`, `report RUN_DIR`, and the
-`--on-divergence` option of `train`.
+"""The doctor's commands: `diagnose RUN_DIR`, `lr-find`, `report RUN_DIR`, and the `--on-divergence` options
+of `train`.
 
-Wiring (descend/cli.py): `register(subparsers, report=descend.report)` adds the three subcommands; each
-parser's `doctor_command` default is the function to call with the parsed args (`dispatch(args)` does it).
-The report module is passed in because it sits above the doctor in the import layers: without it `report`
-is unavailable and `lr-find` writes no chart. For `train`,
+`register(subparsers, report=descend.report)` adds the three subcommands (each parser's `func` is the
+command); without the report layer `report` is unavailable and `lr-find` writes no chart. For `train`,
 `add_train_options(train_parser)` adds --on-divergence/--doctor-every/--no-doctor and `train_callbacks(args)`
-returns the callbacks to pass to the trainer. Bad input raises descend.train.config.UsageError (one line).
-Standalone: `python -m descend.doctor diagnose|lr-find ...` (`commands.main(argv, report=...)` for all three).
+returns the callbacks to pass to the trainer. Bad input raises descend.errors.UsageError (one line).
+Standalone: `python -m descend.doctor diagnose|lr-find|report ...` (`main(argv, report=...)`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from descend.doctor.doctor import DIAGNOSIS_FILE, ON_DIVERGENCE, Doctor, read_diagnoses
 from descend.doctor.lr_find import lr_find
 from descend.doctor.rules import Diagnosis, History, run_rules
-from descend.train.config import FLAGS, SCHEMA, UsageError
+from descend.errors import UsageError
+from descend.train import config as train_config
 
-# Train flags that mean nothing to an LR sweep.
-_NOT_FOR_LR_FIND = ("--epochs", "--ckpt-every", "--out", "--name", "--schedule", "--warmup")
+# Train flags that mean nothing to an LR sweep (it runs no schedule, no epochs, writes no run directory).
+_NOT_FOR_LR_FIND = ("--epochs", "--ckpt-every", "--out", "--name", "--keep", "--log-every", "--early-stopping",
+                    "--monitor", "--accumulate",
+                    *(flag for flag, (section, _key) in train_config.FLAGS.items() if section == "schedule"))
 
 
 # --- train ------------------------------------------------------------------------------------------------------
@@ -121,10 +121,7 @@ def _lr_find_parser(sub: Any) -> None:
                                    "the same config file and model/data/optimizer options as `train`.",
                        allow_abbrev=False)
     p.add_argument("config", nargs="?", help="TOML config file, as for train")
-    for flag, (section, key) in FLAGS.items():
-        if flag in _NOT_FOR_LR_FIND or flag in ("--lr",):
-            continue
-        p.add_argument(flag, type=SCHEMA[section][key][0])
+    train_config.add_flags(p, skip=(*_NOT_FOR_LR_FIND, "--lr"))
     p.add_argument("--lr", type=float, help="the LR you plan to train with: warned about if above the "
                                              "divergence point (default: the config's)")
     p.add_argument("--start-lr", type=float, default=1e-7)
@@ -134,27 +131,24 @@ def _lr_find_parser(sub: Any) -> None:
                                                     "(its report then shows the test)")
     p.add_argument("--save", metavar="DIR", default="runs/lr_find",
                    help="where lr_find.json and lr_find.svg go without --run (default runs/lr_find, beside the runs)")
-    p.set_defaults(doctor_command=lr_find_command)
+    p.set_defaults(func=lr_find_command)
 
 
 def lr_find_command(args: argparse.Namespace) -> int:
     """`descend lr-find`: build model/data/optimizer as `train` would, sweep, print the suggestion."""
-    from descend.train import config as config_mod
     from descend.train import recipe
 
-    overrides = {flag: getattr(args, flag[2:].replace("-", "_"), None) for flag in FLAGS
-                 if flag not in _NOT_FOR_LR_FIND}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = {k: v for k, v in train_config.given(args).items() if k not in _NOT_FOR_LR_FIND}
     if args.run:
         run = _run_dir(args.run, "lr-find --run")
         if args.config:
             raise UsageError("lr-find: give a config file or --run RUN_DIR, not both")
         if not (run / "config.toml").is_file():
             raise UsageError(f"lr-find --run {run}: not a run directory (no config.toml)")
-        cfg = config_mod.load(run / "config.toml", overrides)
+        cfg = train_config.load(run / "config.toml", overrides)
         out = run
     else:
-        cfg = config_mod.load(args.config, overrides)
+        cfg = train_config.load(args.config, overrides)
         out = Path(args.save)
     if not 0 < args.start_lr < args.end_lr:
         raise UsageError(f"lr-find: need 0 < --start-lr < --end-lr, got {args.start_lr} and {args.end_lr}")
@@ -196,29 +190,18 @@ def register(subparsers: Any, report: Any = None) -> None:
     p.add_argument("--recompute", action="store_true",
                    help="apply the rules to metrics.jsonl again instead of reading diagnosis.json")
     p.add_argument("--json", action="store_true", help="print the diagnoses as JSON")
-    p.set_defaults(doctor_command=diagnose)
+    p.set_defaults(func=diagnose)
     _lr_find_parser(subparsers)
     p = subparsers.add_parser("report", help="(re)generate RUN_DIR/report.html", allow_abbrev=False)
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.set_defaults(doctor_command=run_report)
+    p.set_defaults(func=run_report)
     for name in ("diagnose", "lr-find", "report"):
         subparsers.choices[name].set_defaults(report_module=report)
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    """Run the doctor command the parsed args name."""
-    return args.doctor_command(args)
-
-
 def main(argv: list[str] | None = None, report: Any = None) -> int:
     """`python -m descend.doctor COMMAND ...`: the same commands without the rest of the CLI."""
-    parser = argparse.ArgumentParser(prog="python -m descend.doctor", allow_abbrev=False,
-                                     description="The training doctor's commands.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register(sub, report)
-    args = parser.parse_args(argv)
-    try:
-        return dispatch(args)
-    except UsageError as e:
-        sys.stderr.write(f"descend {args.command}: error: {' '.join(str(e).split())}\n")
-        return 2
+    from descend.cli import standalone
+
+    return standalone(lambda sub: register(sub, report), argv, "The training doctor's commands.",
+                      prog="python -m descend.doctor")

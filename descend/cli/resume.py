@@ -1,17 +1,18 @@
-"""`descend train --resume RUN_DIR`: reopen a run, check its checkpoint and config edits, and train on.
-
-Split from cli.py (the command line's entry point), whose helpers it uses for the run itself.
-"""
+"""`descend train --resume RUN_DIR`: reopen a run, check its checkpoint and config edits, and train on."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from descend.cli import _callbacks, _distribute, _fit, _overrides, _rank, _tb_writer
+from descend import io
+
+from descend.cli import runs
+from descend.cli.train import callbacks, distribute, fit, rank
+from descend.errors import UsageError
+from descend.train import config as config_mod
 
 
 def _where(flag: str, path: Path) -> str:
@@ -21,9 +22,6 @@ def _where(flag: str, path: Path) -> str:
 
 def _open_run_dir(run_dir: str, flag: str) -> tuple[Path, dict]:
     """Check a run directory and load its config (UsageError naming what is wrong)."""
-    from descend.train import config as config_mod
-    from descend.train.config import UsageError
-
     path = Path(run_dir)
     if not path.exists():
         raise UsageError(f"{_where(flag, path)}: no such run directory")
@@ -36,8 +34,6 @@ def _open_run_dir(run_dir: str, flag: str) -> tuple[Path, dict]:
 
 def _load_checkpoint(path: Path, which: str, flag: str) -> tuple[Path, dict]:
     from descend.train.checkpoint import Checkpoints, load
-    from descend.train.config import UsageError
-
     if which not in ("best", "latest"):
         file = Path(which)
         if not file.is_file():
@@ -62,76 +58,85 @@ def _load_checkpoint(path: Path, which: str, flag: str) -> tuple[Path, dict]:
         raise UsageError(msg if str(file) in msg else f"{file}: {msg}") from None
 
 
-def _resume(args: argparse.Namespace) -> int:
-    from descend.train import Run, recipe
-    from descend.train.config import UsageError
+def resume(args: argparse.Namespace) -> int:
+    """`descend train --resume RUN_DIR [--epochs N]`: train on from the latest checkpoint."""
+    from descend.train import Run, recipe, sources
 
-    from descend import io
-    from descend.train import sources
-
-    overrides = _overrides(args)
-    epochs = overrides.pop("--epochs", None)  # the one setting a resumed run may change: extend it
-    given = list(overrides) + (["config"] if args.config else [])
-    if given:
-        raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)} "
-                         f"(only --epochs may extend it)")
+    epochs = _only_epochs(args)
     path, cfg = _open_run_dir(args.resume, "--resume")
     changes = _config_changes(path, cfg)  # edits of config.toml: applied, or refused in one line
     file, state = _load_checkpoint(path, "latest", "--resume")
     stopped = any(name == "EarlyStopping" and s.get("stopped_epoch") is not None for name, s in state["callbacks"])
-    if epochs is not None and epochs != cfg["train"]["epochs"]:
-        if epochs <= state["epoch"] or stopped:
-            raise UsageError(f"--epochs {epochs}: the run has done {state['epoch']} epochs"
-                             + (" and stopped early" if stopped else "") + "; it can only be extended")
-        cfg["train"]["epochs"] = epochs
-        extended = io.dump_toml(cfg)  # written once the checkpoint is known to fit
-    else:
-        extended = None
-        if state["epoch"] >= cfg["train"]["epochs"] or stopped:
-            print(f"{path}: the run is finished ({state['epoch']} epochs, step {state['step']}"
-                  f"{', stopped early' if stopped else ''}); nothing to resume (extend it with "
-                  f"--resume {path} --epochs N)")
-            return 0
+    extended = _extension(cfg, state, epochs, stopped)
+    if extended is None and (state["epoch"] >= cfg["train"]["epochs"] or stopped):
+        print(f"{path}: the run is finished ({state['epoch']} epochs, step {state['step']}"
+              f"{', stopped early' if stopped else ''}); nothing to resume (extend it with "
+              f"--resume {path} --epochs N)")
+        return 0
     cfg, notes = sources.check(path, cfg)  # the model is built from the run's copy of its model file
     for note in notes:
         sys.stderr.write(f"warning: {note}\n")
-    prepared = _distribute(recipe.prepare(cfg), args)
-    trainer = prepared.trainer(None, _callbacks(args))
-    # Load before the run is touched, so a checkpoint that does not fit changes nothing.
-    try:
-        from descend.train.checkpoint import fit_to  # float64 -> float32 cast; int/bool for float refused
+    prepared = distribute(recipe.prepare(cfg), args)
+    trainer = prepared.trainer(None, callbacks(args))
+    _load_state(trainer, state, file, changes, cfg["optim"]["lr"])  # before the run is touched
+    offset = state.get("metrics_offset") or 0
+    runs.check_metrics(path, file, offset)
+    if rank() != 0:
+        return fit(prepared, trainer, None)
+    if extended is not None:
+        io.atomic_write_text(path / "config.toml", extended)
+        print(f"extending {path} to {epochs} epochs (the schedule is recomputed for the new length)", flush=True)
+    run = Run.reopen(path, offset, state["step"])
+    _record_changes(path, changes, state["step"])
+    run.tb = runs.tb_writer(run.dir / "tb", purge_step=state["step"] + 1)
+    trainer.attach(run)
+    print(f"resuming {run.dir} from step {trainer.step} ({file.name})", flush=True)
+    return fit(prepared, trainer, run)
 
+
+def _only_epochs(args: argparse.Namespace) -> int | None:
+    """The --epochs a resume may be given (the one setting it may change: extend the run); any other flag or
+    a config file is refused."""
+    overrides = config_mod.given(args)
+    epochs = overrides.pop("--epochs", None)
+    given = list(overrides) + (["config"] if args.config else [])
+    if given:
+        raise UsageError(f"--resume continues a run with its own config.toml; drop {', '.join(given)} "
+                         f"(only --epochs may extend it)")
+    return epochs
+
+
+def _extension(cfg: dict, state: dict, epochs: int | None, stopped: bool) -> str | None:
+    """The config.toml of a run extended to `epochs` (written once the checkpoint is known to fit), or None
+    when the run keeps its length."""
+    if epochs is None or epochs == cfg["train"]["epochs"]:
+        return None
+    if epochs <= state["epoch"] or stopped:
+        raise UsageError(f"--epochs {epochs}: the run has done {state['epoch']} epochs"
+                         + (" and stopped early" if stopped else "") + "; it can only be extended")
+    cfg["train"]["epochs"] = epochs
+    return io.dump_toml(cfg)
+
+
+def _load_state(trainer: Any, state: dict, file: Path, changes: dict, lr: float) -> None:
+    """Load a checkpoint into the trainer, with the config edits in effect; UsageError when it does not fit."""
+    from descend.train.checkpoint import fit_to  # float64 -> float32 cast; int/bool for float refused
+
+    try:
         state["model"] = fit_to(trainer.model.state_dict(), state["model"], str(file))
         reschedule = any(k == "optim.lr" or k.startswith("schedule.") for k in changes)
         if reschedule:
             state["scheduler"] = None  # the edited schedule replaces the saved one from this step on
         trainer.load_state_dict(state)
         if reschedule:
-            _reschedule(trainer, cfg["optim"]["lr"])
+            _reschedule(trainer, lr)
     except (ValueError, RuntimeError, KeyError, TypeError) as e:
         raise UsageError(f"{file}: does not match the run's config: {' '.join(str(e).split())}") from None
-    offset = state.get("metrics_offset") or 0
-    metrics = path / "metrics.jsonl"
-    if metrics.exists() and metrics.stat().st_size < offset:
-        raise UsageError(f"{metrics}: shorter ({metrics.stat().st_size} bytes) than when {file.name} was "
-                         f"written ({offset} bytes)")
-    if _rank() != 0:
-        return _fit(prepared, trainer, None)
-    if extended is not None:
-        io.atomic_write_text(path / "config.toml", extended)
-        print(f"extending {path} to {epochs} epochs (the schedule is recomputed for the new length)", flush=True)
-    run = Run.reopen(path, offset, state["step"])
-    _record_changes(path, changes, state["step"])
-    run.tb = _tb_writer(run.dir / "tb", purge_step=state["step"] + 1)
-    trainer.attach(run)
-    print(f"resuming {run.dir} from step {trainer.step} ({file.name})", flush=True)
-    return _fit(prepared, trainer, run)
 
 
 def _config_changes(path: Path, cfg: dict) -> dict:
     """{key: (old, new)} for the edits of a run's config.toml since it started (meta.json keeps the config it
     started with); UsageError listing the keys a resume cannot apply."""
-    from descend.train import config as config_mod
     from descend.train.run import read_meta
 
     started = read_meta(path).get("config")
@@ -139,7 +144,7 @@ def _config_changes(path: Path, cfg: dict) -> dict:
         return {}  # a run from before meta.json kept its config: nothing to compare with
     try:
         old = config_mod.validate(started, str(path / "meta.json"))
-    except config_mod.UsageError:
+    except UsageError:
         return {}
     changes = config_mod.resume_changes(old, cfg, str(path / "config.toml"))
     for key, (a, b) in changes.items():
@@ -161,7 +166,6 @@ def _reschedule(trainer: Any, lr: float) -> None:
 
 def _record_changes(path: Path, changes: dict, step: int) -> None:
     """meta.json: the applied config edits, and the config the run now follows."""
-    from descend.train import config as config_mod
     from descend.train.run import read_meta, write_meta
 
     meta = read_meta(path)

@@ -1,5 +1,4 @@
-"""After training: `descend evaluate`, `descend predict` and `descend export`, and the one test evaluation at
-the end of `descend train` (the model selected on validation data, scored once on the test set)."""
+"""After training: `descend evaluate`, `descend predict` and `descend export`."""
 
 from __future__ import annotations
 
@@ -11,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from descend import io
-from descend.train.config import UsageError
+from descend.errors import UsageError
 
 
 def register(sub: Any) -> None:
-    """Add the predict and export subcommands to the `descend` parser."""
+    """Add the evaluate, predict and export subcommands to the `descend` parser."""
+    p = sub.add_parser("evaluate", help="test metrics of a run from its best (or latest) checkpoint",
+                       allow_abbrev=False)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--checkpoint", default="best", help="best, latest, or a checkpoint file (default best)")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.set_defaults(func=evaluate)
     p = sub.add_parser("predict", help="class probabilities of a trained run's model on new inputs",
                        allow_abbrev=False)
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -109,34 +114,6 @@ def text_report(m: dict, split: str) -> str:
     if any(c["class"] != str(i) for i, c in enumerate(m["per_class"])):
         lines.append("columns: " + ", ".join(f"{i} {c['class']}" for i, c in enumerate(m["per_class"])))
     return "\n".join(lines)
-
-
-def final_test(trainer: Any, prepared: Any, run: Any) -> dict | None:
-    """Score the selected model once on the test set (the best checkpoint by validation when there is
-    validation data, else the final weights); write evaluation.json and return the "test" record."""
-    from descend.train.checkpoint import load
-    from descend.train.evaluation import evaluate_classifier
-    from descend.train.loop import evaluate as evaluate_loss
-
-    if prepared.test_loader is None:
-        return None
-    chosen, step = "final weights", trainer.step
-    best = trainer.checkpoints.path("best") if trainer.val_loader is not None and trainer.checkpoints else None
-    if best is not None and best.is_file():
-        state = load(best)
-        trainer.model.load_state_dict(state["model"])
-        chosen, step = f"best checkpoint by {trainer.monitor} ({best.name})", state["step"]
-    if prepared.data.task == "lm":
-        m = evaluate_loss(trainer.model, prepared.test_loader, prepared.loss_fn, ())
-        return {"kind": "test", "step": trainer.step, "test_loss": m["loss"]}
-    m = evaluate_classifier(trainer.model, prepared.test_loader, prepared.loss_fn, prepared.data.classes)
-    io.atomic_write_text(run.dir / "evaluation.json", json.dumps(
-        {"split": "test", "model": chosen, "checkpoint_step": step, **m}, indent=1) + "\n")
-    record = {"kind": "test", "step": trainer.step, "test_loss": m["loss"], "test_acc": m["acc"]}
-    if "top5_acc" in m:
-        record["test_top5_acc"] = m["top5_acc"]
-    record["test_macro_f1"] = m["macro_f1"]
-    return record
 
 
 # --- predict and export ----------------------------------------------------------------------------------
