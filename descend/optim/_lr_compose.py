@@ -48,7 +48,23 @@ class _OverSchedulers(LRScheduler):
 
 
 class SequentialLR(_OverSchedulers):
-    """Run schedulers one after another: scheduler i from milestones[i-1] on, restarted at its step 0 there."""
+    """Run schedulers one after another: scheduler i from milestones[i-1] on, restarted at its step 0 there.
+
+    A linear warm-up over three steps, then halving each step:
+
+    >>> import descend
+    >>> from descend.optim.lr_scheduler import ExponentialLR, LinearLR
+    >>> opt = descend.optim.SGD([descend.nn.Parameter(descend.zeros(1))], lr=1.0)
+    >>> warmup = LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> sched = SequentialLR(opt, [warmup, ExponentialLR(opt, gamma=0.5)], milestones=[3])
+    >>> lrs = []
+    >>> for step in range(6):
+    ...     lrs.append(sched.get_last_lr()[0])
+    ...     opt.step()
+    ...     sched.step()
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 0.5, 0.25]
+    """
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
                  last_epoch: int = -1) -> None:

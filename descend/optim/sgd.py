@@ -11,6 +11,15 @@ class SGD(Optimizer):
     With nesterov, p -= lr * (g + momentum * buf). `weight_decay` adds weight_decay * p to the gradient,
     `l1` adds l1 * sign(p) (descend's lasso option; PyTorch has none), `maximize` negates the gradient first.
     foreach, fused and differentiable are accepted for PyTorch code and change nothing.
+
+    >>> import descend
+    >>> w = descend.nn.Parameter(descend.tensor([1.0, -2.0]))
+    >>> opt = SGD([w], lr=0.25)
+    >>> (w * w).sum().backward()  # gradient 2w
+    >>> opt.step()  # w - 0.25 * 2w
+    >>> w
+    Parameter containing:
+    tensor([ 0.5, -1. ], requires_grad=True)
     """
 
     _state_names = ("momentum_buffer",)
