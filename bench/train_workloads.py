@@ -507,6 +507,150 @@ def gan_ring(with_torch: bool, batch: int = 100) -> Workload:
     return Workload(f"GAN ring8 step (D+G) b{batch}", batch, d_step, t_step, flops)
 
 
+# ---- issue 23: a diffusion U-Net ----------------------------------------------------------------------------
+
+def _torch_unet(channels: int, width: int, time_dim: int = 64) -> Any:
+    """PyTorch twin of descend.diffusion.UNet (2-D; same attribute names, so the same state-dict keys)."""
+    import torch
+    import torch.nn as tnn
+
+    def groups(c: int) -> int:
+        return max(g for g in range(1, 9) if c % g == 0)
+
+    class TimeMLP(tnn.Module):
+        def __init__(self, dim: int, out: int) -> None:
+            super().__init__()
+            self.dim, self.net = dim, tnn.Sequential(tnn.Linear(dim, out), tnn.SiLU(), tnn.Linear(out, out))
+
+        def forward(self, t: Any) -> Any:
+            half = self.dim // 2  # the sinusoidal embedding in float64, as descend computes it
+            f = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float64) / half)
+            a = t.double()[:, None] * f[None]
+            return self.net(torch.cat([torch.cos(a), torch.sin(a)], 1).float())
+
+    class Res(tnn.Module):
+        def __init__(self, cin: int, cout: int, tw: int) -> None:
+            super().__init__()
+            self.norm1, self.conv1 = tnn.GroupNorm(groups(cin), cin), tnn.Conv2d(cin, cout, 3, padding=1)
+            self.time = tnn.Linear(tw, cout)
+            self.norm2, self.conv2 = tnn.GroupNorm(groups(cout), cout), tnn.Conv2d(cout, cout, 3, padding=1)
+            self.act = tnn.SiLU()
+            self.skip = tnn.Conv2d(cin, cout, 1) if cin != cout else tnn.Identity()
+
+        def forward(self, x: Any, e: Any) -> Any:
+            h = self.conv1(self.act(self.norm1(x))) + self.time(self.act(e))[:, :, None, None]
+            return self.skip(x) + self.conv2(self.act(self.norm2(h)))
+
+    class Attn(tnn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.norm, self.attn = tnn.GroupNorm(groups(c), c), tnn.MultiheadAttention(c, 1, batch_first=True)
+
+        def forward(self, x: Any) -> Any:
+            n, c = x.shape[:2]
+            h = self.norm(x).reshape(n, c, -1).transpose(1, 2)
+            return x + self.attn(h, h, h, need_weights=False)[0].transpose(1, 2).reshape(x.shape)
+
+    class UNet(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            c1, c2, tw = width, 2 * width, 4 * width
+            self.time, self.inp = TimeMLP(time_dim, tw), tnn.Conv2d(channels, c1, 3, padding=1)
+            self.down1, self.pool1 = Res(c1, c1, tw), tnn.Conv2d(c1, c1, 3, stride=2, padding=1)
+            self.down2, self.pool2 = Res(c1, c2, tw), tnn.Conv2d(c2, c2, 3, stride=2, padding=1)
+            self.mid1, self.attn, self.mid2 = Res(c2, c2, tw), Attn(c2), Res(c2, c2, tw)
+            self.upsample = tnn.Upsample(scale_factor=2, mode="nearest")
+            self.up2, self.up1 = Res(2 * c2, c2, tw), Res(c2 + c1, c1, tw)
+            self.out = tnn.Sequential(tnn.GroupNorm(groups(c1), c1), tnn.SiLU(),
+                                      tnn.Conv2d(c1, channels, 3, padding=1))
+
+        def forward(self, x: Any, t: Any) -> Any:
+            e = self.time(t)
+            h1 = self.down1(self.inp(x), e)
+            h2 = self.down2(self.pool1(h1), e)
+            h = self.mid2(self.attn(self.mid1(self.pool2(h2), e)), e)
+            h = self.up2(torch.cat([self.upsample(h), h2], 1), e)
+            return self.out(self.up1(torch.cat([self.upsample(h), h1], 1), e))
+
+    return UNet()
+
+
+def unet_diffusion(with_torch: bool, batch: int = 32, width: int = 16, size: int = 28,
+                   timesteps: int = 1000) -> Workload:
+    """One DDPM training step (ε-prediction MSE, Adam 1e-3, EMA 0.995 update) of descend.diffusion's U-Net
+    on (batch, 1, size, size) images: descend's Diffusion.step against the same step written in PyTorch, on
+    the same fixed x_0, t and ε."""
+    from descend.diffusion import Diffusion, NoiseSchedule, UNet
+
+    model = UNet(1, width=width)
+    schedule = NoiseSchedule("linear", timesteps)
+    diffusion = Diffusion(model, optim.Adam(model.parameters(), lr=1e-3), schedule, ema_decay=0.995)
+    rng = np.random.default_rng(0)
+    shape = (batch, 1, size, size)
+    data = [(np.tanh(rng.standard_normal(shape)).astype(np.float32), rng.integers(0, timesteps, batch),
+             rng.standard_normal(shape).astype(np.float32)) for _ in range(N_BATCHES)]
+    d_x0 = [descend.tensor(x) for x, _, _ in data]
+    x = descend.tensor(data[0][0])
+    # the denoiser sees x_t, which needs no gradient (as the data in the classifier rows)
+    flops = gemm_flops(_TimeArg(model, data[0][1]), x)
+    i = [0]
+
+    def d_step() -> None:
+        k = i[0] % N_BATCHES
+        i[0] += 1
+        diffusion.step(d_x0[k], t=data[k][1], noise=data[k][2])
+
+    t_step = check = None
+    if with_torch:
+        import torch
+
+        twin = _torch_unet(1, width)
+        _copy_weights(model, twin)
+        ema = _torch_unet(1, width)
+        ema.load_state_dict(twin.state_dict())
+        ema.requires_grad_(False)
+        opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+        ab = torch.from_numpy(schedule.alphas_cumprod)
+        t_data = [(torch.from_numpy(x0), torch.from_numpy(t), torch.from_numpy(e)) for x0, t, e in data]
+        j = [0]
+
+        def loss_of(x0: Any, t: Any, e: Any) -> Any:
+            a = ab[t].reshape(-1, 1, 1, 1)
+            xt = (a.sqrt() * x0 + (1 - a).sqrt() * e).float()
+            return ((twin(xt, t) - e) ** 2).mean()
+
+        def t_step() -> None:
+            x0, t, e = t_data[j[0] % N_BATCHES]
+            j[0] += 1
+            twin.train()
+            opt.zero_grad()
+            loss = loss_of(x0, t, e)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for pe, p in zip(ema.parameters(), twin.parameters()):
+                    pe.mul_(0.995).add_(p, alpha=0.005)
+
+        def check() -> float:
+            with descend.no_grad(), torch.no_grad():
+                a, _ = diffusion.loss(d_x0[0], data[0][1], data[0][2])
+                b = loss_of(*t_data[0])
+            return abs(a.item() - b.item())
+
+    return Workload(f"Diffusion U-Net w{width} {size}x{size} step b{batch}", batch, d_step, t_step, flops, check)
+
+
+class _TimeArg(nn.Module):
+    """The U-Net with its timesteps bound, so gemm_flops can call it with the image alone."""
+
+    def __init__(self, net: nn.Module, t: np.ndarray) -> None:
+        super().__init__()
+        self.net, self.t = net, t
+
+    def forward(self, x: descend.Tensor) -> descend.Tensor:
+        return self.net(x, self.t)
+
+
 def all_workloads(with_torch: bool = True) -> dict[str, Callable[[], Workload]]:
     """Workload constructors by short key (each builds fresh models when called)."""
     return {
@@ -520,6 +664,7 @@ def all_workloads(with_torch: bool = True) -> dict[str, Callable[[], Workload]]:
         "gan_ring": lambda: gan_ring(with_torch),
         "resnet20": lambda: resnet20(with_torch),
         "dcgan": lambda: dcgan(with_torch),
+        "unet_diffusion": lambda: unet_diffusion(with_torch),
     }
 
 
