@@ -98,9 +98,11 @@ def _no_resolve(cfg: dict) -> dict:
 class Schema:
     """The engine over one table; `resolve` fills data-dependent defaults and cross-checks a whole config."""
 
-    def __init__(self, table: dict[str, dict[str, tuple]], resolve: Callable[[dict], dict] | None = None) -> None:
+    def __init__(self, table: dict[str, dict[str, tuple]], resolve: Callable[[dict], dict] | None = None,
+                 data_defaults: dict[str, dict] | None = None) -> None:
         self.table = {s: {k: Key(*spec) for k, spec in keys.items()} for s, keys in table.items()}
         self.resolve = resolve or _no_resolve
+        self.data_defaults = data_defaults or {}  # {"images": {dotted key: default}}: for --help
         self.flags = {spec.flag: (s, k) for s, keys in self.table.items() for k, spec in keys.items() if spec.flag}
 
     def defaults(self) -> dict:
@@ -184,21 +186,30 @@ class Schema:
 
     def add_flags(self, parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
         """Add an option per flag of the table (default None: a flag not given leaves the config's value), its
-        help ending with the table's default."""
+        help ending with the table's default (or the data's)."""
         for flag, (section, key) in self.flags.items():
             if flag in skip:
                 continue
             spec = self.table[section][key]
-            text = spec.help  # a default of None is the data's: the help says which
-            if spec.default is not None and text.endswith(")"):
-                text = f"{text[:-1]}; default {spec.default!r})"
-            elif spec.default is not None:
-                text = f"{text} (default {spec.default!r})" if text else f"default {spec.default!r}"
-            text = text.replace("%", "%%")
+            text = self._help(section, key).replace("%", "%%")
             if spec.kind is bool:
                 parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
             else:
                 parser.add_argument(flag, type=spec.kind, help=text)
+
+    def _help(self, section: str, key: str) -> str:
+        """A flag's help and its default: the table's, or each kind of data's where the data decides."""
+        spec, name = self.table[section][key], dotted(section, key)
+        per_data = {where: d[name] for where, d in self.data_defaults.items() if name in d}
+        if spec.default is not None:
+            shown = str(spec.default) if spec.default != "" else ""  # '' is explained by the help
+        elif len(set(map(str, per_data.values()))) == 1:
+            shown = str(next(iter(per_data.values())))
+        else:
+            shown = ", ".join(f"{value} on {where}" for where, value in per_data.items())
+        if not shown:
+            return spec.help
+        return f"{spec.help} (default {shown})" if spec.help else f"default {shown}"
 
     def given(self, args: argparse.Namespace) -> dict:
         """{flag: value} for the table's flags given on the command line."""

@@ -7,7 +7,6 @@ import argparse
 from typing import Any, Sequence
 
 from descend.cli import runs
-from descend.cli.gan import _run_options
 from descend.diffusion import config as diff_config
 from descend.errors import UsageError
 
@@ -17,24 +16,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("diffusion", help="train a denoising diffusion model (default: DDPM on ring8)",
                               description="Train a DDPM (epsilon-prediction) and score its samples as descend gan "
                                           "does; writes a run directory.", allow_abbrev=False)
-    p.add_argument("--data", help="ring8, grid25, mnist1d, fashion-mnist[:DIR] (default ring8)")
-    p.add_argument("--steps", type=int, help="optimizer steps (default 6000 on 2-D data, 3000 on images)")
-    p.add_argument("--batch-size", type=int, help="samples per batch (default 128)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--lr-decay", help="linear (to 0 at the end; default) or none")
-    p.add_argument("--arch", help="denoiser: mlp (2-D data, mnist1d) or unet (images, mnist1d)")
-    p.add_argument("--width", type=int, help="MLP width (default 128) or U-Net base channels (default 16)")
-    p.add_argument("--schedule", help="noise schedule: linear (Ho et al.; default) or cosine (Nichol & Dhariwal)")
-    p.add_argument("--timesteps", type=int, help="diffusion steps T (default 1000)")
-    p.add_argument("--ema-decay", type=float, help="EMA of the weights (default 0.995)")
-    p.add_argument("--data-scale", type=float, help="multiply the data by this before noising (default: ring8 "
-                                                     "10, grid25 2, images 1; a signal-to-noise shift)")
-    p.add_argument("--sampler", help="ddim (deterministic with --eta 0; default) or ddpm (ancestral, T steps)")
-    p.add_argument("--sample-steps", type=int, help="DDIM steps (default 50)")
-    p.add_argument("--eta", type=float, help="DDIM's eta: 0 deterministic (default), 1 DDPM-like noise")
-    _run_options(p, "diffusion-DATA", "1000 / 500", "1000 / 500")
-    p.add_argument("--eval-samples", type=int, help="samples scored per evaluation (default 2500 / 500)")
-    p.add_argument("--judge-epochs", type=int, help="epochs of the classifier judging image samples")
+    diff_config.add_flags(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a diffusion run from its latest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run_diffusion)

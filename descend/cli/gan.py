@@ -23,48 +23,10 @@ def _gan_parser(sub: Any) -> None:
     p = sub.add_parser("gan", help="train a GAN (default: the PacGAN protocol on the ring of 8 Gaussians)",
                        description="Train a GAN and watch it for mode collapse; writes a run directory.",
                        allow_abbrev=False)
-    p.add_argument("--data", help="ring8, grid25, mnist1d, fashion-mnist[:DIR] (default ring8)")
-    p.add_argument("--steps", type=int, help="generator updates (default 5000 on 2-D data, 3000 on images)")
-    p.add_argument("--batch-size", type=int, help="discriminator inputs per batch (default 100)")
-    p.add_argument("--lr-g", type=float, help="generator learning rate (Adam)")
-    p.add_argument("--lr-d", type=float, help="discriminator learning rate (Adam)")
-    p.add_argument("--beta1", type=float, help="Adam's beta1 for both networks (default 0.5)")
-    p.add_argument("--beta2", type=float, help="Adam's beta2 for both networks (default 0.999; 0.9 with wgan-gp)")
-    p.add_argument("--lr-decay", help="linear (both rates fall linearly to 0 at the end; default on 2-D data) "
-                                       "or none (default on images)")
-    p.add_argument("--loss", help="non_saturating (default), minimax, or wgan-gp (a critic with a gradient "
-                                   "penalty, Gulrajani et al. 2017)")
-    p.add_argument("--gp-weight", type=float, help="wgan-gp: weight of the gradient penalty (default 10)")
-    p.add_argument("--r1", type=float, metavar="GAMMA", help="R1 penalty (GAMMA/2)·E|grad D(real)|² on the "
-                                                            "discriminator, Mescheder et al. 2018 (default 0: off)")
-    p.add_argument("--label-smoothing", type=float, help="one-sided: real targets become 1 - s (default 0)")
-    p.add_argument("--d-steps", type=int, help="discriminator updates per generator update (default 1; "
-                                                "5 with wgan-gp)")
-    p.add_argument("--pack", type=int, help="samples the discriminator judges jointly, PacGAN (default 1)")
-    p.add_argument("--noise-dim", type=int, help="latent dimension (default 2 on 2-D data, 32 on images)")
-    p.add_argument("--arch", help=f"{', '.join(gan_config.ARCHS)}: protocol for 2-D data, the others for images "
-                                  f"(default mlp)")
-    _run_options(p, "gan-DATA[-packN]", "500 / 250", "1000 / 500")
-    p.add_argument("--eval-samples", type=int, help="samples scored per evaluation (default 2500; at most 1000 "
-                                                    "on images)")
-    p.add_argument("--judge-epochs", type=int, help="epochs of the classifier that judges image samples "
-                                                     "(default 30 on mnist1d, 3 on fashion-mnist)")
+    gan_config.add_flags(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a gan run from its latest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run_gan)
-
-
-def _run_options(p: argparse.ArgumentParser, name: str, eval_every: str, ckpt_every: str) -> None:
-    """The options of a generative run directory and its schedule of logs, evaluations and checkpoints."""
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="folder of run directories (default runs)")
-    p.add_argument("--name", help=f"run name (default {name}); a free name is chosen if it exists")
-    p.add_argument("--log-every", type=int, help="steps between logged loss averages (default 50)")
-    p.add_argument("--eval-every", type=int, help=f"steps between sample metrics (default {eval_every})")
-    p.add_argument("--sample-every", type=int, help="steps between sample plots in samples/ (default = eval)")
-    p.add_argument("--ckpt-every", type=int, help=f"steps between checkpoints (default {ckpt_every}; 0: end "
-                                                  f"only)")
-    p.add_argument("--keep", type=int, help="latest checkpoints kept (default 3)")
 
 
 def _detect_parser(sub: Any) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 from descend import schema
 from descend.data.mixtures import mixture_modes
 from descend.errors import UsageError
-from descend.gan.config import _beta, _data_name, data_kind, fit_steps
-from descend.schema import non_negative as _non_negative
+from descend.gan.config import DATA_NAME, RUN_KEYS, STEP_KEYS, _beta, data_kind, fit_steps
+from descend.schema import Key
 from descend.schema import one_of as _one_of
 from descend.schema import positive as _positive
 
@@ -29,41 +29,36 @@ def _at_least_2(v: Any) -> str | None:
     return None if v >= 2 else "must be >= 2"
 
 
-# section -> key -> (type, default, check, flag); None defaults are filled per data by `resolve`.
-SCHEMA: dict[str, dict[str, tuple]] = {
-    "": {
-        "seed": (int, 0, _non_negative, "--seed"),
-        "name": (str, "", None, "--name"),
-        "out": (str, "runs", None, "--out"),
-    },
+# None defaults are filled per data by `resolve`.
+SCHEMA: dict[str, dict[str, Key]] = {
+    "": RUN_KEYS,
     "data": {
-        "name": (str, "ring8", _data_name, "--data"),
-        "batch_size": (int, 128, _positive, "--batch-size"),
+        "name": DATA_NAME,
+        "batch_size": Key(int, 128, _positive, "--batch-size", "samples per batch"),
     },
     "diffusion": {
-        "arch": (str, None, _one_of(*ARCHS), "--arch"),
-        "width": (int, None, _positive, "--width"),
-        "schedule": (str, "linear", _one_of("linear", "cosine"), "--schedule"),
-        "timesteps": (int, 1000, _at_least_2, "--timesteps"),
-        "ema_decay": (float, None, _beta, "--ema-decay"),
-        "data_scale": (float, None, _positive, "--data-scale"),
-        "sampler": (str, "ddim", _one_of(*SAMPLERS), "--sampler"),
-        "sample_steps": (int, 50, _positive, "--sample-steps"),
-        "eta": (float, 0.0, _eta, "--eta"),
+        "arch": Key(str, None, _one_of(*ARCHS), "--arch", "denoiser: mlp (2-D data, mnist1d) or unet (images, "
+                    "mnist1d)"),
+        "width": Key(int, None, _positive, "--width", "MLP width or U-Net base channels"),
+        "schedule": Key(str, "linear", _one_of("linear", "cosine"), "--schedule", "noise schedule: linear (Ho et "
+                        "al.) or cosine (Nichol & Dhariwal)"),
+        "timesteps": Key(int, 1000, _at_least_2, "--timesteps", "diffusion steps T"),
+        "ema_decay": Key(float, None, _beta, "--ema-decay", "EMA of the weights"),
+        "data_scale": Key(float, None, _positive, "--data-scale", "multiply the data by this before noising "
+                          "(default: ring8 10, grid25 2, images 1; a signal-to-noise shift)"),
+        "sampler": Key(str, "ddim", _one_of(*SAMPLERS), "--sampler", "ddim (deterministic with --eta 0) or ddpm "
+                       "(ancestral, T steps)"),
+        "sample_steps": Key(int, 50, _positive, "--sample-steps", "DDIM steps"),
+        "eta": Key(float, 0.0, _eta, "--eta", "DDIM's eta: 0 deterministic, 1 DDPM-like noise"),
     },
     "optim": {
-        "lr": (float, None, _positive, "--lr"),
-        "lr_decay": (str, "linear", _one_of("none", "linear"), "--lr-decay"),
+        "lr": Key(float, None, _positive, "--lr", "Adam learning rate"),
+        "lr_decay": Key(str, "linear", _one_of("none", "linear"), "--lr-decay", "linear (to 0 at the end) or none"),
     },
     "train": {
-        "steps": (int, None, _positive, "--steps"),
-        "log_every": (int, 50, _positive, "--log-every"),
-        "eval_every": (int, None, _positive, "--eval-every"),
-        "sample_every": (int, None, _positive, "--sample-every"),
-        "ckpt_every": (int, None, _non_negative, "--ckpt-every"),
-        "keep": (int, 3, _positive, "--keep"),
-        "eval_samples": (int, None, _positive, "--eval-samples"),
-        "judge_epochs": (int, None, _non_negative, "--judge-epochs"),
+        "steps": Key(int, None, _positive, "--steps", "optimizer steps"),
+        **STEP_KEYS,
+        "eval_samples": Key(int, None, _positive, "--eval-samples", "samples scored per evaluation"),
     },
 }
 
@@ -100,7 +95,7 @@ def resolve(cfg: dict) -> dict:
     return fit_steps(cfg)
 
 
-_SCHEMA = schema.Schema(SCHEMA, resolve)
+_SCHEMA = schema.Schema(SCHEMA, resolve, {"2-D data": PER_DATA["mixture"], "images": PER_DATA["image"]})
 FLAGS: dict[str, tuple[str, str]] = _SCHEMA.flags
-defaults, check_value, validate, from_flags, given = (_SCHEMA.defaults, _SCHEMA.check_value, _SCHEMA.validate,
-                                                      _SCHEMA.from_flags, _SCHEMA.given)
+defaults, check_value, validate, from_flags, given, add_flags = (
+    _SCHEMA.defaults, _SCHEMA.check_value, _SCHEMA.validate, _SCHEMA.from_flags, _SCHEMA.given, _SCHEMA.add_flags)

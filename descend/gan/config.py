@@ -12,6 +12,7 @@ from typing import Any
 
 from descend import schema
 from descend.errors import UsageError
+from descend.schema import Key
 from descend.schema import fraction as _fraction
 from descend.schema import non_negative as _non_negative
 from descend.schema import one_of as _one_of
@@ -32,43 +33,60 @@ def _data_name(v: Any) -> str | None:
     return _one_of(*MIXTURES, *IMAGES)(v.split(":", 1)[0] if v.startswith("fashion-mnist:") else v)
 
 
-# section -> key -> (type, default, check, flag); None defaults are filled per data by `resolve`.
-SCHEMA: dict[str, dict[str, tuple]] = {
-    "": {
-        "seed": (int, 0, _non_negative, "--seed"),
-        "name": (str, "", None, "--name"),
-        "out": (str, "runs", None, "--out"),
-    },
+# The keys of a generative run directory and of its schedule of logs, evaluations and checkpoints (descend
+# diffusion's table shares them). None defaults are filled per data by `resolve`.
+RUN_KEYS = {
+    "seed": Key(int, 0, _non_negative, "--seed", "random seed"),
+    "name": Key(str, "", None, "--name", "run name ('': the command and the data, e.g. gan-ring8); a free name is "
+                "chosen if it exists"),
+    "out": Key(str, "runs", None, "--out", "folder of run directories"),
+}
+DATA_NAME = Key(str, "ring8", _data_name, "--data", "ring8, grid25, mnist1d, fashion-mnist[:DIR]")
+STEP_KEYS = {
+    "log_every": Key(int, 50, _positive, "--log-every", "steps between logged loss averages"),
+    "eval_every": Key(int, None, _positive, "--eval-every", "steps between sample metrics"),
+    "sample_every": Key(int, None, _positive, "--sample-every", "steps between sample plots in samples/ "
+                        "(default: --eval-every)"),
+    "ckpt_every": Key(int, None, _non_negative, "--ckpt-every", "steps between checkpoints (0: at the end only)"),
+    "keep": Key(int, 3, _positive, "--keep", "latest checkpoints kept"),
+    "eval_samples": Key(int, 2500, _positive, "--eval-samples", "samples scored per evaluation (at most 1000 on "
+                        "images)"),
+    "judge_epochs": Key(int, None, _non_negative, "--judge-epochs", "epochs of the classifier that judges image "
+                        "samples (default 30 on mnist1d, 3 on fashion-mnist)"),
+}
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "": RUN_KEYS,
     "data": {
-        "name": (str, "ring8", _data_name, "--data"),
-        "batch_size": (int, 100, _positive, "--batch-size"),
+        "name": DATA_NAME,
+        "batch_size": Key(int, 100, _positive, "--batch-size", "discriminator inputs per batch"),
     },
     "gan": {
-        "arch": (str, None, _one_of(*ARCHS), "--arch"),
-        "noise_dim": (int, None, _positive, "--noise-dim"),
-        "loss": (str, "non_saturating", _one_of(*LOSSES), "--loss"),
-        "label_smoothing": (float, 0.0, _fraction, "--label-smoothing"),
-        "d_steps": (int, None, _positive, "--d-steps"),
-        "pack": (int, 1, _positive, "--pack"),
-        "gp_weight": (float, 10.0, _non_negative, "--gp-weight"),
-        "r1": (float, 0.0, _non_negative, "--r1"),
+        "arch": Key(str, None, _one_of(*ARCHS), "--arch", f"{', '.join(ARCHS)}: protocol for 2-D data, the "
+                    f"others for images"),
+        "noise_dim": Key(int, None, _positive, "--noise-dim", "latent dimension"),
+        "loss": Key(str, "non_saturating", _one_of(*LOSSES), "--loss", "non_saturating, minimax, or wgan-gp (a "
+                    "critic with a gradient penalty, Gulrajani et al. 2017)"),
+        "label_smoothing": Key(float, 0.0, _fraction, "--label-smoothing", "one-sided: real targets become 1 - s"),
+        "d_steps": Key(int, None, _positive, "--d-steps", "discriminator updates per generator update (default 1; "
+                       "5 with wgan-gp)"),
+        "pack": Key(int, 1, _positive, "--pack", "samples the discriminator judges jointly, PacGAN"),
+        "gp_weight": Key(float, 10.0, _non_negative, "--gp-weight", "wgan-gp: weight of the gradient penalty"),
+        "r1": Key(float, 0.0, _non_negative, "--r1", "R1 penalty gamma: (gamma/2)·E|grad D(real)|² on the "
+                  "discriminator, Mescheder et al. 2018 (0: off)"),
     },
     "optim": {
-        "lr_g": (float, None, _positive, "--lr-g"),
-        "lr_d": (float, None, _positive, "--lr-d"),
-        "beta1": (float, 0.5, _beta, "--beta1"),
-        "beta2": (float, None, _beta, "--beta2"),
-        "lr_decay": (str, None, _one_of("none", "linear"), "--lr-decay"),
+        "lr_g": Key(float, None, _positive, "--lr-g", "generator learning rate (Adam)"),
+        "lr_d": Key(float, None, _positive, "--lr-d", "discriminator learning rate (Adam)"),
+        "beta1": Key(float, 0.5, _beta, "--beta1", "Adam's beta1 for both networks"),
+        "beta2": Key(float, None, _beta, "--beta2", "Adam's beta2 for both networks (default 0.999; 0.9 with "
+                     "wgan-gp)"),
+        "lr_decay": Key(str, None, _one_of("none", "linear"), "--lr-decay", "linear (both rates fall linearly to 0 "
+                        "at the end) or none"),
     },
     "train": {
-        "steps": (int, None, _positive, "--steps"),
-        "log_every": (int, 50, _positive, "--log-every"),
-        "eval_every": (int, None, _positive, "--eval-every"),
-        "sample_every": (int, None, _positive, "--sample-every"),
-        "ckpt_every": (int, None, _non_negative, "--ckpt-every"),
-        "keep": (int, 3, _positive, "--keep"),
-        "eval_samples": (int, 2500, _positive, "--eval-samples"),
-        "judge_epochs": (int, None, _non_negative, "--judge-epochs"),
+        "steps": Key(int, None, _positive, "--steps", "generator updates"),
+        **STEP_KEYS,
     },
 }
 
@@ -131,7 +149,7 @@ def fit_steps(cfg: dict) -> dict:
     return cfg
 
 
-_SCHEMA = schema.Schema(SCHEMA, resolve)
+_SCHEMA = schema.Schema(SCHEMA, resolve, {"2-D data": PER_DATA["mixture"], "images": PER_DATA["image"]})
 FLAGS: dict[str, tuple[str, str]] = _SCHEMA.flags
-defaults, check_value, validate, from_flags, given = (_SCHEMA.defaults, _SCHEMA.check_value, _SCHEMA.validate,
-                                                      _SCHEMA.from_flags, _SCHEMA.given)
+defaults, check_value, validate, from_flags, given, add_flags = (
+    _SCHEMA.defaults, _SCHEMA.check_value, _SCHEMA.validate, _SCHEMA.from_flags, _SCHEMA.given, _SCHEMA.add_flags)
