@@ -11,7 +11,7 @@ from descend import backend, io, optim
 from descend.data.mixtures import gaussian_mixture, mixture_modes
 from descend.diffusion import Diffusion, MLPDenoiser, NoiseSchedule, UNet, timestep_embedding
 from descend.cli.diffusion import main
-from descend.gan.metrics import mode_report
+from descend.gan.evaluate import mode_report
 from descend.gan.trainer import Batches
 
 

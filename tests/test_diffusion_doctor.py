@@ -13,7 +13,7 @@ from descend.diffusion import Diffusion, MLPDenoiser, NoiseSchedule
 from descend.diffusion.ddpm import BUCKETS, bucket_means
 from descend.diffusion.diagnose import DiffusionDoctor, Setting, rules
 from descend.diffusion.loop import DiffusionTrainer
-from descend.gan.metrics import mode_report
+from descend.gan.evaluate import mode_report
 from descend.train.checkpoint import load as load_checkpoint
 from descend.train.run import Run
 

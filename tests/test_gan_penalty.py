@@ -184,7 +184,7 @@ def test_a_short_wgan_gp_run_moves_the_samples_onto_the_ring():
     # modes are covered, and the critic's own estimate E D(real) - E D(fake) stays below the true distance's
     # start and positive (a critic that keeps up).
     from descend.data.mixtures import gaussian_mixture
-    from descend.gan.metrics import mode_report
+    from descend.gan.evaluate import mode_report
 
     x, modes, std = gaussian_mixture("ring8", 20_000, 0)
     descend.manual_seed(0)

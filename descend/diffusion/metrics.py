@@ -54,7 +54,7 @@ def compare_runs(runs: list[str], n: int = 1000, seed: int = 0) -> list[dict]:
     """
     from descend import io, models
     from descend.gan.detect import load_generator
-    from descend.gan.metrics import class_coverage
+    from descend.gan.evaluate import class_coverage
     from descend.gan.recipe import CLASSIFIERS, predict
     from pathlib import Path
 

@@ -2,7 +2,7 @@
 
 from descend.gan.diagnose import GanDoctor, Setting, run_rules
 from descend.gan.loop import GanTrainer
-from descend.gan.metrics import ModeReport, class_coverage, mode_report, near_duplicate_rate
+from descend.gan.evaluate import ModeReport, class_coverage, mode_report, near_duplicate_rate
 from descend.gan.models import (Maxout, conv_generator, mixture_discriminator, mixture_generator,
                                 mlp_discriminator, mlp_generator, normal_init_)
 from descend.gan.trainer import GAN, Batches, train_gan

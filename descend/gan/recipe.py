@@ -17,7 +17,7 @@ from descend.data.loader import DataLoader
 from descend.data.dataset import TensorDataset
 from descend.data.mixtures import gaussian_mixture, mixture_modes
 from descend.gan.config import data_kind
-from descend.gan.metrics import class_coverage, mode_report, near_duplicate_rate
+from descend.gan.evaluate import class_coverage, mode_report, near_duplicate_rate
 from descend.gan.models import (conv_generator, dcgan_discriminator, dcgan_generator, mixture_discriminator,
                                 mixture_generator, mlp_discriminator, mlp_generator)
 from descend.gan.trainer import GAN

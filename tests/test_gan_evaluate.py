@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from descend.gan.metrics import class_coverage, mode_report, near_duplicate_rate
+from descend.gan.evaluate import class_coverage, mode_report, near_duplicate_rate
 
 RING = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
 
