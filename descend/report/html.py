@@ -30,7 +30,7 @@ def render(run_dir: str | os.PathLike) -> str:
     if not directory.is_dir():
         raise FileNotFoundError(f"report: run directory {directory} does not exist")
     run = Run(directory)
-    shown = [(s, html) for s in SECTIONS if (html := s.render(run))]
+    shown = [(s, body) for s in SECTIONS if (body := s.render(run))]  # "": not for this run
     meta = run.meta if isinstance(run.meta, dict) else {}
     subtitle = [f"created {meta['created']}"] if meta.get("created") else []
     if run.last_step is not None:
@@ -38,8 +38,9 @@ def render(run_dir: str | os.PathLike) -> str:
     version = (meta.get("versions") or {}).get("descend", "")
     footer = (f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by descend{' ' + version if version else ''} "
               f"from {directory}.")
-    return page.document(directory.resolve().name, subtitle, page.status(run.diagnoses, run.diagnosis is not None),
-                         [(s.ID, s.NAV) for s, _ in shown], [html for _, html in shown], footer)
+    badge = page.status(run.diagnoses, run.diagnosis is not None)
+    return page.document(directory.resolve().name, subtitle, badge, [(s.ID, s.NAV) for s, _ in shown],
+                         [body for _, body in shown], footer)
 
 
 def build_report(run_dir: str | os.PathLike, path: str | os.PathLike | None = None) -> Path:

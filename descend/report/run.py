@@ -20,7 +20,7 @@ def _read_json(path: Path) -> Any:
 
 
 class Run:
-    """The files of one run directory, read leniently; `problems` maps a file name to why it was unreadable."""
+    """The files of one run directory, read leniently; `problems`: file name -> why it was unreadable."""
 
     def __init__(self, run_dir: Path) -> None:
         self.dir = run_dir

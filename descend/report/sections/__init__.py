@@ -6,8 +6,8 @@ lacks data says what is missing instead of failing.
 A new section: a module here with those three names, added to `SECTIONS` in page order.
 """
 
-from descend.report.sections import (activations, curves, diagnoses, evaluation, gradients, lr, model, samples,
-                                     sharpness, summary)
+from descend.report.sections import (activations, curves, diagnoses, evaluation, gradients, lr, model,
+                                     samples, sharpness, summary)
 
 SECTIONS = (summary, diagnoses, curves, evaluation, lr, sharpness, gradients, activations, samples, model)
 

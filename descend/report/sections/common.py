@@ -78,7 +78,8 @@ def layer_lines(steps: np.ndarray, names: list[str], vals: np.ma.MaskedArray, ti
     mask = np.ma.getmaskarray(vals)
     series = [Series(name, steps[~mask[i]], data[i][~mask[i]], PALETTE[i % len(PALETTE)], width=1.8)
               for i, name in enumerate(names)]
-    return line_chart(series, title=title, xlabel="step", ylabel=ylabel, logy=logy, markers=markers, ylim=ylim)
+    return line_chart(series, title=title, xlabel="step", ylabel=ylabel, logy=logy, markers=markers,
+                      ylim=ylim)
 
 
 def last_by_layer(records: list[dict], keys: tuple[str, ...]) -> tuple[int | None, dict[str, dict]]:

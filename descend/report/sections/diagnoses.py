@@ -43,8 +43,9 @@ def render(run: Run) -> str:
                                              "run, so no problems were looked for.")
         return section(ID, "Diagnoses", body)
     if not run.diagnoses:
-        unfinished = run.diagnosis_extra.get("finished") is False
-        when = f" (up to step {run.diagnosis_extra.get('step')}; training had not finished)" if unfinished else ""
+        extra = run.diagnosis_extra
+        when = f" (up to step {extra.get('step')}; training had not finished)" \
+            if extra.get("finished") is False else ""
         body = (f'<div class="card ok"><span class="ok-mark" aria-hidden="true">&#10003;</span>'
                 f'<div><strong>No problems detected</strong><p>The training doctor checked this run and '
                 f'found nothing to report{escape(when)}.</p></div></div>')

@@ -26,8 +26,10 @@ def render(run: Run) -> str:
         return ""
     head = "".join(f"<th>{h}</th>" for h in ("layer", "type", "output shape", "parameters"))
     rows = "".join(f"<tr><td>{escape(r['name'])}</td><td>{escape(r['type'])}</td>"
-                   f"<td>{escape(_shape(r['output_shape']))}</td><td>{r['params']:,}</td></tr>" for r in layers)
-    lead = (f"input {_shape(s['input_shape'])} → output {_shape(s['output_shape'])}; {s['params']:,} parameters "
-            f"({s['trainable']:,} trainable).")
-    return (f'<section id="{ID}"><h2>Model</h2><p class="lead">{escape(lead)}</p><div class="table-wrap"><table>'
-            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div></section>")
+                   f"<td>{escape(_shape(r['output_shape']))}</td><td>{r['params']:,}</td></tr>"
+                   for r in layers)
+    lead = (f"input {_shape(s['input_shape'])} → output {_shape(s['output_shape'])}; "
+            f"{s['params']:,} parameters ({s['trainable']:,} trainable).")
+    return (f'<section id="{ID}"><h2>Model</h2><p class="lead">{escape(lead)}</p>'
+            f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>'
+            "</table></div></section>")

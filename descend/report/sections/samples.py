@@ -1,5 +1,5 @@
 """Samples (GAN and diffusion runs): the generated images in samples/ (at most eight, spread over the run,
-embedded as data URIs) and the adversarial metrics per step (losses, D outputs, modes, quality, reverse KL)."""
+embedded as data URIs) and the generative metrics per step (losses, D outputs, modes, quality, reverse KL)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from descend.report.sections.common import MAX_IMAGE_BYTES, MAX_SAMPLE_IMAGES
 from descend.report.svg import PALETTE, Series, line_chart
 
 ID, NAV = "samples", "Samples"
-GROUPS = (("Losses", ("d_loss", "g_loss"), "loss", None),
+GROUPS = (("Losses", ("d_loss", "g_loss", "loss"), "loss", None),  # "loss": a diffusion run's denoising loss
           ("Discriminator outputs", ("d_real", "d_fake"), "D(x)", (0.0, 1.0)),
           ("Modes covered", ("modes",), "modes", None),
           ("High-quality samples", ("high_quality",), "fraction", (0.0, 1.0)),

@@ -15,5 +15,6 @@ from descend.report.svg.heatmap import MAX_COLUMNS, heatmap, viridis
 from descend.report.svg.line import line_chart
 from descend.report.svg.series import MAX_POINTS
 
-__all__ = ["AXIS", "FONT", "GRID", "MAX_COLUMNS", "MAX_POINTS", "MISSING", "MUTED", "NONFINITE", "PALETTE", "TEXT",
-           "ZERO", "Marker", "Series", "fmt", "heatmap", "line_chart", "linear_ticks", "log_ticks", "viridis"]
+__all__ = ["AXIS", "FONT", "GRID", "MAX_COLUMNS", "MAX_POINTS", "MISSING", "MUTED", "NONFINITE", "PALETTE",
+           "TEXT", "ZERO", "Marker", "Series", "fmt", "heatmap", "line_chart", "linear_ticks", "log_ticks",
+           "viridis"]

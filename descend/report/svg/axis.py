@@ -73,7 +73,7 @@ class Axis:
 
 
 def draw_axes(xa: Axis, ya: Axis, box: Box, xlabel: str, ylabel: str) -> list[str]:
-    """Horizontal grid lines with y tick labels, x ticks with labels, the two axis lines and the axis titles."""
+    """Grid lines with y tick labels, x ticks with labels, the two axis lines and the axis titles."""
     left, right, top, bottom = box.left, box.right, box.top, box.bottom
     parts = []
     for t in ya.ticks():

@@ -100,13 +100,14 @@ def _layout(scaled: np.ndarray, kind: np.ndarray, labels: list[str], title: str,
 
 def _cell_grid(g: _Layout, scaled: np.ndarray, kind: np.ndarray, row_labels: Sequence[str], labels: list[str],
                cols: np.ndarray, xlabel: str, log: bool, merged: bool) -> list[str]:
-    """Row labels (the full name as a tooltip when shortened) and one rect per cell, its value as a tooltip."""
+    """Row labels (the full name as a tooltip when shortened) and a rect per cell (its value as a tooltip)."""
     parts = ['<g shape-rendering="crispEdges">']  # no hairline seams between neighbouring cells
     for i in range(scaled.shape[0]):
         y = g.top + i * g.cell_h
         tip = f"<title>{escape(row_labels[i])}</title>" if labels[i] != str(row_labels[i]) else ""
-        parts.append(svg_text(g.left - 8, y + g.cell_h / 2 + 3.5, labels[i], 10 if g.cell_h >= 12 else 8, TEXT,
-                              "end").replace("</text>", tip + "</text>"))
+        size = 10 if g.cell_h >= 12 else 8
+        parts.append(svg_text(g.left - 8, y + g.cell_h / 2 + 3.5, labels[i], size, TEXT, "end")
+                     .replace("</text>", tip + "</text>"))
         for j in range(scaled.shape[1]):
             if kind[i, j] == _OK:
                 color = viridis((scaled[i, j] - g.lo) / (g.hi - g.lo))
@@ -145,8 +146,8 @@ def _colour_bar(g: _Layout, bx: float, log: bool, label: str) -> list[str]:
     parts = [f'<rect x="{coord(bx)}" y="{coord(top + k * bh / strips)}" width="{coord(bw)}" '
              f'height="{coord(bh / strips + 0.3)}" fill="{viridis(1 - (k + 0.5) / strips)}"/>'
              for k in range(strips)]
-    parts.append(f'<rect x="{coord(bx)}" y="{coord(top)}" width="{coord(bw)}" height="{coord(bh)}" fill="none" '
-                 f'stroke="{AXIS}" stroke-width="0.5"/>')
+    parts.append(f'<rect x="{coord(bx)}" y="{coord(top)}" width="{coord(bw)}" height="{coord(bh)}" '
+                 f'fill="none" stroke="{AXIS}" stroke-width="0.5"/>')
     if log:
         ticks = [math.log10(t) for t in log_ticks(10.0 ** lo, 10.0 ** hi)]
         if len(ticks) < 2:

@@ -72,7 +72,7 @@ def _line(s: Series, x: np.ndarray, y: np.ndarray, color: str, xa: Axis, ya: Axi
 
 def draw_series(data: list[tuple[Series, np.ndarray, np.ndarray, str]], usable: list[np.ndarray], xa: Axis,
                 ya: Axis, box: Box, clip: bool) -> list[str]:
-    """Every series; `clip` (a given y range): lines are pinned to the plot edge, points outside are left out."""
+    """Every series; `clip` (a given y range): lines pinned to the plot edge, points outside it left out."""
     parts = []
     for (s, x, y, color), u in zip(data, usable):
         if s.points:
