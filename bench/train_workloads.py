@@ -17,7 +17,7 @@ import descend
 import descend.functional as F
 from descend import models, nn, optim
 from descend.data.mixtures import gaussian_mixture
-from descend.gan.trainer import GAN
+from descend.gan.step import GAN
 from descend.gan.models import mixture_discriminator, mixture_generator
 
 N_BATCHES = 4  # distinct fixed batches cycled through, so no step sees a cached result of the previous one

@@ -12,7 +12,7 @@ from descend.data.mixtures import gaussian_mixture, mixture_modes
 from descend.diffusion import Diffusion, MLPDenoiser, NoiseSchedule, UNet, timestep_embedding
 from descend.cli.diffusion import main
 from descend.gan.evaluate import mode_report
-from descend.gan.trainer import Batches
+from descend.gan.step import Batches
 
 
 # --- schedules ------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 import descend
 from descend import nn, optim
 from descend.gan.models import Maxout, mixture_discriminator, mixture_generator
-from descend.gan.trainer import GAN, train_gan
+from descend.gan.step import GAN, train_gan
 
 
 def _gan(loss="non_saturating", pack=1, smoothing=0.0, d_steps=1, seed=0):

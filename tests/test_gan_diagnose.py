@@ -15,7 +15,7 @@ from descend.gan.diagnose import GanDoctor, Setting, effective_modes, run_rules
 from descend.gan.loop import GanTrainer
 from descend.gan.models import normal_init_
 from descend.gan.recipe import Data, MixtureEvaluator
-from descend.gan.trainer import GAN
+from descend.gan.step import GAN
 
 K = 8
 STEPS = 5000

@@ -9,7 +9,7 @@ from descend import backend, nn, optim
 from descend.gan import config as gan_config
 from descend.gan.diagnose import Setting, discriminator_overpowers, oscillation
 from descend.gan.models import mixture_discriminator, mixture_generator, mlp_discriminator
-from descend.gan.trainer import GAN, gradient_penalty, r1_penalty, train_gan
+from descend.gan.step import GAN, gradient_penalty, r1_penalty, train_gan
 from descend.train.config import UsageError
 
 torch = pytest.importorskip("torch")

@@ -18,7 +18,7 @@ from descend import backend
 from descend.diffusion.ddpm import Diffusion
 from descend.diffusion.diagnose import DiffusionDoctor, Setting
 from descend.gan.loop import _number, read_records, scalars_restored
-from descend.gan.trainer import Batches
+from descend.gan.step import Batches
 from descend.ops import tune_heap
 from descend.rundir import codec
 from descend.train.checkpoint import Checkpoints

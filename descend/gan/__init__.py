@@ -5,7 +5,7 @@ from descend.gan.loop import GanTrainer
 from descend.gan.evaluate import ModeReport, class_coverage, mode_report, near_duplicate_rate
 from descend.gan.models import (Maxout, conv_generator, mixture_discriminator, mixture_generator,
                                 mlp_discriminator, mlp_generator, normal_init_)
-from descend.gan.trainer import GAN, Batches, train_gan
+from descend.gan.step import GAN, Batches, train_gan
 
 __all__ = ["GAN", "Batches", "train_gan", "GanTrainer", "GanDoctor", "Setting", "run_rules", "ModeReport",
            "class_coverage", "mode_report", "near_duplicate_rate", "Maxout", "conv_generator",

@@ -19,7 +19,7 @@ from descend import backend
 from descend.rundir import codec
 from descend.rundir import metrics as run_metrics
 from descend.gan.diagnose import GanDoctor
-from descend.gan.trainer import GAN, Batches
+from descend.gan.step import GAN, Batches
 from descend.ops import tune_heap
 from descend.train.checkpoint import Checkpoints
 

@@ -20,7 +20,7 @@ from descend.gan.config import data_kind
 from descend.gan.evaluate import class_coverage, mode_report, near_duplicate_rate
 from descend.gan.models import (conv_generator, dcgan_discriminator, dcgan_generator, mixture_discriminator,
                                 mixture_generator, mlp_discriminator, mlp_generator)
-from descend.gan.trainer import GAN
+from descend.gan.step import GAN
 from descend._tensor import Tensor, no_grad
 from descend.train.config import UsageError
 

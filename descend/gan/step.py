@@ -1,4 +1,7 @@
-"""Adversarial training: alternating discriminator and generator updates with separate optimizers."""
+"""The adversarial step: alternating discriminator and generator updates with separate optimizers.
+
+GanTrainer (gan/loop.py) runs these steps as Trainer (train/loop.py) runs a classifier's.
+"""
 
 from __future__ import annotations
 
@@ -218,15 +221,10 @@ class Batches:
         self.pos = int(state["pos"])
 
 
-def batches_forever(data: np.ndarray, batch_size: int, rng: np.random.Generator) -> Iterator[Tensor]:
-    """Endless shuffled mini-batches of an in-memory array (a fresh permutation each pass)."""
-    return Batches(data, batch_size, rng)
-
-
 def train_gan(gan: GAN, data: np.ndarray, steps: int, batch_size: int = 100, *, seed: int = 0,
               log_every: int = 100, on_log: Callable[[dict], Any] | None = None) -> list[dict]:
     """Run `steps` generator updates; every `log_every` steps call `on_log` with the averaged losses."""
-    batches = batches_forever(data, batch_size * gan.pack, np.random.default_rng(seed))
+    batches = Batches(data, batch_size * gan.pack, np.random.default_rng(seed))
     history, window = [], []
     for step in range(1, steps + 1):
         window.append(gan.step(batches))
