@@ -622,6 +622,20 @@ def test_report_leaves_out_sections_that_do_not_apply_to_a_gan_run(tmp_path):
                                                                       "samples"]
 
 
+def test_report_of_a_diffusion_run_draws_its_loss_and_nothing_empty(tmp_path):
+    run = tmp_path / "diffusion"
+    run.mkdir()
+    (run / "config.toml").write_text('seed = 0\n[diffusion]\ntimesteps = 50\n')
+    with MetricsLog(run) as log:
+        for s in (5, 10, 15):
+            log.log({"kind": "gan", "step": s, "loss": 1.0 / s, "modes": s // 5})
+    text = build_report(run).read_text()
+    assert parse(text).ids == ["summary", "diagnoses", "samples"]
+    assert 'aria-label="Losses"' in text and ">loss<" in text and 'aria-label="Modes covered"' in text
+    for placeholder in NOT_APPLICABLE:
+        assert placeholder not in text, placeholder
+
+
 def test_report_of_a_train_run_keeps_every_section(tmp_path):
     text = build_report(make_run(tmp_path / "run")).read_text()
     assert parse(text).ids == ["summary", "diagnoses", "curves", "lr", "gradients", "activations"]
