@@ -3,6 +3,10 @@
 It is fed plain dicts and NumPy arrays and imports nothing of nn, optim or train; tensorboardX and Pillow
 are imported only when an event file or a PNG is written.
 
+Modules: metrics.py (metrics.jsonl), tensorboard.py, images.py (grids, PNGs, scatter plots), svg/ (charts),
+and for report.html: page.py (the HTML kit), run.py (reading a run directory), sections/ (one module per
+section) and html.py (assembling the page).
+
 Run directory (agreed for the whole project)::
 
     runs/<name>/
