@@ -14,7 +14,7 @@ from descend.doctor import read_diagnoses
 from descend.gan.diagnose import GanDoctor, Setting, effective_modes, run_rules
 from descend.gan.loop import GanTrainer
 from descend.gan.models import normal_init_
-from descend.gan.recipe import Data, MixtureEvaluator
+from descend.gan.recipe import GanData, MixtureEvaluator
 from descend.gan.step import GAN
 
 K = 8
@@ -178,7 +178,7 @@ def _train(seed, noise_dim, lr, steps, pack=1, loss="non_saturating", bn=True, l
               optim.Adam(d.parameters(), lr=lr_d or lr, betas=(0.5, 0.999)), noise_dim, loss=loss, pack=pack,
               d_steps=d_steps)
     z = descend.tensor(np.random.default_rng(99).standard_normal((1000, noise_dim)).astype(np.float32))
-    evaluator = MixtureEvaluator(Data(f"ring{k}", "mixture", x, (2,), modes=modes, std=0.05), z)
+    evaluator = MixtureEvaluator(GanData(f"ring{k}", "mixture", x, (2,), modes=modes, std=0.05), z)
     doctor = GanDoctor(Setting("mixture", steps, num_modes=k, loss=loss), stream=io.StringIO())
     GanTrainer(gan, x, steps=steps, batch_size=64, seed=seed, evaluator=evaluator, log_every=25,
                eval_every=steps // 10, doctor=doctor).fit()

@@ -16,13 +16,13 @@ from descend.diffusion.ddpm import Diffusion
 from descend.diffusion.models import ChannelFirst, MLPDenoiser, UNet
 from descend.diffusion.schedule import NoiseSchedule
 from descend.gan import recipe as gan_recipe
-from descend.gan.recipe import Data
+from descend.gan.recipe import GanData
 from descend._tensor import Tensor
 
 load_data = gan_recipe.load_data
 
 
-def build_model(cfg: dict, data: Data) -> nn.Module:
+def build_model(cfg: dict, data: GanData) -> nn.Module:
     """The denoiser for the config's architecture and the data's sample shape."""
     d = cfg["diffusion"]
     size = int(np.prod(data.shape))
@@ -33,7 +33,7 @@ def build_model(cfg: dict, data: Data) -> nn.Module:
     return UNet(data.shape[0], width=d["width"], dims=len(data.shape) - 1)
 
 
-def build_diffusion(cfg: dict, data: Data) -> Diffusion:
+def build_diffusion(cfg: dict, data: GanData) -> Diffusion:
     """Denoiser (seeded by cfg['seed']), Adam, EMA and schedule; images clip predicted x_0 to [-1, 1]."""
     backend.manual_seed(cfg["seed"])
     model = build_model(cfg, data)
@@ -61,12 +61,12 @@ class Sampler:
         return self.diffusion.sample_ddim(x, self.steps, self.eta, rng, model=self.model)
 
 
-def fixed_noise(cfg: dict, data: Data, n: int) -> np.ndarray:
+def fixed_noise(cfg: dict, data: GanData, n: int) -> np.ndarray:
     """x_T for the evaluations and sample grids, the same for the whole run (and across resumes)."""
     return np.random.default_rng([cfg["seed"], 7]).standard_normal((n,) + tuple(data.shape))
 
 
-def evaluator(cfg: dict, data: Data, run_dir: Path | None) -> Any:
+def evaluator(cfg: dict, data: GanData, run_dir: Path | None) -> Any:
     """The GAN task's evaluator for the data, fed with this run's fixed x_T."""
     n = cfg["train"]["eval_samples"]
     z = Tensor(backend.xp.asarray(fixed_noise(cfg, data, n).astype(backend.default_dtype())))

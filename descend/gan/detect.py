@@ -20,7 +20,7 @@ from descend.data.loader import DataLoader
 from descend.data.mixtures import gaussian_mixture
 from descend.gan import config as gan_config
 from descend.gan.loop import scalars_restored
-from descend.gan.recipe import Data, build_networks, load_data, predict
+from descend.gan.recipe import GanData, build_networks, load_data, predict
 from descend._tensor import Tensor, no_grad
 from descend.train.config import UsageError
 
@@ -36,7 +36,7 @@ class Generator:
     label: str
     step: int
     data_name: str
-    data: Data
+    data: GanData
     network: nn.Module
     noise_dim: int
 
@@ -130,7 +130,7 @@ class Sets:
     cross_y: np.ndarray
 
 
-def _real(data: Data, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _real(data: GanData, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training real, held-out real): the data's own splits for images, fresh draws for mixtures."""
     if data.kind == "mixture":
         return (gaussian_mixture(data.name, n, np.random.default_rng([seed, 20]))[0],
@@ -156,7 +156,7 @@ def make_sets(a: Generator, b: Generator, opts: dict) -> Sets:
     return Sets(*join(real_train, fake_train), *join(real_test, fake_test), *join(real_test, fake_cross))
 
 
-def build_detector(opts: dict, data: Data) -> nn.Module:
+def build_detector(opts: dict, data: GanData) -> nn.Module:
     """The detector network: a descend built-in model with two outputs (real, generated)."""
     name = opts["model"] or DEFAULT_MODELS["mixture" if data.kind == "mixture" else data.name.split(":", 1)[0]]
     opts["model"] = name

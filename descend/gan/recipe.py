@@ -29,7 +29,7 @@ CLASSIFIERS = {"mnist1d": "cnn", "fashion-mnist": "mlp28"}  # judges of generate
 
 
 @dataclass
-class Data:
+class GanData:
     """Training samples scaled for the generator's output range, and what judges the generated ones."""
 
     name: str
@@ -43,13 +43,13 @@ class Data:
     num_classes: int = 0
 
 
-def load_data(cfg: dict) -> Data:
+def load_data(cfg: dict) -> GanData:
     """The run's training data (UsageError naming the data when it cannot be loaded)."""
     name = cfg["data"]["name"]
     kind = data_kind(name)
     if kind == "mixture":
         x, modes, std = gaussian_mixture(name, MIXTURE_SAMPLES, cfg["seed"])
-        return Data(name, kind, x, (2,), modes=modes, std=std)
+        return GanData(name, kind, x, (2,), modes=modes, std=std)
     if name == "mnist1d":
         from descend.data.mnist1d import MNIST1D
 
@@ -67,11 +67,11 @@ def load_data(cfg: dict) -> Data:
     # The generator ends in tanh: map the data into [-1, 1] with one scale from the training set.
     lo, hi = float(x.min()), float(x.max())
     scale = lambda a: ((2 * (a - lo) / (hi - lo)) - 1).astype(np.float32)  # noqa: E731
-    return Data(name, kind, scale(x), tuple(x.shape[1:]), labels=y.astype(np.int64),
+    return GanData(name, kind, scale(x), tuple(x.shape[1:]), labels=y.astype(np.int64),
                 test=(scale(xt), yt.astype(np.int64)), num_classes=int(y.max()) + 1)
 
 
-def build_networks(cfg: dict, data: Data) -> tuple[nn.Module, nn.Module]:
+def build_networks(cfg: dict, data: GanData) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) for the config's architecture."""
     g = cfg["gan"]
     if g["arch"] == "protocol":
@@ -84,7 +84,7 @@ def build_networks(cfg: dict, data: Data) -> tuple[nn.Module, nn.Module]:
     return gen, mlp_discriminator(data.shape, pack=g["pack"])
 
 
-def build_gan(cfg: dict, data: Data) -> GAN:
+def build_gan(cfg: dict, data: GanData) -> GAN:
     """The networks and their Adam optimizers, seeded by cfg['seed']."""
     backend.manual_seed(cfg["seed"])
     generator, discriminator = build_networks(cfg, data)
@@ -96,7 +96,7 @@ def build_gan(cfg: dict, data: Data) -> GAN:
                gp_weight=g["gp_weight"], r1=g["r1"])
 
 
-def check(cfg: dict, data: Data) -> None:
+def check(cfg: dict, data: GanData) -> None:
     """Options that only the data can check (before anything is written)."""
     if cfg["gan"]["arch"] == "dcgan" and tuple(data.shape)[-2:] != (28, 28):
         raise UsageError(f"--arch dcgan: the DCGAN networks are sized for 28x28 images (fashion-mnist); "
@@ -116,7 +116,7 @@ def fixed_noise(cfg: dict, n: int) -> Tensor:
 class MixtureEvaluator:
     """The PacGAN protocol's metrics on generated 2-D samples from fixed noise."""
 
-    def __init__(self, data: Data, z: Tensor) -> None:
+    def __init__(self, data: GanData, z: Tensor) -> None:
         self.data, self.z = data, z
         self.real_spread = spread(data.x)
 
@@ -162,7 +162,7 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 500) -> np.ndarray:
     return np.concatenate(out)
 
 
-def train_classifier(data: Data, seed: int, epochs: int) -> tuple[nn.Module, float]:
+def train_classifier(data: GanData, seed: int, epochs: int) -> tuple[nn.Module, float]:
     """A classifier of the real data (a descend built-in model), and its held-out accuracy.
 
     It runs on its own seed and gives the global RNG back untouched, so the GAN's random stream does not
@@ -182,7 +182,7 @@ def train_classifier(data: Data, seed: int, epochs: int) -> tuple[nn.Module, flo
     return model, accuracy
 
 
-def image_evaluator(cfg: dict, data: Data, run_dir: Path | None, n: int = 1000) -> ImageEvaluator:
+def image_evaluator(cfg: dict, data: GanData, run_dir: Path | None, n: int = 1000) -> ImageEvaluator:
     """The image evaluator; its classifier is loaded from run_dir/classifier.safetensors, or trained and saved."""
     from descend import io
 
@@ -202,7 +202,7 @@ def image_evaluator(cfg: dict, data: Data, run_dir: Path | None, n: int = 1000) 
     return ImageEvaluator(model, data.num_classes, fixed_noise(cfg, n), accuracy)
 
 
-def evaluator(cfg: dict, data: Data, run_dir: Path | None) -> Any:
+def evaluator(cfg: dict, data: GanData, run_dir: Path | None) -> Any:
     """The evaluator for the data: protocol metrics for mixtures, classifier-judged metrics for images."""
     if data.kind == "mixture":
         return MixtureEvaluator(data, fixed_noise(cfg, cfg["train"]["eval_samples"]))
