@@ -77,7 +77,8 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-_function_apply = Function.apply.__func__
+_function_dict = Function.__dict__
+_plain_apply = _function_dict["apply"]
 
 
 class ViewFunction(Function):
@@ -85,20 +86,54 @@ class ViewFunction(Function):
 
     When it is, the output remembers the tensor owning that memory (`_base`, the root of a chain of views): the
     two share one version counter, and an in-place write through the view is recorded on the base
-    (ops/inplace.py), as PyTorch's views do. A copy (reshape of a non-contiguous input) is an ordinary output.
+    (ops/inplace.py), as PyTorch's views do. Creating a view only links it to its input; the chain is walked on
+    the rare paths that need the base (in-place writes, version reads). A copy (reshape of a non-contiguous input) is an ordinary output.
     """
 
     @classmethod
-    def apply(cls, *args: Any, **kwargs: Any) -> "Tensor":
-        t = _function_apply(cls, *args, **kwargs)
-        a = args[0]
-        owner = t._data.base
-        if owner is not None and isinstance(a, Tensor):
-            mine = a._data
-            if owner is mine or owner is mine.base:
-                base = getattr(a, "_vbase", None)
-                t._vbase = a if base is None else base
+    def apply(cls, a: Any, *args: Any, **kwargs: Any) -> "Tensor":
+        """Function.apply for the one-tensor call these ops get, plus the view link; leaner than the general
+        path, so that creating a view costs no more than before."""
+        if args or not isinstance(a, Tensor) or _function_dict["apply"] is not _plain_apply:
+            # the general path; also when Function.apply was replaced (op-recording instrumentation, tests)
+            return Function.apply.__func__(cls, a, *args, **kwargs)
+        ctx = cls.__new__(cls)
+        mine = a._data
+        out = ctx.forward(mine, **kwargs)
+        if _anomaly_check is not None:
+            _anomaly_check(cls, out, (a,))
+        t = Tensor.__new__(Tensor)
+        t._data = out
+        t.grad = None
+        t._retain = False
+        owner = out.base
+        if owner is not None and (owner is mine or owner is mine.base):
+            t._vbase = a  # the input, itself maybe a view: _root_of finds the tensor owning the memory
+        if a.requires_grad and _grad_enabled:
+            ctx.parents = (a,)
+            if kwargs:
+                ctx.kwargs = kwargs
+            ctx.needs_input_grad = (True,)
+            if _epoch:
+                ctx._epoch = _epoch
+            t.requires_grad = True
+            t._ctx = ctx
+            return t
+        t.requires_grad = False
+        t._ctx = None
         return t
+
+
+def _root_of(t: "Tensor") -> "Tensor | None":
+    """The tensor whose memory the view t shares (the end of its chain of views); None if t is not a view."""
+    base = getattr(t, "_vbase", None)
+    if base is None:
+        return None
+    while True:
+        up = getattr(base, "_vbase", None)
+        if up is None:
+            return base
+        base = up
 
 
 def _as_array(data: Any, dtype: Any = None) -> Any:
@@ -187,7 +222,7 @@ class Tensor:
         if share_version:
             v = _version_of(self)
             if v is None:
-                base = getattr(self, "_vbase", None)
+                base = _root_of(self)
                 v = (self if base is None else base)._vc = [0, 0]
             t._vc = v
         return t
@@ -195,7 +230,7 @@ class Tensor:
     @property
     def _base(self) -> "Tensor | None":
         """The tensor whose memory this view shares (None when this tensor is not a view), as in PyTorch."""
-        return getattr(self, "_vbase", None)
+        return _root_of(self)
 
     def _is_view(self) -> bool:
         return getattr(self, "_vbase", None) is not None

@@ -98,7 +98,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, inputs: list | No
 def _version_of(t: Tensor) -> list | None:
     """The tensor's shared version stamp, None if it was never written in place nor aliased; a view uses its
     base's (one counter per memory, as in PyTorch)."""
-    base = getattr(t, "_vbase", None)
+    base = _t._root_of(t)
     return getattr(t if base is None else base, "_vc", None)
 
 
@@ -120,12 +120,12 @@ def _check_unmodified(node: Tensor, ctx: Function) -> None:
         return
     xp = backend.get_array_module(node._data)
     saved = [v for v in ctx.__dict__.values() if isinstance(v, xp.ndarray)]
-    view_of = getattr(node, "_vbase", None)
+    view_of = _t._root_of(node)
     for t in touched:
         # A view's gradient rightly follows its base's new history: the view's values changed with the base.
         # Whoever used the view before the write is refused instead (the view shares the base's counter).
         rerouted = t is not node and t._ctx is not None and (
-            view_of is None or t is not view_of and getattr(t, "_vbase", None) is not view_of)
+            view_of is None or t is not view_of and _t._root_of(t) is not view_of)
         if rerouted or any(xp.may_share_memory(v, t._data) for v in saved):
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "

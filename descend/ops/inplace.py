@@ -28,7 +28,7 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 def _bump(t: Tensor) -> None:
     _t._epoch += 1
-    base = getattr(t, "_vbase", None)
+    base = _t._root_of(t)
     if base is not None:
         t = base  # a view and its base share one counter
     v = getattr(t, "_vc", None)
@@ -75,7 +75,7 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
                                                              for a in args))
     if graph:
         _leaf_check(self)
-        base = getattr(self, "_vbase", None)
+        base = _t._root_of(self)
         if base is not None and _inplace_on_view(self, base, fn, args, kwargs):
             return self
     _bump(self)
