@@ -9,12 +9,23 @@ from descend.doctor.thresholds import (LAYER_SAMPLES, LOW_LR_MIN_STEPS, LOW_LR_M
                                        OSC_MIN_EPOCHS, OSC_PEAKS, OSC_SWING, OSC_VAL_SWING, OVERFIT_PATIENCE,
                                        OVERFIT_RISE, OVERFIT_TRAIN_DROP, PLATEAU_GAIN, PLATEAU_LEARNT,
                                        PLATEAU_MIN_STEPS, PLATEAU_RATIO, PLATEAU_SPAN, SMOOTH, UNDERFIT_AT,
-                                       UNDERFIT_GAP, UNDERFIT_LEVEL, UNDERFIT_MIN_EPOCHS, UNDERFIT_RATE)
+                                       UNDERFIT_GAP, UNDERFIT_LEVEL, UNDERFIT_MIN_EPOCHS, UNDERFIT_RATE,
+                                       WEIGHT_COLLAPSE)
 
 
 def _active(found: dict, codes: set) -> bool:
     """Whether one of `codes` was found as a problem (not as an `info` consequence)."""
     return any(c in found and found[c].severity != "info" for c in codes)
+
+
+def _collapsed(h: History) -> bool:
+    """Whether the weights shrank to a fraction of their largest norm (weight decay driving them to 0): then a
+    large update/weight ratio says the weights are small, not that the steps are large."""
+    _, _, w = h.table("weight_norm")
+    if w.size == 0:
+        return False
+    total = np.sqrt(np.nansum(w * w, axis=1))
+    return bool(total[-1] < WEIGHT_COLLAPSE * np.max(total))
 
 
 def _ends(loss: np.ndarray) -> tuple[float, float]:
@@ -103,7 +114,8 @@ def oscillation(h: History, found: dict) -> Diagnosis | None:
 
 def plateau(h: History, found: dict) -> Diagnosis | None:
     """The loss has stopped improving for a long stretch while the weights still take large steps."""
-    if _active(found, {"divergence", "nan", "lr_too_low", "oscillation", "vanishing_gradients", "dead_relus",
+    # Dead units do not rule it out: steps this large knock ReLUs off (both are then reported).
+    if _active(found, {"divergence", "nan", "lr_too_low", "oscillation", "vanishing_gradients",
                        "saturated_units", "exploding_gradients"}):
         return None
     loss = h.array("loss")
@@ -124,9 +136,10 @@ def plateau(h: History, found: dict) -> Diagnosis | None:
     recent = table[steps >= h.step[i0]] if table.size else table
     ratio = float(np.median(np.nanmax(recent, axis=1))) if len(recent) >= LAYER_SAMPLES else float("nan")
     start = _loss_start(loss)
-    # It learnt first, then stalled: a loss that never left its start with large steps is not settling
-    # noise but a model that cannot fit (underfitting, e.g. weights decayed to nothing).
-    if not ratio >= PLATEAU_RATIO or b > (1 - PLATEAU_LEARNT) * start:
+    # Large steps, and large because the updates are, not because the weights decayed to nothing (a model
+    # held at its start by weight decay cannot fit: underfitting). It learnt first, then stalled: a loss
+    # that never left its start is not settling noise.
+    if not ratio >= PLATEAU_RATIO or b > (1 - PLATEAU_LEARNT) * start or _collapsed(h):
         return None
     return Diagnosis(
         "plateau", "The loss has plateaued: the steps are too large to settle", "warning", h.step[i0],
@@ -209,7 +222,7 @@ def underfitting(h: History, found: dict) -> Diagnosis | None:
     # Evidence that the model itself is the limit: the loss sits at its lowest (one that was lower before
     # and rose again could fit better: oscillation, instability), and the steps are not the large ones of a
     # plateau after learning (the plateau rule's case) unless it never learnt at all.
-    if t[-1] > (1 + UNDERFIT_GAP / 4) * min(t) or (step >= PLATEAU_RATIO and level <= 1 - PLATEAU_LEARNT):
+    if t[-1] > (1 + UNDERFIT_GAP / 4) * min(t) or (step >= PLATEAU_RATIO and not _collapsed(h)):
         # (without layer records, `step` is NaN and the comparison false)
         return None
     acc = ""

@@ -41,5 +41,7 @@ UNDERFIT_RATE = 0.02      # ... improving less than 2 % per epoch over the last 
 UNDERFIT_GAP = 0.2        # ... and validation within 20 % of training: not a generalisation problem
 
 SILENT = 0.01             # a ReLU layer with at most 1 % of its outputs above 0 on a sampled batch: all dead
-PLATEAU_LEARNT = 0.1      # a plateau comes after learning: its level is 10 % or more below the start
+PLATEAU_LEARNT = 0.05     # a plateau comes after learning: its level is 5 % or more below the start
 UNDERFIT_AT = 0.5         # underfitting is judged from half of the planned epochs on (and at the end)
+WEIGHT_COLLAPSE = 0.5     # weights below half their largest norm: decayed, so a large update/weight ratio
+                          # says the weights are small (underfitting by regularisation), not the steps large
