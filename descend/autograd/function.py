@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 
+from descend import backend
 import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
 from descend.autograd.grad_mode import no_grad
@@ -38,15 +39,56 @@ class FunctionCtx:
         self.materialize_grads = value
 
 
-class _UserNode(_t.Function):
-    """The engine node of one call of a user Function (single tensor output)."""
+class _Grads:
+    """The gradients that reached some outputs of a multi-output user Function, by output position.
+
+    The engine adds up gradients per tensor with `+` and checks `shape`/`dtype`; this object flows to the
+    Function's hidden node like an array, so that the user's backward runs once with every output's gradient.
+    """
+
+    __slots__ = ("by_output", "shape", "dtype")
+
+    def __init__(self, by_output: dict, like: Any) -> None:
+        self.by_output, self.shape, self.dtype = by_output, like.shape, like.dtype
+
+    def __add__(self, other: "_Grads") -> "_Grads":
+        merged = dict(self.by_output)
+        for i, g in other.by_output.items():
+            merged[i] = g if i not in merged else merged[i] + g
+        return _Grads(merged, self)
+
+
+class _OutputOf(_t.Function):
+    """Output `index` of a multi-output user Function: its gradient goes to the call's hidden node."""
 
     def forward(self, *args: Any) -> Any:  # pragma: no cover - never called: apply builds the node directly
         raise NotImplementedError
 
     def backward(self, g: Any) -> Any:
+        return _Grads({self.index: g}, self.parents[0]._data)
+
+
+class _UserNode(_t.Function):
+    """The engine node of one call of a user Function: its backward calls the user's once, with one gradient
+    per output (zeros, or None without materialize_grads, for outputs no gradient reached)."""
+
+    def forward(self, *args: Any) -> Any:  # pragma: no cover - never called: apply builds the node directly
+        raise NotImplementedError
+
+    def backward(self, g: Any) -> Any:
+        by_output = g.by_output if isinstance(g, _Grads) else {0: g}
+        outs = []
+        for i, meta in enumerate(self.outputs):
+            gi = by_output.get(i)
+            if gi is not None:
+                outs.append(Tensor(gi))
+            elif meta is not None and self.ctx.materialize_grads:
+                xp, shape, dtype = meta
+                outs.append(Tensor(xp.zeros(shape, dtype=dtype)))
+            else:
+                outs.append(None)
         with no_grad():
-            grads = self.fn.backward(self.ctx, Tensor(g))
+            grads = self.fn.backward(self.ctx, *outs)
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) != len(self.parents):
@@ -92,31 +134,59 @@ class Function:
     def backward(ctx: FunctionCtx, *grads: Any) -> Any:
         raise NotImplementedError("a custom Function must define backward(ctx, grad_output) to be differentiated")
 
+    @staticmethod
+    def setup_context(ctx: FunctionCtx, inputs: tuple, output: Any) -> Any:
+        """Optional (PyTorch 2 style): a forward without ctx, and this to save what backward needs."""
+        raise NotImplementedError
+
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         ctx = FunctionCtx()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx.needs_input_grad = needs
         with no_grad():
-            out = cls.forward(ctx, *args, **kwargs)
+            if cls.setup_context is Function.setup_context:
+                out = cls.forward(ctx, *args, **kwargs)
+            else:
+                out = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, out)
         if not (_t._grad_enabled and any(needs)):
             return out
-        if not isinstance(out, Tensor):
-            raise NotImplementedError(f"{cls.__name__}.apply: descend's custom Functions support one tensor "
-                                      f"output; return a single tensor (got {type(out).__name__})")
-        if id(out) in ctx._non_differentiable or not (out.dtype.is_floating_point or out.dtype.is_complex):
-            return out
-        if any(out is a for a in args):  # forward returned an input as is: give the output its own identity
-            out = out._alias()
+        single = not isinstance(out, tuple)
+        outs = [out] if single else list(out)
+        for i, o in enumerate(outs):
+            if not isinstance(o, Tensor) and o is not None and single:
+                raise TypeError(f"{cls.__name__}.forward must return a Tensor or a tuple of them, got "
+                                f"{type(o).__name__}")
+            # An input returned as is, or one tensor returned twice, gets an identity of its own as an output.
+            if isinstance(o, Tensor) and (any(o is a for a in args) or any(o is p for p in outs[:i])):
+                outs[i] = o._alias()
+        differentiable = [isinstance(o, Tensor) and id(o) not in ctx._non_differentiable and
+                          (o.dtype.is_floating_point or o.dtype.is_complex) for o in outs]
+        if not any(differentiable):
+            return outs[0] if single else tuple(outs)
         node = _UserNode.__new__(_UserNode)
         node.fn, node.ctx = cls, ctx
         node.parents = args
         node.needs_input_grad = needs
+        # What backward needs to give an output no gradient reached a zero one (None: not a tensor).
+        node.outputs = [(backend.get_array_module(o._data), o.shape, o._data.dtype) if isinstance(o, Tensor)
+                        else None for o in outs]
         if _t._epoch:
             node._epoch = _t._epoch
-        out._ctx = node
-        out.requires_grad = True
-        return out
+        if single:
+            out = outs[0]
+            out._ctx, out.requires_grad = node, True
+            return out
+        hub = Tensor(backend.xp.zeros(0))  # the hidden tensor the call's outputs hang from
+        hub._ctx, hub.requires_grad = node, True
+        for i, (o, diff) in enumerate(zip(outs, differentiable)):
+            if diff:
+                link = _OutputOf.__new__(_OutputOf)
+                link.index, link.parents, link.needs_input_grad = i, (hub,), (True,)
+                link._epoch = node._epoch
+                o._ctx, o.requires_grad = link, True
+        return tuple(outs)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
