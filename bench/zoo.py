@@ -34,6 +34,7 @@ class Case:
     broken: str  # what is wrong, in words
     expected: tuple[str, ...]
     build: Callable[[], dict]  # -> Trainer keyword arguments (model, optimizer, loaders, epochs, ...)
+    kind: str = "train"        # "gan": build() -> GanTrainer keyword arguments and the GAN doctor's Setting
 
 
 def _data(n_train: int = 4000, n_val: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -125,6 +126,55 @@ def _healthy_gpt() -> dict:
     return dict(model=model, optimizer=optim.AdamW(model.parameters(), 3e-3), epochs=2, loss_fn=lm_loss,
                 train_loader=DataLoader(text.train, batch_size=32, shuffle=True, generator=1),
                 val_loader=DataLoader(text.val, batch_size=64), metrics=())
+
+
+def _fashion(n_train: int, n_val: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The first n_train training and n_val test images of Fashion-MNIST, (N, 1, 28, 28) in [0, 1]."""
+    from descend.data.fashion_mnist import FashionMNIST
+
+    x, y = FashionMNIST(train=True).arrays
+    xt, yt = FashionMNIST(train=False).arrays
+    return x[:n_train], y[:n_train], xt[:n_val], yt[:n_val]
+
+
+def _healthy_resnet20() -> dict:
+    """ResNet-20 (He et al. 2016) on 1,000 Fashion-MNIST images with the README's recipe: SGD 0.1, momentum
+    0.9, weight decay 5e-4, cosine to 0."""
+    from descend.models import build
+
+    x, y, xv, yv = _fashion(1000, 500)
+    train = DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True, generator=1)
+    val = DataLoader(TensorDataset(xv, yv), batch_size=500)
+    model = build("resnet20", (1, 28, 28), 10)
+    opt = optim.SGD(model.parameters(), 0.1, momentum=0.9, weight_decay=5e-4)
+    epochs = 3
+    return dict(model=model, optimizer=opt, train_loader=train, val_loader=val, epochs=epochs,
+                scheduler=optim.lr_scheduler.CosineAnnealingLR(opt, epochs * len(train)),
+                scheduler_interval="step")
+
+
+def _healthy_dcgan() -> dict:
+    """`descend gan --arch dcgan`'s networks and settings (Adam 2e-4, beta1 0.5, batch 64) at a quarter of the
+    width (16 feature maps), on 4,000 Fashion-MNIST images, judged by the classifier descend gan trains."""
+    from descend.gan import config, recipe
+    from descend.gan.diagnose import Setting
+    from descend.gan.models import dcgan_discriminator, dcgan_generator
+    from descend.gan.step import GAN
+
+    steps, every = 240, 30
+    cfg = config.from_flags({"--data": "fashion-mnist", "--arch": "dcgan", "--steps": steps, "--batch-size": 64,
+                             "--eval-every": every, "--judge-epochs": 3})
+    data = recipe.load_data(cfg)
+    data.x, data.labels = data.x[:4000], data.labels[:4000]
+    data.test = (data.test[0][:1000], data.test[1][:1000])
+    g, o = cfg["gan"], cfg["optim"]
+    gen, disc = dcgan_generator(g["noise_dim"], data.shape, ngf=16), dcgan_discriminator(data.shape, ndf=16)
+    betas = (o["beta1"], o["beta2"])
+    gan = GAN(gen, disc, optim.Adam(gen.parameters(), lr=o["lr_g"], betas=betas),
+              optim.Adam(disc.parameters(), lr=o["lr_d"], betas=betas), g["noise_dim"])
+    return dict(gan=gan, data=data.x, steps=steps, batch_size=64, seed=0, log_every=every, eval_every=every,
+                sample_every=steps, evaluator=recipe.image_evaluator(cfg, data, None),
+                setting=Setting("image", steps, num_classes=data.num_classes))
 
 
 def _default_train() -> dict:
@@ -245,6 +295,10 @@ CASES: list[Case] = [
     Case("healthy BatchNorm CNN", "nothing: conv-BN-ReLU x3, Adam 3e-3", (), _healthy_bn_cnn),
     Case("healthy Transformer", "nothing: descend's Transformer classifier, AdamW 2e-3", (), _healthy_transformer),
     Case("healthy tiny GPT", "nothing: the character GPT on descend's README, AdamW 3e-3", (), _healthy_gpt),
+    Case("healthy ResNet-20", "nothing: ResNet-20 on 1,000 Fashion-MNIST images, SGD 0.1, cosine", (),
+         _healthy_resnet20),
+    Case("healthy DCGAN", "nothing: the DCGAN (16 maps) on 4,000 Fashion-MNIST images, Adam 2e-4", (),
+         _healthy_dcgan, kind="gan"),
     Case("default `descend train`",
          "nothing: the default config, all 60 epochs (MNIST-1D CNN, Adam 1e-2, cosine, dropout 0.3)", (),
          _default_train),
@@ -266,10 +320,16 @@ CASES: list[Case] = [
 ]
 
 
-def run_case(case: Case, stream: Any = None, seed: int = 0) -> tuple[Trainer, Doctor]:
-    """Train one case with a default Doctor (seeded); returns the trainer and the doctor."""
+def run_case(case: Case, stream: Any = None, seed: int = 0) -> tuple[Any, Any]:
+    """Train one case with a default Doctor, or a GanDoctor for a GAN (seeded); returns the trainer and it."""
     backend.manual_seed(seed)
     kwargs = case.build()
+    if case.kind == "gan":
+        from descend.gan.diagnose import GanDoctor
+        from descend.gan.loop import GanTrainer
+
+        gan_doctor = GanDoctor(kwargs.pop("setting"), verbose=stream is not None, stream=stream)
+        return GanTrainer(doctor=gan_doctor, **kwargs).fit(), gan_doctor
     doctor = Doctor(verbose=stream is not None, stream=stream)
     kwargs.setdefault("loss_fn", nn.CrossEntropyLoss())
     with np.errstate(all="ignore"):  # the broken cases overflow on purpose
@@ -298,12 +358,14 @@ def main(argv: list[str] | None = None) -> int:
         got = [d.code for d in doctor.diagnoses if d.severity != "info"]
         rows.append((case, got, time.perf_counter() - start))
         print(f"{case.name}: expected {list(case.expected)}, got {got} ({rows[-1][2]:.1f}s)", flush=True)
-    text = ("# The pathology zoo\n\nGenerated by `python -m bench.zoo` (the same cases as "
-            "tests/test_zoo.py). Each case is a small seeded training on MNIST-1D watched by the default "
-            "`Doctor()` (samples at steps 5, 10 and every 25 steps, rules at each sample (spaced to 20 % of the "
-            "steps so far on long runs), at once on a suspicious step and at epoch ends). Each deliberately "
-            "broken training must get exactly its expected diagnosis; healthy ones get none. 'diagnosed' lists the warnings and errors the doctor reported (info notes "
-            "aside).\n\n" + table(rows) + "\n")
+    text = ("# The pathology zoo\n\nGenerated by `python -m bench.zoo` (the same cases as tests/test_zoo.py). "
+            "Each case is a small seeded training on MNIST-1D (the ResNet and the DCGAN on a slice of "
+            "Fashion-MNIST) watched by the default `Doctor()`: samples at steps 5, 10 and every 25 steps, rules at "
+            "each sample (spaced to 20 % of the steps so far on long runs), at once on a suspicious step and at "
+            "epoch ends. The DCGAN is watched by the GAN doctor (descend.gan.diagnose) over its logged losses and "
+            "class-coverage evaluations. Each deliberately broken training must get exactly its expected "
+            "diagnosis; healthy ones get none. 'diagnosed' lists the warnings and errors the doctor reported "
+            "(info notes aside).\n\n" + table(rows) + "\n")
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
     return 0 if all(sorted(g) == sorted(c.expected) for c, g, _ in rows) else 1

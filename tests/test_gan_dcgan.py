@@ -43,8 +43,8 @@ def small_fashion(tmp_path_factory):
 def dcgan_run(small_fashion, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     assert main(["gan", "--data", f"fashion-mnist:{small_fashion}", "--arch", "dcgan", "--steps", "6",
-                 "--batch-size", "32", "--log-every", "3", "--eval-every", "3", "--judge-epochs", "2",
-                 "--out", str(out), "--name", "dc", "--quiet"]) == 0
+                 "--batch-size", "32", "--log-every", "3", "--eval-every", "3", "--ckpt-every", "3",
+                 "--judge-epochs", "2", "--out", str(out), "--name", "dc", "--quiet"]) == 0
     return out / "dc"
 
 
