@@ -108,7 +108,7 @@ class ViewFunction(Function):
         t._retain = False
         owner = out.base
         if owner is not None and (owner is mine or owner is mine.base):
-            t._vbase = a  # the input, itself maybe a view: _root_of finds the tensor owning the memory
+            t._vc = a  # a view's version cell is its input's (maybe a view too: _root_of walks the chain)
         if a.requires_grad and _grad_enabled:
             ctx.parents = (a,)
             if kwargs:
@@ -126,12 +126,12 @@ class ViewFunction(Function):
 
 def _root_of(t: "Tensor") -> "Tensor | None":
     """The tensor whose memory the view t shares (the end of its chain of views); None if t is not a view."""
-    base = getattr(t, "_vbase", None)
-    if base is None:
+    base = getattr(t, "_vc", None)
+    if base is None or type(base) is list:
         return None
     while True:
-        up = getattr(base, "_vbase", None)
-        if up is None:
+        up = getattr(base, "_vc", None)
+        if up is None or type(up) is list:
             return base
         base = up
 
@@ -180,7 +180,7 @@ class _HookHandle:
 class Tensor:
     """An n-dimensional array that records the ops producing it, so gradients can flow back."""
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_vc", "_vbase", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_vc", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -191,8 +191,8 @@ class Tensor:
         self._ctx: Function | None = None
         self._retain = False
         # _vc (the version cell) stays unset (read with _version_of) until an in-place write or detach() needs
-        # it: then [stamp, count], shared with detached aliases (not with .data, as in PyTorch). _vbase, set only
-        # on views (ViewFunction), is the tensor whose memory they view; views use its version cell.
+        # it: then [stamp, count], shared with detached aliases (not with .data, as in PyTorch). On a view
+        # (ViewFunction) it is instead the tensor viewed, whose cell the view shares.
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -233,7 +233,7 @@ class Tensor:
         return _root_of(self)
 
     def _is_view(self) -> bool:
-        return getattr(self, "_vbase", None) is not None
+        return _root_of(self) is not None
 
     @property
     def _version(self) -> int:

@@ -98,8 +98,10 @@ def run_backward(roots: list, grads: list, retain_graph: bool, inputs: list | No
 def _version_of(t: Tensor) -> list | None:
     """The tensor's shared version stamp, None if it was never written in place nor aliased; a view uses its
     base's (one counter per memory, as in PyTorch)."""
-    base = _t._root_of(t)
-    return getattr(t if base is None else base, "_vc", None)
+    v = getattr(t, "_vc", None)
+    while v is not None and type(v) is not list:  # a view: its cell is the viewed tensor's
+        v = getattr(v, "_vc", None)
+    return v
 
 
 def _check_unmodified(node: Tensor, ctx: Function) -> None:

@@ -27,11 +27,14 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 def _bump(t: Tensor) -> None:
+    _bump_cell(t, getattr(t, "_vc", None))
+
+
+def _bump_cell(t: Tensor, v: Any) -> None:
+    """Count a write to t, whose `_vc` the caller read as v (None: unset)."""
     _t._epoch += 1
-    base = _t._root_of(t)
-    if base is not None:
-        t = base  # a view and its base share one counter
-    v = getattr(t, "_vc", None)
+    while v is not None and type(v) is not list:  # a view shares the cell of the tensor it views
+        t, v = v, getattr(v, "_vc", None)
     if v is None:
         t._vc = [_t._epoch, 1]
     else:
@@ -73,12 +76,13 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     """Compute fn(self, *args) and write it into self, recording the op when gradients flow through it."""
     graph = _t._grad_enabled and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
                                                              for a in args))
+    cell = getattr(self, "_vc", None)
     if graph:
         _leaf_check(self)
-        base = _t._root_of(self)
-        if base is not None and _inplace_on_view(self, base, fn, args, kwargs):
+        if cell is not None and type(cell) is not list and _inplace_on_view(self, _t._root_of(self), fn, args,
+                                                                          kwargs):
             return self
-    _bump(self)
+    _bump_cell(self, cell)
     if not graph:
         with _t.no_grad():
             out = fn(self, *args, **kwargs)
