@@ -32,6 +32,8 @@ def _bump(t: Tensor) -> None:
 
 def _bump_cell(t: Tensor, v: Any) -> None:
     """Count a write to t, whose `_vc` the caller read as v (None: unset)."""
+    if v is not None and type(v) is not list and _t._grad_enabled and v.requires_grad and not t.requires_grad:
+        _refuse_no_grad_view()
     _t._epoch += 1
     while v is not None and type(v) is not list:  # a view shares the cell of the tensor it views
         t, v = v, getattr(v, "_vc", None)
@@ -40,6 +42,14 @@ def _bump_cell(t: Tensor, v: Any) -> None:
     else:
         v[0] = _t._epoch
         v[1] += 1
+
+
+def _refuse_no_grad_view() -> None:
+    raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode enabled. "
+                       "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
+                       "your code by moving both the view and the inplace either both inside the no_grad block "
+                       "(if you don't want the inplace to be tracked) or both outside (if you want the inplace "
+                       "to be tracked).")
 
 
 def _leaf_check(t: Tensor) -> None:
@@ -118,6 +128,8 @@ def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args
     """
     if base.requires_grad and base._ctx is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if base.requires_grad and not view.requires_grad:
+        _refuse_no_grad_view()
     if not view._data.flags.writeable:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location (an expanded view). Please clone() the tensor before "
@@ -215,7 +227,7 @@ def fill_(self: Tensor, value: Any) -> Tensor:
                                f"{value.ndim} dimensions.")
         return copy_(self, value)
     if _t._grad_enabled and self.requires_grad:
-        return apply_inplace(self, lambda old: old * 0 + value)
+        return apply_inplace(self, lambda old: CopyFrom.apply(old, value))  # (old * 0 would keep inf as nan)
     _bump(self)
     self._data[...] = value
     return self
@@ -288,10 +300,11 @@ def _rng(generator: Any) -> np.random.Generator:
 
 
 def _fill_random(self: Tensor, draw: Callable[[np.random.Generator, tuple], np.ndarray], generator: Any) -> Tensor:
-    _leaf_check(self)
+    values = backend.get_array_module(self._data).asarray(draw(_rng(generator), self.shape))
+    if _t._grad_enabled and self.requires_grad:  # recorded, so backward sees the old values replaced
+        return apply_inplace(self, lambda old: CopyFrom.apply(old, values))
     _bump(self)
-    values = draw(_rng(generator), self.shape)
-    self._data[...] = backend.get_array_module(self._data).asarray(values).astype(self._data.dtype, copy=False)
+    self._data[...] = values.astype(self._data.dtype, copy=False)
     return self
 
 

@@ -12,7 +12,7 @@ from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.indexing import IndexSelect, dim_index
 from descend.ops.movement import Clone, GetItem, Permute, Reshape
-from descend._tensor import Function, Tensor, _shape_arg
+from descend._tensor import Function, Tensor, ViewFunction, _shape_arg
 
 
 class Repeat(Function):
@@ -78,13 +78,16 @@ def _diag_index(shape: tuple, offset: int, dim1: int, dim2: int) -> tuple:
     return rows, rows + offset
 
 
-class Diagonal(Function):
+class Diagonal(ViewFunction):
     def forward(self, a, offset=0, dim1=0, dim2=1):
         self.dim1, self.dim2 = dim_index(dim1, a.ndim, "diagonal"), dim_index(dim2, a.ndim, "diagonal")
         if self.dim1 == self.dim2:
             raise OpError(f"diagonal: dim1 and dim2 must differ, both are {dim1}")
         self.shape, self.offset = a.shape, offset
-        return get_array_module(a).diagonal(a, offset, self.dim1, self.dim2).copy()
+        out = get_array_module(a).diagonal(a, offset, self.dim1, self.dim2)
+        if isinstance(out, np.ndarray) and a.flags.writeable:
+            out.flags.writeable = True  # a view, as PyTorch's: x.diagonal().add_(1) writes x
+        return out
 
     def backward(self, g):
         xp = get_array_module(g)
