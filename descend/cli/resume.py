@@ -33,24 +33,15 @@ def _open_run_dir(run_dir: str, flag: str) -> tuple[Path, dict]:
 
 
 def _load_checkpoint(path: Path, which: str, flag: str) -> tuple[Path, dict]:
-    from descend.train.checkpoint import Checkpoints, load
-    if which not in ("best", "latest"):
-        file = Path(which)
-        if not file.is_file():
-            raise UsageError(f"--checkpoint {file}: no such checkpoint file")
-    else:
-        index = path / "checkpoints" / "index.json"
-        if not index.is_file():
-            raise UsageError(f"{_where(flag, path)}: no checkpoints yet (no checkpoints/index.json)")
-        try:
-            ckpts = Checkpoints(path / "checkpoints")
-        except ValueError as e:
-            raise UsageError(f"{index}: corrupt index ({e})") from None
-        file = ckpts.path(which) or ckpts.path("latest")
-        if file is None:
-            raise UsageError(f"{_where(flag, path)}: no checkpoint recorded in {index}")
-        if not file.is_file():
-            raise UsageError(f"{file}: checkpoint named in {index} is missing")
+    from descend.train.checkpoint import load
+    from descend.train.loadrun import checkpoint_file
+
+    try:
+        file = checkpoint_file(path, which)
+    except UsageError as e:  # name the flag the run directory came from
+        message = str(e)
+        raise UsageError(_where(flag, path) + message[len(str(path)):] if message.startswith(f"{path}:")
+                         else message) from None
     try:
         return file, load(file)
     except (ValueError, OSError, KeyError) as e:

@@ -124,14 +124,21 @@ def done_line(trainer: Any, start: float, run_dir: Path, report: Any) -> str:
     return " | ".join(parts)
 
 
-def fit(trainer: Any, run: Any, quiet: bool, command: str, finish: Callable | None = None) -> int:
-    """Train a generative run to its end, then its report and closing line (`finish(run, trainer)` first)."""
-    start = time.perf_counter()
+def interruptible_fit(trainer: Any, run: Any, command: str) -> bool:
+    """Train; on Ctrl-C close the run, say how to continue it, and return False."""
     try:
         trainer.fit()
     except KeyboardInterrupt:
         run.close()
         sys.stderr.write(f"interrupted; continue with: descend {command} --resume {run.dir}\n")
+        return False
+    return True
+
+
+def fit(trainer: Any, run: Any, quiet: bool, command: str, finish: Callable | None = None) -> int:
+    """Train a generative run to its end, then its report and closing line (`finish(run, trainer)` first)."""
+    start = time.perf_counter()
+    if not interruptible_fit(trainer, run, command):
         return 130
     run.close()
     if finish is not None:

@@ -129,11 +129,7 @@ def fit(prepared: Any, trainer: Any, run: Any) -> int:
     if run is None:  # ranks other than 0: train, and leave the test, the report and the summary to rank 0
         trainer.fit()
         return 0
-    try:
-        trainer.fit()
-    except KeyboardInterrupt:
-        run.close()
-        sys.stderr.write(f"interrupted; continue with: descend train --resume {run.dir}\n")
+    if not runs.interruptible_fit(trainer, run, "train"):
         return 130
     elapsed = time.perf_counter() - start
     for cb in trainer.callbacks:
