@@ -17,10 +17,9 @@ import numpy as np
 from descend import backend
 from descend.diffusion.ddpm import Diffusion
 from descend.diffusion.diagnose import DiffusionDoctor, Setting
-from descend.gan.loop import _number, read_records, scalars_restored
+from descend.gan.loop import _number, read_records, scalars_restored, write_record
 from descend.gan.step import Batches
 from descend.ops import tune_heap
-from descend.rundir import codec
 from descend.train.checkpoint import Checkpoints
 
 __all__ = ["DiffusionTrainer", "read_records"]
@@ -104,18 +103,7 @@ class DiffusionTrainer:
         return self
 
     def _log(self, record: dict) -> None:
-        # Timing goes to the screen only: metrics.jsonl must be reproduced byte for byte by a resumed run.
-        ms = record.pop("ms_per_step")
-        self.history.append(record)
-        if self.run is not None:
-            self.run.log(codec.to_json(record))
-            tb = self.run.tb
-            if tb is not None:
-                for k, v in record.items():
-                    if k not in ("kind", "step") and _number(v) and math.isfinite(v):
-                        tb.add_scalar(f"diffusion/{k}", v, record["step"])
-        if self.on_record is not None:
-            self.on_record({**record, "ms_per_step": ms})
+        write_record(self, record, "diffusion")
         if self.doctor is not None:
             new = self.doctor.add(record)
             if any(d.code == "divergence" and not math.isfinite(d.values["loss"]) for d in new):

@@ -28,7 +28,22 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-_json_safe = codec.to_json  # (the run directory's one JSON codec)
+def write_record(trainer: Any, record: dict, prefix: str) -> None:
+    """Keep `record` in trainer.history, append it to metrics.jsonl and its finite numbers to TensorBoard (as
+    `prefix/name`), and hand it to trainer.on_record with its `ms_per_step`."""
+    # Timing differs between runs: it goes to the screen, not into metrics.jsonl, which a resumed run must
+    # reproduce byte for byte.
+    ms = record.pop("ms_per_step")
+    trainer.history.append(record)
+    if trainer.run is not None:
+        trainer.run.log(codec.to_json(record))
+        tb = trainer.run.tb
+        if tb is not None:
+            for k, v in record.items():
+                if k not in ("kind", "step") and _number(v) and math.isfinite(v):
+                    tb.add_scalar(f"{prefix}/{k}", v, record["step"])
+    if trainer.on_record is not None:
+        trainer.on_record({**record, "ms_per_step": ms})
 
 
 def read_records(text: str) -> list[dict]:
@@ -122,19 +137,7 @@ class GanTrainer:
         return self
 
     def _log(self, record: dict) -> None:
-        # Timing differs between runs: it goes to the screen and TensorBoard, not into metrics.jsonl, which a
-        # resumed run must reproduce byte for byte.
-        ms = record.pop("ms_per_step")
-        self.history.append(record)
-        if self.run is not None:
-            self.run.log(_json_safe(record))
-            tb = self.run.tb
-            if tb is not None:
-                for k, v in record.items():
-                    if k not in ("kind", "step") and _number(v) and math.isfinite(v):
-                        tb.add_scalar(f"gan/{k}", v, record["step"])
-        if self.on_record is not None:
-            self.on_record({**record, "ms_per_step": ms})
+        write_record(self, record, "gan")
         if self.doctor is not None:
             self.doctor.add(record, record["step"])
 
