@@ -388,48 +388,7 @@ class Tensor:
         _engine.run_backward([self], [gradient], bool(retain_graph), inputs)
 
     # --- operators ----------------------------------------------------------------------------------
-    def __add__(self, other: Any) -> "Tensor":
-        return _ew.Add.apply(self, other)
-
-    def __radd__(self, other: Any) -> "Tensor":
-        return _ew.Add.apply(other, self)
-
-    def __sub__(self, other: Any) -> "Tensor":
-        return _ew.Sub.apply(self, other)
-
-    def __rsub__(self, other: Any) -> "Tensor":
-        return _ew.Sub.apply(other, self)
-
-    def __mul__(self, other: Any) -> "Tensor":
-        return _ew.Mul.apply(self, other)
-
-    def __rmul__(self, other: Any) -> "Tensor":
-        return _ew.Mul.apply(other, self)
-
-    def __truediv__(self, other: Any) -> "Tensor":
-        return _ew.Div.apply(self, other)
-
-    def __rtruediv__(self, other: Any) -> "Tensor":
-        return _ew.Div.apply(other, self)
-
-    def __pow__(self, other: Any) -> "Tensor":
-        return _ew.Pow.apply(self, other)
-
-    def __rpow__(self, other: Any) -> "Tensor":
-        return _ew.Pow.apply(other, self)
-
-    def __neg__(self) -> "Tensor":
-        return _ew.Neg.apply(self)
-
-    def __abs__(self) -> "Tensor":
-        return _ew.Abs.apply(self)
-
-    def __matmul__(self, other: Any) -> "Tensor":
-        return _mm.MatMul.apply(self, other)
-
-    def __rmatmul__(self, other: Any) -> "Tensor":
-        return _mm.MatMul.apply(other, self)
-
+    # + - * / ** @, unary - and abs() are bound with the other hot-path methods in ops/core_methods.py.
     def __getitem__(self, index: Any) -> "Tensor":
         return _mv.GetItem.apply(self, index=_index_arrays(index))
 

@@ -6,7 +6,7 @@ surface (and replaces a few of these with fuller PyTorch signatures).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from descend.ops import elementwise as _ew
 from descend.ops import matmul as _mm
@@ -16,56 +16,34 @@ from descend.ops.errors import OpError
 from descend._tensor import Tensor, _correction, _shape_arg
 
 
-def mul(self, other: Any) -> Tensor:
-    return _ew.Mul.apply(self, other)
+def _unary(cls: type) -> Callable[[Tensor], Tensor]:
+    def method(self: Tensor) -> Tensor:
+        return cls.apply(self)  # cls.apply looked up per call, so a patched Function.apply is seen
+    return method
 
 
-def pow(self, other: Any) -> Tensor:
-    return _ew.Pow.apply(self, other)
+def _binary(cls: type, reflected: bool = False) -> Callable[[Tensor, Any], Tensor]:
+    if reflected:
+        def method(self: Tensor, other: Any) -> Tensor:
+            return cls.apply(other, self)
+    else:
+        def method(self: Tensor, other: Any) -> Tensor:
+            return cls.apply(self, other)
+    return method
 
 
-def neg(self) -> Tensor:
-    return _ew.Neg.apply(self)
-
-
-def exp(self) -> Tensor:
-    return _ew.Exp.apply(self)
-
-
-def log(self) -> Tensor:
-    return _ew.Log.apply(self)
-
-
-def sqrt(self) -> Tensor:
-    return _ew.Sqrt.apply(self)
-
-
-def abs(self) -> Tensor:
-    return _ew.Abs.apply(self)
-
-
-def maximum(self, other: Any) -> Tensor:
-    return _ew.Maximum.apply(self, other)
-
-
-def minimum(self, other: Any) -> Tensor:
-    return _ew.Minimum.apply(self, other)
-
-
-def relu(self) -> Tensor:
-    return _ew.ReLU.apply(self)
-
-
-def sigmoid(self) -> Tensor:
-    return _ew.Sigmoid.apply(self)
-
-
-def tanh(self) -> Tensor:
-    return _ew.Tanh.apply(self)
-
-
-def erf(self) -> Tensor:
-    return _ew.Erf.apply(self)
+# Methods and operators that are one op call each: name -> (op, reflected); reflected None: unary.
+_ONE_OP = {
+    "neg": (_ew.Neg, None), "exp": (_ew.Exp, None), "log": (_ew.Log, None), "sqrt": (_ew.Sqrt, None),
+    "abs": (_ew.Abs, None), "relu": (_ew.ReLU, None), "sigmoid": (_ew.Sigmoid, None), "tanh": (_ew.Tanh, None),
+    "erf": (_ew.Erf, None), "__neg__": (_ew.Neg, None), "__abs__": (_ew.Abs, None),
+    "mul": (_ew.Mul, False), "pow": (_ew.Pow, False), "maximum": (_ew.Maximum, False),
+    "minimum": (_ew.Minimum, False), "matmul": (_mm.MatMul, False),
+    "__add__": (_ew.Add, False), "__radd__": (_ew.Add, True), "__sub__": (_ew.Sub, False),
+    "__rsub__": (_ew.Sub, True), "__mul__": (_ew.Mul, False), "__rmul__": (_ew.Mul, True),
+    "__truediv__": (_ew.Div, False), "__rtruediv__": (_ew.Div, True), "__pow__": (_ew.Pow, False),
+    "__rpow__": (_ew.Pow, True), "__matmul__": (_mm.MatMul, False), "__rmatmul__": (_mm.MatMul, True),
+}
 
 
 def square(self) -> Tensor:
@@ -164,13 +142,15 @@ def t(self) -> Tensor:
     return self if self.ndim < 2 else _mv.Permute.apply(self, dims=(1, 0))
 
 
-def matmul(self, other: Any) -> Tensor:
-    return _mm.MatMul.apply(self, other)
-
-
 def _bind() -> None:
     namespace = globals()
-    for name in ['mul', 'pow', 'neg', 'exp', 'log', 'sqrt', 'abs', 'maximum', 'minimum', 'relu', 'sigmoid', 'tanh', 'erf', 'square', 'masked_fill', 'var', 'std', 'max', 'min', 'amax', 'amin', 'argmax', 'logsumexp', 'softmax', 'log_softmax', 'reshape', 'flatten', 'squeeze', 'unsqueeze', 'transpose', 'permute', 'expand', 'expand_as', 'view_as', 't', 'matmul']:
+    for name, (cls, reflected) in _ONE_OP.items():
+        method = _unary(cls) if reflected is None else _binary(cls, reflected)
+        method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+        setattr(Tensor, name, method)
+    for name in ['square', 'masked_fill', 'var', 'std', 'max', 'min', 'amax', 'amin', 'argmax', 'logsumexp',
+                 'softmax', 'log_softmax', 'reshape', 'flatten', 'squeeze', 'unsqueeze', 'transpose', 'permute',
+                 'expand', 'expand_as', 'view_as', 't']:
         setattr(Tensor, name, namespace[name])
     Tensor.view = reshape
     Tensor.reshape_as = view_as
