@@ -15,10 +15,6 @@ from descend.ops.hooks import pass_through
 from descend._tensor import Tensor, is_grad_enabled
 
 
-def _wrap(x: Any) -> Any:
-    return None if x is None else Tensor(x)
-
-
 def _unwrap(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 

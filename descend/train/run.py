@@ -18,9 +18,6 @@ import numpy as np
 from descend import rundir
 from descend.rundir import codec, layout, safe
 
-_jsonable = codec.to_json  # (the one JSON codec of the run directory)
-
-
 def free_run_dir(root: str | Path, name: str) -> Path:
     """The first of root/name, root/name-2, root/name-3, ... that does not exist (nothing is created)."""
     root = Path(root)
