@@ -20,6 +20,10 @@ from descend.data.mixtures import gaussian_mixture
 from descend.gan.step import GAN
 from descend.gan.models import mixture_discriminator, mixture_generator
 
+# descend's training loops keep freed activations in the heap from their start (descend/ops/_heap.py); these
+# hand-written steps ask for the same, as importing descend did before.
+descend.ops.tune_heap()
+
 N_BATCHES = 4  # distinct fixed batches cycled through, so no step sees a cached result of the previous one
 
 
