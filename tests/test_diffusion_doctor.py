@@ -178,3 +178,7 @@ def test_rules_over_records_without_a_trainer():
     assert found["no_learning"].severity == "error" and "ema_too_slow" not in found
     healthy = [{**r, "loss": 0.3} for r in recs]
     assert {d.severity for d in rules(healthy, steps=100, ema_decay=0.99)} == {"info", "warning"}  # span 100
+    # where the loss is: the worst tenth named by its third of t
+    worst_noisy = [{**r, "loss": 0.3, **{f"loss_t{b}": 0.1 for b in range(9)}, "loss_t9": 0.8} for r in recs]
+    d = next(d for d in rules(worst_noisy, 100, 0.9, timesteps=1000) if d.code == "loss_by_timestep")
+    assert "noisiest third of the steps (t in [900, 1000))" in d.evidence and d.values["worst"] == 9

@@ -148,15 +148,17 @@ def loss_by_timestep(records: list[dict], s: Setting) -> Diagnosis | None:
     n = len(now)
     worst = max(finite)[1]
     width = s.timesteps / n
-    where = "lowest-noise" if worst < n / 3 else ("highest-noise" if worst >= 2 * n / 3 else "middle")
+    where = "least noisy" if worst < n / 3 else ("noisiest" if worst >= 2 * n / 3 else "middle")
     text = " ".join(_fmt(v) for v in now)
-    reading = ("as expected: under little noise ε is hard to tell from the data's own detail" if where ==
-               "lowest-noise" else "the denoiser fails where the noise dominates: it has not learned the data's "
-               "coarse structure yet; train longer or widen the model")
+    reading = {"least noisy": "as expected: under little noise ε is hard to tell from the data's own detail",
+               "middle": "the denoiser is least sure at medium noise, where the data's coarse structure (which "
+                         "mode, which class) is decided; more steps or a wider model lower it",
+               "noisiest": "at high noise x_t is nearly ε, which is easy to predict: a high loss there means "
+                           "the denoiser has not learned even that; train longer or check the model"}[where]
     return Diagnosis("loss_by_timestep", "Loss per tenth of the timesteps", "info", logs[-1]["step"], None,
                      f"loss per tenth of t (least to most noise) at step {logs[-1]['step']}: {text} (at step "
-                     f"{logs[0]['step']}: {' '.join(_fmt(v) for v in first)}); the largest is in the {where} "
-                     f"steps (t in [{worst * width:.0f}, {(worst + 1) * width:.0f}))", reading,
+                     f"{logs[0]['step']}: {' '.join(_fmt(v) for v in first)}); the largest is in the {where} third "
+                     f"of the steps (t in [{worst * width:.0f}, {(worst + 1) * width:.0f}))", reading,
                      {"buckets": now, "first": first, "worst": worst})
 
 
