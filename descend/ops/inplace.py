@@ -130,6 +130,15 @@ def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if base.requires_grad and not view.requires_grad:
         _refuse_no_grad_view()
+    link = view
+    while link is not base:
+        made_by = link._ctx.__dict__.get("multi_view") if link._ctx is not None else None
+        if made_by:
+            raise RuntimeError(f"{made_by} is a view and is being modified inplace. This view is the output of a "
+                               f"function that returns multiple views. Such functions do not allow the output "
+                               f"views to be modified inplace. You should replace the inplace operation by an "
+                               f"out-of-place one.")
+        link = link._vc
     if not view._data.flags.writeable:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location (an expanded view). Please clone() the tensor before "
@@ -266,7 +275,7 @@ class IndexPut(Function):
     def backward(self, g):
         ga = gv = None
         if self.needs_input_grad[0]:
-            ga = g.copy()
+            ga = backend.get_array_module(g).array(g)  # a copy, and an array even when g is a 0-d scalar
             ga[self.index] = 0
         if self.needs_input_grad[1]:
             gv = g[self.index]

@@ -158,7 +158,15 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
     for s in sizes:
         out.append(_slice(tensor, d, start, start + s))
         start += s
-    return tuple(out)
+    return _multi_view(out, "split")
+
+
+def _multi_view(views: list, op: str) -> tuple:
+    """Mark the recorded views one call returned: PyTorch refuses in-place ops on them (ops/inplace.py)."""
+    for i, v in enumerate(views):
+        if v._ctx is not None:
+            v._ctx.multi_view = f"Output {i} of {op}"
+    return tuple(views)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
@@ -192,13 +200,13 @@ def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple
         stop = max(min(b if b >= 0 else b + n, n), start)
         out.append(_slice(input, d, start, stop))
         start = stop
-    return tuple(out)
+    return _multi_view(out, "tensor_split")
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along dim, each with that dim removed."""
     d = dim_index(dim, input.ndim, "unbind")
-    return tuple(select(input, d, i) for i in range(input.shape[d]))
+    return _multi_view([select(input, d, i) for i in range(input.shape[d])], "unbind")
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
