@@ -10,7 +10,7 @@ from descend.gan import config as gan_config
 from descend.gan.diagnose import Setting, discriminator_overpowers, oscillation
 from descend.gan.models import mixture_discriminator, mixture_generator, mlp_discriminator
 from descend.gan.step import GAN, gradient_penalty, r1_penalty, train_gan
-from descend.train.config import UsageError
+from descend.errors import UsageError
 
 torch = pytest.importorskip("torch")
 

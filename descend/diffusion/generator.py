@@ -10,7 +10,7 @@ import numpy as np
 
 from descend.diffusion import config as diff_config
 from descend.diffusion.ddpm import Diffusion
-from descend.train.config import UsageError
+from descend.errors import UsageError
 
 
 @dataclass

@@ -22,7 +22,7 @@ from descend.gan import config as gan_config
 from descend.gan.loop import scalars_restored
 from descend.gan.recipe import GanData, build_networks, load_data, predict
 from descend._tensor import Tensor, no_grad
-from descend.train.config import UsageError
+from descend.errors import UsageError
 
 DEFAULT_MODELS = {"mnist1d": "cnn", "fashion-mnist": "mlp28", "mixture": "mlp"}
 AUGMENTS = ("none", "blur+jpeg")  # blur+jpeg: Wang et al. 2020's "Blur+JPEG (0.5)" on the training samples

@@ -22,7 +22,7 @@ from descend.gan.models import (conv_generator, dcgan_discriminator, dcgan_gener
                                 mixture_generator, mlp_discriminator, mlp_generator)
 from descend.gan.step import GAN
 from descend._tensor import Tensor, no_grad
-from descend.train.config import UsageError
+from descend.errors import UsageError
 
 MIXTURE_SAMPLES = 100_000  # the protocol's training set size
 CLASSIFIERS = {"mnist1d": "cnn", "fashion-mnist": "mlp28"}  # judges of generated images (descend models)

@@ -2,7 +2,7 @@
 
 from descend.train.callbacks import Callback, EarlyStopping, ProgressBar
 from descend.train.checkpoint import Checkpoints
-from descend.train.config import UsageError
+from descend.errors import UsageError
 from descend.train.loop import Trainer, evaluate, fit
 from descend.train.run import Run
 

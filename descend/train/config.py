@@ -16,7 +16,7 @@ from descend import io, schema
 from descend.errors import UsageError
 from descend.schema import Key, fraction, non_negative, one_of, positive
 
-__all__ = ["UsageError", "SCHEMA", "FLAGS", "defaults", "check_value", "validate", "load", "load_toml",
+__all__ = ["SCHEMA", "FLAGS", "defaults", "check_value", "validate", "load", "load_toml",
            "merged", "changed", "resume_changes", "dotted"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")

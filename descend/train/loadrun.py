@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from descend import io
-from descend.train.config import UsageError
+from descend.errors import UsageError
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from descend.data.user import IMAGE_SUFFIXES
-from descend.train.config import UsageError
+from descend.errors import UsageError
 
 
 def _fit_shape(x: np.ndarray, shape: tuple, source: str) -> np.ndarray:

@@ -20,7 +20,7 @@ from descend.data import DataError, DataLoader, Subset, check_data, load_user_da
 from descend.optim import lr_scheduler, schedules
 from descend._tensor import Tensor, no_grad
 from descend.train.callbacks import Callback, EarlyStopping
-from descend.train.config import UsageError
+from descend.errors import UsageError
 from descend.train.loop import Trainer
 
 BUILTIN_DATA = ("mnist1d", "fashion-mnist")
