@@ -71,7 +71,7 @@ def _tensor(a):
     return Tensor(backend.xp.asarray(a))
 
 
-def _ring_run(root, steps=300, ema=0.95, lr=2e-3, model=None, T=50):
+def _ring_run(root, steps=200, ema=0.95, lr=3e-3, model=None, T=50):
     """A ring8 run with a run directory; returns the trainer after fit and diagnosis.json after each record."""
     backend.manual_seed(0)
     x, modes, std = gaussian_mixture("ring8", 5000, 0)
@@ -118,7 +118,7 @@ def test_a_healthy_ring8_run_is_silent(healthy):
     buckets = next(d for d in body["diagnoses"] if d["code"] == "loss_by_timestep")["values"]["buckets"]
     assert len(buckets) == 10 and buckets[-1] < 0.1 < buckets[0]  # high noise: ε ≈ x_t is easy to read
     ema = next(d for d in body["diagnoses"] if d["code"] == "ema_vs_raw")["values"]
-    assert ema["steps"] == [75, 150, 225, 300] and len(ema["raw_high_quality"]) == 4
+    assert ema["steps"] == [50, 100, 150, 200] and len(ema["raw_high_quality"]) == 4
 
 
 def test_per_bucket_losses_are_recorded_as_window_means(healthy):
@@ -129,8 +129,13 @@ def test_per_bucket_losses_are_recorded_as_window_means(healthy):
     assert lines[-1]["loss_t9"] == pytest.approx(trainer.history[-1]["loss_t9"])
 
 
-def test_huge_lr_diverges_and_is_raised_at_once(tmp_path):
-    trainer, seen = _ring_run(tmp_path, steps=100, lr=10.0)
+@pytest.fixture(scope="module")
+def diverged(tmp_path_factory):
+    return _ring_run(tmp_path_factory.mktemp("diverged"), steps=60, lr=10.0)
+
+
+def test_huge_lr_diverges_and_is_raised_at_once(diverged):
+    trainer, seen = diverged
     d = trainer.doctor.found["divergence"]
     assert d.severity == "error" and d.step == 10 and d.values["loss"] > 10
     assert "divergence" in dict(seen)[20]  # in diagnosis.json during training, not only at the end
@@ -164,10 +169,10 @@ def test_a_slow_ema_on_a_short_run(tmp_path):
     assert lag.step == evals[1]["step"] and all(r["raw_modes"] - r["modes"] >= 2 for r in evals[1:3])
 
 
-def test_doctor_state_survives_a_checkpoint(tmp_path):
-    trainer, _ = _ring_run(tmp_path, steps=100, lr=10.0)
+def test_doctor_state_survives_a_checkpoint(diverged):
+    trainer, _ = diverged
     state = load_checkpoint(sorted((trainer.run.dir / "checkpoints").glob("step-*.safetensors"))[0])
-    fresh = DiffusionDoctor(Setting(100, 0.95, 50), verbose=False)
+    fresh = DiffusionDoctor(Setting(60, 0.95, 50), verbose=False)
     fresh.load_state_dict(state["doctor"], trainer.history[:5])
     assert "divergence" in fresh.found and not fresh.add(trainer.history[5])  # not raised twice
 
