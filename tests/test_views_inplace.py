@@ -265,6 +265,20 @@ def test_gradcheck_of_inplace_through_chained_views() -> None:
     np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-5, atol=1e-6)
 
 
+def test_double_backward_through_inplace_on_view() -> None:
+    def fn(lib):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        y = x * x
+        y[0:2].mul_(x[1:])
+        y[2:].add_(x[0] * x[2])
+        (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad((g * g).sum(), x)
+        return g.tolist(), h.tolist()
+    mine, ref = _both(fn)
+    np.testing.assert_allclose(mine[0], ref[0])
+    np.testing.assert_allclose(mine[1], ref[1])
+
+
 # ---- custom autograd.Function with several outputs ------------------------------------------------------
 
 def _sort_fn(lib):
