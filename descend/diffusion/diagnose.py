@@ -80,9 +80,9 @@ def no_learning(records: list[dict], s: Setting) -> Diagnosis | None:
     noisy = _buckets(last[-1])[-1:] or [float("nan")]
     return Diagnosis("no_learning", "Loss stuck at the noise variance", "error", last[0]["step"], None,
                      f"the last {WINDOW} logged losses (steps {last[0]['step']}-{last[-1]['step']}) are "
-                     f"{', '.join(_fmt(r['loss']) for r in last)}: no better than {NOISE_VARIANCE:.0f}, the loss of "
-                     f"predicting ε = 0; even the noisiest tenth of t, where x_t is nearly ε and a working denoiser scores near "
-                     f"0, is at {_fmt(noisy[0])}: the denoiser learned nothing",
+                     f"{', '.join(_fmt(r['loss']) for r in last)}: no better than {NOISE_VARIANCE:.0f}, the loss "
+                     f"of predicting ε = 0; even the noisiest tenth of t, where x_t is nearly ε and a working "
+                     f"denoiser scores near 0, is at {_fmt(noisy[0])}: the denoiser learned nothing",
                      "check that the denoiser's output depends on its input (not a constant), raise --lr or "
                      "--steps, and scale the data to about unit range (--data-scale)",
                      {"losses": [r["loss"] for r in last], "loss_noisiest": noisy[0]})
@@ -157,8 +157,8 @@ def loss_by_timestep(records: list[dict], s: Setting) -> Diagnosis | None:
                            "the denoiser has not learned even that; train longer or check the model"}[where]
     return Diagnosis("loss_by_timestep", "Loss per tenth of the timesteps", "info", logs[-1]["step"], None,
                      f"loss per tenth of t (least to most noise) at step {logs[-1]['step']}: {text} (at step "
-                     f"{logs[0]['step']}: {' '.join(_fmt(v) for v in first)}); the largest is in the {where} third "
-                     f"of the steps (t in [{worst * width:.0f}, {(worst + 1) * width:.0f}))", reading,
+                     f"{logs[0]['step']}: {' '.join(_fmt(v) for v in first)}); the largest is in the {where} "
+                     f"third of the steps (t in [{worst * width:.0f}, {(worst + 1) * width:.0f}))", reading,
                      {"buckets": now, "first": first, "worst": worst})
 
 
