@@ -84,10 +84,10 @@ _plain_apply = _function_dict["apply"]
 class ViewFunction(Function):
     """An op whose output may be a view of its first input's memory (reshape, permute, expand, basic indexing).
 
-    When it is, the output remembers the tensor owning that memory (`_base`, the root of a chain of views): the
-    two share one version counter, and an in-place write through the view is recorded on the base
-    (ops/inplace.py), as PyTorch's views do. Creating a view only links it to its input; the chain is walked on
-    the rare paths that need the base (in-place writes, version reads). A copy (reshape of a non-contiguous input) is an ordinary output.
+    When it is, the output is linked to its input: a view and the tensor owning the memory (`_base`, the end of
+    the chain of links) share one version counter, and an in-place write through the view is recorded on the
+    base (ops/inplace.py), as PyTorch's views do. The chain is walked only on the rare paths that need the base
+    (in-place writes, version reads). A copy (reshape of a non-contiguous input) is an ordinary output.
     """
 
     @classmethod
@@ -510,8 +510,8 @@ def _on(t: Tensor, device: Any) -> Tensor:
 
 
 # The op modules import Function and Tensor from here, so they are imported after both exist.
-from descend.ops import elementwise as _ew  # noqa: E402
-from descend.ops import matmul as _mm  # noqa: E402
+from descend.ops import elementwise as _ew  # noqa: E402,F401  (imported before the modules using it)
+from descend.ops import matmul as _mm  # noqa: E402,F401
 from descend.ops import movement as _mv  # noqa: E402
 from descend.ops import reduce as _rd  # noqa: E402
 from descend.ops import core_methods as _core_methods  # noqa: E402,F401  (x + y, x.sum(), x.reshape(), ...)
