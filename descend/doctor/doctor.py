@@ -118,8 +118,9 @@ class Doctor(Callback):
         self._events = len(self.history.events)
         if suspicious:
             self._check(trainer)
-        elif (trainer.step % self.check_every == 0 or sampled(trainer.step, self.every, True)
-              and trainer.step < self.every) and trainer.step - self._checked >= len(self.history.step) // 5:
+        elif (trainer.step % self.check_every == 0 or trainer.step < self.every
+              and sampled(trainer.step, self.every, True)) \
+                and trainer.step - self._checked >= len(self.history.step) // 5:
             # The regular check: the step-level rules (divergence and NaN need a suspicious step, the epoch
             # rules run at epoch ends), at every sample early on; later spaced to 20 % of the steps so far, so
             # a finding comes at most 20 % late and a long run pays for few checks.

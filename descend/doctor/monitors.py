@@ -179,6 +179,7 @@ class ActivationMonitor(Callback):
         self._depth = 0
         self._observing = False
         self._stats: dict[str, _ActivationStats] = {}
+        self._ones: dict[tuple, Any] = {}  # (size, dtype) -> a vector of ones, for sums as dot products
 
     def on_train_begin(self, trainer: Any) -> None:
         self.remove()
@@ -276,16 +277,33 @@ class ActivationMonitor(Callback):
         xp = backend.get_array_module(y)
         flat = y.reshape(-1)
         n = max(int(flat.size), 1)
-        # A sum, then a dot product of the deviations: cheaper than y.mean() and y.std(), and two-pass (a
-        # saturated sigmoid's E[y^2] - E[y]^2 would lose the small variance to float32 cancellation).
-        mean = float(flat.sum()) / n
-        dev = flat - mean
-        stats: dict[str, Any] = {"type": kind, "mean": mean, "std": math.sqrt(float(dev @ dev) / n)}
+        blas = flat.dtype in (np.float32, np.float64)
+        if blas:  # the sum as a dot product with ones: a BLAS call, ~3x faster than flat.sum() for float32
+            ones = self._ones.get((n, flat.dtype.char))
+            if ones is None:
+                ones = self._ones[(n, flat.dtype.char)] = xp.ones(n, dtype=flat.dtype)
+            mean = float(flat @ ones) / n
+        else:
+            mean = float(flat.sum()) / n
+        if blas and kind in ("ReLU", "LeakyReLU"):
+            # E[y^2] - E[y]^2 in one pass: a rectified output's spread is of the order of its mean, so
+            # nothing is lost to cancellation (nor is it for an all-zero, dead layer).
+            std = math.sqrt(max(float(flat @ flat) / n - mean * mean, 0.0))
+        else:
+            # Two-pass: a saturated sigmoid's E[y^2] - E[y]^2 would lose its small variance to float32
+            # cancellation.
+            dev = flat - mean
+            std = math.sqrt(float(dev @ dev) / n)
+        stats: dict[str, Any] = {"type": kind, "mean": mean, "std": std}
         if kind in ("ReLU", "LeakyReLU", "GELU"):
             pos = y > 0
             stats["active"] = int(xp.count_nonzero(pos)) / n
-            fired = backend.to_numpy(pos.any(axis=0) if y.ndim <= 2 else
-                                     pos.any(axis=(0,) + tuple(range(2, y.ndim)))).reshape(-1)
+            # Over the batch first (a contiguous reduction), then over the positions of each channel: the
+            # same answer as any(axis=(0, 2, ...)), which NumPy reduces with strided loops ~15x slower.
+            fired = pos.any(axis=0)
+            if fired.ndim > 1:
+                fired = fired.reshape(fired.shape[0], -1).any(axis=1)
+            fired = backend.to_numpy(fired).reshape(-1)
             st = self._stats.get(key)
             if st is None or st.fired.maxlen != self.window or (st.fired and st.fired[0].shape != fired.shape):
                 st = self._stats[key] = _ActivationStats(self.window)
