@@ -1,7 +1,8 @@
 """Shared test configuration: the `slow` marker for the tests that train real models or run real processes.
 
-`python -m pytest` runs everything (as CI does); `python -m pytest -m "not slow"` is the inner loop. Whole files
-are marked here by name, so the marker cannot drift from the file list below.
+`python -m pytest` runs everything (as CI does); `python -m pytest -m "not slow"` is the inner loop (under a
+minute of CPU). Files, single tests and fixtures are marked here by name, so the marker cannot drift from the
+lists below; a test named here that no longer exists fails the collection.
 """
 
 from __future__ import annotations
@@ -16,7 +17,28 @@ SLOW_FILES = {
     "test_zoo.py", "test_distributed.py", "test_resume.py", "test_after_training.py", "test_examples_pytorch.py",
     "test_examples_arch.py", "test_examples_gpt.py", "test_gan_cli.py", "test_detect.py", "test_gan_penalty.py",
     "test_diffusion.py", "test_cli.py", "test_doctor_bench.py", "test_sharpness.py",
+    # Trained GAN and diffusion runs, 2,000 generated checkpoints, and the 900 double-backward sweeps.
+    "test_gan_dcgan.py", "test_diffusion_doctor.py", "test_fuzz_rundir.py", "test_higher_order.py",
 }
+
+# Single tests (every parametrisation) of the other files that train, launch processes or a browser: the
+# ones that cost a second or more of CPU each (measured with --durations).
+SLOW_TESTS = {
+    "test_arch_layers.py::test_resnet20_matches_pytorch_and_the_paper",
+    "test_arch_layers.py::test_dcgan_matches_pytorch_tutorial_networks",
+    "test_cli_errors.py::test_a_real_process_prints_one_line_and_exits_2",
+    "test_doctor.py::test_on_divergence_rollback_from_the_command_line",
+    "test_lr_find.py::test_default_config_lr_find_warns_and_its_divergence_point_is_real",
+    "test_lr_find.py::test_lr_find_command",
+    "test_parity.py::test_same_source_trains_to_the_same_weights",
+    "test_report.py::test_report_renders_in_headless_chromium",
+    "test_rundir.py::test_killed_while_pruning_or_writing_the_report_resumes_bit_identical",
+    "test_transformer.py::test_cli_trains_gpt_on_text_reports_bpc_and_stores_samples",
+    "test_transformer.py::test_transformer_classifier_learns_a_toy_task",
+}
+
+# Fixtures that train the default model in a real process: every test using one is slow.
+SLOW_FIXTURES = {"default_run"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,9 +46,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    modules = {}
     for item in items:
-        if item.path.name in SLOW_FILES:
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        if (item.path.name in SLOW_FILES or name in SLOW_TESTS
+                or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
+        if getattr(item, "module", None) is not None:
+            modules[item.path.name] = item.module
+    for entry in sorted(SLOW_TESTS):
+        file, _, test = entry.partition("::")
+        if file in modules and not hasattr(modules[file], test):
+            raise pytest.UsageError(f"tests/conftest.py: SLOW_TESTS names {entry}, but {file} has no {test}")
 
 
 @pytest.fixture(autouse=True, scope="session")
