@@ -232,6 +232,47 @@ def test_underfitting_only_at_the_end_and_only_when_nothing_else_explains():
     assert rules.underfitting(h, {"dead_relus": Diagnosis("dead_relus", "", "warning", 1, 0, "", "")}) is None
 
 
+def test_plateau_with_dead_units_and_underfitting_leaves_large_steps_to_it():
+    """Large steps after learning are a plateau even when ReLUs died meanwhile (both reported); underfitting
+    then abstains, unless the ratio is large because weight decay shrank the weights (then it is the cause)."""
+    loss = np.concatenate([np.linspace(2.3, 1.7, 100), 1.7 + 0.05 * np.random.default_rng(0).standard_normal(200)])
+    train, val = [2.0, 1.8, 1.72, 1.71, 1.70, 1.70], [2.0, 1.8, 1.73, 1.72, 1.71, 1.71]
+    dead = {"dead_relus": Diagnosis("dead_relus", "", "warning", 1, 0, "", "")}
+    h = _history(loss, lr=1.0)
+    _layers(h, range(10, 301, 10), {"0": 1e-2}, update=0.05)
+    _epochs(h, train, val, lr=1.0)
+    h.finished = True
+    assert rules.plateau(h, dead) is not None and rules.underfitting(h, {}) is None
+    decayed = _history(loss, lr=1.0)
+    _layers(decayed, range(10, 301, 10), {"0": 1e-2}, update=0.05)
+    for k, rec in enumerate(decayed.layers):  # weights decayed from 1 to 0.01 of their size
+        rec["layers"]["0"]["weight_norm"] = 0.01 ** (k / (len(decayed.layers) - 1))
+    _epochs(decayed, train, val, lr=1.0)
+    decayed.finished = True
+    assert rules.plateau(decayed, {}) is None and rules.underfitting(decayed, {}) is not None
+
+
+def test_spike_scan_matches_its_definition():
+    """Exploding gradients' spike scan, run incrementally, finds exactly the steps whose norm is over
+    SPIKE x the median of the (up to) SPIKE_HISTORY norms before it."""
+    from descend.doctor.rules_gradients import _spikes
+    from descend.doctor.thresholds import SPIKE, SPIKE_HISTORY
+
+    r = np.random.default_rng(3)
+    for trial in range(40):
+        n = int(r.integers(12, 300))
+        g = np.exp(r.normal(0, 2, n))
+        g[r.random(n) < 0.05] *= 1e3
+        g[SPIKE_HISTORY:][r.random(n - SPIKE_HISTORY) < 0.03] = np.nan  # (NaNs after the first window)
+        g[r.random(n) < 0.02] = 0.0
+        want = [i for i in range(1, n) if np.isfinite(g[i]) and
+                (m := np.median(g[max(0, i - SPIKE_HISTORY): i])) > 0 and g[i] > SPIKE * m]
+        h = History()
+        for cut in sorted(set(r.integers(1, n, 3).tolist())) + [n]:
+            got = _spikes(h, g, cut)
+        assert got == want
+
+
 def test_rules_fire_once_and_history_rebuilds_from_records():
     loss = list(np.linspace(2.3, 2.0, 20)) + [5.0, 9.0, 20.0, 50.0, 100.0, 300.0, 900.0, 2000.0]
     live = _history(loss, lr=3.0)
@@ -417,6 +458,28 @@ def test_activation_monitor_leaves_detect_anomaly_working():
         with pytest.raises(NonFiniteError, match="Log"), np.errstate(invalid="ignore"):
             (x - 2.0).log()
     assert mon.history.activations and importlib.import_module("descend._tensor")._anomaly_check is None
+
+
+def test_activation_statistics_of_conv_outputs_against_numpy():
+    """Per channel of 3-D and 4-D outputs: dead = never > 0 over the window's batches (NumPy's any over the
+    batch and positions), with mean, std and the active fraction as float64 NumPy computes them."""
+    r = np.random.default_rng(0)
+    for shape in ((16, 6, 9), (8, 5, 4, 3)):
+        mon = ActivationMonitor(every=1, window=3)
+        batches = []
+        for k in range(3):
+            y = r.standard_normal(shape).astype(np.float32)
+            y[:, 1] = -np.abs(y[:, 1])  # channel 1 never fires
+            y[:, 4] = -np.abs(y[:, 4]) if k < 2 else y[:, 4]  # channel 4 fires in the last batch only
+            batches.append(np.maximum(y, 0))
+            stats = mon._measure("ReLU", "c", batches[-1])
+        axes = (0,) + tuple(range(2, len(shape)))
+        fired = np.any([(b > 0).any(axis=axes) for b in batches], axis=0)
+        y64 = batches[-1].astype(np.float64)
+        assert stats["dead"] == pytest.approx(1 - fired.mean()) and stats["dead"] == pytest.approx(1 / shape[1])
+        assert stats["mean"] == pytest.approx(y64.mean(), rel=1e-6)
+        assert stats["std"] == pytest.approx(y64.std(), rel=1e-5)
+        assert stats["active"] == pytest.approx((y64 > 0).mean())
 
 
 def test_activation_std_of_a_saturated_layer_keeps_its_precision():

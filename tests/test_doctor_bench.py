@@ -117,3 +117,17 @@ def test_split_is_stored_stratified_and_covers_every_case():
     for label in LABELS + ("healthy",):
         sides = [halves[c.name] for c in CASES if c.label == label]
         assert abs(sides.count("dev") - sides.count("test")) <= 1 and sides.count("test") >= 2
+
+
+def test_added_cases_are_split_by_their_recorded_seeded_draw():
+    """Cases added after the first split are split among themselves by a seeded draw: half (rounded down)
+    to dev, stored in split.json with its seed, and every stored half is what that draw gives."""
+    from bench.doctor import run
+
+    split = json.loads(open("bench/doctor/split.json", encoding="utf-8").read())
+    for key, (seed, names) in run.ADDED.items():
+        drawn = run.split_added(seed, names)
+        assert split["added"][key] == {"seed": seed, "halves": drawn}
+        assert all(split["halves"][n] == side for n, side in drawn.items())
+        assert list(drawn.values()).count("dev") == len(names) // 2
+        assert run.split_added(seed + 1, names) != drawn  # the seed decides (not, e.g., the name order)
