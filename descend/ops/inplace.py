@@ -99,11 +99,32 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
         _write(self, out)
         return self
     old = _snapshot(self)
-    out = fn(old, *args, **kwargs)
+    out = fn(old, *_read_before(args, self, old), **_read_before_kw(kwargs, self, old))
     _write(self, out)
     if out.requires_grad:
         self._ctx, self.requires_grad = out._ctx, True
     return self
+
+
+def _read_before_kw(kwargs: dict, base: Tensor, old: Tensor) -> dict:
+    return dict(zip(kwargs, _read_before(tuple(kwargs.values()), base, old))) if kwargs else kwargs
+
+
+def _read_before(args: tuple, base: Tensor, old: Tensor) -> tuple:
+    """args with each tensor in the graph that shares base's memory (base, or a view of it) replaced by the
+    same values read from `old`, base before the write: its gradient must reach that history, and through
+    base's new one it would loop back to itself (y.mul_(y), y[1:] = y[:-1])."""
+    out = list(args)
+    for i, a in enumerate(args):
+        if not isinstance(a, Tensor) or not a.requires_grad:
+            continue
+        if a is base:
+            out[i] = old
+        elif _t._root_of(a) is base:
+            where = _view_index(base._data, a._data)
+            if where is not None:
+                out[i] = old.reshape(-1)[Tensor(where)]
+    return tuple(out)
 
 
 def _snapshot(t: Tensor) -> Tensor:
@@ -146,8 +167,9 @@ def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args
     where = _view_index(base._data, view._data)
     if where is None:
         return False
-    flat = _snapshot(base).reshape(-1)
-    out = fn(flat[Tensor(where)], *args, **kwargs)
+    old = _snapshot(base)
+    flat = old.reshape(-1)
+    out = fn(flat[Tensor(where)], *_read_before(args, base, old), **_read_before_kw(kwargs, base, old))
     _write(view, out)
     # Bumped after fn is recorded: an argument read through another view of this base (y[0].add_(y[1])) then
     # counts as used before the write, so backward refuses it rather than route it through the new history.
@@ -191,6 +213,9 @@ def _view_index(base: Any, view: Any) -> Any:
     vlo, vhi = _extent(view)
     if vlo < lo or vhi > hi or (vlo - lo) % size:
         return None
+    if base.flags.c_contiguous:  # memory order is the flat order: read the positions straight off an arange
+        flat = xp.arange(base.size, dtype=np.int64)[(_address(view) - lo) // size:]
+        return xp.lib.stride_tricks.as_strided(flat, view.shape, tuple(s // size * 8 for s in view.strides)).copy()
     scratch = xp.full((hi - lo) // size + 1, -1, dtype=np.int64)
 
     def laid_out_as(a: Any) -> Any:
