@@ -207,6 +207,9 @@ SCENARIOS = {
         lib.zeros(4, dtype=y.dtype)),
     # setitem on a view
     "setitem_on_view": lambda lib, y, k: (y.t()[1].__setitem__(slice(0, 2), k * 4), (y * y).sum())[1],
+    # a base laid out column-major (clone keeps a transposed input's strides), written through a view
+    "column_major_base": lambda lib, y, k: (lambda z: (z[1:, 1].mul_(k), z.diagonal().add_(k),
+                                                       (z * z).sum() + (y * 1).sum())[2])(y.t().clone()),
     # a fill through a view: no gradient flows to the replaced elements
     "fill_view_from_value": lambda lib, y, k: (y[2].fill_(0.25), (y * y).sum())[1],
 }
