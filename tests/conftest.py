@@ -17,8 +17,10 @@ SLOW_FILES = {
     "test_zoo.py", "test_distributed.py", "test_resume.py", "test_after_training.py", "test_examples_pytorch.py",
     "test_examples_arch.py", "test_examples_gpt.py", "test_gan_cli.py", "test_detect.py", "test_gan_penalty.py",
     "test_diffusion.py", "test_cli.py", "test_doctor_bench.py", "test_sharpness.py",
-    # Trained GAN and diffusion runs, 2,000 generated checkpoints, and the 900 double-backward sweeps.
+    # Trained GAN and diffusion runs, 2,000 generated checkpoints, and the sweeps of 900 double backwards
+    # and 1,900 PyTorch idiom probes.
     "test_gan_dcgan.py", "test_diffusion_doctor.py", "test_fuzz_rundir.py", "test_higher_order.py",
+    "test_probes.py",
 }
 
 # Single tests (every parametrisation) of the other files that train, launch processes or a browser: the
@@ -27,11 +29,16 @@ SLOW_TESTS = {
     "test_arch_layers.py::test_resnet20_matches_pytorch_and_the_paper",
     "test_arch_layers.py::test_dcgan_matches_pytorch_tutorial_networks",
     "test_cli_errors.py::test_a_real_process_prints_one_line_and_exits_2",
+    "test_datasets.py::test_mnist1d_matches_reference_package_exactly",
     "test_doctor.py::test_on_divergence_rollback_from_the_command_line",
+    "test_gan_diagnose.py::test_healthy_small_gan_triggers_nothing",
+    "test_gan_diagnose.py::test_collapsing_small_gan_is_diagnosed",
     "test_lr_find.py::test_default_config_lr_find_warns_and_its_divergence_point_is_real",
     "test_lr_find.py::test_lr_find_command",
     "test_parity.py::test_same_source_trains_to_the_same_weights",
     "test_report.py::test_report_renders_in_headless_chromium",
+    "test_rundir.py::test_a_huge_label_is_refused_before_allocating",
+    "test_rundir.py::test_a_second_writer_stops_at_once_naming_the_first",
     "test_rundir.py::test_killed_while_pruning_or_writing_the_report_resumes_bit_identical",
     "test_transformer.py::test_cli_trains_gpt_on_text_reports_bpc_and_stores_samples",
     "test_transformer.py::test_transformer_classifier_learns_a_toy_task",
