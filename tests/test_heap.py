@@ -1,4 +1,4 @@
-"""Heap tuning (descend/ops/_heap.py): nothing happens on import; the training loops apply it when they start."""
+"""Heap tuning (descend/ops/_heap.py): importing changes nothing; the training loops apply it as they start."""
 
 import subprocess
 import sys
