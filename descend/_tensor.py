@@ -392,38 +392,7 @@ class Tensor:
     def __getitem__(self, index: Any) -> "Tensor":
         return _mv.GetItem.apply(self, index=_index_arrays(index))
 
-    # Comparisons give boolean tensors outside the graph, as in PyTorch.
-    def __lt__(self, other: Any) -> "Tensor":
-        return Tensor(self._data < _raw(other))
-
-    def __le__(self, other: Any) -> "Tensor":
-        return Tensor(self._data <= _raw(other))
-
-    def __gt__(self, other: Any) -> "Tensor":
-        return Tensor(self._data > _raw(other))
-
-    def __ge__(self, other: Any) -> "Tensor":
-        return Tensor(self._data >= _raw(other))
-
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        if other is None:  # `x == None` is False in PyTorch, not an elementwise comparison
-            return False
-        return Tensor(self._data == _raw(other))
-
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        if other is None:
-            return True
-        return Tensor(self._data != _raw(other))
-
-    def __invert__(self) -> "Tensor":
-        return Tensor(~self._data)
-
-    def __and__(self, other: Any) -> "Tensor":
-        return Tensor(self._data & _raw(other))
-
-    def __or__(self, other: Any) -> "Tensor":
-        return Tensor(self._data | _raw(other))
-
+    # Comparisons (< <= > >= == != & | ~) are bound in ops/core_methods.py too.
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:

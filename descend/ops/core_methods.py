@@ -6,6 +6,7 @@ surface (and replaces a few of these with fuller PyTorch signatures).
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
 from descend.ops import elementwise as _ew
@@ -44,6 +45,24 @@ _ONE_OP = {
     "__truediv__": (_ew.Div, False), "__rtruediv__": (_ew.Div, True), "__pow__": (_ew.Pow, False),
     "__rpow__": (_ew.Pow, True), "__matmul__": (_mm.MatMul, False), "__rmatmul__": (_mm.MatMul, True),
 }
+
+
+def _comparison(fn: Callable[[Any, Any], Any], with_none: Any = None) -> Callable[[Tensor, Any], Any]:
+    """A comparison giving a boolean tensor outside the graph, as in PyTorch; with_none: the answer to None."""
+    def method(self: Tensor, other: Any) -> Any:
+        if other is None and with_none is not None:  # `x == None` is False in PyTorch, not elementwise
+            return with_none
+        return Tensor(fn(self._data, other._data if isinstance(other, Tensor) else other))
+    return method
+
+
+def _invert(self: Tensor) -> Tensor:
+    return Tensor(~self._data)
+
+
+_COMPARISONS = {"__lt__": (operator.lt, None), "__le__": (operator.le, None), "__gt__": (operator.gt, None),
+                "__ge__": (operator.ge, None), "__eq__": (operator.eq, False), "__ne__": (operator.ne, True),
+                "__and__": (operator.and_, None), "__or__": (operator.or_, None)}
 
 
 def square(self) -> Tensor:
@@ -148,6 +167,11 @@ def _bind() -> None:
         method = _unary(cls) if reflected is None else _binary(cls, reflected)
         method.__name__, method.__qualname__ = name, f"Tensor.{name}"
         setattr(Tensor, name, method)
+    for name, (fn, with_none) in _COMPARISONS.items():
+        method = _comparison(fn, with_none)
+        method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+        setattr(Tensor, name, method)
+    Tensor.__invert__ = _invert
     for name in ['square', 'masked_fill', 'var', 'std', 'max', 'min', 'amax', 'amin', 'argmax', 'logsumexp',
                  'softmax', 'log_softmax', 'reshape', 'flatten', 'squeeze', 'unsqueeze', 'transpose', 'permute',
                  'expand', 'expand_as', 'view_as', 't']:
