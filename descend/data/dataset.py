@@ -56,6 +56,11 @@ class TensorDataset(Dataset):
     """Samples are rows of equally long tensors: `ds[i]` is the tuple (inputs[i], targets[i], ...) of Tensors.
 
     The raw arrays are kept in `arrays`, so the DataLoader batches by indexing them whole.
+
+    >>> import descend
+    >>> ds = TensorDataset(descend.arange(6).reshape(3, 2), descend.tensor([0, 1, 0]))
+    >>> len(ds), ds[1]
+    (3, (tensor([2, 3]), tensor(1)))
     """
 
     def __init__(self, *arrays: Any) -> None:
@@ -82,7 +87,13 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of `dataset` at `indices` (the DataLoader batches it by indexing the parent's arrays)."""
+    """The samples of `dataset` at `indices` (the DataLoader batches it by indexing the parent's arrays).
+
+    >>> import descend
+    >>> ds = TensorDataset(descend.tensor([10, 11, 12, 13]))
+    >>> [x.item() for (x,) in Subset(ds, [3, 0])]
+    [13, 10]
+    """
 
     def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
         self.dataset = dataset
