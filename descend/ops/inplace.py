@@ -99,32 +99,39 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
         _write(self, out)
         return self
     old = _snapshot(self)
-    out = fn(old, *_read_before(args, self, old), **_read_before_kw(kwargs, self, old))
+    if args:
+        args = _read_before(args, self, old)
+    if kwargs:
+        kwargs = dict(zip(kwargs, _read_before(tuple(kwargs.values()), self, old)))
+    out = fn(old, *args, **kwargs)
     _write(self, out)
     if out.requires_grad:
         self._ctx, self.requires_grad = out._ctx, True
     return self
 
 
-def _read_before_kw(kwargs: dict, base: Tensor, old: Tensor) -> dict:
-    return dict(zip(kwargs, _read_before(tuple(kwargs.values()), base, old))) if kwargs else kwargs
-
-
 def _read_before(args: tuple, base: Tensor, old: Tensor) -> tuple:
     """args with each tensor in the graph that shares base's memory (base, or a view of it) replaced by the
     same values read from `old`, base before the write: its gradient must reach that history, and through
     base's new one it would loop back to itself (y.mul_(y), y[1:] = y[:-1])."""
-    out = list(args)
+    out, mine = None, base._data
     for i, a in enumerate(args):
-        if not isinstance(a, Tensor) or not a.requires_grad:
+        if type(a) is not Tensor and not isinstance(a, Tensor) or not a.requires_grad:
             continue
+        owner = a._data.base  # a cheap test first: most arguments share no memory with base
         if a is base:
-            out[i] = old
-        elif _t._root_of(a) is base:
-            where = _view_index(base._data, a._data)
-            if where is not None:
-                out[i] = old.reshape(-1)[Tensor(where)]
-    return tuple(out)
+            read = old
+        elif owner is not None and (owner is mine or owner is mine.base) and _t._root_of(a) is base:
+            where = _view_index(mine, a._data)
+            if where is None:
+                continue
+            read = old.reshape(-1)[Tensor(where)]
+        else:
+            continue
+        if out is None:
+            out = list(args)
+        out[i] = read
+    return args if out is None else tuple(out)
 
 
 def _snapshot(t: Tensor) -> Tensor:
@@ -169,7 +176,11 @@ def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args
         return False
     old = _snapshot(base)
     flat = old.reshape(-1)
-    out = fn(flat[Tensor(where)], *_read_before(args, base, old), **_read_before_kw(kwargs, base, old))
+    if args:
+        args = _read_before(args, base, old)
+    if kwargs:
+        kwargs = dict(zip(kwargs, _read_before(tuple(kwargs.values()), base, old)))
+    out = fn(flat[Tensor(where)], *args, **kwargs)
     _write(view, out)
     # Bumped after fn is recorded: an argument read through another view of this base (y[0].add_(y[1])) then
     # counts as used before the write, so backward refuses it rather than route it through the new history.
