@@ -162,8 +162,8 @@ def _healthy_dcgan() -> dict:
     from descend.gan.step import GAN
 
     steps, every = 240, 30
-    cfg = config.from_flags({"--data": "fashion-mnist", "--arch": "dcgan", "--steps": steps, "--batch-size": 64,
-                             "--eval-every": every, "--judge-epochs": 3})
+    cfg = config.from_flags({"--data": "fashion-mnist", "--arch": "dcgan", "--steps": steps,
+                             "--batch-size": 64, "--eval-every": every, "--judge-epochs": 3})
     data = recipe.load_data(cfg)
     data.x, data.labels = data.x[:4000], data.labels[:4000]
     data.test = (data.test[0][:1000], data.test[1][:1000])

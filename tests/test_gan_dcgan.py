@@ -17,7 +17,7 @@ from descend.train.checkpoint import load
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
-    """An IDX file of unsigned bytes, written from the format's description (magic 0x08 = ubyte, then dims)."""
+    """An IDX file of unsigned bytes, written from the format's description (type 0x08, then dims)."""
     header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 

@@ -140,7 +140,7 @@ def _image_shape(shape: tuple, what: str) -> tuple[int, int, int]:
 
 
 def dcgan_generator(noise_dim: int, out_shape: tuple, ngf: int = 64) -> nn.Module:
-    """Radford et al.'s generator for 28x28 images (descend.models.dcgan): z -> 7x7 -> 14x14 -> 28x28, tanh."""
+    """Radford et al.'s generator for 28x28 images (descend.models.dcgan): z -> 7x7 -> 14x14 -> 28x28."""
     from descend.models.dcgan import Generator
 
     c = _image_shape(out_shape, "dcgan_generator")[0]
