@@ -91,12 +91,13 @@ class Doctor(Callback):
                 self.history.add(rundir.loads(line, f"{path}:{i + 1}", decode=False))
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
-        self.history.add_step(logs)
-        loss, grad = self.history.loss[-1], logs.get("grad_norm")
+        h = self.history
+        h.add_step(logs)
         # The sampling monitors act only at the end of a sampled step and of the step before one (snapshot,
         # hooks); the NaN monitor only when the loss is not finite. Calling them just then saves time.
-        r = trainer.step % self.every
-        if r == 0 or r == self.every - 1 or trainer.step < self.every or not math.isfinite(loss):
+        every = self.every
+        r = trainer.step % every
+        if r == 0 or r == every - 1 or trainer.step < every or not math.isfinite(h.loss[-1]):
             for m in self.monitors:
                 m.on_step_end(trainer, logs)
         if self.sharpness is not None:
@@ -106,21 +107,21 @@ class Doctor(Callback):
     def after_step(self, trainer: Any, logs: dict) -> None:
         """Apply the rules due after a step whose logs and samples are in the history (also used to replay a
         recorded run: bench/doctor)."""
-        loss, grad = self.history.loss[-1], logs.get("grad_norm")
-        if self._limit is None and math.isfinite(loss):
-            self._limit = DIVERGE_ABOVE_START * loss
+        h, step = self.history, trainer.step
+        loss, grad, limit = h.loss[-1], logs.get("grad_norm"), self._limit
+        if limit is None and math.isfinite(loss):
+            limit = self._limit = DIVERGE_ABOVE_START * loss
         # Between the regular checks, a step whose loss or gradient is non-finite, whose loss is above 1.5x
         # the first, or that logged an event (a NaN found in the forward) is checked at once, so a divergence
         # is caught (and stopped or rolled back) within a step or two.
+        events = len(h.events)
         suspicious = not math.isfinite(loss) or (grad is not None and not math.isfinite(grad)) \
-            or len(self.history.events) != self._events or (
-                self._limit is not None and loss > self._limit and "divergence" not in self.found)
-        self._events = len(self.history.events)
+            or events != self._events or (limit is not None and loss > limit and "divergence" not in self.found)
+        self._events = events
         if suspicious:
             self._check(trainer)
-        elif (trainer.step % self.check_every == 0 or trainer.step < self.every
-              and sampled(trainer.step, self.every, True)) \
-                and trainer.step - self._checked >= len(self.history.step) // 5:
+        elif (step % self.check_every == 0 or step < self.every and sampled(step, self.every, True)) \
+                and step - self._checked >= len(h.step) // 5:
             # The regular check: the step-level rules (divergence and NaN need a suspicious step, the epoch
             # rules run at epoch ends), at every sample early on; later spaced to 20 % of the steps so far, so
             # a finding comes at most 20 % late and a long run pays for few checks.

@@ -40,15 +40,17 @@ def lr_too_low(h: History, found: dict) -> Diagnosis | None:
     if _active(found, {"divergence", "nan", "dead_relus", "saturated_units", "vanishing_gradients"}):
         return None
     loss = h.array("loss")
-    if len(loss) < LOW_LR_MIN_STEPS or not np.isfinite(loss).all():
+    if len(loss) < LOW_LR_MIN_STEPS:
         return None
     _, _, ratio = h.table("update_ratio")
     if ratio.shape[0] < 2 or ratio.shape[1] == 0:
         return None
+    top = float(np.nanmax(ratio))  # over the whole run: a schedule annealed to 0 at the end is not this
+    if not top < LOW_LR_RATIO or not np.isfinite(loss).all():  # (the small table first: most runs end here)
+        return None
     start, now = _ends(loss)
     moved = abs(start - now) / max(abs(start), 1e-12)
-    top = float(np.nanmax(ratio))  # over the whole run: a schedule annealed to 0 at the end is not this
-    if moved >= LOW_LR_MOVE or not top < LOW_LR_RATIO:
+    if moved >= LOW_LR_MOVE:
         return None
     lr = h.lr[-1]
     return Diagnosis(
