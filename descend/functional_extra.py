@@ -172,7 +172,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     n, c = input.shape[:2]
     if not use_input_stats:
         if running_mean is None or running_var is None:
-            raise OpError("instance_norm: running_mean and running_var are required when use_input_stats=False")
+            raise OpError("instance_norm: running_mean and running_var are required when "
+                          "use_input_stats=False")
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     # PyTorch's formulation: batch norm of a (1, N * C, ...) view, with the per-channel tensors tiled N times.
     tile = backend.xp.asarray(np.tile(np.arange(c), n))
@@ -194,7 +195,8 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C r², H, W) → (*, C, H r, W r): each group of r² channels becomes an r x r block."""
     r = int(upscale_factor)
     if input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
-        raise OpError(f"pixel_shuffle: input {input.shape} must be (*, C * {r}², H, W) for upscale_factor={r}")
+        raise OpError(f"pixel_shuffle: input {input.shape} must be (*, C * {r}², H, W) for "
+                      f"upscale_factor={r}")
     *lead, c, h, w = input.shape
     k = len(lead)
     x = input.reshape(tuple(lead) + (c // (r * r), r, r, h, w))
@@ -258,7 +260,8 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     others[xp.arange(y.size), yi] = 0  # the target class is not a margin violation
     h = h * Tensor(others)
     if weight is not None:
-        h = h * Tensor(weight._data[yi][:, None])  # weight is a constant, as in PyTorch
+        # weight is a constant (PyTorch gives it no gradient), in the input's dtype
+        h = h * Tensor(weight._data[yi][:, None].astype(x._data.dtype, copy=False))
     loss = h.sum(1) / c
     loss = loss.reshape(()) if unbatched else loss
     return _reduce(loss, _legacy(size_average, reduce, reduction), op)
