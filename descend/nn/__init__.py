@@ -55,3 +55,13 @@ __all__ += ["ELU", "SELU", "CELU", "SiLU", "Softplus", "Hardtanh", "PReLU", "ReL
 from descend.nn.sync_batchnorm import SyncBatchNorm  # noqa: E402
 
 __all__ += ["SyncBatchNorm"]
+from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, Bilinear,  # noqa: E402
+                                     ConstantPad1d, ConstantPad2d, EmbeddingBag, HingeEmbeddingLoss,
+                                     InstanceNorm1d, InstanceNorm2d, MultiMarginLoss, PixelShuffle,
+                                     PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
+                                     ReplicationPad2d, ZeroPad1d, ZeroPad2d)
+
+__all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Bilinear", "EmbeddingBag", "InstanceNorm1d",
+            "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d",
+            "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
+            "HingeEmbeddingLoss", "MultiMarginLoss"]
