@@ -419,14 +419,15 @@ class Embedding(Module):
                  sparse: bool = False, _weight: Any = None, _freeze: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: scale_grad_by_freq and sparse are not supported")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within num_embeddings "
                                  f"({num_embeddings})")
             padding_idx = padding_idx % num_embeddings
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.max_norm, self.norm_type = max_norm, norm_type
         if _weight is None:
             self.weight = _empty(num_embeddings, embedding_dim, dtype=dtype)
             self.reset_parameters()
@@ -446,21 +447,26 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True,
-                        padding_idx: int | None = None) -> "Embedding":
+                        padding_idx: int | None = None, max_norm: float | None = None,
+                        norm_type: float = 2.0) -> "Embedding":
         """An Embedding whose weight is the given 2-D array or tensor (frozen by default)."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {tuple(embeddings.shape)}")
         data = embeddings._data if isinstance(embeddings, Tensor) else backend.xp.asarray(embeddings)
-        return cls(data.shape[0], data.shape[1], padding_idx, _weight=data, _freeze=freeze)
+        return cls(data.shape[0], data.shape[1], padding_idx, max_norm, norm_type, _weight=data,
+                   _freeze=freeze)
 
     def forward(self, indices: Tensor) -> Tensor:
         if indices.dtype.kind not in "iu":
             raise TypeError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): expected integer "
                             f"indices, got dtype {indices.dtype}")
-        return F.embedding(indices, self.weight, self.padding_idx)
+        # max_norm renormalises the looked-up rows of the weight in place, as PyTorch does.
+        return F.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
         return s
