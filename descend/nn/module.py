@@ -331,11 +331,14 @@ class Module:
                 child.state_dict(out, prefix + name + ".", keep_vars)
         return out
 
-    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
+    def load_state_dict(self, state_dict: dict, strict: bool = True,
+                        assign: bool = False) -> IncompatibleKeys:
         """Copy arrays or tensors into the existing parameters and buffers in place.
 
         In place, because optimizers keep parameters as views into flat buffers. Shape mismatches always
         raise; missing or unexpected keys raise when strict. Nothing is copied if anything is wrong.
+        With assign=True each parameter and buffer takes the given array itself (sharing its memory and
+        keeping its dtype, as PyTorch's assign); a parameter keeps its requires_grad.
         """
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
@@ -362,7 +365,11 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         for key, src in sources.items():
-            own[key]._data[...] = src
+            if assign:
+                # Rebinding the array keeps the Parameter object, so lists and dicts holding it stay valid.
+                own[key]._data = src
+            else:
+                own[key]._data[...] = src
         return IncompatibleKeys(missing, unexpected)
 
     # --- dtype and device -------------------------------------------------------------------------------
