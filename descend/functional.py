@@ -359,6 +359,13 @@ def _pointwise_loss(op: str, cls: type, input: Tensor, target: Tensor, reduction
                              "together") from None
         warnings.warn(f"{op}: using a target size {target.shape} that is different to the input size "
                       f"{input.shape}; they will be broadcast", stacklevel=3)
+    # PyTorch's promotion: an integer or bool operand takes the floating one's dtype (NumPy would widen
+    # float32 with int64 to float64). Integer tensors never require grad, so a raw cast loses nothing.
+    a, b = input._data.dtype, target._data.dtype
+    if b.kind in "biu" and a.kind in "fc":
+        target = Tensor(target._data.astype(a))
+    elif a.kind in "biu" and b.kind in "fc":
+        input = Tensor(input._data.astype(b))
     return cls.apply(input, target, reduction=reduction)
 
 
