@@ -311,7 +311,8 @@ class MultiMarginLoss(_WeightedLoss):
     """Multi-class hinge loss: mean over classes i != y of max(0, margin - x[y] + x[i])^p."""
 
     def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
-                 size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
+                 size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean") -> None:
         super().__init__(weight, size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p}")
