@@ -243,3 +243,20 @@ def test_mse_loss_integer_target_keeps_input_dtype() -> None:
     ref = torch.nn.functional.mse_loss(torch.tensor(x), torch.tensor([1, 0, 2]))
     assert out.dtype == descend.float32 and str(ref.dtype) == "torch.float32"
     np.testing.assert_allclose(out.item(), ref.item(), rtol=1e-6)
+
+
+# ---- ONNX: the layers composed of reshapes, permutes and pads export through the existing converters ------
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.PixelShuffle(2), (4, 2, 2)), (lambda: nn.PixelUnshuffle(2), (1, 4, 4)),
+    (lambda: nn.ZeroPad2d((1, 0, 2, 1)), (1, 3, 3)), (lambda: nn.ReflectionPad2d(1), (2, 3, 3)),
+])
+def test_shuffle_and_pad_export_to_onnx(make: Callable, shape: tuple) -> None:
+    import io
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    m, x = make(), descend.tensor(_x(2, *shape))
+    buf = io.BytesIO()
+    descend.onnx.export(m, x, buf, input_names=["x"], output_names=["y"])
+    got = ort.InferenceSession(buf.getvalue()).run(None, {"x": x.numpy()})[0]
+    np.testing.assert_allclose(got, m(x).numpy(), atol=1e-6)
