@@ -14,6 +14,7 @@ from descend import backend
 from descend.functional import _SPATIAL, _raw, _tensor, batch_norm, embedding
 from descend.ops import adaptive_max as _am
 from descend.ops import elementwise as _ew
+from descend.ops import indexing as _ix
 from descend.ops import movement as _mv
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.loss_functional import _legacy, _reduce
@@ -144,19 +145,23 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     if mode == "max":
         # Each bag padded to the longest by repeating its first row: repeats change neither the max nor,
         # once their gradients are summed back, the gradient. Empty bags give zeros, as PyTorch.
+        kept = np.flatnonzero(keep)  # grouped by bag, bags in order
         counts = np.bincount(bag[keep], minlength=n_bags)
         width = max(int(counts.max()) if counts.size else 0, 1)
-        members = [np.flatnonzero(keep & (bag == b)) for b in range(n_bags)]
-        pick = np.array([np.resize(m, width) if m.size else np.zeros(width, np.int64) for m in members],
-                        dtype=np.int64).reshape(n_bags, width)
+        starts = np.cumsum(counts) - counts
+        pos = starts[:, None] + np.arange(width)[None, :] % np.maximum(counts, 1)[:, None]
+        pick = kept[np.minimum(pos, kept.size - 1)] if kept.size else np.zeros_like(pos)
         out = rows[backend.xp.asarray(pick)].amax(dim=1)
         return out * Tensor(backend.xp.asarray((counts > 0)[:, None].astype(dt)))
-    # Sum and mean are one matmul with a (bags, indices) matrix of 1s, or of 1 / bag size.
-    m = np.zeros((n_bags, flat.size), dtype=dt)
-    m[bag[keep], np.flatnonzero(keep)] = 1
+    # Sum and mean: the kept rows (scaled by 1 / bag size for the mean) added into their bags' rows.
+    kept, owner = np.flatnonzero(keep), bag[keep]
+    if kept.size < flat.size:
+        rows = rows[backend.xp.asarray(kept)]
     if mode == "mean":
-        m /= np.maximum(m.sum(axis=1, keepdims=True), 1)
-    return Tensor(backend.xp.asarray(m)) @ rows
+        size = np.bincount(owner, minlength=n_bags)[owner].astype(dt)
+        rows = rows * Tensor(backend.xp.asarray((1 / size)[:, None]))
+    zeros = Tensor(backend.xp.zeros((n_bags, weight.shape[1]), dtype=dt))
+    return _ix.index_add(zeros, 0, Tensor(backend.xp.asarray(owner)), rows)
 
 
 # ---- instance norm -------------------------------------------------------------------------------------
