@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.doctor.cases import Case
 from descend import backend, nn
+from descend.doctor.doctor import DENSE
 from descend.doctor.monitors import ActivationMonitor, LayerMonitor, NonFiniteMonitor
 from descend.doctor.rules import History
 from descend.ops import elementwise as _ew
@@ -35,8 +36,9 @@ class Recorder(Callback):
 
     def __init__(self) -> None:
         self.history = History()
-        self.monitors = [LayerMonitor(EVERY, self.history, early=True),
-                         ActivationMonitor(EVERY, WINDOW, self.history, early=True), NonFiniteMonitor(self.history)]
+        self.monitors = [LayerMonitor(EVERY, self.history, early=True, dense=DENSE),
+                         ActivationMonitor(EVERY, WINDOW, self.history, early=True, dense=DENSE),
+                         NonFiniteMonitor(self.history)]
         self.records: list[dict] = []
         self._bad = 0
 

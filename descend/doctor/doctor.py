@@ -24,6 +24,7 @@ from descend.doctor.rules import (DIVERGE_ABOVE_START, EPOCH_RULES, PERIODIC_RUL
 from descend.train.callbacks import Callback
 
 ON_DIVERGENCE = ("stop", "rollback", "ignore")
+DENSE = 20  # samples every `every` steps; after them, every 2 x `every` (a long run pays for fewer)
 DIAGNOSIS_FILE = "diagnosis.json"
 
 
@@ -54,9 +55,9 @@ class Doctor(Callback):
         self.found: dict[str, Diagnosis] = {}
         self.monitors: list[Callback] = []
         if layers:
-            self.monitors.append(LayerMonitor(every, self.history, early=True))
+            self.monitors.append(LayerMonitor(every, self.history, early=True, dense=DENSE))
         if activations:
-            self.monitors.append(ActivationMonitor(every, window, self.history, early=True))
+            self.monitors.append(ActivationMonitor(every, window, self.history, early=True, dense=DENSE))
         self.monitors.append(NonFiniteMonitor(self.history))
         self.rollback = Rollback(rollback_every, factor, doctor=self) if on_divergence == "rollback" else None
         # Opt-in: each measurement is ~20 double-backward passes (see bench/bench_monitors.py for the cost).
@@ -95,7 +96,7 @@ class Doctor(Callback):
         h.add_step(logs)
         # The sampling monitors act only at the end of a sampled step and of the step before one (snapshot,
         # hooks); the NaN monitor only when the loss is not finite. Calling them just then saves time.
-        every = self.every
+        every = self.every if trainer.step < DENSE * self.every else 2 * self.every  # (see `DENSE`)
         r = trainer.step % every
         if r == 0 or r == every - 1 or trainer.step < every or not math.isfinite(h.loss[-1]):
             for m in self.monitors:
@@ -116,7 +117,8 @@ class Doctor(Callback):
         # is caught (and stopped or rolled back) within a step or two.
         events = len(h.events)
         suspicious = not math.isfinite(loss) or (grad is not None and not math.isfinite(grad)) \
-            or events != self._events or (limit is not None and loss > limit and "divergence" not in self.found)
+            or events != self._events \
+            or (limit is not None and loss > limit and "divergence" not in self.found)
         self._events = events
         if suspicious:
             self._check(trainer)

@@ -61,12 +61,15 @@ def _tb_record(trainer: Any, record: dict) -> None:
                 tb.add_scalar(f"{prefix}{key}/{layer}", v, record["step"])
 
 
-def sampled(step: int, every: int, early: bool = False) -> bool:
+def sampled(step: int, every: int, early: bool = False, dense: int | None = None) -> bool:
     """Whether a monitor samples `step`: every `every` steps and, with `early`, also twice in the first
     `every` steps (at every/5 and 2 every/5): problems present from the start (dead or saturated units, tiny
-    steps, vanishing gradients) are then seen within the first steps, not only at step 2 x every."""
+    steps, vanishing gradients) are then seen within the first steps, not only at step 2 x every. With
+    `dense`, only the first `dense` x `every` steps are sampled every `every` steps, the later ones every
+    2 x `every`: a long run pays for half as many samples after its start (problems that appear late develop
+    slowly; the rules' checks are spaced out the same way)."""
     if step % every == 0:
-        return True
+        return dense is None or step <= dense * every or step % (2 * every) == 0
     k = max(1, every // 5)
     return early and 0 < step <= 2 * k and step < every and step % k == 0
 
@@ -84,10 +87,11 @@ def _layers(model: Any) -> list[tuple[str, Any, list]]:
 class LayerMonitor(Callback):
     """Every `every` steps: per layer gradient norm and RMS, weight norm, update/weight ratio; BatchNorm stats."""
 
-    def __init__(self, every: int = 10, history: History | None = None, early: bool = False) -> None:
+    def __init__(self, every: int = 10, history: History | None = None, early: bool = False,
+                 dense: int | None = None) -> None:
         if every < 1:
             raise ValueError(f"LayerMonitor: every must be >= 1, got {every}")
-        self.every, self.early = every, early
+        self.every, self.early, self.dense = every, early, dense
         self.history = history if history is not None else History()
         self._before: dict[str, list] | None = None
 
@@ -98,7 +102,7 @@ class LayerMonitor(Callback):
         self._bn = [(n or type(m).__name__, m) for n, m in trainer.model.named_modules()
                     if isinstance(m, _BatchNorm) and m.running_mean is not None]
         self._before = None
-        if sampled(trainer.step + 1, self.every, self.early):
+        if sampled(trainer.step + 1, self.every, self.early, self.dense):
             self._snapshot()
 
     def _snapshot(self) -> None:
@@ -107,9 +111,9 @@ class LayerMonitor(Callback):
 
     def on_step_end(self, trainer: Any, logs: dict) -> None:
         step = trainer.step
-        if sampled(step, self.every, self.early):
+        if sampled(step, self.every, self.early, self.dense):
             self._sample(trainer)
-        if sampled(step + 1, self.every, self.early):
+        if sampled(step + 1, self.every, self.early, self.dense):
             self._snapshot()
 
     def _sample(self, trainer: Any) -> None:
@@ -169,10 +173,10 @@ class ActivationMonitor(Callback):
     """
 
     def __init__(self, every: int = 10, window: int = 5, history: History | None = None,
-                 early: bool = False) -> None:
+                 early: bool = False, dense: int | None = None) -> None:
         if every < 1 or window < 1:
             raise ValueError(f"ActivationMonitor: every and window must be >= 1, got {every}, {window}")
-        self.every, self.window, self.early = every, window, early
+        self.every, self.window, self.early, self.dense = every, window, early, dense
         self.history = history if history is not None else History()
         self._handles: list = []
         self._armed = False
@@ -196,7 +200,7 @@ class ActivationMonitor(Callback):
 
     def _arm(self, next_step: int) -> None:
         """Hook the activations only for a sampled step, so the other steps run without any hook."""
-        self._armed = sampled(next_step, self.every, self.early)
+        self._armed = sampled(next_step, self.every, self.early, self.dense)
         self._captured = False
         self._current: dict[str, dict] = {}
         if self._armed and not self._handles and (self._acts or self._functional is not False):
@@ -332,7 +336,7 @@ class ActivationMonitor(Callback):
                 _log(trainer, record)
                 _tb_record(trainer, record)
             self._arm(trainer.step + 1)
-        elif sampled(trainer.step + 1, self.every, self.early):
+        elif sampled(trainer.step + 1, self.every, self.early, self.dense):
             self._arm(trainer.step + 1)
 
     def on_train_end(self, trainer: Any, logs: dict) -> None:
