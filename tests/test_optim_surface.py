@@ -316,3 +316,21 @@ def test_lbfgs_state_dict_resumes():
         opt.step(closure_for(opt, dp))
         opt2.step(closure_for(opt2, dp2))
     assert_close(dp2, [p.detach() for p in dp], rtol=1e-12, atol=1e-14)
+
+
+def test_step_counts_as_an_in_place_write_of_each_updated_parameter():
+    """As in PyTorch: step() bumps the _version of the parameters it updates (not those without a grad), so a
+    graph that saved a parameter before the step refuses to backpropagate with the new values."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (descend, torch):
+        p, q = lib.nn.Parameter(lib.ones(2)), lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.Adam([p, q], lr=0.1)
+        loss = (p * p).sum()
+        loss.backward(retain_graph=True)
+        before = (p._version, q._version)
+        opt.step()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
+        results.append((p._version > before[0], q._version == before[1]))
+    assert results[0] == results[1] == (True, True)

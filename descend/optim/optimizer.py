@@ -16,6 +16,8 @@ import numpy as np
 
 from descend import backend
 from descend._tensor import Tensor, enable_grad
+import descend._tensor as _t  # the module: its in-place epoch changes at run time
+from descend.ops.inplace import _bump
 
 
 # Elements per block: an update touches ~6 arrays of this length, which should stay in a core's L2 cache
@@ -316,6 +318,18 @@ class Optimizer:
                     flat.count[ps] = new
                 if missing is not None:
                     flat.refresh_uniform()
+                # The update wrote the parameters in place: count it, as PyTorch does, so a graph recorded before
+                # step() that saved a parameter refuses to backpropagate with the new values.
+                _t._epoch += 1
+                stamp = _t._epoch
+                for i, p in enumerate(flat.params):
+                    if missing is None or i not in missing:
+                        v = getattr(p, "_vc", None)
+                        if type(v) is list:  # the common case after the first step: a parameter's own counter
+                            v[0] = stamp
+                            v[1] += 1
+                        else:
+                            _bump(p)
         return loss
 
     def _update(self, group: dict, blk: _Block, count: int) -> int:  # pragma: no cover
