@@ -17,7 +17,6 @@ KNOWN: dict[str, str] = {
     'functional.unfold': 'descend.nn.functional.unfold missing',
     'gradmode.no_grad_bare_decorator': '@no_grad without parentheses raises TypeError (torch 2.x accepts the bare decorator)',
     'hooks.tensor_post_accumulate_grad_hook': 'Parameter.register_post_accumulate_grad_hook missing',
-    'inplace_grad.version_after_optimizer_step': 'optimizer.step() writes the parameters without bumping their _version (torch bumps it)',
     'optim.state_dict_momentum_buffer': "optimizer state values are NumPy arrays; torch keeps tensors (state['momentum_buffer'])",
     'optim.state_dict_structure': "optimizer state['step'] is a float; torch a 0-d tensor",
     'optim.state_per_param': 'optimizer state values (exp_avg, exp_avg_sq) are NumPy arrays; torch keeps tensors',
