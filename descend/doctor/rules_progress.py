@@ -223,7 +223,8 @@ def underfitting(h: History, found: dict) -> Diagnosis | None:
         return None  # steps too small to fit anything: the learning rate, not the model
     # Evidence that the model itself is the limit: the loss sits at its lowest (one that was lower before
     # and rose again could fit better: oscillation, instability), and the steps are not the large ones of a
-    # plateau after learning (the plateau rule's case) unless it never learnt at all.
+    # plateau (the plateau rule's case: the LR is the suspect) unless they are large only because weight
+    # decay shrank the weights.
     if t[-1] > (1 + UNDERFIT_GAP / 4) * min(t) or (step >= PLATEAU_RATIO and not _collapsed(h)):
         # (without layer records, `step` is NaN and the comparison false)
         return None
