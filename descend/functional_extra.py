@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from descend import backend
-from descend.functional import _SPATIAL, _raw, _tensor, batch_norm, embedding
+from descend.functional import _raw, _tensor, batch_norm, embedding
+from descend.functional_spatial import _adaptive_sizes
 from descend.ops import adaptive_max as _am
 from descend.ops import elementwise as _ew
 from descend.ops import indexing as _ix
@@ -27,18 +28,7 @@ __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "embedding_
 # ---- adaptive max pooling ------------------------------------------------------------------------------
 
 def _adaptive_max_pool(op: str, d: int, input: Tensor, output_size: Any, return_indices: bool) -> Any:
-    _tensor(input, op)
-    if input.ndim not in (d + 1, d + 2):
-        spatial = ", ".join(_SPATIAL[d])
-        raise OpError(f"{op}: expected input (N, C, {spatial}) or (C, {spatial}), got {input.shape}")
-    sizes = (output_size,) * d if output_size is None or isinstance(output_size, (int, np.integer)) \
-        else tuple(output_size)
-    if len(sizes) != d:
-        raise OpError(f"{op}: output_size must be an int or {d} ints, got {output_size}")
-    spatial = input.shape[input.ndim - d:]
-    out = tuple(n if o is None else int(o) for n, o in zip(spatial, sizes))
-    if min(out) < 1 or min(spatial) < 1:
-        raise OpError(f"{op}: output_size {out} and input {input.shape} must be positive")
+    spatial, out = _adaptive_sizes(op, d, input, output_size)
     x = _mv.unsqueeze(input, -2) if d == 1 else input  # 1-D pooling is 2-D pooling over a height of 1
     size = (1,) + out if d == 1 else out
     y = _am.AdaptiveMaxPool.apply(x, out_size=size)

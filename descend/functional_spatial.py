@@ -131,7 +131,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     return _rs.Resample.apply(input, maps=tuple(maps))
 
 
-def _adaptive_avg_pool(op: str, d: int, input: Tensor, output_size: Any) -> Tensor:
+def _adaptive_sizes(op: str, d: int, input: Tensor, output_size: Any) -> tuple[tuple, tuple]:
+    """The input's d spatial sizes and the output's (None in output_size keeps the input's), checked."""
     _tensor(input, op)
     if input.ndim not in (d + 1, d + 2):
         spatial = ", ".join(_SPATIAL[d])
@@ -144,6 +145,11 @@ def _adaptive_avg_pool(op: str, d: int, input: Tensor, output_size: Any) -> Tens
     out = tuple(n if o is None else int(o) for n, o in zip(spatial, sizes))
     if min(out) < 1 or min(spatial) < 1:
         raise OpError(f"{op}: output_size {out} and input {input.shape} must be positive")
+    return spatial, out
+
+
+def _adaptive_avg_pool(op: str, d: int, input: Tensor, output_size: Any) -> Tensor:
+    spatial, out = _adaptive_sizes(op, d, input, output_size)
     maps = tuple(_rs.adaptive_avg_matrix(n, o) for n, o in zip(spatial, out))
     return _rs.Resample.apply(input, maps=maps)
 

@@ -27,7 +27,7 @@ def _progress(total: int, kind: str, quiet: bool) -> Any:
         if quiet or not ("modes" in record or "classes_covered" in record):
             return
         buckets = " ".join(f"{record[k]:.3f}" for k in sorted(record) if k.startswith("loss_t"))
-        line = f"step {record['step']}/{total}  loss {record['loss']:.4f}  (per t-quarter {buckets}) | "
+        line = f"step {record['step']}/{total}  loss {record['loss']:.4f}  (per tenth of t {buckets}) | "
         if kind == "mixture":
             line += (f"modes {record['modes']}/{record['num_modes']}  high quality {100 * record['high_quality']:.1f}%"
                      f" (raw {100 * record.get('raw_high_quality', float('nan')):.1f}%)  reverse KL "
@@ -49,11 +49,14 @@ def _trainer(cfg: dict, data: Any, diffusion: Any, run: Any = None, evaluator: A
     if run is not None:
         extra = {"run": run, "evaluator": evaluator, "on_samples": runs.SampleDrawer(run, data),
                  "on_record": _progress(t["steps"], data.kind, quiet)}
-    return DiffusionTrainer(diffusion, data.x, steps=t["steps"], batch_size=cfg["data"]["batch_size"],
-                            seed=cfg["seed"], sampler=Sampler(diffusion, cfg),
-                            raw_sampler=Sampler(diffusion, cfg, model=diffusion.model), log_every=t["log_every"],
-                            eval_every=t["eval_every"], sample_every=t["sample_every"], ckpt_every=t["ckpt_every"],
-                            keep=t["keep"], lr_decay=cfg["optim"]["lr_decay"], **extra)
+    trainer = DiffusionTrainer(diffusion, data.x, steps=t["steps"], batch_size=cfg["data"]["batch_size"],
+                               seed=cfg["seed"], sampler=Sampler(diffusion, cfg),
+                               raw_sampler=Sampler(diffusion, cfg, model=diffusion.model), log_every=t["log_every"],
+                               eval_every=t["eval_every"], sample_every=t["sample_every"],
+                               ckpt_every=t["ckpt_every"], keep=t["keep"], lr_decay=cfg["optim"]["lr_decay"], **extra)
+    if trainer.doctor is not None:
+        trainer.doctor.verbose = not quiet  # findings are printed live, the moment they first hold
+    return trainer
 
 
 def _diagnose(quiet: bool) -> Any:
@@ -61,8 +64,9 @@ def _diagnose(quiet: bool) -> Any:
     def finish(run: Any, trainer: Any) -> None:
         from descend.diffusion import diagnose
 
+        live = getattr(getattr(trainer, "doctor", None), "verbose", False)  # then it printed each finding itself
         for f in diagnose.write(run.dir, trainer):
-            if not quiet:
+            if not quiet and not live:
                 print(f"doctor: [{f['severity']}] {f['title']}: {f['evidence']}", flush=True)
     return finish
 

@@ -12,13 +12,12 @@ Thresholds are named constants with their reasons; a healthy run must trigger no
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
-from descend.doctor.doctor import write_diagnoses
 from descend.doctor.rules import Diagnosis
+from descend.doctor.watcher import RecordWatcher
 
 NOISE_VARIANCE = 1.0   # E[ε²] per dimension: the loss of ε̂ = 0, a denoiser that learned nothing
 DIVERGED = 10.0        # a logged loss ten times that of ε̂ = 0 (or not finite): a step threw the weights off
@@ -189,19 +188,9 @@ def rules(records: list[dict], steps: int, ema_decay: float, timesteps: int = 10
     return doctor.diagnoses
 
 
-class DiffusionDoctor:
+class DiffusionDoctor(RecordWatcher):
     """Watches a diffusion run's records: each diagnosis is printed (if verbose), sent to TensorBoard and
     written to diagnosis.json once, when it first holds."""
-
-    def __init__(self, setting: Setting, run_dir: str | Path | None = None, verbose: bool = True,
-                 stream: TextIO | None = None, tb: Any = None) -> None:
-        self.setting, self.run_dir, self.verbose, self.stream, self.tb = setting, run_dir, verbose, stream, tb
-        self.records: list[dict] = []
-        self.found: dict[str, Diagnosis] = {}
-
-    @property
-    def diagnoses(self) -> list[Diagnosis]:
-        return list(self.found.values())
 
     def add(self, record: dict) -> list[Diagnosis]:
         """Take one record; returns the diagnoses it made hold."""
@@ -228,29 +217,7 @@ class DiffusionDoctor:
             if d is not None and d.code not in self.found:
                 self.found[d.code] = d
                 new.append(d)
-                if self.verbose:
-                    self._print("doctor: " + d.format())
-                if self.tb is not None and hasattr(self.tb, "add_text"):
-                    self.tb.add_text(f"doctor/{d.code}", d.format(), step)
-        if self.run_dir is not None and (new or finished):
-            write_diagnoses(self.run_dir, self.diagnoses, finished=finished, step=step)
-        return new
-
-    def _print(self, text: str) -> None:
-        stream = self.stream if self.stream is not None else sys.stdout
-        stream.write(text + "\n")
-        stream.flush()
-
-    def state_dict(self) -> dict:
-        return {"found": [d.to_dict() for d in self.found.values()]}
-
-    def load_state_dict(self, state: dict, records: list[dict]) -> None:
-        """Restore the findings and the records so far (from metrics.jsonl, cut back to the checkpoint)."""
-        self.found = {}
-        for d in state.get("found", []):
-            diag = Diagnosis.from_dict(d)
-            self.found[diag.code] = diag
-        self.records = list(records)
+        return self._announce(new, step, finished)
 
 
 def write(run_dir: Path, trainer: Any) -> list[dict]:

@@ -131,7 +131,7 @@ def resolve(cfg: dict) -> dict:
     if kind == "mixture" and g["arch"] != "protocol":
         raise UsageError(f"--arch {g['arch']}: the 2-D mixtures use the protocol networks (--arch protocol)")
     if kind == "image" and g["arch"] == "protocol":
-        raise UsageError(f"--arch protocol is for the 2-D mixtures; for {cfg['data']['name']} use mlp or conv")
+        raise UsageError(f"--arch protocol is for the 2-D mixtures; for {cfg['data']['name']} use mlp, conv or dcgan")
     return fit_steps(cfg)
 
 

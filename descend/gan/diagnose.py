@@ -12,15 +12,14 @@ and the grid (tests/test_gan_diagnose.py keeps both halves): a healthy run must 
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
 import numpy as np
 
-from descend.doctor.doctor import write_diagnoses
 from descend.doctor.rules import Diagnosis
+from descend.doctor.watcher import RecordWatcher
 
 # --- thresholds ---------------------------------------------------------------------------------------------
 WINDOW = 3             # consecutive evaluations a finding must hold for: one eval can be an unlucky moment
@@ -294,18 +293,8 @@ def run_rules(records: list[dict], s: Setting, found: dict | None = None) -> lis
     return new
 
 
-class GanDoctor:
+class GanDoctor(RecordWatcher):
     """Watches a GAN's records: prints each diagnosis once when it first holds and keeps diagnosis.json."""
-
-    def __init__(self, setting: Setting, run_dir: str | Path | None = None, verbose: bool = True,
-                 stream: TextIO | None = None, tb: Any = None) -> None:
-        self.setting, self.run_dir, self.verbose, self.stream, self.tb = setting, run_dir, verbose, stream, tb
-        self.records: list[dict] = []
-        self.found: dict[str, Diagnosis] = {}
-
-    @property
-    def diagnoses(self) -> list[Diagnosis]:
-        return list(self.found.values())
 
     def add(self, record: dict, step: int) -> list[Diagnosis]:
         """Take one record; returns the diagnoses it made hold."""
@@ -348,28 +337,4 @@ class GanDoctor:
             self._print(f"doctor: the mode collapse found at step {d.step} recovered: {state} at step {now['step']}")
 
     def _check(self, step: int, finished: bool = False) -> list[Diagnosis]:
-        new = run_rules(self.records, self.setting, self.found)
-        for d in new:
-            if self.verbose:
-                self._print("doctor: " + d.format())
-            if self.tb is not None and hasattr(self.tb, "add_text"):
-                self.tb.add_text(f"doctor/{d.code}", d.format(), step)
-        if self.run_dir is not None and (new or finished):
-            write_diagnoses(self.run_dir, self.diagnoses, finished=finished, step=step)
-        return new
-
-    def _print(self, text: str) -> None:
-        stream = self.stream if self.stream is not None else sys.stdout
-        stream.write(text + "\n")
-        stream.flush()
-
-    def state_dict(self) -> dict:
-        return {"found": [d.to_dict() for d in self.found.values()]}
-
-    def load_state_dict(self, state: dict, records: list[dict]) -> None:
-        """Restore the findings and the records so far (from metrics.jsonl, cut back to the checkpoint)."""
-        self.found = {}
-        for d in state.get("found", []):
-            diag = Diagnosis.from_dict(d)
-            self.found[diag.code] = diag
-        self.records = list(records)
+        return self._announce(run_rules(self.records, self.setting, self.found), step, finished)
