@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from descend.autograd.higher import const, rule, to_np, vjp_of
+from descend.ops import adaptive_max as _am
 from descend.ops import conv as _conv
 from descend.ops import elementwise as _ew
+from descend.ops import indexing as _ix
 from descend.ops import linear as _lin
 from descend.ops import loss as _loss
 from descend.ops import movement as _mv
@@ -244,6 +246,15 @@ def _max_pool(ctx, x):
     first = np.argmax(p._data, axis=-1)  # the gradient goes to each window's first maximum, as PyTorch's
     grids = np.indices(first.shape, sparse=True)
     return p[tuple(grids) + (first,)] if kw is not None else p
+
+
+@composite(_am.AdaptiveMaxPool)
+def _adaptive_max_pool(ctx, x):
+    shape = ctx.shape  # the input's; the output's is the indices'
+    idx = ctx.indices
+    plane = x.reshape(tuple(shape[:-2]) + (shape[-2] * shape[-1],))
+    picked = _ix.Gather.apply(plane, const(idx.reshape(idx.shape[:-2] + (-1,))), dim=plane.ndim - 1)
+    return picked.reshape(idx.shape)
 
 
 @composite(_pool.AvgPool)
