@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -103,6 +104,10 @@ def run_one(config: str, seed: int, runs: Path, steps: int | None, threads: str,
 
 
 def mean_sd(values: list[float], fmt: str) -> str:
+    """Mean ± sd; runs with no high-quality sample have an infinite reverse KL, counted apart."""
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) < len(values):
+        return " " + (mean_sd(finite, fmt) if finite else "-") + f" (+{len(values) - len(finite)} inf)"
     m = statistics.fmean(values)
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{m:{fmt}} ± {sd:{fmt}}"
