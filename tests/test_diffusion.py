@@ -137,7 +137,7 @@ def test_ddim_eta0_is_deterministic_and_ignores_the_rng():
 
 # --- one training step vs PyTorch ----------------------------------------------------------------------------
 
-def _torch_twins(torch):
+def _torch_mlp(torch):
     tnn = torch.nn
 
     def temb(t, dim):
@@ -175,60 +175,15 @@ def _torch_twins(torch):
                 h = b(h, e)
             return self.out(h)
 
-    def groups(c):
-        return max(g for g in range(1, 9) if c % g == 0)
-
-    class Res(tnn.Module):
-        def __init__(self, cin, cout, tw):
-            super().__init__()
-            self.norm1, self.conv1 = tnn.GroupNorm(groups(cin), cin), tnn.Conv2d(cin, cout, 3, padding=1)
-            self.time = tnn.Linear(tw, cout)
-            self.norm2, self.conv2 = tnn.GroupNorm(groups(cout), cout), tnn.Conv2d(cout, cout, 3, padding=1)
-            self.act = tnn.SiLU()
-            self.skip = tnn.Conv2d(cin, cout, 1) if cin != cout else tnn.Identity()
-
-        def forward(self, x, e):
-            h = self.conv1(self.act(self.norm1(x)))
-            h = h + self.time(self.act(e))[:, :, None, None]
-            return self.skip(x) + self.conv2(self.act(self.norm2(h)))
-
-    class Attn(tnn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.norm, self.attn = tnn.GroupNorm(groups(c), c), tnn.MultiheadAttention(c, 1, batch_first=True)
-
-        def forward(self, x):
-            n, c = x.shape[:2]
-            h = self.norm(x).reshape(n, c, -1).transpose(1, 2)
-            return x + self.attn(h, h, h, need_weights=False)[0].transpose(1, 2).reshape(x.shape)
-
-    class Net(tnn.Module):
-        def __init__(self, ch, w, time_dim=64):
-            super().__init__()
-            c1, c2, tw = w, 2 * w, 4 * w
-            self.time, self.inp = TimeMLP(time_dim, tw), tnn.Conv2d(ch, c1, 3, padding=1)
-            self.down1, self.pool1 = Res(c1, c1, tw), tnn.Conv2d(c1, c1, 3, stride=2, padding=1)
-            self.down2, self.pool2 = Res(c1, c2, tw), tnn.Conv2d(c2, c2, 3, stride=2, padding=1)
-            self.mid1, self.attn, self.mid2 = Res(c2, c2, tw), Attn(c2), Res(c2, c2, tw)
-            self.up2, self.up1 = Res(2 * c2, c2, tw), Res(c2 + c1, c1, tw)
-            self.out = tnn.Sequential(tnn.GroupNorm(groups(c1), c1), tnn.SiLU(), tnn.Conv2d(c1, ch, 3, padding=1))
-
-        def forward(self, x, t):
-            up = lambda h: torch.nn.functional.interpolate(h, scale_factor=2, mode="nearest")  # noqa: E731
-            e = self.time(t)
-            h1 = self.down1(self.inp(x), e)
-            h2 = self.down2(self.pool1(h1), e)
-            h = self.mid2(self.attn(self.mid1(self.pool2(h2), e)), e)
-            h = self.up2(torch.cat([up(h), h2], 1), e)
-            return self.out(self.up1(torch.cat([up(h), h1], 1), e))
-
-    return MLP, Net
+    return MLP
 
 
 @pytest.mark.parametrize("arch", ["mlp", "unet"])
 def test_one_training_step_equals_pytorch(arch):
     torch = pytest.importorskip("torch")
-    MLP, Net = _torch_twins(torch)
+    from bench.train_workloads import _torch_unet as Net  # the bench's U-Net twin: this test checks it too
+
+    MLP = _torch_mlp(torch)
     backend.manual_seed(5)
     if arch == "mlp":
         model, twin, shape = MLPDenoiser(2, width=16, blocks=2), MLP(2, 16, 2), (32, 2)
