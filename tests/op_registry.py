@@ -423,6 +423,23 @@ case("batch_norm[train 2d]", *_bn(True), N(5, 3, scale=2), P(3), N(3), atol=1e-4
 case("batch_norm[train 4d]", *_bn(True), N(2, 3, 3, 2, layout="t"), P(3), N(3), atol=1e-4)
 case("batch_norm[train no affine]", *_bn(True), N(4, 3, 2), atol=1e-4)
 case("batch_norm[eval]", *_bn(False), N(4, 3, 2, 2, layout="s"), P(3), N(3))
+
+
+def _nhwc(f: Callable) -> Callable:
+    """f applied to a channels-last (N, H, W, C) array seen as (N, C, H, W), as our convolutions return it."""
+    return lambda x, *rest: f(x.permute(0, 3, 1, 2), *rest)
+
+
+# The layouts the compiled kernels take (tests/test_kernels.py runs these through them too).
+case("batch_norm[train channels-last]", *map(_nhwc, _bn(True)), N(2, 3, 4, 3, scale=2), P(3), N(3), atol=1e-4)
+case("batch_norm[eval channels-last]", *map(_nhwc, _bn(False)), N(2, 3, 2, 3), P(3), N(3))
+case("max_pool2d[channels-last leftover]", _nhwc(lambda x: F.max_pool2d(x, 2)), _nhwc(lambda x: TF().max_pool2d(x, 2)),
+     N(2, 5, 7, 3))
+case("max_pool2d[channels-last 3x2]", _nhwc(lambda x: F.max_pool2d(x, (3, 2))),
+     _nhwc(lambda x: TF().max_pool2d(x, (3, 2))), N(1, 6, 4, 2))
+# Back to (N, H, W, C) so that the incoming gradient has the output's strides, as between our conv layers.
+case("relu[channels-last]", lambda x: F.relu(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1),
+     lambda x: x.permute(0, 3, 1, 2).relu().permute(0, 2, 3, 1), away(N(2, 3, 3, 4)))
 case("layer_norm", lambda x, w, b: F.layer_norm(x, (4,), w, b), lambda x, w, b: TF().layer_norm(x, (4,), w, b),
      N(3, 4, scale=2), P(4), N(4), atol=1e-4)
 case("layer_norm[2 dims no affine]", lambda x: F.layer_norm(x, (3, 4)), lambda x: TF().layer_norm(x, (3, 4)),

@@ -9,6 +9,7 @@ import numpy as np
 
 from descend import dtypes as _dt
 from descend.backend import default_dtype, get_array_module
+from descend.ops import kernels
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.constants import zeros_as
 from descend.ops.special import erf
@@ -254,6 +255,13 @@ class ReLU(Function):
         return self.out
 
     def backward(self, g):
+        kernel = kernels.get("relu_backward", g, self.out) if g.dtype == self.out.dtype else None
+        if kernel is not None:
+            gx = np.empty_like(g)  # same strides as a dense g, so the flat views below line up
+            flats = kernels.dense_flat(g, self.out, gx)
+            if flats is not None:  # one compiled pass instead of a mask pass and a product pass
+                kernel(*flats)
+                return gx
         return g * (self.out > 0)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from descend.ops import kernels
 from descend.ops.errors import OpError, OpTypeError
 from descend.backend import get_array_module
 from descend._tensor import Function
@@ -104,6 +107,9 @@ class BatchNorm(Function):
         """The (rows, C) layout: column sums are one GEMV, sums of products one einsum, so no pass over the
         data is a slow strided reduction, and the output keeps the input's layout."""
         m, c = rows.shape
+        self.kernel = kernels.get("scale_shift", rows) is not None
+        if self.kernel:
+            return self._forward_kernel(rows, shape, w, b, running_mean, running_var, training, momentum, eps)
         self.ones = xp.ones(m, dtype=rows.dtype)
         self.wide = wide = _Wide(xp, m, c)
         if training:
@@ -122,6 +128,44 @@ class BatchNorm(Function):
             y += wide.vec(b)
         return _from_rows(y.reshape(m, c), shape)
 
+    def _forward_kernel(self, rows, shape, w, b, running_mean, running_var, training, momentum, eps):
+        """The same in two compiled passes (moments, then output), keeping x and the mean instead of x - mean."""
+        m, c = rows.shape
+        dtype = rows.dtype
+        if training:
+            mean64, var64 = kernels.get("bn_moments", rows)(rows)
+            mean, var = mean64.astype(dtype), var64.astype(dtype)
+            self._update_running(mean, var, running_mean, running_var, momentum)
+        else:
+            mean, var = running_mean.astype(dtype, copy=False), running_var.astype(dtype, copy=False)
+        self.invstd = (1 / np.sqrt(var.astype(np.float64) + eps)).astype(dtype)
+        self.scale = self.invstd if w is None else (self.invstd * w).astype(dtype, copy=False)
+        self.x_rows, self.mean, self.shape, self.training = rows, mean, shape, training
+        y = np.empty_like(rows)
+        kernels.get("scale_shift", rows)(rows, mean, self.scale, np.zeros(c, dtype) if b is None else
+                                         b.astype(dtype, copy=False), y)
+        return _from_rows(y, shape)
+
+    def _backward_kernel(self, rows):
+        """Both per-channel sums in one compiled pass over g and x, the input gradient in a second."""
+        dx, dw, db = self.needs_input_grad
+        m, dtype = rows.shape[0], rows.dtype
+        gb = g_xhat = gx = None
+        if dw or db or (dx and self.training):
+            sg, sgx = kernels.get("bn_grad_sums", rows)(rows, self.x_rows, self.mean)
+            gb, g_xhat = sg.astype(dtype), (sgx * self.invstd).astype(dtype)
+        if dx:
+            gx = np.empty_like(rows)
+            if self.training:
+                inv_m = 1.0 / m
+                coef = (-self.scale * self.invstd * g_xhat * inv_m).astype(dtype)
+                const = (-self.scale * gb * inv_m).astype(dtype)
+            else:
+                coef = const = np.zeros_like(self.scale)
+            kernels.get("bn_grad_input", rows)(rows, self.x_rows, self.mean, self.scale, coef, const, gx)
+            gx = _from_rows(gx, self.shape)
+        return gx, (g_xhat if dw else None), (gb if db else None)
+
     def _backward_rows(self, g):
         """d/dx = scale * (g - mean(g) - xhat * mean(g * xhat)), as one sum per channel and three passes."""
         dx, dw, db = self.needs_input_grad
@@ -131,6 +175,8 @@ class BatchNorm(Function):
         if rows is None:  # a gradient in another layout: one copy into ours
             cl = g.transpose((0,) + tuple(range(2, g.ndim)) + (1,)) if g.ndim > 2 else g
             rows = xp.ascontiguousarray(cl).reshape(-1, c)
+        if self.kernel:
+            return self._backward_kernel(rows)
         m, wide = rows.shape[0], self.wide
         gb = self.ones @ rows if db or (dx and self.training) else None
         # sum(g * xhat) per channel, without materialising g * xhat.

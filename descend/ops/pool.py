@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops import kernels
 from descend.ops.conv import from_channels_last, interior, offset_slices, padded_channels_last
 from descend._tensor import Function
 
@@ -57,9 +58,19 @@ class MaxPool(Function):
                     for i in range(d))
         pads = _pads(x.shape, kernel, stride, padding, dilation, out)
         xpad = padded_channels_last(x, pads, value=-np.inf)
-        best = None
-        for _, v in _windows(xpad, kernel, stride, dilation, out):
-            best = v.copy(order="K") if best is None else xp.maximum(best, v, out=best)  # NaN propagates
+        self.arg = None
+        tiles = (d == 2 and tuple(kernel) == tuple(stride) and tuple(dilation) == (1, 1)
+                 and kernel[0] * kernel[1] <= 256 and not any(lo or hi for lo, hi in pads))
+        compiled = kernels.get("max_pool_tiles", xpad) if tiles else None
+        if compiled is not None:
+            # One pass that also keeps each window's argmax, so backward is one pass too.
+            best = np.empty((x.shape[0],) + out + (x.shape[1],), dtype=x.dtype)
+            self.arg = np.empty(best.shape, dtype=np.uint8)
+            compiled(xpad, kernel[0], kernel[1], best, self.arg)
+        else:
+            best = None
+            for _, v in _windows(xpad, kernel, stride, dilation, out):
+                best = v.copy(order="K") if best is None else xp.maximum(best, v, out=best)  # NaN propagates
         self.xpad, self.best, self.x_shape, self.pads = xpad, best, x.shape, pads
         self.kernel, self.stride, self.dilation, self.out = kernel, stride, dilation, out
         return from_channels_last(best)
@@ -91,6 +102,8 @@ class MaxPool(Function):
         xp = get_array_module(g)
         d = len(self.kernel)
         gcl = g.transpose((0,) + tuple(range(2, 2 + d)) + (1,))
+        if self.arg is not None and kernels.get("max_pool_tiles_backward", self.xpad, g) is not None:
+            return self._backward_tiles(np.ascontiguousarray(gcl))
         tiles = _tiles(self.xpad.shape, self.kernel, self.stride, self.dilation, self.out)
         gpad = (xp.empty if tiles else xp.zeros)(self.xpad.shape, dtype=g.dtype)
         for offset, hit in self._first_max_masks():
@@ -100,6 +113,15 @@ class MaxPool(Function):
             else:
                 region += gcl * hit
         return from_channels_last(gpad[interior(self.pads, self.x_shape[2:])])
+
+    def _backward_tiles(self, gcl):
+        """The compiled pass: each window's gradient to its argmax, zeros around it and past the last window."""
+        (kh, kw), (oh, ow) = self.kernel, self.out
+        gx = np.empty(self.xpad.shape, dtype=gcl.dtype)
+        kernels.get("max_pool_tiles_backward", self.xpad, gcl)(gcl, self.arg, kh, kw, gx)
+        gx[:, oh * kh:] = 0
+        gx[:, :, ow * kw:] = 0
+        return from_channels_last(gx)
 
     def indices(self) -> object:
         """Flat positions (h * W + w) of the maxima in each input plane, as PyTorch's return_indices gives."""

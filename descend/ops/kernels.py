@@ -1,0 +1,88 @@
+"""Compiled kernels for the passes NumPy runs as several: numba, optional, compiled on first use and cached on
+disk beside the loops (descend/ops/_loops.py).
+
+An op asks `kernels.get("name", *arrays)` and gets the compiled loop, or None, in which case it runs its
+NumPy path. None when: numba is not installed (or fails to import), DESCEND_NUMBA=0 is set, an array is not a
+NumPy array (CuPy arrays keep the NumPy-style path), or the first array has fewer than MIN_SIZE elements (a
+small op is not worth importing numba for, and its NumPy path is already short). Nothing is imported or
+compiled until a large enough array asks.
+
+>>> import numpy as np
+>>> from descend.ops import kernels
+>>> with kernels.forced(False):
+...     kernels.get("relu_backward", np.ones(1 << 20, np.float32)) is None
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+MIN_SIZE = 1 << 15  # elements; below this the NumPy path is as fast and no compile is paid
+
+_NAMES = ("bn_moments", "scale_shift", "bn_grad_sums", "bn_grad_input", "relu_backward", "max_pool_tiles",
+          "max_pool_tiles_backward")
+_state: dict = {"compiled": None, "forced": None, "min_size": MIN_SIZE}
+
+
+def _compile() -> dict:
+    """{name: compiled loop}, or {} when numba is unavailable or switched off."""
+    if _state["compiled"] is None:
+        _state["compiled"] = {}
+        if os.environ.get("DESCEND_NUMBA", "1") != "0":
+            try:
+                import numba
+            except Exception:  # not installed, or built for another NumPy: the NumPy paths serve
+                return _state["compiled"]
+            from descend.ops import _loops
+            # No fastmath: the loops must keep IEEE NaN and signed-zero behaviour to match the NumPy paths.
+            _state["compiled"] = {name: numba.njit(cache=True, nogil=True)(getattr(_loops, name))
+                                  for name in _NAMES}
+    return _state["compiled"]
+
+
+def available() -> bool:
+    """Whether compiled kernels can run here (numba importable and not switched off)."""
+    return bool(_compile()) if _state["forced"] is not False else False
+
+
+def get(name: str, *arrays) -> Optional[Callable]:
+    """The compiled kernel `name` if every array is a NumPy array and the first is large enough, else None."""
+    forced = _state["forced"]
+    if forced is False or not arrays or any(type(a) is not np.ndarray for a in arrays):
+        return None
+    if forced is None and arrays[0].size < _state["min_size"]:
+        return None
+    return _compile().get(name)
+
+
+@contextlib.contextmanager
+def forced(on: Optional[bool]) -> Iterator[None]:
+    """Within the block, kernels run for arrays of any size (True), never (False), or as usual (None): how the
+    tests run each op's two paths on the same small inputs."""
+    before = _state["forced"]
+    _state["forced"] = on
+    try:
+        yield
+    finally:
+        _state["forced"] = before
+
+
+def dense_flat(*arrays):
+    """1-D views of arrays that lie densely in memory with the same strides (any axis order), in matching
+    element order, or None: how elementwise kernels see a channels-last (N, C, H, W) view."""
+    first = arrays[0]
+    if any(a.shape != first.shape or a.strides != first.strides for a in arrays[1:]):
+        return None
+    order = sorted(range(first.ndim), key=lambda i: -abs(first.strides[i]))
+    flats = []
+    for a in arrays:
+        t = a.transpose(order)
+        if not t.flags.c_contiguous:
+            return None
+        flats.append(t.reshape(-1))
+    return flats

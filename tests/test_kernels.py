@@ -1,0 +1,145 @@
+"""The compiled kernels (descend/ops/kernels.py) against the NumPy paths they replace, float64 gradchecks and
+PyTorch: every registry case of the ops that use them runs again with the kernels forced on at any size."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import descend
+import descend.nn.functional as F
+from descend.ops import kernels
+from tests.op_registry import CASES
+from tests import test_ops
+
+pytest.importorskip("numba")
+
+KERNEL_CASES = [c for c in CASES if c.op in ("relu", "max_pool2d", "batch_norm")]
+IDS = [c.name for c in KERNEL_CASES]
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Names of the compiled kernels run inside the test, forced on for any array size."""
+    compiled = kernels._compile()
+    seen: list = []
+
+    def spy(name: str):
+        return lambda *a: (seen.append(name), compiled[name](*a))[1]
+
+    monkeypatch.setitem(kernels._state, "compiled", {name: spy(name) for name in compiled})
+    with kernels.forced(True):
+        yield seen
+
+
+@pytest.mark.parametrize("case", [c for c in KERNEL_CASES if c.gradcheck], ids=lambda c: c.name)
+def test_gradcheck_compiled(case, calls: list) -> None:
+    test_ops.test_gradcheck(case)
+
+
+@pytest.mark.parametrize("case", KERNEL_CASES, ids=IDS)
+def test_matches_torch_compiled(case, calls: list) -> None:
+    test_ops.test_matches_torch(case)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("batch_norm[train channels-last]", {"bn_moments", "scale_shift", "bn_grad_sums", "bn_grad_input"}),
+    ("batch_norm[eval channels-last]", {"scale_shift", "bn_grad_sums", "bn_grad_input"}),
+    ("batch_norm[train 2d]", {"bn_moments", "scale_shift", "bn_grad_sums", "bn_grad_input"}),
+    ("max_pool2d[channels-last leftover]", {"max_pool_tiles", "max_pool_tiles_backward"}),
+    ("max_pool2d[channels-last 3x2]", {"max_pool_tiles", "max_pool_tiles_backward"}),
+    ("relu[channels-last]", {"relu_backward"}),
+])
+def test_the_layouts_reach_the_kernels(name: str, expected: set, calls: list) -> None:
+    """The cases above would pass on the NumPy paths too; these ones must have run the compiled loops."""
+    test_ops.test_matches_torch(next(c for c in CASES if c.name == name))
+    assert set(calls) == expected
+
+
+def _run_both(fn, *arrays):
+    """fn's outputs and input gradients with the kernels off, then forced on."""
+    results = []
+    for on in (False, True):
+        with kernels.forced(on):
+            ts = [descend.tensor(a, requires_grad=True) for a in arrays]
+            out = fn(*ts)
+            cot = np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)
+            out.backward(descend.tensor(cot))
+            results.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    return results
+
+
+def test_max_pool_nan_and_ties_follow_pytorch_on_both_paths() -> None:
+    """The first maximum of a window gets the gradient, or its last NaN; NaN propagates forward."""
+    x = np.where(np.random.default_rng(0).standard_normal((3, 8, 6, 4)) > 0.3, 1.0, -1.0).astype(np.float32)
+    x[0, 0, 1, 0] = x[0, 1, 0, 0] = np.nan
+    x[1, 2, 2, 1] = np.nan
+    off, on = _run_both(lambda t: F.max_pool2d(t.permute(0, 3, 1, 2), 2), x)
+    for a, b in zip(off, on):
+        np.testing.assert_array_equal(a, b)
+    torch = pytest.importorskip("torch")
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).requires_grad_()
+    y = torch.nn.functional.max_pool2d(xt, 2)
+    y.backward(torch.from_numpy(np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)))
+    np.testing.assert_array_equal(on[1], xt.grad.permute(0, 2, 3, 1).numpy())
+
+
+def test_batch_norm_paths_agree_at_training_size() -> None:
+    """A ResNet-sized float32 batch with a large mean: the compiled path (float64 sums) is at least as close to
+    the float64 result as the NumPy one, for the output and every gradient."""
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((16, 14, 14, 32)) * 3 + 50).astype(np.float32)
+    w, b = rng.uniform(0.5, 2, 32).astype(np.float32), rng.standard_normal(32).astype(np.float32)
+
+    def bn(t, wt, bt):
+        return F.batch_norm(t.permute(0, 3, 1, 2), None, None, wt, bt, training=True)
+
+    exact = _run_both(bn, x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))[0]
+    off, on = _run_both(bn, x, w, b)
+    for e, a, c in zip(exact, off, on):
+        err_numpy, err_kernel = np.abs(a - e).max(), np.abs(c - e).max()
+        assert err_kernel <= max(err_numpy, 1e-6 * np.abs(e).max()), (err_kernel, err_numpy)
+
+
+def test_running_statistics_are_the_same_on_both_paths() -> None:
+    x = np.random.default_rng(3).standard_normal((8, 6, 6, 5)).astype(np.float32)
+    stats = []
+    for on in (False, True):
+        with kernels.forced(on):
+            layer = descend.nn.BatchNorm2d(5)
+            layer(descend.tensor(x).permute(0, 3, 1, 2))
+            stats.append((layer.running_mean.numpy(), layer.running_var.numpy()))
+    np.testing.assert_allclose(stats[0][0], stats[1][0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(stats[0][1], stats[1][1], rtol=1e-5)
+
+
+def test_kernels_run_only_for_large_numpy_arrays() -> None:
+    big, small = np.ones(kernels.MIN_SIZE, np.float32), np.ones(8, np.float32)
+    assert kernels.get("relu_backward", big) is not None
+    assert kernels.get("relu_backward", small) is None
+    assert kernels.get("relu_backward", big, small.tolist()) is None  # not an ndarray: not ours to compile
+    with kernels.forced(False):
+        assert kernels.get("relu_backward", big) is None
+
+
+def test_dense_flat_lines_up_strided_layouts() -> None:
+    a = np.arange(24.0).reshape(2, 3, 4).transpose(0, 2, 1)
+    b = np.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1) * 2  # same strides as a
+    fa, fb = kernels.dense_flat(a, b)
+    np.testing.assert_array_equal(fb, 2 * fa)
+    assert kernels.dense_flat(a, np.ascontiguousarray(a)) is None  # different strides
+    assert kernels.dense_flat(a[:, ::2]) is None  # not dense
+
+
+def test_descend_numba_0_switches_the_kernels_off() -> None:
+    code = "from descend.ops import kernels; print(kernels.available())"
+    env = dict(os.environ, DESCEND_NUMBA="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, DESCEND_NUMBA="1"))
+    assert out.stdout.strip() == "True"
