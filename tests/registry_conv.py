@@ -112,6 +112,11 @@ case("group_norm[one group 2d input]", lambda x, w, b: F.group_norm(x, 1, w, b),
      lambda x, w, b: TF().group_norm(x, 1, w, b), N(4, 6), N(6), N(6), atol=1e-4)
 case("group_norm[channels-last]", lambda x: F.group_norm(x.permute(0, 3, 1, 2), 2),
      lambda x: TF().group_norm(x.permute(0, 3, 1, 2), 2), N(2, 3, 3, 4), atol=1e-4)
+case("group_norm[channels-last affine]", lambda x, w, b: F.group_norm(x.permute(0, 3, 1, 2), 3, w, b),
+     lambda x, w, b: TF().group_norm(x.permute(0, 3, 1, 2), 3, w, b), N(2, 3, 4, 6, scale=2), P(6), N(6),
+     atol=1e-4)
+case("group_norm[channels-last 1d]", lambda x, w, b: F.group_norm(x.permute(0, 2, 1), 2, w, b, eps=1e-3),
+     lambda x, w, b: TF().group_norm(x.permute(0, 2, 1), 2, w, b, eps=1e-3), N(3, 5, 4), P(4), N(4), atol=1e-4)
 
 # ---- 2-D stride-1 convolutions on channels-last input: width-only im2col with shifted kernel rows ----------
 

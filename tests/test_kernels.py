@@ -18,7 +18,7 @@ from tests import test_ops
 
 pytest.importorskip("numba")
 
-KERNEL_CASES = [c for c in CASES if c.op in ("relu", "max_pool2d", "batch_norm")]
+KERNEL_CASES = [c for c in CASES if c.op in ("relu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm")]
 IDS = [c.name for c in KERNEL_CASES]
 
 
@@ -47,12 +47,15 @@ def test_matches_torch_compiled(case, calls: list) -> None:
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("batch_norm[train channels-last]", {"bn_moments", "scale_shift", "bn_grad_sums", "bn_grad_input"}),
-    ("batch_norm[eval channels-last]", {"scale_shift", "bn_grad_sums", "bn_grad_input"}),
-    ("batch_norm[train 2d]", {"bn_moments", "scale_shift", "bn_grad_sums", "bn_grad_input"}),
+    ("batch_norm[train channels-last]", {"channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input"}),
+    ("batch_norm[eval channels-last]", {"scale_shift", "grad_sums", "grad_input"}),
+    ("batch_norm[train 2d]", {"channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input"}),
+    ("group_norm[channels-last]", {"channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input"}),
     ("max_pool2d[channels-last leftover]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("max_pool2d[channels-last 3x2]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("relu[channels-last]", {"relu_backward"}),
+    ("leaky_relu[channels-last]", {"leaky_relu", "leaky_relu_backward"}),
+    ("leaky_relu", {"leaky_relu", "leaky_relu_backward"}),  # the gradient copied into the output's layout first
 ])
 def test_the_layouts_reach_the_kernels(name: str, expected: set, calls: list) -> None:
     """The cases above would pass on the NumPy paths too; these ones must have run the compiled loops."""
@@ -86,6 +89,22 @@ def test_max_pool_nan_and_ties_follow_pytorch_on_both_paths() -> None:
     y = torch.nn.functional.max_pool2d(xt, 2)
     y.backward(torch.from_numpy(np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)))
     np.testing.assert_array_equal(on[1], xt.grad.permute(0, 2, 3, 1).numpy())
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2, 1.0])
+def test_leaky_relu_is_bitwise_pytorch_on_nan_and_signed_zero(slope: float) -> None:
+    torch = pytest.importorskip("torch")
+    x = np.array([np.nan, -0.0, 0.0, -1e-30, 3.0, -np.inf, np.inf, -2.5] * 3, np.float32).reshape(2, 3, 4)
+    g = np.array([1.0, -2.0, 3.0, np.nan, 0.5, 1.0, -1.0, 2.0] * 3, np.float32).reshape(2, 3, 4)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = torch.nn.functional.leaky_relu(xt, slope)
+    yt.backward(torch.from_numpy(g))
+    with kernels.forced(True):
+        xd = descend.tensor(x, requires_grad=True)
+        yd = F.leaky_relu(xd, slope)
+        yd.backward(descend.tensor(g))
+    for ours, theirs in ((yd.detach().numpy(), yt.detach().numpy()), (xd.grad.numpy(), xt.grad.numpy())):
+        assert ours.tobytes() == theirs.tobytes()
 
 
 def test_batch_norm_paths_agree_at_training_size() -> None:

@@ -11,56 +11,79 @@ from __future__ import annotations
 import numpy as np
 
 
-def bn_moments(x):
-    """Per-column mean and biased variance of x (rows, C), two passes (no cancellation), in float64."""
-    m, c = x.shape
-    s = np.zeros(c, np.float64)
-    for i in range(m):
-        for j in range(c):
-            s[j] += x[i, j]
-    mean = s / m
-    v = np.zeros(c, np.float64)
-    for i in range(m):
-        for j in range(c):
-            d = x[i, j] - mean[j]
-            v[j] += d * d
-    return mean, v / m
+def channel_sums(x):
+    """s[n, c] = sum over p of x[n, p, c], in float64 (x is (N, P, C): a sample's positions by channel)."""
+    n, m, c = x.shape
+    s = np.zeros((n, c), np.float64)
+    for b in range(n):
+        for i in range(m):
+            for j in range(c):
+                s[b, j] += x[b, i, j]
+    return s
+
+
+def channel_sqdev(x, mean):
+    """v[n, c] = sum over p of (x[n, p, c] - mean[n, c])^2, in float64: the second pass of a two-pass
+    variance (no cancellation, unlike a sum of squares)."""
+    n, m, c = x.shape
+    v = np.zeros((n, c), np.float64)
+    for b in range(n):
+        for i in range(m):
+            for j in range(c):
+                d = x[b, i, j] - mean[b, j]
+                v[b, j] += d * d
+    return v
 
 
 def scale_shift(x, mean, a, b, out):
-    """out = (x - mean) * a + b, per column: BatchNorm's output in one pass (centring first keeps the
-    precision when the mean is large beside the spread)."""
-    m, c = x.shape
-    for i in range(m):
-        for j in range(c):
-            out[i, j] = (x[i, j] - mean[j]) * a[j] + b[j]
+    """out[n, p, c] = (x - mean[n, c]) * a[n, c] + b[n, c]: a normalisation's output in one pass (centring
+    first keeps the precision when the mean is large beside the spread)."""
+    n, m, c = x.shape
+    for s in range(n):
+        for i in range(m):
+            for j in range(c):
+                out[s, i, j] = (x[s, i, j] - mean[s, j]) * a[s, j] + b[s, j]
 
 
-def bn_grad_sums(g, x, mean):
-    """Per-column sum(g) and sum(g * (x - mean)), in float64."""
-    m, c = g.shape
-    sg = np.zeros(c, np.float64)
-    sgx = np.zeros(c, np.float64)
-    for i in range(m):
-        for j in range(c):
-            gij = g[i, j]
-            sg[j] += gij
-            sgx[j] += gij * (x[i, j] - mean[j])
+def grad_sums(g, x, mean):
+    """Per (n, c): sum over p of g and of g * (x - mean[n, c]), in float64, in one pass over g and x."""
+    n, m, c = g.shape
+    sg = np.zeros((n, c), np.float64)
+    sgx = np.zeros((n, c), np.float64)
+    for b in range(n):
+        for i in range(m):
+            for j in range(c):
+                gij = g[b, i, j]
+                sg[b, j] += gij
+                sgx[b, j] += gij * (x[b, i, j] - mean[b, j])
     return sg, sgx
 
 
-def bn_grad_input(g, x, mean, a, b, k, out):
-    """out = g * a + (x - mean) * b + k, per column: BatchNorm's input gradient in one pass."""
-    m, c = g.shape
-    for i in range(m):
-        for j in range(c):
-            out[i, j] = g[i, j] * a[j] + (x[i, j] - mean[j]) * b[j] + k[j]
+def grad_input(g, x, mean, a, b, k, out):
+    """out = g * a + (x - mean) * b + k, with (n, c) coefficients: a normalisation's input gradient."""
+    n, m, c = g.shape
+    for s in range(n):
+        for i in range(m):
+            for j in range(c):
+                out[s, i, j] = g[s, i, j] * a[s, j] + (x[s, i, j] - mean[s, j]) * b[s, j] + k[s, j]
 
 
 def relu_backward(g, y, out):
     """out = g where y > 0, else 0 (flat arrays); a NaN y passes no gradient, as in PyTorch."""
     for i in range(g.shape[0]):
         out[i] = g[i] if y[i] > 0 else 0
+
+
+def leaky_relu(x, slope, out):
+    """out = x where x > 0, else x * slope (flat arrays; slope in x's dtype, so products round as PyTorch's)."""
+    for i in range(x.shape[0]):
+        out[i] = x[i] if x[i] > 0 else x[i] * slope
+
+
+def leaky_relu_backward(g, y, slope, out):
+    """out = g where the output y > 0, else g * slope; for 0 <= slope, y > 0 exactly where the input was."""
+    for i in range(g.shape[0]):
+        out[i] = g[i] if y[i] > 0 else g[i] * slope
 
 
 def max_pool_tiles(x, kh, kw, out, arg):

@@ -248,6 +248,21 @@ class Cast(Function):
 
 # ---- activations ---------------------------------------------------------------------------------------
 
+def _flat_like(g, y):
+    """(gradient out, flat g, flat y, flat gradient out) for an elementwise kernel over y's memory layout, or
+    None if y is not dense. A g in another layout (e.g. a slice of a padded buffer) is copied into y's layout
+    first and the kernel then writes over that copy."""
+    gx = np.empty_like(y)
+    flats = kernels.dense_flat(g, y, gx)
+    if flats is None:
+        flats = kernels.dense_flat(gx, y)
+        if flats is None:
+            return None
+        np.copyto(gx, g)
+        flats = [flats[0], flats[1], flats[0]]
+    return [gx] + flats
+
+
 class ReLU(Function):
     def forward(self, a):
         xp = get_array_module(a)
@@ -257,18 +272,25 @@ class ReLU(Function):
     def backward(self, g):
         kernel = kernels.get("relu_backward", g, self.out) if g.dtype == self.out.dtype else None
         if kernel is not None:
-            gx = np.empty_like(g)  # same strides as a dense g, so the flat views below line up
-            flats = kernels.dense_flat(g, self.out, gx)
+            flats = _flat_like(g, self.out)
             if flats is not None:  # one compiled pass instead of a mask pass and a product pass
-                kernel(*flats)
-                return gx
+                kernel(*flats[1:])
+                return flats[0]
         return g * (self.out > 0)
 
 
 class LeakyReLU(Function):
     def forward(self, a, negative_slope=0.01):
         xp = get_array_module(a)
-        self.slope = negative_slope
+        self.slope, self.out = negative_slope, None
+        compiled = kernels.get("leaky_relu", a) if a.dtype.kind == "f" and negative_slope >= 0 else None
+        if compiled is not None:
+            out = xp.empty_like(a)
+            flats = kernels.dense_flat(a, out)
+            if flats is not None:  # one pass; backward reads the output's sign (the input's, as slope >= 0)
+                compiled(flats[0], a.dtype.type(negative_slope), flats[1])
+                self.out = out
+                return out
         if a.ndim and a.dtype.kind == "f" and 0 <= negative_slope <= 1:
             # max(a, slope * a) and a {slope, 1} scale for backward: ufuncs keep a channels-last input's
             # layout (where() returns C order) and run 20x faster than where() or a masked copy on it.
@@ -280,6 +302,14 @@ class LeakyReLU(Function):
         return xp.where(self.pos, a, a * negative_slope)
 
     def backward(self, g):
+        if self.out is not None:  # the compiled forward ran
+            compiled = kernels.get("leaky_relu_backward", self.out) if g.dtype == self.out.dtype else None
+            flats = _flat_like(g, self.out) if compiled is not None else None
+            if flats is not None:
+                gx, gf, yf, outf = flats
+                compiled(gf, yf, g.dtype.type(self.slope), outf)
+                return gx
+            return g * np.where(self.out > 0, 1, self.slope).astype(self.out.dtype)
         if self.scale is not None:
             return g * self.scale
         return get_array_module(g).where(self.pos, g, g * self.slope)

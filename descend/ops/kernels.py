@@ -24,8 +24,9 @@ import numpy as np
 
 MIN_SIZE = 1 << 15  # elements; below this the NumPy path is as fast and no compile is paid
 
-_NAMES = ("bn_moments", "scale_shift", "bn_grad_sums", "bn_grad_input", "relu_backward", "max_pool_tiles",
-          "max_pool_tiles_backward")
+_NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input", "relu_backward", "leaky_relu",
+          "leaky_relu_backward",
+          "max_pool_tiles", "max_pool_tiles_backward")
 _state: dict = {"compiled": None, "forced": None, "min_size": MIN_SIZE}
 
 

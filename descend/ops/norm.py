@@ -129,41 +129,43 @@ class BatchNorm(Function):
         return _from_rows(y.reshape(m, c), shape)
 
     def _forward_kernel(self, rows, shape, w, b, running_mean, running_var, training, momentum, eps):
-        """The same in two compiled passes (moments, then output), keeping x and the mean instead of x - mean."""
+        """The same in compiled passes (two for the moments, one for the output), keeping x and the mean
+        instead of x - mean. The kernels see (1, rows, C): one sample of every row."""
         m, c = rows.shape
-        dtype = rows.dtype
+        dtype, x3 = rows.dtype, rows.reshape(1, m, c)
         if training:
-            mean64, var64 = kernels.get("bn_moments", rows)(rows)
-            mean, var = mean64.astype(dtype), var64.astype(dtype)
+            mean64 = kernels.get("channel_sums", x3)(x3) / m
+            var64 = kernels.get("channel_sqdev", x3)(x3, mean64.astype(dtype)) / m
+            mean, var = mean64[0].astype(dtype), var64[0].astype(dtype)
             self._update_running(mean, var, running_mean, running_var, momentum)
         else:
             mean, var = running_mean.astype(dtype, copy=False), running_var.astype(dtype, copy=False)
         self.invstd = (1 / np.sqrt(var.astype(np.float64) + eps)).astype(dtype)
         self.scale = self.invstd if w is None else (self.invstd * w).astype(dtype, copy=False)
-        self.x_rows, self.mean, self.shape, self.training = rows, mean, shape, training
-        y = np.empty_like(rows)
-        kernels.get("scale_shift", rows)(rows, mean, self.scale, np.zeros(c, dtype) if b is None else
-                                         b.astype(dtype, copy=False), y)
-        return _from_rows(y, shape)
+        self.x3, self.mean, self.shape, self.training = x3, mean[None], shape, training
+        y = np.empty_like(x3)
+        shift = np.zeros((1, c), dtype) if b is None else b.astype(dtype, copy=False)[None]
+        kernels.get("scale_shift", x3)(x3, self.mean, self.scale[None], shift, y)
+        return _from_rows(y.reshape(m, c), shape)
 
     def _backward_kernel(self, rows):
         """Both per-channel sums in one compiled pass over g and x, the input gradient in a second."""
         dx, dw, db = self.needs_input_grad
         m, dtype = rows.shape[0], rows.dtype
+        g3 = rows.reshape(self.x3.shape)
         gb = g_xhat = gx = None
         if dw or db or (dx and self.training):
-            sg, sgx = kernels.get("bn_grad_sums", rows)(rows, self.x_rows, self.mean)
-            gb, g_xhat = sg.astype(dtype), (sgx * self.invstd).astype(dtype)
+            sg, sgx = kernels.get("grad_sums", g3)(g3, self.x3, self.mean)
+            gb, g_xhat = sg[0].astype(dtype), (sgx[0] * self.invstd).astype(dtype)
         if dx:
-            gx = np.empty_like(rows)
+            gx = np.empty_like(g3)
             if self.training:
-                inv_m = 1.0 / m
-                coef = (-self.scale * self.invstd * g_xhat * inv_m).astype(dtype)
-                const = (-self.scale * gb * inv_m).astype(dtype)
+                coef = (-self.scale * self.invstd * g_xhat / m).astype(dtype)
+                const = (-self.scale * gb / m).astype(dtype)
             else:
                 coef = const = np.zeros_like(self.scale)
-            kernels.get("bn_grad_input", rows)(rows, self.x_rows, self.mean, self.scale, coef, const, gx)
-            gx = _from_rows(gx, self.shape)
+            kernels.get("grad_input", g3)(g3, self.x3, self.mean, self.scale[None], coef[None], const[None], gx)
+            gx = _from_rows(gx.reshape(m, -1), self.shape)
         return gx, (g_xhat if dw else None), (gb if db else None)
 
     def _backward_rows(self, g):
@@ -249,6 +251,13 @@ class GroupNorm(Function):
         n, c = x.shape[:2]
         self.shape = x.shape
         self.cshape = (1, c) + (1,) * (x.ndim - 2)
+        # Channels-last memory (a convolution's output): the NumPy path's (N, G, -1) reshape would copy it to
+        # NCHW and hand the next convolution NCHW, which copies it back; the kernels keep the layout.
+        self.x3 = None
+        if x.ndim > 2 and not x.flags.c_contiguous and kernels.get("scale_shift", x) is not None:
+            x3 = _channel_rows(x)
+            if x3 is not None:
+                return self._forward_kernel(x3.reshape(n, -1, c), w, b, num_groups, eps)
         xg = x.reshape(n, num_groups, -1)
         self.count = xg.shape[2]
         mean = xg.mean(axis=2, keepdims=True)
@@ -264,7 +273,58 @@ class GroupNorm(Function):
             y = y + b.reshape(self.cshape)
         return y
 
+    def _forward_kernel(self, x3, w, b, groups: int, eps: float):
+        """Per (sample, channel) sums in compiled passes, combined per group here; x3 is (N, pixels, C)."""
+        n, p, c = x3.shape
+        dtype, cg = x3.dtype, c // groups
+        self.count = p * cg
+
+        def per_channel(v):  # (N, G) -> (N, C), in dtype
+            return np.repeat(v, cg, axis=1).astype(dtype)
+
+        mean = per_channel(kernels.get("channel_sums", x3)(x3).reshape(n, groups, cg).sum(-1) / self.count)
+        var = kernels.get("channel_sqdev", x3)(x3, mean).reshape(n, groups, cg).sum(-1) / self.count
+        invstd = 1 / np.sqrt(var + eps)  # float64 (N, G)
+        self.x3, self.mean, self.invstd64, self.groups = x3, mean, invstd, groups
+        self.w = None if w is None else w.astype(dtype, copy=False)
+        scale = per_channel(invstd) if w is None else per_channel(invstd) * self.w
+        shift = np.zeros((n, c), dtype) if b is None else np.broadcast_to(b.astype(dtype, copy=False), (n, c))
+        y = np.empty_like(x3)
+        kernels.get("scale_shift", x3)(x3, mean, scale, np.ascontiguousarray(shift), y)
+        return _from_rows(y.reshape(-1, c), self.shape)
+
+    def _backward_kernel(self, g):
+        """gx = invstd * (g w - mean(g w) - xhat * mean(g w xhat)) per group, as one pass for the sums and one
+        for gx; the group means come from the (N, C) sums."""
+        dx, dw, db = self.needs_input_grad
+        x3, (n, p, c), groups = self.x3, self.x3.shape, self.groups
+        rows = _channel_rows(g)
+        if rows is None:
+            rows = np.ascontiguousarray(g.transpose((0,) + tuple(range(2, g.ndim)) + (1,))).reshape(-1, c)
+        g3 = rows.reshape(n, p, c)
+        sg, sgx = kernels.get("grad_sums", g3)(g3, x3, self.mean)  # float64 (N, C)
+        inv_c = np.repeat(self.invstd64, c // groups, axis=1)
+        gw = (sgx * inv_c).sum(0).astype(x3.dtype) if dw else None
+        gb = sg.sum(0).astype(x3.dtype) if db else None
+        gx = None
+        if dx:
+            wc = np.ones(c) if self.w is None else self.w.astype(np.float64)
+            s1 = (sg * wc).reshape(n, groups, -1).sum(-1) / self.count  # mean of g w per group
+            s2 = (sgx * wc).reshape(n, groups, -1).sum(-1) * self.invstd64 / self.count  # mean of g w xhat
+
+            def per_channel(v):
+                return np.repeat(v, c // groups, axis=1).astype(x3.dtype)
+
+            gx = np.empty_like(g3)
+            kernels.get("grad_input", g3)(g3, x3, self.mean, (inv_c * wc).astype(x3.dtype),
+                                          per_channel(-self.invstd64 ** 2 * s2),
+                                          per_channel(-self.invstd64 * s1), gx)
+            gx = _from_rows(gx.reshape(-1, c), self.shape)
+        return gx, gw, gb
+
     def backward(self, g):
+        if self.x3 is not None:
+            return self._backward_kernel(g)
         dx, dw, db = self.needs_input_grad
         axes = (0,) + tuple(range(2, g.ndim))
         gw = (g * self.xhat.reshape(self.shape)).sum(axis=axes) if dw else None
