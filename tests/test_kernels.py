@@ -18,7 +18,8 @@ from tests import test_ops
 
 pytest.importorskip("numba")
 
-KERNEL_CASES = [c for c in CASES if c.op in ("relu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm")]
+KERNEL_OPS = ("relu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm", "conv2d")
+KERNEL_CASES = [c for c in CASES if c.op in KERNEL_OPS]
 IDS = [c.name for c in KERNEL_CASES]
 
 
@@ -54,6 +55,8 @@ def test_matches_torch_compiled(case, calls: list) -> None:
     ("max_pool2d[channels-last leftover]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("max_pool2d[channels-last 3x2]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("relu[channels-last]", {"relu_backward"}),
+    ("conv2d[strip resnet 3x3 channels-last]", {"strip_cols"}),
+    ("conv2d[strip wide padding channels-last]", {"strip_cols"}),
     ("leaky_relu[channels-last]", {"leaky_relu", "leaky_relu_backward"}),
     ("leaky_relu", {"leaky_relu", "leaky_relu_backward"}),  # the gradient copied into the output's layout first
 ])

@@ -74,6 +74,27 @@ def relu_backward(g, y, out):
         out[i] = g[i] if y[i] > 0 else 0
 
 
+def strip_cols(x, pt, pl, kw, dil, out):
+    """Width-only im2col with the zero padding folded in: out[n, hp, w, kx * C + c] = x[n, hp - pt,
+    w + kx * dil - pl, c], or 0 outside x. x (N, H, W, C) and out (N, Hp, Wo, kw * C) are channels-last, so
+    each copy is a run of C numbers and the padded input is never materialised."""
+    n, h, w, c = x.shape
+    hp, wo = out.shape[1], out.shape[2]
+    for b in range(n):
+        for i in range(hp):
+            src = i - pt
+            for j in range(wo):
+                for kx in range(kw):
+                    col = j + kx * dil - pl
+                    base = kx * c
+                    if 0 <= src < h and 0 <= col < w:
+                        for ch in range(c):
+                            out[b, i, j, base + ch] = x[b, src, col, ch]
+                    else:
+                        for ch in range(c):
+                            out[b, i, j, base + ch] = 0
+
+
 def leaky_relu(x, slope, out):
     """out = x where x > 0, else x * slope (flat arrays; slope in x's dtype, so products round as PyTorch's)."""
     for i in range(x.shape[0]):

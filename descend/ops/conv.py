@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 
 from descend.backend import get_array_module
+from descend.ops import kernels
 from descend.ops.constants import ones_vector
 from descend._tensor import Function
 
@@ -132,6 +133,14 @@ class ConvNd(Function):
         operand is a contiguous slice (rows that straddle two images are computed and dropped)."""
         n, c = x.shape[:2]
         kw = self.w_shape[3]
+        compiled = kernels.get("strip_cols", x)
+        if compiled is not None and to_channels_last(x).flags.c_contiguous:
+            # One pass from x itself: the zero border is written into the strip, no padded copy first.
+            (pt, pb), (pl, pr) = self.padding
+            strip = xp.empty((n, x.shape[2] + pt + pb, self.out[1], kw * c), dtype=x.dtype)
+            compiled(to_channels_last(x), pt, pl, kw, self.dilation[1], strip)
+            self.xpad_shape = (n, strip.shape[1], x.shape[3] + pl + pr, c)
+            return strip.reshape(-1, kw * c)
         xpad = padded_channels_last(x, self.padding)
         s, hp, wo = xpad.strides, xpad.shape[1], self.out[1]
         view = as_strided(xp, xpad, (n, hp, wo, kw, c), (s[0], s[1], s[2], s[2] * self.dilation[1], s[3]))
