@@ -18,7 +18,7 @@ from tests import test_ops
 
 pytest.importorskip("numba")
 
-KERNEL_OPS = ("relu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm", "conv2d")
+KERNEL_OPS = ("relu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm", "conv2d", "conv_transpose2d")
 KERNEL_CASES = [c for c in CASES if c.op in KERNEL_OPS]
 IDS = [c.name for c in KERNEL_CASES]
 
@@ -56,7 +56,8 @@ def test_matches_torch_compiled(case, calls: list) -> None:
     ("max_pool2d[channels-last 3x2]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("relu[channels-last]", {"relu_backward"}),
     ("conv2d[strip resnet 3x3 channels-last]", {"strip_cols"}),
-    ("conv2d[strip wide padding channels-last]", {"strip_cols"}),
+    ("conv2d[strip wide padding channels-last]", {"strip_cols", "col2im"}),
+    ("conv_transpose2d[dcgan k4 s2 p1]", {"col2im"}),
     ("leaky_relu[channels-last]", {"leaky_relu", "leaky_relu_backward"}),
     ("leaky_relu", {"leaky_relu", "leaky_relu_backward"}),  # the gradient copied into the output's layout first
 ])
@@ -108,6 +109,27 @@ def test_leaky_relu_is_bitwise_pytorch_on_nan_and_signed_zero(slope: float) -> N
         yd.backward(descend.tensor(g))
     for ours, theirs in ((yd.detach().numpy(), yt.detach().numpy()), (xd.grad.numpy(), xt.grad.numpy())):
         assert ours.tobytes() == theirs.tobytes()
+
+
+@pytest.mark.parametrize("stride, padding, dilation", [(2, 1, 1), (3, 2, 1), (2, 0, 2)])
+def test_col2im_gather_is_bitwise_the_numpy_scatter(stride: int, padding: int, dilation: int) -> None:
+    """Transposed convolution forward and a strided convolution's input gradient: the compiled gather adds the
+    kernel offsets in the NumPy path's order, so the results are identical, not just close."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 9, 10, 8)).astype(np.float32)  # channels-last, as our layers pass it on
+    w = rng.standard_normal((8, 4, 4, 3)).astype(np.float32)
+
+    def convt(t, wt):
+        return F.conv_transpose2d(t.permute(0, 3, 1, 2), wt, stride=stride, padding=padding, dilation=dilation)
+
+    def conv(t, wt):
+        return F.conv2d(t.permute(0, 3, 1, 2), wt.permute(1, 0, 2, 3), stride=stride, padding=padding,
+                        dilation=dilation)
+
+    for fn in (convt, conv):
+        off, on = _run_both(fn, x, w)
+        for a, b in zip(off, on):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_batch_norm_paths_agree_at_training_size() -> None:

@@ -95,6 +95,36 @@ def strip_cols(x, pt, pl, kw, dil, out):
                             out[b, i, j, base + ch] = 0
 
 
+def col2im(slabs, sh, sw, dh, dw, pt, pl, out):
+    """out[n, y, x, c] = the sum of slabs[ky, kx, n, oy, ox, c] over the kernel offsets whose window at output
+    (oy, ox) read padded input (y + pt, x + pl): col2im as a gather, each output written once, no zero-filled
+    padded buffer. Offsets are added in (ky, kx) order, as the NumPy path adds its slabs."""
+    kh, kw, n, oh, ow, c = slabs.shape
+    h, w = out.shape[1], out.shape[2]
+    col = np.full((w, kw), -1, np.int64)  # output column read by (x, kx), or -1: the same for every row
+    for x in range(w):
+        for kx in range(kw):
+            u = x + pl - kx * dw
+            if u >= 0 and u % sw == 0 and u // sw < ow:
+                col[x, kx] = u // sw
+    for b in range(n):
+        for y in range(h):
+            for x in range(w):
+                for ch in range(c):
+                    out[b, y, x, ch] = 0
+            for ky in range(kh):
+                t = y + pt - ky * dh
+                if t < 0 or t % sh != 0 or t // sh >= oh:
+                    continue
+                oy = t // sh
+                for x in range(w):
+                    for kx in range(kw):
+                        ox = col[x, kx]
+                        if ox >= 0:
+                            for ch in range(c):
+                                out[b, y, x, ch] += slabs[ky, kx, b, oy, ox, ch]
+
+
 def leaky_relu(x, slope, out):
     """out = x where x > 0, else x * slope (flat arrays; slope in x's dtype, so products round as PyTorch's)."""
     for i in range(x.shape[0]):

@@ -221,12 +221,10 @@ class ConvNd(Function):
         m, g, kg = self.cols.shape
         o, kernel = self.w_shape[0], self.w_shape[2:]
         d, og, cg = len(kernel), o // g, self.w_shape[1]
-        if g == 1 and og <= 64 and kg < 1024:
-            # In the training step OpenBLAS runs this long-K product faster with the few output channels as
-            # rows (alone, with cold operands, the products measure the other way round).
+        if g == 1:
+            # g^T @ cols: (O, kernel * C) comes out, which the gradient's (O, C, *kernel) layout reaches by small
+            # per-channel transposes; in the training step this way round is also the faster product.
             gwm = gemm(xp, g2.T, self.cols.reshape(m, kg)).T[None]
-        elif g == 1:
-            gwm = gemm(xp, self.cols.reshape(m, kg).T, g2)[None]
         else:
             gwm = gemm(xp, self.cols.transpose(1, 2, 0), g2.reshape(m, g, og).transpose(1, 0, 2))
         # (G, kernel..., C/G, O/G) back to (O, C/G, kernel...)
@@ -277,6 +275,12 @@ class ConvNd(Function):
             slabs = xp.empty((n_off, m, c), dtype=g2.dtype)
             for k in range(n_off):
                 gemm(xp, g2, w_off[k].T, out=slabs[k])
+            compiled = kernels.get("col2im", slabs) if d == 2 else None
+            if compiled is not None:  # one gather pass straight into the unpadded result
+                out = xp.empty((n,) + self.x_shape[2:] + (c,), dtype=g2.dtype)
+                compiled(slabs.reshape(kernel + (n,) + self.out + (c,)), *self.stride, *self.dilation,
+                         self.padding[0][0], self.padding[1][0], out)
+                return from_channels_last(out)
             slabs = slabs.reshape(kernel + (n,) + self.out + (1, c))
         else:
             gcols = gemm(xp, g2.reshape(m, g, og).transpose(1, 0, 2), self.wmat.transpose(0, 2, 1))
@@ -347,6 +351,11 @@ def rows_weight(xp, w, groups: int):
     """Weight (O, C/G, *kernel) as (G, kernel*C/G, O/G), rows in the (kernel, channel) order of im2col rows."""
     o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
     d, og = len(kernel), o // groups
+    if groups == 1:
+        # (O, *kernel, C) memory seen as (1, kernel * C, O): the copy transposes each output channel's small
+        # (C, kernel) block, not the whole weight, and the GEMMs take the transposed operand without a copy.
+        wcl = xp.ascontiguousarray(w.transpose((0,) + tuple(range(2, 2 + d)) + (1,)))
+        return wcl.reshape(o, -1).T[None]
     wmat = w.reshape((groups, og, cg) + kernel).transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))
     return xp.ascontiguousarray(wmat).reshape(groups, cg * _prod(kernel), og)
 

@@ -26,7 +26,7 @@ MIN_SIZE = 1 << 15  # elements; below this the NumPy path is as fast and no comp
 
 _NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input", "relu_backward", "leaky_relu",
           "leaky_relu_backward",
-          "max_pool_tiles", "max_pool_tiles_backward", "strip_cols")
+          "max_pool_tiles", "max_pool_tiles_backward", "strip_cols", "col2im")
 _state: dict = {"compiled": None, "forced": None, "min_size": MIN_SIZE}
 
 
