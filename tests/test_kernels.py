@@ -132,6 +132,18 @@ def test_col2im_gather_is_bitwise_the_numpy_scatter(stride: int, padding: int, d
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("padding, dilation", [(1, 1), ((2, 1), (2, 1)), (0, 1)])
+def test_strip_kernels_are_bitwise_the_numpy_path(padding, dilation) -> None:
+    """Stride-1 convolution (forward and the flipped-kernel input gradient): the strip copied with its border
+    in one pass gives the NumPy path's numbers exactly."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 9, 8, 16)).astype(np.float32)
+    w = rng.standard_normal((12, 16, 3, 3)).astype(np.float32)
+    off, on = _run_both(lambda t, wt: F.conv2d(t.permute(0, 3, 1, 2), wt, padding=padding, dilation=dilation), x, w)
+    for a, b in zip(off, on):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_batch_norm_paths_agree_at_training_size() -> None:
     """A ResNet-sized float32 batch with a large mean: the compiled path (float64 sums) is at least as close to
     the float64 result as the NumPy one, for the output and every gradient."""
