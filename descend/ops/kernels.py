@@ -25,7 +25,7 @@ import numpy as np
 
 # Elements. Below this a kernel saves microseconds, while the first kernel call imports numba (~0.4 s and
 # ~100 MB of LLVM in the process): MNIST-1D's models and the 784-512-256 MLP stay under it and never load it.
-MIN_SIZE = 1 << 17
+MIN_SIZE = 100_000
 
 _NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input", "relu_backward", "leaky_relu",
           "leaky_relu_backward",

@@ -192,6 +192,13 @@ class Cat(Function):
         self.dim = dim % ndim
         self.sizes = [a.shape[self.dim] for a in arrays]
         arrays = _promoted(arrays)
+        last = (0,) + tuple(range(2, ndim)) + (1,)
+        if self.dim == 1 and ndim > 2 and all(a.transpose(last).flags.c_contiguous and not a.flags.c_contiguous
+                                              for a in arrays):
+            # Channels along channels-last memory (our convolutions' outputs, a U-Net's skip joins): keep
+            # that layout, as PyTorch's cat keeps channels_last, so the next convolution reads it as it is.
+            out = xp.concatenate([a.transpose(last) for a in arrays], axis=-1)
+            return out.transpose((0, ndim - 1) + tuple(range(1, ndim - 1)))
         try:
             return xp.concatenate(arrays, axis=self.dim)
         except ValueError:
