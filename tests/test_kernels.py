@@ -12,7 +12,7 @@ import pytest
 
 import descend
 import descend.nn.functional as F
-from descend.ops import kernels
+from descend.ops import conv, kernels
 from tests.op_registry import CASES
 from tests import test_ops
 
@@ -142,6 +142,20 @@ def test_strip_kernels_are_bitwise_the_numpy_path(padding, dilation) -> None:
     off, on = _run_both(lambda t, wt: F.conv2d(t.permute(0, 3, 1, 2), wt, padding=padding, dilation=dilation), x, w)
     for a, b in zip(off, on):
         np.testing.assert_array_equal(a, b)
+
+
+STRIP_CASES = [c for c in CASES if c.name.startswith("conv2d[strip")]
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("case", STRIP_CASES, ids=[c.name for c in STRIP_CASES])
+def test_strip_weight_gradient_both_ways_round(case, threads: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The strip's weight gradient is taken g^T @ strip with one BLAS thread and strip^T @ g otherwise: both
+    orders against float64 finite differences and PyTorch."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", threads)
+    assert conv._one_blas_thread() is (threads == "1")
+    test_ops.test_gradcheck(case)
+    test_ops.test_matches_torch(case)
 
 
 def test_batch_norm_paths_agree_at_training_size() -> None:
