@@ -133,6 +133,10 @@ case("conv2d[strip dilated asymmetric 16 channels]",
 # Padding wider than the kernel: the input gradient is not a convolution, so col2im runs after a strip forward.
 case("conv2d[strip wide padding channels-last]", lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w, padding=2),
      lambda x, w: TF().conv2d(x.permute(0, 3, 1, 2), w, padding=2), N(2, 3, 4, 5), N(4, 5, 2, 1), atol=1e-4)
+# A kernel as tall as its input (DCGAN's last discriminator layer): the full im2col, not the strip.
+case("conv2d[kernel the input's size channels-last]", lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w),
+     lambda x, w: TF().conv2d(x.permute(0, 3, 1, 2), w), N(2, 4, 4, 16, scale=0.5), N(3, 16, 4, 4, scale=0.3),
+     atol=1e-4)
 case("conv2d[strip one-row kernel]", lambda x, w: F.conv2d(x, w, padding=(0, 1)),
      lambda x, w: TF().conv2d(x, w, padding=(0, 1)), N(2, 16, 4, 5, scale=0.5), N(3, 16, 1, 3, scale=0.3),
      atol=1e-4)
