@@ -26,6 +26,11 @@ case("conv_transpose2d", F.conv_transpose2d, lambda x, w, b: TF().conv_transpose
 case("conv_transpose2d[dcgan k4 s2 p1]", lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1),
      lambda x, w: TF().conv_transpose2d(x, w, stride=2, padding=1), N(2, 4, 3, 3, layout="s"), N(4, 3, 4, 4),
      atol=1e-4)
+# 8 output channels: one GEMM per kernel offset (below 8, one GEMM for all offsets).
+case("conv_transpose2d[dcgan k4 s2 p1 8 channels channels-last]",
+     lambda x, w: F.conv_transpose2d(x.permute(0, 3, 1, 2), w, stride=2, padding=1),
+     lambda x, w: TF().conv_transpose2d(x.permute(0, 3, 1, 2), w, stride=2, padding=1), N(2, 3, 3, 6),
+     N(6, 8, 4, 4, scale=0.5), atol=1e-4)
 case("conv_transpose2d[asymmetric output_padding dilation]",
      lambda x, w, b: F.conv_transpose2d(x, w, b, stride=(2, 1), padding=(1, 2), output_padding=(1, 1),
                                         dilation=(1, 2)),

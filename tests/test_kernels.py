@@ -58,6 +58,7 @@ def test_matches_torch_compiled(case, calls: list) -> None:
     ("conv2d[strip resnet 3x3 channels-last]", {"strip_cols"}),
     ("conv2d[strip wide padding channels-last]", {"strip_cols", "col2im"}),
     ("conv_transpose2d[dcgan k4 s2 p1]", {"col2im"}),
+    ("conv_transpose2d[dcgan k4 s2 p1 8 channels channels-last]", {"col2im"}),
     ("leaky_relu[channels-last]", {"leaky_relu", "leaky_relu_backward"}),
     ("leaky_relu", {"leaky_relu", "leaky_relu_backward"}),  # the gradient copied into the output's layout first
 ])

@@ -283,18 +283,18 @@ class ConvNd(Function):
         d, g, m = len(kernel), self.groups, g2.shape[0]
         cg, og = c // g, o // g
         n_off = _prod(kernel)
-        if g == 1:
+        if g == 1 and c < 8:
+            # Few channels (a generator's last layer): per-offset products would be GEMVs, so one GEMM for
+            # all offsets, (M, O) @ (O, kernel * C), its slabs read as strided views.
+            rows = gemm(xp, g2, self.wmat[0].T).reshape((n,) + self.out + kernel + (1, c))
+            slabs = rows.transpose(tuple(range(1 + d, 1 + 2 * d)) + (0,) + tuple(range(1, 1 + d)) + (2 * d + 1,
+                                                                                                   2 * d + 2))
+        elif g == 1:
             # One GEMM per offset, into an offset-major buffer, so every slab added below is contiguous.
             w_off = self.wmat[0].reshape(n_off, c, -1)
             slabs = xp.empty((n_off, m, c), dtype=g2.dtype)
             for k in range(n_off):
                 gemm(xp, g2, w_off[k].T, out=slabs[k])
-            compiled = kernels.get("col2im", slabs) if d == 2 else None
-            if compiled is not None:  # one gather pass straight into the unpadded result
-                out = xp.empty((n,) + self.x_shape[2:] + (c,), dtype=g2.dtype)
-                compiled(slabs.reshape(kernel + (n,) + self.out + (c,)), *self.stride, *self.dilation,
-                         self.padding[0][0], self.padding[1][0], out)
-                return from_channels_last(out)
             slabs = slabs.reshape(kernel + (n,) + self.out + (1, c))
         else:
             gcols = gemm(xp, g2.reshape(m, g, og).transpose(1, 0, 2), self.wmat.transpose(0, 2, 1))
@@ -302,6 +302,11 @@ class ConvNd(Function):
             # view as (kernel..., N, out..., G, C/G)
             order = tuple(range(2 + d, 2 + 2 * d)) + (1,) + tuple(range(2, 2 + d)) + (0, 2 * d + 2)
             slabs = gcols.transpose(order)
+        compiled = kernels.get("col2im", g2) if d == 2 and g == 1 else None
+        if compiled is not None:  # one gather pass straight into the unpadded result
+            out = xp.empty((n,) + self.x_shape[2:] + (c,), dtype=g2.dtype)
+            compiled(slabs[..., 0, :], *self.stride, *self.dilation, self.padding[0][0], self.padding[1][0], out)
+            return from_channels_last(out)
         gpad = xp.zeros(self.xpad_shape[:-1] + (g, cg), dtype=g2.dtype)
         for offset in itertools.product(*(range(k) for k in kernel)):
             gpad[offset_slices(offset, self.stride, self.dilation, self.out)] += slabs[offset]
