@@ -68,6 +68,12 @@ case("conv2d[groups 32 channels]", lambda x, w: F.conv2d(x, w, padding=1, groups
 
 case("interpolate", lambda x: F.interpolate(x, scale_factor=2), lambda x: TF().interpolate(x, scale_factor=2),
      N(2, 3, 3, 4))
+case("interpolate[channels-last]", lambda x: F.interpolate(x.permute(0, 3, 1, 2), scale_factor=2),
+     lambda x: TF().interpolate(x.permute(0, 3, 1, 2), scale_factor=2), N(2, 3, 4, 5))
+case("interpolate[bilinear channels-last]",
+     lambda x: F.interpolate(x.permute(0, 3, 1, 2), size=(5, 7), mode="bilinear", align_corners=False),
+     lambda x: TF().interpolate(x.permute(0, 3, 1, 2), size=(5, 7), mode="bilinear", align_corners=False),
+     N(2, 3, 4, 5), atol=1e-4)
 case("interpolate[nearest size]", lambda x: F.interpolate(x, size=(5, 3)),
      lambda x: TF().interpolate(x, size=(5, 3)), N(1, 2, 3, 4, layout="t"))
 case("interpolate[nearest-exact 1d]", lambda x: F.interpolate(x, size=7, mode="nearest-exact"),

@@ -73,6 +73,14 @@ class Resample(Function):
         if len(self.maps) == 1:
             return x @ self.maps[0].T
         a_h, a_w = self.maps
+        self.channels_last = x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+        if self.channels_last:
+            # A convolution's output: resample (N, H, W * C) rows, then (W, C) planes, and hand back
+            # channels-last memory (a U-Net's upsampling feeds cat and the next convolution without a copy).
+            n, h, w, c = x.transpose(0, 2, 3, 1).shape
+            t = xp.matmul(a_h, x.transpose(0, 2, 3, 1).reshape(n, h, w * c))
+            y = xp.matmul(a_w, t.reshape(-1, w, c))
+            return y.reshape(n, a_h.shape[0], a_w.shape[0], c).transpose(0, 3, 1, 2)
         return xp.matmul(a_h, x) @ a_w.T  # (out_h, H) @ (..., H, W) broadcasts over the leading dims
 
     def backward(self, g):
@@ -80,4 +88,10 @@ class Resample(Function):
         if len(self.maps) == 1:
             return g @ self.maps[0]
         a_h, a_w = self.maps
+        if self.channels_last:
+            n, oh, ow, c = g.transpose(0, 2, 3, 1).shape
+            gcl = xp.ascontiguousarray(g.transpose(0, 2, 3, 1))
+            t = xp.matmul(a_w.T, gcl.reshape(-1, ow, c))  # (N * out_h, W, C)
+            gx = xp.matmul(a_h.T, t.reshape(n, oh, -1))  # (N, H, W * C)
+            return gx.reshape(n, a_h.shape[1], a_w.shape[1], c).transpose(0, 3, 1, 2)
         return xp.matmul(a_h.T, g) @ a_w
