@@ -437,6 +437,8 @@ case("max_pool2d[channels-last leftover]", _nhwc(lambda x: F.max_pool2d(x, 2)), 
      N(2, 5, 7, 3))
 case("max_pool2d[channels-last 3x2]", _nhwc(lambda x: F.max_pool2d(x, (3, 2))),
      _nhwc(lambda x: TF().max_pool2d(x, (3, 2))), N(1, 6, 4, 2))
+case("silu[channels-last]", lambda x: F.silu(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1),
+     lambda x: TF().silu(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1), N(2, 3, 3, 4, scale=3))
 case("leaky_relu[channels-last]", lambda x: F.leaky_relu(x.permute(0, 3, 1, 2), 0.2).permute(0, 2, 3, 1),
      lambda x: TF().leaky_relu(x.permute(0, 3, 1, 2), 0.2).permute(0, 2, 3, 1), away(N(2, 3, 3, 4)))
 # Back to (N, H, W, C) so that the incoming gradient has the output's strides, as between our conv layers.

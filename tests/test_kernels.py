@@ -18,7 +18,7 @@ from tests import test_ops
 
 pytest.importorskip("numba")
 
-KERNEL_OPS = ("relu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm", "conv2d", "conv_transpose2d")
+KERNEL_OPS = ("relu", "silu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm", "conv2d", "conv_transpose2d")
 KERNEL_CASES = [c for c in CASES if c.op in KERNEL_OPS]
 IDS = [c.name for c in KERNEL_CASES]
 
@@ -55,6 +55,7 @@ def test_matches_torch_compiled(case, calls: list) -> None:
     ("max_pool2d[channels-last leftover]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("max_pool2d[channels-last 3x2]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("relu[channels-last]", {"relu_backward"}),
+    ("silu[channels-last]", {"silu_backward"}),
     ("conv2d[strip resnet 3x3 channels-last]", {"strip_cols"}),
     ("conv2d[strip wide padding channels-last]", {"strip_cols", "col2im"}),
     ("conv_transpose2d[dcgan k4 s2 p1]", {"col2im"}),

@@ -162,6 +162,7 @@ def _gelu(ctx, a):
 
 
 rule(_ew.GELU)(vjp_of(_gelu))
+rule(_ew.SiLU)(vjp_of(lambda ctx, a: a * a.sigmoid()))
 
 
 @rule(_mv.Clone)

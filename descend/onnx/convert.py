@@ -103,6 +103,12 @@ def _gelu(g, ctx, out):
     return g.node("Mul", [g.node("Mul", [x, gate]), g.const(0.5, dt)])
 
 
+@converts(_ew.SiLU)
+def _silu(g, ctx, out):
+    x = _ins(g, ctx, out)[0]
+    return g.node("Mul", [x, g.node("Sigmoid", [x])])
+
+
 @converts(_ew.Clamp)
 def _clamp(g, ctx, out):
     x = _ins(g, ctx, out)[0]

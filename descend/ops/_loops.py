@@ -125,6 +125,12 @@ def col2im(slabs, sh, sw, dh, dw, pt, pl, out):
                                 out[b, y, x, ch] += slabs[ky, kx, b, oy, ox, ch]
 
 
+def silu_backward(g, x, s, out):
+    """out = g * s * (1 + x * (1 - s)) with s = sigmoid(x) (flat arrays in one memory layout)."""
+    for i in range(g.shape[0]):
+        out[i] = g[i] * s[i] * (1 + x[i] * (1 - s[i]))
+
+
 def leaky_relu(x, slope, out):
     """out = x where x > 0, else x * slope (flat arrays; slope in x's dtype, so products round as PyTorch's)."""
     for i in range(x.shape[0]):

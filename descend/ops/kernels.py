@@ -27,7 +27,7 @@ import numpy as np
 # ~100 MB of LLVM in the process): MNIST-1D's models and the 784-512-256 MLP stay under it and never load it.
 MIN_SIZE = 100_000
 
-_NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input", "relu_backward", "leaky_relu",
+_NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input", "relu_backward", "silu_backward", "leaky_relu",
           "leaky_relu_backward",
           "max_pool_tiles", "max_pool_tiles_backward", "strip_cols", "col2im")
 _state: dict = {"compiled": None, "forced": None}
