@@ -74,25 +74,26 @@ def relu_backward(g, y, out):
         out[i] = g[i] if y[i] > 0 else 0
 
 
-def strip_cols(x, pt, pl, kw, dil, out):
-    """Width-only im2col with the zero padding folded in: out[n, hp, w, kx * C + c] = x[n, hp - pt,
-    w + kx * dil - pl, c], or 0 outside x. x (N, H, W, C) and out (N, Hp, Wo, kw * C) are channels-last, so
-    each copy is a run of C numbers and the padded input is never materialised."""
+def im2col(x, sh, sw, dh, dw, pt, pl, out):
+    """out[n, i, j, ky, kx, c] = x[n, i * sh + ky * dh - pt, j * sw + kx * dw - pl, c], or 0 outside x:
+    channels-last im2col with the zero padding folded in (the padded input is never materialised), each copy
+    a run of C numbers. With one kernel row and every padded row as an output row it is the strip lowering's
+    width-only im2col."""
     n, h, w, c = x.shape
-    hp, wo = out.shape[1], out.shape[2]
+    oh, ow, kh, kw = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
     for b in range(n):
-        for i in range(hp):
-            src = i - pt
-            for j in range(wo):
-                for kx in range(kw):
-                    col = j + kx * dil - pl
-                    base = kx * c
-                    if 0 <= src < h and 0 <= col < w:
-                        for ch in range(c):
-                            out[b, i, j, base + ch] = x[b, src, col, ch]
-                    else:
-                        for ch in range(c):
-                            out[b, i, j, base + ch] = 0
+        for i in range(oh):
+            for j in range(ow):
+                for ky in range(kh):
+                    r = i * sh + ky * dh - pt
+                    for kx in range(kw):
+                        q = j * sw + kx * dw - pl
+                        if 0 <= r < h and 0 <= q < w:
+                            for ch in range(c):
+                                out[b, i, j, ky, kx, ch] = x[b, r, q, ch]
+                        else:
+                            for ch in range(c):
+                                out[b, i, j, ky, kx, ch] = 0
 
 
 def col2im(slabs, sh, sw, dh, dw, pt, pl, out):

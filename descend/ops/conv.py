@@ -140,12 +140,12 @@ class ConvNd(Function):
         operand is a contiguous slice (rows that straddle two images are computed and dropped)."""
         n, c = x.shape[:2]
         kw = self.w_shape[3]
-        compiled = kernels.get("strip_cols", x)
+        compiled = kernels.get("im2col", x)
         if compiled is not None and to_channels_last(x).flags.c_contiguous:
             # One pass from x itself: the zero border is written into the strip, no padded copy first.
             (pt, pb), (pl, pr) = self.padding
-            strip = xp.empty((n, x.shape[2] + pt + pb, self.out[1], kw * c), dtype=x.dtype)
-            compiled(to_channels_last(x), pt, pl, kw, self.dilation[1], strip)
+            strip = xp.empty((n, x.shape[2] + pt + pb, self.out[1], 1, kw, c), dtype=x.dtype)
+            compiled(to_channels_last(x), 1, 1, 1, self.dilation[1], pt, pl, strip)
             self.xpad_shape = (n, strip.shape[1], x.shape[3] + pl + pr, c)
             return strip.reshape(-1, kw * c)
         xpad = padded_channels_last(x, self.padding)
@@ -221,6 +221,15 @@ class ConvNd(Function):
         kernel = self.w_shape[2:]
         d, g, out = len(kernel), self.groups, self.out
         cg = c // g
+        compiled = kernels.get("im2col", x) if d == 2 and g == 1 else None
+        if compiled is not None and to_channels_last(x).flags.c_contiguous:
+            # One pass from x itself, the zero border written in place (no padded copy first).
+            (pt, pb), (pl, pr) = self.padding
+            cols = xp.empty((n,) + out + kernel + (c,), dtype=x.dtype)
+            compiled(to_channels_last(x), *self.stride, *self.dilation, pt, pl, cols)
+            self.cols = cols.reshape(-1, 1, c * _prod(kernel))
+            self.xpad_shape = (n, x.shape[2] + pt + pb, x.shape[3] + pl + pr, c)
+            return self.cols
         xpad = padded_channels_last(x, self.padding)
         s = xpad.strides
         view = as_strided(xp, xpad, (n,) + out + (g,) + kernel + (cg,),

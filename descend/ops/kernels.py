@@ -29,7 +29,7 @@ MIN_SIZE = 100_000
 
 _NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input", "relu_backward", "silu_backward", "leaky_relu",
           "leaky_relu_backward",
-          "max_pool_tiles", "max_pool_tiles_backward", "strip_cols", "col2im")
+          "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im")
 _state: dict = {"compiled": None, "forced": None}
 
 
