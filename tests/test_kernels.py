@@ -195,8 +195,25 @@ def test_kernels_run_only_for_large_numpy_arrays() -> None:
     assert kernels.get("relu_backward", big) is not None
     assert kernels.get("relu_backward", small) is None
     assert kernels.get("relu_backward", big, small.tolist()) is None  # not an ndarray: not ours to compile
+    for dtype in (np.float16, np.int64, np.complex64, np.dtype(">f4")):  # not compiled for: NumPy's paths
+        assert kernels.get("relu_backward", big.astype(dtype)) is None
     with kernels.forced(False):
         assert kernels.get("relu_backward", big) is None
+
+
+def test_float16_layers_take_the_numpy_paths_at_any_size() -> None:
+    """BatchNorm, ReLU and max pooling on a large float16 batch: no kernel is compiled for it, the NumPy paths
+    run and agree with float32 to float16's precision."""
+    x = np.random.default_rng(6).standard_normal((8, 40, 40, 16)).astype(np.float16)
+    assert x.size >= kernels.MIN_SIZE
+    outs = []
+    for dtype in (np.float16, np.float32):
+        t = descend.tensor(x.astype(dtype), requires_grad=True)
+        y = F.max_pool2d(F.relu(F.batch_norm(t.permute(0, 3, 1, 2), None, None, training=True)), 2)
+        y.sum().backward()
+        outs.append((y.detach().numpy().astype(np.float32), t.grad.numpy().astype(np.float32)))
+    for half, single in zip(*outs):
+        np.testing.assert_allclose(half, single, atol=2e-2, rtol=1e-2)
 
 
 def test_dense_flat_lines_up_strided_layouts() -> None:

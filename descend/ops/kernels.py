@@ -3,10 +3,10 @@ disk beside the loops (descend/ops/_loops.py).
 
 An op asks `kernels.get("name", *arrays)` and gets the compiled loop, or None, in which case it runs its
 NumPy path. None when: numba is not installed (or fails to import), DESCEND_NUMBA=0 is set, an array is not a
-NumPy array (CuPy arrays keep the NumPy-style path), or the first array has fewer than MIN_SIZE elements (a
-small op is not worth importing numba for, and its NumPy path is already short). Nothing is imported or
-compiled until a large enough array asks; compiled loops are cached on disk, so a later process loads them
-(~0.35 s with the import) instead of compiling (~2 s).
+NumPy array of float32 or float64 (CuPy arrays and other dtypes keep the NumPy-style path), or the first array
+has fewer than MIN_SIZE elements (a small op is not worth importing numba for, and its NumPy path is already
+short). Nothing is imported or compiled until a large enough array asks; compiled loops are cached on disk, so
+a later process loads them (~0.35 s with the import) instead of compiling (~2 s).
 
 >>> import numpy as np
 >>> from descend.ops import kernels
@@ -31,6 +31,9 @@ _NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_inp
           "leaky_relu_backward",
           "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im")
 _state: dict = {"compiled": None, "forced": None}
+# The loops are compiled for these (native byte order); float16, bfloat16, integers and complex numbers keep the
+# NumPy paths, which handle them.
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _compile() -> dict:
@@ -44,9 +47,17 @@ def _compile() -> dict:
                 return _state["compiled"]
             from descend.ops import _loops
             # No fastmath: the loops must keep IEEE NaN and signed-zero behaviour to match the NumPy paths.
-            _state["compiled"] = {name: numba.njit(cache=True, nogil=True)(getattr(_loops, name))
-                                  for name in _NAMES}
+            _state["compiled"] = {name: _jit(numba, getattr(_loops, name)) for name in _NAMES}
     return _state["compiled"]
+
+
+def _jit(numba, fn: Callable) -> Callable:
+    """fn compiled lazily, cached on disk when numba finds a writable place (beside the loops, else the user's
+    cache directory), uncached otherwise (a read-only install without a home directory)."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(fn)
 
 
 def available() -> bool:
@@ -57,7 +68,7 @@ def available() -> bool:
 def get(name: str, *arrays) -> Optional[Callable]:
     """The compiled kernel `name` if every array is a NumPy array and the first is large enough, else None."""
     forced = _state["forced"]
-    if forced is False or not arrays or any(type(a) is not np.ndarray for a in arrays):
+    if forced is False or not arrays or any(type(a) is not np.ndarray or a.dtype not in _FLOATS for a in arrays):
         return None
     if forced is None and arrays[0].size < MIN_SIZE:
         return None
