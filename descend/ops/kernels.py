@@ -75,6 +75,12 @@ def get(name: str, *arrays) -> Optional[Callable]:
     return _compile().get(name)
 
 
+def loop(name: str) -> Callable:
+    """The compiled kernel `name`, for the backward of an op whose forward already took the kernels (so that
+    the same path runs both ways whatever `forced` says meanwhile)."""
+    return _compile()[name]
+
+
 @contextlib.contextmanager
 def forced(on: Optional[bool]) -> Iterator[None]:
     """Within the block, kernels run for arrays of any size (True), never (False), or as usual (None): how the

@@ -35,6 +35,11 @@ def _from_rows(rows, shape: tuple):
     return cl.transpose((0, cl.ndim - 1) + tuple(range(1, cl.ndim - 1)))
 
 
+def _per_channel(v, group_size: int, dtype):
+    """Per-(sample, group) values (N, G) repeated over each group's channels: (N, C) in dtype."""
+    return np.repeat(v, group_size, axis=1).astype(dtype)
+
+
 class _Wide:
     """(m, C) arrays viewed as (m / r, r * C), so per-channel broadcasts and sums run along long rows: over
     rows of only C = 16 numbers NumPy's loop overhead costs more than the arithmetic."""
@@ -134,8 +139,8 @@ class BatchNorm(Function):
         m, c = rows.shape
         dtype, x3 = rows.dtype, rows.reshape(1, m, c)
         if training:
-            mean64 = kernels.get("channel_sums", x3)(x3) / m
-            var64 = kernels.get("channel_sqdev", x3)(x3, mean64.astype(dtype)) / m
+            mean64 = kernels.loop("channel_sums")(x3) / m
+            var64 = kernels.loop("channel_sqdev")(x3, mean64.astype(dtype)) / m
             mean, var = mean64[0].astype(dtype), var64[0].astype(dtype)
             self._update_running(mean, var, running_mean, running_var, momentum)
         else:
@@ -145,17 +150,17 @@ class BatchNorm(Function):
         self.x3, self.mean, self.shape, self.training = x3, mean[None], shape, training
         y = np.empty_like(x3)
         shift = np.zeros((1, c), dtype) if b is None else b.astype(dtype, copy=False)[None]
-        kernels.get("scale_shift", x3)(x3, self.mean, self.scale[None], shift, y)
+        kernels.loop("scale_shift")(x3, self.mean, self.scale[None], shift, y)
         return _from_rows(y.reshape(m, c), shape)
 
     def _backward_kernel(self, rows):
         """Both per-channel sums in one compiled pass over g and x, the input gradient in a second."""
         dx, dw, db = self.needs_input_grad
-        m, dtype = rows.shape[0], rows.dtype
-        g3 = rows.reshape(self.x3.shape)
+        dtype = self.x3.dtype
+        m, g3 = rows.shape[0], rows.reshape(self.x3.shape).astype(dtype, copy=False)
         gb = g_xhat = gx = None
         if dw or db or (dx and self.training):
-            sg, sgx = kernels.get("grad_sums", g3)(g3, self.x3, self.mean)
+            sg, sgx = kernels.loop("grad_sums")(g3, self.x3, self.mean)
             gb, g_xhat = sg[0].astype(dtype), (sgx[0] * self.invstd).astype(dtype)
         if dx:
             gx = np.empty_like(g3)
@@ -164,7 +169,7 @@ class BatchNorm(Function):
                 const = (-self.scale * gb / m).astype(dtype)
             else:
                 coef = const = np.zeros_like(self.scale)
-            kernels.get("grad_input", g3)(g3, self.x3, self.mean, self.scale[None], coef[None], const[None], gx)
+            kernels.loop("grad_input")(g3, self.x3, self.mean, self.scale[None], coef[None], const[None], gx)
             gx = _from_rows(gx.reshape(m, -1), self.shape)
         return gx, (g_xhat if dw else None), (gb if db else None)
 
@@ -279,18 +284,18 @@ class GroupNorm(Function):
         dtype, cg = x3.dtype, c // groups
         self.count = p * cg
 
-        def per_channel(v):  # (N, G) -> (N, C), in dtype
-            return np.repeat(v, cg, axis=1).astype(dtype)
-
-        mean = per_channel(kernels.get("channel_sums", x3)(x3).reshape(n, groups, cg).sum(-1) / self.count)
-        var = kernels.get("channel_sqdev", x3)(x3, mean).reshape(n, groups, cg).sum(-1) / self.count
+        sums = kernels.loop("channel_sums")(x3).reshape(n, groups, cg).sum(-1)
+        mean = _per_channel(sums / self.count, cg, dtype)
+        var = kernels.loop("channel_sqdev")(x3, mean).reshape(n, groups, cg).sum(-1) / self.count
         invstd = 1 / np.sqrt(var + eps)  # float64 (N, G)
         self.x3, self.mean, self.invstd64, self.groups = x3, mean, invstd, groups
         self.w = None if w is None else w.astype(dtype, copy=False)
-        scale = per_channel(invstd) if w is None else per_channel(invstd) * self.w
+        scale = _per_channel(invstd, cg, dtype)
+        if w is not None:
+            scale *= self.w
         shift = np.zeros((n, c), dtype) if b is None else np.broadcast_to(b.astype(dtype, copy=False), (n, c))
         y = np.empty_like(x3)
-        kernels.get("scale_shift", x3)(x3, mean, scale, np.ascontiguousarray(shift), y)
+        kernels.loop("scale_shift")(x3, mean, scale, np.ascontiguousarray(shift), y)
         return _from_rows(y.reshape(-1, c), self.shape)
 
     def _backward_kernel(self, g):
@@ -301,8 +306,8 @@ class GroupNorm(Function):
         rows = _channel_rows(g)
         if rows is None:
             rows = np.ascontiguousarray(g.transpose((0,) + tuple(range(2, g.ndim)) + (1,))).reshape(-1, c)
-        g3 = rows.reshape(n, p, c)
-        sg, sgx = kernels.get("grad_sums", g3)(g3, x3, self.mean)  # float64 (N, C)
+        g3 = rows.reshape(n, p, c).astype(x3.dtype, copy=False)
+        sg, sgx = kernels.loop("grad_sums")(g3, x3, self.mean)  # float64 (N, C)
         inv_c = np.repeat(self.invstd64, c // groups, axis=1)
         gw = (sgx * inv_c).sum(0).astype(x3.dtype) if dw else None
         gb = sg.sum(0).astype(x3.dtype) if db else None
@@ -311,14 +316,11 @@ class GroupNorm(Function):
             wc = np.ones(c) if self.w is None else self.w.astype(np.float64)
             s1 = (sg * wc).reshape(n, groups, -1).sum(-1) / self.count  # mean of g w per group
             s2 = (sgx * wc).reshape(n, groups, -1).sum(-1) * self.invstd64 / self.count  # mean of g w xhat
-
-            def per_channel(v):
-                return np.repeat(v, c // groups, axis=1).astype(x3.dtype)
-
+            cg = c // groups
             gx = np.empty_like(g3)
-            kernels.get("grad_input", g3)(g3, x3, self.mean, (inv_c * wc).astype(x3.dtype),
-                                          per_channel(-self.invstd64 ** 2 * s2),
-                                          per_channel(-self.invstd64 * s1), gx)
+            kernels.loop("grad_input")(g3, x3, self.mean, (inv_c * wc).astype(x3.dtype),
+                                       _per_channel(-self.invstd64 ** 2 * s2, cg, x3.dtype),
+                                       _per_channel(-self.invstd64 * s1, cg, x3.dtype), gx)
             gx = _from_rows(gx.reshape(-1, c), self.shape)
         return gx, gw, gb
 
