@@ -233,3 +233,64 @@ def test_descend_numba_0_switches_the_kernels_off() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, DESCEND_NUMBA="1"))
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("size", [8, kernels.MIN_SIZE])
+def test_leaky_relu_output_may_be_written_in_place(size: int) -> None:
+    """PyTorch saves leaky_relu's input, not its output: y.mul_(2) before backward is fine on both paths."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(7).standard_normal(size).astype(np.float32)
+    a = descend.tensor(x, requires_grad=True)
+    y = F.leaky_relu(a * 1, 0.2)
+    y.mul_(2)
+    y.sum().backward()
+    at = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.leaky_relu(at * 1, 0.2)
+    yt.mul_(2)
+    yt.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), at.grad.numpy())
+
+
+@pytest.mark.parametrize("on, g", [(False, [1.0, 3.0, 1.0, -2.0, 5.0, 7.0]),
+                                   (True, [1.0, np.inf, 1.0, np.nan, np.inf, np.nan])])
+def test_relu_backward_is_pytorchs_threshold_on_nan_and_inf(on: bool, g: list) -> None:
+    """g passes where the output is NaN; the kernel also gives 0 for an inf or NaN g where the output is
+    <= 0, as PyTorch (the NumPy path's mask product gives NaN there, for non-finite gradients only)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([np.nan, -1.0, 2.0, -1.0, 0.0, -0.0], np.float32)
+    g = np.array(g, np.float32)
+    with kernels.forced(on):
+        a = descend.tensor(x, requires_grad=True)
+        F.relu(a).backward(descend.tensor(g))
+    at = torch.tensor(x, requires_grad=True)
+    torch.relu(at).backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(a.grad.numpy(), at.grad.numpy())
+
+
+def test_silu_of_a_zero_dimensional_tensor() -> None:
+    torch = pytest.importorskip("torch")
+    a = descend.tensor(1.5, dtype=descend.float64, requires_grad=True)
+    y = F.silu(a)
+    y.backward()
+    at = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    yt = torch.nn.functional.silu(at)
+    yt.backward()
+    assert abs(float(y) - float(yt)) < 1e-15 and abs(float(a.grad) - float(at.grad)) < 1e-15
+
+
+def test_eval_batch_norm_backward_uses_its_forwards_statistics_on_both_paths() -> None:
+    """An eval forward, then a training forward (which moves the running statistics in place), then the eval
+    output's backward: both paths take the statistics the eval forward used."""
+    x = np.random.default_rng(8).standard_normal((2, 8, 8, 16)).astype(np.float32) * 3 + 5
+    grads = []
+    for on in (False, True):
+        with kernels.forced(on):
+            layer = descend.nn.BatchNorm2d(16)
+            layer.running_mean = descend.tensor(np.full(16, 1.0, np.float32))
+            layer.eval()
+            y = layer(descend.tensor(x).permute(0, 3, 1, 2))
+            layer.train()
+            layer(descend.tensor(x).permute(0, 3, 1, 2))
+            y.sum().backward()
+            grads.append(layer.weight.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5)

@@ -69,9 +69,10 @@ def grad_input(g, x, mean, a, b, k, out):
 
 
 def relu_backward(g, y, out):
-    """out = g where y > 0, else 0 (flat arrays); a NaN y passes no gradient, as in PyTorch."""
+    """out = 0 where the output y <= 0, else g (flat arrays): PyTorch's threshold_backward, so a NaN y passes
+    g, and an inf or NaN g gives 0 where y <= 0."""
     for i in range(g.shape[0]):
-        out[i] = g[i] if y[i] > 0 else 0
+        out[i] = 0 if y[i] <= 0 else g[i]
 
 
 def im2col(x, sh, sw, dh, dw, pt, pl, out):
@@ -138,10 +139,10 @@ def leaky_relu(x, slope, out):
         out[i] = x[i] if x[i] > 0 else x[i] * slope
 
 
-def leaky_relu_backward(g, y, slope, out):
-    """out = g where the output y > 0, else g * slope; for 0 <= slope, y > 0 exactly where the input was."""
+def leaky_relu_backward(g, x, slope, out):
+    """out = g where the input x > 0, else g * slope (PyTorch's leaky_relu_backward)."""
     for i in range(g.shape[0]):
-        out[i] = g[i] if y[i] > 0 else g[i] * slope
+        out[i] = g[i] if x[i] > 0 else g[i] * slope
 
 
 def max_pool_tiles(x, kh, kw, out, arg):

@@ -144,7 +144,8 @@ class BatchNorm(Function):
             mean, var = mean64[0].astype(dtype), var64[0].astype(dtype)
             self._update_running(mean, var, running_mean, running_var, momentum)
         else:
-            mean, var = running_mean.astype(dtype, copy=False), running_var.astype(dtype, copy=False)
+            # Copies: backward must see the statistics of this forward, not a later training step's update.
+            mean, var = running_mean.astype(dtype), running_var.astype(dtype)
         self.invstd = (1 / np.sqrt(var.astype(np.float64) + eps)).astype(dtype)
         self.scale = self.invstd if w is None else (self.invstd * w).astype(dtype, copy=False)
         self.x3, self.mean, self.shape, self.training = x3, mean[None], shape, training
