@@ -294,3 +294,24 @@ def test_eval_batch_norm_backward_uses_its_forwards_statistics_on_both_paths() -
             y.sum().backward()
             grads.append(layer.weight.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_nearest_upsampling_keeps_a_nan_in_its_own_block(channels_last: bool) -> None:
+    """Integer-factor nearest upsampling copies (as PyTorch): a NaN fills its 2x3 block and nothing else, and
+    the gradient is each block's sum, in the input's layout."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(9).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    x[0, 1, 2, 3] = np.nan
+    t = descend.tensor(np.ascontiguousarray(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2) if channels_last \
+        else descend.tensor(x)
+    t.requires_grad_()
+    y = F.interpolate(t, scale_factor=(2, 3))
+    assert y._data.transpose(0, 2, 3, 1).flags.c_contiguous is channels_last
+    g = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
+    y.backward(descend.tensor(g))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.interpolate(xt, scale_factor=(2, 3))
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())  # NaNs in the same 6 places
+    np.testing.assert_allclose(t.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)

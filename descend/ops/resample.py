@@ -64,12 +64,29 @@ def adaptive_avg_matrix(n_in: int, n_out: int) -> np.ndarray:
     return a
 
 
+def repeat_factor(a: np.ndarray) -> int | None:
+    """s if `a` maps each input to s consecutive outputs (nearest upsampling by an integer factor), else None."""
+    n_out, n_in = a.shape
+    if n_out % n_in:
+        return None
+    s = n_out // n_in
+    return s if np.array_equal(a, np.repeat(np.eye(n_in, dtype=a.dtype), s, axis=0)) else None
+
+
 class Resample(Function):
-    """y = A_1 x A_2ᵀ over the last two dims (or y = x A_1ᵀ over the last dim), for each leading index."""
+    """y = A_1 x A_2ᵀ over the last two dims (or y = x A_1ᵀ over the last dim), for each leading index.
+
+    Nearest upsampling by integer factors copies instead (backward sums each block): the same numbers, but a
+    NaN or inf stays where it was copied, where a product with the 0/1 matrix would spread it (NaN * 0)."""
 
     def forward(self, x, maps=()):
         xp = get_array_module(x)
-        self.maps = tuple(xp.asarray(a, dtype=x.dtype) for a in maps)
+        self.maps, self.repeats = tuple(xp.asarray(a, dtype=x.dtype) for a in maps), None
+        if len(maps) == 2 and x.ndim == 4:
+            factors = tuple(repeat_factor(np.asarray(a)) for a in maps)
+            self.repeats = factors if None not in factors else None
+        if self.repeats is not None:
+            return self._copy_forward(xp, x)
         if len(self.maps) == 1:
             return x @ self.maps[0].T
         a_h, a_w = self.maps
@@ -83,8 +100,24 @@ class Resample(Function):
             return y.reshape(n, a_h.shape[0], a_w.shape[0], c).transpose(0, 3, 1, 2)
         return xp.matmul(a_h, x) @ a_w.T  # (out_h, H) @ (..., H, W) broadcasts over the leading dims
 
+    def _copy_forward(self, xp, x):
+        """Each pixel broadcast over its sh x sw block, in x's layout (channels-last stays channels-last)."""
+        (sh, sw), (n, c, h, w) = self.repeats, x.shape
+        self.channels_last = not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+        if self.channels_last:
+            blocks = xp.broadcast_to(x.transpose(0, 2, 3, 1)[:, :, None, :, None, :], (n, h, sh, w, sw, c))
+            return blocks.reshape(n, h * sh, w * sw, c).transpose(0, 3, 1, 2)
+        blocks = xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, sh, w, sw))
+        return blocks.reshape(n, c, h * sh, w * sw)
+
     def backward(self, g):
         xp = get_array_module(g)
+        if self.repeats is not None:  # each input pixel's gradient is the sum over its block
+            (sh, sw), (n, c, oh, ow) = self.repeats, g.shape
+            if self.channels_last:
+                gcl = g.transpose(0, 2, 3, 1).reshape(n, oh // sh, sh, ow // sw, sw, c)
+                return gcl.sum(axis=(2, 4)).transpose(0, 3, 1, 2)
+            return g.reshape(n, c, oh // sh, sh, ow // sw, sw).sum(axis=(3, 5))
         if len(self.maps) == 1:
             return g @ self.maps[0]
         a_h, a_w = self.maps
