@@ -22,6 +22,7 @@ from descend import backend
 from descend import functional as F
 from descend import nn
 from descend._tensor import Tensor
+from descend.ops.errors import OpError
 
 
 class ShortcutA(nn.Module):
@@ -117,8 +118,8 @@ class ResNet(nn.Module):
         if x.ndim == 3 and self.in_channels == 1:
             x = x.reshape(x.shape[0], 1, x.shape[1], x.shape[2])
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"ResNet-{self.depth}: expected input (N, {self.in_channels}, H, W), got "
-                             f"{tuple(x.shape)}")
+            raise OpError(f"ResNet-{self.depth}: expected input (N, {self.in_channels}, H, W), got "
+                          f"{tuple(x.shape)}")
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer3(self.layer2(self.layer1(out)))
         out = self.avgpool(out).flatten(1)

@@ -11,6 +11,7 @@ from descend import functional as F
 from descend.nn import init
 from descend.nn.module import Module, Parameter
 from descend._tensor import Tensor
+from descend.ops.errors import OpError, OpTypeError
 
 
 def _empty(*shape: int, dtype: Any = None) -> Parameter:
@@ -55,8 +56,8 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear({self.in_features}→{self.out_features}): expected input "
-                             f"(..., {self.in_features}), got {_shape(x)}")
+            raise OpError(f"Linear({self.in_features}→{self.out_features}): expected input "
+                          f"(..., {self.in_features}), got {_shape(x)}")
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -125,8 +126,8 @@ class _ConvNd(Module):
             return
         k = self.kernel_size[0] if len(set(self.kernel_size)) == 1 else self.kernel_size
         spatial = "L" if n == 1 else "H, W"
-        raise ValueError(f"{type(self).__name__}({self.in_channels}→{self.out_channels}, k={k}): expected "
-                         f"input (N, {self.in_channels}, {spatial}), got {_shape(x)}")
+        raise OpError(f"{type(self).__name__}({self.in_channels}→{self.out_channels}, k={k}): expected "
+                      f"input (N, {self.in_channels}, {spatial}), got {_shape(x)}")
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -224,8 +225,8 @@ class _PoolNd(Module):
         n = self._dims
         if x.ndim not in (n + 1, n + 2):
             want = "(N, C, L)" if n == 1 else "(N, C, H, W)"
-            raise ValueError(f"{type(self).__name__}(kernel_size={self.kernel_size}): expected input {want} "
-                             f"or without N, got {_shape(x)}")
+            raise OpError(f"{type(self).__name__}(kernel_size={self.kernel_size}): expected input {want} "
+                          f"or without N, got {_shape(x)}")
 
 
 class _MaxPoolNd(_PoolNd):
@@ -458,8 +459,8 @@ class Embedding(Module):
 
     def forward(self, indices: Tensor) -> Tensor:
         if indices.dtype.kind not in "iu":
-            raise TypeError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): expected integer "
-                            f"indices, got dtype {indices.dtype}")
+            raise OpTypeError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): expected integer "
+                              f"indices, got dtype {indices.dtype}")
         # max_norm renormalises the looked-up rows of the weight in place, as PyTorch does.
         return F.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 

@@ -11,6 +11,7 @@ from descend import functional as F
 from descend.nn import init
 from descend.nn.module import Module, Parameter
 from descend._tensor import Tensor
+from descend.ops.errors import OpError
 
 
 class _BatchNorm(Module):
@@ -78,8 +79,8 @@ class BatchNorm1d(_BatchNorm):
 
     def _check(self, x: Tensor) -> None:
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ValueError(f"{self._name()}: expected input (N, {self.num_features}) or "
-                             f"(N, {self.num_features}, L), got {tuple(x.shape)}")
+            raise OpError(f"{self._name()}: expected input (N, {self.num_features}) or "
+                          f"(N, {self.num_features}, L), got {tuple(x.shape)}")
 
 
 class BatchNorm2d(_BatchNorm):
@@ -87,8 +88,8 @@ class BatchNorm2d(_BatchNorm):
 
     def _check(self, x: Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(f"{self._name()}: expected input (N, {self.num_features}, H, W), "
-                             f"got {tuple(x.shape)}")
+            raise OpError(f"{self._name()}: expected input (N, {self.num_features}, H, W), "
+                          f"got {tuple(x.shape)}")
 
 
 class LayerNorm(Module):
@@ -117,8 +118,8 @@ class LayerNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         n = len(self.normalized_shape)
         if tuple(x.shape[x.ndim - n:]) != self.normalized_shape or x.ndim < n:
-            raise ValueError(f"LayerNorm({self.normalized_shape}): expected input (..., "
-                             f"{', '.join(map(str, self.normalized_shape))}), got {tuple(x.shape)}")
+            raise OpError(f"LayerNorm({self.normalized_shape}): expected input (..., "
+                          f"{', '.join(map(str, self.normalized_shape))}), got {tuple(x.shape)}")
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -151,8 +152,8 @@ class GroupNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
-            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected input "
-                             f"(N, {self.num_channels}, ...), got {tuple(x.shape)}")
+            raise OpError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected input "
+                          f"(N, {self.num_channels}, ...), got {tuple(x.shape)}")
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

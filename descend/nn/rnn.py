@@ -15,6 +15,7 @@ from descend.nn.module import Module, Parameter
 from descend.ops.movement import cat, stack
 from descend.ops.recurrent import GRURecurrence, LSTMRecurrence
 from descend._tensor import Tensor
+from descend.ops.errors import OpError
 
 
 class _RNNBase(Module):
@@ -71,8 +72,8 @@ class _RNNBase(Module):
         """(input as (L, N, input_size), whether it was unbatched), or a ValueError naming the layer."""
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
             layout = "(N, L, {0})" if self.batch_first else "(L, N, {0})"
-            raise ValueError(f"{self._name()}: expected input {layout.format(self.input_size)} or "
-                             f"(L, {self.input_size}), got {tuple(input.shape)}")
+            raise OpError(f"{self._name()}: expected input {layout.format(self.input_size)} or "
+                          f"(L, {self.input_size}), got {tuple(input.shape)}")
         unbatched = input.ndim == 2
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
         return x, unbatched
@@ -225,8 +226,8 @@ class LSTMCell(Module):
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(f"LSTMCell({self.input_size}→{self.hidden_size}): expected input "
-                             f"(N, {self.input_size}) or ({self.input_size},), got {tuple(input.shape)}")
+            raise OpError(f"LSTMCell({self.input_size}→{self.hidden_size}): expected input "
+                          f"(N, {self.input_size}) or ({self.input_size},), got {tuple(input.shape)}")
         unbatched = input.ndim == 1
         x = input.unsqueeze(0) if unbatched else input
         want = (x.shape[0], self.hidden_size)

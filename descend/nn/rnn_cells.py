@@ -19,6 +19,7 @@ from descend.nn.rnn import _RNNBase
 from descend.ops import elementwise as _ew
 from descend.ops.movement import cat, stack
 from descend._tensor import Tensor
+from descend.ops.errors import OpError
 
 
 def _zeros(shape: tuple, like: Tensor) -> Tensor:
@@ -64,8 +65,8 @@ class _CellBase(Module):
     def _inputs(self, input: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, bool]:
         name = type(self).__name__
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: expected input (N, {self.input_size}) or ({self.input_size},), got "
-                             f"{tuple(input.shape)}")
+            raise OpError(f"{name}: expected input (N, {self.input_size}) or ({self.input_size},), got "
+                          f"{tuple(input.shape)}")
         unbatched = input.ndim == 1
         x = input.unsqueeze(0) if unbatched else input
         if hx is None:

@@ -15,6 +15,7 @@ from descend.backend import get_array_module, to_numpy
 from descend.nn.module import Module
 from descend.nn.normalization import _BatchNorm
 from descend._tensor import Function, Tensor
+from descend.ops.errors import OpError
 
 _all_reduce: Callable[[Any], Any] | None = None  # sums a float64 array over all ranks (in place or returned)
 
@@ -86,8 +87,8 @@ class SyncBatchNorm(_BatchNorm):
 
     def _check(self, x: Tensor) -> None:
         if x.ndim < 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"{self._name()}: expected input (N, {self.num_features}, ...), "
-                             f"got {tuple(x.shape)}")
+            raise OpError(f"{self._name()}: expected input (N, {self.num_features}, ...), "
+                          f"got {tuple(x.shape)}")
 
     def forward(self, x: Tensor) -> Tensor:
         if _all_reduce is None or not self.training:

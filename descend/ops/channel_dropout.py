@@ -5,6 +5,7 @@ from __future__ import annotations
 from descend import backend
 from descend.ops import linear as _lin
 from descend._tensor import Tensor
+from descend.ops.errors import OpError
 
 __all__ = ["dropout1d", "dropout2d"]
 
@@ -14,7 +15,7 @@ def _channel_dropout(op: str, input: Tensor, p: float, training: bool, batched_n
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (batched_ndim - 1, batched_ndim):
         layout = "(N, C, L) or (C, L)" if batched_ndim == 3 else "(N, C, H, W) or (C, H, W)"
-        raise ValueError(f"{op}: expected input {layout}, got {input.shape}")
+        raise OpError(f"{op}: expected input {layout}, got {input.shape}")
     if not training or p == 0.0:
         return input
     # One draw per (sample, channel), broadcast over the spatial dims.
