@@ -55,7 +55,7 @@ class Function:
             _anomaly_check(cls, out, args)
         t = Tensor.__new__(Tensor)
         t._data = out
-        t.grad = None
+        t._grad = None
         t._retain = False
         if _grad_enabled:
             needs = [isinstance(a, Tensor) and a.requires_grad for a in args]  # a list comp beats a genexpr
@@ -104,7 +104,7 @@ class ViewFunction(Function):
             _anomaly_check(cls, out, (a,))
         t = Tensor.__new__(Tensor)
         t._data = out
-        t.grad = None
+        t._grad = None
         t._retain = False
         owner = out.base
         if owner is not None and (owner is mine or owner is mine.base):
@@ -180,14 +180,14 @@ class _HookHandle:
 class Tensor:
     """An n-dimensional array that records the ops producing it, so gradients can flow back."""
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retain", "_vc", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "_ctx", "_retain", "_vc", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if dtype is None and isinstance(data, (list, tuple)):
             dtype = backend.default_dtype()  # torch.Tensor([1, 2]) is a float tensor (the legacy constructor)
         self._data = _as_array(data, dtype) if not _is_array(data) or dtype is not None else data
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._ctx: Function | None = None
         self._retain = False
         # _vc (the version cell) stays unset (read with _version_of) until an in-place write or detach() needs
@@ -215,7 +215,7 @@ class Tensor:
         """A new leaf over the same array; sharing the version cell, in-place writes through it are seen."""
         t = Tensor.__new__(Tensor)
         t._data = self._data
-        t.grad = None
+        t._grad = None
         t._ctx = None
         t._retain = False
         t.requires_grad = False

@@ -150,10 +150,10 @@ def _accumulate(leaf: Tensor, g: Any) -> None:
     """Add a gradient into `leaf.grad`; never in place, since arrays may be shared between leaves."""
     if not g.flags.c_contiguous:
         g = backend.get_array_module(g).ascontiguousarray(g)
-    if leaf.grad is None:
-        leaf.grad = Tensor(g)
+    if leaf._grad is None:  # the slot itself: the shape is the leaf's (the `grad` setter's check is for users)
+        leaf._grad = Tensor(g)
     else:
-        leaf.grad = Tensor(leaf.grad._data + g)
+        leaf._grad = Tensor(leaf._grad._data + g)
 
 
 def _toposort(roots: list, stop: set | None = None) -> list:

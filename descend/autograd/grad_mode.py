@@ -34,7 +34,16 @@ class _GradMode:
         return type(self)()
 
 
-class no_grad(_GradMode):
+class _NoArgGradMode(_GradMode):
+    """A mode without arguments, so that the bare decorator works too (`@no_grad` as well as `@no_grad()`)."""
+
+    def __new__(cls, orig_func: Any = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoArgGradMode):
     """Context manager (and decorator) that stops ops from recording the graph.
 
     >>> import descend
@@ -48,7 +57,7 @@ class no_grad(_GradMode):
     _mode = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_NoArgGradMode):
     """Context manager that turns graph recording back on inside `no_grad`."""
 
     _mode = True

@@ -161,6 +161,18 @@ def t(self) -> Tensor:
     return self if self.ndim < 2 else _mv.Permute.apply(self, dims=(1, 0))
 
 
+def _get_grad(self) -> Tensor | None:
+    """The gradient accumulated by backward (None until then); assignable, with this tensor's shape."""
+    return self._grad
+
+
+def _set_grad(self, value: Tensor | None) -> None:
+    if value is not None and tuple(value.shape) != tuple(self._data.shape):  # as PyTorch refuses it
+        raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} for a tensor of "
+                           f"shape {tuple(self._data.shape)}")
+    self._grad = value
+
+
 def _bind() -> None:
     namespace = globals()
     for name, (cls, reflected) in _ONE_OP.items():
@@ -178,6 +190,7 @@ def _bind() -> None:
         setattr(Tensor, name, namespace[name])
     Tensor.view = reshape
     Tensor.reshape_as = view_as
+    Tensor.grad = property(_get_grad, _set_grad)  # the `_grad` slot behind it
 
 
 _bind()

@@ -67,6 +67,9 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a, b):
+        if any(type(v) is bool or getattr(v, "dtype", None) == np.bool_ for v in (a, b)):
+            raise OpError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                          "to invert a mask, use the `~` or `logical_not()` operator instead.")
         return _binary("sub", np.subtract, a, b)
 
     def backward(self, g):

@@ -1,16 +1,12 @@
 """Probes that still fail, each with the reason; test_probes.py marks them xfail(strict=True)."""
 
 KNOWN: dict[str, str] = {
-    'clip.get_total_norm': 'descend.nn.utils.get_total_norm missing',
     'container.parameterdict_keys': "ParameterDict(plain dict) keeps insertion order; torch sorts a plain dict's keys",
     'data.default_collate_path': 'descend.utils.data.dataloader (module path of default_collate) missing',
     'data.subset': 'Subset.indices is an ndarray; torch keeps the sequence it was given (a list)',
     'dropout.alpha_dropout_eval': 'descend.nn.AlphaDropout missing',
-    'errors.grad_shape_assign': 'assigning a .grad of the wrong shape is accepted; torch raises RuntimeError',
     'errors.module_assign_tensor_to_param': 'assigning a plain Tensor to a registered Parameter attribute is accepted; torch raises TypeError',
-    'errors.sqrt_of_bool_sub': 'bool tensor - 1 is computed; torch raises RuntimeError',
     'functional.unfold': 'descend.nn.functional.unfold missing',
-    'gradmode.no_grad_bare_decorator': '@no_grad without parentheses raises TypeError (torch 2.x accepts the bare decorator)',
     'hooks.tensor_post_accumulate_grad_hook': 'Parameter.register_post_accumulate_grad_hook missing',
     'optim.state_dict_momentum_buffer': "optimizer state values are NumPy arrays; torch keeps tensors (state['momentum_buffer'])",
     'optim.state_dict_structure': "optimizer state['step'] is a float; torch a 0-d tensor",

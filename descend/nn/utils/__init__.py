@@ -16,7 +16,8 @@ from descend.nn.utils import rnn  # torch.nn.utils.rnn
 from descend.ops.movement import cat
 from descend._tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters", "rnn"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "parameters_to_vector", "vector_to_parameters",
+           "rnn"]
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -40,6 +41,25 @@ def _vector_norm(x: Any, norm_type: float) -> Any:
     return (a ** norm_type).sum() ** (1.0 / norm_type)
 
 
+def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """The norm of the tensors' norms (of their values, not their grads): what clip_grad_norm_ clips by.
+
+    >>> import descend
+    >>> float(get_total_norm([descend.tensor([3.0]), descend.tensor([4.0])]))
+    5.0
+    """
+    arrays = [t._data for t in _as_list(tensors)]
+    if not arrays:
+        return Tensor(np.asarray(0.0, dtype=backend.default_dtype()))
+    xp = backend.get_array_module(arrays[0])
+    total = _vector_norm(xp.stack([_vector_norm(a, float(norm_type)) for a in arrays]), float(norm_type))
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(f"the total norm of order {float(norm_type)} of the gradients is {float(total)}, so "
+                           f"they cannot be clipped; pass error_if_nonfinite=False to clip anyway")
+    return Tensor(xp.asarray(total, dtype=arrays[0].dtype))
+
+
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Scale all grads together so their joint norm is at most max_norm; returns the norm BEFORE clipping.
@@ -50,17 +70,13 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     and changes nothing (there is one implementation).
     """
     params = _as_list(parameters)
-    norm_type = float(norm_type)
-    grads = [p.grad._data for p in params if p.grad is not None]
+    grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return Tensor(np.asarray(0.0, dtype=backend.default_dtype()))
-    xp = backend.get_array_module(grads[0])
-    norms = xp.stack([_vector_norm(g, norm_type) for g in grads])
-    total = _vector_norm(norms, norm_type)
-    if error_if_nonfinite and not bool(xp.isfinite(total)):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-                           f"{float(total)}, so they cannot be clipped; pass error_if_nonfinite=False to "
-                           f"clip anyway")
+    try:
+        total = get_total_norm(grads, norm_type, error_if_nonfinite)._data
+    except RuntimeError as e:
+        raise RuntimeError(f"clip_grad_norm_: {e}") from None
     coef = float(max_norm) / (float(total) + 1e-6)
     if coef > 1.0:  # written so that a NaN norm gives NaN grads, as torch.clamp does
         coef = 1.0
@@ -69,7 +85,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
             if p.grad is not None:
                 g = p.grad._data
                 p.grad = Tensor(g * g.dtype.type(coef))
-    return Tensor(xp.asarray(total, dtype=grads[0].dtype))
+    return Tensor(total)
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
