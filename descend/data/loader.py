@@ -38,7 +38,8 @@ def _array_source(dataset: Any) -> tuple | None:
         if parent is None:
             return None
         arrays, index = parent
-        return arrays, dataset.indices if index is None else index[dataset.indices]
+        own = dataset.index_array()
+        return arrays, own if index is None else index[own]
     if isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__:
         return tuple(dataset.arrays), None
     return None

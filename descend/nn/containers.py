@@ -7,6 +7,7 @@ them with no registration, under PyTorch's state_dict keys.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any, Iterable, Iterator
 
 from descend.nn.module import Module, Parameter
@@ -245,8 +246,14 @@ class ParameterDict(Module):
             del self[k]
 
     def update(self, parameters: Any) -> None:
-        """Add (key, parameter) pairs from a dict, a ParameterDict or an iterable of pairs."""
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
+        """Add (key, parameter) pairs from a dict, a ParameterDict or an iterable of pairs. A plain dict's keys
+        are taken sorted, as PyTorch does (an OrderedDict or a ParameterDict keeps its order)."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = parameters.items()
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        else:
+            pairs = parameters
         for k, v in pairs:
             self[k] = v
 

@@ -83,7 +83,7 @@ def _arrays(ds: Any) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, labels) of a TensorDataset or a Subset of one."""
     if isinstance(ds, Subset):
         x, y = _arrays(ds.dataset)
-        return x[ds.indices], y[ds.indices]
+        return x[ds.index_array()], y[ds.index_array()]
     arrays = getattr(ds, "arrays", None)
     if arrays is None or len(arrays) != 2:
         raise UsageError(f"dataset {type(ds).__name__}: expected (inputs, labels) arrays")

@@ -1,9 +1,6 @@
 """Probes that still fail, each with the reason; test_probes.py marks them xfail(strict=True)."""
 
 KNOWN: dict[str, str] = {
-    'container.parameterdict_keys': "ParameterDict(plain dict) keeps insertion order; torch sorts a plain dict's keys",
-    'data.default_collate_path': 'descend.utils.data.dataloader (module path of default_collate) missing',
-    'data.subset': 'Subset.indices is an ndarray; torch keeps the sequence it was given (a list)',
     'dropout.alpha_dropout_eval': 'descend.nn.AlphaDropout missing',
     'errors.module_assign_tensor_to_param': 'assigning a plain Tensor to a registered Parameter attribute is accepted; torch raises TypeError',
     'functional.unfold': 'descend.nn.functional.unfold missing',

@@ -17,6 +17,9 @@ __all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Datas
            "get_worker_info", "random_split", "DistributedSampler"]
 
 
+from descend.utils.data import dataloader  # noqa: E402  (torch.utils.data.dataloader.default_collate)
+
+
 def __getattr__(name: str) -> Any:
     if name == "DistributedSampler":
         from descend.distributed.sampler import DistributedSampler
