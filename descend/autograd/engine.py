@@ -7,7 +7,8 @@ it was recorded raises (`_check_unmodified`). The create_graph variant is in aut
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from typing import Any, Callable
 
 from descend import backend
 from descend.ops.errors import OpError
@@ -146,6 +147,26 @@ def _run_hooks(node: Tensor, g: Any) -> Any:
     return g
 
 
+_post_accumulate_hooks: dict = {}  # id(leaf) -> (weakref to the leaf, {handle id: hook})
+
+
+def register_post_accumulate_grad_hook(self: Tensor, hook: Callable[[Tensor], None]) -> Any:
+    """Call hook(tensor) each time backward has accumulated a gradient into this leaf's .grad (PyTorch's
+    hook for optimizers that step per parameter); the handle's remove() takes it off."""
+    if self._ctx is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    key = id(self)
+    entry = _post_accumulate_hooks.get(key)
+    if entry is None or entry[0]() is not self:
+        entry = _post_accumulate_hooks[key] = (
+            weakref.ref(self, lambda _, k=key: _post_accumulate_hooks.pop(k, None)), {})
+    handle = _t._HookHandle(entry[1])
+    entry[1][handle.id] = hook
+    return handle
+
+
 def _accumulate(leaf: Tensor, g: Any) -> None:
     """Add a gradient into `leaf.grad`; never in place, since arrays may be shared between leaves."""
     if not g.flags.c_contiguous:
@@ -154,6 +175,11 @@ def _accumulate(leaf: Tensor, g: Any) -> None:
         leaf._grad = Tensor(g)
     else:
         leaf._grad = Tensor(leaf._grad._data + g)
+    if _post_accumulate_hooks:
+        entry = _post_accumulate_hooks.get(id(leaf))
+        if entry is not None and entry[0]() is leaf:
+            for hook in list(entry[1].values()):
+                hook(leaf)
 
 
 def _toposort(roots: list, stop: set | None = None) -> list:

@@ -115,6 +115,11 @@ class Module:
         # A registered buffer stays a buffer when reassigned; arrays are wrapped so state_dict sees tensors.
         if value is not None and not isinstance(value, Tensor) and name in self.__dict__.get("_buffers", ()):
             value = Tensor(backend.xp.asarray(value))
+        elif isinstance(value, Tensor) and not isinstance(value, Parameter) and \
+                isinstance(self.__dict__.get(name), Parameter):
+            # As PyTorch: a plain tensor would silently drop the parameter from parameters() and the optimizer.
+            raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (descend.nn.Parameter "
+                            f"or None expected)")
         object.__setattr__(self, name, value)
 
     # --- registration --------------------------------------------------------------------------------

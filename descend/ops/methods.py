@@ -16,6 +16,7 @@ from descend.ops.shape import repeat as _repeat
 from descend.ops.shape import sum_to_size as _sum_to_size
 from descend.ops.shape import unfold as _unfold
 from descend._tensor import Tensor
+from descend.autograd import engine as _engine
 
 
 def bind(names: list[str], namespace: dict) -> None:
@@ -126,6 +127,7 @@ def _bind_all() -> None:
         "__lshift__": _lg.bitwise_left_shift, "__rshift__": _lg.bitwise_right_shift,
         "__pos__": api.positive, "__format__": _format, "unfold": _unfold, "sum_to_size": _sum_to_size,
         "nelement": Tensor.numel, "stride": _stride, "data_ptr": _data_ptr, "__index__": _index,
+        "register_post_accumulate_grad_hook": _engine.register_post_accumulate_grad_hook,
     }
     for name, fn in extra.items():
         if fn is not None and name not in Tensor.__dict__:

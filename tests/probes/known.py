@@ -2,9 +2,7 @@
 
 KNOWN: dict[str, str] = {
     'dropout.alpha_dropout_eval': 'descend.nn.AlphaDropout missing',
-    'errors.module_assign_tensor_to_param': 'assigning a plain Tensor to a registered Parameter attribute is accepted; torch raises TypeError',
     'functional.unfold': 'descend.nn.functional.unfold missing',
-    'hooks.tensor_post_accumulate_grad_hook': 'Parameter.register_post_accumulate_grad_hook missing',
     'optim.state_dict_momentum_buffer': "optimizer state values are NumPy arrays; torch keeps tensors (state['momentum_buffer'])",
     'optim.state_dict_structure': "optimizer state['step'] is a float; torch a 0-d tensor",
     'optim.state_per_param': 'optimizer state values (exp_avg, exp_avg_sq) are NumPy arrays; torch keeps tensors',
