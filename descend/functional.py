@@ -455,9 +455,10 @@ from descend.functional_spatial import (adaptive_avg_pool1d, adaptive_avg_pool2d
 __all__ += ["conv_transpose1d", "conv_transpose2d", "interpolate", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
             "group_norm"]
 
-from descend.functional_extra import (adaptive_max_pool1d, adaptive_max_pool2d, bilinear,  # noqa: E402
-                                      embedding_bag, hinge_embedding_loss, instance_norm,
-                                      multi_margin_loss, pixel_shuffle, pixel_unshuffle)
+from descend.functional_extra import (adaptive_max_pool1d, adaptive_max_pool2d, alpha_dropout,  # noqa: E402
+                                      bilinear, embedding_bag, feature_alpha_dropout, hinge_embedding_loss,
+                                      instance_norm, multi_margin_loss, pixel_shuffle, pixel_unshuffle)
 
 __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "embedding_bag", "instance_norm",
-            "pixel_shuffle", "pixel_unshuffle", "hinge_embedding_loss", "multi_margin_loss"]
+            "pixel_shuffle", "pixel_unshuffle", "hinge_embedding_loss", "multi_margin_loss", "alpha_dropout",
+            "feature_alpha_dropout"]

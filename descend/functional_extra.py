@@ -1,4 +1,5 @@
-"""Adaptive max pooling, bilinear, embedding bags, instance norm, pixel shuffle and two margin losses.
+"""Adaptive max pooling, bilinear, embedding bags, instance norm, pixel shuffle, two margin losses and alpha
+dropout.
 
 PyTorch's names, arguments and defaults; composed from differentiable ops (adaptive max pooling is one op,
 descend/ops/adaptive_max.py). Part of `descend.functional` / `descend.nn.functional`.
@@ -6,6 +7,7 @@ descend/ops/adaptive_max.py). Part of `descend.functional` / `descend.nn.functio
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,8 @@ from descend.ops.loss_functional import _legacy, _reduce
 from descend._tensor import Tensor
 
 __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "embedding_bag", "instance_norm",
-           "pixel_shuffle", "pixel_unshuffle", "hinge_embedding_loss", "multi_margin_loss"]
+           "pixel_shuffle", "pixel_unshuffle", "hinge_embedding_loss", "multi_margin_loss", "alpha_dropout",
+           "feature_alpha_dropout"]
 
 
 # ---- adaptive max pooling ------------------------------------------------------------------------------
@@ -260,3 +263,43 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     loss = h.sum(1) / c
     loss = loss.reshape(()) if unbatched else loss
     return _reduce(loss, _legacy(size_average, reduce, reduction), op)
+
+
+# ---- alpha dropout (self-normalising networks) -----------------------------------------------------------
+
+_SELU_ALPHA_SCALE = 1.7580993408473766  # SELU's scale * alpha: the value a dropped SELU unit is set to (negated)
+
+
+def _alpha_dropout(op: str, input: Tensor, p: float, training: bool, feature: bool) -> Tensor:
+    """Dropped units go to SELU's saturation value -alpha*scale, then an affine map a*x + b keeps zero mean and
+    unit variance (Klambauer et al. 2017), as PyTorch computes it; the gradient is a * mask."""
+    if not 0.0 <= p <= 1.0:
+        raise OpError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    if feature and input.ndim < 2:
+        raise OpError(f"{op}: expected an input of 2 or more dims (N, C, ...), got {tuple(input.shape)}")
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2) if feature else tuple(input.shape)
+    keep = (backend.rng().random(shape) >= p).astype(input._data.dtype)
+    a = 1.0 / math.sqrt((_SELU_ALPHA_SCALE ** 2 * p + 1) * (1 - p))
+    xp = backend.get_array_module(input._data)
+    scale = Tensor(xp.asarray(keep * a, dtype=input._data.dtype))
+    shift = Tensor(xp.asarray((keep - 1) * _SELU_ALPHA_SCALE * a + _SELU_ALPHA_SCALE * a * p, dtype=input._data.dtype))
+    return input * scale + shift
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: keeps the self-normalising mean and variance; the identity when not training.
+
+    >>> import descend
+    >>> alpha_dropout(descend.ones(3), 0.2, training=False).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    return _alpha_dropout("alpha_dropout", input, p, training, feature=False)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Alpha dropout of whole channels (one draw per sample and channel)."""
+    return _alpha_dropout("feature_alpha_dropout", input, p, training, feature=True)

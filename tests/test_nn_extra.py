@@ -260,3 +260,34 @@ def test_shuffle_and_pad_export_to_onnx(make: Callable, shape: tuple) -> None:
     descend.onnx.export(m, x, buf, input_names=["x"], output_names=["y"])
     got = ort.InferenceSession(buf.getvalue()).run(None, {"x": x.numpy()})[0]
     np.testing.assert_allclose(got, m(x).numpy(), atol=1e-6)
+
+
+def test_alpha_dropout_keeps_selu_statistics_and_matches_pytorch():
+    """Eval: the identity. Training: kept units scaled by a, dropped ones set to a's affine image of SELU's
+    saturation, so a standard normal input keeps mean 0 and variance 1 (PyTorch's formula); the gradient is a on
+    kept units, 0 on dropped ones; p = 1 gives zeros."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(400_000).astype(np.float32)
+    assert nn.AlphaDropout(0.2).eval()(descend.tensor(x)).numpy().tolist() == \
+        torch.nn.AlphaDropout(0.2).eval()(torch.from_numpy(x)).numpy().tolist()
+    t = descend.tensor(x, requires_grad=True)
+    y = nn.AlphaDropout(0.2)(t)
+    y.sum().backward()
+    a = 1 / np.sqrt((1.7580993408473766 ** 2 * 0.2 + 1) * 0.8)
+    kept = t.grad.numpy() != 0
+    np.testing.assert_allclose(t.grad.numpy()[kept], a, rtol=1e-6)
+    assert abs(kept.mean() - 0.8) < 0.005
+    np.testing.assert_allclose(y.detach().numpy()[kept], a * x[kept] + 1.7580993408473766 * a * 0.2, rtol=1e-5,
+                               atol=1e-6)
+    ours, theirs = y.detach().numpy(), torch.nn.AlphaDropout(0.2)(torch.from_numpy(x)).numpy()
+    for stat in (np.mean, np.std):
+        assert abs(stat(ours) - stat(theirs)) < 0.01
+    assert not nn.AlphaDropout(1.0)(descend.tensor(x)).numpy().any()
+
+
+def test_feature_alpha_dropout_drops_whole_channels():
+    x = descend.tensor(np.random.default_rng(1).standard_normal((8, 6, 5, 5)).astype(np.float32),
+                       requires_grad=True)
+    nn.FeatureAlphaDropout(0.5)(x).sum().backward()
+    g = x.grad.numpy().reshape(8, 6, -1)
+    assert (g == g[:, :, :1]).all() and (g[:, :, 0] == 0).any() and (g[:, :, 0] != 0).any()

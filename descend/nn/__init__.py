@@ -55,8 +55,9 @@ __all__ += ["ELU", "SELU", "CELU", "SiLU", "Softplus", "Hardtanh", "PReLU", "ReL
 from descend.nn.sync_batchnorm import SyncBatchNorm  # noqa: E402
 
 __all__ += ["SyncBatchNorm"]
-from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, Bilinear,  # noqa: E402
-                                     ConstantPad1d, ConstantPad2d, EmbeddingBag, HingeEmbeddingLoss,
+from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AlphaDropout, Bilinear,  # noqa: E402
+                                     ConstantPad1d, ConstantPad2d, EmbeddingBag, FeatureAlphaDropout,
+                                     HingeEmbeddingLoss,
                                      InstanceNorm1d, InstanceNorm2d, MultiMarginLoss, PixelShuffle,
                                      PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
                                      ReplicationPad2d, ZeroPad1d, ZeroPad2d)
@@ -64,4 +65,4 @@ from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, Bilin
 __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Bilinear", "EmbeddingBag", "InstanceNorm1d",
             "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d",
             "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
-            "HingeEmbeddingLoss", "MultiMarginLoss"]
+            "HingeEmbeddingLoss", "MultiMarginLoss", "AlphaDropout", "FeatureAlphaDropout"]
