@@ -450,10 +450,10 @@ __all__ += [
 ]
 
 from descend.functional_spatial import (adaptive_avg_pool1d, adaptive_avg_pool2d, conv_transpose1d,  # noqa: E402
-                                        conv_transpose2d, group_norm, interpolate)
+                                        conv_transpose2d, fold, group_norm, interpolate, unfold)
 
 __all__ += ["conv_transpose1d", "conv_transpose2d", "interpolate", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-            "group_norm"]
+            "group_norm", "unfold", "fold"]
 
 from descend.functional_extra import (adaptive_max_pool1d, adaptive_max_pool2d, alpha_dropout,  # noqa: E402
                                       bilinear, embedding_bag, feature_alpha_dropout, hinge_embedding_loss,

@@ -1,5 +1,5 @@
-"""Transposed convolution, resampling (interpolate, adaptive pooling) and group norm: the spatial functionals,
-re-exported by descend.functional (`F.interpolate`, `F.conv_transpose2d`, ...)."""
+"""Transposed convolution, resampling (interpolate, adaptive pooling), group norm and unfold/fold: the spatial
+functionals, re-exported by descend.functional (`F.interpolate`, `F.conv_transpose2d`, ...)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from descend.functional import _SPATIAL, _tensor, _tuple
+from descend.backend import get_array_module
+from descend.functional import _SPATIAL, _tensor, _tuple, pad
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops import conv as _conv
 from descend.ops import conv_transpose as _convt
@@ -17,7 +18,8 @@ from descend.ops import norm as _norm
 from descend.ops import resample as _rs
 from descend._tensor import Tensor
 
-__all__ = ['conv_transpose1d', 'conv_transpose2d', 'interpolate', 'adaptive_avg_pool1d', 'adaptive_avg_pool2d', 'group_norm']
+__all__ = ['conv_transpose1d', 'conv_transpose2d', 'interpolate', 'adaptive_avg_pool1d', 'adaptive_avg_pool2d', 'group_norm',
+           'unfold', 'fold']
 
 
 # ---- transposed convolution, resampling, group norm ---------------------------------------------------------
@@ -178,3 +180,65 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
         if t is not None and tuple(t.shape) != (c,):
             raise OpError(f"group_norm: {name} must have shape ({c},), got {tuple(t.shape)}")
     return _norm.GroupNorm.apply(input, weight, bias, num_groups=num_groups, eps=eps)
+
+
+def _pair(v: Any) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
+    """Sliding local blocks as columns (im2col): (N, C, H, W) -> (N, C * kh * kw, L), each column one block,
+    rows in (channel, kernel row, kernel column) order as PyTorch's; composed of views, so gradients (and
+    gradients of gradients) follow.
+
+    >>> import descend
+    >>> unfold(descend.arange(16.0).reshape(1, 1, 4, 4), 2, stride=2)[0, :, 0].tolist()
+    [0.0, 1.0, 4.0, 5.0]
+    """
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = map(_pair, (kernel_size, dilation, padding, stride))
+    batched = input.ndim == 4
+    if input.ndim not in (3, 4):
+        raise OpError(f"unfold: expected a 3-D or 4-D input (N, C, H, W), got {tuple(input.shape)}")
+    x = input if batched else _mv.unsqueeze(input, 0)
+    if ph or pw:
+        x = pad(x, (pw, pw, ph, ph))
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if x.shape[2] < span_h or x.shape[3] < span_w:
+        raise OpError(f"unfold: the padded input {tuple(x.shape[2:])} is smaller than the dilated kernel "
+                      f"({span_h}, {span_w})")
+    blocks = x.unfold(2, span_h, sh).unfold(3, span_w, sw)[..., ::dh, ::dw]  # (N, C, OH, OW, kh, kw)
+    n, c, oh, ow = blocks.shape[:4]
+    cols = blocks.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    return cols if batched else _mv.squeeze(cols, 0)
+
+
+def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+         stride: Any = 1) -> Tensor:
+    """The adjoint of `unfold` (col2im): columns (N, C * kh * kw, L) summed back into (N, C, H, W), where
+    overlapping blocks add up, as PyTorch's fold.
+
+    >>> import descend
+    >>> x = descend.ones(1, 1, 3, 3)
+    >>> fold(unfold(x, 2), (3, 3), 2)[0, 0].tolist()  # how many 2x2 blocks cover each pixel
+    [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+    """
+    (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = map(_pair, (output_size, kernel_size, dilation, padding, stride))
+    batched = input.ndim == 3
+    if input.ndim not in (2, 3):
+        raise OpError(f"fold: expected a 2-D or 3-D input (N, C * kh * kw, L), got {tuple(input.shape)}")
+    cols = input if batched else _mv.unsqueeze(input, 0)
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    n, ckk, length = cols.shape
+    if ckk % (kh * kw) or length != oh * ow or oh < 1 or ow < 1:
+        raise OpError(f"fold: input {tuple(input.shape)} does not hold (C * {kh * kw}, {max(oh, 0) * max(ow, 0)}) "
+                      f"columns for output_size {(h, w)}, kernel {(kh, kw)}")
+    c = ckk // (kh * kw)
+    blocks = cols.reshape(n, c, kh, kw, oh, ow)
+    out = Tensor(get_array_module(cols._data).zeros((n, c, h + 2 * ph, w + 2 * pw), cols._data.dtype))
+    for ky in range(kh):  # each kernel offset's slab added onto the positions its blocks cover (in place on
+        for kx in range(kw):  # views of `out`, which autograd records, so the gradient is unfold's)
+            out[:, :, ky * dh:ky * dh + sh * (oh - 1) + 1:sh, kx * dw:kx * dw + sw * (ow - 1) + 1:sw] += \
+                blocks[:, :, ky, kx]
+    out = out[:, :, ph:ph + h, pw:pw + w]
+    return out if batched else _mv.squeeze(out, 0)

@@ -68,6 +68,12 @@ case("conv2d[groups 32 channels]", lambda x, w: F.conv2d(x, w, padding=1, groups
 
 case("interpolate", lambda x: F.interpolate(x, scale_factor=2), lambda x: TF().interpolate(x, scale_factor=2),
      N(2, 3, 3, 4))
+case("unfold", lambda x: F.unfold(x, 3, padding=1), lambda x: TF().unfold(x, 3, padding=1), N(2, 2, 4, 5))
+case("unfold[dilation stride unbatched]", lambda x: F.unfold(x, (2, 3), dilation=(2, 1), stride=(1, 2)),
+     lambda x: TF().unfold(x, (2, 3), dilation=(2, 1), stride=(1, 2)), N(2, 5, 7, layout="t"))
+case("fold", lambda x: F.fold(x, (4, 5), 3, padding=1), lambda x: TF().fold(x, (4, 5), 3, padding=1), N(2, 18, 20))
+case("fold[stride overlap]", lambda x: F.fold(x, (5, 5), 3, stride=2), lambda x: TF().fold(x, (5, 5), 3, stride=2),
+     N(1, 9, 4, layout="t"))
 case("interpolate[channels-last]", lambda x: F.interpolate(x.permute(0, 3, 1, 2), scale_factor=2),
      lambda x: TF().interpolate(x.permute(0, 3, 1, 2), scale_factor=2), N(2, 3, 4, 5))
 case("interpolate[bilinear channels-last]",

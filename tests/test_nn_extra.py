@@ -291,3 +291,15 @@ def test_feature_alpha_dropout_drops_whole_channels():
     nn.FeatureAlphaDropout(0.5)(x).sum().backward()
     g = x.grad.numpy().reshape(8, 6, -1)
     assert (g == g[:, :, :1]).all() and (g[:, :, 0] == 0).any() and (g[:, :, 0] != 0).any()
+
+
+def test_unfold_and_fold_modules_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(2).standard_normal((2, 3, 6, 5)).astype(np.float32)
+    ours = nn.Unfold((2, 3), dilation=1, padding=1, stride=2)(descend.tensor(x))
+    theirs = torch.nn.Unfold((2, 3), dilation=1, padding=1, stride=2)(torch.from_numpy(x))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    back = nn.Fold((6, 5), (2, 3), padding=1, stride=2)(ours)
+    np.testing.assert_allclose(back.numpy(), torch.nn.Fold((6, 5), (2, 3), padding=1, stride=2)(theirs).numpy(),
+                               rtol=1e-6)
+    assert repr(nn.Fold((6, 5), 2)) == repr(torch.nn.Fold((6, 5), 2))

@@ -56,13 +56,12 @@ from descend.nn.sync_batchnorm import SyncBatchNorm  # noqa: E402
 
 __all__ += ["SyncBatchNorm"]
 from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AlphaDropout, Bilinear,  # noqa: E402
-                                     ConstantPad1d, ConstantPad2d, EmbeddingBag, FeatureAlphaDropout,
-                                     HingeEmbeddingLoss,
-                                     InstanceNorm1d, InstanceNorm2d, MultiMarginLoss, PixelShuffle,
-                                     PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
-                                     ReplicationPad2d, ZeroPad1d, ZeroPad2d)
+                                     ConstantPad1d, ConstantPad2d, EmbeddingBag, FeatureAlphaDropout, Fold,
+                                     HingeEmbeddingLoss, InstanceNorm1d, InstanceNorm2d, MultiMarginLoss,
+                                     PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
+                                     ReplicationPad1d, ReplicationPad2d, Unfold, ZeroPad1d, ZeroPad2d)
 
 __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Bilinear", "EmbeddingBag", "InstanceNorm1d",
             "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d",
             "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
-            "HingeEmbeddingLoss", "MultiMarginLoss", "AlphaDropout", "FeatureAlphaDropout"]
+            "HingeEmbeddingLoss", "MultiMarginLoss", "AlphaDropout", "FeatureAlphaDropout", "Unfold", "Fold"]

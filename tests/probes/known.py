@@ -1,7 +1,6 @@
 """Probes that still fail, each with the reason; test_probes.py marks them xfail(strict=True)."""
 
 KNOWN: dict[str, str] = {
-    'functional.unfold': 'descend.nn.functional.unfold missing',
     'optim.state_dict_momentum_buffer': "optimizer state values are NumPy arrays; torch keeps tensors (state['momentum_buffer'])",
     'optim.state_dict_structure': "optimizer state['step'] is a float; torch a 0-d tensor",
     'optim.state_per_param': 'optimizer state values (exp_avg, exp_avg_sq) are NumPy arrays; torch keeps tensors',
