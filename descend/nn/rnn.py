@@ -12,6 +12,8 @@ from descend import backend
 from descend import functional as F
 from descend.nn import init
 from descend.nn.module import Module, Parameter
+from descend.nn.rnn_packed import run_packed
+from descend.nn.utils.rnn import PackedSequence, pad_packed_sequence, repack
 from descend.ops.movement import cat, stack
 from descend.ops.recurrent import GRURecurrence, LSTMRecurrence
 from descend._tensor import Tensor
@@ -78,6 +80,17 @@ class _RNNBase(Module):
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
         return x, unbatched
 
+    def _unpack(self, input: Any) -> tuple[Tensor, bool, np.ndarray | None]:
+        """(input as (L, N, input_size), unbatched, None), or for a PackedSequence its padded batch in the
+        caller's order and the lengths (as in PyTorch, hx and h_n are in that order too)."""
+        if isinstance(input, PackedSequence):
+            x, lengths = pad_packed_sequence(input)
+            if x.shape[-1] != self.input_size:
+                raise OpError(f"{self._name()}: expected packed input of size {self.input_size}, got "
+                              f"{tuple(x.shape)}")
+            return x, False, backend.to_numpy(lengths._data).astype(np.int64)
+        return self._layout(input) + (None,)
+
     def _state(self, state: Tensor | None, x: Tensor, unbatched: bool, name: str) -> Tensor:
         """An initial state shaped (D·num_layers, N, hidden_size): zeros, or the given one checked."""
         dirs = 2 if self.bidirectional else 1
@@ -124,16 +137,17 @@ class _RNNBase(Module):
 class GRU(_RNNBase):
     """Multi-layer gated recurrent unit; `forward(input, hx=None)` returns (output, h_n) like PyTorch.
 
-    input: (L, N, input_size), or (N, L, input_size) with batch_first, or unbatched (L, input_size).
+    input: (L, N, input_size), or (N, L, input_size) with batch_first, or unbatched (L, input_size), or a
+    PackedSequence (then output is one too, and h_n holds each sequence's state at its own last step).
     output: (L, N, D·hidden_size) with D = 2 if bidirectional; h_n: (D·num_layers, N, hidden_size).
     """
 
     mode = "GRU"
     gates = 3
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, input: Any, hx: Tensor | None = None) -> tuple[Any, Tensor]:
         dirs = 2 if self.bidirectional else 1
-        x, unbatched = self._layout(input)
+        x, unbatched, lengths = self._unpack(input)
         hx = self._state(hx, x, unbatched, "hx")
         finals = []
         for layer in range(self.num_layers):
@@ -141,11 +155,19 @@ class GRU(_RNNBase):
             for d in range(dirs):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 gi = F.linear(x, w_ih, b_ih)
-                seq = GRURecurrence.apply(gi, hx[layer * dirs + d], w_hh, b_hh, reverse=d == 1)
+
+                def run(g: Tensor, states: tuple, reverse: bool) -> tuple:
+                    seq = GRURecurrence.apply(g, states[0], w_hh, b_hh, reverse=reverse)
+                    return seq, (seq[0] if reverse else seq[-1],)
+
+                seq, (h,) = run(gi, (hx[layer * dirs + d],), d == 1) if lengths is None else \
+                    run_packed(run, gi, (hx[layer * dirs + d],), lengths, d == 1)
                 outs.append(seq)
-                finals.append(seq[0] if d == 1 else seq[-1])
+                finals.append(h)
             x = self._between_layers(outs[0] if dirs == 1 else cat(outs, dim=-1), layer)
         h_n = stack(finals, dim=0)
+        if lengths is not None:
+            return repack(x, input), h_n
         return self._output(x, unbatched), (h_n.squeeze(1) if unbatched else h_n)
 
 
@@ -172,15 +194,14 @@ class LSTM(_RNNBase):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype)
 
-    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(self, input: Any, hx: tuple[Tensor, Tensor] | None = None
+                ) -> tuple[Any, tuple[Tensor, Tensor]]:
         dirs = 2 if self.bidirectional else 1
-        x, unbatched = self._layout(input)
+        x, unbatched, lengths = self._unpack(input)
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ValueError(f"{self._name()}: hx must be a tuple (h0, c0), got {type(hx).__name__}")
         h0 = self._state(None if hx is None else hx[0], x, unbatched, "h0")
         c0 = self._state(None if hx is None else hx[1], x, unbatched, "c0")
-        steps = x.shape[0]
         h_finals, c_finals = [], []
         for layer in range(self.num_layers):
             outs = []
@@ -188,12 +209,21 @@ class LSTM(_RNNBase):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 k = layer * dirs + d
                 gi = F.linear(x, w_ih, b_ih)
-                seq = LSTMRecurrence.apply(gi, h0[k], c0[k], w_hh, b_hh, reverse=d == 1)
-                outs.append(seq[:steps])
-                h_finals.append(seq[0] if d == 1 else seq[steps - 1])
-                c_finals.append(seq[steps])
+
+                def run(g: Tensor, states: tuple, reverse: bool) -> tuple:
+                    steps = g.shape[0]  # the recurrence returns the steps' h, then the last c
+                    seq = LSTMRecurrence.apply(g, states[0], states[1], w_hh, b_hh, reverse=reverse)
+                    return seq[:steps], (seq[0] if reverse else seq[steps - 1], seq[steps])
+
+                seq, (h, c) = run(gi, (h0[k], c0[k]), d == 1) if lengths is None else \
+                    run_packed(run, gi, (h0[k], c0[k]), lengths, d == 1)
+                outs.append(seq)
+                h_finals.append(h)
+                c_finals.append(c)
             x = self._between_layers(outs[0] if dirs == 1 else cat(outs, dim=-1), layer)
         h_n, c_n = stack(h_finals, dim=0), stack(c_finals, dim=0)
+        if lengths is not None:
+            return repack(x, input), (h_n, c_n)
         if unbatched:
             h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
         return self._output(x, unbatched), (h_n, c_n)

@@ -4,7 +4,6 @@ KNOWN: dict[str, str] = {
     'optim.state_dict_momentum_buffer': "optimizer state values are NumPy arrays; torch keeps tensors (state['momentum_buffer'])",
     'optim.state_dict_structure': "optimizer state['step'] is a float; torch a 0-d tensor",
     'optim.state_per_param': 'optimizer state values (exp_avg, exp_avg_sq) are NumPy arrays; torch keeps tensors',
-    'rnn.pack_padded_sequence_lstm': 'LSTM does not take a PackedSequence (pack_padded_sequence output)',
     'save.optimizer_state_dict': 'optimizer state dict holds NumPy arrays, so it round-trips as arrays; torch tensors',
     'save.parameter_saved': 'a saved Parameter loads as a Tensor; torch keeps Parameter',
     'save.shared_tensor_stays_shared': 'one tensor saved under two keys loads as two tensors; torch keeps them shared',

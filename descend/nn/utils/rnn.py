@@ -2,8 +2,8 @@
 
 A PackedSequence stores the valid time steps of a batch sorted by decreasing length, time-major: `data`
 holds batch_sizes[0] rows of step 0, then batch_sizes[1] rows of step 1, ... Everything here is
-differentiable (built from slicing, concatenation and stacking). `descend.nn.RNN` takes a PackedSequence;
-other recurrent layers that do not raise a TypeError naming pad_packed_sequence.
+differentiable (built from slicing, concatenation and stacking). `descend.nn.RNN`, `GRU` and `LSTM` take a
+PackedSequence; other layers that do not raise a TypeError naming pad_packed_sequence.
 """
 
 from __future__ import annotations
