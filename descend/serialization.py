@@ -7,7 +7,8 @@ floats (NaN and infinities included), strings, bools and None are stored in the 
 
 Pickle is not used because loading a pickle runs whatever code the file names; so whole Modules and arbitrary
 objects cannot be saved: save `model.state_dict()` and load it into a newly built model instead.
-Tensors saved twice, or views of one another, are stored as separate copies and come back unshared.
+One tensor saved under two keys (tied weights) is stored under both (so other safetensors readers see every key)
+and loads as one tensor, as PyTorch's; distinct tensors that are views of one another come back unshared.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def _unsupported(obj: Any, where: str) -> TypeError:
 def _pack(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
     """(JSON skeleton, {tensor name: host array}) for a nested value."""
     tensors: dict[str, np.ndarray] = {}
+    seen: dict[int, tuple] = {}  # id(tensor) -> (tensor, its first reference): a tensor saved twice is tied on load
 
     def name_for(path: str) -> str:
         name, n = path or "tensor", 1
@@ -59,10 +61,14 @@ def _pack(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
     def walk(value: Any, path: str) -> Any:
         if isinstance(value, Tensor):
             name = name_for(path)
-            tensors[name] = _host(value._data)
+            tensors[name] = _host(value._data)  # under every key, so safetensors readers see each key
             ref: dict = {"__tensor__": name}
             if value.requires_grad:
                 ref["requires_grad"] = True
+            if id(value) in seen:  # the same tensor under two keys (tied weights): loads as one tensor again
+                ref["same_as"] = seen[id(value)][1]["__tensor__"]
+            else:
+                seen[id(value)] = (value, ref)
             return ref
         if isinstance(value, np.ndarray) or backend.is_device_array(value):
             name = name_for(path)
@@ -101,17 +107,24 @@ def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _unpack(skeleton: Any, arrays: dict[str, np.ndarray], place: Any) -> Any:
-    """The nested value back from a skeleton, tensors made by `place(array, name)`."""
+def _unpack(skeleton: Any, arrays: dict[str, np.ndarray], place: Any, made: dict | None = None) -> Any:
+    """The nested value back from a skeleton, tensors made by `place(array, name)`; a name referenced twice
+    (one tensor saved under two keys) gives the same tensor both times."""
+    made = {} if made is None else made
     if isinstance(skeleton, list):
-        return [_unpack(v, arrays, place) for v in skeleton]
+        return [_unpack(v, arrays, place, made) for v in skeleton]
     if not isinstance(skeleton, dict):
         return skeleton
     if "__tensor__" in skeleton:
-        t = place(arrays[skeleton["__tensor__"]])
-        if skeleton.get("requires_grad"):
-            t.requires_grad_(True)
-        return t
+        name = skeleton["__tensor__"]
+        first = skeleton.get("same_as")
+        if isinstance(first, str) and first in made:
+            return made[first]
+        if name not in made:
+            made[name] = place(arrays[name])
+            if skeleton.get("requires_grad"):
+                made[name].requires_grad_(True)
+        return made[name]
     if "__ndarray__" in skeleton:
         return np.array(arrays[skeleton["__ndarray__"]])
     if "__scalar__" in skeleton:
@@ -119,12 +132,13 @@ def _unpack(skeleton: Any, arrays: dict[str, np.ndarray], place: Any) -> Any:
     if "__float__" in skeleton:
         return float(skeleton["__float__"])
     if "__tuple__" in skeleton:
-        return tuple(_unpack(v, arrays, place) for v in skeleton["__tuple__"])
+        return tuple(_unpack(v, arrays, place, made) for v in skeleton["__tuple__"])
     if "__items__" in skeleton or "__ordered__" in skeleton:
         kind = dict if "__items__" in skeleton else OrderedDict
         pairs = skeleton.get("__items__", skeleton.get("__ordered__"))
-        return kind((_hashable(_unpack(k, arrays, place)), _unpack(v, arrays, place)) for k, v in pairs)
-    return {k: _unpack(v, arrays, place) for k, v in skeleton.items()}
+        return kind((_hashable(_unpack(k, arrays, place, made)), _unpack(v, arrays, place, made))
+                    for k, v in pairs)
+    return {k: _unpack(v, arrays, place, made) for k, v in skeleton.items()}
 
 
 def _hashable(key: Any) -> Any:

@@ -6,7 +6,6 @@ KNOWN: dict[str, str] = {
     'optim.state_per_param': 'optimizer state values (exp_avg, exp_avg_sq) are NumPy arrays; torch keeps tensors',
     'save.optimizer_state_dict': 'optimizer state dict holds NumPy arrays, so it round-trips as arrays; torch tensors',
     'save.parameter_saved': 'a saved Parameter loads as a Tensor; torch keeps Parameter',
-    'save.shared_tensor_stays_shared': 'one tensor saved under two keys loads as two tensors; torch keeps them shared',
     'save.weights_only_false_state_dict': 'by design: descend.load(weights_only=False) refuses (never unpickles; files are safetensors + JSON)',
     'save.whole_model_save_load': 'by design: descend.save(module) refuses whole-module pickling; save the state_dict',
 }
