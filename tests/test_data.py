@@ -433,3 +433,16 @@ def test_check_functions():
     with pytest.raises(DataError, match="3 input samples but 2 labels"):
         check_data(np.zeros((3, 1)), np.zeros(2, int))
     check_inputs(np.zeros((3, 2), np.int64))  # integer inputs cannot hold NaN
+
+
+def test_subset_sees_its_indices_edited_in_place():
+    """Subset keeps the sequence it was given (as PyTorch) and reads it afresh: same-length edits of a list
+    reach indexing and the DataLoader's array fast path."""
+    ds = descend.utils.data.TensorDataset(descend.arange(10))
+    s = descend.utils.data.Subset(ds, [0, 1, 2])
+    assert s[0][0].item() == 0
+    s.indices[0] = 7
+    assert s[0][0].item() == 7
+    assert [b[0].tolist() for b in descend.utils.data.DataLoader(s, batch_size=3)] == [[7, 1, 2]]
+    s.indices.reverse()
+    assert [b[0].tolist() for b in descend.utils.data.DataLoader(s, batch_size=3)] == [[2, 1, 7]]

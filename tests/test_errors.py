@@ -189,3 +189,14 @@ def test_gradcheck_argument_errors() -> None:
         descend.gradcheck(lambda a: a * 2, [randn(3, requires_grad=True)])
     with pytest.raises(ValueError, match="gradcheck: no input requires grad"):
         descend.gradcheck(lambda a: a * 2, [randn(3, dtype="float64")])
+
+
+def test_bool_tensor_subtraction_is_refused_as_in_pytorch_numpy_bools_are_not():
+    x = descend.ones(3)
+    mask = descend.tensor([True, False, True])
+    for bad in (lambda: x - mask, lambda: mask - 1, lambda: 1 - mask, lambda: x - True,
+                lambda: descend.sub(x, mask, alpha=2), lambda: x.sub_(mask)):
+        with pytest.raises(RuntimeError, match="logical_not"):
+            bad()
+    assert (x - np.array([True, False, True])).tolist() == [0.0, 1.0, 0.0]  # PyTorch converts NumPy bools
+    assert (x - np.bool_(True)).tolist() == [0.0, 0.0, 0.0]

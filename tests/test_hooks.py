@@ -216,3 +216,18 @@ def test_no_hook_no_extra_graph_nodes():
     out = d(dx)
     assert type(out._ctx).__name__ == "Linear"
     assert not d._forward_hooks and not d._backward_hooks
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_post_accumulate_grad_hook_runs_on_both_backward_paths(create_graph):
+    x = descend.ones(3, requires_grad=True)
+    seen = []
+    handle = x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.detach().numpy().tolist()))
+    (x * x).sum().backward(create_graph=create_graph)
+    (x * 3).sum().backward()
+    assert seen == [[2.0, 2.0, 2.0], [5.0, 5.0, 5.0]]
+    handle.remove()
+    (x * 3).sum().backward()
+    assert len(seen) == 2
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).register_post_accumulate_grad_hook(lambda t: None)

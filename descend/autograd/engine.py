@@ -176,10 +176,15 @@ def _accumulate(leaf: Tensor, g: Any) -> None:
     else:
         leaf._grad = Tensor(leaf._grad._data + g)
     if _post_accumulate_hooks:
-        entry = _post_accumulate_hooks.get(id(leaf))
-        if entry is not None and entry[0]() is leaf:
-            for hook in list(entry[1].values()):
-                hook(leaf)
+        run_post_accumulate_hooks(leaf)
+
+
+def run_post_accumulate_hooks(leaf: Tensor) -> None:
+    """The leaf's post-accumulate-grad hooks, once its .grad holds this backward's sum (both backward paths)."""
+    entry = _post_accumulate_hooks.get(id(leaf))
+    if entry is not None and entry[0]() is leaf:
+        for hook in list(entry[1].values()):
+            hook(leaf)
 
 
 def _toposort(roots: list, stop: set | None = None) -> list:

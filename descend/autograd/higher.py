@@ -17,6 +17,7 @@ from descend import backend
 
 import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
+from descend.autograd import engine as _engine
 from descend.autograd.grad_mode import enable_grad
 from descend._tensor import Tensor
 
@@ -120,9 +121,13 @@ def run_backward_graph(roots: list, grads: list, inputs: list | None = None,
             if wanted is None:
                 if accumulate and (ctx is None or node._retain):
                     node.grad = g if node.grad is None else node.grad + g
+                    if ctx is None and _engine._post_accumulate_hooks:
+                        _engine.run_post_accumulate_hooks(node)
             elif id(node) in wanted:
                 if accumulate:
                     node.grad = g if node.grad is None else node.grad + g
+                    if ctx is None and _engine._post_accumulate_hooks:
+                        _engine.run_post_accumulate_hooks(node)
                 else:
                     found[id(node)] = g
             if ctx is None or stop is not None and id(node) in stop:

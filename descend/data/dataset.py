@@ -100,28 +100,24 @@ class Subset(Dataset):
         self.indices = indices  # the sequence given, as PyTorch keeps it
 
     def index_array(self) -> np.ndarray:
-        """`indices` as an int64 array (made again only when `indices` is replaced or changes length)."""
-        idx = self.indices
-        cached = self.__dict__.get("_index_cache")
-        if cached is None or cached[0] is not idx or len(cached[1]) != len(idx):
-            cached = self._index_cache = (idx, np.asarray(idx, dtype=np.int64).reshape(-1))
-        return cached[1]
+        """`indices` as an int64 array (no copy when it is one already; read afresh each time, so in-place
+        edits of a list are seen)."""
+        return np.asarray(self.indices, dtype=np.int64).reshape(-1)
 
     def __getitem__(self, index: Any) -> Any:
-        idx = self.index_array()
         if isinstance(index, list):
-            return self.dataset[[int(idx[i]) for i in index]]
+            return self.dataset[[int(self.indices[i]) for i in index]]
         if isinstance(index, np.ndarray):
-            return self.dataset[idx[index]]
-        return self.dataset[int(idx[index])]
+            return self.dataset[self.index_array()[index]]
+        return self.dataset[int(self.indices[index])]
 
     def __getitems__(self, indices: list) -> list:
         """Many samples at once (PyTorch's batched-fetch hook), through the parent's when it has one."""
-        idx = self.index_array()
+        picked = [int(self.indices[i]) for i in indices]
         parent = getattr(self.dataset, "__getitems__", None)
         if parent is not None:
-            return parent([int(idx[i]) for i in indices])
-        return [self.dataset[int(idx[i])] for i in indices]
+            return parent(picked)
+        return [self.dataset[i] for i in picked]
 
     def __len__(self) -> int:
         return len(self.indices)

@@ -31,6 +31,7 @@ def add(input: Any, other: Any, alpha: float = 1) -> Tensor:
 
 def sub(input: Any, other: Any, alpha: float = 1) -> Tensor:
     """input - alpha * other."""
+    _ew.refuse_bool_subtraction(input, other)  # before alpha turns a bool `other` into a number
     return _ew.Sub.apply(input, other if alpha == 1 else _ew.Mul.apply(other, alpha))
 
 

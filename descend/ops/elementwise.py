@@ -13,7 +13,7 @@ from descend.ops import kernels
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.constants import zeros_as
 from descend.ops.special import erf
-from descend._tensor import Function
+from descend._tensor import Function, Tensor
 
 
 def _shape(x: Any) -> tuple:
@@ -65,11 +65,20 @@ class Add(Function):
         return g, g
 
 
+def refuse_bool_subtraction(*operands: Any) -> None:
+    """PyTorch refuses `-` with a bool tensor (or a Python bool beside a tensor); NumPy bool arrays it converts."""
+    if any(type(v) is bool or (isinstance(v, Tensor) and v._data.dtype == np.bool_) for v in operands):
+        raise OpError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                      "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
 class Sub(Function):
+    @classmethod
+    def apply(cls, a: Any, b: Any, **kwargs: Any) -> Any:
+        refuse_bool_subtraction(a, b)
+        return super().apply(a, b, **kwargs)
+
     def forward(self, a, b):
-        if any(type(v) is bool or getattr(v, "dtype", None) == np.bool_ for v in (a, b)):
-            raise OpError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
-                          "to invert a mask, use the `~` or `logical_not()` operator instead.")
         return _binary("sub", np.subtract, a, b)
 
     def backward(self, g):
