@@ -231,3 +231,24 @@ def test_post_accumulate_grad_hook_runs_on_both_backward_paths(create_graph):
     assert len(seen) == 2
     with pytest.raises(RuntimeError, match="non-leaf"):
         (x * 2).register_post_accumulate_grad_hook(lambda t: None)
+
+
+def test_grad_modes_work_as_bare_decorators():
+    x = descend.ones(2, requires_grad=True)
+
+    @descend.no_grad
+    def f(t):
+        return t * 2
+
+    @descend.inference_mode
+    def g(t):
+        return t * 2
+
+    @descend.enable_grad
+    def h(t):
+        return t * 2
+
+    assert not f(x).requires_grad and not g(x).requires_grad
+    with descend.no_grad():
+        assert h(x).requires_grad
+    assert f.__name__ == "f"

@@ -95,6 +95,11 @@ _inference = [False]
 class inference_mode(_GradMode):
     """Like `no_grad` (descend has no separate inference tensors); `inference_mode(False)` changes nothing."""
 
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # the bare decorator, @inference_mode
+            return cls(True)(mode)
+        return super().__new__(cls)
+
     def __init__(self, mode: bool = True) -> None:
         self._enabled = bool(mode)
 
