@@ -200,3 +200,17 @@ def test_bool_tensor_subtraction_is_refused_as_in_pytorch_numpy_bools_are_not():
             bad()
     assert (x - np.array([True, False, True])).tolist() == [0.0, 1.0, 0.0]  # PyTorch converts NumPy bools
     assert (x - np.bool_(True)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_grad_assignment_is_checked_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, descend):
+        x = lib.ones(3, requires_grad=True)
+        with pytest.raises(TypeError):
+            x.grad = np.ones(3)
+        with pytest.raises(RuntimeError, match="different size"):
+            x.grad = lib.ones(4)
+        with pytest.raises(RuntimeError, match="different type"):
+            x.grad = lib.ones(3, dtype=lib.float64)
+        x.grad = lib.ones(3)
+        x.grad = None

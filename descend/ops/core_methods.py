@@ -167,9 +167,16 @@ def _get_grad(self) -> Tensor | None:
 
 
 def _set_grad(self, value: Tensor | None) -> None:
-    if value is not None and tuple(value.shape) != tuple(self._data.shape):  # as PyTorch refuses it
-        raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} for a tensor of "
-                           f"shape {tuple(self._data.shape)}")
+    if value is not None:  # as PyTorch refuses them
+        if not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(value).__name__}")
+        if tuple(value.shape) != tuple(self._data.shape):
+            raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} for a tensor "
+                               f"of shape {tuple(self._data.shape)}")
+        if value._data.dtype != self._data.dtype:
+            raise RuntimeError(f"assigned grad has data of a different type: {value.dtype} for a tensor of "
+                               f"dtype {self.dtype}")
     self._grad = value
 
 
