@@ -172,11 +172,11 @@ def _set_grad(self, value: Tensor | None) -> None:
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                             f"{type(value).__name__}")
         if tuple(value.shape) != tuple(self._data.shape):
-            raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} for a tensor "
-                               f"of shape {tuple(self._data.shape)}")
+            raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                               f"'{list(self._data.shape)}'; the gradient and the tensor must be the same size")
         if value._data.dtype != self._data.dtype:
-            raise RuntimeError(f"assigned grad has data of a different type: {value.dtype} for a tensor of "
-                               f"dtype {self.dtype}")
+            raise RuntimeError(f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with dtype "
+                               f"'{self.dtype}'; the gradient must match the tensor's dtype")
     self._grad = value
 
 
