@@ -38,7 +38,7 @@ __all__ += ["ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "Adaptive
 from descend.nn.activation import (CELU, ELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,  # noqa: E402
                                    Hardtanh, LogSigmoid, Mish, PReLU, ReLU6, SiLU, Softmin, Softplus,
                                    Softshrink, Softsign, Tanhshrink, Threshold)
-from descend.nn.dropout import Dropout1d, Dropout2d  # noqa: E402
+from descend.nn.dropout import AlphaDropout, Dropout1d, Dropout2d, FeatureAlphaDropout  # noqa: E402
 from descend.nn.loss import (BCELoss, CosineEmbeddingLoss, GaussianNLLLoss, HuberLoss, KLDivLoss,  # noqa: E402
                              MarginRankingLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
                              TripletMarginLoss)
@@ -47,7 +47,8 @@ from descend.nn.rnn_cells import RNN, GRUCell, RNNCell  # noqa: E402
 
 __all__ += ["ELU", "SELU", "CELU", "SiLU", "Softplus", "Hardtanh", "PReLU", "ReLU6", "Hardswish",
             "Hardsigmoid", "Mish", "Softmin", "Softsign", "Tanhshrink", "LogSigmoid", "Softshrink",
-            "Hardshrink", "Threshold", "GLU", "Dropout1d", "Dropout2d", "RNN", "RNNCell", "GRUCell",
+            "Hardshrink", "Threshold", "GLU", "Dropout1d", "Dropout2d", "AlphaDropout", "FeatureAlphaDropout",
+            "RNN", "RNNCell", "GRUCell",
             "ParameterList", "ParameterDict", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
             "CosineEmbeddingLoss", "MarginRankingLoss", "SoftMarginLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "TripletMarginLoss"]
@@ -55,8 +56,8 @@ __all__ += ["ELU", "SELU", "CELU", "SiLU", "Softplus", "Hardtanh", "PReLU", "ReL
 from descend.nn.sync_batchnorm import SyncBatchNorm  # noqa: E402
 
 __all__ += ["SyncBatchNorm"]
-from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AlphaDropout, Bilinear,  # noqa: E402
-                                     ConstantPad1d, ConstantPad2d, EmbeddingBag, FeatureAlphaDropout, Fold,
+from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, Bilinear,  # noqa: E402
+                                     ConstantPad1d, ConstantPad2d, EmbeddingBag, Fold,
                                      HingeEmbeddingLoss, InstanceNorm1d, InstanceNorm2d, MultiMarginLoss,
                                      PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                                      ReplicationPad1d, ReplicationPad2d, Unfold, ZeroPad1d, ZeroPad2d)
@@ -64,4 +65,4 @@ from descend.nn.layers_extra import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, Alpha
 __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Bilinear", "EmbeddingBag", "InstanceNorm1d",
             "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d",
             "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
-            "HingeEmbeddingLoss", "MultiMarginLoss", "AlphaDropout", "FeatureAlphaDropout", "Unfold", "Fold"]
+            "HingeEmbeddingLoss", "MultiMarginLoss", "Unfold", "Fold"]

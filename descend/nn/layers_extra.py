@@ -323,36 +323,6 @@ class MultiMarginLoss(_WeightedLoss):
                                    reduction=self.reduction)
 
 
-class AlphaDropout(Module):
-    """Alpha dropout for SELU networks (`F.alpha_dropout`): mean and variance kept; identity in eval.
-
-    >>> import descend
-    >>> AlphaDropout(0.2).eval()(descend.ones(3)).tolist()
-    [1.0, 1.0, 1.0]
-    """
-
-    _feature = False
-
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: probability has to be between 0 and 1, but got {p}")
-        self.p, self.inplace = float(p), inplace
-
-    def forward(self, x: Tensor) -> Tensor:
-        fn = F.feature_alpha_dropout if self._feature else F.alpha_dropout
-        return fn(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
-
-
-class FeatureAlphaDropout(AlphaDropout):
-    """Alpha dropout of whole channels (`F.feature_alpha_dropout`)."""
-
-    _feature = True
-
-
 class Unfold(Module):
     """Sliding local blocks as columns (`F.unfold`): (N, C, H, W) -> (N, C * kh * kw, L)."""
 
