@@ -140,13 +140,10 @@ class ConvNd(Function):
         operand is a contiguous slice (rows that straddle two images are computed and dropped)."""
         n, c = x.shape[:2]
         kw = self.w_shape[3]
-        compiled = kernels.get("im2col", x)
-        if compiled is not None and to_channels_last(x).flags.c_contiguous:
-            # One pass from x itself: the zero border is written into the strip, no padded copy first.
-            (pt, pb), (pl, pr) = self.padding
-            strip = xp.empty((n, x.shape[2] + pt + pb, self.out[1], 1, kw, c), dtype=x.dtype)
-            compiled(to_channels_last(x), 1, 1, 1, self.dilation[1], pt, pl, strip)
-            self.xpad_shape = (n, strip.shape[1], x.shape[3] + pl + pr, c)
+        # As the compiled im2col sees it: one kernel row, every padded image row an output row.
+        padded_h = x.shape[2] + self.padding[0][0] + self.padding[0][1]
+        strip = self._compiled_cols(xp, x, (padded_h, self.out[1]), (1, kw), (1, 1), (1, self.dilation[1]))
+        if strip is not None:
             return strip.reshape(-1, kw * c)
         xpad = padded_channels_last(x, self.padding)
         s, hp, wo = xpad.strides, xpad.shape[1], self.out[1]
@@ -221,14 +218,9 @@ class ConvNd(Function):
         kernel = self.w_shape[2:]
         d, g, out = len(kernel), self.groups, self.out
         cg = c // g
-        compiled = kernels.get("im2col", x) if d == 2 and g == 1 else None
-        if compiled is not None and to_channels_last(x).flags.c_contiguous:
-            # One pass from x itself, the zero border written in place (no padded copy first).
-            (pt, pb), (pl, pr) = self.padding
-            cols = xp.empty((n,) + out + kernel + (c,), dtype=x.dtype)
-            compiled(to_channels_last(x), *self.stride, *self.dilation, pt, pl, cols)
+        cols = self._compiled_cols(xp, x, out, kernel, self.stride, self.dilation) if d == 2 and g == 1 else None
+        if cols is not None:
             self.cols = cols.reshape(-1, 1, c * _prod(kernel))
-            self.xpad_shape = (n, x.shape[2] + pt + pb, x.shape[3] + pl + pr, c)
             return self.cols
         xpad = padded_channels_last(x, self.padding)
         s = xpad.strides
@@ -239,6 +231,19 @@ class ConvNd(Function):
         self.cols = xp.ascontiguousarray(view).reshape(m, g, kg)
         self.xpad_shape = xpad.shape
         return self.cols
+
+    def _compiled_cols(self, xp, x, out: tuple, kernel: tuple, stride: tuple, dilation: tuple):
+        """(N, *out, *kernel, C) windows of a channels-last 2-D x in one compiled pass, the zero border
+        written in place (no padded copy first); None where the kernels do not run (the NumPy path then)."""
+        compiled = kernels.get("im2col", x)
+        if compiled is None or not to_channels_last(x).flags.c_contiguous:
+            return None
+        n, c = x.shape[:2]
+        (pt, pb), (pl, pr) = self.padding
+        cols = xp.empty((n,) + tuple(out) + tuple(kernel) + (c,), dtype=x.dtype)
+        compiled(to_channels_last(x), *stride, *dilation, pt, pl, cols)
+        self.xpad_shape = (n, x.shape[2] + pt + pb, x.shape[3] + pl + pr, c)
+        return cols
 
     def _rows_weight_grad(self, xp, g2):
         m, g, kg = self.cols.shape

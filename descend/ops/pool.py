@@ -118,7 +118,7 @@ class MaxPool(Function):
         """The compiled pass: each window's gradient to its argmax, zeros around it and past the last window."""
         (kh, kw), (oh, ow) = self.kernel, self.out
         gx = np.empty(self.xpad.shape, dtype=gcl.dtype)
-        kernels.get("max_pool_tiles_backward", self.xpad, gcl)(gcl, self.arg, kh, kw, gx)
+        kernels.loop("max_pool_tiles_backward")(gcl, self.arg, kh, kw, gx)
         gx[:, oh * kh:] = 0
         gx[:, :, ow * kw:] = 0
         return from_channels_last(gx)
