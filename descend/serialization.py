@@ -30,6 +30,17 @@ FORMAT = "descend-save-1"
 _CHECKPOINT_FORMAT = "descend-checkpoint-1"  # the Trainer's checkpoints (same skeleton tags) load too
 _TAGS = ("__tensor__", "__ndarray__", "__scalar__", "__float__", "__tuple__", "__items__", "__ordered__")
 
+# Tensor subclasses that keep their class through save/load, registered by the layer that defines them
+# (descend.nn registers Parameter), so this module need not import the layers above it.
+_KINDS: dict[str, type] = {}
+
+
+def register_tensor_kind(cls: type) -> None:
+    """Save instances of the Tensor subclass `cls` with its name, and load them back as `cls(tensor,
+    requires_grad)` (as PyTorch loads a saved nn.Parameter as a Parameter)."""
+    _KINDS[cls.__name__] = cls
+
+
 _WHY = ("descend.save writes only tensors and plain values (dicts, lists, tuples, int, float, str, bool, "
         "None), in safetensors, and never pickles, because loading a pickle runs arbitrary code")
 
@@ -65,6 +76,8 @@ def _pack(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
             ref: dict = {"__tensor__": name}
             if value.requires_grad:
                 ref["requires_grad"] = True
+            if type(value) is not Tensor and _KINDS.get(type(value).__name__) is type(value):
+                ref["kind"] = type(value).__name__
             if id(value) in seen:  # the same tensor under two keys (tied weights): loads as one tensor again
                 ref["same_as"] = seen[id(value)][1]["__tensor__"]
             else:
@@ -121,9 +134,13 @@ def _unpack(skeleton: Any, arrays: dict[str, np.ndarray], place: Any, made: dict
         if isinstance(first, str) and first in made:
             return made[first]
         if name not in made:
-            made[name] = place(arrays[name])
-            if skeleton.get("requires_grad"):
-                made[name].requires_grad_(True)
+            t = place(arrays[name])
+            kind = _KINDS.get(skeleton.get("kind")) if isinstance(skeleton.get("kind"), str) else None
+            if kind is not None:  # e.g. a Parameter: shares the loaded tensor's memory
+                t = kind(t, requires_grad=bool(skeleton.get("requires_grad")))
+            elif skeleton.get("requires_grad"):
+                t.requires_grad_(True)
+            made[name] = t
         return made[name]
     if "__ndarray__" in skeleton:
         return np.array(arrays[skeleton["__ndarray__"]])

@@ -130,12 +130,14 @@ def test_state_dict_layout_and_values_match_torch():
             dstate = dsd["state"][i]
             assert sorted(dstate) == sorted(tstate), (name, i)
             for key, tv in tstate.items():
-                tv = tv.numpy() if hasattr(tv, "numpy") else tv
+                # Tensors as in PyTorch (step and the scalar state 0-d), with torch's dtype and shape.
+                dv = dstate[key]
+                assert isinstance(dv, descend.Tensor), (name, key)
+                assert str(dv.dtype).split(".")[1] == str(tv.dtype).split(".")[1] and tuple(dv.shape) == tuple(tv.shape), (name, key)
                 if key == "step":
-                    assert dstate[key] == float(tv)
+                    assert float(dv) == float(tv)
                 else:
-                    assert isinstance(dstate[key], np.ndarray) and dstate[key].shape == tv.shape
-                    np.testing.assert_allclose(dstate[key], tv, rtol=1e-4, atol=1e-7)
+                    np.testing.assert_allclose(dv.numpy(), tv.numpy(), rtol=1e-4, atol=1e-7)
         torch_only = {"foreach", "fused", "capturable", "differentiable"}
         for dg, tg in zip(dsd["param_groups"], tsd["param_groups"]):
             assert set(tg) - torch_only <= set(dg), name
@@ -334,10 +336,27 @@ def test_state_dict_is_a_snapshot():
     opt = optim.Adam(dp, lr=0.1)
     train(opt, dp, d_loss, steps=2)
     sd = opt.state_dict()
-    before = sd["state"][0]["exp_avg"].copy()
+    before = sd["state"][0]["exp_avg"].numpy().copy()
     train(opt, dp, d_loss, steps=2, start=2)
-    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], before)
-    assert not np.array_equal(opt.state_dict()["state"][0]["exp_avg"], before)
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"].numpy(), before)
+    assert not np.array_equal(opt.state_dict()["state"][0]["exp_avg"].numpy(), before)
+
+
+def test_writes_through_optimizer_state_reach_the_optimizer_as_in_torch():
+    """optimizer.state[p] holds live tensors, as PyTorch's: resetting Adam's moments in place (a common
+    fine-tuning idiom) changes the following steps the same way in both libraries."""
+    dp, tp = d_params(), t_params()
+    dopt, topt = optim.Adam(dp, lr=0.05), torch.optim.Adam(tp, lr=0.05)
+    train(dopt, dp, d_loss, steps=3)
+    train(topt, tp, t_loss, steps=3)
+    for opt, params in ((dopt, dp), (topt, tp)):
+        opt.state[params[0]]["exp_avg"].zero_()
+        opt.state[params[2]]["exp_avg_sq"].mul_(4.0)
+    assert float(dopt.state[dp[0]]["exp_avg"].abs().sum()) == 0.0
+    train(dopt, dp, d_loss, steps=3, start=3)
+    train(topt, tp, t_loss, steps=3, start=3)
+    for a, b in zip(dp, tp):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_load_state_dict_errors():

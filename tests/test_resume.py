@@ -57,7 +57,7 @@ def final_state(trainer, run_dir):
     opt = trainer.optimizer.state_dict()
     return {
         "params": [p._data.tobytes() for p in trainer.model.parameters()],
-        "opt": [(k, {n: (v.tobytes() if isinstance(v, np.ndarray) else v) for n, v in s.items()})
+        "opt": [(k, {n: (v._data.tobytes(), str(v.dtype)) for n, v in s.items()})
                 for k, s in opt["state"].items()],
         "lr": [g["lr"] for g in trainer.optimizer.param_groups],
         "step": trainer.step,

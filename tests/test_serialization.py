@@ -91,6 +91,25 @@ def test_requires_grad_and_shared_tensors():
     assert back["w"]._data[0, 0] != 123.0
 
 
+def test_a_saved_parameter_loads_as_a_parameter():
+    """As torch.load gives back an nn.Parameter: its class and requires_grad flag survive, a plain tensor stays
+    a Tensor; the file stays a plain safetensors file."""
+    frozen = nn.Parameter(descend.ones(3), requires_grad=False)
+    back = round_trip({"w": nn.Parameter(descend.arange(4.0)), "frozen": frozen, "t": descend.ones(2)})
+    assert type(back["w"]) is nn.Parameter and back["w"].requires_grad
+    assert type(back["frozen"]) is nn.Parameter and not back["frozen"].requires_grad
+    assert type(back["t"]) is Tensor
+    assert arrays_equal(back["w"], np.arange(4.0, dtype=np.float32))
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    torch.save({"w": torch.nn.Parameter(torch.ones(2)), "frozen": torch.nn.Parameter(torch.ones(2), False)}, buf)
+    buf.seek(0)
+    want = torch.load(buf)
+    for key in ("w", "frozen"):
+        assert (type(back[key]).__name__, back[key].requires_grad) == (type(want[key]).__name__,
+                                                                       want[key].requires_grad)
+
+
 def test_paths_and_file_objects(tmp_path):
     state = {"a": descend.arange(6).reshape(2, 3), "b": [1, 2]}
     for target in (str(tmp_path / "s.pt"), tmp_path / "p.pth"):

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from descend import backend
+from descend import backend, serialization
 from descend.nn._hooks import call_with_hooks
 from descend._tensor import Tensor
 
@@ -34,6 +34,9 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+serialization.register_tensor_kind(Parameter)
 
 
 class RemovableHandle:

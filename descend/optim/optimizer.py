@@ -350,14 +350,18 @@ class Optimizer:
         """One parameter's state: step and named arrays shaped like the parameter (copies or live views)."""
         out: dict = {}
         if self._has_step:
-            out["step"] = float(flat.count[j])
-            out.update(self._scalar_state(flat.group, int(flat.count[j])))
+            # PyTorch keeps these as 0-d tensors of the scalar dtype (float32 unless the default is float64).
+            scalars = {"step": float(flat.count[j]), **self._scalar_state(flat.group, int(flat.count[j]))}
+            dtype = backend.default_dtype()
+            out.update({k: Tensor(np.asarray(v, dtype=dtype)) for k, v in scalars.items()})
         seg, shape = flat.segment(j), flat.views[j].shape
         for name in self._state_names:
             buf = flat.state.get(name)
             if buf is not None:
                 arr = buf[seg].reshape(shape)
-                out[name] = backend.to_numpy(arr).copy() if copy else arr
+                # A live view (writes through it reach the optimizer, as through PyTorch's state tensors) or a
+                # copy, so a checkpoint taken mid-run does not change as training continues.
+                out[name] = Tensor(arr.copy() if copy else arr)
         return out
 
     @property
@@ -372,9 +376,9 @@ class Optimizer:
         return out
 
     def state_dict(self) -> dict:
-        """{"state": {index: {name: numpy array | float}}, "param_groups": [{options..., "params": [indices]}]}.
+        """{"state": {index: {name: Tensor}}, "param_groups": [{options..., "params": [indices]}]}, as PyTorch's.
 
-        Arrays are copies, so a checkpoint taken mid-run does not change as training continues.
+        Tensors are copies, so a checkpoint taken mid-run does not change as training continues.
         """
         state: dict = {}
         groups = []
@@ -427,13 +431,13 @@ class Optimizer:
                 if key in flat.state:
                     flat.state[key][seg] = 0
                 continue
-            arr = np.asarray(st[key])
+            arr = _host(st[key])
             if arr.shape != shape:
                 raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {flat.index[j]} has "
                                  f"shape {arr.shape}, the parameter has shape {shape}")
             flat.buffer(key)[seg] = flat.xp.asarray(arr.reshape(-1), dtype=flat.data.dtype)
         if self._has_step:
-            flat.count[j] = int(float(st["step"]))
+            flat.count[j] = int(float(_host(st["step"])))
         else:
             flat.count[j] = int(any(key in st for key in self._state_names))
 
@@ -459,6 +463,11 @@ def _lerp_(a: Any, b: Any, w: float, tmp: Any) -> None:
         # PyTorch computes 1 - w in the tensor's precision.
         tmp *= a.dtype.type(1) - a.dtype.type(w)
         np.subtract(b, tmp, out=a)
+
+
+def _host(value: Any) -> np.ndarray:
+    """A saved state value (Tensor, NumPy or device array, number) as a NumPy array."""
+    return backend.to_numpy(value._data if isinstance(value, Tensor) else value)
 
 
 def _check(cond: bool, message: str) -> None:
