@@ -121,19 +121,76 @@ def _check_unmodified(node: Tensor, ctx: Function) -> None:
     touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and (_version_of(t) or (0,))[0] > stamp]
     if not touched:
         return
+    saved = _saved_arrays(ctx, backend.get_array_module(node._data))
     xp = backend.get_array_module(node._data)
-    saved = [v for v in ctx.__dict__.values() if isinstance(v, xp.ndarray)]
-    view_of = _t._root_of(node)
+    view = isinstance(ctx, _t.ViewFunction)  # a view follows its base's history as it is now
     for t in touched:
-        # A view's gradient rightly follows its base's new history: the view's values changed with the base.
-        # Whoever used the view before the write is refused instead (the view shares the base's counter).
-        rerouted = t is not node and t._ctx is not None and (
-            view_of is None or t is not view_of and _t._root_of(t) is not view_of)
-        if rerouted or any(xp.may_share_memory(v, t._data) for v in saved):
+        # An input whose history was rewritten after the op and that _reroute could not point back at the
+        # earlier history: its gradient would go through the rewrite, so refuse rather than be wrong.
+        root = _t._root_of(t)
+        lost = not view and t is not node and _snapshot_at(t if root is None else root, stamp) is not None
+        if lost or any(xp.may_share_memory(v, t._data) for v in saved):
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: [{type(ctx).__name__}] tensor of shape {list(t.shape)} was written after the op "
                 f"was recorded. Hint: do the in-place op on a clone(), or after backward().")
+
+
+def _saved_arrays(ctx: Function, xp: Any) -> list:
+    """The arrays the op saved that its backward will read: an op may name, in `_saved_for`, the input whose
+    gradient needs a saved attribute (Mul's `a` serves only b's gradient), so one that no gradient needs is
+    not counted (PyTorch does not save it at all)."""
+    needs = getattr(type(ctx), "_saved_for", None)
+    return [v for k, v in ctx.__dict__.items() if isinstance(v, xp.ndarray)
+            and (needs is None or k not in needs or ctx.needs_input_grad[needs[k]])]
+
+
+def _snapshot_at(t: Tensor, epoch: int) -> Tensor | None:
+    """t's value and history as they were at `epoch`, when t was written in place since (None when it was not):
+    each recorded in-place write keeps the tensor's earlier self as a node, on the write's op as `_before`."""
+    found, ctx = None, t._ctx
+    while ctx is not None:
+        before = ctx.__dict__.get("_before")
+        if before is None or before[1] <= epoch:
+            break
+        found, ctx = before[0], before[0]._ctx
+    return found
+
+
+def _reroute(ctx: Function) -> None:
+    """Point the op's inputs that were written in place after it was recorded back at their earlier history.
+
+    The op read the values its inputs had then, so their gradient belongs to that history (PyTorch's graph
+    keeps the earlier grad_fn): an input rewritten since is replaced by its earlier self, and a view of a
+    rewritten tensor by the same elements of that tensor's earlier self (`out[i] = out[i - 1] + w` in a loop).
+    An input whose memory the op saved is left as it is: _check_unmodified refuses it, as PyTorch does. Views
+    are not rerouted; their users are.
+    """
+    if isinstance(ctx, _t.ViewFunction) or "_rerouted" in ctx.__dict__:
+        return
+    from descend.ops.inplace import _view_index  # the in-place layer records what this reads
+
+    ctx._rerouted = True
+    parents = None
+    for i, p in enumerate(ctx.parents):
+        if not isinstance(p, Tensor) or not p.requires_grad or (_version_of(p) or (0,))[0] <= ctx._epoch:
+            continue
+        base = _t._root_of(p)
+        base = p if base is None else base
+        old = _snapshot_at(base, ctx._epoch)
+        xp = backend.get_array_module(p._data)
+        if old is None or any(xp.may_share_memory(v, p._data) for v in _saved_arrays(ctx, xp)):
+            continue
+        if base is not p:
+            where = _view_index(base._data, p._data)
+            if where is None:
+                continue
+            with _t.enable_grad():
+                old = old.reshape(-1)[Tensor(where)]
+        parents = list(ctx.parents) if parents is None else parents
+        parents[i] = old
+    if parents is not None:
+        ctx.parents = tuple(parents)
 
 
 def _run_hooks(node: Tensor, g: Any) -> Any:
@@ -211,6 +268,8 @@ def _toposort(roots: list, stop: set | None = None) -> list:
             raise RuntimeError(
                 "backward(): trying to go through the graph a second time (its saved values were freed); "
                 "pass retain_graph=True to the first backward")
+        if _t._epoch and ctx._epoch < _t._epoch:
+            _reroute(ctx)
         for p in ctx.parents:
             if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
                 stack.append((p, False))

@@ -86,6 +86,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    _saved_for = {"a": 1, "b": 0}  # a is read only for b's gradient, b only for a's (autograd.engine)
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return _binary("mul", np.multiply, a, b)
@@ -96,6 +98,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    _saved_for = {"a": 1}  # a is read only for b's gradient (autograd.engine)
+
     def forward(self, a, b):
         a, b = _promote(a, b)
         if _integral(a) and _integral(b):

@@ -107,6 +107,7 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     _write(self, out)
     if out.requires_grad:
         self._ctx, self.requires_grad = out._ctx, True
+        out._ctx._before = (old, _t._epoch)  # for ops recorded before this write (autograd.engine._reroute)
     return self
 
 
@@ -189,6 +190,8 @@ def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args
         out = (out.reshape(()) if out.numel() == 1 else out).expand(view.shape)
     new = IndexPut.apply(flat, out, index=(where,)).reshape(base.shape)
     base._ctx, base.requires_grad = new._ctx, new.requires_grad
+    if new._ctx is not None:
+        new._ctx._before = (old, _t._epoch)  # for ops recorded before this write (autograd.engine._reroute)
     again = base.reshape(-1)[Tensor(where)]
     view._ctx, view.requires_grad = again._ctx, again.requires_grad
     return True
