@@ -252,3 +252,39 @@ def test_grad_modes_work_as_bare_decorators():
     with descend.no_grad():
         assert h(x).requires_grad
     assert f.__name__ == "f"
+
+
+def _generator_modes(lib):
+    """What grad mode each resumption of decorated generators sees, and the caller between them."""
+    x = lib.ones(2, requires_grad=True)
+
+    @lib.no_grad()
+    def counted():
+        for _ in range(2):
+            yield (x * 2).requires_grad
+
+    @lib.no_grad
+    def echo():
+        got = yield (x * 2).requires_grad
+        yield got, (x * 2).requires_grad
+
+    @lib.enable_grad()
+    def inside():
+        yield (x * 2).requires_grad
+
+    @lib.set_grad_enabled(False)
+    def off():
+        yield (x * 2).requires_grad
+
+    seen = [(v, (x * 2).requires_grad) for v in counted()]
+    g = echo()
+    seen += [next(g), g.send(5), (x * 3).requires_grad, list(off())]
+    with lib.no_grad():
+        seen.append(list(inside()))
+    return seen
+
+
+def test_grad_mode_decorators_on_generators_match_torch():
+    """Each resumption runs under the mode and the caller's code between them does not, as in PyTorch."""
+    assert _generator_modes(descend) == _generator_modes(torch)
+    assert _generator_modes(descend)[:2] == [(False, True), (False, True)]

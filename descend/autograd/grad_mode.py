@@ -3,11 +3,49 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+import inspect
+import sys
+from typing import Any, Callable
 
 
 import descend._tensor as _t  # the module: its _epoch and hooks change at run time
 
+
+
+def _decorate(fn: Any, mode: Callable[[], Any]) -> Any:
+    """fn run inside `mode()`; a generator function has each of its resumptions run inside it (and the caller's
+    code between them outside it), as PyTorch's grad-mode decorators do."""
+    if not inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with mode():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    @functools.wraps(fn)
+    def generator(*args: Any, **kwargs: Any) -> Any:
+        gen = fn(*args, **kwargs)
+        try:
+            with mode():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with mode():
+                        gen.close()
+                    raise
+                except BaseException:
+                    with mode():
+                        response = gen.throw(*sys.exc_info()[1:2])
+                else:
+                    with mode():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator
 
 
 class _GradMode:
@@ -23,12 +61,7 @@ class _GradMode:
         _t._grad_enabled = self._prev
 
     def __call__(self, fn: Any) -> Any:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, type(self))
 
     def clone(self) -> "_GradMode":
         return type(self)()
@@ -77,13 +110,7 @@ class set_grad_enabled(_GradMode):
     def __call__(self, fn: Any) -> Any:
         _t._grad_enabled = self._prev  # used as a decorator: undo the call's effect
         mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, lambda: set_grad_enabled(mode))
 
     def clone(self) -> "set_grad_enabled":
         return set_grad_enabled(self._mode)
@@ -115,13 +142,7 @@ class inference_mode(_GradMode):
 
     def __call__(self, fn: Any) -> Any:
         enabled = self._enabled
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with inference_mode(enabled):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, lambda: inference_mode(enabled))
 
 
 def is_inference_mode_enabled() -> bool:
