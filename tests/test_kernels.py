@@ -251,11 +251,11 @@ def test_leaky_relu_output_may_be_written_in_place(size: int) -> None:
     np.testing.assert_array_equal(a.grad.numpy(), at.grad.numpy())
 
 
-@pytest.mark.parametrize("on, g", [(False, [1.0, 3.0, 1.0, -2.0, 5.0, 7.0]),
-                                   (True, [1.0, np.inf, 1.0, np.nan, np.inf, np.nan])])
+@pytest.mark.parametrize("on", [False, True])
+@pytest.mark.parametrize("g", [[1.0, 3.0, 1.0, -2.0, 5.0, 7.0], [1.0, np.inf, 1.0, np.nan, np.inf, np.nan]])
 def test_relu_backward_is_pytorchs_threshold_on_nan_and_inf(on: bool, g: list) -> None:
-    """g passes where the output is NaN; the kernel also gives 0 for an inf or NaN g where the output is
-    <= 0, as PyTorch (the NumPy path's mask product gives NaN there, for non-finite gradients only)."""
+    """g passes where the output is NaN; an inf or NaN g where the output is <= 0 gives +0, as PyTorch's, on
+    both paths (a product with the mask would give NaN there)."""
     torch = pytest.importorskip("torch")
     x = np.array([np.nan, -1.0, 2.0, -1.0, 0.0, -0.0], np.float32)
     g = np.array(g, np.float32)
@@ -265,6 +265,7 @@ def test_relu_backward_is_pytorchs_threshold_on_nan_and_inf(on: bool, g: list) -
     at = torch.tensor(x, requires_grad=True)
     torch.relu(at).backward(torch.from_numpy(g))
     np.testing.assert_array_equal(a.grad.numpy(), at.grad.numpy())
+    assert np.array_equal(np.signbit(a.grad.numpy()), np.signbit(at.grad.numpy()))
 
 
 def test_silu_of_a_zero_dimensional_tensor() -> None:

@@ -190,3 +190,28 @@ def test_cross_entropy_of_infinite_logits_matches_torch(reduction):
     np.testing.assert_allclose(dl.detach().numpy(), tl.detach().numpy(), rtol=1e-5, equal_nan=True)
     np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7, equal_nan=True)
     assert np.isnan(dx.grad.numpy()[0]).all() and np.isfinite(dx.grad.numpy()[1:]).all()
+
+
+BLOCKING = {
+    "relu": lambda lib, x: lib.relu(x),
+    "clamp_min": lambda lib, x: lib.clamp(x, min=0),
+    "clamp_both": lambda lib, x: x.clamp(0, 3),
+    "clamp_tensor_bounds": lambda lib, x: lib.clamp(x, min=lib.zeros(4, dtype=x.dtype), max=lib.full((4,), 3.0, dtype=x.dtype)),
+    "maximum": lambda lib, x: lib.maximum(x, lib.zeros(4, dtype=x.dtype)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKING))
+def test_sqrt_of_a_blocked_gradient_stays_finite_as_in_torch(name: str) -> None:
+    """sqrt(relu(x)) and its kin: sqrt's gradient at 0 is inf, and where relu/clamp/maximum block the gradient
+    PyTorch gives 0 (a where(), not a product with the mask, which would make it NaN)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, 0.0, 4.0, 9.0], np.float32)
+    grads = []
+    for lib in (descend, torch):
+        t = lib.tensor(x, requires_grad=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lib.sqrt(BLOCKING[name](lib, t)).sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert np.isfinite(grads[0][0])

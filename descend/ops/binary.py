@@ -10,6 +10,7 @@ import numpy as np
 
 from descend import backend
 from descend.backend import get_array_module
+from descend.ops.elementwise import keep_where
 from descend.ops.errors import OpError
 from descend.ops.logic import _apply, _bitwise_check, raw
 from descend._tensor import Function, Tensor
@@ -124,14 +125,15 @@ class ClampTensor(Function):
             inside = inside & (a <= hi)
         d_a, d_lo, d_hi = self.needs_input_grad
         g_lo = g_hi = None
+        xp = get_array_module(g)
         # PyTorch's rule: with both bounds and min > max, the result is max and max takes the gradient.
         if d_lo:
             take = a < lo
-            g_lo = g * (take & (lo < hi) if hi is not None else take)
+            g_lo = keep_where(g, xp.broadcast_to(take & (lo < hi) if hi is not None else take, g.shape))
         if d_hi:
             take = a > hi
-            g_hi = g * (take | (hi < lo) if lo is not None else take)
-        return (g * inside if d_a else None), g_lo, g_hi
+            g_hi = keep_where(g, xp.broadcast_to(take | (hi < lo) if lo is not None else take, g.shape))
+        return (keep_where(g, xp.broadcast_to(inside, g.shape)) if d_a else None), g_lo, g_hi
 
 
 class NanToNum(Function):
