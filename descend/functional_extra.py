@@ -14,7 +14,7 @@ import numpy as np
 
 from descend import backend
 from descend.functional import _raw, _tensor, batch_norm, embedding
-from descend.functional_spatial import _adaptive_sizes
+from descend.functional_spatial import _adaptive_sizes, group_norm
 from descend.ops import adaptive_max as _am
 from descend.ops import elementwise as _ew
 from descend.ops import indexing as _ix
@@ -173,6 +173,10 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
             raise OpError("instance_norm: running_mean and running_var are required when "
                           "use_input_stats=False")
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if running_mean is None and running_var is None:
+        # Group norm with one group per channel is the same normalisation, with no batch size in its graph
+        # (so an exported model takes any batch) and the channels-last kernels of group norm.
+        return group_norm(input, c, weight, bias, eps)
     # PyTorch's formulation: batch norm of a (1, N * C, ...) view, with the per-channel tensors tiled N times.
     tile = backend.xp.asarray(np.tile(np.arange(c), n))
     w = weight[tile] if weight is not None else None

@@ -77,6 +77,13 @@ LAYERS = [
         nn.AdaptiveAvgPool2d((5, 3))), (4, 5, 5)),
     ("layernorm + attention", lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
                                                                  norm_first=True), (7, 8)),
+    ("instance norm + adaptive max pooling", lambda: _seq(
+        nn.Conv2d(3, 4, 3), nn.InstanceNorm2d(4, affine=True), nn.ReLU(), nn.InstanceNorm2d(4),
+        nn.AdaptiveMaxPool2d((4, 3))), (3, 9, 9)),
+    ("instance norm 1d + adaptive max pooling 1d", lambda: _seq(
+        nn.Conv1d(2, 3, 3), nn.InstanceNorm1d(3, affine=True), nn.AdaptiveMaxPool1d(3)), (2, 12)),
+    ("instance norm with running statistics (eval)", lambda: _seq(
+        nn.InstanceNorm2d(2, affine=True, track_running_stats=True), nn.AdaptiveMaxPool2d(1)), (2, 5, 5)),
     ("gru", lambda: nn.GRU(3, 4, num_layers=2, batch_first=True, bidirectional=True), (6, 3)),
 ]
 
@@ -86,10 +93,25 @@ def test_layers_match_onnxruntime(name, build, shape) -> None:
     descend.manual_seed(1)
     model = build()
     for m in model.modules():  # non-trivial running statistics, so BatchNorm's eval form is exercised
-        if hasattr(m, "running_var"):
+        if getattr(m, "running_var", None) is not None:
             m.running_mean._data[...] = np.linspace(-0.5, 0.5, m.running_mean.shape[0])
             m.running_var._data[...] = np.linspace(0.5, 2.0, m.running_var.shape[0])
     _close(*_run_both(model, lambda n: descend.randn(n, *shape)))
+
+
+def test_batch_statistics_left_in_an_eval_forward() -> None:
+    """F.batch_norm(training=True) inside forward normalises by the batch's own statistics in eval() too; the
+    export computes them in the graph."""
+    class BatchStats(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight, self.bias = nn.Parameter(descend.randn(3)), nn.Parameter(descend.randn(3))
+
+        def forward(self, x):
+            return descend.nn.functional.batch_norm(x, None, None, self.weight, self.bias, training=True)
+
+    descend.manual_seed(4)
+    _close(*_run_both(BatchStats(), lambda n: descend.randn(n, 3, 4, 5) * 3 + 1))
 
 
 def test_embedding_and_lstm_on_token_ids() -> None:

@@ -23,9 +23,11 @@ from descend.ops import pool as _pool
 from descend.ops import recurrent as _rec
 from descend.ops import reduce as _rd
 from descend.ops import resample as _rs
+from descend.ops import adaptive_max as _am
+from descend.onnx import convert_norm_pool as _norm_pool
 from descend.onnx.export import ExportError
 
-CONVERTERS: dict[type, Callable] = {}
+CONVERTERS: dict[type, Callable] = {_am.AdaptiveMaxPool: _norm_pool.adaptive_max_pool}
 
 
 def converts(*classes: type) -> Callable:
@@ -352,11 +354,11 @@ def _affine(g, ctx, out, c):
 @converts(_norm.BatchNorm)
 def _batch_norm(g, ctx, out):
     kw = ctx.kwargs
-    if kw.get("training", False):
-        raise ExportError("export: BatchNorm in training mode (batch statistics); export runs the model in eval()")
     x = ctx.parents[0]
     c = x.shape[1]
     scale, bias = _affine(g, ctx, out, c)
+    if kw.get("training", False):  # batch statistics (instance norm): export runs the model in eval()
+        return _norm_pool.batch_stats_norm(g, ctx, out, scale, bias)
     mean = g.const(np.asarray(kw["running_mean"], out._data.dtype))
     var = g.const(np.asarray(kw["running_var"], out._data.dtype))
     return g.node("BatchNormalization", [g.value(x), scale, bias, mean, var],
