@@ -269,9 +269,25 @@ def _recorded(rows):
             for s, m, hq, kl, sp, c, dr, df, g in rows]
 
 
-def _doctor_over(rows, steps):
+# `descend gan --data ring8 --loss wgan-gp` seed 2 of the penalty protocol (bench/gan_protocol_penalty.txt):
+# at most 2 % of the samples near a mode at any evaluation, spread like the data.
+WGANGP_RING8 = [
+    (500, 2, 0.0036, 1.7306, 0.737, [0, 0, 0, 0, 1, 0, 0, 8], 0.850, 0.748, -0.721),
+    (1000, 2, 0.0036, 1.5497, 0.659, [0, 0, 0, 2, 0, 7, 0, 0], -1.322, -1.457, 1.453),
+    (1500, 3, 0.0060, 1.1518, 0.780, [9, 2, 0, 0, 0, 0, 0, 4], -0.479, -0.601, 0.619),
+    (2000, 1, 0.0032, 2.0794, 0.774, [0, 0, 8, 0, 0, 0, 0, 0], -1.282, -1.351, 1.373),
+    (2500, 2, 0.0016, 1.3863, 0.868, [0, 0, 0, 2, 2, 0, 0, 0], -0.537, -0.643, 0.616),
+    (3000, 4, 0.0040, 0.7473, 0.896, [2, 0, 0, 2, 0, 0, 4, 2], -0.524, -0.601, 0.608),
+    (3500, 5, 0.0152, 0.7498, 0.851, [6, 12, 2, 2, 0, 0, 0, 16], -0.338, -0.368, 0.370),
+    (4000, 7, 0.0168, 0.3597, 0.907, [7, 15, 4, 5, 7, 1, 0, 3], 0.664, 0.610, -0.612),
+    (4500, 6, 0.0204, 0.5563, 0.901, [0, 13, 8, 19, 0, 1, 3, 7], 0.438, 0.421, -0.426),
+    (5000, 5, 0.0044, 0.6113, 0.960, [3, 4, 0, 0, 0, 1, 2, 1], -1.096, -0.923, 0.923),
+]
+
+
+def _doctor_over(rows, steps, loss="non_saturating"):
     # As the CLI's trainer does: one record at a time, then the end of the run.
-    doc = GanDoctor(Setting("mixture", steps, num_modes=K), stream=io.StringIO())
+    doc = GanDoctor(Setting("mixture", steps, num_modes=K, loss=loss), stream=io.StringIO())
     for r in _recorded(rows):
         doc.add(r, r["step"])
     doc.finish(steps)
@@ -289,3 +305,24 @@ def test_recorded_protocol_runs_healthy_silent_collapsing_diagnosed():
     found = {d.code: d for d in _doctor_over(HIGH_LR_RING8_SWINGING, 1500).diagnoses}
     d = found["mode_collapse"]
     assert d.severity == "error" and d.step == 750 and "at step 1350" in d.evidence
+
+
+def test_samples_off_every_mode_at_the_end_are_a_warning_with_advice_for_the_loss():
+    off = [_eval(s, 2, 0.02, 1.0) for s in range(1000, STEPS + 1, 500)]
+    assert "gan_off_modes" not in _codes(off)  # not before the end: every generator starts off the modes
+    d = _codes(off, finished=True)["gan_off_modes"]
+    assert d.severity == "warning" and d.step == 4000 and "2%, 2%, 2% of the samples" in d.evidence
+    assert "--steps" in d.suggestion and "--r1" not in d.suggestion
+    wgan = _codes(off, _setting(loss="wgan-gp"), finished=True)["gan_off_modes"]
+    assert "--r1 0.1" in wgan.suggestion
+    # One of the last evaluations with enough samples on modes, or samples shrunk to a point (collapse): silent.
+    assert "gan_off_modes" not in _codes(off[:-1] + [_eval(STEPS, 3, 0.06, 1.0)], finished=True)
+    assert "gan_off_modes" not in _codes([dict(r, spread=0.05) for r in off], finished=True)
+
+
+def test_recorded_wgan_gp_run_is_told_it_missed_the_modes():
+    doc = _doctor_over(WGANGP_RING8, 5000, loss="wgan-gp")
+    codes = [d.code for d in doc.diagnoses]
+    assert codes == ["gan_off_modes"], codes
+    assert "steps 4000-5000" in doc.diagnoses[0].evidence
+    assert _doctor_over(HEALTHY_RING8, 5000).diagnoses == []
