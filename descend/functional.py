@@ -462,3 +462,12 @@ from descend.functional_extra import (adaptive_max_pool1d, adaptive_max_pool2d, 
 __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "embedding_bag", "instance_norm",
             "pixel_shuffle", "pixel_unshuffle", "hinge_embedding_loss", "multi_margin_loss", "alpha_dropout",
             "feature_alpha_dropout"]
+
+from descend.ops.loss_more import (multilabel_margin_loss, multilabel_soft_margin_loss, pdist,  # noqa: E402
+                                   triplet_margin_with_distance_loss)
+from descend.ops.spatial_more import (channel_shuffle, local_response_norm, lp_pool1d, lp_pool2d,  # noqa: E402
+                                      max_unpool1d, max_unpool2d, rrelu)
+
+__all__ += ["rrelu", "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d", "local_response_norm",
+            "channel_shuffle", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+            "triplet_margin_with_distance_loss", "pdist"]

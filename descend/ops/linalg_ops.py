@@ -184,6 +184,8 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
     """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M)."""
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise OpError(f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}")
+    if not p >= 0:
+        raise OpError("cdist only supports non-negative p values")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     return VectorNorm.apply(diff, ord=float(p), dim=-1)
 
