@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend import backend
+from descend.ops.inplace import inplace_option
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops import api as _api
 from descend.ops import conv as _conv
@@ -61,11 +62,13 @@ def _tuple(v: Any, n: int, op: str, name: str) -> tuple:
 
 # ---- activations ---------------------------------------------------------------------------------------
 
+@inplace_option
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); `inplace` is accepted for PyTorch code, the result is computed out of place."""
+    """max(x, 0); with inplace=True the result is also written into x, as PyTorch's."""
     return _api.relu(input)
 
 
+@inplace_option
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope * x."""
     return _ew.LeakyReLU.apply(input, negative_slope=negative_slope)
@@ -262,6 +265,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 # ---- dropout and embedding -----------------------------------------------------------------------------
 
+@inplace_option
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p); the identity when not training."""
     if not 0.0 <= p <= 1.0:

@@ -22,6 +22,7 @@ from descend.ops import movement as _mv
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.loss_functional import _legacy, _reduce
 from descend._tensor import Tensor
+from descend.ops.inplace import inplace_option
 
 __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "embedding_bag", "instance_norm",
            "pixel_shuffle", "pixel_unshuffle", "hinge_embedding_loss", "multi_margin_loss", "alpha_dropout",
@@ -294,6 +295,7 @@ def _alpha_dropout(op: str, input: Tensor, p: float, training: bool, feature: bo
     return input * scale + shift
 
 
+@inplace_option
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Dropout for SELU networks: keeps the self-normalising mean and variance; the identity when not training.
 
@@ -304,6 +306,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     return _alpha_dropout("alpha_dropout", input, p, training, feature=False)
 
 
+@inplace_option
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Alpha dropout of whole channels (one draw per sample and channel)."""
     return _alpha_dropout("feature_alpha_dropout", input, p, training, feature=True)

@@ -13,6 +13,7 @@ from typing import Any
 from descend.ops import elementwise as _ew
 from descend.ops import reduce as _rd
 from descend._tensor import Tensor
+from descend.ops.inplace import inplace_option
 
 __all__ = ["elu", "selu", "celu", "silu", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
            "softmin", "softsign", "tanhshrink", "logsigmoid", "softshrink", "hardshrink", "threshold",
@@ -33,16 +34,19 @@ def _expm1_neg(x: Tensor, scale: float = 1.0) -> Tensor:
     return _ew.Exp.apply(neg * scale if scale != 1.0 else neg) - 1.0
 
 
+@inplace_option
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     return _where(input > 0, input, _expm1_neg(input) * alpha)
 
 
+@inplace_option
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with SELU's fixed alpha ≈ 1.6733 and scale ≈ 1.0507."""
     return elu(input, _SELU_ALPHA) * _SELU_SCALE
 
 
+@inplace_option
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x / alpha) - 1) otherwise."""
     if alpha == 0:
@@ -50,11 +54,13 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _where(input > 0, input, _expm1_neg(input, 1.0 / alpha) * alpha)
 
 
+@inplace_option
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (swish)."""
     return _ew.SiLU.apply(input)
 
 
+@inplace_option
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]; the gradient passes only strictly inside (PyTorch's choice)."""
     if min_val > max_val:
@@ -62,21 +68,25 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     return _where(input <= min_val, min_val, _where(input >= max_val, max_val, input))
 
 
+@inplace_option
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6)."""
     return hardtanh(input, 0.0, 6.0)
 
 
+@inplace_option
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between."""
     return hardtanh(input + 3.0, 0.0, 6.0) / 6.0
 
 
+@inplace_option
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6 (MobileNetV3)."""
     return input * hardsigmoid(input)
 
 
+@inplace_option
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
     return input * _ew.Tanh.apply(_ew.Softplus.apply(input))
@@ -119,6 +129,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     return _where((input > lambd) | (input < -lambd), input, 0.0)
 
 
+@inplace_option
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > threshold, else value."""
     return _where(input > threshold, input, value)

@@ -6,6 +6,7 @@ from descend import backend
 from descend.ops import linear as _lin
 from descend._tensor import Tensor
 from descend.ops.errors import OpError
+from descend.ops.inplace import inplace_option
 
 __all__ = ["dropout1d", "dropout2d"]
 
@@ -25,11 +26,13 @@ def _channel_dropout(op: str, input: Tensor, p: float, training: bool, batched_n
     return _lin.Dropout.apply(input, mask=mask)
 
 
+@inplace_option
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each channel of (N, C, L) or (C, L) with probability p, scaling the rest by 1/(1-p)."""
     return _channel_dropout("dropout1d", input, p, training, 3)
 
 
+@inplace_option
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each channel of (N, C, H, W) or (C, H, W) with probability p, scaling the rest by 1/(1-p)."""
     return _channel_dropout("dropout2d", input, p, training, 4)

@@ -11,6 +11,8 @@ every alias (`.data`, `.detach()`, NumPy views) sees the change, and they follow
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -109,6 +111,27 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
         self._ctx, self.requires_grad = out._ctx, True
         out._ctx._before = (old, _t._epoch)  # for ops recorded before this write (autograd.engine._reroute)
     return self
+
+
+def inplace_option(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Give a functional form's `inplace=True` PyTorch's meaning: the result is written into the input, through
+    apply_inplace (so the version counter and the graph follow, and a leaf that requires grad is refused, as in
+    PyTorch). The result is computed out of place first: it saves no memory here. The modules (nn.ReLU(inplace=
+    True), ...) keep computing out of place, which is faster in descend and gives the same outputs."""
+    names = list(inspect.signature(fn).parameters)
+    at = names.index("inplace")
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Tensor:
+        if not (kwargs.get("inplace") or len(args) > at and args[at]):
+            return fn(*args, **kwargs)
+        kwargs.pop("inplace", None)
+        args = args[:at] + (False,) + args[at + 1:] if len(args) > at else args
+        if not args:
+            args = (kwargs.pop(names[0]),)
+        return apply_inplace(args[0], lambda t: fn(t, *args[1:], **kwargs))
+
+    return wrapper
 
 
 def _read_before(args: tuple, base: Tensor, old: Tensor) -> tuple:

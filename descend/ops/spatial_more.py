@@ -19,6 +19,7 @@ from descend.ops import movement as _mv
 from descend.ops import pool as _pool
 from descend.ops.errors import OpError, OpTypeError
 from descend._tensor import Tensor
+from descend.ops.inplace import inplace_option
 
 __all__ = ["rrelu", "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d", "local_response_norm",
            "channel_shuffle"]
@@ -38,12 +39,13 @@ def _ints(v: Any, n: int, op: str, name: str) -> tuple:
 
 # ---- randomized leaky ReLU -----------------------------------------------------------------------------
 
+@inplace_option
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False) -> Tensor:
     """x where x > 0, else a * x: a ~ U(lower, upper) per element in training, (lower + upper) / 2 otherwise.
 
-    The slopes come from descend's global generator (`descend.manual_seed`), not PyTorch's; `inplace` is
-    accepted for PyTorch code, the result is computed out of place.
+    The slopes come from descend's global generator (`descend.manual_seed`), not PyTorch's; with inplace=True
+    the result is also written into the input.
 
     >>> import descend
     >>> rrelu(descend.tensor([-2.0, 3.0]), 0.25, 0.75).tolist()
