@@ -75,6 +75,23 @@ class Sequential(Module):
         self._renumber(mods)
         return self
 
+    def pop(self, key: int | slice) -> Any:
+        """Remove and return the module (or a container of the modules) at `key`; the rest are renumbered."""
+        out = self[key]
+        del self[key]
+        return out
+
+    def __add__(self, other: "Sequential") -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        out = type(self)()
+        for m in list(self) + list(other):
+            out.append(m)
+        return out
+
+    def __iadd__(self, other: Iterable[Module]) -> "Sequential":
+        return self.extend(other)
+
     def forward(self, x: Any) -> Any:
         for m in self:
             x = m(x)
@@ -93,6 +110,9 @@ class ModuleList(Sequential):
         if isinstance(idx, slice):
             return ModuleList([m for _, m in self._items()][idx])
         return super().__getitem__(idx)
+
+    def __add__(self, other: Iterable[Module]) -> "ModuleList":  # type: ignore[override]
+        return ModuleList(list(self) + list(other))
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
@@ -129,6 +149,22 @@ class ModuleDict(Module):
 
     def items(self) -> list[tuple[str, Module]]:
         return [(k, getattr(self, k)) for k in self.keys()]
+
+    def update(self, modules: Any) -> None:
+        """Add or replace modules from a mapping or an iterable of (name, module) pairs."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for name, m in pairs:
+            self[name] = m
+
+    def pop(self, key: str) -> Module:
+        """Remove the module named `key` and return it."""
+        out = self[key]
+        delattr(self, key)
+        return out
+
+    def clear(self) -> None:
+        for name in self.keys():
+            delattr(self, name)
 
 
 def _index(idx: int, n: int, name: str) -> int:

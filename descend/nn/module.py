@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from descend import backend, serialization
+from descend.nn._children import ChildrenView
 from descend.nn._hooks import call_with_hooks
 from descend._tensor import Tensor
 
@@ -15,7 +16,17 @@ from descend._tensor import Tensor
 _INTERNAL = frozenset({"training", "_buffers", "_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
                        "_backward_pre_hooks", "_hooks_with_kwargs", "_hooks_always_call", "_hooks_special"})
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """load_state_dict's result: the keys it missed and the ones it did not expect (printed as PyTorch's)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 class Parameter(Tensor):
@@ -216,6 +227,10 @@ class Module:
                 seen.add(id(value))
                 yield name, value
 
+    @property
+    def _modules(self) -> ChildrenView:
+        return ChildrenView(self)
+
     def children(self) -> Iterator["Module"]:
         return (m for _, m in self.named_children())
 
@@ -236,26 +251,32 @@ class Module:
     def modules(self) -> Iterator["Module"]:
         return (m for _, m in self.named_modules())
 
-    def _named_members(self, own: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
-        """(key, tensor) from each module's `own` getter, each tensor once even if shared."""
+    def _named_members(self, own: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
+        """(key, tensor) from each module's `own` getter, each tensor once even if shared (under every key it
+        has with remove_duplicate=False)."""
         seen: set = set()
-        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else \
+            iter([(prefix, self)])
         for mod_prefix, mod in mods:
             for name, t in getattr(mod, own)():
-                if id(t) not in seen:
+                if not remove_duplicate or id(t) not in seen:
                     seen.add(id(t))
                     yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """Every parameter with its state_dict key, each shared parameter once."""
-        return self._named_members("_own_parameters", prefix, recurse)
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its state_dict key, each shared parameter once (remove_duplicate=False: under
+        each of its keys)."""
+        return self._named_members("_own_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         """Every buffer (persistent or not) with its key, each shared buffer once."""
-        return self._named_members("_own_buffers", prefix, recurse)
+        return self._named_members("_own_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         return (b for _, b in self.named_buffers(recurse=recurse))
