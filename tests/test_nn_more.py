@@ -428,3 +428,25 @@ def test_cdist_refuses_a_negative_p_as_torch() -> None:
     for lib in (descend, torch):
         with pytest.raises(RuntimeError, match="non-negative p"):
             lib.cdist(lib.ones(2, 3), lib.ones(4, 3), p=-1.0)
+
+
+@pytest.mark.parametrize("shape, eps", [((4,), None), ((3, 4), 1e-3)])
+def test_rms_norm_and_rmsnorm_match_torch(shape, eps) -> None:
+    rng = np.random.default_rng(3)
+    x, w, g = rng.standard_normal((2, 3, 4)), rng.standard_normal(shape), rng.standard_normal((2, 3, 4))
+    got = []
+    for lib in (descend, torch):
+        xt, wt = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = lib.nn.functional.rms_norm(xt, shape, wt, eps)
+        gx, = lib.autograd.grad((y * lib.tensor(g)).sum(), xt, create_graph=True)
+        (gx * gx).sum().backward()  # a second-order gradient through the composite
+        got.append((y.detach().numpy(), gx.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    mine, ref = nn.RMSNorm(shape, eps=eps), torch.nn.RMSNorm(shape, eps=eps)
+    assert repr(mine) == repr(ref)
+    xf = x.astype(np.float32)
+    np.testing.assert_allclose(mine(descend.tensor(xf)).detach().numpy(),
+                               ref(torch.tensor(xf)).detach().numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(RuntimeError):
+        F.rms_norm(descend.ones(2, 5), (4,))

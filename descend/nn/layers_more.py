@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from descend import backend
 from descend import functional as F
 from descend.nn.loss import _Loss, _WeightedLoss
-from descend.nn.module import Module
+from descend.nn.module import Module, Parameter
 from descend._tensor import Tensor
 
-__all__ = ["Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
+__all__ = ["RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
            "MaxUnpool2d", "LocalResponseNorm", "ChannelShuffle", "CircularPad1d", "CircularPad2d",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "TripletMarginWithDistanceLoss"]
 
@@ -19,6 +20,34 @@ __all__ = ["Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool
 def _ints(v: Any, n: int) -> tuple:
     """PyTorch's _single/_pair/_quadruple: an int repeated n times; a sequence as a tuple."""
     return (int(v),) * n if isinstance(v, int) else tuple(v)
+
+
+# ---- RMS normalisation -----------------------------------------------------------------------------------
+
+class RMSNorm(Module):
+    """x / sqrt(mean(x², trailing `normalized_shape` dims) + eps) · weight (weight starts at ones).
+
+    >>> import descend
+    >>> RMSNorm(2)(descend.tensor([[3.0, 4.0]])).shape
+    (1, 2)
+    """
+
+    def __init__(self, normalized_shape: Any, eps: float | None = None, elementwise_affine: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.normalized_shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else \
+            tuple(int(s) for s in normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.weight = Parameter(backend.xp.ones(self.normalized_shape, dtype=backend.default_dtype())) \
+            if elementwise_affine else None
+        if self.weight is not None and (device is not None or dtype is not None):
+            self.weight = Parameter(self.weight.to(device=device, dtype=dtype))
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 # ---- activations and distances -------------------------------------------------------------------------
