@@ -32,6 +32,11 @@ from descend import distributed  # noqa: E402,F401  (mpi4py is imported only by 
 from descend import onnx  # noqa: E402  (descend.onnx.export; the onnx package is needed only when called)
 from descend import utils  # noqa: E402  (descend.utils.data: torch.utils.data's import path)
 from descend.serialization import load, save  # noqa: E402  (safetensors + a JSON skeleton; never pickle)
+# Mixed precision, torch.compile and the speed switches: accepted, computing as without them (see each module).
+from descend import amp, compiler, random  # noqa: E402
+from descend.amp import autocast  # noqa: E402
+from descend.compiler import compile, get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402,A004
+cuda.amp = amp  # torch.cuda.amp.GradScaler / autocast: the older spelling of torch.amp's
 
 __version__ = "0.1.0"
 

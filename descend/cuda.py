@@ -35,3 +35,23 @@ def synchronize(device: object = None) -> None:
 
 def is_bf16_supported() -> bool:
     return is_available()
+
+
+def empty_cache() -> None:
+    """Give CuPy's cached GPU memory back (nothing to do without a GPU)."""
+    if is_available():
+        backend._cupy.get_default_memory_pool().free_all_blocks()
+
+
+def memory_allocated(device: object = None) -> int:
+    """Bytes held by tensors on the GPU (CuPy's memory pool); 0 without a GPU."""
+    return int(backend._cupy.get_default_memory_pool().used_bytes()) if is_available() else 0
+
+
+def max_memory_allocated(device: object = None) -> int:
+    """The pool's total size, the closest CuPy keeps to a peak; 0 without a GPU."""
+    return int(backend._cupy.get_default_memory_pool().total_bytes()) if is_available() else 0
+
+
+def reset_peak_memory_stats(device: object = None) -> None:
+    return None

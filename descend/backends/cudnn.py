@@ -4,6 +4,7 @@ recorded and change nothing."""
 enabled = True
 benchmark = False
 deterministic = False
+allow_tf32 = True
 
 
 def is_available() -> bool:
