@@ -419,3 +419,29 @@ def _canon(v):
 def test_edge_cases_match_torch(name: str) -> None:
     with np.errstate(all="ignore"):
         assert str(_canon(EDGES[name](descend))) == str(_canon(EDGES[name](torch)))
+
+
+ZERO_D_DIM_OPS = ["max", "min", "argmax", "sum", "mean", "softmax", "log_softmax", "cumsum", "cumprod", "sort",
+                  "argsort", "std", "var", "logsumexp", "amax", "median", "nanmedian", "prod", "flip",
+                  "cummax", "cummin", "mode", "nanmean", "count_nonzero", "any", "all"]
+
+
+@pytest.mark.parametrize("name", ZERO_D_DIM_OPS)
+@pytest.mark.parametrize("dim", [0, -1])
+def test_dim_ops_on_a_zero_dim_tensor_match_torch(name: str, dim: int) -> None:
+    """PyTorch treats dim 0 (or -1) of a 0-d tensor as a dim of one element: values, shapes and gradients."""
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (descend, torch):
+        x = lib.tensor(2.5, dtype=lib.float64, requires_grad=True)
+        out = getattr(x, name)(dim)
+        out = out[0] if isinstance(out, tuple) else out
+        if out.dtype.is_floating_point:
+            (out * 3).sum().backward()
+        got.append((tuple(out.shape), out.detach().double().item(), None if x.grad is None else x.grad.item()))
+    (shape, value, grad), (t_shape, t_value, t_grad) = got
+    assert shape == t_shape
+    np.testing.assert_allclose(value, t_value, rtol=1e-12)  # NaN == NaN here (std of one element)
+    assert (grad is None) == (t_grad is None)
+    if grad is not None:
+        np.testing.assert_allclose(grad, t_grad, rtol=1e-12)

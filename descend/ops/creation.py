@@ -197,7 +197,9 @@ def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_
 
 
 def randint_like(input: Tensor, low: int, high: Any = None, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """randint with input's shape and dtype."""
+    """randint with input's shape and dtype; one bound is the (exclusive) high, as in PyTorch."""
+    if high is None:
+        low, high = 0, low
     return randint(low, high, input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device))
 
 

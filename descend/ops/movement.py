@@ -313,7 +313,13 @@ def transpose(t: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Concatenate along an existing dim."""
+    """Concatenate along an existing dim. As PyTorch's (a legacy rule that `acc = cat([acc, batch])` loops
+    starting from `tensor([])` rely on), 1-D empty tensors are skipped when other tensors have more dims."""
+    tensors = list(tensors)
+    if len(tensors) > 1 and any(getattr(t, "shape", None) == (0,) for t in tensors):
+        kept = [t for t in tensors if getattr(t, "shape", None) != (0,)]
+        if kept and any(t.ndim != 1 for t in kept):
+            tensors = kept
     return Cat.apply(*tensors, dim=dim)
 
 

@@ -24,7 +24,8 @@ def _axes(dim: Any, ndim: int, op: str) -> tuple | None:
         if not -max(ndim, 1) <= d < max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dimensions")
         out.append(d % max(ndim, 1))
-    return tuple(sorted(out))
+    # A 0-d tensor's dim 0 (or -1) is its one element, as in PyTorch: reduce over everything.
+    return None if ndim == 0 else tuple(sorted(out))
 
 
 def _expand(g: Any, shape: tuple, axes: tuple | None, keepdim: bool) -> Any:
@@ -84,7 +85,9 @@ class Var(Function):
 
     def backward(self, g):
         g = _expand(g, self.shape, self.axes, self.keepdim)
-        return g * (2 / self.denom) * self.centered
+        # No degrees of freedom left: 2 / 0 is inf, as PyTorch's (the gradient is then NaN, as the value is).
+        with np.errstate(invalid="ignore"):
+            return g * (2 / self.denom if self.denom else math.inf) * self.centered
 
 
 class AMax(Function):
@@ -164,6 +167,8 @@ def max_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
         return Maximum.apply(t, dim)
     if dim is None:
         return AMax.apply(t)
+    if t.ndim == 0:  # dim 0 of a 0-d tensor is its one element (PyTorch)
+        return on_one_element(max_, t, dim, keepdim)
     values = MaxDim.apply(t, dim=dim, keepdim=keepdim)
     return return_types.max(values, argmax(t, dim, keepdim))
 
@@ -174,11 +179,22 @@ def min_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
         return Minimum.apply(t, dim)
     if dim is None:
         return AMax.apply(t, sign=-1)
+    if t.ndim == 0:
+        return on_one_element(min_, t, dim, keepdim)
     values = MaxDim.apply(t, dim=dim, keepdim=keepdim, sign=-1)
     idx = get_array_module(t._data).argmin(t._data, axis=dim)
     if keepdim:
         idx = get_array_module(idx).expand_dims(idx, dim)
     return return_types.min(values, Tensor(idx.astype(np.int64)))
+
+
+def on_one_element(fn: Any, t: Tensor, dim: Any, *args: Any, **kwargs: Any) -> Any:
+    """fn along dim 0 (or -1) of a 0-d tensor, which PyTorch treats as a 1-element dim: fn over the tensor as
+    shape (1,), each result back to 0-d (a (values, indices) pair keeps its type)."""
+    if dim not in (0, -1):
+        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+    out = fn(t.reshape(1), 0, *args, **kwargs)
+    return type(out)(*(o.reshape(()) for o in out)) if isinstance(out, tuple) else out.reshape(())
 
 
 def argmax(t: Tensor, dim: int | None, keepdim: bool, sign: int = 1) -> Tensor:

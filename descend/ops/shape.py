@@ -271,7 +271,8 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None
 def flip(input: Tensor, *dims_args: Any, dims: Any = None) -> Tensor:
     """Reverse the order of elements along the given dims (a tuple, several ints, or dims=)."""
     dims = _shape_arg(dims_args) if dims is None else ((dims,) if isinstance(dims, int) else tuple(dims))
-    return Flip.apply(input, dims=tuple(dim_index(d, input.ndim, "flip") for d in dims))
+    dims = tuple(dim_index(d, input.ndim, "flip") for d in dims)
+    return Flip.apply(input, dims=dims if input.ndim else ())  # a 0-d tensor's dim 0 is its one element
 
 
 def fliplr(input: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ from descend.ops.elementwise import Exp, Log, Where
 from descend.ops.errors import OpError
 from descend.ops.indexing import Gather, IndexSelect, dim_index
 from descend.ops.logic import raw
-from descend.ops.reduce import _axes, _expand
+from descend.ops.reduce import _axes, _expand, on_one_element
 from descend.ops.joining import concat
 from descend.ops.shape import narrow
 from descend._tensor import Function, Tensor
@@ -177,6 +177,8 @@ def _pick(input: Tensor, d: int, pos: int, keepdim: bool, kind: Any) -> Any:
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     """The k-th smallest element (1-based) along dim as (values, indices)."""
+    if input.ndim == 0:
+        return on_one_element(lambda t, d, *a: kthvalue(t, k, d, *a), input, dim, keepdim)
     a = raw(input)
     d = dim_index(dim, a.ndim, "kthvalue")
     n = a.shape[d] if a.ndim else 1
@@ -192,6 +194,8 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
         if flat.shape[0] == 0:
             raise OpError("median: cannot take the median of an empty tensor")
         return _pick(flat, 0, (flat.shape[0] - 1) // 2, False, return_types.median).values
+    if input.ndim == 0:
+        return on_one_element(median, input, dim, keepdim)
     a = raw(input)
     d = dim_index(dim, a.ndim, "median")
     n = a.shape[d] if a.ndim else 1
@@ -390,6 +394,8 @@ def _cum_extreme(a: Any, d: int, sign: int) -> Any:
 
 def cummax(input: Tensor, dim: int) -> Any:
     """Running maxima along dim as (values, indices); the gradient goes to the index each value came from."""
+    if input.ndim == 0:
+        return on_one_element(cummax, input, dim)
     d = dim_index(dim, input.ndim, "cummax")
     idx = Tensor(_cum_extreme(raw(input), d, 1))
     return return_types.cummax(Gather.apply(input, idx, dim=d), idx)
@@ -397,6 +403,8 @@ def cummax(input: Tensor, dim: int) -> Any:
 
 def cummin(input: Tensor, dim: int) -> Any:
     """Running minima along dim as (values, indices)."""
+    if input.ndim == 0:
+        return on_one_element(cummin, input, dim)
     d = dim_index(dim, input.ndim, "cummin")
     idx = Tensor(_cum_extreme(raw(input), d, -1))
     return return_types.cummin(Gather.apply(input, idx, dim=d), idx)
@@ -422,6 +430,8 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False) -> A
         if not ok.any():
             return flat[0] if flat.shape[0] else median(flat)
         return median(flat[Tensor(ok)])
+    if input.ndim == 0:
+        return on_one_element(nanmedian, input, dim, keepdim)
     d = dim_index(dim, a.ndim, "nanmedian")
     # NaN sorts last, so the lower median of the non-NaN values sits at (count - 1) // 2.
     order = _argsort(a, d, False)
