@@ -9,6 +9,7 @@ import numpy as np
 from descend import backend
 from descend import dtypes as _dt
 from descend.ops.errors import OpError, OpTypeError
+from descend.ops.size import Size
 
 _ND = np.ndarray
 _grad_enabled = True
@@ -246,8 +247,8 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     @property
-    def shape(self) -> tuple:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     @property
     def dtype(self) -> _dt.dtype:
@@ -282,7 +283,7 @@ class Tensor:
         return self._ctx
 
     def size(self, dim: int | None = None) -> Any:
-        return self._data.shape if dim is None else self._data.shape[dim]
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
         return self._data.ndim

@@ -25,7 +25,12 @@ def _modules(package: str) -> list[str]:
     return [package] + sorted(info.name for info in pkgutil.walk_packages(pkg.__path__, package + "."))
 
 
-MODULES = [name for package in PACKAGES for name in _modules(package)]
+# Single modules outside those packages whose docstrings carry examples.
+SINGLE = ("descend.amp", "descend.compiler", "descend.testing", "descend.random", "descend.autograd.function",
+          "descend.ops.rms_norm", "descend.ops.spatial_more", "descend.ops.loss_more", "descend.ops.kernels",
+          "descend.onnx", "descend.ops.attention", "descend.diffusion.models", "descend.models.transformer",
+          "descend.ops.size")
+MODULES = [name for package in PACKAGES for name in _modules(package)] + list(SINGLE)
 
 
 @functools.cache

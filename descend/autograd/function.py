@@ -257,3 +257,23 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
 
 def _as_list(x: Any) -> list:
     return [x] if isinstance(x, Tensor) else list(x)
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """PyTorch's pre-0.4 wrapper, kept for old scripts: `Variable(t, requires_grad=True)` is a leaf tensor
+    sharing t's memory, and every tensor is a Variable.
+
+    >>> import descend
+    >>> v = Variable(descend.ones(2), requires_grad=True)
+    >>> v.requires_grad, isinstance(descend.ones(1), Variable)
+    (True, True)
+    """
+
+    def __new__(cls, data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:
+        out = data.detach() if isinstance(data, Tensor) else Tensor(data)
+        return out.requires_grad_(requires_grad) if requires_grad else out

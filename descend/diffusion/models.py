@@ -55,7 +55,7 @@ class MLPDenoiser(nn.Module):
 
     >>> m = MLPDenoiser(2, width=16, blocks=2)
     >>> m(descend.zeros(4, 2), np.arange(4)).shape
-    (4, 2)
+    descend.Size([4, 2])
     """
 
     def __init__(self, dim: int = 2, width: int = 128, blocks: int = 3, time_dim: int = 32) -> None:
@@ -118,7 +118,7 @@ class UNet(nn.Module):
     → [↑2, concat, ResBlock] ×2 → GroupNorm-SiLU-conv. Sizes must be divisible by 4.
 
     >>> UNet(1, width=8, dims=1)(descend.zeros(2, 1, 8), np.array([0, 9])).shape
-    (2, 1, 8)
+    descend.Size([2, 1, 8])
     """
 
     def __init__(self, channels: int = 1, width: int = 32, dims: int = 2, time_dim: int = 64) -> None:

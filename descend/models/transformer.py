@@ -65,9 +65,9 @@ class GPT(nn.Module):
     >>> import descend
     >>> gpt = GPT(vocab_size=10, block_size=8, n_layer=1, n_embd=16)
     >>> gpt(descend.tensor([[1, 2, 3]])).shape
-    (1, 3, 10)
+    descend.Size([1, 3, 10])
     >>> gpt.generate(descend.tensor([[1]]), max_new_tokens=4, generator=0).shape
-    (1, 5)
+    descend.Size([1, 5])
     """
 
     def __init__(self, vocab_size: int, block_size: int, n_layer: int = 4, n_head: int = 4, n_embd: int = 128,

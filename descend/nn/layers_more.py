@@ -29,7 +29,7 @@ class RMSNorm(Module):
 
     >>> import descend
     >>> RMSNorm(2)(descend.tensor([[3.0, 4.0]])).shape
-    (1, 2)
+    descend.Size([1, 2])
     """
 
     def __init__(self, normalized_shape: Any, eps: float | None = None, elementwise_affine: bool = True,

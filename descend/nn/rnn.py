@@ -179,7 +179,7 @@ class LSTM(_RNNBase):
     >>> import descend
     >>> out, (h_n, c_n) = LSTM(3, 4, num_layers=2, bidirectional=True)(descend.ones(5, 2, 3))
     >>> out.shape, h_n.shape, c_n.shape
-    ((5, 2, 8), (4, 2, 4), (4, 2, 4))
+    (descend.Size([5, 2, 8]), descend.Size([4, 2, 4]), descend.Size([4, 2, 4]))
     """
 
     mode = "LSTM"

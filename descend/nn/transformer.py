@@ -51,7 +51,7 @@ class MultiheadAttention(Module):
     >>> x = descend.ones(3, 5, 8)
     >>> out, weights = mha(x, x, x)
     >>> out.shape, weights.shape
-    ((3, 5, 8), (3, 5, 5))
+    (descend.Size([3, 5, 8]), descend.Size([3, 5, 5]))
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,

@@ -95,7 +95,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     >>> import descend
     >>> q = descend.ones(1, 2, 4)
     >>> scaled_dot_product_attention(q, q, descend.tensor([[[1.0], [3.0]]])).shape
-    (1, 2, 1)
+    descend.Size([1, 2, 1])
     """
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):

@@ -282,7 +282,7 @@ def _method(base: str) -> Callable[..., Tensor]:
 BASES = """abs absolute acos acosh add addcdiv addcmul asin asinh atan atan2 atanh bitwise_and bitwise_not bitwise_or
 bitwise_xor ceil clamp clamp_max clamp_min clip copysign cos cosh cumprod cumsum deg2rad digamma div divide eq erf
 erfc erfinv exp exp2 expm1 fix float_power floor floor_divide fmod frac ge gt hypot i0 index_add index_copy
-index_fill le lerp lgamma log log10 log1p log2 logical_and logical_not logical_or logical_xor logit lt masked_fill
+index_fill index_put le lerp lgamma log log10 log1p log2 logical_and logical_not logical_or logical_xor logit lt masked_fill
 masked_scatter mul multiply mvlgamma nan_to_num ne neg negative pow rad2deg reciprocal relu remainder renorm round
 rsqrt scatter scatter_add scatter_reduce sigmoid sign sin sinc sinh sqrt square sub subtract tan tanh tril triu true_divide trunc unsqueeze xlogy hardtanh leaky_relu elu silu""".split()
 

@@ -118,7 +118,7 @@ def view(t: Tensor, *shape: Any) -> Tensor:
     """The same elements in a new shape without copying; raises where the strides do not allow it."""
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         if not isinstance(shape[0], (tuple, list)):
-            return t.to(shape[0])  # view(dtype) reinterprets in PyTorch; a conversion is the nearest here
+            return _view_as_dtype(t, shape[0])
         shape = tuple(shape[0])
     a = t._data
     if isinstance(a, np.ndarray) and not a.flags.c_contiguous and a.size:
@@ -130,6 +130,24 @@ def view(t: Tensor, *shape: Any) -> Tensor:
             raise OpError(f"view: shape {tuple(shape)} is not compatible with the strides of the input (shape "
                           f"{a.shape}, not contiguous); use .reshape(...) instead") from None
     return Reshape.apply(t, shape=tuple(shape))
+
+
+def _view_as_dtype(t: Tensor, dtype: Any) -> Tensor:
+    """view(dtype): the same bytes read as another dtype (PyTorch's reinterpretation; no gradient flows). With
+    another element size the last dim is rescaled, which must be contiguous and of a divisible size."""
+    from descend import dtypes as _dt  # the dtype objects (lazily: dtypes imports nothing of the ops)
+
+    a, want = t._data, _dt.as_dtype(dtype).dtype
+    if want.itemsize != a.itemsize:
+        if a.ndim == 0 or a.strides[-1] != a.itemsize:
+            raise OpError(f"view: the last dim must be contiguous to view {a.dtype} as {want} (different element "
+                          f"sizes)")
+        if want.itemsize > a.itemsize and (a.shape[-1] * a.itemsize) % want.itemsize:
+            raise OpError(f"self.size(-1) must be divisible by {want.itemsize // a.itemsize} to view {a.dtype} as "
+                          f"{want} (different element sizes), but got {a.shape[-1]}")
+    out = Tensor(a.view(want))
+    out._vc = t  # the same memory: one version counter, as a view's
+    return out
 
 
 def _is_advanced(index: Any) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from descend.ops.size import Size  # noqa: F401  (re-exported: descend.Size)
 from descend.backend import get_array_module
 from descend.ops.errors import OpError
 from descend.ops.indexing import IndexSelect, dim_index
@@ -347,16 +348,6 @@ def mT(input: Tensor) -> Tensor:  # noqa: N802 - PyTorch's name
     return Permute.apply(input, dims=tuple(dims))
 
 
-
-
-class Size(tuple):
-    """A shape: a tuple of ints (PyTorch's torch.Size), accepted wherever a shape is."""
-
-    def numel(self) -> int:
-        return math.prod(self)
-
-    def __repr__(self) -> str:
-        return f"descend.Size({list(self)})"
 
 
 def ravel(input: Tensor) -> Tensor:
