@@ -152,9 +152,11 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
             raise OpError(f"tensor(): cannot make a tensor of this {type(data).__name__} ({e})") from None
         if arr.dtype == object:
             raise OpTypeError(f"tensor(): could not infer the dtype of the elements of {data!r:.60}")
-        # Python floats become the default dtype, as torch.tensor([1.0]) is float32.
+        # Python floats become the default dtype, as torch.tensor([1.0]) is float32 (complex: its complex twin).
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(backend.default_dtype())
+        elif dtype is None and arr.dtype == np.complex128 and backend.default_dtype() != np.float64:
+            arr = arr.astype(np.complex64)
         return arr
     return xp.array(data, dtype=dtype, copy=True)
 

@@ -106,8 +106,17 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     """Pad the last dims: pad = (left, right) of the last dim, then of the one before, ..."""
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise OpError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
-    return _mv.Pad.apply(input, pad=tuple(int(p) for p in pad), value=0.0 if value is None else value,
-                         mode=mode)
+    pad = tuple(int(p) for p in pad)
+    if mode == "constant" and any(p < 0 for p in pad) and len(pad) % 2 == 0 and len(pad) // 2 <= input.ndim:
+        # A negative width crops that side, as in PyTorch: pad the positive sides, then slice.
+        out = _mv.Pad.apply(input, pad=tuple(max(p, 0) for p in pad), value=0.0 if value is None else value,
+                            mode=mode)
+        index = [slice(None)] * input.ndim
+        for i in range(len(pad) // 2):
+            lo, hi = pad[2 * i], pad[2 * i + 1]
+            index[input.ndim - 1 - i] = slice(-lo if lo < 0 else None, hi if hi < 0 else None)
+        return out[tuple(index)]
+    return _mv.Pad.apply(input, pad=pad, value=0.0 if value is None else value, mode=mode)
 
 
 # ---- linear and convolution ----------------------------------------------------------------------------
@@ -436,7 +445,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
 # ---- transposed convolution, resampling, group norm: descend/functional_spatial.py -------------------------
 
 # ---- activations, distances, channel dropout and losses composed from the ops above (descend.ops.*) -----
-from descend.ops.activations import (celu, elu, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
+from descend.ops.activations import (celu, elu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish,  # noqa: E402
                                      hardtanh, logsigmoid, mish, prelu, relu6, selu, silu, softmin,
                                      softshrink, softsign, tanhshrink, threshold)
 from descend.ops.channel_dropout import dropout1d, dropout2d  # noqa: E402
@@ -447,7 +456,7 @@ from descend.ops.loss_functional import (cosine_embedding_loss, gaussian_nll_los
 
 __all__ += [
     "elu", "selu", "celu", "silu", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish", "softmin",
-    "softsign", "tanhshrink", "logsigmoid", "softshrink", "hardshrink", "threshold", "glu", "prelu",
+    "softsign", "tanhshrink", "logsigmoid", "softshrink", "hardshrink", "threshold", "glu", "gumbel_softmax", "prelu",
     "dropout1d", "dropout2d", "normalize", "cosine_similarity", "pairwise_distance",
     "smooth_l1_loss", "huber_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
     "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss",

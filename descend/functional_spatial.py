@@ -85,13 +85,13 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                            dilation)
 
 
-_INTERP_MODES = {"nearest": 0, "nearest-exact": 0, "area": 0, "linear": 1, "bilinear": 2}
+_INTERP_MODES = {"nearest": 0, "nearest-exact": 0, "area": 0, "linear": 1, "bilinear": 2, "bicubic": 2}
 
 
 def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
-    """Resize (N, C, L) or (N, C, H, W) to `size` or by `scale_factor`: nearest, (bi)linear or area."""
+    """Resize (N, C, L) or (N, C, H, W) to `size` or by `scale_factor`: nearest, (bi)linear, bicubic or area."""
     _tensor(input, "interpolate")
     if mode not in _INTERP_MODES:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (use one of "
@@ -101,7 +101,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         want = {1: "3-D (N, C, L)", 2: "4-D (N, C, H, W)"}.get(_INTERP_MODES[mode], "3-D or 4-D")
         raise OpError(f"interpolate: mode {mode!r} expects {want} input, got {input.shape}")
     linear = mode in ("linear", "bilinear")
-    if align_corners is not None and not linear:
+    if align_corners is not None and not linear and mode != "bicubic":
         raise OpError("interpolate: align_corners can only be set with the interpolating modes linear | "
                          f"bilinear, not {mode!r}")
     if antialias:
@@ -128,6 +128,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
             maps.append(_rs.adaptive_avg_matrix(n, o))
         elif linear:
             maps.append(_rs.linear_matrix(n, o, s, bool(align_corners)))
+        elif mode == "bicubic":
+            maps.append(_rs.cubic_matrix(n, o, s, bool(align_corners)))
         else:
             maps.append(_rs.nearest_matrix(n, o, s, exact=mode == "nearest-exact"))
     return _rs.Resample.apply(input, maps=tuple(maps))

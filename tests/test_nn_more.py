@@ -450,3 +450,17 @@ def test_rms_norm_and_rmsnorm_match_torch(shape, eps) -> None:
                                ref(torch.tensor(xf)).detach().numpy(), rtol=1e-6, atol=1e-7)
     with pytest.raises(RuntimeError):
         F.rms_norm(descend.ones(2, 5), (4,))
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(size=(3, 11)), dict(size=(8, 4), align_corners=True),
+                                dict(scale_factor=1.7), dict(scale_factor=0.5), dict(size=(1, 1), align_corners=True)])
+def test_bicubic_interpolation_matches_torch(kw) -> None:
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 7))
+    got = []
+    for lib in (descend, torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.interpolate(t, mode="bicubic", **kw)
+        (y * lib.tensor(np.arange(y.numel(), dtype=np.float64).reshape(tuple(y.shape)))).sum().backward()
+        got.append((y.detach().numpy(), t.grad.numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-10)

@@ -114,6 +114,21 @@ class ModuleList(Sequential):
     def __add__(self, other: Iterable[Module]) -> "ModuleList":  # type: ignore[override]
         return ModuleList(list(self) + list(other))
 
+    def __repr__(self) -> str:
+        """As PyTorch's: runs of identical modules as one line, `(0-11): 12 x Block(...)`."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        runs: list[list] = []  # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}").replace("\n", "\n  ")
+                 for a, b, r in runs]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from descend import backend
+from descend.backend import get_array_module
 from descend.ops import elementwise as _ew
 from descend.ops import reduce as _rd
 from descend._tensor import Tensor
@@ -158,3 +160,19 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     elif weight.ndim != 0:
         weight = weight.reshape(())
     return _where(input > 0, input, weight * input)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """A sample from the Gumbel-softmax (concrete) distribution over `dim`: softmax((logits + g) / tau) with
+    g ~ Gumbel(0, 1) from descend's generator; hard=True gives the one-hot argmax with the soft sample's
+    gradient (straight-through), as PyTorch's."""
+    xp = get_array_module(logits._data)
+    g = -xp.log(xp.asarray(backend.rng().exponential(size=logits.shape)).astype(logits._data.dtype))
+    y = _rd.Softmax.apply((logits + Tensor(g)) / tau, dim=dim)
+    if not hard:
+        return y
+    d = dim % max(y.ndim, 1)
+    one_hot = xp.zeros(y.shape, dtype=y._data.dtype)
+    xp.put_along_axis(one_hot, xp.expand_dims(y._data.argmax(axis=d), d), 1.0, axis=d)
+    return Tensor(one_hot) - y.detach() + y

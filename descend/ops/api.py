@@ -339,7 +339,7 @@ from descend.ops.random import (Generator, are_deterministic_algorithms_enabled,
                                 default_generator, get_rng_state, initial_seed, manual_seed, multinomial,
                                 normal, poisson, seed, set_rng_state, use_deterministic_algorithms)
 from descend.ops.joining import (atleast_1d, atleast_2d, atleast_3d, broadcast_shapes,  # noqa: E402
-                                 broadcast_tensors, broadcast_to, cartesian_prod, column_stack, concat,
+                                 broadcast_tensors, broadcast_to, cartesian_prod, column_stack, combinations, concat,
                                  concatenate, dstack, hstack, meshgrid, row_stack, vstack)
 from descend.ops.shape import (chunk, diag, diag_embed, diagonal, flip, fliplr, flipud, mT,  # noqa: E402
                                moveaxis, movedim, narrow, repeat, repeat_interleave, roll, select, split,
@@ -350,7 +350,7 @@ from descend.ops.stats import (all, any, aminmax, argsort, count_nonzero, cumpro
 
 from descend.ops.matmul import (addbmm, addmm, addmv, addr, baddbmm, bmm, dot, einsum, ger, inner,  # noqa: E402
                                 matrix_power, mm, mv, outer, tensordot, vdot)
-from descend.ops.discrete import (bincount, bucketize, histc, isin, searchsorted, tril_indices,  # noqa: E402
+from descend.ops.discrete import (bincount, bucketize, histc, histogram, isin, searchsorted, tril_indices,  # noqa: E402
                                   triu_indices, unique, unique_consecutive)
 from descend.ops.shape import dsplit, hsplit, ravel, rot90, vsplit  # noqa: E402
 from descend.ops.indexing import index_add, index_copy, index_fill, index_put, masked_scatter  # noqa: E402
@@ -440,7 +440,7 @@ hstack meshgrid moveaxis movedim narrow repeat_interleave roll row_stack select 
 triu unbind unflatten vstack
 all any aminmax argsort count_nonzero cumprod cumsum kthvalue median nanmean nansum norm prod quantile sort
 std_mean topk var_mean
-bincount bucketize histc isin searchsorted unique unique_consecutive index_add index_copy index_fill index_put
+bincount bucketize histc histogram combinations isin searchsorted unique unique_consecutive index_add index_copy index_fill index_put
 cdist kron trace copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma rsub
 broadcast_shapes broadcast_tensors broadcast_to cartesian_prod diag_embed cummax cummin diff logcumsumexp
 nanmedian logspace randint_like Size numel masked_scatter

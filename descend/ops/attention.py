@@ -10,6 +10,7 @@ import numpy as np
 from descend import backend
 from descend.backend import get_array_module
 from descend.ops.constants import _constant
+from descend.ops.errors import OpError
 from descend.ops.linear import dropout_mask
 from descend._tensor import Function, Tensor
 
@@ -117,8 +118,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     scores = tuple(batch) + (query.shape[-2], key.shape[-2])
     bias = None
     if attn_mask is not None and is_causal:
-        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal=True, not both (PyTorch "
-                         "refuses the pair too)")
+        raise OpError("scaled_dot_product_attention: give attn_mask or is_causal=True, not both (PyTorch "
+                      "refuses the pair too)")
     if attn_mask is not None:
         bias = _mask_bias(attn_mask, query, scores)
     if scale is None:

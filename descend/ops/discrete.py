@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import get_array_module
+from descend.ops import return_types
 from descend.ops.errors import OpError
 from descend.ops.logic import raw
 from descend._tensor import Tensor
@@ -74,6 +75,20 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
         lo, hi = lo - 1, hi + 1
     counts, _ = xp.histogram(a[(a >= lo) & (a <= hi)], bins=bins, range=(lo, hi))
     return Tensor(counts.astype(a.dtype))
+
+
+def histogram(input: Tensor, bins: Any = 100, *, range: Any = None, weight: Tensor | None = None,  # noqa: A002
+              density: bool = False) -> Any:
+    """(hist, bin_edges) of a floating tensor: `bins` equal bins over `range` (the data's by default) or the
+    given 1-D edges, optionally weighted and normalised to a density, as torch.histogram."""
+    a = raw(input)
+    if a.dtype.kind != "f":
+        raise OpError(f"histogram: expected a floating tensor, got dtype {a.dtype}")
+    xp = get_array_module(a)
+    edges = raw(bins) if isinstance(bins, Tensor) else int(bins)
+    w = raw(weight).reshape(-1) if weight is not None else None
+    hist, out_edges = xp.histogram(a.reshape(-1), bins=edges, range=range, weights=w, density=density)
+    return return_types.histogram(Tensor(hist.astype(a.dtype)), Tensor(out_edges.astype(a.dtype)))
 
 
 def searchsorted(sorted_sequence: Tensor, input: Any, *, out_int32: bool = False, right: bool = False,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Sequence
 
 import numpy as np
+
+from descend.backend import get_array_module
 
 from descend.ops.errors import OpError
 from descend.ops.movement import Cat, Expand, Stack
@@ -118,3 +121,17 @@ def cartesian_prod(*tensors: Any) -> Tensor:
         return ts[0]
     grids = meshgrid(*ts, indexing="ij")
     return Stack.apply(*[g.reshape(-1) for g in grids], dim=1)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """Every length-r combination of a 1-D tensor's elements, one per row, in itertools' order (gradients flow
+    to the elements picked)."""
+    if input.ndim != 1:
+        raise OpError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise OpError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return input.new_empty((0,))
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    rows = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    return input[Tensor(get_array_module(input._data).asarray(rows))]

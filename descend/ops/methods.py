@@ -40,7 +40,7 @@ swapaxes swapdims adjoint chunk diag diagonal flip fliplr flipud movedim moveaxi
 select split tensor_split tile tril triu unbind unflatten
 all any aminmax argsort count_nonzero cumprod cumsum kthvalue median nanmean nansum norm prod quantile sort topk
 multinomial bernoulli
-unique unique_consecutive bincount histc isin index_add index_copy index_fill index_put kron trace
+unique unique_consecutive bincount histc histogram isin index_add index_copy index_fill index_put kron trace
 copysign deg2rad erfc erfinv fmax fmin lgamma logaddexp logaddexp2 logit rad2deg digamma broadcast_to diag_embed
 cummax cummin diff logcumsumexp nanmedian masked_scatter
 dsplit hsplit ravel rot90 vsplit dist sinc

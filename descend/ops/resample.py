@@ -54,6 +54,31 @@ def linear_matrix(n_in: int, n_out: int, scale: float, align_corners: bool) -> n
     return a
 
 
+def cubic_matrix(n_in: int, n_out: int, scale: float, align_corners: bool, a: float = -0.75) -> np.ndarray:
+    """Bicubic weights along one dim, as PyTorch's: Keys' cubic convolution (A = -0.75) over the 4 nearest
+    inputs, source positions as linear's but not clamped, reads past the edges clamped to the edge pixel."""
+    dst = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = (dst + 0.5) * scale - 0.5
+    i0 = np.floor(src).astype(np.int64)
+    t = src - i0
+
+    def near(x: np.ndarray) -> np.ndarray:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: np.ndarray) -> np.ndarray:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    m = np.zeros((n_out, n_in))
+    rows = np.arange(n_out)
+    for k, w in enumerate(weights):
+        np.add.at(m, (rows, np.clip(i0 - 1 + k, 0, n_in - 1)), w)
+    return m
+
+
 def adaptive_avg_matrix(n_in: int, n_out: int) -> np.ndarray:
     """Output i averages inputs floor(i * in / out) to ceil((i + 1) * in / out) - 1, as PyTorch's windows."""
     a = np.zeros((n_out, n_in))

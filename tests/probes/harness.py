@@ -61,6 +61,7 @@ PROBE_MODULES = [
     "tests.probes.probes_data",
     "tests.probes.probes_save",
     "tests.probes.probes_scripts",
+    "tests.probes.probes_scripts2",
 ]
 
 
