@@ -25,8 +25,4 @@ KNOWN: dict[str, str] = {
     'scripts2_autograd.jacobian': 'torch.autograd.functional (jacobian, hessian) is not implemented',
     'scripts2_autograd.vmap_dot': 'torch.vmap / torch.func are not implemented',
     'scripts2_autograd.func_grad': 'torch.vmap / torch.func are not implemented',
-    'scripts2_autograd.normal_log_prob': 'torch.distributions is not implemented',
-    'scripts2_autograd.kl_normal_normal': 'torch.distributions is not implemented',
-    'scripts2_autograd.categorical_logits_log_prob': 'torch.distributions is not implemented',
-    'scripts2_autograd.categorical_sample_shape': 'torch.distributions is not implemented',
 }
