@@ -8,6 +8,7 @@ from descend.autograd.function import Function, FunctionCtx, Variable, backward,
 from descend.autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled, no_grad,
                                         set_grad_enabled)
 from descend._tensor import is_grad_enabled
+from descend.autograd import functional  # noqa: F401  (jacobian, hessian, vjp, jvp, hvp)
 
 
 def gradcheck(*args, **kwargs):  # type: ignore[no-untyped-def]
