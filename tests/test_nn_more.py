@@ -464,3 +464,16 @@ def test_bicubic_interpolation_matches_torch(kw) -> None:
         got.append((y.detach().numpy(), t.grad.numpy()))
     for a, b in zip(*got):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-10)
+
+
+def test_lazy_linear_becomes_a_linear_on_its_first_input_as_torch() -> None:
+    got = []
+    for lib in (descend, torch):
+        m = lib.nn.Sequential(lib.nn.LazyLinear(3), lib.nn.ReLU(), lib.nn.LazyLinear(2, bias=False))
+        y = m(lib.ones(4, 5))
+        opt = lib.optim.SGD(m.parameters(), lr=0.1)  # built after the dry run, as PyTorch asks
+        m(lib.ones(4, 5)).sum().backward()
+        opt.step()
+        got.append((tuple(y.shape), [type(c).__name__ for c in m], [tuple(p.shape) for p in m.parameters()],
+                    sorted(m.state_dict())))
+    assert got[0] == got[1]

@@ -69,8 +69,8 @@ __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Bilinear", "EmbeddingBag"
 from descend.nn.layers_more import (ChannelShuffle, CircularPad1d, CircularPad2d, CosineSimilarity,  # noqa: E402
                                     LocalResponseNorm, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d,
                                     MultiLabelMarginLoss, MultiLabelSoftMarginLoss, PairwiseDistance, RReLU,
-                                    RMSNorm, Softmax2d, TripletMarginWithDistanceLoss)
+                                    LazyLinear, RMSNorm, Softmax2d, TripletMarginWithDistanceLoss)
 
-__all__ += ["RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
+__all__ += ["LazyLinear", "RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
             "MaxUnpool2d", "LocalResponseNorm", "ChannelShuffle", "CircularPad1d", "CircularPad2d",
             "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "TripletMarginWithDistanceLoss"]

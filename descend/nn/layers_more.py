@@ -9,10 +9,11 @@ from typing import Any, Callable
 from descend import backend
 from descend import functional as F
 from descend.nn.loss import _Loss, _WeightedLoss
+from descend.nn.layers import Linear, _empty
 from descend.nn.module import Module, Parameter
 from descend._tensor import Tensor
 
-__all__ = ["RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
+__all__ = ["LazyLinear", "RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
            "MaxUnpool2d", "LocalResponseNorm", "ChannelShuffle", "CircularPad1d", "CircularPad2d",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "TripletMarginWithDistanceLoss"]
 
@@ -20,6 +21,40 @@ __all__ = ["RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReL
 def _ints(v: Any, n: int) -> tuple:
     """PyTorch's _single/_pair/_quadruple: an int repeated n times; a sequence as a tuple."""
     return (int(v),) * n if isinstance(v, int) else tuple(v)
+
+
+# ---- lazy linear layer -------------------------------------------------------------------------------------
+
+class LazyLinear(Linear):
+    """A Linear layer whose in_features is read from its first input; it then becomes a Linear (initialised as
+    one), as PyTorch's. Run one forward pass before building the optimizer, as PyTorch's documentation asks.
+
+    >>> import descend
+    >>> m = LazyLinear(3)
+    >>> _ = m(descend.ones(2, 5))
+    >>> type(m).__name__, m.weight.shape
+    ('Linear', descend.Size([3, 5]))
+    """
+
+    def __init__(self, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        Module.__init__(self)
+        self.in_features, self.out_features = 0, out_features
+        self.weight = Parameter(_empty(0, dtype=dtype))
+        self.bias = Parameter(_empty(0, dtype=dtype)) if bias else None
+        self._lazy = (device, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        device, dtype = self._lazy
+        self.in_features = int(x.shape[-1]) if x.ndim else 1
+        self.weight = _empty(self.out_features, self.in_features, dtype=dtype)
+        if self.bias is not None:
+            self.bias = _empty(self.out_features, dtype=dtype)
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+        del self._lazy
+        self.__class__ = Linear
+        return Linear.forward(self, x)
 
 
 # ---- RMS normalisation -----------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ KNOWN: dict[str, str] = {
     'scripts2_functional.affine_grid_identity': 'F.affine_grid is not implemented yet',
     'scripts2_functional.grid_sample_identity': 'F.grid_sample is not implemented yet',
     'scripts2_functional.ctc_loss': 'CTC loss is not implemented (listed as not supported)',
-    'scripts2_module.lazy_linear': 'lazy modules (nn.LazyLinear, ...) are not implemented; give in_features',
     'scripts2_module.weight_norm_parametrization': 'nn.utils.parametrizations (weight_norm) is not implemented',
     'scripts2_module.spectral_norm_parametrization': 'nn.utils.parametrizations (spectral_norm) is not implemented',
     'scripts2_optim.autocast_cpu_bf16': 'by design: autocast changes nothing in descend, so the output stays float32 (PyTorch: bfloat16)',
