@@ -477,3 +477,55 @@ def test_lazy_linear_becomes_a_linear_on_its_first_input_as_torch() -> None:
         got.append((tuple(y.shape), [type(c).__name__ for c in m], [tuple(p.shape) for p in m.parameters()],
                     sorted(m.state_dict())))
     assert got[0] == got[1]
+
+
+SPECTRAL_LAYERS = {"linear": (lambda lib: lib.nn.Linear(6, 4), (2, 6)),
+                   "conv": (lambda lib: lib.nn.Conv2d(3, 5, 3), (2, 3, 6, 6)),
+                   "conv_transpose": (lambda lib: lib.nn.ConvTranspose2d(3, 5, 4, stride=2), (2, 3, 4, 4))}
+
+
+@pytest.mark.parametrize("name", sorted(SPECTRAL_LAYERS))
+def test_spectral_norm_matches_torch_step_by_step(name: str) -> None:
+    """Same state dict keys; after loading PyTorch's state (u, v included) the outputs, the gradient of
+    weight_orig and the power-iterated u agree in train and eval mode, and remove_spectral_norm folds the same
+    weight."""
+    make, shape = SPECTRAL_LAYERS[name]
+    t = torch.nn.utils.spectral_norm(make(torch).double())
+    d = nn.utils.spectral_norm(make(descend).to(descend.float64))
+    assert sorted(d.state_dict()) == sorted(t.state_dict())
+    d.load_state_dict({k: descend.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal(shape)
+    for mode in ("train", "eval", "train"):
+        getattr(t, mode)()
+        getattr(d, mode)()
+        yt, yd = t(torch.tensor(x)), d(descend.tensor(x))
+        yt.sum().backward()
+        yd.sum().backward()
+        np.testing.assert_allclose(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(d.weight_orig.grad.numpy(), t.weight_orig.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(d.weight_u.numpy(), t.weight_u.numpy(), rtol=1e-10, atol=1e-12)
+        t.zero_grad()
+        d.zero_grad()
+    torch.nn.utils.remove_spectral_norm(t)
+    nn.utils.remove_spectral_norm(d)
+    assert sorted(d.state_dict()) == sorted(t.state_dict())
+    np.testing.assert_allclose(d.weight.detach().numpy(), t.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("dim", [0, 1, None])
+def test_weight_norm_matches_torch(dim) -> None:
+    t = torch.nn.utils.weight_norm(torch.nn.Conv2d(3, 5, 3).double(), dim=dim)
+    d = nn.utils.weight_norm(nn.Conv2d(3, 5, 3).to(descend.float64), dim=dim)
+    assert sorted(d.state_dict()) == sorted(t.state_dict())
+    d.load_state_dict({k: descend.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((2, 3, 5, 5))
+    yt, yd = t(torch.tensor(x)), d(descend.tensor(x))
+    yt.sum().backward()
+    yd.sum().backward()
+    np.testing.assert_allclose(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for p in ("weight_g", "weight_v"):
+        np.testing.assert_allclose(getattr(d, p).grad.numpy(), getattr(t, p).grad.numpy(), rtol=1e-9, atol=1e-12)
+    torch.nn.utils.remove_weight_norm(t)
+    nn.utils.remove_weight_norm(d)
+    np.testing.assert_allclose(d.weight.detach().numpy(), t.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
