@@ -478,10 +478,11 @@ __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "embedding
 
 from descend.ops.loss_more import (multilabel_margin_loss, multilabel_soft_margin_loss, pdist,  # noqa: E402
                                    triplet_margin_with_distance_loss)
+from descend.ops.grid_sample import affine_grid, grid_sample  # noqa: E402
 from descend.ops.rms_norm import rms_norm  # noqa: E402
 from descend.ops.spatial_more import (channel_shuffle, local_response_norm, lp_pool1d, lp_pool2d,  # noqa: E402
                                       max_unpool1d, max_unpool2d, rrelu)
 
 __all__ += ["rrelu", "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d", "local_response_norm",
             "channel_shuffle", "multilabel_margin_loss", "multilabel_soft_margin_loss",
-            "triplet_margin_with_distance_loss", "pdist", "rms_norm"]
+            "triplet_margin_with_distance_loss", "pdist", "rms_norm", "affine_grid", "grid_sample"]

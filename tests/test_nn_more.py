@@ -529,3 +529,37 @@ def test_weight_norm_matches_torch(dim) -> None:
     torch.nn.utils.remove_weight_norm(t)
     nn.utils.remove_weight_norm(d)
     np.testing.assert_allclose(d.weight.detach().numpy(), t.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_matches_torch(mode: str, padding_mode: str, align_corners: bool) -> None:
+    """Values and the gradients for the input and the grid, on a grid that reaches past the borders."""
+    rng = np.random.default_rng(0)
+    x, grid = rng.standard_normal((2, 3, 5, 6)), rng.uniform(-1.3, 1.3, (2, 4, 7, 2))
+    got = []
+    for lib in (descend, torch):
+        xt, gt = lib.tensor(x, requires_grad=True), lib.tensor(grid, requires_grad=True)
+        y = lib.nn.functional.grid_sample(xt, gt, mode=mode, padding_mode=padding_mode,
+                                          align_corners=align_corners)
+        (y * lib.tensor(np.arange(y.numel(), dtype=np.float64).reshape(tuple(y.shape)) % 7 - 3)).sum().backward()
+        got.append((y.detach().numpy(), xt.grad.numpy(), gt.grad.numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_and_a_spatial_transformer_gradient_match_torch(align_corners: bool) -> None:
+    rng = np.random.default_rng(1)
+    theta, x = rng.standard_normal((2, 2, 3)) * 0.5, rng.standard_normal((2, 3, 6, 5))
+    got = []
+    for lib in (descend, torch):
+        t = lib.tensor(theta, requires_grad=True)
+        grid = lib.nn.functional.affine_grid(t, (2, 3, 4, 4), align_corners=align_corners)
+        y = lib.nn.functional.grid_sample(lib.tensor(x), grid, align_corners=align_corners)
+        g, = lib.autograd.grad((y * y).sum(), t, create_graph=True)  # and a second order through both
+        (g * g).sum().backward()
+        got.append((grid.detach().numpy(), y.detach().numpy(), g.detach().numpy(), t.grad.numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)

@@ -14,8 +14,6 @@ KNOWN: dict[str, str] = {
     'scripts2_functional.ce_int32_target': 'cross_entropy accepts int32 class targets; PyTorch requires int64',
     'scripts2_functional.l1_int_raises': 'l1_loss on integer tensors computes; PyTorch raises',
     'scripts2_functional.softmax_int_raises': 'softmax of an integer tensor computes in the default float; PyTorch raises NotImplementedError',
-    'scripts2_functional.affine_grid_identity': 'F.affine_grid is not implemented yet',
-    'scripts2_functional.grid_sample_identity': 'F.grid_sample is not implemented yet',
     'scripts2_functional.ctc_loss': 'CTC loss is not implemented (listed as not supported)',
     'scripts2_module.weight_norm_parametrization': 'nn.utils.parametrizations (weight_norm) is not implemented',
     'scripts2_module.spectral_norm_parametrization': 'nn.utils.parametrizations (spectral_norm) is not implemented',
