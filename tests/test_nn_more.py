@@ -563,3 +563,63 @@ def test_affine_grid_and_a_spatial_transformer_gradient_match_torch(align_corner
         got.append((grid.detach().numpy(), y.detach().numpy(), g.detach().numpy(), t.grad.numpy()))
     for a, b in zip(*got):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("kind", ["spectral_norm", "weight_norm"])
+@pytest.mark.parametrize("name", sorted(SPECTRAL_LAYERS))
+def test_parametrizations_match_torch_step_by_step(kind: str, name: str) -> None:
+    """nn.utils.parametrizations: PyTorch's state-dict keys and repr; after loading its state, outputs and
+    every parameter gradient agree in train and eval mode; remove_parametrizations folds the same weight."""
+    make, shape = SPECTRAL_LAYERS[name]
+    t = getattr(torch.nn.utils.parametrizations, kind)(make(torch).double())
+    d = getattr(nn.utils.parametrizations, kind)(make(descend).to(descend.float64))
+    assert sorted(d.state_dict()) == sorted(t.state_dict()) and repr(d) == repr(t)
+    d.load_state_dict({k: descend.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal(shape)
+    for mode in ("train", "eval", "train"):
+        getattr(t, mode)()
+        getattr(d, mode)()
+        yt, yd = t(torch.tensor(x)), d(descend.tensor(x))
+        yt.sum().backward()
+        yd.sum().backward()
+        np.testing.assert_allclose(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for (_, a), (_, b) in zip(sorted(d.named_parameters()), sorted(t.named_parameters())):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
+        t.zero_grad()
+        d.zero_grad()
+    torch.nn.utils.parametrize.remove_parametrizations(t, "weight")
+    nn.utils.parametrize.remove_parametrizations(d, "weight")
+    assert type(d).__name__ == type(t).__name__ and sorted(d.state_dict()) == sorted(t.state_dict())
+    np.testing.assert_allclose(d.weight.detach().numpy(), t.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_custom_parametrization_with_a_right_inverse_as_torch() -> None:
+    class Symmetric:
+        def __init__(self, lib):
+            base = lib.nn.Module
+
+            class Sym(base):
+                def forward(self, x):
+                    return x.triu() + x.triu(1).transpose(-1, -2)
+
+                def right_inverse(self, a):
+                    return a.triu()
+            self.module = Sym()
+
+    got = []
+    w0 = np.arange(9.0).reshape(3, 3)
+    for lib in (descend, torch):
+        m = lib.nn.Linear(3, 3).double()
+        with lib.no_grad():
+            m.weight.copy_(lib.tensor(w0))
+            m.bias.copy_(lib.tensor([0.5, -1.0, 2.0]))
+        lib.nn.utils.parametrize.register_parametrization(m, "weight", Symmetric(lib).module)
+        first = m.weight.detach().numpy().copy()
+        m.weight = lib.tensor(w0.T + w0)  # through right_inverse
+        second = m.weight.detach().numpy().copy()
+        (m(lib.ones(2, 3, dtype=lib.float64)) ** 2).sum().backward()
+        grad = m.parametrizations.weight.original.grad.numpy().copy()
+        lib.nn.utils.parametrize.remove_parametrizations(m, "weight", leave_parametrized=False)
+        got.append((first, second, grad, m.weight.detach().numpy().copy(), sorted(m.state_dict())))
+    for a, b in zip(*got):
+        assert a == b if isinstance(a, list) else np.allclose(a, b)

@@ -118,7 +118,7 @@ class ModuleList(Sequential):
         """As PyTorch's: runs of identical modules as one line, `(0-11): 12 x Block(...)`."""
         reprs = [repr(m) for m in self]
         if not reprs:
-            return "ModuleList()"
+            return f"{type(self).__name__}()"
         runs: list[list] = []  # [first index, last index, repr]
         for i, r in enumerate(reprs):
             if runs and runs[-1][2] == r:
@@ -127,7 +127,7 @@ class ModuleList(Sequential):
                 runs.append([i, i, r])
         lines = [(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}").replace("\n", "\n  ")
                  for a, b, r in runs]
-        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")

@@ -14,11 +14,13 @@ import numpy as np
 from descend import backend
 from descend.nn.utils import rnn  # torch.nn.utils.rnn
 from descend.nn.utils.norms import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
+from descend.nn.utils import parametrizations, parametrize  # noqa: E402  (after norms: they build on it)
 from descend.ops.movement import cat
 from descend._tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "parameters_to_vector", "vector_to_parameters",
-           "rnn", "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]
+           "rnn", "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
+           "parametrize", "parametrizations"]
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
