@@ -33,7 +33,8 @@ from descend import onnx  # noqa: E402  (descend.onnx.export; the onnx package i
 from descend import utils  # noqa: E402  (descend.utils.data: torch.utils.data's import path)
 from descend.serialization import load, save  # noqa: E402  (safetensors + a JSON skeleton; never pickle)
 # Mixed precision, torch.compile and the speed switches: accepted, computing as without them (see each module).
-from descend import amp, compiler, distributions, random, testing  # noqa: E402
+from descend import amp, compiler, distributions, func, random, testing  # noqa: E402
+from descend.func import vmap  # noqa: E402
 from descend.amp import autocast  # noqa: E402
 from descend.compiler import compile, get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402,A004
 cuda.amp = amp  # torch.cuda.amp.GradScaler / autocast: the older spelling of torch.amp's

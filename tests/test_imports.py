@@ -21,7 +21,7 @@ LAYERS = {
     "backend": 0, "dtypes": 0, "cuda": 0, "accelerator": 0, "backends": 0, "compiler": 0,
     "_tensor": 1, "ops": 1, "gradcheck": 1, "autograd": 1, "serialization": 1, "amp": 1, "random": 1,
     "testing": 1,
-    "functional": 2, "functional_spatial": 2, "functional_extra": 2, "linalg": 2, "special": 2, "distributions": 2,
+    "functional": 2, "functional_spatial": 2, "functional_extra": 2, "linalg": 2, "special": 2, "distributions": 2, "func": 2,
     "nn": 3, "optim": 3,
     "models": 4, "data": 4, "train": 4, "doctor": 4, "gan": 4, "distributed": 4, "utils": 4, "onnx": 4,
     "diffusion": 4,

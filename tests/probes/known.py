@@ -17,6 +17,4 @@ KNOWN: dict[str, str] = {
     'scripts2_functional.ctc_loss': 'CTC loss is not implemented (listed as not supported)',
     'scripts2_optim.autocast_cpu_bf16': 'by design: autocast changes nothing in descend, so the output stays float32 (PyTorch: bfloat16)',
     'scripts2_optim.random_manual_seed_type': "the global generator's class is named _DefaultGenerator (a Generator subclass)",
-    'scripts2_autograd.vmap_dot': 'torch.vmap / torch.func are not implemented',
-    'scripts2_autograd.func_grad': 'torch.vmap / torch.func are not implemented',
 }
