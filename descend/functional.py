@@ -476,7 +476,7 @@ __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "embedding
             "pixel_shuffle", "pixel_unshuffle", "hinge_embedding_loss", "multi_margin_loss", "alpha_dropout",
             "feature_alpha_dropout"]
 
-from descend.ops.loss_more import (multilabel_margin_loss, multilabel_soft_margin_loss, pdist,  # noqa: E402
+from descend.ops.loss_more import (ctc_loss, multilabel_margin_loss, multilabel_soft_margin_loss, pdist,  # noqa: E402
                                    triplet_margin_with_distance_loss)
 from descend.ops.grid_sample import affine_grid, grid_sample  # noqa: E402
 from descend.ops.rms_norm import rms_norm  # noqa: E402
@@ -485,4 +485,4 @@ from descend.ops.spatial_more import (channel_shuffle, local_response_norm, lp_p
 
 __all__ += ["rrelu", "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d", "local_response_norm",
             "channel_shuffle", "multilabel_margin_loss", "multilabel_soft_margin_loss",
-            "triplet_margin_with_distance_loss", "pdist", "rms_norm", "affine_grid", "grid_sample"]
+            "triplet_margin_with_distance_loss", "pdist", "rms_norm", "affine_grid", "grid_sample", "ctc_loss"]

@@ -623,3 +623,35 @@ def test_a_custom_parametrization_with_a_right_inverse_as_torch() -> None:
         got.append((first, second, grad, m.weight.detach().numpy().copy(), sorted(m.state_dict())))
     for a, b in zip(*got):
         assert a == b if isinstance(a, list) else np.allclose(a, b)
+
+
+CTC_CASES = {  # (targets, input lengths, target lengths)
+    "padded": (np.array([[1, 2, 2], [3, 0, 0], [4, 4, 1]]), [8, 6, 7], [3, 1, 3]),
+    "concatenated": (np.array([1, 2, 2, 3, 4, 4, 1]), [8, 6, 7], [3, 1, 3]),
+    "impossible_and_empty": (np.array([[1, 1, 1, 1, 1], [2, 0, 0, 0, 0], [3, 0, 0, 0, 0]]), [4, 8, 1], [5, 0, 1]),
+}
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", sorted(CTC_CASES))
+def test_ctc_loss_matches_torch(case: str, reduction: str, zero_infinity: bool) -> None:
+    """Loss values (inf for an alignment that cannot exist, 0 with zero_infinity) and the gradient with respect
+    to the logits under log_softmax."""
+    targets, input_lengths, target_lengths = CTC_CASES[case]
+    logits = np.random.default_rng(0).standard_normal((8, 3, 5))
+    got = []
+    for lib in (descend, torch):
+        x = lib.tensor(logits, requires_grad=True)
+        loss = lib.nn.CTCLoss(reduction=reduction, zero_infinity=zero_infinity)(
+            x.log_softmax(2), lib.tensor(targets), lib.tensor(input_lengths), lib.tensor(target_lengths))
+        total = loss if reduction != "none" else (loss * lib.tensor(np.arange(1.0, 4.0))).sum()
+        grad = None
+        if np.isfinite(total.detach().numpy()):
+            total.backward()
+            grad = x.grad.numpy()
+        got.append((loss.detach().numpy(), grad))
+    np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-9)
+    assert (got[0][1] is None) == (got[1][1] is None)
+    if got[1][1] is not None:
+        np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-7, atol=1e-10)

@@ -66,11 +66,11 @@ __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Bilinear", "EmbeddingBag"
             "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d",
             "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
             "HingeEmbeddingLoss", "MultiMarginLoss", "Unfold", "Fold"]
-from descend.nn.layers_more import (ChannelShuffle, CircularPad1d, CircularPad2d, CosineSimilarity,  # noqa: E402
+from descend.nn.layers_more import (ChannelShuffle, CTCLoss, CircularPad1d, CircularPad2d, CosineSimilarity,  # noqa: E402
                                     LocalResponseNorm, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d,
                                     MultiLabelMarginLoss, MultiLabelSoftMarginLoss, PairwiseDistance, RReLU,
                                     LazyLinear, RMSNorm, Softmax2d, TripletMarginWithDistanceLoss)
 
-__all__ += ["LazyLinear", "RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
+__all__ += ["CTCLoss", "LazyLinear", "RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
             "MaxUnpool2d", "LocalResponseNorm", "ChannelShuffle", "CircularPad1d", "CircularPad2d",
             "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "TripletMarginWithDistanceLoss"]

@@ -13,7 +13,7 @@ from descend.nn.layers import Linear, _empty
 from descend.nn.module import Module, Parameter
 from descend._tensor import Tensor
 
-__all__ = ["LazyLinear", "RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
+__all__ = ["CTCLoss", "LazyLinear", "RMSNorm", "Softmax2d", "CosineSimilarity", "PairwiseDistance", "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d",
            "MaxUnpool2d", "LocalResponseNorm", "ChannelShuffle", "CircularPad1d", "CircularPad2d",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "TripletMarginWithDistanceLoss"]
 
@@ -355,3 +355,21 @@ class TripletMarginWithDistanceLoss(_Loss):
         return F.triplet_margin_with_distance_loss(anchor, positive, negative,
                                                    distance_function=self.distance_function,
                                                    margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss over (T, N, C) log-probabilities (see F.ctc_loss).
+
+    >>> import descend
+    >>> lp = descend.zeros(3, 1, 2).log_softmax(2)
+    >>> round(CTCLoss(reduction="sum")(lp, descend.tensor([[1]]), [3], [1]).item(), 4)
+    0.2877
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any) -> Tensor:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)

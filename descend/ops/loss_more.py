@@ -21,7 +21,7 @@ from descend.ops.stats import VectorNorm
 from descend._tensor import Tensor
 
 __all__ = ["multilabel_margin_loss", "multilabel_soft_margin_loss", "triplet_margin_with_distance_loss",
-           "pdist"]
+           "pdist", "ctc_loss"]
 
 
 def _host(a: Any) -> np.ndarray:
@@ -138,3 +138,96 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
     diff = input[xp.asarray(i)] - input[xp.asarray(j)]
     # VectorNorm's gradient is 0 where a distance is 0, as PyTorch's pdist backward.
     return VectorNorm.apply(diff, ord=float(p), dim=-1)
+
+
+_IMPOSSIBLE = -1e30  # a log-probability standing for -inf that keeps logsumexp's gradient finite
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification (Graves et al. 2006): -log of the total probability of every
+    alignment of the targets to the (T, N, C) log-probabilities, by the forward recursion in log space over
+    differentiable ops. targets are (N, S) padded or 1-D concatenated; reduction "mean" divides each loss by its
+    target length first, as PyTorch's. The gradient with respect to logits under log_softmax is PyTorch's (its
+    gradient with respect to log_probs themselves adds exp(log_probs), which log_softmax's backward cancels).
+
+    >>> import descend
+    >>> lp = descend.zeros(3, 1, 2).log_softmax(2)  # uniform over {blank, 1}
+    >>> round(ctc_loss(lp, descend.tensor([[1]]), [3], [1], reduction="sum").item(), 4)  # 6 of 8 paths -> 1
+    0.2877
+    """
+    op = "ctc_loss"
+    unbatched = log_probs.ndim == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    if lp.ndim != 3:
+        raise OpError(f"{op}: expected log_probs (T, N, C) or (T, C), got {list(log_probs.shape)}")
+    t_max, n, c = lp.shape
+    in_len = _host(input_lengths._data if isinstance(input_lengths, Tensor) else input_lengths).reshape(-1)
+    tg_len = _host(target_lengths._data if isinstance(target_lengths, Tensor) else target_lengths).reshape(-1)
+    tg = _host(targets._data if isinstance(targets, Tensor) else targets).astype(np.int64)
+    if unbatched:
+        tg = tg.reshape(1, -1)
+    if len(in_len) != n or len(tg_len) != n:
+        raise OpError(f"{op}: expected {n} input and target lengths, got {len(in_len)} and {len(tg_len)}")
+    if (in_len > t_max).any() or (in_len < 0).any():
+        raise OpError(f"{op}: input lengths must lie in [0, {t_max}], got {in_len.tolist()}")
+    s_max = int(tg_len.max()) if n else 0
+    labels = np.zeros((n, s_max), np.int64)
+    if tg.ndim == 1:  # concatenated targets
+        starts = np.concatenate([[0], np.cumsum(tg_len)[:-1]])
+        for i in range(n):
+            labels[i, :tg_len[i]] = tg[starts[i]:starts[i] + tg_len[i]]
+    else:
+        if tg.shape[1] < s_max:
+            raise OpError(f"{op}: targets of shape {list(tg.shape)} are shorter than a target length {s_max}")
+        labels = tg[:, :s_max].copy()
+    width = 2 * s_max + 1
+    ext = np.full((n, width), blank, np.int64)
+    ext[:, 1::2] = labels
+    # A step from s - 2 to s skips a blank: allowed between two different labels.
+    skip = np.zeros((n, width), bool)
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    valid = np.arange(width)[None, :] < (2 * tg_len + 1)[:, None]
+    xp = backend.get_array_module(lp._data)
+    dt = lp._data.dtype
+    index = Tensor(xp.asarray(np.broadcast_to(ext[None], (t_max, n, width)).copy()))
+    emit = lp.gather(2, index)  # (T, N, width): the log-probability of each extended label
+    masked = Tensor(xp.asarray(np.where(valid, 0.0, _IMPOSSIBLE).astype(dt)))
+    start = np.full((n, width), _IMPOSSIBLE, dt)
+    start[:, 0] = 0
+    start[tg_len > 0, 1] = 0
+    alpha = emit[0] + Tensor(xp.asarray(start)) + masked
+    no_skip = Tensor(xp.asarray(np.where(skip, 0.0, _IMPOSSIBLE).astype(dt)))
+    pad = Tensor(xp.full((n, 1), _IMPOSSIBLE, dtype=dt))
+    for t in range(1, t_max):
+        one = _cat((pad, alpha[:, :-1]))
+        two = _cat((pad, pad, alpha[:, :-2])) + no_skip if width > 1 else pad
+        step = _stack((alpha, one, two[:, :width])).logsumexp(0) + emit[t] + masked
+        live = Tensor(xp.asarray((t < in_len)[:, None].astype(dt)))
+        alpha = step * live + alpha * (1 - live)
+    ends = np.stack([2 * tg_len, np.maximum(2 * tg_len - 1, 0)], axis=1)
+    last = alpha.gather(1, Tensor(xp.asarray(ends)))
+    last = last + Tensor(xp.asarray(np.where(tg_len[:, None] > 0, [[0.0, 0.0]], [[0.0, _IMPOSSIBLE]]).astype(dt)))
+    loss = -last.logsumexp(1)
+    impossible = Tensor(xp.asarray((backend.to_numpy(loss._data) > -_IMPOSSIBLE / 10).astype(dt)))
+    if zero_infinity:
+        loss = loss * (1 - impossible)
+    elif bool((backend.to_numpy(impossible._data) > 0).any()):
+        loss = loss + Tensor(xp.asarray(np.where(backend.to_numpy(impossible._data) > 0, np.inf, 0.0).astype(dt)))
+    if reduction == "mean":
+        return (loss / Tensor(xp.asarray(np.maximum(tg_len, 1).astype(dt)))).mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction != "none":
+        raise OpError(f"{op}: {reduction} is not a valid value for reduction")
+    return loss.reshape(()) if unbatched else loss
+
+
+def _cat(parts: tuple) -> Tensor:
+    from descend.ops.movement import cat
+    return cat(list(parts), dim=1)
+
+
+def _stack(parts: tuple) -> Tensor:
+    from descend.ops.movement import stack
+    return stack(list(parts), dim=0)

@@ -14,7 +14,6 @@ KNOWN: dict[str, str] = {
     'scripts2_functional.ce_int32_target': 'cross_entropy accepts int32 class targets; PyTorch requires int64',
     'scripts2_functional.l1_int_raises': 'l1_loss on integer tensors computes; PyTorch raises',
     'scripts2_functional.softmax_int_raises': 'softmax of an integer tensor computes in the default float; PyTorch raises NotImplementedError',
-    'scripts2_functional.ctc_loss': 'CTC loss is not implemented (listed as not supported)',
     'scripts2_optim.autocast_cpu_bf16': 'by design: autocast changes nothing in descend, so the output stays float32 (PyTorch: bfloat16)',
     'scripts2_optim.random_manual_seed_type': "the global generator's class is named _DefaultGenerator (a Generator subclass)",
 }
