@@ -215,3 +215,32 @@ def test_sqrt_of_a_blocked_gradient_stays_finite_as_in_torch(name: str) -> None:
         grads.append(t.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
     assert np.isfinite(grads[0][0])
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKING))
+def test_blocked_gradients_stay_finite_with_create_graph_too(name: str) -> None:
+    """The differentiable (create_graph) rules block with a where as the first-order ones do."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, 0.0, 4.0, 9.0], np.float32)
+    grads = []
+    for lib in (descend, torch):
+        t = lib.tensor(x, requires_grad=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g, = lib.autograd.grad(lib.sqrt(BLOCKING[name](lib, t)).sum(), t, create_graph=True)
+        grads.append(g.detach().numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_maximum_and_minimum_pass_the_gradient_to_both_sides_of_a_nan(op: str, create_graph: bool) -> None:
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (descend, torch):
+        a = lib.tensor([float("nan"), 1.0, 2.0, 0.0], requires_grad=True)
+        b = lib.tensor([1.0, 0.0, 2.0, float("nan")], requires_grad=True)
+        with np.errstate(invalid="ignore"):
+            ga, gb = lib.autograd.grad((getattr(lib, op)(a, b) * 2).sum(), (a, b), create_graph=create_graph)
+        got.append((ga.detach().numpy(), gb.detach().numpy()))
+    for m, r in zip(*got):
+        np.testing.assert_array_equal(m, r)

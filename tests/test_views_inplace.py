@@ -282,7 +282,33 @@ READ_BEFORE_WRITE = {
     "rnn_like_scaled_loop": lambda lib, x, y: _rnn_like(lib, x, 0.5),  # mul by a constant saves no input
     "view_rewritten_between_uses": _view_rewritten_between_uses,
     "tensor_rewritten_after_use": lambda lib, x, y: (lambda z: (y.mul_(2), z.sum() + 10 * y.sum())[1])(y + 1),
+    # advanced indexing copies (it is not a view): its gradient goes to the values read, before the write
+    "gather_then_write": lambda lib, x, y: (lambda b: (y.mul_(2), b.sum() + y.sum())[1])(y[lib.tensor([2, 0])]),
+    "mask_then_write": lambda lib, x, y: (lambda b: (y.add_(x), (b * b).sum())[1])(y[y > 1.5]),
+    "permuted_setitem_loop": lambda lib, x, y: _permuted_loop(lib, x),
 }
+
+
+def _permuted_loop(lib, x):
+    out = lib.zeros(4, 4, dtype=x.dtype)
+    perm = lib.tensor([2, 0, 3, 1])
+    for i in range(1, 4):
+        out[i] = out[i - 1][perm] * 0.5 + x
+    return (out * out).sum()
+
+
+@pytest.mark.parametrize("p, training", [(0.5, False), (0.0, True)])
+def test_inplace_dropout_that_changes_nothing_keeps_the_graph(p: float, training: bool) -> None:
+    """F.dropout(x, inplace=True) that returns x itself: no write, the same gradient as PyTorch."""
+    def fn(lib):
+        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        x = w * 2
+        y = x * 3
+        lib.nn.functional.dropout(x, p, training=training, inplace=True)
+        (y.sum() + x.sum()).backward()
+        return w.grad.numpy().copy()
+    mine, ref = _both(fn)
+    np.testing.assert_allclose(mine, ref)
 
 
 @pytest.mark.parametrize("name", sorted(READ_BEFORE_WRITE))

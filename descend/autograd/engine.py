@@ -123,7 +123,7 @@ def _check_unmodified(node: Tensor, ctx: Function) -> None:
         return
     saved = _saved_arrays(ctx, backend.get_array_module(node._data))
     xp = backend.get_array_module(node._data)
-    view = isinstance(ctx, _t.ViewFunction)  # a view follows its base's history as it is now
+    view = _is_view(node, ctx)  # a view follows its base's history as it is now
     for t in touched:
         # An input whose history was rewritten after the op and that _reroute could not point back at the
         # earlier history: its gradient would go through the rewrite, so refuse rather than be wrong.
@@ -148,8 +148,9 @@ def _saved_arrays(ctx: Function, xp: Any) -> list:
 def _snapshot_at(t: Tensor, epoch: int) -> Tensor | None:
     """t's value and history as they were at `epoch`, when t was written in place since (None when it was not):
     each recorded in-place write keeps the tensor's earlier self as a node, on the write's op as `_before`."""
-    found, ctx = None, t._ctx
-    while ctx is not None:
+    found, ctx, seen = None, t._ctx, set()
+    while ctx is not None and id(ctx) not in seen:  # (a chain never loops; the set only guards it)
+        seen.add(id(ctx))
         before = ctx.__dict__.get("_before")
         if before is None or before[1] <= epoch:
             break
@@ -157,7 +158,12 @@ def _snapshot_at(t: Tensor, epoch: int) -> Tensor | None:
     return found
 
 
-def _reroute(ctx: Function) -> None:
+def _is_view(node: Tensor, ctx: Function) -> bool:
+    """Whether node is a view made by ctx (a view op that returned a copy, e.g. advanced indexing, is not)."""
+    return isinstance(ctx, _t.ViewFunction) and isinstance(getattr(node, "_vc", None), Tensor)
+
+
+def _reroute(node: Tensor, ctx: Function) -> None:
     """Point the op's inputs that were written in place after it was recorded back at their earlier history.
 
     The op read the values its inputs had then, so their gradient belongs to that history (PyTorch's graph
@@ -166,7 +172,7 @@ def _reroute(ctx: Function) -> None:
     An input whose memory the op saved is left as it is: _check_unmodified refuses it, as PyTorch does. Views
     are not rerouted; their users are.
     """
-    if isinstance(ctx, _t.ViewFunction) or "_rerouted" in ctx.__dict__:
+    if "_rerouted" in ctx.__dict__ or _is_view(node, ctx):
         return
     from descend.ops.inplace import _view_index  # the in-place layer records what this reads
 
@@ -269,7 +275,7 @@ def _toposort(roots: list, stop: set | None = None) -> list:
                 "backward(): trying to go through the graph a second time (its saved values were freed); "
                 "pass retain_graph=True to the first backward")
         if _t._epoch and ctx._epoch < _t._epoch:
-            _reroute(ctx)
+            _reroute(node, ctx)
         for p in ctx.parents:
             if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
                 stack.append((p, False))

@@ -96,16 +96,16 @@ def _clamp(ctx, g, out):
         mask &= a >= lo
     if hi is not None:
         mask &= a <= hi
-    return (g * const(mask.astype(a.dtype)),)
+    return (descend.where(const(mask), g, 0.0),)  # a where, not a product: an inf g outside gives 0
 
 
 @rule(_ew.Maximum, _ew.Minimum)
 def _max_min(ctx, g, out):
-    a, b = (to_np(p) for p in ctx.parents)
-    wins = (a > b) if isinstance(ctx, _ew.Maximum) else (a < b)
-    w = wins + 0.5 * (a == b)
-    dt = out._data.dtype
-    return g * const(np.asarray(w, dt)), g * const(np.asarray(1 - w, dt))
+    a, b = np.broadcast_arrays(*(to_np(p) for p in ctx.parents))
+    # PyTorch's rule: ties split the gradient, the losing side gets 0, and a NaN passes it to both.
+    base = descend.where(const(a == b), g * 0.5, g)
+    a_loses, b_loses = ((a < b), (a > b)) if isinstance(ctx, _ew.Maximum) else ((a > b), (a < b))
+    return descend.where(const(a_loses), 0.0, base), descend.where(const(b_loses), 0.0, base)
 
 
 @rule(_ew.Where)
@@ -121,7 +121,7 @@ def _cast(ctx, g, out):
 
 @rule(_ew.ReLU)
 def _relu(ctx, g, out):
-    return (g * const((out._data > 0).astype(out._data.dtype)),)
+    return (descend.where(const(~(to_np(out) <= 0)), g, 0.0),)  # NaN outputs pass g, as PyTorch's
 
 
 @rule(_ew.LeakyReLU)

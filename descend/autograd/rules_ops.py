@@ -83,13 +83,14 @@ def _clamp_tensor(ctx, g, out):
     if hi is not None:
         inside = inside & (a <= hi)
     g_lo = g_hi = None
+    shape = tuple(g.shape)
     if lo is not None:
         take = a < lo
-        g_lo = g * const(take & (lo < hi) if hi is not None else take)
+        g_lo = descend.where(const(np.broadcast_to(take & (lo < hi) if hi is not None else take, shape)), g, 0.0)
     if hi is not None:
         take = a > hi
-        g_hi = g * const(take | (hi < lo) if lo is not None else take)
-    return g * const(inside), g_lo, g_hi
+        g_hi = descend.where(const(np.broadcast_to(take | (hi < lo) if lo is not None else take, shape)), g, 0.0)
+    return descend.where(const(np.broadcast_to(inside, shape)), g, 0.0), g_lo, g_hi
 
 
 @rule(_pw.NanToNum)

@@ -133,8 +133,9 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 @inplace_option
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """x where x > threshold, else value."""
-    return _where(input > threshold, input, value)
+    """x where x > threshold, else value (PyTorch's test is x <= threshold: a NaN stays NaN, and passes its
+    gradient)."""
+    return _where(input <= threshold, value, input)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:

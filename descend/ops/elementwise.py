@@ -158,8 +158,7 @@ class Maximum(Function):
         return _binary("maximum", np.maximum, a, b)
 
     def backward(self, g):
-        # Ties split the gradient evenly, as PyTorch does.
-        return _split_by_weight(g, (self.a > self.b) + 0.5 * (self.a == self.b), self.needs_input_grad)
+        return _split(g, self.a, self.b, True, self.needs_input_grad)
 
 
 class Minimum(Function):
@@ -168,14 +167,19 @@ class Minimum(Function):
         return _binary("minimum", np.minimum, a, b)
 
     def backward(self, g):
-        return _split_by_weight(g, (self.a < self.b) + 0.5 * (self.a == self.b), self.needs_input_grad)
+        return _split(g, self.a, self.b, False, self.needs_input_grad)
 
 
-def _split_by_weight(g: Any, w: Any, needs: tuple) -> tuple:
-    """(g * w, g * (1 - w)), each 0 where its weight is 0 even for an inf or NaN g, as in PyTorch."""
+def _split(g: Any, a: Any, b: Any, is_max: bool, needs: tuple) -> tuple:
+    """maximum/minimum's gradients, PyTorch's rule: ties split g evenly, the losing side gets 0 (even for an
+    inf or NaN g), and where either is NaN both get g."""
+    xp = get_array_module(g)
+    a, b = xp.broadcast_to(a, g.shape), xp.broadcast_to(b, g.shape)
+    tie = a == b
+    base = xp.where(tie, g * g.dtype.type(0.5), g) if tie.any() else g
+    a_loses, b_loses = ((a < b), (a > b)) if is_max else ((a > b), (a < b))
     da, db = needs
-    w = get_array_module(g).broadcast_to(w, g.shape)
-    return (keep_where(g * w, w != 0) if da else None), (keep_where(g * (1 - w), w != 1) if db else None)
+    return (keep_where(base, ~a_loses) if da else None), (keep_where(base, ~b_loses) if db else None)
 
 
 class Where(Function):

@@ -106,6 +106,8 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     if kwargs:
         kwargs = dict(zip(kwargs, _read_before(tuple(kwargs.values()), self, old)))
     out = fn(old, *args, **kwargs)
+    if out is old:  # fn returned its input (dropout in eval): nothing is written, the history stays
+        return self
     _write(self, out)
     if out.requires_grad:
         self._ctx, self.requires_grad = out._ctx, True
