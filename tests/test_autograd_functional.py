@@ -42,6 +42,10 @@ CASES = {
                                                                        lib.tensor(V3, dtype=lib.float64))),
     "hvp": lambda lib, mod: mod.hvp(_scalar, _args(lib), (lib.tensor(V2, dtype=lib.float64),
                                                           lib.tensor(V3, dtype=lib.float64))),
+    "vjp_tuple_out": lambda lib, mod: mod.vjp(lambda x, y: (x * y[1:], (x ** 2).sum() + y), _args(lib),
+                                              (lib.tensor(V2, dtype=lib.float64), lib.tensor(V3, dtype=lib.float64))),
+    "jvp_tuple_out": lambda lib, mod: mod.jvp(lambda x, y: (x * y[1:], (x ** 2).sum() + y), _args(lib),
+                                              (lib.tensor(V2, dtype=lib.float64), lib.tensor(V3, dtype=lib.float64))),
     "vhp": lambda lib, mod: mod.vhp(_scalar, _args(lib), (lib.tensor(V2, dtype=lib.float64),
                                                           lib.tensor(V3, dtype=lib.float64))),
 }

@@ -94,3 +94,16 @@ def test_errors_as_torch() -> None:
         with pytest.raises(ValueError):
             mod.Bernoulli(probs=descend.tensor([0.5]) if mod is D else torch.tensor([0.5]),
                           logits=descend.tensor([0.0]) if mod is D else torch.tensor([0.0]))
+
+
+def test_kl_is_infinite_where_q_has_no_mass_and_zero_where_p_has_none() -> None:
+    got = []
+    for lib, mod in ((descend, D), (torch, TD)):
+        t = lib.tensor
+        got.append([
+            mod.kl_divergence(mod.Uniform(0.0, 1.0), mod.Uniform(t([-1.0, 0.5]), t([2.0, 2.0]))).tolist(),
+            mod.kl_divergence(mod.Bernoulli(t([0.0, 1.0, 0.4, 0.3])), mod.Bernoulli(t([0.3, 0.2, 0.4, 0.0]))).tolist(),
+            mod.kl_divergence(mod.Categorical(t([[0, 0.5, 0.5], [0.2, 0.3, 0.5]])),
+                              mod.Categorical(t([[0.2, 0.0, 0.8], [0.1, 0.1, 0.8]]))).tolist()])
+    for mine, ref in zip(*got):
+        np.testing.assert_allclose(mine, ref, rtol=1e-5)

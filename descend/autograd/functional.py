@@ -31,13 +31,18 @@ def _inputs(inputs: Any, create_graph: bool = False) -> tuple[tuple, bool]:
                  for x in xs), single
 
 
-def _grads(out: Tensor, xs: tuple, v: Any, create_graph: bool, strict: bool) -> tuple:
-    """d(out · v)/dx for every x: zeros for an x out does not depend on (an error with strict=True)."""
-    if not out.requires_grad:
+def _grads(out: Any, xs: tuple, v: Any, create_graph: bool, strict: bool) -> tuple:
+    """d(Σ outᵢ · vᵢ)/dx for every x (out and v a tensor or tuples of them): zeros for an x the outputs do
+    not depend on (an error with strict=True)."""
+    outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    vs = tuple(v) if isinstance(v, (tuple, list)) else (v,) * len(outs)
+    pairs = [(o, w) for o, w in zip(outs, vs) if o.requires_grad]
+    if not pairs:
         if strict:
             raise RuntimeError("The output of the user-provided function is independent of its inputs")
         return tuple(Tensor(backend.xp.zeros(x.shape, dtype=x._data.dtype)) for x in xs)
-    gs = grad(out, xs, v, retain_graph=True, create_graph=create_graph, allow_unused=True)
+    gs = grad([o for o, _ in pairs], xs, [w for _, w in pairs], retain_graph=True, create_graph=create_graph,
+              allow_unused=True)
     if strict and any(g is None for g in gs):
         raise RuntimeError("The output of the user-provided function is independent of an input")
     return tuple(Tensor(backend.xp.zeros(x.shape, dtype=x._data.dtype)) if g is None else g
@@ -97,8 +102,13 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     with enable_grad():
         out = func(*xs)
         gs = _grads(out, xs, v, create_graph, strict)
-    out = out if create_graph else out.detach()
-    return out, (gs[0] if single_in else gs)
+    return _detached(out, create_graph), (gs[0] if single_in else gs)
+
+
+def _detached(out: Any, keep: bool) -> Any:
+    if keep:
+        return out
+    return tuple(o.detach() for o in out) if isinstance(out, tuple) else out.detach()
 
 
 def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
@@ -108,15 +118,14 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         tuple(Tensor(backend.xp.ones(x.shape, dtype=x._data.dtype)) for x in xs)
     with enable_grad():
         out = func(*xs)
-        u = Tensor(backend.xp.zeros(out.shape, dtype=out._data.dtype)).requires_grad_(True)
-        gs = _grads(out, xs, u, True, strict)
-        dot = sum(((g * w).sum() for g, w in zip(gs, vs)), Tensor(backend.xp.zeros((), dtype=out._data.dtype)))
-        if not dot.requires_grad:
-            jv = Tensor(backend.xp.zeros(out.shape, dtype=out._data.dtype))
-        else:
-            jv = grad(dot, u, create_graph=create_graph, allow_unused=True)[0]
-            jv = Tensor(backend.xp.zeros(out.shape, dtype=out._data.dtype)) if jv is None else jv
-    return (out if create_graph else out.detach()), jv
+        outs = out if isinstance(out, tuple) else (out,)
+        us = tuple(Tensor(backend.xp.zeros(o.shape, dtype=o._data.dtype)).requires_grad_(True) for o in outs)
+        gs = _grads(outs, xs, us, True, strict)
+        dot = sum(((g * w).sum() for g, w in zip(gs, vs)), Tensor(backend.xp.zeros((), dtype=outs[0]._data.dtype)))
+        zeros = tuple(Tensor(backend.xp.zeros(o.shape, dtype=o._data.dtype)) for o in outs)
+        jv = grad(dot, us, create_graph=create_graph, allow_unused=True) if dot.requires_grad else zeros
+        jv = tuple(z if j is None else j for j, z in zip(jv, zeros))
+    return _detached(out, create_graph), (jv if isinstance(out, tuple) else jv[0])
 
 
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:

@@ -202,18 +202,29 @@ class Categorical(Distribution):
         return -(self.probs * self.logits.clamp(min=math.log(eps))).sum(-1)
 
 
+def _fill(t: Tensor, mask: Tensor, value: float) -> Tensor:
+    """t with `value` where mask (broadcast) holds; no gradient flows there."""
+    mask = mask.expand(*t.shape) if tuple(mask.shape) != tuple(t.shape) else mask
+    return t.masked_fill(mask, value) if bool(mask.any()) else t
+
+
 def kl_divergence(p: Distribution, q: Distribution) -> Tensor:
     """KL(p ‖ q) for two distributions of the same family, elementwise over the batch."""
     if isinstance(p, Normal) and isinstance(q, Normal):
         ratio = (p.scale / q.scale) ** 2
         return 0.5 * (ratio + ((p.loc - q.loc) / q.scale) ** 2 - 1 - ratio.log())
+    # As PyTorch: mass of p where q has none makes KL infinite; terms where p has no mass are 0.
     if isinstance(p, Categorical) and isinstance(q, Categorical):
-        return (p.probs * (p.logits - q.logits)).sum(-1)
+        t = p.probs * (p.logits - q.logits)
+        t = _fill(t, q.probs == 0, math.inf)
+        return _fill(t, p.probs == 0, 0.0).sum(-1)
     if isinstance(p, Bernoulli) and isinstance(q, Bernoulli):
-        return (p.probs * (F.softplus(-q.logits) - F.softplus(-p.logits))
-                + (1 - p.probs) * (F.softplus(q.logits) - F.softplus(p.logits)))
+        t1 = p.probs * (F.softplus(-q.logits) - F.softplus(-p.logits))
+        t1 = _fill(_fill(t1, q.probs == 0, math.inf), p.probs == 0, 0.0)
+        t2 = (1 - p.probs) * (F.softplus(q.logits) - F.softplus(p.logits))
+        t2 = _fill(_fill(t2, q.probs == 1, math.inf), p.probs == 1, 0.0)
+        return t1 + t2
     if isinstance(p, Uniform) and isinstance(q, Uniform):
         out = ((q.high - q.low) / (p.high - p.low)).log()
-        outside = ((q.low > p.low) | (q.high < p.high))
-        return out + outside.to(out.dtype) * math.inf if bool(outside.any()) else out
+        return _fill(out, (q.low > p.low) | (q.high < p.high), math.inf)
     raise NotImplementedError(f"kl_divergence: no rule for {type(p).__name__} and {type(q).__name__}")

@@ -335,9 +335,11 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     starting from `tensor([])` rely on), 1-D empty tensors are skipped when other tensors have more dims."""
     tensors = list(tensors)
     if len(tensors) > 1 and any(getattr(t, "shape", None) == (0,) for t in tensors):
-        kept = [t for t in tensors if getattr(t, "shape", None) != (0,)]
-        if kept and any(t.ndim != 1 for t in kept):
-            tensors = kept
+        like = next((t for t in tensors if getattr(t, "ndim", 1) != 1), None)
+        if like is not None:  # each empty one as an empty slab of the others' shape: still promotes dtypes
+            d = dim % like.ndim
+            empty = tuple(0 if i == d else n for i, n in enumerate(like.shape))
+            tensors = [t.reshape(empty) if getattr(t, "shape", None) == (0,) else t for t in tensors]
     return Cat.apply(*tensors, dim=dim)
 
 
