@@ -552,3 +552,78 @@ def test_state_property_gives_live_views_per_parameter():
     np.testing.assert_allclose(st[dp[0]]["exp_avg"], 0.1, rtol=1e-6)  # (1 - beta1) * grad
     opt.step()
     np.testing.assert_allclose(st[dp[0]]["exp_avg"], 0.19, rtol=1e-6)  # a view: it follows the optimizer
+
+
+def _state_edits(lib):
+    """Edits of optimizer.state that PyTorch scripts make, and the parameters after the next step."""
+    def make():
+        p = lib.nn.Parameter(lib.tensor([1.0, 2.0]))
+        return p, lib.optim.Adam([p], lr=0.1)
+
+    def step(p, opt, n=1):
+        for _ in range(n):
+            opt.zero_grad()
+            (p ** 2).sum().backward()
+            opt.step()
+
+    out = []
+    p, opt = make()
+    out.append((len(opt.state[p]), p in opt.state))
+    step(p, opt, 2)
+    s = opt.state[p]
+    out.append((sorted(s), float(s["step"]), s is opt.state[p], s["exp_avg"] is opt.state[p]["exp_avg"]))
+    edits = [lambda p, opt: opt.state[p].__setitem__("step", opt.state[p]["step"] + 10),
+             lambda p, opt: (opt.state[p]["step"].zero_(), opt.state[p].__setitem__("step", opt.state[p]["step"] + 1)),
+             lambda p, opt: opt.state[p].__setitem__("exp_avg", lib.zeros(2)),
+             lambda p, opt: opt.state.clear(),
+             lambda p, opt: opt.state.__delitem__(p)]
+    for edit in edits:
+        p, opt = make()
+        step(p, opt, 2)
+        edit(p, opt)
+        step(p, opt)
+        out.append(p.detach().numpy().tolist())
+    return out
+
+
+def test_optimizer_state_edits_act_as_in_torch() -> None:
+    mine, ref = _state_edits(descend), _state_edits(torch)
+    assert mine[:2] == ref[:2]
+    for a, b in zip(mine[2:], ref[2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_a_custom_optimizer_keeps_its_own_state_as_in_torch() -> None:
+    def run(lib):
+        class MomentumSGD(lib.optim.Optimizer):
+            def __init__(self, params, lr):
+                super().__init__(params, dict(lr=lr))
+
+            @lib.no_grad()
+            def step(self):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is None:
+                            continue
+                        state = self.state[p]
+                        if len(state) == 0:
+                            state["step"] = 0
+                            state["buf"] = lib.zeros_like(p)
+                        state["step"] += 1
+                        state["buf"].mul_(0.9).add_(p.grad)
+                        p.add_(state["buf"], alpha=-group["lr"])
+
+        p = lib.nn.Parameter(lib.tensor([1.0, -2.0]))
+        opt = MomentumSGD([p], lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            (p ** 2).sum().backward()
+            opt.step()
+        sd = opt.state_dict()
+        again = MomentumSGD([lib.nn.Parameter(lib.tensor([0.0, 0.0]))], lr=0.1)
+        again.load_state_dict(sd)
+        return (p.detach().numpy().tolist(), int(opt.state[p]["step"]), sorted(opt.state[p]), sorted(sd["state"][0]),
+                int(again.state[again.param_groups[0]["params"][0]]["step"]))
+    mine, ref = run(descend), run(torch)
+    np.testing.assert_allclose(mine[0], ref[0], rtol=1e-6)
+    assert mine[1:] == ref[1:]

@@ -18,6 +18,7 @@ from descend import backend
 from descend._tensor import Tensor, enable_grad
 import descend._tensor as _t  # the module: its in-place epoch changes at run time
 from descend.ops.inplace import _bump
+from descend.optim import state as _state
 
 
 # Elements per block: an update touches ~6 arrays of this length, which should stay in a core's L2 cache
@@ -297,6 +298,8 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         who = type(self).__name__
+        if "_state_map" in self.__dict__:
+            self._state_map.sync()  # edits of state[p]["step"]
         for group, flats in zip(self.param_groups, self._flats):
             # The default hooks do nothing unless the group asks for an edit: then they are skipped.
             hooks = () if self.grad_hooks is Optimizer.grad_hooks and not _edits_grad(group) \
@@ -365,15 +368,12 @@ class Optimizer:
         return out
 
     @property
-    def state(self) -> dict:
-        """{parameter: {name: live view of its state}} for parameters that have state (as in PyTorch)."""
-        out = {}
-        for flats in self._flats:
-            for flat in flats:
-                for j, p in enumerate(flat.params):
-                    if self._has_state(flat, j):
-                        out[p] = self._param_state(flat, j, copy=False)
-        return out
+    def state(self) -> Any:
+        """{parameter: its state}, persistent and live as PyTorch's (optim/state.py)."""
+        found = self.__dict__.get("_state_map")
+        if found is None:
+            found = self._state_map = _state.OptimizerState(self)
+        return found
 
     def state_dict(self) -> dict:
         """{"state": {index: {name: Tensor}}, "param_groups": [{options..., "params": [indices]}]}, as PyTorch's.
@@ -389,8 +389,10 @@ class Optimizer:
             groups.append(packed)
             for flat in flats:
                 for j, i in enumerate(flat.index):
-                    if self._has_state(flat, j):
-                        state[start + i] = self._param_state(flat, j, copy=True)
+                    st = self._param_state(flat, j, copy=True) if self._has_state(flat, j) else {}
+                    st.update(_state.extra_state(self, flat.params[j]))  # a custom optimizer's own keys
+                    if st:
+                        state[start + i] = st
             start += len(group["params"])
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
@@ -413,7 +415,10 @@ class Optimizer:
                     group[k] = tuple(v) if k == "betas" else v
             for flat in flats:
                 for j, i in enumerate(flat.index):
-                    self._load_param_state(group, flat, j, saved_state.get(int(saved["params"][i])))
+                    st = saved_state.get(int(saved["params"][i]))
+                    self._load_param_state(group, flat, j, st)
+                    _state.load_extra(self, flat.params[j], st, {"step", *self._state_names,
+                                                                  *self._scalar_state(group, 1)})
                 flat.refresh_uniform()
 
     def _load_param_state(self, group: dict, flat: _Flat, j: int, st: dict | None) -> None:
