@@ -9,7 +9,7 @@ import numpy as np
 from descend import backend
 from descend import dtypes as _dt
 from descend.ops.errors import OpError, OpTypeError
-from descend.ops.size import Size
+from descend.ops.size import Size, as_size
 
 _ND = np.ndarray
 _grad_enabled = True
@@ -250,7 +250,7 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return Size(self._data.shape)
+        return as_size(self._data.shape)
 
     @property
     def dtype(self) -> _dt.dtype:
@@ -285,7 +285,7 @@ class Tensor:
         return self._ctx
 
     def size(self, dim: int | None = None) -> Any:
-        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+        return as_size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
         return self._data.ndim

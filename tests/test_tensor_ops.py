@@ -445,3 +445,24 @@ def test_dim_ops_on_a_zero_dim_tensor_match_torch(name: str, dim: int) -> None:
     assert (grad is None) == (t_grad is None)
     if grad is not None:
         np.testing.assert_allclose(grad, t_grad, rtol=1e-12)
+
+
+def test_zero_dim_index_ops_and_size_arithmetic_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        x = lib.tensor(3.5, requires_grad=True)
+        out = [tuple(f().shape) for f in (lambda: x.movedim(0, 0), lambda: x.gather(0, lib.tensor(0)),
+                                           lambda: x.index_select(0, lib.tensor([0])),
+                                           lambda: x.scatter(0, lib.tensor(0), lib.tensor(1.0)))]
+        s = lib.ones(2, 3).shape
+        out += [type(v).__name__ for v in (s + (4,), (1,) + s, s * 2, s[1:])] + [(s + s).numel()]
+        with pytest.raises(TypeError):
+            lib.Size([2.5])
+        out.append(tuple(lib.Size([lib.tensor(2), 3])))
+        i16 = lib.arange(12, dtype=lib.int16).reshape(3, 4)
+        with pytest.raises(RuntimeError):
+            i16[:, 1:3].view(lib.int32)  # an odd storage offset
+        out.append(i16[:, 2:4].view(lib.int32).tolist())
+        return out
+    assert run(descend) == run(torch)

@@ -221,7 +221,10 @@ def as_index(index: Any, op: str) -> Tensor:
 
 def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
     """out[i][j] = input[index[i][j]][j] for dim 0 (and likewise for other dims)."""
-    return Gather.apply(input, as_index(index, "gather"), dim=dim)
+    index = as_index(index, "gather")
+    if input.ndim == 0 and index.ndim == 0:  # PyTorch: a 0-d input's dim 0 is its one element
+        return Gather.apply(input.reshape(1), index.reshape(1), dim=0).reshape(())
+    return Gather.apply(input, index, dim=dim)
 
 
 def scatter(input: Tensor, dim: int, index: Any, src: Any = None, value: Any = None, *,
@@ -237,7 +240,11 @@ def scatter(input: Tensor, dim: int, index: Any, src: Any = None, value: Any = N
             raise OpError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
         full = src if isinstance(src, Tensor) else Tensor(np.full(raw(index).shape, src, dtype=raw(input).dtype))
         return ScatterReduce.apply(input, as_index(index, "scatter"), full, dim=dim, reduce=mode)
-    return Scatter.apply(input, as_index(index, "scatter"), src, dim=dim)
+    index = as_index(index, "scatter")
+    if input.ndim == 0 and index.ndim == 0:
+        src = src.reshape(1) if isinstance(src, Tensor) and src.ndim == 0 else src
+        return Scatter.apply(input.reshape(1), index.reshape(1), src, dim=0).reshape(())
+    return Scatter.apply(input, index, src, dim=dim)
 
 
 def scatter_add(input: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
@@ -254,7 +261,8 @@ def scatter_reduce(input: Tensor, dim: int, index: Any, src: Tensor, reduce: str
 
 def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
     """The entries of input at the 1-D index along dim."""
-    return IndexSelect.apply(input, as_index(index, "index_select"), dim=dim)
+    out = IndexSelect.apply(input, as_index(index, "index_select"), dim=dim)
+    return out.reshape(()) if input.ndim == 0 else out  # PyTorch keeps a 0-d input 0-d
 
 
 def take(input: Tensor, index: Any) -> Tensor:

@@ -142,9 +142,19 @@ def _view_as_dtype(t: Tensor, dtype: Any) -> Tensor:
         if a.ndim == 0 or a.strides[-1] != a.itemsize:
             raise OpError(f"view: the last dim must be contiguous to view {a.dtype} as {want} (different element "
                           f"sizes)")
+        ratio = want.itemsize // a.itemsize
         if want.itemsize > a.itemsize and (a.shape[-1] * a.itemsize) % want.itemsize:
-            raise OpError(f"self.size(-1) must be divisible by {want.itemsize // a.itemsize} to view {a.dtype} as "
+            raise OpError(f"self.size(-1) must be divisible by {ratio} to view {a.dtype} as "
                           f"{want} (different element sizes), but got {a.shape[-1]}")
+        if want.itemsize > a.itemsize:
+            root = a
+            while getattr(root, "base", None) is not None:
+                root = root.base
+            start = a.__array_interface__["data"][0] if isinstance(a, np.ndarray) else a.data.ptr
+            origin = root.__array_interface__["data"][0] if isinstance(root, np.ndarray) else root.data.ptr
+            if ((start - origin) // a.itemsize) % ratio or any((st // a.itemsize) % ratio for st in a.strides[:-1]):
+                raise OpError(f"storage_offset() and strides must be divisible by {ratio} to view {a.dtype} as "
+                              f"{want} (different element sizes)")
     out = Tensor(a.view(want))
     out._vc = t  # the same memory: one version counter, as a view's
     return out

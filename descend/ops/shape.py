@@ -218,6 +218,8 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
         raise OpError(f"movedim: source {source} and destination {destination} differ in length")
     src = [dim_index(s, input.ndim, "movedim") for s in src]
     dst = [dim_index(s, input.ndim, "movedim") for s in dst]
+    if input.ndim == 0:  # dim 0 of a 0-d tensor: nothing to move
+        return Permute.apply(input, dims=())
     order = [-1] * input.ndim
     for s, t in zip(src, dst):
         order[t] = s
