@@ -19,6 +19,7 @@ _anomaly_check = None
 # In-place writes bump a global counter and stamp the tensor's version with it; an op records the counter when
 # it is recorded, so backward can tell whether a tensor it saved was modified afterwards (PyTorch's check).
 _epoch = 0
+_rewritten = 0  # the epoch of the last in-place write that gave a tensor in a graph a new history
 # Hooks registered with Tensor.register_hook, by id(tensor) (most tensors have none; see _hooks_of).
 _tensor_hooks: dict = {}
 

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend import backend
-from descend.ops.inplace import inplace_option
+from descend.ops.inplace import apply_inplace, inplace_option
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops import api as _api
 from descend.ops import conv as _conv
@@ -62,15 +62,17 @@ def _tuple(v: Any, n: int, op: str, name: str) -> tuple:
 
 # ---- activations ---------------------------------------------------------------------------------------
 
-@inplace_option
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); with inplace=True the result is also written into x, as PyTorch's."""
+    if inplace:  # (checked here rather than by inplace_option: this one is on every MLP's hot path)
+        return apply_inplace(input, _api.relu)
     return _api.relu(input)
 
 
-@inplace_option
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x where x > 0, else negative_slope * x."""
+    """x where x > 0, else negative_slope * x (written into x with inplace=True)."""
+    if inplace:
+        return apply_inplace(input, lambda t: _ew.LeakyReLU.apply(t, negative_slope=negative_slope))
     return _ew.LeakyReLU.apply(input, negative_slope=negative_slope)
 
 

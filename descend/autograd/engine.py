@@ -257,6 +257,7 @@ def _toposort(roots: list, stop: set | None = None) -> list:
     """
     topo: list = []
     visited: set = set()
+    rewritten = _t._rewritten
     stack: list = [(r, False) for r in reversed(roots)]
     while stack:
         node, done = stack.pop()
@@ -274,7 +275,7 @@ def _toposort(roots: list, stop: set | None = None) -> list:
             raise RuntimeError(
                 "backward(): trying to go through the graph a second time (its saved values were freed); "
                 "pass retain_graph=True to the first backward")
-        if _t._epoch and ctx._epoch < _t._epoch:
+        if rewritten and ctx._epoch < rewritten:  # only ops recorded before such a write need a look
             _reroute(node, ctx)
         for p in ctx.parents:
             if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:

@@ -55,7 +55,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
+        if x.ndim < 1 or x._data.shape[-1] != self.in_features:  # (the raw shape: this is the hot path)
             raise OpError(f"Linear({self.in_features}→{self.out_features}): expected input "
                           f"(..., {self.in_features}), got {_shape(x)}")
         return F.linear(x, self.weight, self.bias)

@@ -55,7 +55,8 @@ def keep_where(g: Any, keep: Any) -> Any:
     ints = np.dtype(f"i{g.dtype.itemsize}")
     bits = xp.asarray(keep).view(np.int8).astype(ints)  # (a 0-d comparison gives a NumPy scalar)
     xp.negative(bits, out=bits)  # 1 -> all bits set
-    return xp.bitwise_and(g.view(ints), bits).view(g.dtype)
+    xp.bitwise_and(g.view(ints), bits, out=bits)
+    return bits.view(g.dtype)
 
 
 def _binary(op: str, fn: Any, a: Any, b: Any) -> Any:

@@ -112,6 +112,7 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     if out.requires_grad:
         self._ctx, self.requires_grad = out._ctx, True
         out._ctx._before = (old, _t._epoch)  # for ops recorded before this write (autograd.engine._reroute)
+        _t._rewritten = _t._epoch
     return self
 
 
@@ -217,6 +218,7 @@ def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args
     base._ctx, base.requires_grad = new._ctx, new.requires_grad
     if new._ctx is not None:
         new._ctx._before = (old, _t._epoch)  # for ops recorded before this write (autograd.engine._reroute)
+        _t._rewritten = _t._epoch
     again = base.reshape(-1)[Tensor(where)]
     view._ctx, view.requires_grad = again._ctx, again.requires_grad
     return True
