@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from descend import backend
+from descend.ops.args import int_tuple
 from descend.ops.inplace import apply_inplace, inplace_option
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops import api as _api
@@ -48,16 +49,7 @@ def _raw(x: Any) -> Any:
     return backend.xp.asarray(x)
 
 
-def _tuple(v: Any, n: int, op: str, name: str) -> tuple:
-    """An int or a sequence of n ints, as n ints (PyTorch's _pair/_single)."""
-    if isinstance(v, (int, np.integer)):
-        return (int(v),) * n
-    v = tuple(int(i) for i in v)
-    if len(v) == 1:
-        return v * n
-    if len(v) != n:
-        raise OpError(f"{op}: {name} must be an int or {n} ints, got {v}")
-    return v
+_tuple = int_tuple  # an int or n ints, as n ints (PyTorch's _pair/_single)
 
 
 # ---- activations ---------------------------------------------------------------------------------------

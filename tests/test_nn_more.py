@@ -484,15 +484,9 @@ SPECTRAL_LAYERS = {"linear": (lambda lib: lib.nn.Linear(6, 4), (2, 6)),
                    "conv_transpose": (lambda lib: lib.nn.ConvTranspose2d(3, 5, 4, stride=2), (2, 3, 4, 4))}
 
 
-@pytest.mark.parametrize("name", sorted(SPECTRAL_LAYERS))
-def test_spectral_norm_matches_torch_step_by_step(name: str) -> None:
-    """Same state dict keys; after loading PyTorch's state (u, v included) the outputs, the gradient of
-    weight_orig and the power-iterated u agree in train and eval mode, and remove_spectral_norm folds the same
-    weight."""
-    make, shape = SPECTRAL_LAYERS[name]
-    t = torch.nn.utils.spectral_norm(make(torch).double())
-    d = nn.utils.spectral_norm(make(descend).to(descend.float64))
-    assert sorted(d.state_dict()) == sorted(t.state_dict())
+def _same_steps(d, t, shape, also=None) -> None:
+    """Load t's state into d, then in train, eval and train mode compare outputs and every parameter's
+    gradient (and whatever `also` checks)."""
     d.load_state_dict({k: descend.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
     x = np.random.default_rng(0).standard_normal(shape)
     for mode in ("train", "eval", "train"):
@@ -502,10 +496,25 @@ def test_spectral_norm_matches_torch_step_by_step(name: str) -> None:
         yt.sum().backward()
         yd.sum().backward()
         np.testing.assert_allclose(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(d.weight_orig.grad.numpy(), t.weight_orig.grad.numpy(), rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(d.weight_u.numpy(), t.weight_u.numpy(), rtol=1e-10, atol=1e-12)
+        for (_, a), (_, b) in zip(sorted(d.named_parameters()), sorted(t.named_parameters())):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
+        if also is not None:
+            also(d, t)
         t.zero_grad()
         d.zero_grad()
+
+
+@pytest.mark.parametrize("name", sorted(SPECTRAL_LAYERS))
+def test_spectral_norm_matches_torch_step_by_step(name: str) -> None:
+    """Same state dict keys; after loading PyTorch's state (u, v included) the outputs, the gradient of
+    weight_orig and the power-iterated u agree in train and eval mode, and remove_spectral_norm folds the same
+    weight."""
+    make, shape = SPECTRAL_LAYERS[name]
+    t = torch.nn.utils.spectral_norm(make(torch).double())
+    d = nn.utils.spectral_norm(make(descend).to(descend.float64))
+    assert sorted(d.state_dict()) == sorted(t.state_dict())
+    _same_steps(d, t, shape, lambda d, t: np.testing.assert_allclose(d.weight_u.numpy(), t.weight_u.numpy(),
+                                                                      rtol=1e-10, atol=1e-12))
     torch.nn.utils.remove_spectral_norm(t)
     nn.utils.remove_spectral_norm(d)
     assert sorted(d.state_dict()) == sorted(t.state_dict())
@@ -574,19 +583,7 @@ def test_parametrizations_match_torch_step_by_step(kind: str, name: str) -> None
     t = getattr(torch.nn.utils.parametrizations, kind)(make(torch).double())
     d = getattr(nn.utils.parametrizations, kind)(make(descend).to(descend.float64))
     assert sorted(d.state_dict()) == sorted(t.state_dict()) and repr(d) == repr(t)
-    d.load_state_dict({k: descend.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
-    x = np.random.default_rng(0).standard_normal(shape)
-    for mode in ("train", "eval", "train"):
-        getattr(t, mode)()
-        getattr(d, mode)()
-        yt, yd = t(torch.tensor(x)), d(descend.tensor(x))
-        yt.sum().backward()
-        yd.sum().backward()
-        np.testing.assert_allclose(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-        for (_, a), (_, b) in zip(sorted(d.named_parameters()), sorted(t.named_parameters())):
-            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
-        t.zero_grad()
-        d.zero_grad()
+    _same_steps(d, t, shape)
     torch.nn.utils.parametrize.remove_parametrizations(t, "weight")
     nn.utils.parametrize.remove_parametrizations(d, "weight")
     assert type(d).__name__ == type(t).__name__ and sorted(d.state_dict()) == sorted(t.state_dict())

@@ -20,6 +20,13 @@ def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=backend.default_dtype()))
 
 
+def _broadcast(*params: Any) -> list[Tensor]:
+    """The parameters as tensors broadcast to one shape (the batch shape)."""
+    ts = [_t(p) for p in params]
+    shape = np.broadcast_shapes(*(tuple(t.shape) for t in ts))
+    return [t.expand(*shape) for t in ts]
+
+
 def _shape(sample_shape: Any) -> tuple:
     return tuple(sample_shape) if not isinstance(sample_shape, int) else (sample_shape,)
 
@@ -56,10 +63,8 @@ class Normal(Distribution):
     has_rsample = True
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = _t(loc), _t(scale)
-        shape = np.broadcast_shapes(tuple(self.loc.shape), tuple(self.scale.shape))
-        self.loc, self.scale = self.loc.expand(*shape), self.scale.expand(*shape)
-        super().__init__(shape)
+        self.loc, self.scale = _broadcast(loc, scale)
+        super().__init__(tuple(self.loc.shape))
 
     @property
     def mean(self) -> Tensor:
@@ -91,10 +96,8 @@ class Uniform(Distribution):
     has_rsample = True
 
     def __init__(self, low: Any, high: Any, validate_args: bool | None = None) -> None:
-        self.low, self.high = _t(low), _t(high)
-        shape = np.broadcast_shapes(tuple(self.low.shape), tuple(self.high.shape))
-        self.low, self.high = self.low.expand(*shape), self.high.expand(*shape)
-        super().__init__(shape)
+        self.low, self.high = _broadcast(low, high)
+        super().__init__(tuple(self.low.shape))
 
     @property
     def mean(self) -> Tensor:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from descend import backend
+from descend.ops.args import int_tuple
 from descend.ops import elementwise as _ew
 from descend.ops import indexing as _ix
 from descend.ops import movement as _mv
@@ -25,16 +26,7 @@ __all__ = ["rrelu", "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d", "l
            "channel_shuffle"]
 
 
-def _ints(v: Any, n: int, op: str, name: str) -> tuple:
-    """An int or a sequence of n ints (a single one repeated), as n ints."""
-    if isinstance(v, (int, np.integer)):
-        return (int(v),) * n
-    v = tuple(int(i) for i in v)
-    if len(v) == 1:
-        return v * n
-    if len(v) != n:
-        raise OpError(f"{op}: {name} must be an int or {n} ints, got {v}")
-    return v
+_ints = int_tuple
 
 
 # ---- randomized leaky ReLU -----------------------------------------------------------------------------
