@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import descend  # noqa: E402,F401
 from descend import optim  # noqa: E402
 from descend.ops import conv as conv_mod  # noqa: E402
+from descend.ops import conv_transpose as ct_mod  # noqa: E402
 from descend._tensor import Function  # noqa: E402
 
 CLOCK = time.process_time if THREADS == "1" else time.perf_counter
@@ -70,6 +71,7 @@ def install() -> None:
             if name in cls.__dict__:
                 setattr(cls, name, timed(cls.__dict__[name], cat))
     conv_mod.gemm = timed(conv_mod.gemm, "conv GEMM")
+    ct_mod.gemm = conv_mod.gemm  # the transposed convolution's backward calls its own imported name
     for name in ("_rows_cols", "_strip_cols"):
         setattr(conv_mod.ConvNd, name, timed(getattr(conv_mod.ConvNd, name), "im2col"))
     for name in ("_rows_input_grad", "_columns_input_grad"):
