@@ -627,3 +627,47 @@ def test_a_custom_optimizer_keeps_its_own_state_as_in_torch() -> None:
     mine, ref = run(descend), run(torch)
     np.testing.assert_allclose(mine[0], ref[0], rtol=1e-6)
     assert mine[1:] == ref[1:]
+
+
+def _more_state_edits(lib):
+    out = []
+    w = lib.nn.Parameter(lib.tensor([1.0, -2.0]))
+    opt = lib.optim.Adam([w], lr=0.1)
+    opt.state[w] = {"step": lib.tensor(100.0), "exp_avg": lib.ones(2), "exp_avg_sq": lib.ones(2)}
+    w.grad = lib.zeros(2)
+    opt.step()
+    out.append(w.detach().numpy().tolist() + [float(opt.state[w]["step"])])
+    w = lib.nn.Parameter(lib.tensor([1.0, -2.0]))
+    opt = lib.optim.SGD([w], lr=0.1, momentum=0.9)
+    opt.state[w]["momentum_buffer"] = lib.ones(2)  # given before any step
+    w.grad = lib.zeros(2)
+    opt.step()
+    out.append(w.detach().numpy().tolist())
+    w = lib.nn.Parameter(lib.tensor([1.0, -2.0]))
+    opt = lib.optim.Adam([w], lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        (w ** 2).sum().backward()
+        opt.step()
+    held_step, held_avg = opt.state[w]["step"], opt.state[w]["exp_avg"]
+    opt.step()
+    out.append([float(held_step)])  # a held step tensor follows the optimizer
+    before = held_avg.detach().numpy().tolist()
+    del opt.state[w]
+    opt.step()
+    out.append(before + held_avg.detach().numpy().tolist())  # old state tensors keep their values
+    return out
+
+
+def test_more_optimizer_state_edits_and_deepcopy_act_as_in_torch() -> None:
+    for a, b in zip(_more_state_edits(descend), _more_state_edits(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    model = descend.nn.Linear(2, 1)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    model(descend.ones(1, 2)).sum().backward()
+    opt.step()
+    copied = copy.deepcopy({"model": model, "opt": opt})  # one memo: the copy optimizes the copied model
+    copied["model"](descend.ones(1, 2)).sum().backward()
+    copied["opt"].step()
+    assert not np.array_equal(copied["model"].weight.detach().numpy(), model.weight.detach().numpy())
+    assert float(copied["opt"].state[copied["model"].weight]["step"]) == 2.0

@@ -56,6 +56,9 @@ class _Flat:
         self.uniform = True
         self._full_plan = self.plan(0, self.size)
 
+    def __deepcopy__(self, memo: dict) -> "_Flat":
+        return _state.copy_flat(self, memo)
+
     def buffer(self, name: str, fill: float = 0.0) -> Any:
         """The flat state buffer `name`, created filled with `fill` on first use."""
         buf = self.state.get(name)
@@ -298,8 +301,9 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         who = type(self).__name__
-        if "_state_map" in self.__dict__:
-            self._state_map.sync()  # edits of state[p]["step"]
+        state_map = self.__dict__.get("_state_map")
+        if state_map is not None:
+            state_map.sync()  # edits of state[p]["step"]
         for group, flats in zip(self.param_groups, self._flats):
             # The default hooks do nothing unless the group asks for an edit: then they are skipped.
             hooks = () if self.grad_hooks is Optimizer.grad_hooks and not _edits_grad(group) \
@@ -333,6 +337,8 @@ class Optimizer:
                             v[1] += 1
                         else:
                             _bump(p)
+        if state_map is not None:
+            state_map.refresh()  # step tensors held by the caller follow the counters
         return loss
 
     def _update(self, group: dict, blk: _Block, count: int) -> int:  # pragma: no cover
@@ -351,21 +357,7 @@ class Optimizer:
 
     def _param_state(self, flat: _Flat, j: int, copy: bool) -> dict:
         """One parameter's state: step and named arrays shaped like the parameter (copies or live views)."""
-        out: dict = {}
-        if self._has_step:
-            # PyTorch keeps these as 0-d tensors of the scalar dtype (float32 unless the default is float64).
-            scalars = {"step": float(flat.count[j]), **self._scalar_state(flat.group, int(flat.count[j]))}
-            dtype = backend.default_dtype()
-            out.update({k: Tensor(np.asarray(v, dtype=dtype)) for k, v in scalars.items()})
-        seg, shape = flat.segment(j), flat.views[j].shape
-        for name in self._state_names:
-            buf = flat.state.get(name)
-            if buf is not None:
-                arr = buf[seg].reshape(shape)
-                # A live view (writes through it reach the optimizer, as through PyTorch's state tensors) or a
-                # copy, so a checkpoint taken mid-run does not change as training continues.
-                out[name] = Tensor(arr.copy() if copy else arr)
-        return out
+        return _state.param_state(self, flat, j, copy)
 
     @property
     def state(self) -> Any:

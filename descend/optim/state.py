@@ -11,6 +11,7 @@ so the next step starts it afresh.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from copy import deepcopy
 from typing import Any, Iterator
 
 import numpy as np
@@ -77,12 +78,22 @@ class ParamState(MutableMapping):
         value = self.opt._scalar_state(self.flat.group, count)[key]
         return Tensor(np.asarray(value, dtype=backend.default_dtype()))
 
+    def _builtin_rule(self) -> bool:
+        """Whether the optimizer's own update runs (not a custom step() that keeps its own keys)."""
+        from descend.optim.optimizer import Optimizer
+        return type(self.opt)._update is not Optimizer._update
+
     def __setitem__(self, key: str, value: Any) -> None:
         if key in self.opt._state_names:
             seg = self.flat.segment(self.j)
             arr = backend.to_numpy(value._data if isinstance(value, Tensor) else value)
             self.flat.buffer(key)[seg] = self.flat.xp.asarray(arr, dtype=self.flat.data.dtype).reshape(-1)
-        elif key == "step" and self.opt._has_step and self._live():
+            if not self._live():  # state given to a parameter without any: it now has state
+                self._pinned = True
+                if not self.opt._has_step:  # (SGD's counter says whether its buffer exists)
+                    self.flat.count[self.j] = max(int(self.flat.count[self.j]), 1)
+                    self.flat.refresh_uniform()
+        elif key == "step" and self.opt._has_step and (self._live() or self._builtin_rule()):
             if value is self._step:  # `state[p]["step"] += 1` edited the tensor itself
                 self.sync_step()
                 return
@@ -105,7 +116,13 @@ class ParamState(MutableMapping):
             raise KeyError(key)
 
     def reset(self) -> None:
-        """No state: the next step starts it as for a new parameter."""
+        """No state: the next step starts it as for a new parameter (tensors handed out before keep their
+        values, as PyTorch's old state tensors do)."""
+        for _, view in self._views.values():
+            view._data = view._data.copy()
+        self._views.clear()
+        if self._step is not None:
+            self._step = None
         self.extra.clear()
         self._pinned = False
         self.opt._load_param_state(self.flat.group, self.flat, self.j, None)
@@ -181,6 +198,13 @@ class OptimizerState(MutableMapping):
         for state in self._per.values():
             state.sync_step()
 
+    def refresh(self) -> None:
+        """After a step: the step tensors handed out show the new counts."""
+        for state in self._per.values():
+            if state._step is not None:
+                state._step_seen = int(state.flat.count[state.j])
+                state._step._data[...] = state._step_seen
+
     def __repr__(self) -> str:
         return repr({k: self[k] for k in self})
 
@@ -203,3 +227,33 @@ def load_extra(opt: Any, p: Any, saved: dict | None, known: set) -> None:
         state = opt.state[p]
         for k, v in extra.items():
             state.extra[k] = v.clone() if isinstance(v, Tensor) else v
+
+
+def param_state(opt: Any, flat: Any, j: int, copy: bool) -> dict:
+    """One parameter's state as PyTorch lays it out: step (and the scalar state) as 0-d tensors of the scalar
+    dtype, and each buffer shaped like the parameter (a live view, or a copy for a state dict, so a checkpoint
+    taken mid-run does not change as training continues)."""
+    out: dict = {}
+    if opt._has_step:
+        scalars = {"step": float(flat.count[j]), **opt._scalar_state(flat.group, int(flat.count[j]))}
+        dtype = backend.default_dtype()
+        out.update({k: Tensor(np.asarray(v, dtype=dtype)) for k, v in scalars.items()})
+    seg, shape = flat.segment(j), flat.views[j].shape
+    for name in opt._state_names:
+        buf = flat.state.get(name)
+        if buf is not None:
+            arr = buf[seg].reshape(shape)
+            out[name] = Tensor(arr.copy() if copy else arr)
+    return out
+
+
+def copy_flat(flat: Any, memo: dict) -> Any:
+    """deepcopy of an optimizer's flat buffer: the array module is shared, and the copied parameters are made
+    views of the copied buffer again (a deep copy of a view is a separate array)."""
+    new = type(flat).__new__(type(flat))
+    memo[id(flat)] = new
+    new.__dict__.update({k: v if k == "xp" else deepcopy(v, memo) for k, v in flat.__dict__.items()})
+    new.views = [new.data[a:b].reshape(v.shape) for v, a, b in zip(flat.views, flat.offsets, flat.offsets[1:])]
+    for p, view in zip(new.params, new.views):
+        p._data = view
+    return new
