@@ -652,3 +652,26 @@ def test_ctc_loss_matches_torch(case: str, reduction: str, zero_infinity: bool) 
     assert (got[0][1] is None) == (got[1][1] is None)
     if got[1][1] is not None:
         np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-7, atol=1e-10)
+
+
+def test_grid_sample_at_the_border_and_on_non_finite_grids_matches_torch() -> None:
+    """PyTorch's clip has a zero gradient at and beyond the edges (an identity affine grid lands on them);
+    NaN and infinite positions give PyTorch's values rather than an error."""
+    def run(lib):
+        out = []
+        img = lib.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])
+        for pad in ("border", "reflection", "zeros"):
+            for ac in (True, False):
+                theta = lib.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]], requires_grad=True)
+                grid = lib.nn.functional.affine_grid(theta, (1, 1, 2, 2), align_corners=ac)
+                lib.nn.functional.grid_sample(img, grid, padding_mode=pad, align_corners=ac).sum().backward()
+                out.append(theta.grad.numpy().round(6).tolist())
+        for grid in ([[[[float("nan"), 0.0]]]], [[[[float("inf"), 0.0]]]], [[[[-float("inf"), 0.5]]]]):
+            for pad in ("zeros", "border", "reflection"):
+                for mode in ("bilinear", "nearest"):
+                    with np.errstate(invalid="ignore"):
+                        y = lib.nn.functional.grid_sample(img, lib.tensor(grid), mode=mode, padding_mode=pad,
+                                                          align_corners=False)
+                    out.append(str(y.flatten().tolist()))
+        return out
+    assert run(descend) == run(torch)

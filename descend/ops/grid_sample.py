@@ -62,12 +62,23 @@ def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:
     low, span = twice_low / 2, (twice_high - twice_low) / 2
     v = backend.to_numpy(coord._data).astype(np.float64)
     d = np.abs(v - low)
-    extra, flips = np.fmod(d, span), np.floor(d / span)
-    folded = np.where(flips % 2 == 0, extra + low, span - extra + low)
-    slope = np.where(v >= low, 1.0, -1.0) * np.where(flips % 2 == 0, 1.0, -1.0)
+    with np.errstate(invalid="ignore"):  # (an inf or NaN position folds to NaN, then clips to the edge)
+        extra, flips = np.fmod(d, span), np.floor(d / span)
+        folded = np.where(flips % 2 == 0, extra + low, span - extra + low)
+        slope = np.where(v >= low, 1.0, -1.0) * np.where(flips % 2 == 0, 1.0, -1.0)
     dt = coord._data.dtype
     xp = backend.xp
     return coord * Tensor(xp.asarray(slope.astype(dt))) + Tensor(xp.asarray((folded - slope * v).astype(dt)))
+
+
+def _clip(c: Tensor, size: int) -> Tensor:
+    """PyTorch's clip_coordinates: into [0, size - 1], the gradient 0 at and beyond the bounds."""
+    v = c._data
+    inside = (v > 0) & (v < size - 1)
+    with np.errstate(invalid="ignore"):
+        clipped = backend.xp.clip(v, 0, size - 1)
+    clipped = backend.xp.where(backend.xp.isnan(clipped), 0, clipped)  # as PyTorch's CPU kernel clips a NaN
+    return c.where(Tensor(inside), Tensor(clipped.astype(v.dtype)))
 
 
 def _source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
@@ -75,7 +86,7 @@ def _source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) ->
     if padding_mode == "reflection":
         c = _reflect(c, 0, 2 * (size - 1)) if align_corners else _reflect(c, -1, 2 * size - 1)
     if padding_mode in ("border", "reflection"):
-        c = c.clamp(0, size - 1)
+        c = _clip(c, size)
     return c
 
 
@@ -109,14 +120,16 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
 
     def corner(iy: Any, ix: Any) -> tuple:
         """input at integer positions (N, Ho, Wo) as (N, Ho, Wo, C), and where they lie inside the image."""
+        iy, ix = xp.nan_to_num(iy, nan=-1.0), xp.nan_to_num(ix, nan=-1.0)  # NaN positions: outside, as PyTorch
         inside = (ix >= 0) & (ix <= w - 1) & (iy >= 0) & (iy <= h - 1)
         cy, cx = xp.clip(iy, 0, h - 1).astype(np.int64), xp.clip(ix, 0, w - 1).astype(np.int64)
         return input[Tensor(batch), :, Tensor(cy), Tensor(cx)], Tensor(inside.astype(dt)).unsqueeze(-1)
 
     if mode == "nearest":
         vals, inside = corner(xp.rint(y._data), xp.rint(x._data))  # round half to even, as nearbyint
-        # The grid gets a zero gradient (not none), as PyTorch's: a term that is 0 with slope 0.
-        out = vals * inside + ((x - x.detach()) + (y - y.detach())).unsqueeze(-1) * 0.0
+        # The grid gets a zero gradient (not none), as PyTorch's: a term that is 0 with slope 0 (even at NaN).
+        never = Tensor(xp.zeros(tuple(x.shape), dtype=bool))
+        out = vals * inside + (x + y).where(never, 0.0).unsqueeze(-1)
     else:
         x0, y0 = xp.floor(x._data), xp.floor(y._data)
         x1, y1 = x0 + 1, y0 + 1
