@@ -195,7 +195,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
     masked = Tensor(xp.asarray(np.where(valid, 0.0, _IMPOSSIBLE).astype(dt)))
     start = np.full((n, width), _IMPOSSIBLE, dt)
     start[:, 0] = 0
-    start[tg_len > 0, 1] = 0
+    if width > 1:
+        start[tg_len > 0, 1] = 0
     alpha = emit[0] + Tensor(xp.asarray(start)) + masked
     no_skip = Tensor(xp.asarray(np.where(skip, 0.0, _IMPOSSIBLE).astype(dt)))
     pad = Tensor(xp.full((n, 1), _IMPOSSIBLE, dtype=dt))
@@ -209,6 +210,10 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
     last = alpha.gather(1, Tensor(xp.asarray(ends)))
     last = last + Tensor(xp.asarray(np.where(tg_len[:, None] > 0, [[0.0, 0.0]], [[0.0, _IMPOSSIBLE]]).astype(dt)))
     loss = -last.logsumexp(1)
+    # No input frames: the empty target has probability 1, any other none.
+    empty_input = Tensor(xp.asarray((in_len == 0).astype(dt)))
+    loss = loss * (1 - empty_input) + Tensor(xp.asarray(np.where((in_len == 0) & (tg_len > 0), -_IMPOSSIBLE,
+                                                                  0.0).astype(dt)))
     impossible = Tensor(xp.asarray((backend.to_numpy(loss._data) > -_IMPOSSIBLE / 10).astype(dt)))
     if zero_infinity:
         loss = loss * (1 - impossible)

@@ -64,8 +64,8 @@ class _SpectralNorm(Module):
                 self._v._data[...] = _normalize(mat.T @ self._u._data, self.eps)
 
     def forward(self, weight: Tensor) -> Tensor:
-        if weight.ndim == 1:
-            return weight / max(float(weight.detach().norm()), self.eps)
+        if weight.ndim == 1:  # F.normalize: the norm is part of the graph
+            return weight / weight.norm().clamp_min(self.eps)
         mat = self._matrix(weight)
         if self.training:
             self._power_method(mat._data, self.n_power_iterations)

@@ -15,13 +15,22 @@ original parameters live in `module.parametrizations[name]` (so state-dict keys 
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 from descend.nn.containers import ModuleDict, ModuleList
 from descend.nn.module import Module, Parameter
 from descend._tensor import Tensor, no_grad
 
-__all__ = ["register_parametrization", "remove_parametrizations", "is_parametrized", "ParametrizationList"]
+__all__ = ["register_parametrization", "remove_parametrizations", "is_parametrized", "ParametrizationList",
+           "cached"]
+
+
+@contextlib.contextmanager
+def cached() -> Iterator[None]:
+    """PyTorch caches each parametrized tensor inside this block; descend recomputes it on each access, which
+    gives the same values (only slower when a tensor is read many times)."""
+    yield
 
 
 class ParametrizationList(ModuleList):
@@ -35,15 +44,24 @@ class ParametrizationList(ModuleList):
             for m in reversed(modules):  # the originals are what the chain maps to the current value
                 inv = getattr(m, "right_inverse", None)
                 new = inv(new) if inv is not None else new
+        # A parameter's originals are parameters; a buffer's stay buffers (not trained), as in PyTorch.
+        is_param = isinstance(original, Parameter)
         if isinstance(new, Tensor):
             self.is_tensor, self.ntensors = True, 1
-            # The original Parameter object itself, holding the right-inverse's value (PyTorch: set_()).
+            # The original tensor object itself, holding the right-inverse's value (PyTorch: set_()).
             original._data = new._data if new is not original else original._data
-            self.original = original if isinstance(original, Parameter) else Parameter(original)
+            self._keep("original", original, is_param)
         else:
             self.is_tensor, self.ntensors = False, len(new)
             for i, t in enumerate(new):
-                setattr(self, f"original{i}", Parameter(t.detach(), requires_grad=original.requires_grad))
+                self._keep(f"original{i}", Parameter(t.detach(), requires_grad=original.requires_grad)
+                           if is_param else t.detach(), is_param)
+
+    def _keep(self, name: str, t: Tensor, is_param: bool) -> None:
+        if is_param:
+            setattr(self, name, t)
+        else:
+            self.register_buffer(name, t)
 
     def right_inverse(self, value: Tensor) -> None:
         """Set the originals so the parametrized tensor equals value (through each right_inverse)."""
