@@ -52,3 +52,26 @@ def test_transforms_match_torch_func() -> None:
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=key)
             if key in ("grad", "grad_of_grad", "per_sample_grads"):
                 assert ga == gb, key  # plain tensors outside any transform, as PyTorch's
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_per_sample_gradients_of_a_parameter_dict_and_plain_results_as_torch() -> None:
+    """The torch.func recipe: vmap(grad(loss over functional_call)) over a dict of parameters; results outside
+    any transform are plain tensors; keyword arguments pass through vmap unmapped."""
+    def run(lib):
+        model = lib.nn.Linear(3, 1)
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor([[1.0, -2.0, 0.5]]))
+            model.bias.fill_(0.3)
+        params = {k: v.detach() for k, v in model.named_parameters()}
+
+        def loss(p, x):
+            return (lib.func.functional_call(model, p, (x,)) ** 2).sum()
+        per = lib.func.vmap(lib.func.grad(loss), in_dims=(None, 0))(params, lib.arange(12.0).reshape(4, 3))
+        out, vjp_fn = lib.func.vjp(lambda x: x ** 2, lib.tensor([1.0, 2.0]))
+        return ({k: (tuple(v.shape), v.tolist()) for k, v in per.items()},
+                lib.func.jacrev(lambda x: x ** 2)(lib.tensor([1.0, 2.0])).numpy().tolist(),
+                lib.func.hessian(lambda x: (x ** 3).sum())(lib.tensor([1.0, 2.0])).numpy().tolist(),
+                (out.requires_grad, vjp_fn(lib.ones(2))[0].requires_grad),
+                lib.func.vmap(lambda a, scale=1.0: a.sum() * scale)(lib.ones(3, 2), scale=2.0).tolist())
+    assert run(descend) == run(torch)
