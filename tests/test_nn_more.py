@@ -680,3 +680,16 @@ def test_grid_sample_at_the_border_and_on_non_finite_grids_matches_torch() -> No
                     out.append(str(y.flatten().tolist()))
         return out
     assert run(descend) == run(torch)
+
+
+def test_a_lazy_model_loads_a_checkpoint_before_its_first_forward_as_torch() -> None:
+    got = []
+    for lib in (descend, torch):
+        lib.manual_seed(0)
+        ref = lib.nn.Sequential(lib.nn.Linear(5, 3), lib.nn.ReLU(), lib.nn.Linear(3, 2))
+        lazy = lib.nn.Sequential(lib.nn.LazyLinear(3), lib.nn.ReLU(), lib.nn.LazyLinear(2))
+        result = lazy.load_state_dict(ref.state_dict())
+        x = lib.ones(4, 5)
+        got.append((repr(result), tuple(lazy[0].weight.shape),
+                    np.allclose(lazy(x).detach().numpy(), ref(x).detach().numpy())))
+    assert got[0] == got[1]

@@ -92,6 +92,17 @@ class Sequential(Module):
     def __iadd__(self, other: Iterable[Module]) -> "Sequential":
         return self.extend(other)
 
+    def __mul__(self, n: int) -> "Sequential":
+        """The same modules repeated n times (shared, not copied), as PyTorch's."""
+        if not isinstance(n, int) or n <= 0:
+            raise ValueError(f"Non-positive multiplication factor {n} for {type(self).__name__}")
+        out = type(self)()
+        for m in list(self) * n:
+            out.append(m)
+        return out
+
+    __rmul__ = __mul__
+
     def forward(self, x: Any) -> Any:
         for m in self:
             x = m(x)
@@ -176,6 +187,9 @@ class ModuleDict(Module):
         out = self[key]
         delattr(self, key)
         return out
+
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
 
     def clear(self) -> None:
         for name in self.keys():

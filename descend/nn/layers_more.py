@@ -44,8 +44,18 @@ class LazyLinear(Linear):
         self._lazy = (device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._materialize(int(x.shape[-1]) if x.ndim else 1)
+        return Linear.forward(self, x)
+
+    def _lazy_load(self, state_dict: dict, prefix: str) -> None:
+        """Before a state dict is loaded into a model holding this layer: take in_features from its weight."""
+        weight = state_dict.get(prefix + "weight")
+        if weight is not None and len(weight.shape) == 2:
+            self._materialize(int(weight.shape[1]))
+
+    def _materialize(self, in_features: int) -> None:
         device, dtype = self._lazy
-        self.in_features = int(x.shape[-1]) if x.ndim else 1
+        self.in_features = in_features
         self.weight = _empty(self.out_features, self.in_features, dtype=dtype)
         if self.bias is not None:
             self.bias = _empty(self.out_features, dtype=dtype)
@@ -54,7 +64,6 @@ class LazyLinear(Linear):
             self.to(device)
         del self._lazy
         self.__class__ = Linear
-        return Linear.forward(self, x)
 
 
 # ---- RMS normalisation -----------------------------------------------------------------------------------

@@ -369,6 +369,8 @@ class Module:
         With assign=True each parameter and buffer takes the given array itself (sharing its memory and
         keeping its dtype, as PyTorch's assign); a parameter keeps its requires_grad.
         """
+        for name, m in list(self.named_modules()):  # lazy modules take their shapes from the state dict
+            getattr(m, "_lazy_load", lambda *a: None)(state_dict, f"{name}." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
