@@ -107,3 +107,20 @@ def test_kl_is_infinite_where_q_has_no_mass_and_zero_where_p_has_none() -> None:
                               mod.Categorical(t([[0.2, 0.0, 0.8], [0.1, 0.1, 0.8]]))).tolist()])
     for mine, ref in zip(*got):
         np.testing.assert_allclose(mine, ref, rtol=1e-5)
+
+
+def test_modes_quantiles_validation_and_repr_as_torch() -> None:
+    def run(lib, mod):
+        t = lib.tensor
+        out = [mod.Normal(t([1.0]), t([2.0])).icdf(t([0.975])).tolist(), float(mod.Normal(0.0, 1.0).mode),
+               int(mod.Categorical(probs=t([0.2, 0.5, 0.3])).mode), mod.Bernoulli(t([0.3, 0.7])).mode.tolist(),
+               repr(mod.Uniform(0.0, 1.0)), repr(mod.Categorical(logits=lib.zeros(2, 3))).split("(")[0]]
+        for bad in (lambda: mod.Normal(0.0, -1.0), lambda: mod.Uniform(1.0, 0.0),
+                    lambda: mod.Bernoulli(probs=t([1.5])), lambda: mod.Categorical(probs=t([-0.1, 1.1]))):
+            with pytest.raises(ValueError, match="Expected parameter"):
+                bad()
+        mod.Normal(0.0, -1.0, validate_args=False)  # validation off: accepted
+        return out
+    mine, ref = run(descend, D), run(torch, TD)
+    np.testing.assert_allclose(mine[0], ref[0], rtol=1e-6)
+    assert mine[1:] == ref[1:]

@@ -50,21 +50,38 @@ class Distribution:
     def stddev(self) -> Tensor:
         return self.variance.sqrt()
 
+    _shown: tuple[str, ...] = ()  # the parameters repr() shows, as PyTorch's
+
     def _extended(self, sample_shape: Any) -> tuple:
         return _shape(sample_shape) + self.batch_shape + self.event_shape
 
+    def _check(self, name: str, ok: Any, constraint: str, validate_args: bool | None) -> None:
+        """PyTorch's argument validation (on unless validate_args=False): a ValueError naming the constraint."""
+        if validate_args is not False and not bool(backend.to_numpy(ok).all()):
+            value = getattr(self, name)
+            raise ValueError(f"Expected parameter {name} (Tensor of shape {tuple(value.shape)}) of distribution "
+                             f"{self!r} to satisfy the constraint {constraint}, but found invalid values:\n{value}")
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        parts = []
+        for name in self._shown:
+            v = self.__dict__.get(name)
+            if v is not None:
+                shown = v.item() if v.ndim == 0 else v if v.numel() == 1 else v.shape
+                parts.append(f"{name}: {shown!r}" if v.numel() != 1 else f"{name}: {shown}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 class Normal(Distribution):
     """N(loc, scale²), elementwise."""
 
     has_rsample = True
+    _shown = ("loc", "scale")
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
         self.loc, self.scale = _broadcast(loc, scale)
         super().__init__(tuple(self.loc.shape))
+        self._check("scale", self.scale._data > 0, "GreaterThan(lower_bound=0.0)", validate_args)
 
     @property
     def mean(self) -> Tensor:
@@ -89,15 +106,24 @@ class Normal(Distribution):
     def cdf(self, value: Any) -> Tensor:
         return 0.5 * (1 + ((_t(value) - self.loc) / (self.scale * math.sqrt(2))).erf())
 
+    def icdf(self, value: Any) -> Tensor:
+        return self.loc + self.scale * (2 * _t(value) - 1).erfinv() * math.sqrt(2)
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
 
 class Uniform(Distribution):
     """U[low, high), elementwise."""
 
     has_rsample = True
+    _shown = ("low", "high")
 
     def __init__(self, low: Any, high: Any, validate_args: bool | None = None) -> None:
         self.low, self.high = _broadcast(low, high)
         super().__init__(tuple(self.low.shape))
+        self._check("low", self.low._data < self.high._data, "LessThan(upper_bound=high)", validate_args)
 
     @property
     def mean(self) -> Tensor:
@@ -131,10 +157,17 @@ class Bernoulli(Distribution):
             eps = float(np.finfo(self.probs._data.dtype).eps)
             p = self.probs.clamp(eps, 1 - eps)
             self.logits = p.log() - (1 - p).log()
+            self._check("probs", (self.probs._data >= 0) & (self.probs._data <= 1), "Interval(lower_bound=0.0, "
+                        "upper_bound=1.0)", validate_args)
         else:
             self.logits = _t(logits)
             self.probs = self.logits.sigmoid()
+        self._shown = ("probs",) if probs is not None else ("logits",)
         super().__init__(tuple(self.logits.shape))
+
+    @property
+    def mode(self) -> Tensor:
+        return (self.probs > 0.5).to(self.probs.dtype)
 
     @property
     def mean(self) -> Tensor:
@@ -167,6 +200,9 @@ class Categorical(Distribution):
             raise ValueError("Either `probs` or `logits` must be specified, but not both.")
         if probs is not None:
             probs = _t(probs)
+            if validate_args is not False and not bool(backend.to_numpy(probs._data >= 0).all()):
+                raise ValueError(f"Expected parameter probs (Tensor of shape {tuple(probs.shape)}) of distribution "
+                                 f"Categorical to satisfy the constraint Simplex(), but found invalid values:\n{probs}")
             self.probs = probs / probs.sum(-1, keepdim=True)
             eps = float(np.finfo(self.probs._data.dtype).eps)
             self.logits = self.probs.clamp(eps, 1 - eps).log()
@@ -175,7 +211,12 @@ class Categorical(Distribution):
             self.logits = logits - logits.logsumexp(-1, keepdim=True)
             self.probs = self.logits.exp()
         self._num_events = int(self.logits.shape[-1])
+        self._shown = ("probs",) if probs is not None else ("logits",)
         super().__init__(tuple(self.logits.shape[:-1]))
+
+    @property
+    def mode(self) -> Tensor:
+        return self.probs.argmax(-1)
 
     @property
     def param_shape(self) -> tuple:

@@ -177,7 +177,8 @@ class OptimizerState(MutableMapping):
 
     def __iter__(self) -> Iterator[Any]:
         for flat, j, p in self._where().values():
-            if len(self[p]):
+            st = self._per.get(id(p))  # (looked up, not created: iterating adds no entries)
+            if (len(st) if st is not None else self.opt._has_state(flat, j)):
                 yield p
         for key, _ in list(self._other.values()):
             yield key
