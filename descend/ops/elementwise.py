@@ -44,17 +44,21 @@ def _integral(x: Any) -> bool:
     return d.kind in "biu" if d is not None else isinstance(x, int)
 
 
-def keep_where(g: Any, keep: Any) -> Any:
-    """g where `keep` (a boolean array of g's shape), +0 elsewhere: PyTorch's where()-based gradients of relu,
-    clamp and maximum, so an inf or NaN g where the gradient is blocked gives 0 (sqrt(relu(x)) stays finite),
-    where a product with the mask would give NaN. Done as a bitwise AND with an all-ones/zeros mask: about a
-    product's cost, and layout-preserving (where() with a scalar runs ~15x slower here)."""
+def keep_where(g: Any, keep: Any, blocked: bool = False) -> Any:
+    """g where `keep` (a boolean array of g's shape; with blocked=True, where it is False), +0 elsewhere:
+    PyTorch's where()-based gradients of relu, clamp and maximum, so an inf or NaN g where the gradient is
+    blocked gives 0 (sqrt(relu(x)) stays finite), where a product with the mask would give NaN. Done as a
+    bitwise AND with an all-ones/zeros mask: a pass or two more than a product, and layout-preserving (where()
+    with a scalar runs ~15x slower here)."""
     xp = get_array_module(g)
     if g.dtype.kind != "f" or getattr(keep, "shape", None) != g.shape:
-        return xp.where(keep, g, g.dtype.type(0))
+        return xp.where(keep, g.dtype.type(0), g) if blocked else xp.where(keep, g, g.dtype.type(0))
     ints = np.dtype(f"i{g.dtype.itemsize}")
     bits = xp.asarray(keep).view(np.int8).astype(ints)  # (a 0-d comparison gives a NumPy scalar)
-    xp.negative(bits, out=bits)  # 1 -> all bits set
+    if blocked:
+        bits -= 1  # 1 (blocked) -> 0, 0 -> all bits set
+    else:
+        xp.negative(bits, out=bits)  # 1 -> all bits set
     xp.bitwise_and(g.view(ints), bits, out=bits)
     return bits.view(g.dtype)
 
@@ -316,7 +320,7 @@ class ReLU(Function):
                 kernel(*flats[1:])
                 return flats[0]
         # PyTorch's threshold_backward passes g where the output is not <= 0 (a NaN output included).
-        return keep_where(g, ~(self.out <= 0))
+        return keep_where(g, self.out <= 0, blocked=True)
 
 
 class LeakyReLU(Function):
