@@ -108,6 +108,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         index = [slice(None)] * input.ndim
         for i in range(len(pad) // 2):
             lo, hi = pad[2 * i], pad[2 * i + 1]
+            if input.shape[input.ndim - 1 - i] + lo + hi <= 0:
+                raise OpError(f"pad: the input size {input.shape[input.ndim - 1 - i]} plus padding ({lo}, {hi}) "
+                              f"leaves no elements (PyTorch refuses it too)")
             index[input.ndim - 1 - i] = slice(-lo if lo < 0 else None, hi if hi < 0 else None)
         return out[tuple(index)]
     return _mv.Pad.apply(input, pad=pad, value=0.0 if value is None else value, mode=mode)

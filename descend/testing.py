@@ -39,6 +39,9 @@ def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True, r
 
 def _compare(actual: Any, expected: Any, rtol: Any, atol: Any, equal_nan: bool, check_dtype: bool, msg: Any,
              where: str) -> None:
+    if isinstance(actual, Tensor) != isinstance(expected, Tensor):  # a tensor is compared with a tensor only
+        raise TypeError(f"No comparison pair was able to handle inputs of type {type(actual)} and "
+                        f"{type(expected)}{where}.")
     if isinstance(expected, dict):
         if not isinstance(actual, dict) or set(actual) != set(expected):
             _fail(msg, f"The keys of the mappings do not match{where}")

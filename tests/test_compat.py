@@ -47,3 +47,14 @@ def test_fork_rng_puts_the_stream_back() -> None:
         inside = descend.rand(4).numpy()
     after = descend.rand(4).numpy()
     assert np.array_equal(inside, after)
+
+
+def test_assert_close_compares_a_tensor_with_a_tensor_only_as_torch() -> None:
+    torch = pytest.importorskip("torch")
+    for lib in (descend, torch):
+        for a, b in [(lib.ones(2), [1.0, 1.0]), ([1.0], lib.ones(1)), (lib.ones(1), 1.0)]:
+            with pytest.raises(TypeError):
+                lib.testing.assert_close(a, b)
+        lib.testing.assert_close([lib.ones(1)], [lib.ones(1)])
+        with pytest.raises(AssertionError, match="not close"):
+            lib.testing.assert_close(lib.ones(3), lib.zeros(3))

@@ -41,6 +41,8 @@ def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> 
     if len(size) != 4:
         raise NotImplementedError(f"affine_grid only supports 4D sizes (2-D images), got size {list(size)}")
     n, _, h, w = size
+    if theta._data.dtype.kind != "f":
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     if theta.ndim != 3 or tuple(theta.shape[1:]) != (2, 3) or theta.shape[0] != n:
         raise OpError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {list(size)}. Got "
                       f"{list(theta.shape)}.")

@@ -109,7 +109,10 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
         plist = module.parametrizations[tensor_name]
         plist.append(parametrization)
         return module
-    original = getattr(module, tensor_name)
+    original = getattr(module, tensor_name, None)
+    if not isinstance(original, Tensor):
+        raise ValueError(f"Module '{module}' does not have a parameter, a buffer, or a parametrized element "
+                         f"with name '{tensor_name}'")
     plist = ParametrizationList([parametrization], original, unsafe=unsafe)
     delattr(module, tensor_name)
     if "parametrizations" not in module.__dict__:
