@@ -297,9 +297,9 @@ class Tensor:
     def __len__(self) -> int:
         return len(self._data)
 
-    def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shares memory on the CPU)."""
-        if self.requires_grad:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array (shares memory on the CPU; force=True: also when it requires grad)."""
+        if self.requires_grad and not force:
             # PyTorch refuses here; we follow so code that ports behaves the same.
             raise RuntimeError("numpy(): tensor requires grad; call .detach().numpy() instead")
         return backend.to_numpy(self._data)

@@ -68,10 +68,10 @@ def default_collate(batch: Sequence) -> Any:
             return _to_tensor(np.array(batch, dtype=elem.dtype))
     if isinstance(elem, float):
         return _to_tensor(np.array(batch, dtype=np.float64))
-    if isinstance(elem, bool):
-        return _to_tensor(np.array(batch, dtype=bool))
-    if isinstance(elem, int):
-        return _to_tensor(np.array(batch, dtype=np.int64))
+    if isinstance(elem, int):  # bools too: PyTorch infers the batch's dtype (a float among ints: the default float)
+        if any(isinstance(v, float) for v in batch):
+            return _to_tensor(np.array(batch, dtype=backend.default_dtype()))
+        return _to_tensor(np.array(batch, dtype=bool if all(isinstance(v, bool) for v in batch) else np.int64))
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):

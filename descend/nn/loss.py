@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any
 
 from descend import functional as F
@@ -10,7 +12,11 @@ from descend._tensor import Tensor
 
 
 def _reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    """Map PyTorch's deprecated size_average/reduce flags onto `reduction`, as PyTorch does."""
+    """Map PyTorch's deprecated size_average/reduce flags (and reduction="elementwise_mean") onto `reduction`,
+    as PyTorch does."""
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated, please use reduction='mean' instead.")
+        reduction = "mean"
     if size_average is None and reduce is None:
         return reduction
     size_average = True if size_average is None else size_average

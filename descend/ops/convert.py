@@ -82,6 +82,8 @@ def type_(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
     """The dtype's name without an argument ('descend.FloatTensor' style is not used); else `to(dtype)`."""
     if dtype is None:
         return f"descend.{_LEGACY_NAMES.get(self.dtype.name, self.dtype.name)}"
+    if isinstance(getattr(dtype, "dtype", None), _dt.dtype) and isinstance(dtype, type):
+        dtype = dtype.dtype  # a legacy class: x.type(torch.FloatTensor)
     if isinstance(dtype, str) and dtype.endswith("Tensor"):
         name = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16", "LongTensor":
                 "int64", "IntTensor": "int32", "ShortTensor": "int16", "ByteTensor": "uint8", "CharTensor": "int8",
@@ -139,6 +141,20 @@ def element_size(self: Tensor) -> Any:
     return self.dtype.itemsize
 
 
+def storage_offset(self: Tensor) -> int:
+    """Elements between the start of the memory this tensor views and its first element."""
+    a, root = self._data, self._data
+    while getattr(root, "base", None) is not None:
+        root = root.base
+    start = a.__array_interface__["data"][0] if isinstance(a, np.ndarray) else a.data.ptr
+    origin = root.__array_interface__["data"][0] if isinstance(root, np.ndarray) else root.data.ptr
+    return (start - origin) // a.itemsize
+
+
+def ndimension(self: Tensor) -> int:
+    return self._data.ndim
+
+
 def get_device(self: Tensor) -> Any:
     return -1 if not self.is_cuda else self.device.index
 
@@ -179,4 +195,6 @@ def new_full(self: Tensor, size: Any, fill_value: Any, dtype: Any = None, device
 bind(list(_CAST_METHODS), _CAST_METHODS)
 bind(["type"], {"type": type_})
 bind(["to", "cpu", "cuda", "type_as", "is_floating_point", "is_complex", "element_size", "get_device",
-      "new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"], globals())
+      "new_tensor", "new_zeros", "new_ones", "new_empty", "new_full", "storage_offset", "ndimension"], globals())
+Tensor.nbytes = property(lambda self: int(self._data.nbytes), doc="Bytes of the elements.")
+Tensor.itemsize = property(lambda self: int(self._data.itemsize), doc="Bytes of one element.")

@@ -73,6 +73,8 @@ def masked_fill(self, mask: Any, value: float) -> Tensor:
     """value where mask is True, else self (mask broadcasts)."""
     if getattr(mask, "dtype", None) is not None and mask.dtype.kind != "b":
         raise OpError(f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype}")
+    if isinstance(value, (bool, int, float)) and self._data.dtype.kind in "biu":
+        value = self._data.dtype.type(value)  # the tensor keeps its dtype, as PyTorch's (2.7 -> 2 in int64)
     return _ew.Where.apply(mask, value, self)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from descend.backend import get_array_module
 from descend.ops import elementwise as _ew
 from descend.ops.distance import clamp_min_keep_grad, pairwise_distance
+from descend.ops.errors import OpError
 from descend.ops.loss import check_reduction
 from descend._tensor import Tensor
 
@@ -58,7 +59,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
                    reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d² / beta where |d| < beta, else |d| - 0.5 beta (d = input - target; beta = 0 is L1)."""
     if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+        raise OpError(f"smooth_l1_loss does not support negative values for beta (got {beta})")
     _check_same("smooth_l1_loss", input, target)
     d = input - target
     a = _ew.Abs.apply(d)

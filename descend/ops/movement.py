@@ -9,7 +9,7 @@ import numpy as np
 from descend.backend import get_array_module
 from descend import dtypes as _dt
 from descend.backend import default_dtype
-from descend.ops.errors import OpError, OpIndexError
+from descend.ops.errors import OpError, OpIndexError, OpTypeError
 from descend._tensor import Function, Tensor, ViewFunction
 
 
@@ -247,7 +247,10 @@ class Stack(Function):
         if len({a.shape for a in arrays}) > 1:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise OpError(f"stack: all tensors must have the same shape, got {shapes}")
-        self.dim = dim % (arrays[0].ndim + 1)
+        nd = arrays[0].ndim + 1
+        if not -nd <= dim < nd:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+        self.dim = dim % nd
         self.n = len(arrays)
         return xp.stack(arrays, axis=self.dim)
 
@@ -343,6 +346,8 @@ def transpose(t: Tensor, dim0: int, dim1: int) -> Tensor:
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate along an existing dim. As PyTorch's (a legacy rule that `acc = cat([acc, batch])` loops
     starting from `tensor([])` rely on), 1-D empty tensors are skipped when other tensors have more dims."""
+    if isinstance(tensors, Tensor):
+        raise OpTypeError("cat(): argument 'tensors' must be a tuple of Tensors, not Tensor")
     tensors = list(tensors)
     if len(tensors) > 1 and any(getattr(t, "shape", None) == (0,) for t in tensors):
         like = next((t for t in tensors if getattr(t, "ndim", 1) != 1), None)

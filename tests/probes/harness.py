@@ -62,6 +62,7 @@ PROBE_MODULES = [
     "tests.probes.probes_save",
     "tests.probes.probes_scripts",
     "tests.probes.probes_scripts2",
+    "tests.probes.probes_scripts3",
 ]
 
 

@@ -16,4 +16,13 @@ KNOWN: dict[str, str] = {
     'scripts2_functional.softmax_int_raises': 'softmax of an integer tensor computes in the default float; PyTorch raises NotImplementedError',
     'scripts2_optim.autocast_cpu_bf16': 'by design: autocast changes nothing in descend, so the output stays float32 (PyTorch: bfloat16)',
     'scripts2_optim.random_manual_seed_type': "the global generator's class is named _DefaultGenerator (a Generator subclass)",
+    'scripts3_data.concat_iterable_raises': 'ConcatDataset of an IterableDataset raises TypeError (PyTorch: AssertionError)',
+    'scripts3_data.concat_empty_raises': 'ConcatDataset([]) raises ValueError (PyTorch: AssertionError)',
+    'scripts3_data.tensordataset_size_mismatch_raises': 'TensorDataset of mismatched sizes raises ValueError (PyTorch: AssertionError)',
+    'scripts3_sched.state_keys_onecycle': "OneCycleLR's state_dict keeps its constructor arguments too (more keys than PyTorch's; both load)",
+    'scripts3_sched.manual_lr_edit_chainable': "schedules are pure step -> lr: an lr edited by hand between steps is replaced, where PyTorch's chainable form scales it",
+    'scripts3_tensor.clone_detach_flags': "grad_fn classes are named after the op (Clone), not PyTorch's CloneBackward0",
+    'scripts3_tensor.untyped_storage_nbytes': 'Tensor.untyped_storage() is not implemented (use .nbytes)',
+    'scripts3_repr.multihead': "MultiheadAttention's repr lists its sizes and its out_proj is a Linear (PyTorch: NonDynamicallyQuantizableLinear)",
+    'scripts3_module.bfloat16_module': 'Module.bfloat16() is not implemented (use .to(descend.bfloat16))',
 }

@@ -21,6 +21,9 @@ from descend.utils.data import dataloader  # noqa: E402  (torch.utils.data.datal
 
 
 def __getattr__(name: str) -> Any:
+    if name == "distributed":  # torch.utils.data.distributed.DistributedSampler without importing it first
+        import importlib
+        return importlib.import_module("descend.utils.data.distributed")
     if name == "DistributedSampler":
         from descend.distributed.sampler import DistributedSampler
         return DistributedSampler
