@@ -466,3 +466,13 @@ def test_zero_dim_index_ops_and_size_arithmetic_match_torch() -> None:
         out.append(i16[:, 2:4].view(lib.int32).tolist())
         return out
     assert run(descend) == run(torch)
+
+
+def test_complex_conjugate_transposes_conjugate_as_torch() -> None:
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        x = lib.tensor([[1 + 2j, 3 - 1j]])
+        return [v.tolist() for v in (x.H, x.mH, lib.adjoint(x), x.conj(), lib.conj(x), x.resolve_conj(),
+                                     lib.ones(2, 3).H)]
+    assert run(descend) == run(torch)

@@ -416,7 +416,8 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 def adjoint(input: Tensor) -> Tensor:
     """The last two dims swapped (conjugated for complex tensors)."""
-    return mT(input)
+    out = mT(input)
+    return out.conj() if input.is_complex() else out
 
 
 # What `import descend` exposes from here (descend/__init__.py loops over it).

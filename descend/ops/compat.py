@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descend.backend import default_dtype
+from descend.backend import default_dtype, get_array_module
 from descend.ops import linalg_ops as _la
 from descend.ops.errors import OpError
 from descend.ops.shape import diag
@@ -91,11 +91,19 @@ def real(input: Tensor) -> Tensor:
 
 
 def conj(input: Tensor) -> Tensor:
-    """A real tensor itself (descend has no lazy conjugation)."""
+    """The complex conjugate (a real tensor itself; descend has no lazy conjugation, so a complex one is
+    conjugated at once)."""
+    if input._data.dtype.kind != "c":
+        return input
+    return Tensor(get_array_module(input._data).conj(input._data))
+
+
+def resolve_conj(input: Tensor) -> Tensor:
+    """The tensor itself: descend never defers a conjugation or a negation (so resolve_neg is this too)."""
     return input
 
 
-resolve_conj = resolve_neg = conj
+resolve_neg = resolve_conj
 
 
 def is_conj(input: Tensor) -> bool:

@@ -109,6 +109,18 @@ def _index(self: Tensor) -> int:
     return int(self._data.reshape(()))
 
 
+def _mH(self: Tensor) -> Tensor:
+    """The last two dims swapped and, for a complex tensor, conjugated."""
+    out = _mT(self)
+    return out.conj() if self.is_complex() else out
+
+
+def _H(self: Tensor) -> Tensor:
+    """The conjugate transpose of a matrix (transpose for real tensors)."""
+    out = self.t()
+    return out.conj() if self.is_complex() else out
+
+
 def _bind_all() -> None:
     ns = vars(api)
     bind(METHODS, ns)
@@ -118,7 +130,7 @@ def _bind_all() -> None:
         "repeat": _repeat, "where": _where, "is_contiguous": _mv.is_contiguous,
         "new_zeros": _new(creation.zeros), "new_ones": _new(creation.ones), "new_empty": _new(creation.empty),
         "new_full": _new_full, "new_tensor": _new_tensor,
-        "mT": property(_mT), "mH": property(_mT), "H": property(Tensor.t),
+        "mT": property(_mT), "mH": property(_mH), "H": property(_H),
         # Operators PyTorch defines that _tensor.py leaves to this module.
         "__floordiv__": api.floor_divide, "__rfloordiv__": _reflected(api.floor_divide),
         "__mod__": api.remainder, "__rmod__": _reflected(api.remainder),

@@ -334,8 +334,9 @@ def _compare_values(a: np.ndarray, b: np.ndarray, rtol: float, atol: float, path
     if a.shape != b.shape:
         return f"{path}: shape torch {a.shape}, descend {b.shape}"
     if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-        ok = np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=rtol, atol=atol,
-                         equal_nan=True)
+        # complex values compare as complex (a cast to float64 would drop the imaginary parts)
+        wide = np.complex128 if "c" in (a.dtype.kind, b.dtype.kind) else np.float64
+        ok = np.allclose(a.astype(wide), b.astype(wide), rtol=rtol, atol=atol, equal_nan=True)
     else:
         ok = np.array_equal(a, b)
     if not ok:
