@@ -121,8 +121,8 @@ def _check_unmodified(node: Tensor, ctx: Function) -> None:
     touched = [t for t in (node, *ctx.parents) if isinstance(t, Tensor) and (_version_of(t) or (0,))[0] > stamp]
     if not touched:
         return
-    saved = _saved_arrays(ctx, backend.get_array_module(node._data))
     xp = backend.get_array_module(node._data)
+    saved = _saved_arrays(ctx, xp)
     view = _is_view(node, ctx)  # a view follows its base's history as it is now
     for t in touched:
         # An input whose history was rewritten after the op and that _reroute could not point back at the
