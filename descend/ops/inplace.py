@@ -111,9 +111,15 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     _write(self, out)
     if out.requires_grad:
         self._ctx, self.requires_grad = out._ctx, True
-        out._ctx._before = (old, _t._epoch)  # for ops recorded before this write (autograd.engine._reroute)
-        _t._rewritten = _t._epoch
+        _keep_earlier(out._ctx, old)
     return self
+
+
+def _keep_earlier(ctx: Function, old: Tensor) -> None:
+    """Record, on the op that gave a tensor its new history, the tensor's earlier self, for the ops recorded
+    before this write (autograd.engine._reroute points them back at it)."""
+    ctx._before = (old, _t._epoch)
+    _t._rewritten = _t._epoch
 
 
 def inplace_option(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
@@ -217,8 +223,7 @@ def _inplace_on_view(view: Tensor, base: Tensor, fn: Callable[..., Tensor], args
     new = IndexPut.apply(flat, out, index=(where,)).reshape(base.shape)
     base._ctx, base.requires_grad = new._ctx, new.requires_grad
     if new._ctx is not None:
-        new._ctx._before = (old, _t._epoch)  # for ops recorded before this write (autograd.engine._reroute)
-        _t._rewritten = _t._epoch
+        _keep_earlier(new._ctx, old)
     again = base.reshape(-1)[Tensor(where)]
     view._ctx, view.requires_grad = again._ctx, again.requires_grad
     return True
