@@ -387,8 +387,8 @@ class Unflatten(Module):
         known = math.prod(s for s in self.unflattened_size if s != -1)
         if (-1 not in self.unflattened_size and known != x.shape[dim]) or \
                 (-1 in self.unflattened_size and (known == 0 or x.shape[dim] % known)):
-            raise ValueError(f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size}): dim of size "
-                             f"{x.shape[dim]} in input {_shape(x)} cannot be split that way")
+            raise OpError(f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size}): dim of size "
+                          f"{x.shape[dim]} in input {_shape(x)} cannot be split that way")
         return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
 
     def extra_repr(self) -> str:

@@ -101,7 +101,7 @@ class _RNNBase(Module):
             state = state.unsqueeze(1)
         if tuple(state.shape) != want:
             shown = want[::2] if unbatched else want
-            raise ValueError(f"{self._name()}: expected {name} {shown}, got {tuple(state.shape)}")
+            raise OpError(f"{self._name()}: expected {name} {shown}, got {tuple(state.shape)}")
         return state
 
     def _weights(self, layer: int, d: int) -> tuple:

@@ -73,8 +73,8 @@ class _CellBase(Module):
             return x, _zeros((x.shape[0], self.hidden_size), x), unbatched
         h = hx.unsqueeze(0) if unbatched and hx.ndim == 1 else hx
         if tuple(h.shape) != (x.shape[0], self.hidden_size):
-            raise ValueError(f"{name}: expected hx ({x.shape[0]}, {self.hidden_size}) for input "
-                             f"{tuple(input.shape)}, got {tuple(hx.shape)}")
+            raise OpError(f"{name}: expected hx ({x.shape[0]}, {self.hidden_size}) for input "
+                          f"{tuple(input.shape)}, got {tuple(hx.shape)}")
         return x, h, unbatched
 
     def extra_repr(self) -> str:

@@ -63,6 +63,7 @@ PROBE_MODULES = [
     "tests.probes.probes_scripts",
     "tests.probes.probes_scripts2",
     "tests.probes.probes_scripts3",
+    "tests.probes.probes_layers2",
 ]
 
 
