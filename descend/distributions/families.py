@@ -183,9 +183,7 @@ class Bernoulli(Distribution):
         return Tensor(backend.xp.asarray((u < p).astype(self.probs._data.dtype)))
 
     def log_prob(self, value: Any) -> Tensor:
-        value = _t(value)
-        logits, value = self.logits.expand(*np.broadcast_shapes(tuple(self.logits.shape), tuple(value.shape))), \
-            value.expand(*np.broadcast_shapes(tuple(self.logits.shape), tuple(value.shape)))
+        logits, value = _broadcast(self.logits, value)
         return -F.binary_cross_entropy_with_logits(logits, value.to(logits.dtype), reduction="none")
 
     def entropy(self) -> Tensor:

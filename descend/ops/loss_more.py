@@ -17,6 +17,7 @@ from descend.ops.activations import logsigmoid
 from descend.ops.distance import pairwise_distance
 from descend.ops.errors import OpError, OpTypeError
 from descend.ops.loss_functional import _legacy, _reduce
+from descend.ops.movement import cat, stack
 from descend.ops.stats import VectorNorm
 from descend._tensor import Tensor
 
@@ -201,9 +202,9 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
     no_skip = Tensor(xp.asarray(np.where(skip, 0.0, _IMPOSSIBLE).astype(dt)))
     pad = Tensor(xp.full((n, 1), _IMPOSSIBLE, dtype=dt))
     for t in range(1, t_max):
-        one = _cat((pad, alpha[:, :-1]))
-        two = _cat((pad, pad, alpha[:, :-2])) + no_skip if width > 1 else pad
-        step = _stack((alpha, one, two[:, :width])).logsumexp(0) + emit[t] + masked
+        one = cat([pad, alpha[:, :-1]], dim=1)
+        two = cat([pad, pad, alpha[:, :-2]], dim=1) + no_skip if width > 1 else pad
+        step = stack([alpha, one, two[:, :width]]).logsumexp(0) + emit[t] + masked
         live = Tensor(xp.asarray((t < in_len)[:, None].astype(dt)))
         alpha = step * live + alpha * (1 - live)
     ends = np.stack([2 * tg_len, np.maximum(2 * tg_len - 1, 0)], axis=1)
@@ -226,13 +227,3 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
     if reduction != "none":
         raise OpError(f"{op}: {reduction} is not a valid value for reduction")
     return loss.reshape(()) if unbatched else loss
-
-
-def _cat(parts: tuple) -> Tensor:
-    from descend.ops.movement import cat
-    return cat(list(parts), dim=1)
-
-
-def _stack(parts: tuple) -> Tensor:
-    from descend.ops.movement import stack
-    return stack(list(parts), dim=0)

@@ -121,8 +121,7 @@ class ParamState(MutableMapping):
         for _, view in self._views.values():
             view._data = view._data.copy()
         self._views.clear()
-        if self._step is not None:
-            self._step = None
+        self._step = None
         self.extra.clear()
         self._pinned = False
         self.opt._load_param_state(self.flat.group, self.flat, self.j, None)
