@@ -178,3 +178,17 @@ def max_pool_tiles_backward(g, arg, kh, kw, gx):
                         t = dy * kw + dx
                         for ch in range(c):
                             gx[b, i * kh + dy, j * kw + dx, ch] = g[b, i, j, ch] if arg[b, i, j, ch] == t else 0
+
+
+def adam(p, g, m, v, decay, w, low, b2, c2, eps, s):
+    """Adam's update in one pass, each step rounded as descend.optim.Adam's NumPy path rounds it (scalars in
+    the arrays' dtype): p *= decay; m = lerp(m, g, w) (PyTorch's form for w < 0.5 when `low`, else
+    g - (g - m) * w with w = 1 - weight); v = v * b2 + g * c2 * g; p += m * s / (sqrt(v) + eps)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        d = gi - m[i]
+        mi = m[i] + d * w if low else gi - d * w
+        m[i] = mi
+        vi = v[i] * b2 + (gi * c2) * gi
+        v[i] = vi
+        p[i] = p[i] * decay + (mi * s) / (np.sqrt(vi) + eps)

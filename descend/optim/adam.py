@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from descend.ops import kernels
 from descend.optim.optimizer import Optimizer, ParamsT, _Block, _check, _lerp_, noop_options
 
 
@@ -41,9 +42,22 @@ class Adam(Optimizer):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         step = count + 1
         wd = group["weight_decay"]
-        if wd != 0 and group["decoupled_weight_decay"]:
-            p *= 1 - lr * wd
+        decoupled = wd != 0 and group["decoupled_weight_decay"]
         m, v = blk.state("exp_avg"), blk.state("exp_avg_sq")
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        compiled = (kernels.get("adam", blk.flat.data, g) if not group["amsgrad"] and g.dtype == p.dtype
+                    else None)
+        if compiled is not None:
+            # One pass instead of twelve, rounded step by step as the NumPy path below (bitwise equal).
+            f = p.dtype.type
+            low = beta1 > 0.5
+            w = f(1 - beta1) if low else f(1) - f(1 - beta1)
+            compiled(p, g, m, v, f(1 - lr * wd) if decoupled else f(1), w, low, f(beta2), f(1 - beta2),
+                     f(eps * bias_correction2_sqrt), f(-step_size * bias_correction2_sqrt))
+            return step
+        if decoupled:
+            p *= 1 - lr * wd
         if beta1 > 0.5:  # _lerp_'s first form, inlined (a call less per block)
             xp.subtract(g, m, out=tmp)
             tmp *= 1 - beta1
@@ -54,8 +68,6 @@ class Adam(Optimizer):
         xp.multiply(g, 1 - beta2, out=tmp)
         tmp *= g
         v += tmp
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
         if group["amsgrad"]:
             v_max = blk.state("max_exp_avg_sq")
             xp.maximum(v_max, v, out=v_max)
