@@ -17,8 +17,10 @@ from __future__ import annotations
 import itertools
 import os
 
+import numpy as np
+
 from descend.backend import get_array_module
-from descend.ops import kernels
+from descend.ops import kernels, onednn
 from descend.ops.constants import ones_vector
 from descend._tensor import Function
 
@@ -76,6 +78,8 @@ def offset_slices(offset: tuple, stride: tuple, dilation: tuple, out: tuple) -> 
 class ConvNd(Function):
     """Cross-correlation of (N, C, *spatial) with weight (O, C/groups, *kernel), plus bias."""
 
+    dnnl = None  # oneDNN's plan when it runs this op (set by forward)
+
     def forward(self, x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
         xp = get_array_module(x, w)
         n, c = x.shape[:2]
@@ -83,6 +87,10 @@ class ConvNd(Function):
         d, g = len(kernel), groups
         out = tuple(out_size(x.shape[2 + i], kernel[i], stride[i], *padding[i], dilation[i]) for i in range(d))
         self.setup(x.shape, w.shape, out, stride, padding, dilation, g)
+        self.dnnl = onednn_plan(x, w, b, stride, padding, dilation, groups)
+        if self.dnnl is not None:
+            self.xcl, self.w = onednn.channels_last(x), w
+            return from_channels_last(self.dnnl.forward(self.xcl, w, b))
         # Rows for channels-last input, and for NCHW input with many channels (one transposing copy first is
         # cheaper than short slabs); columns for the first layer's few channels (C == 1 counts as NCHW).
         cl = to_channels_last(x).flags.c_contiguous and not x.flags.c_contiguous
@@ -107,6 +115,8 @@ class ConvNd(Function):
     def backward(self, grad):
         xp = get_array_module(grad)
         dx, dw, db = self.needs_input_grad
+        if self.dnnl is not None:
+            return self._onednn_backward(grad)
         g2 = to_channels_last(grad).reshape(-1, self.w_shape[0])  # free when grad is channels-last, as ours
         gb = ones_vector(xp, g2.shape[0], g2.dtype) @ g2 if db else None  # a GEMV beats sum(axis=0)
         if self.rows:
@@ -119,6 +129,18 @@ class ConvNd(Function):
         else:
             gw = self._columns_weight_grad(xp, g2) if dw else None
             gx = self._columns_input_grad(xp, g2) if dx else None
+        return gx, gw, gb
+
+    def _onednn_backward(self, grad):
+        dx, dw, db = self.needs_input_grad
+        g = onednn.channels_last(grad)
+        gx = from_channels_last(self.dnnl.backward_data(g, self.w)) if dx else None
+        gw = gb = None
+        if dw:
+            gw, gb = self.dnnl.backward_weights(self.xcl, g)  # the bias gradient comes with it
+        if db and gb is None:
+            g2 = g.reshape(-1, g.shape[-1])
+            gb = ones_vector(np, g2.shape[0], g2.dtype) @ g2
         return gx, gw, gb
 
     # ---- 2-D, stride 1: width-only im2col, kernel rows as shifts of whole image rows ---------------------
@@ -378,6 +400,18 @@ class ConvNd(Function):
             gpad[(slice(None), slice(None), slice(None)) + spatial] += slab.transpose(to_nchw)
         gpad = gpad.reshape(self.xpad_shape)
         return gpad[(slice(None), slice(None)) + interior(self.padding, self.x_shape[2:])[1:-1]]
+
+
+def onednn_plan(x, w, b, stride: tuple, padding: tuple, dilation: tuple, groups: int, x_shape=None):
+    """oneDNN's plan for this convolution when it serves it: 2-D, no groups, float32 NumPy arrays with a
+    contiguous weight (descend/ops/onednn.py); None sends the op down the NumPy lowering. A transposed
+    convolution passes its output's shape as `x_shape` (the input of the convolution it transposes)."""
+    if (groups != 1 or x.ndim != 4 or type(x) is not np.ndarray or type(w) is not np.ndarray
+            or x.dtype != np.float32 or w.dtype != np.float32 or not w.flags.c_contiguous
+            or (b is not None and (b.dtype != np.float32 or not b.flags.c_contiguous))):
+        return None
+    return onednn.conv_plan(x.shape if x_shape is None else x_shape, w.shape, stride, padding, dilation,
+                            b is not None)
 
 
 def rows_weight(xp, w, groups: int):

@@ -9,7 +9,8 @@ convolutions' outputs do, so batch norm and the next layer read it without a tra
 from __future__ import annotations
 
 from descend.backend import get_array_module
-from descend.ops.conv import ConvNd, from_channels_last, gemm, rows_weight, to_channels_last
+from descend.ops import onednn
+from descend.ops.conv import ConvNd, from_channels_last, gemm, onednn_plan, rows_weight, to_channels_last
 from descend.ops.constants import ones_vector
 from descend._tensor import Function
 
@@ -38,6 +39,16 @@ class ConvTransposeNd(Function):
         out = tuple(transpose_out_size(spatial[i], kernel[i], stride[i], *padding[i], dilation[i],
                                        output_padding[i]) for i in range(d))
         # The convolution this op transposes maps (N, C_out, *out) to (N, C_in, *spatial).
+        plan = onednn_plan(x, w, None, stride, padding, dilation, groups, (n, c_out) + out)
+        if plan is not None and plan.y_shape == x.shape and (b is None or b.dtype == w.dtype):
+            # oneDNN: this forward is the convolution's input gradient, its backward the forward and the
+            # weight gradient with the roles of input and output swapped.
+            self.dnnl, self.w, self.xcl = plan, w, onednn.channels_last(x)
+            ycl = plan.backward_data(self.xcl, w)
+            if b is not None:
+                ycl += b
+            return from_channels_last(ycl)
+        self.dnnl = None
         conv = ConvNd()
         conv.setup((n, c_out) + out, w.shape, spatial, stride, padding, dilation, groups)
         conv.rows = True
@@ -55,6 +66,13 @@ class ConvTransposeNd(Function):
     def backward(self, g):
         xp = get_array_module(g)
         dx, dw, db = self.needs_input_grad
+        if self.dnnl is not None:
+            gcl = onednn.channels_last(g)
+            gx = from_channels_last(self.dnnl.forward(gcl, self.w, None)) if dx else None
+            gw = self.dnnl.backward_weights(gcl, self.xcl)[0] if dw else None
+            g2 = gcl.reshape(-1, gcl.shape[-1])
+            gb = ones_vector(xp, g2.shape[0], g2.dtype) @ g2 if db else None
+            return gx, gw, gb
         conv = self.conv
         gb = None
         if db:

@@ -1,0 +1,173 @@
+"""oneDNN's convolutions (descend/ops/onednn.py) against descend's NumPy lowering in float64 (the path the
+float64 gradchecks of tests/test_ops.py cover) and against PyTorch in float32, with the plans forced on at
+test sizes: forward, input, weight and bias gradients, for the geometries the models use and the odd ones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import descend
+import descend.nn.functional as F
+from descend.ops import onednn
+
+pytestmark = pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) not installed")
+
+# (N, C, H, W), (O, C, kh, kw), options: ResNet's 3x3 stride 1 and 2 and 1x1 shortcut, a first layer's three
+# channels, asymmetric padding, dilation, a non-square kernel, no bias.
+CONV = [
+    ((4, 16, 12, 12), (16, 16, 3, 3), dict(padding=1)),
+    ((3, 16, 11, 11), (32, 16, 3, 3), dict(stride=2, padding=1)),
+    ((3, 16, 11, 11), (32, 16, 1, 1), dict(stride=2)),
+    ((2, 3, 9, 10), (8, 3, 5, 5), dict(padding=2)),
+    ((2, 8, 9, 11), (5, 8, 3, 2), dict(stride=(2, 1), padding=(1, 0))),
+    ((2, 8, 10, 10), (16, 8, 3, 3), dict(dilation=2, padding=2, bias=False)),
+    ((2, 64, 7, 7), (1, 64, 7, 7), dict()),
+]
+# (N, C_in, H, W), (C_in, C_out, kh, kw), options: DCGAN's 4x4 stride 2, output padding, dilation.
+TRANSPOSED = [
+    ((4, 16, 7, 7), (16, 8, 4, 4), dict(stride=2, padding=1)),
+    ((2, 8, 5, 6), (8, 3, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((2, 8, 5, 5), (8, 4, 3, 3), dict(dilation=2, padding=1, bias=False)),
+    ((2, 4, 4, 4), (4, 16, 3, 3), dict(stride=3, output_padding=2)),
+]
+
+
+def _run(op, x: np.ndarray, w: np.ndarray, b, g: np.ndarray, on: bool, kw: dict) -> list:
+    """Output and the gradients of x, w and b (when present) for the upstream gradient g."""
+    ts = [descend.tensor(a, requires_grad=True) for a in (x, w)]
+    bias = descend.tensor(b, requires_grad=True) if b is not None else None
+    with onednn.forced(on):
+        y = op(ts[0], ts[1], bias, **kw)
+        y.backward(descend.tensor(g))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in ts + ([bias] if bias is not None else [])]
+
+
+def _inputs(x_shape, w_shape, kw: dict, channels_last: bool, out_channels: int):
+    rng = np.random.default_rng(0)
+    kw = dict(kw)
+    bias = kw.pop("bias", True)
+    x = rng.normal(size=x_shape).astype(np.float32)
+    if channels_last:  # as a previous convolution hands it over
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w = (rng.normal(size=w_shape) / np.sqrt(np.prod(w_shape[1:]))).astype(np.float32)
+    b = rng.normal(size=out_channels).astype(np.float32) if bias else None
+    return x, w, b, kw
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # the float64 comparison still runs
+        return None
+    return torch
+
+
+def _check(op, x, w, b, kw: dict, torch_op: str) -> None:
+    with onednn.forced(False):
+        y_shape = tuple(op(descend.tensor(x), descend.tensor(w), None, **kw).shape)
+    g = np.random.default_rng(1).normal(size=y_shape).astype(np.float32)
+    calls: list = []
+    forward, data = onednn.ConvPlan.forward, onednn.ConvPlan.backward_data
+
+    def spy(name, fn):
+        return lambda *a, **k: (calls.append(name), fn(*a, **k))[1]
+
+    onednn.ConvPlan.forward, onednn.ConvPlan.backward_data = spy("fwd", forward), spy("data", data)
+    try:
+        got = _run(op, x, w, b, g, True, kw)
+    finally:
+        onednn.ConvPlan.forward, onednn.ConvPlan.backward_data = forward, data
+    assert sorted(set(calls)) == ["data", "fwd"]  # both ways round ran on oneDNN
+    ref = _run(op, *(None if a is None else a.astype(np.float64) for a in (x, w, b, g)), False, kw)
+    for a, r in zip(got, ref, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(r).max()))
+    torch = _torch()
+    if torch is not None:
+        ts = [torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in (x, w, b) if a is not None]
+        y = getattr(torch.nn.functional, torch_op)(ts[0], ts[1], ts[2] if b is not None else None, **kw)
+        y.backward(torch.tensor(g))
+        for a, t in zip(got, [y] + [t.grad for t in ts], strict=True):
+            np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-4, atol=1e-4 * max(1.0, np.abs(a).max()))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("x_shape, w_shape, kw", CONV, ids=[str(c) for c in CONV])
+def test_conv2d_matches_the_float64_lowering_and_torch(x_shape, w_shape, kw, channels_last: bool) -> None:
+    x, w, b, kw = _inputs(x_shape, w_shape, kw, channels_last, w_shape[0])
+    _check(F.conv2d, x, w, b, kw, "conv2d")
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", TRANSPOSED, ids=[str(c) for c in TRANSPOSED])
+def test_conv_transpose2d_matches_the_float64_lowering_and_torch(x_shape, w_shape, kw) -> None:
+    x, w, b, kw = _inputs(x_shape, w_shape, kw, True, w_shape[1])
+    _check(F.conv_transpose2d, x, w, b, kw, "conv_transpose2d")
+
+
+def _served(x_shape, w_shape, dtype=np.float32, groups: int = 1, **kw) -> bool:
+    """Whether conv2d of these shapes ran on oneDNN (sizes as usual: no forcing)."""
+    calls: list = []
+    forward = onednn.ConvPlan.forward
+    onednn.ConvPlan.forward = lambda *a, **k: (calls.append(1), forward(*a, **k))[1]
+    try:
+        x = descend.tensor(np.ones(x_shape, dtype))
+        w = descend.tensor(np.ones(w_shape, dtype))
+        F.conv2d(x, w, groups=groups, **kw)
+    finally:
+        onednn.ConvPlan.forward = forward
+    return bool(calls)
+
+
+def test_only_large_float32_convolutions_without_groups_take_onednn() -> None:
+    big = (8, 16, 28, 28)  # 100,352 elements: just over MIN_SIZE
+    assert np.prod(big) >= onednn.MIN_SIZE
+    assert _served(big, (16, 16, 3, 3), padding=1)
+    assert not _served((2, 16, 28, 28), (16, 16, 3, 3), padding=1)  # small: NumPy, and no library load
+    assert not _served(big, (16, 16, 3, 3), dtype=np.float64)  # float64 keeps the gradchecked path
+    assert not _served(big, (16, 8, 3, 3), groups=2)
+    with onednn.forced(False):
+        assert not _served(big, (16, 16, 3, 3))
+
+
+def test_frozen_weight_and_input_without_grad() -> None:
+    """Only the gradients asked for are computed; a bias of a frozen weight still gets its gradient."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 4, 6, 6)).astype(np.float32)
+    w = rng.normal(size=(3, 4, 3, 3)).astype(np.float32)
+    b = rng.normal(size=3).astype(np.float32)
+    out = {}
+    for on in (False, True):
+        xt, wt, bt = descend.tensor(x), descend.tensor(w), descend.tensor(b, requires_grad=True)
+        with onednn.forced(on):
+            F.conv2d(xt, wt, bt, padding=1).square().sum().backward()
+        assert xt.grad is None and wt.grad is None
+        out[on] = bt.grad.numpy()
+    np.testing.assert_allclose(out[True], out[False], rtol=1e-5)
+
+
+def test_second_order_gradients_through_onednn() -> None:
+    """create_graph=True: the gradient of a gradient norm equals the NumPy path's."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4, 6, 6)).astype(np.float32)
+    w = rng.normal(size=(5, 4, 3, 3)).astype(np.float32)
+    got = []
+    for on in (False, True):
+        xt, wt = descend.tensor(x, requires_grad=True), descend.tensor(w, requires_grad=True)
+        with onednn.forced(on):
+            y = F.conv2d(xt, wt, padding=1).tanh().sum()
+            (gx,) = descend.autograd.grad(y, [xt], create_graph=True)
+            gx.square().sum().backward()
+        got.append(wt.grad.numpy())
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-4, atol=1e-5 * np.abs(got[0]).max())
+
+
+def test_descend_onednn_0_switches_it_off() -> None:
+    code = "from descend.ops import onednn; print(onednn.available())"
+    env = dict(os.environ, DESCEND_ONEDNN="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
