@@ -287,18 +287,21 @@ def conv_plan(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple, dil
     """The cached plan for a 2-D float32 convolution of this geometry, or None when oneDNN does not serve it
     (unavailable, switched off, too small, or a geometry oneDNN refuses)."""
     forced = _state["forced"]
-    if forced is False or len(x_shape) != 4 or (forced is None and _prod(x_shape) < MIN_SIZE):
+    if forced is False or len(x_shape) != 4:
         return None
-    lib = _lib()
-    if not lib:
+    out = tuple((size + lo + hi - d * (k - 1) - 1) // s + 1
+                for size, k, s, (lo, hi), d in zip(x_shape[2:], w_shape[2:], stride, padding, dilation))
+    # A first layer's input is small beside its output (ResNet's 1 -> 16 channels): either side counts.
+    if forced is None and max(_prod(x_shape), x_shape[0] * w_shape[0] * _prod(out)) < MIN_SIZE:
         return None
     key = (x_shape, w_shape, tuple(stride), tuple(map(tuple, padding)), tuple(dilation), bias)
     plans = _state["plans"]
     if key in plans:
         plans.move_to_end(key)
         return plans[key]
-    out = tuple((size + lo + hi - d * (k - 1) - 1) // s + 1
-                for size, k, s, (lo, hi), d in zip(x_shape[2:], w_shape[2:], stride, padding, dilation))
+    lib = _lib()
+    if not lib:
+        return None
     try:
         plan = ConvPlan(lib, x_shape, w_shape, (x_shape[0], w_shape[0]) + out, stride, padding, dilation, bias)
     except RuntimeError:
