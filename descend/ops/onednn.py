@@ -34,7 +34,8 @@ _CACHE_SIZE = 128  # plans kept (each holds up to three primitives); the least r
 
 # oneDNN v3 C API constants (dnnl_types.h / dnnl_common_types.h).
 _CPU, _IN_ORDER, _F32, _ANY = 1, 1, 3, 1
-_FWD_TRAINING, _DIRECT, _EXEC_ARG_MD = 0x40, 1, 255
+_FWD_TRAINING, _DIRECT, _EXEC_ARG_MD, _IMPL_INFO = 0x40, 1, 255, 8
+_JIT_CHANNELS = 16  # see ConvPlan._choose
 _SRC, _DST, _WEIGHTS, _BIAS = 1, 17, 33, 41
 _DIFF_SRC, _DIFF_DST, _DIFF_WEIGHTS, _DIFF_BIAS = 129, 145, 161, 169
 
@@ -198,16 +199,37 @@ class ConvPlan:
         self.w_plain = self._keep(_desc(lib, w_shape, _contiguous(w_shape)))
         self.w_any = self._keep(_desc(lib, w_shape, None))
         self.b_md = self._keep(_desc(lib, (w_shape[0],), (1,))) if bias else None
-        pd = _P()
-        _check(lib.dnnl_convolution_forward_primitive_desc_create(
-            C.byref(pd), lib.engine, _FWD_TRAINING, _DIRECT, self.src, self.w_any, self.b_md, self.dst,
-            *self.geometry, None), "convolution forward")
+        def make() -> Any:
+            pd = _P()
+            _check(lib.dnnl_convolution_forward_primitive_desc_create(
+                C.byref(pd), lib.engine, _FWD_TRAINING, _DIRECT, self.src, self.w_any, self.b_md, self.dst,
+                *self.geometry, None), "convolution forward")
+            return pd
+
+        pd = self._choose(make)
         args = {_SRC: self.src, _DST: self.dst}
         if bias:
             args[_BIAS] = self.b_md
         self.fwd_pd = pd
         self.fwd = self._with_weights(pd, args, _WEIGHTS)
         self.bwd_data = self.bwd_weights = None
+
+    def _choose(self, make) -> Any:
+        """A primitive descriptor from make(), at oneDNN's first-ranked implementation, except for layers of
+        at most 16 channels each way: there the direct JIT kernel, when offered, ran ResNet's 16-channel
+        layers 10-20 % faster than the brgemm kernel ranked first (forward and input gradient; wider layers
+        are faster on brgemm). A fixed rule, not a timing, so every run computes with the same kernels."""
+        pd = make()
+        if max(self.x_shape[1], self.w_shape[0]) > _JIT_CHANNELS:
+            return pd
+        while True:
+            name = C.c_char_p()
+            self.lib.dnnl_primitive_desc_query(pd, _IMPL_INFO, 0, C.byref(name))
+            if (name.value or b"") == b"jit:avx512_core":
+                return pd
+            if self.lib.dnnl_primitive_desc_next_impl(pd) != 0:  # none offered: back to the first
+                self.lib.dnnl_primitive_desc_destroy(pd)
+                return make()
 
     def _keep(self, md: Any) -> Any:
         self.descs.append(md)
@@ -236,10 +258,14 @@ class ConvPlan:
 
     def backward_data(self, g: np.ndarray, w: np.ndarray) -> np.ndarray:
         if self.bwd_data is None:
-            pd = _P()
-            _check(self.lib.dnnl_convolution_backward_data_primitive_desc_create(
-                C.byref(pd), self.lib.engine, _DIRECT, self.src, self.w_any, self.dst, *self.geometry,
-                self.fwd_pd, None), "convolution backward data")
+            def make() -> Any:
+                pd = _P()
+                _check(self.lib.dnnl_convolution_backward_data_primitive_desc_create(
+                    C.byref(pd), self.lib.engine, _DIRECT, self.src, self.w_any, self.dst, *self.geometry,
+                    self.fwd_pd, None), "convolution backward data")
+                return pd
+
+            pd = self._choose(make)
             self.bwd_data = self._with_weights(pd, {_DIFF_SRC: self.src, _DIFF_DST: self.dst}, _WEIGHTS)
         prim, reorder, wbuf = self.bwd_data
         reorder(src=w, dst=wbuf)
