@@ -29,7 +29,7 @@ import numpy as np
 
 # Input elements below which a convolution keeps the NumPy path: loading the library costs ~0.1 s once, and
 # MNIST-1D's and other small models never need it.
-MIN_SIZE = 100_000
+MIN_SIZE = 32_768
 _CACHE_SIZE = 128  # plans kept (each holds up to three primitives); the least recently used is freed
 
 # oneDNN v3 C API constants (dnnl_types.h / dnnl_common_types.h).
@@ -73,8 +73,33 @@ def _lib() -> Any:
                     continue
                 lib.engine, lib.stream = engine, stream
                 _state["lib"] = lib
+                _hand_over_threads()
                 break
     return _state["lib"]
+
+
+def _hand_over_threads() -> None:
+    """OpenBLAS's idle workers spin for ~2^28 cycles after every threaded product, and oneDNN's OpenMP team
+    needs the same cores right after: on 2 cores a U-Net step took 2.5x longer with both pools at 2 threads
+    than with OpenBLAS at 1 and oneDNN at 2. So once oneDNN runs with several threads, NumPy's OpenBLAS gets
+    one and the convolutions (the bulk of a conv model's products) get the cores (bench/README.md)."""
+    try:
+        omp = C.CDLL("libgomp.so.1")  # loaded already, by libdnnl
+        if omp.omp_get_max_threads() < 2:
+            return
+        import glob
+        libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+        for path in glob.glob(os.path.join(libs, "*openblas*.so*")):
+            blas = C.CDLL(path)
+            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+                get = getattr(blas, f"{prefix}_get_num_threads{suffix}", None)
+                put = getattr(blas, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    if get() > 1:
+                        put(1)
+                    return
+    except (OSError, AttributeError):  # another BLAS or OpenMP runtime: leave the threads as they are
+        return
 
 
 def _declare(lib: Any) -> None:
