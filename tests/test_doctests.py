@@ -30,7 +30,7 @@ SINGLE = ("descend.amp", "descend.compiler", "descend.testing", "descend.random"
           "descend.ops.rms_norm", "descend.ops.spatial_more", "descend.ops.loss_more", "descend.ops.kernels",
           "descend.onnx", "descend.ops.attention", "descend.diffusion.models", "descend.models.transformer",
           "descend.ops.size", "descend.distributions", "descend.autograd.functional", "descend.ops.grid_sample",
-          "descend.func", "descend.nn.utils.parametrize")
+          "descend.func", "descend.nn.utils.parametrize", "descend.ops.onednn")
 MODULES = [name for package in PACKAGES for name in _modules(package)] + list(SINGLE)
 
 
