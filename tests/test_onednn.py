@@ -15,20 +15,7 @@ import descend
 import descend.nn.functional as F
 from descend.ops import onednn
 
-@pytest.fixture(autouse=True, scope="module")
-def _switched_on():
-    """The path is opt-in (DESCEND_ONEDNN=1); these tests switch it on for their own process."""
-    before, lib = os.environ.get("DESCEND_ONEDNN"), onednn._state["lib"]
-    os.environ["DESCEND_ONEDNN"] = "1"
-    onednn._state["lib"] = None
-    if not onednn.available():
-        pytest.skip("oneDNN (onednn-cpu-gomp) not installed")
-    yield
-    onednn._state["lib"] = lib if lib is not None else None
-    if before is None:
-        os.environ.pop("DESCEND_ONEDNN")
-    else:
-        os.environ["DESCEND_ONEDNN"] = before
+pytestmark = pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) not installed")
 
 # (N, C, H, W), (O, C, kh, kw), options: ResNet's 3x3 stride 1 and 2 and 1x1 shortcut, a first layer's three
 # channels, asymmetric padding, dilation, a non-square kernel, no bias.

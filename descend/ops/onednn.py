@@ -1,6 +1,5 @@
 """oneDNN's direct convolutions, optional, through its C API (ctypes): the compiled kernel library the 2-D
-float32 convolutions take when it is installed (`pip install onednn-cpu-gomp`, declared by descend) and
-switched on with DESCEND_ONEDNN=1 (experimental: see `_lib`).
+float32 convolutions take when it is installed (`pip install onednn-cpu-gomp`, declared by descend).
 
 OpenBLAS runs the thin products of an im2col lowering (16-64 channels: K = 48-576, N = 16-64) at 80-180
 GFLOP/s; oneDNN's direct kernels read the channels-last input in place, with no im2col copy, and run the same
@@ -8,7 +7,7 @@ layers 2-2.5x faster (bench/README.md). descend's graph, autograd, layouts and e
 convolution hands oneDNN the NumPy buffers of its input, weight and gradient, as it hands GEMMs to the BLAS.
 
 Only float32 NumPy arrays, 2-D convolutions without groups, and large enough inputs take this path; float64
-(gradchecks), CuPy arrays, other shapes, DESCEND_ONEDNN unset or a missing library keep the NumPy lowering in
+(gradchecks), CuPy arrays, other shapes, `DESCEND_ONEDNN=0` or a missing library keep the NumPy lowering in
 descend/ops/conv.py, and tests/test_onednn.py checks the two paths against each other and PyTorch.
 
 >>> from descend.ops import onednn
@@ -60,10 +59,7 @@ def _lib() -> Any:
     """The loaded library with its engine and stream, or False when oneDNN is unavailable or switched off."""
     if _state["lib"] is None:
         _state["lib"] = False
-        # Opt-in until a training-loop divergence is found: with SGD momentum and weight decay a ResNet block's
-        # float32 curve left the lowering's by 1e-2 in the gradients at step 2 (tests/test_examples_arch.py),
-        # while every single step agrees to 1e-6 (tests/test_onednn.py).
-        if os.environ.get("DESCEND_ONEDNN", "0") != "1":
+        if os.environ.get("DESCEND_ONEDNN", "1") == "0":
             return False
         for path in _library_paths():
             if os.path.exists(path):
