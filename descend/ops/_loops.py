@@ -11,30 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def channel_sums(x):
-    """s[n, c] = sum over p of x[n, p, c], in float64 (x is (N, P, C): a sample's positions by channel)."""
-    n, m, c = x.shape
-    s = np.zeros((n, c), np.float64)
-    for b in range(n):
-        for i in range(m):
-            for j in range(c):
-                s[b, j] += x[b, i, j]
-    return s
-
-
-def channel_sqdev(x, mean):
-    """v[n, c] = sum over p of (x[n, p, c] - mean[n, c])^2, in float64: the second pass of a two-pass
-    variance (no cancellation, unlike a sum of squares)."""
-    n, m, c = x.shape
-    v = np.zeros((n, c), np.float64)
-    for b in range(n):
-        for i in range(m):
-            for j in range(c):
-                d = x[b, i, j] - mean[b, j]
-                v[b, j] += d * d
-    return v
-
-
 def scale_shift(x, mean, a, b, out):
     """out[n, p, c] = (x - mean[n, c]) * a[n, c] + b[n, c]: a normalisation's output in one pass (centring
     first keeps the precision when the mean is large beside the spread)."""
@@ -192,3 +168,23 @@ def adam(p, g, m, v, decay, w, low, b2, c2, eps, s):
         vi = v[i] * b2 + (gi * c2) * gi
         v[i] = vi
         p[i] = p[i] * decay + (mi * s) / (np.sqrt(vi) + eps)
+
+
+def channel_moments(x):
+    """Per-(n, c) sums of d and d * d for d = x - k, in float64, with k[n, c] = x[n, 0, c]: mean and variance in
+    one pass (mean = k + s1 / m, var = s2 / m - (s1 / m)^2). Shifting by a sample keeps s1 / m of the order of
+    the spread, so the subtraction loses nothing that float64 sums of float32 data would notice, where raw sums
+    of squares would cancel catastrophically for a large mean."""
+    n, m, c = x.shape
+    k = np.empty((n, c), np.float64)
+    s1 = np.zeros((n, c), np.float64)
+    s2 = np.zeros((n, c), np.float64)
+    for b in range(n):
+        for j in range(c):
+            k[b, j] = x[b, 0, j]
+        for i in range(m):
+            for j in range(c):
+                d = x[b, i, j] - k[b, j]
+                s1[b, j] += d
+                s2[b, j] += d * d
+    return s1, s2, k

@@ -27,9 +27,9 @@ import numpy as np
 # ~100 MB of LLVM in the process): MNIST-1D's models and the 784-512-256 MLP stay under it and never load it.
 MIN_SIZE = 100_000
 
-_NAMES = ("channel_sums", "channel_sqdev", "scale_shift", "grad_sums", "grad_input", "relu_backward", "silu_backward", "leaky_relu",
-          "leaky_relu_backward",
-          "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im", "adam")
+_NAMES = ("channel_moments", "scale_shift", "grad_sums", "grad_input", "relu_backward", "silu_backward",
+          "leaky_relu", "leaky_relu_backward", "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im",
+          "adam")
 _state: dict = {"compiled": None, "forced": None}
 # The loops are compiled for these (native byte order); float16, bfloat16, integers and complex numbers keep the
 # NumPy paths, which handle them.

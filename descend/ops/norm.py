@@ -134,13 +134,14 @@ class BatchNorm(Function):
         return _from_rows(y.reshape(m, c), shape)
 
     def _forward_kernel(self, rows, shape, w, b, running_mean, running_var, training, momentum, eps):
-        """The same in compiled passes (two for the moments, one for the output), keeping x and the mean
+        """The same in compiled passes (one for the moments, one for the output), keeping x and the mean
         instead of x - mean. The kernels see (1, rows, C): one sample of every row."""
         m, c = rows.shape
         dtype, x3 = rows.dtype, rows.reshape(1, m, c)
         if training:
-            mean64 = kernels.loop("channel_sums")(x3) / m
-            var64 = kernels.loop("channel_sqdev")(x3, mean64.astype(dtype)) / m
+            s1, s2, shift = kernels.loop("channel_moments")(x3)  # one pass: mean and variance
+            mean64 = shift + s1 / m
+            var64 = np.maximum(s2 / m - (s1 / m) ** 2, 0.0)
             mean, var = mean64[0].astype(dtype), var64[0].astype(dtype)
             self._update_running(mean, var, running_mean, running_var, momentum)
         else:
@@ -285,9 +286,12 @@ class GroupNorm(Function):
         dtype, cg = x3.dtype, c // groups
         self.count = p * cg
 
-        sums = kernels.loop("channel_sums")(x3).reshape(n, groups, cg).sum(-1)
-        mean = _per_channel(sums / self.count, cg, dtype)
-        var = kernels.loop("channel_sqdev")(x3, mean).reshape(n, groups, cg).sum(-1) / self.count
+        # One pass: each channel's sums about its own shift k, combined per group in float64 about the group
+        # mean mu: sum (x - mu)^2 = sum over channels of s2 + 2 (k - mu) s1 + p (k - mu)^2.
+        s1, s2, k = (a.reshape(n, groups, cg) for a in kernels.loop("channel_moments")(x3))
+        mu = (p * k + s1).sum(-1, keepdims=True) / self.count
+        var = (s2 + 2 * (k - mu) * s1 + p * (k - mu) ** 2).sum(-1) / self.count
+        mean = _per_channel(mu[..., 0], cg, dtype)
         invstd = 1 / np.sqrt(var + eps)  # float64 (N, G)
         self.x3, self.mean, self.invstd64, self.groups = x3, mean, invstd, groups
         self.w = None if w is None else w.astype(dtype, copy=False)
