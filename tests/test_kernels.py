@@ -23,9 +23,8 @@ KERNEL_CASES = [c for c in CASES if c.op in KERNEL_OPS]
 IDS = [c.name for c in KERNEL_CASES]
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Names of the compiled kernels run inside the test, forced on for any array size."""
+def spy_kernels(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The list that the names of the compiled kernels run from now on (within the test) are appended to."""
     compiled = kernels._compile()
     seen: list = []
 
@@ -33,6 +32,13 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list:
         return lambda *a: (seen.append(name), compiled[name](*a))[1]
 
     monkeypatch.setitem(kernels._state, "compiled", {name: spy(name) for name in compiled})
+    return seen
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Names of the compiled kernels run inside the test, forced on for any array size."""
+    seen = spy_kernels(monkeypatch)
     with kernels.forced(True):
         yield seen
 

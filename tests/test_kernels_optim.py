@@ -10,6 +10,7 @@ import descend
 from descend import optim
 from descend.ops import kernels
 from tests import test_optim
+from tests.test_kernels import spy_kernels
 
 pytest.importorskip("numba")
 
@@ -28,15 +29,8 @@ ADAM_OPTIONS = [
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Names of the compiled kernels run inside the test."""
-    compiled = kernels._compile()
-    seen: list = []
-
-    def spy(name: str):
-        return lambda *a: (seen.append(name), compiled[name](*a))[1]
-
-    monkeypatch.setitem(kernels._state, "compiled", {name: spy(name) for name in compiled})
-    return seen
+    """Names of the compiled kernels run inside the test (sizes gated as usual)."""
+    return spy_kernels(monkeypatch)
 
 
 def _run(name: str, kwargs: dict, dtype: str, on: bool, steps: int = 4) -> tuple[list, dict]:

@@ -85,15 +85,20 @@ def loop(name: str) -> Callable:
 
 
 @contextlib.contextmanager
-def forced(on: Optional[bool]) -> Iterator[None]:
-    """Within the block, kernels run for arrays of any size (True), never (False), or as usual (None): how the
-    tests run each op's two paths on the same small inputs."""
-    before = _state["forced"]
-    _state["forced"] = on
+def setting(state: dict, key: str, value) -> Iterator[None]:
+    """state[key] = value within the block, restored after (the `forced` switches of the compiled paths)."""
+    before = state[key]
+    state[key] = value
     try:
         yield
     finally:
-        _state["forced"] = before
+        state[key] = before
+
+
+def forced(on: Optional[bool]):
+    """Within the block, kernels run for arrays of any size (True), never (False), or as usual (None): how the
+    tests run each op's two paths on the same small inputs."""
+    return setting(_state, "forced", on)
 
 
 def dense_flat(*arrays):

@@ -18,14 +18,15 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import ctypes as C
 import os
 import sys
 from collections import OrderedDict
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
+
+from descend.ops import kernels
 
 # Input elements below which a convolution keeps the NumPy path: loading the library costs ~0.1 s once, and
 # MNIST-1D's and other small models never need it.
@@ -118,15 +119,9 @@ def available() -> bool:
     return _state["forced"] is not False and bool(_lib())
 
 
-@contextlib.contextmanager
-def forced(on: Optional[bool]) -> Iterator[None]:
+def forced(on: Optional[bool]):
     """Within the block, convolutions take oneDNN at any size (True), never (False), or as usual (None)."""
-    before = _state["forced"]
-    _state["forced"] = on
-    try:
-        yield
-    finally:
-        _state["forced"] = before
+    return kernels.setting(_state, "forced", on)
 
 
 def _dims(values) -> Any:
