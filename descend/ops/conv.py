@@ -138,7 +138,9 @@ class ConvNd(Function):
         gw = gb = None
         if dw:
             gw, gb = self.dnnl.backward_weights(self.xcl, g)  # the bias gradient comes with it
-        if db and gb is None:
+        if not db:
+            gb = None
+        elif gb is None:
             g2 = g.reshape(-1, g.shape[-1])
             gb = ones_vector(np, g2.shape[0], g2.dtype) @ g2
         return gx, gw, gb
