@@ -171,3 +171,38 @@ def test_descend_onednn_0_switches_it_off() -> None:
     env = dict(os.environ, DESCEND_ONEDNN="0")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_float64_upstream_gradient_is_cast_as_pytorch_casts_it() -> None:
+    """backward(g) with a float64 g for a float32 output: oneDNN reads float32 buffers, so g is cast first."""
+    rng = np.random.default_rng(5)
+    x0, w0 = rng.normal(size=(2, 6, 12, 10)).astype(np.float32), rng.normal(size=(8, 6, 3, 3)).astype(np.float32)
+    g64 = rng.normal(size=(2, 8, 12, 10))
+    grads = []
+    for on in (False, True):
+        x, w = descend.tensor(x0, requires_grad=True), descend.tensor(w0, requires_grad=True)
+        with onednn.forced(on):
+            F.conv2d(x, w, padding=1).backward(descend.tensor(g64))
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
+
+
+def test_a_forked_child_computes_its_convolutions() -> None:
+    """GNU OpenMP hangs in a forked child once the parent's team ran: the child takes the NumPy lowering."""
+    code = """if True:
+        import os, numpy as np, descend, descend.nn.functional as F
+        from descend.ops import onednn
+        x = descend.tensor(np.random.default_rng(0).random((8, 16, 32, 32), dtype=np.float32))
+        w = descend.tensor(np.random.default_rng(1).random((16, 16, 3, 3), dtype=np.float32))
+        y = F.conv2d(x, w, padding=1).numpy()
+        assert onednn.available()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if np.allclose(F.conv2d(x, w, padding=1).numpy(), y, rtol=1e-5) else 3)
+        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """
+    env = dict(os.environ, DESCEND_ONEDNN="1", OMP_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"

@@ -79,6 +79,16 @@ def _lib() -> Any:
     return _state["lib"]
 
 
+def _forked() -> None:
+    """In a forked child the parent's OpenMP team is gone and GNU OpenMP hangs on its next parallel region:
+    the child's convolutions take the NumPy lowering (a DataLoader worker, a user's multiprocessing fork)."""
+    _state["lib"] = False
+    _state["plans"] = OrderedDict()  # the parent's primitives belong to its threads: dropped, never freed
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def _hand_over_threads() -> None:
     """OpenBLAS's idle workers spin for ~2^28 cycles after every threaded product, and oneDNN's OpenMP team
     needs the same cores right after: on 2 cores a U-Net step took 2.5x longer with both pools at 2 threads
@@ -361,8 +371,11 @@ def conv_plan(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple, dil
 
 
 def channels_last(a: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) as contiguous (N, H, W, C) memory: a view when it is already laid out so."""
+    """(N, C, H, W) as contiguous float32 (N, H, W, C) memory: a view when it is already laid out so (an
+    upstream gradient of another dtype is cast, as PyTorch casts it to the output's dtype)."""
     cl = a.transpose(0, 2, 3, 1)
+    if a.dtype != np.float32:
+        return cl.astype(np.float32, order="C")
     return cl if cl.flags.c_contiguous else np.ascontiguousarray(cl)
 
 
