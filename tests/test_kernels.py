@@ -342,3 +342,18 @@ def test_nearest_upsampling_keeps_a_nan_in_its_own_block(channels_last: bool) ->
     yt.backward(torch.from_numpy(g))
     np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())  # NaNs in the same 6 places
     np.testing.assert_allclose(t.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_batch_norm_running_mean_with_inf_as_a_channels_first_value() -> None:
+    """The one-pass moments shift each channel by its first value: an inf there must not turn the mean into
+    NaN (PyTorch's running mean is inf, as when the inf sits anywhere else in the channel)."""
+    x = np.random.default_rng(8).standard_normal((8, 6, 6, 5)).astype(np.float32)
+    means = []
+    for where in ((0, 0, 0, 2), (3, 4, 1, 2)):  # the channel's first element, then one inside it
+        xi = x.copy()
+        xi[where] = np.inf
+        with kernels.forced(True), np.errstate(invalid="ignore"):
+            layer = descend.nn.BatchNorm2d(5)
+            layer(descend.tensor(xi).permute(0, 3, 1, 2))
+        means.append(layer.running_mean.numpy()[2])
+    assert means == [np.inf, np.inf]

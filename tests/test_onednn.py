@@ -206,3 +206,49 @@ def test_a_forked_child_computes_its_convolutions() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
+
+
+def test_a_plan_dropped_from_the_cache_still_serves_the_graph_that_holds_it(monkeypatch) -> None:
+    """More geometries than the cache keeps between a forward and its backward: the held plan stays alive."""
+    monkeypatch.setattr(onednn, "_CACHE_SIZE", 2)
+    rng = np.random.default_rng(6)
+    w0 = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    x0 = rng.normal(size=(2, 3, 16, 16)).astype(np.float32)
+    grads = []
+    for on in (False, True):
+        x, w = descend.tensor(x0, requires_grad=True), descend.tensor(w0, requires_grad=True)
+        with onednn.forced(on):
+            F.conv2d(x, w, padding=1).sum().backward()  # backward primitives exist: a freed one would crash
+            y = F.conv2d(x, w, padding=1)
+            with descend.no_grad():
+                for size in range(5, 10):  # five other geometries push the held plan out of the cache
+                    F.conv2d(descend.tensor(np.ones((1, 3, size, size), np.float32)), w, padding=1)
+            x.grad = w.grad = None
+            y.sum().backward()
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
+
+
+def test_threads_running_the_same_geometry_get_their_own_results() -> None:
+    import threading
+    rng = np.random.default_rng(7)
+    w = descend.tensor((rng.normal(size=(8, 4, 3, 3)) * 0.3).astype(np.float32))
+    xs = [rng.normal(size=(4, 4, 16, 16)).astype(np.float32) for _ in range(4)]
+    with onednn.forced(False):
+        ref = [F.conv2d(descend.tensor(x), w, padding=1).numpy() for x in xs]
+    wrong: list = []
+
+    def work(i: int) -> None:
+        with onednn.forced(True):
+            for _ in range(25):
+                y = F.conv2d(descend.tensor(xs[i]), w, padding=1).numpy()
+                if not np.allclose(y, ref[i], rtol=1e-4, atol=1e-4):
+                    wrong.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []

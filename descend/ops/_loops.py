@@ -171,17 +171,18 @@ def adam(p, g, m, v, decay, w, low, b2, c2, eps, s):
 
 
 def channel_moments(x):
-    """Per-(n, c) sums of d and d * d for d = x - k, in float64, with k[n, c] = x[n, 0, c]: mean and variance in
-    one pass (mean = k + s1 / m, var = s2 / m - (s1 / m)^2). Shifting by a sample keeps s1 / m of the order of
-    the spread, so the subtraction loses nothing that float64 sums of float32 data would notice, where raw sums
-    of squares would cancel catastrophically for a large mean."""
+    """Per-(n, c) sums of d and d * d for d = x - k, in float64, with k[n, c] = x[n, 0, c] (0 if that is not
+    finite): mean and variance in one pass (mean = k + s1 / m, var = s2 / m - (s1 / m)^2). Shifting by a sample
+    keeps s1 / m of the order of the spread, so the subtraction loses nothing that float64 sums of float32 data
+    would notice, where raw sums of squares would cancel catastrophically for a large mean."""
     n, m, c = x.shape
     k = np.empty((n, c), np.float64)
     s1 = np.zeros((n, c), np.float64)
     s2 = np.zeros((n, c), np.float64)
     for b in range(n):
         for j in range(c):
-            k[b, j] = x[b, 0, j]
+            v = x[b, 0, j]
+            k[b, j] = v if np.isfinite(v) else 0.0  # an infinite shift would turn the channel's sums into NaN
         for i in range(m):
             for j in range(c):
                 d = x[b, i, j] - k[b, j]

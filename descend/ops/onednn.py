@@ -19,8 +19,10 @@ True
 from __future__ import annotations
 
 import ctypes as C
+import functools
 import os
 import sys
+import threading
 from collections import OrderedDict
 from typing import Any, Optional
 
@@ -209,6 +211,19 @@ def _reorder(lib: Any, src_md: Any, dst_md: Any) -> _Primitive:
     return _Primitive(lib, pd, {_SRC: src_md, _DST: dst_md})
 
 
+_LOCK = threading.Lock()
+
+
+def _serialized(method):
+    """One plan call at a time in the process: a plan's memory objects and weight buffers, and the one stream,
+    are shared, and ctypes releases the GIL while oneDNN runs (threads had run on each other's buffers)."""
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        with _LOCK:
+            return method(*args, **kwargs)
+    return run
+
+
 class ConvPlan:
     """One convolution geometry: forward, input gradient and weight gradient as oneDNN primitives.
 
@@ -276,6 +291,7 @@ class ConvPlan:
         buf = np.empty(self.lib.dnnl_memory_desc_get_size(md) // 4, np.float32)
         return prim, reorder, buf
 
+    @_serialized
     def forward(self, x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray]) -> np.ndarray:
         prim, reorder, wbuf = self.fwd
         reorder(src=w, dst=wbuf)
@@ -286,6 +302,7 @@ class ConvPlan:
             prim(src=x, weights=wbuf, dst=y)
         return y
 
+    @_serialized
     def backward_data(self, g: np.ndarray, w: np.ndarray) -> np.ndarray:
         if self.bwd_data is None:
             def make() -> Any:
@@ -303,6 +320,7 @@ class ConvPlan:
         prim(diff_dst=g, weights=wbuf, diff_src=gx)
         return gx
 
+    @_serialized
     def backward_weights(self, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
         if self.bwd_weights is None:
             pd = _P()
@@ -323,6 +341,13 @@ class ConvPlan:
             prim(src=x, diff_dst=g, diff_weights=wbuf)
         reorder(src=wbuf, dst=gw)
         return gw, gb
+
+    def __del__(self) -> None:
+        try:
+            if _state["lib"] is self.lib:  # not in a forked child, nor after the library was switched off
+                self.free()
+        except Exception:  # a plan that failed half-built, or interpreter shutdown (module globals gone)
+            pass
 
     def free(self) -> None:
         for part in (self.fwd, self.bwd_data, self.bwd_weights):
@@ -364,9 +389,9 @@ def conv_plan(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple, dil
         plan = None  # refused geometry: remembered, so the NumPy path is taken without asking again
     plans[key] = plan
     if len(plans) > _CACHE_SIZE:
-        old = plans.popitem(last=False)[1]
-        if old is not None:
-            old.free()
+        # Only the cache's reference goes: a graph recorded earlier may still hold the plan for its backward,
+        # and the plan frees its primitives when the last holder lets go (ConvPlan.__del__).
+        plans.popitem(last=False)
     return plan
 
 
