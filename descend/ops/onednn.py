@@ -182,10 +182,6 @@ class _Primitive:
             self.mems[arg] = mem
         self.args = (_Arg * len(args))(*[_Arg(a, m) for a, m in self.mems.items()])
 
-    def md(self, arg: int) -> Any:
-        """The memory descriptor the primitive chose for an argument (owned by its primitive descriptor)."""
-        return _P(self.lib.dnnl_primitive_desc_query_md(self.pd, _EXEC_ARG_MD, arg))
-
     def __call__(self, **buffers: np.ndarray) -> None:
         lib = self.lib
         for name, arr in buffers.items():
@@ -244,6 +240,7 @@ class ConvPlan:
         self.w_plain = self._keep(_desc(lib, w_shape, _contiguous(w_shape)))
         self.w_any = self._keep(_desc(lib, w_shape, None))
         self.b_md = self._keep(_desc(lib, (w_shape[0],), (1,))) if bias else None
+
         def make() -> Any:
             pd = _P()
             _check(lib.dnnl_convolution_forward_primitive_desc_create(
