@@ -505,3 +505,30 @@ def test_multi_output_function_second_backward_needs_retain_graph() -> None:
         (a + b).sum().backward()
         (a + b).sum().backward()
     _raises_in_both(fn)
+
+
+def test_channels_last_memory_format_as_in_pytorch() -> None:
+    """contiguous/clone/to(memory_format=channels_last) give NHWC memory behind (N, C, H, W) indexing, and
+    is_contiguous answers for either format, as PyTorch's; a convolution reads such input unchanged."""
+    torch = pytest.importorskip("torch")
+    import descend.nn.functional as F
+    a = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    got = []
+    for lib in (torch, descend):
+        t = lib.tensor(a, requires_grad=True)
+        cl = t.contiguous(memory_format=lib.channels_last)
+        row = [cl.stride(), cl.is_contiguous(), cl.is_contiguous(memory_format=lib.channels_last),
+               t.is_contiguous(memory_format=lib.channels_last), t.to(memory_format=lib.channels_last).stride(),
+               t.clone(memory_format=lib.channels_last).stride(), cl.contiguous().stride(), cl.clone().stride(),
+               (cl * 2).stride(), cl.contiguous(memory_format=lib.channels_last) is cl,
+               t[:, :1].contiguous(memory_format=lib.channels_last).is_contiguous()]
+        (cl * cl).sum().backward()
+        row.append(np.round(t.grad.numpy(), 5).tolist())
+        with pytest.raises(RuntimeError):
+            t.reshape(6, 20).contiguous(memory_format=lib.channels_last)
+        got.append(row)
+    assert got[0] == got[1]
+    w = descend.tensor(np.random.default_rng(1).standard_normal((4, 3, 3, 3)).astype(np.float32))
+    x = descend.tensor(a)
+    np.testing.assert_allclose(F.conv2d(x.contiguous(memory_format=descend.channels_last), w, padding=1).numpy(),
+                               F.conv2d(x, w, padding=1).numpy(), rtol=1e-5, atol=1e-5)

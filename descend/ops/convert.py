@@ -73,6 +73,11 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
             out = Cast.apply(out, dtype=dtype.dtype)
         else:  # an integer or bool result cannot carry a gradient (PyTorch's rule)
             out = Tensor(out._data.astype(dtype.dtype))
+    fmt = kwargs.get("memory_format")
+    if fmt is not None and "preserve" not in str(fmt):
+        from descend.ops.movement import contiguous
+        laid = contiguous(out, memory_format=fmt)
+        out, copy = laid, copy and laid is out
     if copy and out is self:
         out = self.clone()
     return out

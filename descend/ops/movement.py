@@ -60,6 +60,9 @@ class Clone(Function):
     """A copy; 'preserve' keeps the strides of a dense input (a transposed tensor stays transposed)."""
 
     def forward(self, a, memory_format="preserve"):
+        if memory_format == "channels_last":  # (N, C, H, W) with NHWC memory, as PyTorch's
+            xp = get_array_module(a)
+            return xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
         if memory_format == "contiguous" or not _is_dense(a):
             return a.copy(order="C")
         return a.copy(order="K")
@@ -81,13 +84,38 @@ def _is_dense(a: Any) -> bool:
     return True
 
 
+def _channels_last(memory_format: Any, t: Tensor) -> bool:
+    """Whether `memory_format` asks for channels_last; PyTorch's error for a tensor not of rank 4."""
+    if memory_format is not channels_last:
+        return False
+    if t.ndim != 4:
+        raise RuntimeError(f"required rank 4 tensor to use channels_last format, got rank {t.ndim}")
+    return True
+
+
+def _dense_channels_last(a: Any) -> bool:
+    """(N, C, H, W) strides of dense NHWC memory (dims of size 1 may have any stride, as in PyTorch)."""
+    expected = 1
+    for d in (1, 3, 2, 0):
+        if a.shape[d] != 1 and a.strides[d] != expected * a.itemsize:
+            return False
+        expected *= a.shape[d]
+    return True
+
+
 def is_contiguous(t: Tensor, memory_format: Any = None) -> bool:
-    """Whether the tensor is laid out in row-major order without gaps."""
+    """Whether the tensor is laid out in row-major order without gaps (in NHWC order for channels_last)."""
+    if memory_format is channels_last:
+        return t.ndim == 4 and _dense_channels_last(t._data)
     return bool(t._data.flags.c_contiguous)
 
 
 def contiguous(t: Tensor, memory_format: Any = None) -> Tensor:
-    """The tensor itself if row-major contiguous, else a row-major copy (gradient flows through)."""
+    """The tensor itself if laid out as asked (row-major, or NHWC for descend.channels_last), else a copy
+    that is (gradient flows through). descend's convolutions read and write NHWC memory, so channels_last
+    input spares the first one a transposing copy."""
+    if _channels_last(memory_format, t):
+        return t if _dense_channels_last(t._data) else Clone.apply(t, memory_format="channels_last")
     if t._data.flags.c_contiguous:
         return t
     return Clone.apply(t, memory_format="contiguous")
@@ -105,11 +133,13 @@ class memory_format:
 
 contiguous_format = memory_format("contiguous_format")
 preserve_format = memory_format("preserve_format")
-channels_last = memory_format("channels_last")  # accepted; descend keeps row-major (NCHW) layouts
+channels_last = memory_format("channels_last")  # (N, C, H, W) indexing over NHWC memory
 
 
 def clone(t: Tensor, *, memory_format: Any = None) -> Tensor:
     """A copy in the graph; contiguous_format forces row-major, preserve_format (the default) keeps strides."""
+    if _channels_last(memory_format, t):
+        return Clone.apply(t, memory_format="channels_last")
     fmt = "contiguous" if memory_format is not None and "contiguous" in str(memory_format) else "preserve"
     return Clone.apply(t, memory_format=fmt)
 
