@@ -6,9 +6,11 @@ GFLOP/s; oneDNN's direct kernels read the channels-last input in place, with no 
 layers 2-2.5x faster (bench/README.md). descend's graph, autograd, layouts and every other op stay its own: a
 convolution hands oneDNN the NumPy buffers of its input, weight and gradient, as it hands GEMMs to the BLAS.
 
-Only float32 NumPy arrays, 2-D convolutions without groups, and large enough inputs take this path; float64
+Only float32 NumPy arrays, 2-D convolutions without groups, and large enough layers take this path; float64
 (gradchecks), CuPy arrays, other shapes, `DESCEND_ONEDNN=0` or a missing library keep the NumPy lowering in
-descend/ops/conv.py, and tests/test_onednn.py checks the two paths against each other and PyTorch.
+descend/ops/conv.py, and tests/test_onednn.py checks the two paths against each other and PyTorch. Once
+oneDNN runs with several threads, NumPy's OpenBLAS is given one (see `_hand_over_threads`); a forked child
+goes back to the NumPy lowering (GNU OpenMP does not survive a fork).
 
 >>> from descend.ops import onednn
 >>> with onednn.forced(False):
@@ -30,10 +32,10 @@ import numpy as np
 
 from descend.ops import kernels
 
-# Input elements below which a convolution keeps the NumPy path: loading the library costs ~0.1 s once, and
-# MNIST-1D's and other small models never need it.
+# Elements (of the input or the output, whichever is larger) below which a convolution keeps the NumPy path:
+# loading the library costs ~0.1 s once, and MNIST-1D's and other small models never need it.
 MIN_SIZE = 32_768
-_CACHE_SIZE = 128  # plans kept (each holds up to three primitives); the least recently used is freed
+_CACHE_SIZE = 128  # plans kept; the least recently used leaves the cache (freed once no graph holds it)
 
 # oneDNN v3 C API constants (dnnl_types.h / dnnl_common_types.h).
 _CPU, _IN_ORDER, _F32, _ANY = 1, 1, 3, 1
