@@ -252,3 +252,31 @@ def test_threads_running_the_same_geometry_get_their_own_results() -> None:
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def test_set_num_threads_sets_the_pools_as_torch_set_num_threads() -> None:
+    """n threads for oneDNN's OpenMP team (new plans) and, with oneDNN at one thread, for OpenBLAS; with
+    oneDNN at several, OpenBLAS keeps one. PyTorch's error for n <= 0."""
+    blas = onednn._openblas()
+    before = (onednn._state.get("threads"), blas[0]() if blas else None, onednn._omp().omp_get_max_threads())
+    onednn.available()  # the library loaded
+    try:
+        descend.set_num_threads(1)
+        assert descend.get_num_threads() == 1 and onednn._omp().omp_get_max_threads() == 1
+        if blas:
+            assert blas[0]() == 1
+        x = descend.tensor(np.ones((8, 16, 32, 32), np.float32))
+        y = F.conv2d(x, descend.tensor(np.ones((16, 16, 3, 3), np.float32)), padding=1)
+        assert float(y[0, 0, 5, 5]) == 144.0
+        descend.set_num_threads(2)
+        assert descend.get_num_threads() == 2 and onednn._omp().omp_get_max_threads() == 2
+        if blas:
+            assert blas[0]() == 1  # handed over to oneDNN's team
+        with pytest.raises(RuntimeError):
+            descend.set_num_threads(0)
+    finally:
+        onednn._state["threads"] = before[0]
+        onednn._omp().omp_set_num_threads(before[2])
+        if blas:
+            blas[1](before[1])
+        onednn._state["plans"].clear()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import default_dtype, get_array_module
-from descend.ops import linalg_ops as _la
+from descend.ops import linalg_ops as _la, onednn
 from descend.ops.errors import OpError
 from descend.ops.shape import diag
 from descend.ops.stats import sort
@@ -123,14 +123,20 @@ def typename(obj: Any) -> str:
     return type(obj).__name__
 
 
-_threads = {"n": 1}
-
-
 def get_num_threads() -> int:
-    """The thread count recorded by set_num_threads (NumPy's BLAS pool is set by its environment variables)."""
-    return _threads["n"]
+    """The threads descend's products use: set_num_threads's count, else the BLAS's (OMP_NUM_THREADS /
+    OPENBLAS_NUM_THREADS at start, default every core), as torch.get_num_threads.
+
+    >>> import descend
+    >>> descend.get_num_threads() >= 1
+    True
+    """
+    return onednn.threads()
 
 
 def set_num_threads(n: int) -> None:
-    """Recorded for PyTorch compatibility; set OMP_NUM_THREADS/OPENBLAS_NUM_THREADS before start instead."""
-    _threads["n"] = int(n)
+    """Threads for the convolutions (oneDNN) and NumPy's OpenBLAS from now on, as torch.set_num_threads; with
+    oneDNN's convolutions at several threads OpenBLAS keeps one (their idle workers would compete)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+        raise RuntimeError(f"set_num_threads expects a positive integer, got {n!r}")
+    onednn.set_threads(n)

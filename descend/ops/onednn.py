@@ -93,28 +93,67 @@ def _forked() -> None:
 os.register_at_fork(after_in_child=_forked)
 
 
+def _openblas() -> Optional[tuple]:
+    """(get, set) of NumPy's OpenBLAS thread count, or None for another BLAS (found once, by its symbols)."""
+    if "blas" not in _state:
+        _state["blas"] = None
+        import glob
+        libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+        for path in glob.glob(os.path.join(libs, "*openblas*.so*")):
+            try:
+                blas = C.CDLL(path)
+            except OSError:
+                continue
+            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+                get = getattr(blas, f"{prefix}_get_num_threads{suffix}", None)
+                put = getattr(blas, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    _state["blas"] = (get, put)
+                    return _state["blas"]
+    return _state["blas"]
+
+
+def _omp() -> Any:
+    """GNU OpenMP (loaded with libdnnl), or None."""
+    try:
+        return C.CDLL("libgomp.so.1")
+    except OSError:
+        return None
+
+
 def _hand_over_threads() -> None:
     """OpenBLAS's idle workers spin for ~2^28 cycles after every threaded product, and oneDNN's OpenMP team
     needs the same cores right after: on 2 cores a U-Net step took 2.5x longer with both pools at 2 threads
     than with OpenBLAS at 1 and oneDNN at 2. So once oneDNN runs with several threads, NumPy's OpenBLAS gets
     one and the convolutions (the bulk of a conv model's products) get the cores (bench/README.md)."""
-    try:
-        omp = C.CDLL("libgomp.so.1")  # loaded already, by libdnnl
-        if omp.omp_get_max_threads() < 2:
-            return
-        import glob
-        libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-        for path in glob.glob(os.path.join(libs, "*openblas*.so*")):
-            blas = C.CDLL(path)
-            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
-                get = getattr(blas, f"{prefix}_get_num_threads{suffix}", None)
-                put = getattr(blas, f"{prefix}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    if get() > 1:
-                        put(1)
-                    return
-    except (OSError, AttributeError):  # another BLAS or OpenMP runtime: leave the threads as they are
-        return
+    omp, blas = _omp(), _openblas()
+    if _state.get("threads") is not None and omp is not None:
+        omp.omp_set_num_threads(_state["threads"])  # descend.set_num_threads ran before the library loaded
+    if omp is not None and blas is not None and omp.omp_get_max_threads() > 1 and blas[0]() > 1:
+        blas[1](1)
+
+
+def set_threads(n: int) -> None:
+    """descend.set_num_threads: n threads for oneDNN's convolutions (plans made from now on) and, while
+    oneDNN is not running several threads, for OpenBLAS; with oneDNN at n > 1, OpenBLAS keeps one (above)."""
+    _state["threads"] = n
+    blas = _openblas()
+    lib = _state["lib"]
+    if lib:
+        omp = _omp()
+        if omp is not None:
+            omp.omp_set_num_threads(n)
+        _state["plans"] = OrderedDict()  # primitives fix their thread count when made; held ones stay valid
+    if blas is not None:
+        blas[1](1 if lib and n > 1 else n)
+
+
+def threads() -> int:
+    """The thread count set by set_threads, else NumPy's OpenBLAS's (at most the cores this process may use)."""
+    if _state.get("threads") is not None:
+        return _state["threads"]
+    blas = _openblas()
+    return int(blas[0]()) if blas is not None and not _state["lib"] else len(os.sched_getaffinity(0))
 
 
 def _declare(lib: Any) -> None:
