@@ -14,6 +14,7 @@ from descend import backend
 from descend import dtypes as _dt
 from descend.ops.elementwise import Cast
 from descend.ops.methods import bind
+from descend.ops.movement import contiguous
 from descend._tensor import Function, Tensor
 
 
@@ -75,7 +76,6 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
             out = Tensor(out._data.astype(dtype.dtype))
     fmt = kwargs.get("memory_format")
     if fmt is not None and "preserve" not in str(fmt):
-        from descend.ops.movement import contiguous
         laid = contiguous(out, memory_format=fmt)
         out, copy = laid, copy and laid is out
     if copy and out is self:

@@ -38,7 +38,6 @@ class Adam(Optimizer):
     def _update(self, group: dict, blk: _Block, count: int) -> int:
         xp = blk.flat.xp
         p, g = blk.p, blk.g
-        tmp, tmp2 = blk.tmp(0), blk.tmp(1)
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         step = count + 1
         wd = group["weight_decay"]
@@ -56,6 +55,7 @@ class Adam(Optimizer):
             compiled(p, g, m, v, f(1 - lr * wd) if decoupled else f(1), w, low, f(beta2), f(1 - beta2),
                      f(eps * bias_correction2_sqrt), f(-step_size * bias_correction2_sqrt))
             return step
+        tmp, tmp2 = blk.tmp(0), blk.tmp(1)
         if decoupled:
             p *= 1 - lr * wd
         if beta1 > 0.5:  # _lerp_'s first form, inlined (a call less per block)
