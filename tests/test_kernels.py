@@ -18,7 +18,8 @@ from tests import test_ops
 
 pytest.importorskip("numba")
 
-KERNEL_OPS = ("relu", "silu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm", "conv2d", "conv_transpose2d")
+KERNEL_OPS = ("relu", "silu", "leaky_relu", "max_pool2d", "batch_norm", "group_norm", "conv2d", "conv_transpose2d",
+              "amax", "amin", "max", "min")
 KERNEL_CASES = [c for c in CASES if c.op in KERNEL_OPS]
 IDS = [c.name for c in KERNEL_CASES]
 
@@ -69,6 +70,8 @@ def test_matches_torch_compiled(case, calls: list) -> None:
     ("conv_transpose2d[dcgan k4 s2 p1 8 channels channels-last]", {"col2im"}),
     ("leaky_relu[channels-last]", {"leaky_relu", "leaky_relu_backward"}),
     ("leaky_relu", {"leaky_relu", "leaky_relu_backward"}),  # the gradient copied into the output's layout first
+    ("amax[ties]", {"amax_rows", "amax_rows_backward"}),
+    ("amin", {"amax_rows", "amax_rows_backward"}),
 ])
 def test_the_layouts_reach_the_kernels(name: str, expected: set, calls: list) -> None:
     """The cases above would pass on the NumPy paths too; these ones must have run the compiled loops."""
@@ -357,3 +360,40 @@ def test_batch_norm_running_mean_with_inf_as_a_channels_first_value() -> None:
             layer(descend.tensor(xi).permute(0, 3, 1, 2))
         means.append(layer.running_mean.numpy()[2])
     assert means == [np.inf, np.inf]
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_maxout_reduction_is_bitwise_the_numpy_path(sign: int) -> None:
+    """amax/amin over a short last axis (Maxout's pieces) in one compiled pass: values and gradients equal the
+    NumPy path's bit for bit, NaN rows, a NaN piece, ties of equal values and of ±0 included."""
+    a = np.random.default_rng(9).standard_normal((100, 200, 5)).astype(np.float32)
+    a[0, 0, :] = np.nan
+    a[1, 1, 2] = np.nan
+    a[2, 2, :3], a[2, 2, 3:] = 1.5 * sign, 0.5 * sign
+    a[3, 3, :], a[3, 3, 1] = 0.0, -0.0
+    g = np.random.default_rng(10).standard_normal((100, 200)).astype(np.float32)
+    got = []
+    for on in (False, True):
+        t = descend.tensor(a, requires_grad=True)
+        with kernels.forced(on), np.errstate(divide="ignore", invalid="ignore"):
+            y = t.amax(-1) if sign > 0 else t.amin(-1)
+            y.backward(descend.tensor(g))
+        got.append((y.detach().numpy(), t.grad.numpy()))
+    for x, z in zip(*got):
+        np.testing.assert_array_equal(x, z)
+    assert np.isnan(got[1][0][0, 0]) and np.isnan(got[1][0][1, 1])
+    np.testing.assert_array_equal(got[1][1][2, 2, :3], g[2, 2] / 3)
+
+
+def test_an_in_place_edit_of_the_maxout_output_does_not_move_its_ties() -> None:
+    a = np.random.default_rng(11).standard_normal((4, 6, 5)).astype(np.float32)
+    grads = []
+    for on in (False, True):
+        t = descend.tensor(a, requires_grad=True)
+        with kernels.forced(on):
+            y = t.amax(-1)
+            z = y * 1.0
+            y.detach().numpy()[...] += 1.0  # the caller writes into the output's memory
+            z.sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])

@@ -189,3 +189,31 @@ def channel_moments(x):
                 s1[b, j] += d
                 s2[b, j] += d * d
     return s1, s2, k
+
+
+def amax_rows(a, sign, out, count):
+    """out[r] = max (sign > 0) or min of a[r, :] with NaN propagating as np.maximum's, and count[r] = how many
+    entries equal it (the ties that share the gradient): Maxout's reduction over its few pieces in one pass."""
+    rows, k = a.shape
+    for r in range(rows):
+        m = a[r, 0]
+        for j in range(1, k):
+            v = a[r, j]
+            if m == m and (v != v or (v > m if sign > 0 else v < m)):
+                m = v
+        out[r] = m
+        c = 0
+        for j in range(k):
+            if a[r, j] == m:
+                c += 1
+        count[r] = c
+
+
+def amax_rows_backward(a, out, g, count, gx):
+    """gx[r, j] = [a[r, j] == out[r]] * (g[r] / count[r]): the NumPy path's mask * (g / count), element for
+    element (a NaN maximum has no ties: 0 * (g / 0), NaN, as there)."""
+    rows, k = a.shape
+    for r in range(rows):
+        q = g[r] / count[r]
+        for j in range(k):
+            gx[r, j] = (1.0 if a[r, j] == out[r] else 0.0) * q

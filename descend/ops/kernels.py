@@ -29,7 +29,7 @@ MIN_SIZE = 100_000
 
 _NAMES = ("channel_moments", "scale_shift", "grad_sums", "grad_input", "relu_backward", "silu_backward",
           "leaky_relu", "leaky_relu_backward", "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im",
-          "adam")
+          "adam", "amax_rows", "amax_rows_backward")
 _state: dict = {"compiled": None, "forced": None}
 # The loops are compiled for these (native byte order); float16, bfloat16, integers and complex numbers keep the
 # NumPy paths, which handle them.

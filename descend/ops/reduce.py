@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descend.backend import get_array_module
-from descend.ops import return_types
+from descend.ops import kernels, return_types
 from descend.ops.elementwise import Maximum, Minimum
 from descend.ops.errors import OpError
 from descend._tensor import Function, Tensor
@@ -102,6 +102,17 @@ class AMax(Function):
                           f"{'all dims' if self.axes is None else f'dims {self.axes}'}")
         self.small = (a.ndim > 1 and self.axes is not None and len(self.axes) == 1
                       and a.shape[self.axes[0]] <= _SMALL_AXIS)
+        self.rows = None
+        if (self.small and self.axes[0] == a.ndim - 1 and a.flags.c_contiguous
+                and kernels.get("amax_rows", a) is not None):
+            # Maxout's pieces: the reduction and the tie counts in one compiled pass, no full-size mask.
+            rows = a.reshape(-1, a.shape[-1])
+            out, count = np.empty(rows.shape[0], a.dtype), np.empty(rows.shape[0], a.dtype)
+            kernels.loop("amax_rows")(rows, sign, out, count)
+            # Backward reads its own copy of the maxima (1/k of the input): an in-place edit of the output
+            # must not move the ties.
+            self.rows, self.out, self.count = rows, out.copy(), count
+            return out.reshape(a.shape[:-1] + ((1,) if keepdim else ()))
         if self.small:
             # NumPy reduces a short axis element by element; k - 1 elementwise passes over its slices are
             # several times faster (Maxout's pieces). np.maximum propagates NaN as max does.
@@ -119,6 +130,13 @@ class AMax(Function):
         return xp.asarray(out)
 
     def backward(self, g):
+        if self.rows is not None and g.dtype == self.rows.dtype and type(g) is np.ndarray:
+            gx = np.empty_like(self.rows)
+            kernels.loop("amax_rows_backward")(self.rows, self.out, np.ascontiguousarray(g).reshape(-1),
+                                               self.count, gx)
+            return gx.reshape(self.shape)
+        if self.rows is not None:  # an upstream gradient of another dtype: the mask the NumPy path keeps
+            self.mask = self.rows.reshape(self.shape) == np.expand_dims(self.out.reshape(self.shape[:-1]), -1)
         g = _expand(g, self.shape, self.axes, self.keepdim)
         mask = self.mask
         if self.small:
