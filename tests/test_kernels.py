@@ -397,3 +397,16 @@ def test_an_in_place_edit_of_the_maxout_output_does_not_move_its_ties() -> None:
             z.sum().backward()
         grads.append(t.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_second_order_gradients_through_the_maxout_kernel() -> None:
+    """create_graph=True through amax on the compiled path (a WGAN-GP or R1 penalty on a Maxout critic)."""
+    a = np.random.default_rng(12).standard_normal((6, 7, 5))
+    grads = []
+    for on in (False, True):
+        t = descend.tensor(a, requires_grad=True)
+        with kernels.forced(on):
+            (g,) = descend.autograd.grad((t.amax(-1) ** 3).sum(), [t], create_graph=True)
+            (g * g).sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)

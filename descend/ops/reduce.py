@@ -102,7 +102,7 @@ class AMax(Function):
                           f"{'all dims' if self.axes is None else f'dims {self.axes}'}")
         self.small = (a.ndim > 1 and self.axes is not None and len(self.axes) == 1
                       and a.shape[self.axes[0]] <= _SMALL_AXIS)
-        self.rows = None
+        self.rows = self._mask = None
         if (self.small and self.axes[0] == a.ndim - 1 and a.flags.c_contiguous
                 and kernels.get("amax_rows", a) is not None):
             # Maxout's pieces: the reduction and the tie counts in one compiled pass, no full-size mask.
@@ -129,14 +129,24 @@ class AMax(Function):
             out = out.reshape(()) if self.axes is None else xp.squeeze(out, axis=self.axes)
         return xp.asarray(out)
 
+    @property
+    def mask(self) -> Any:
+        """Where the input equals its extremum (ties included): kept by the NumPy path, derived on demand
+        after the compiled one (an upstream gradient of another dtype, the create_graph rule)."""
+        if self._mask is None and self.rows is not None:
+            self._mask = self.rows.reshape(self.shape) == np.expand_dims(self.out.reshape(self.shape[:-1]), -1)
+        return self._mask
+
+    @mask.setter
+    def mask(self, value: Any) -> None:
+        self._mask = value
+
     def backward(self, g):
         if self.rows is not None and g.dtype == self.rows.dtype and type(g) is np.ndarray:
             gx = np.empty_like(self.rows)
             kernels.loop("amax_rows_backward")(self.rows, self.out, np.ascontiguousarray(g).reshape(-1),
                                                self.count, gx)
             return gx.reshape(self.shape)
-        if self.rows is not None:  # an upstream gradient of another dtype: the mask the NumPy path keeps
-            self.mask = self.rows.reshape(self.shape) == np.expand_dims(self.out.reshape(self.shape[:-1]), -1)
         g = _expand(g, self.shape, self.axes, self.keepdim)
         mask = self.mask
         if self.small:
