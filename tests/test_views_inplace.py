@@ -532,3 +532,35 @@ def test_channels_last_memory_format_as_in_pytorch() -> None:
     x = descend.tensor(a)
     np.testing.assert_allclose(F.conv2d(x.contiguous(memory_format=descend.channels_last), w, padding=1).numpy(),
                                F.conv2d(x, w, padding=1).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_like_factories_keep_or_set_the_layout_as_in_pytorch() -> None:
+    """zeros_like(p, memory_format=preserve_format) is PyTorch's optimizers' idiom; a channels_last or
+    transposed input's layout is kept by default, and channels_last/contiguous_format are honoured."""
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (torch, descend):
+        x = lib.ones(2, 3, 4, 5).contiguous(memory_format=lib.channels_last)
+        t = lib.ones(3, 4).t()
+        row = []
+        for f in (lib.zeros_like, lib.ones_like, lib.empty_like, lib.rand_like, lib.randn_like):
+            row += [f(x).stride(), f(x, memory_format=lib.preserve_format).stride(),
+                    f(x, memory_format=lib.contiguous_format).stride(), f(t).stride()]
+        row += [lib.full_like(x, 2.0).stride(), lib.empty(2, 3, 4, 5, memory_format=lib.channels_last).stride(),
+                lib.ones(2, 3, 4, 5).contiguous(memory_format=lib.preserve_format).stride()]
+        with pytest.raises(RuntimeError):
+            t.contiguous(memory_format=lib.preserve_format)
+        got.append([tuple(v) for v in row])
+    assert got[0] == got[1]
+
+
+def test_set_num_threads_takes_numpy_integers_as_pytorch_does() -> None:
+    before = descend.get_num_threads()
+    try:
+        descend.set_num_threads(np.int64(1))
+        assert descend.get_num_threads() == 1
+        for bad in (0, -1, 1.5, True):
+            with pytest.raises((RuntimeError, TypeError)):
+                descend.set_num_threads(bad)
+    finally:
+        descend.set_num_threads(before)

@@ -137,6 +137,6 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Threads for the convolutions (oneDNN) and NumPy's OpenBLAS from now on, as torch.set_num_threads; with
     oneDNN's convolutions at several threads OpenBLAS keeps one (their idle workers would compete)."""
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise RuntimeError(f"set_num_threads expects a positive integer, got {n!r}")
-    onednn.set_threads(n)
+    onednn.set_threads(int(n))

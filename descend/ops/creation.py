@@ -12,6 +12,7 @@ import numpy as np
 
 from descend import backend
 from descend.ops.errors import OpError, OpTypeError
+from descend.ops.movement import _is_dense
 from descend.ops.random import rng_of
 from descend._tensor import Tensor, _shape_arg
 
@@ -38,6 +39,24 @@ def _like_device(t: Tensor, device: Any) -> Any:
                                               else None)
 
 
+def _laid_out(data: Any, like: Any, memory_format: Any) -> Any:
+    """data (a new C-ordered NumPy array) in the layout PyTorch's *_like factories give: like's own for a dense
+    like (preserve_format, the default), row-major (contiguous_format) or NHWC (channels_last)."""
+    name = getattr(memory_format, "name", "preserve_format")
+    if name == "contiguous_format" or type(data) is not np.ndarray:
+        return data
+    if name == "channels_last":
+        if data.ndim != 4:
+            raise RuntimeError(f"required rank 4 tensor to use channels_last format, got rank {data.ndim}")
+        return np.ascontiguousarray(data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if type(like) is np.ndarray and not like.flags.c_contiguous and _is_dense(like):
+        out = np.empty_like(like, dtype=data.dtype)  # order "K": like's strides
+        out[...] = data
+        return out
+    return data
+
+
+
 def _size(size: tuple, op: str) -> tuple:
     shape = _shape_arg(size)
     for n in shape:
@@ -59,9 +78,11 @@ def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool 
     return _new(np.ones(_size(size, "ones"), dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor (default float dtype)."""
-    return _new(np.empty(_size(size, "empty"), dtype=_float_dtype(dtype)), requires_grad, device)
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+          memory_format: Any = None) -> Tensor:
+    """An uninitialised tensor (default float dtype); memory_format=channels_last lays a 4-D one out NHWC."""
+    data = np.empty(_size(size, "empty"), dtype=_float_dtype(dtype))
+    return _new(_laid_out(data, None, memory_format), requires_grad, device)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
@@ -78,28 +99,32 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
     return _new(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad, device)
 
 
-def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros with input's shape and dtype."""
-    return _new(np.zeros(input.shape, dtype=_like_dtype(input, dtype)), requires_grad,
-                _like_device(input, device))
+def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = None) -> Tensor:
+    """Zeros with input's shape and dtype (and layout: see memory_format)."""
+    return _new(_laid_out(np.zeros(input.shape, dtype=_like_dtype(input, dtype)), input._data, memory_format),
+                requires_grad, _like_device(input, device))
 
 
-def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Ones with input's shape and dtype."""
-    return _new(np.ones(input.shape, dtype=_like_dtype(input, dtype)), requires_grad, _like_device(input, device))
+def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+              memory_format: Any = None) -> Tensor:
+    """Ones with input's shape and dtype (and layout)."""
+    return _new(_laid_out(np.ones(input.shape, dtype=_like_dtype(input, dtype)), input._data, memory_format),
+                requires_grad, _like_device(input, device))
 
 
 def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    """fill_value with input's shape and dtype."""
-    return _new(np.full(input.shape, fill_value, dtype=_like_dtype(input, dtype)), requires_grad,
-                _like_device(input, device))
+              requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """fill_value with input's shape and dtype (and layout)."""
+    data = np.full(input.shape, fill_value, dtype=_like_dtype(input, dtype))
+    return _new(_laid_out(data, input._data, memory_format), requires_grad, _like_device(input, device))
 
 
-def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uninitialised, with input's shape and dtype."""
-    return _new(np.empty(input.shape, dtype=_like_dtype(input, dtype)), requires_grad,
-                _like_device(input, device))
+def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = None) -> Tensor:
+    """Uninitialised, with input's shape and dtype (and layout)."""
+    return _new(_laid_out(np.empty(input.shape, dtype=_like_dtype(input, dtype)), input._data, memory_format),
+                requires_grad, _like_device(input, device))
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
@@ -184,16 +209,22 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = No
     return _new(data if dtype is None else data.astype(np.dtype(dtype)), False, device)
 
 
-def randn_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples with input's shape and dtype."""
-    return randn(input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device),
-                 requires_grad=requires_grad)
-
-
-def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform [0, 1) samples with input's shape and dtype."""
-    return rand(input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device),
+def randn_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = None) -> Tensor:
+    """Standard normal samples with input's shape and dtype (and layout)."""
+    out = randn(input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device),
                 requires_grad=requires_grad)
+    out._data = _laid_out(out._data, input._data, memory_format)
+    return out
+
+
+def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+              memory_format: Any = None) -> Tensor:
+    """Uniform [0, 1) samples with input's shape and dtype (and layout)."""
+    out = rand(input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device),
+               requires_grad=requires_grad)
+    out._data = _laid_out(out._data, input._data, memory_format)
+    return out
 
 
 def randint_like(input: Tensor, low: int, high: Any = None, *, dtype: Any = None, device: Any = None) -> Tensor:

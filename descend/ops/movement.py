@@ -118,6 +118,8 @@ def contiguous(t: Tensor, memory_format: Any = None) -> Tensor:
         return t if _dense_channels_last(t._data) else Clone.apply(t, memory_format="channels_last")
     if t._data.flags.c_contiguous:
         return t
+    if memory_format is preserve_format:  # PyTorch's error, raised only where a copy is needed
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
     return Clone.apply(t, memory_format="contiguous")
 
 

@@ -149,11 +149,15 @@ def set_threads(n: int) -> None:
 
 
 def threads() -> int:
-    """The thread count set by set_threads, else NumPy's OpenBLAS's (at most the cores this process may use)."""
+    """The thread count set by set_threads, else oneDNN's OpenMP team's once it runs, else NumPy's OpenBLAS's."""
     if _state.get("threads") is not None:
         return _state["threads"]
+    if _state["lib"]:
+        omp = _omp()
+        if omp is not None:
+            return int(omp.omp_get_max_threads())  # oneDNN's team: OpenBLAS may have been handed one
     blas = _openblas()
-    return int(blas[0]()) if blas is not None and not _state["lib"] else len(os.sched_getaffinity(0))
+    return int(blas[0]()) if blas is not None else len(os.sched_getaffinity(0))
 
 
 def _declare(lib: Any) -> None:
