@@ -564,3 +564,14 @@ def test_set_num_threads_takes_numpy_integers_as_pytorch_does() -> None:
                 descend.set_num_threads(bad)
     finally:
         descend.set_num_threads(before)
+
+
+def test_max_of_a_tensor_with_nan_sends_the_gradient_to_the_nan_as_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (torch, descend):
+        for op in ("max", "min", "amax"):
+            x = lib.tensor([1.0, float("nan"), 3.0, float("nan")], requires_grad=True)
+            getattr(x, op)().backward()
+            grads.append(np.nan_to_num(x.grad.numpy(), nan=-7.0).tolist())
+    assert grads[:3] == grads[3:]

@@ -93,7 +93,7 @@ class Var(Function):
 class AMax(Function):
     """max/min over dims; tied maxima share the gradient evenly (PyTorch's amax/amin)."""
 
-    def forward(self, a, dim=None, keepdim=False, sign=1):
+    def forward(self, a, dim=None, keepdim=False, sign=1, nan_gets_grad=False):
         xp = get_array_module(a)
         self.axes = _axes(dim, a.ndim, "amax" if sign > 0 else "amin")
         self.shape, self.keepdim = a.shape, keepdim
@@ -125,6 +125,8 @@ class AMax(Function):
         else:
             out = a.max(axis=self.axes, keepdims=True) if sign > 0 else a.min(axis=self.axes, keepdims=True)
         self.mask = a == out
+        if nan_gets_grad and a.dtype.kind in "fc" and out.size == 1 and out.reshape(()) != out.reshape(()):
+            self.mask = xp.isnan(a)  # max()/min() of a tensor with NaN: PyTorch's gradient goes to the NaNs
         if not keepdim:
             out = out.reshape(()) if self.axes is None else xp.squeeze(out, axis=self.axes)
         return xp.asarray(out)
@@ -194,7 +196,7 @@ def max_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
     if isinstance(dim, Tensor):  # t.max(other): the elementwise maximum
         return Maximum.apply(t, dim)
     if dim is None:
-        return AMax.apply(t)
+        return AMax.apply(t, nan_gets_grad=True)
     if t.ndim == 0:  # dim 0 of a 0-d tensor is its one element (PyTorch)
         return on_one_element(max_, t, dim, keepdim)
     values = MaxDim.apply(t, dim=dim, keepdim=keepdim)
@@ -206,7 +208,7 @@ def min_(t: Tensor, dim: int | None, keepdim: bool) -> Any:
     if isinstance(dim, Tensor):  # t.min(other): the elementwise minimum
         return Minimum.apply(t, dim)
     if dim is None:
-        return AMax.apply(t, sign=-1)
+        return AMax.apply(t, sign=-1, nan_gets_grad=True)
     if t.ndim == 0:
         return on_one_element(min_, t, dim, keepdim)
     values = MaxDim.apply(t, dim=dim, keepdim=keepdim, sign=-1)
