@@ -212,17 +212,19 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = No
 def randn_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
                memory_format: Any = None) -> Tensor:
     """Standard normal samples with input's shape and dtype (and layout)."""
-    out = randn(input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device),
-                requires_grad=requires_grad)
-    out._data = _laid_out(out._data, input._data, memory_format)
-    return out
+    return _sampled_like(randn, input, dtype, device, requires_grad, memory_format)
 
 
 def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
               memory_format: Any = None) -> Tensor:
     """Uniform [0, 1) samples with input's shape and dtype (and layout)."""
-    out = rand(input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device),
-               requires_grad=requires_grad)
+    return _sampled_like(rand, input, dtype, device, requires_grad, memory_format)
+
+
+def _sampled_like(sample: Any, input: Tensor, dtype: Any, device: Any, requires_grad: bool,
+                  memory_format: Any) -> Tensor:
+    out = sample(input.shape, dtype=_like_dtype(input, dtype), device=_like_device(input, device),
+                 requires_grad=requires_grad)
     out._data = _laid_out(out._data, input._data, memory_format)
     return out
 
