@@ -87,7 +87,7 @@ class ConvNd(Function):
         d, g = len(kernel), groups
         out = tuple(out_size(x.shape[2 + i], kernel[i], stride[i], *padding[i], dilation[i]) for i in range(d))
         self.setup(x.shape, w.shape, out, stride, padding, dilation, g)
-        self.dnnl = onednn_plan(x, w, b, stride, padding, dilation, groups)
+        self.dnnl = onednn_plan(x, w, b, out, stride, padding, dilation, groups)
         if self.dnnl is not None:
             self.xcl, self.w = onednn.channels_last(x), w
             return from_channels_last(self.dnnl.forward(self.xcl, w, b))
@@ -404,7 +404,7 @@ class ConvNd(Function):
         return gpad[(slice(None), slice(None)) + interior(self.padding, self.x_shape[2:])[1:-1]]
 
 
-def onednn_plan(x, w, b, stride: tuple, padding: tuple, dilation: tuple, groups: int, x_shape=None):
+def onednn_plan(x, w, b, out: tuple, stride: tuple, padding: tuple, dilation: tuple, groups: int, x_shape=None):
     """oneDNN's plan for this convolution when it serves it: 2-D, no groups, float32 NumPy arrays with a
     contiguous weight (descend/ops/onednn.py); None sends the op down the NumPy lowering. A transposed
     convolution passes its output's shape as `x_shape` (the input of the convolution it transposes)."""
@@ -412,7 +412,7 @@ def onednn_plan(x, w, b, stride: tuple, padding: tuple, dilation: tuple, groups:
             or x.dtype != np.float32 or w.dtype != np.float32 or not w.flags.c_contiguous
             or (b is not None and (b.dtype != np.float32 or not b.flags.c_contiguous))):
         return None
-    return onednn.conv_plan(x.shape if x_shape is None else x_shape, w.shape, stride, padding, dilation,
+    return onednn.conv_plan(x.shape if x_shape is None else x_shape, w.shape, out, stride, padding, dilation,
                             b is not None)
 
 

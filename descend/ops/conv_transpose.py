@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from descend.backend import get_array_module
 from descend.ops import onednn
-from descend.ops.conv import ConvNd, from_channels_last, gemm, onednn_plan, rows_weight, to_channels_last
+from descend.ops.conv import (ConvNd, from_channels_last, gemm, onednn_plan, out_size, rows_weight,
+                               to_channels_last)
 from descend.ops.constants import ones_vector
 from descend._tensor import Function
 
@@ -39,8 +40,11 @@ class ConvTransposeNd(Function):
         out = tuple(transpose_out_size(spatial[i], kernel[i], stride[i], *padding[i], dilation[i],
                                        output_padding[i]) for i in range(d))
         # The convolution this op transposes maps (N, C_out, *out) to (N, C_in, *spatial).
-        plan = onednn_plan(x, w, None, stride, padding, dilation, groups, (n, c_out) + out)
-        if plan is not None and plan.y_shape == x.shape and (b is None or b.dtype == w.dtype):
+        # (With output_padding >= stride that convolution's output is not this input: the NumPy path serves.)
+        fits = tuple(out_size(out[i], kernel[i], stride[i], *padding[i], dilation[i]) for i in range(d)) == spatial
+        plan = onednn_plan(x, w, None, spatial, stride, padding, dilation, groups, (n, c_out) + out) if fits \
+            else None
+        if plan is not None and (b is None or b.dtype == w.dtype):
             # oneDNN: this forward is the convolution's input gradient, its backward the forward and the
             # weight gradient with the roles of input and output swapped.
             self.dnnl, self.w, self.xcl = plan, w, onednn.channels_last(x)

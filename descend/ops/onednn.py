@@ -14,7 +14,7 @@ goes back to the NumPy lowering (GNU OpenMP does not survive a fork).
 
 >>> from descend.ops import onednn
 >>> with onednn.forced(False):
-...     onednn.conv_plan((64, 16, 28, 28), (16, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), True) is None
+...     onednn.conv_plan((64, 16, 28, 28), (16, 16, 3, 3), (28, 28), (1, 1), ((1, 1), (1, 1)), (1, 1), True) is None
 True
 """
 
@@ -405,15 +405,13 @@ def _cl(shape: tuple) -> tuple:
     return (n, h, w, c)
 
 
-def conv_plan(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple, dilation: tuple,
+def conv_plan(x_shape: tuple, w_shape: tuple, out: tuple, stride: tuple, padding: tuple, dilation: tuple,
               bias: bool) -> Optional[ConvPlan]:
-    """The cached plan for a 2-D float32 convolution of this geometry, or None when oneDNN does not serve it
-    (unavailable, switched off, too small, or a geometry oneDNN refuses)."""
+    """The cached plan for a 2-D float32 convolution of this geometry (`out`: the output's spatial size), or
+    None when oneDNN does not serve it (unavailable, switched off, too small, or a geometry oneDNN refuses)."""
     forced = _state["forced"]
     if forced is False or len(x_shape) != 4:
         return None
-    out = tuple((size + lo + hi - d * (k - 1) - 1) // s + 1
-                for size, k, s, (lo, hi), d in zip(x_shape[2:], w_shape[2:], stride, padding, dilation))
     # A first layer's input is small beside its output (ResNet's 1 -> 16 channels): either side counts.
     if forced is None and max(_prod(x_shape), x_shape[0] * w_shape[0] * _prod(out)) < MIN_SIZE:
         return None
