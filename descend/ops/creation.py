@@ -12,7 +12,7 @@ import numpy as np
 
 from descend import backend
 from descend.ops.errors import OpError, OpTypeError
-from descend.ops.movement import _is_dense
+from descend.ops.movement import _is_dense, channels_last_copy
 from descend.ops.random import rng_of
 from descend._tensor import Tensor, _shape_arg
 
@@ -48,7 +48,7 @@ def _laid_out(data: Any, like: Any, memory_format: Any) -> Any:
     if name == "channels_last":
         if data.ndim != 4:
             raise RuntimeError(f"required rank 4 tensor to use channels_last format, got rank {data.ndim}")
-        return np.ascontiguousarray(data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        return channels_last_copy(data)
     if type(like) is np.ndarray and not like.flags.c_contiguous and _is_dense(like):
         out = np.empty_like(like, dtype=data.dtype)  # order "K": like's strides
         out[...] = data

@@ -60,15 +60,19 @@ class Clone(Function):
     """A copy; 'preserve' keeps the strides of a dense input (a transposed tensor stays transposed)."""
 
     def forward(self, a, memory_format="preserve"):
-        if memory_format == "channels_last":  # (N, C, H, W) with NHWC memory, as PyTorch's
-            xp = get_array_module(a)
-            return xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        if memory_format == "channels_last":
+            return channels_last_copy(a)
         if memory_format == "contiguous" or not _is_dense(a):
             return a.copy(order="C")
         return a.copy(order="K")
 
     def backward(self, g):
         return g
+
+
+def channels_last_copy(a: Any) -> Any:
+    """A copy of (N, C, H, W) `a` in NHWC memory, indexed as (N, C, H, W) (PyTorch's channels_last)."""
+    return get_array_module(a).ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 def _is_dense(a: Any) -> bool:
