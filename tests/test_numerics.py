@@ -232,3 +232,33 @@ def test_maximum_and_minimum_pass_the_gradient_to_both_sides_of_a_nan(op: str, c
         got.append((ga.detach().numpy(), gb.detach().numpy()))
     for m, r in zip(*got):
         np.testing.assert_array_equal(m, r)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_broadcast_operand_gradients_are_sums_in_any_layout(channels_last: bool) -> None:
+    """An operand broadcast over a batch or over H, W (a bias, a time embedding) gets the sum of the output's
+    gradient, taken as a product with ones where the summed axes are one run in memory: against float64 and
+    PyTorch, and inf + -inf gives NaN as a sum does."""
+    rng = np.random.default_rng(3)
+    n, c, h, w = 8, 16, 9, 7
+    g = rng.normal(size=(n, c, h, w)).astype(np.float32)
+    g[0, 1, 2, 3], g[0, 1, 4, 5] = np.inf, -np.inf
+    if channels_last:
+        g = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    x = descend.zeros(n, c, h, w, requires_grad=True)
+    bias = descend.zeros(1, c, 1, 1, requires_grad=True)
+    emb = descend.zeros(n, c, 1, 1, requires_grad=True)
+    row = descend.zeros(w, requires_grad=True)
+    g64 = g.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # the inf + -inf this test puts in
+        (x + bias + emb + row).backward(descend.tensor(g))
+        for t, axes in ((bias, (0, 2, 3)), (emb, (2, 3)), (row, (0, 1, 2))):
+            want = g64.sum(axis=axes, keepdims=True).reshape(t.shape)
+            np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-5, atol=1e-5)
+    assert np.isnan(emb.grad.numpy()[0, 1, 0, 0]) and np.isnan(bias.grad.numpy()[0, 1, 0, 0])
+    torch = pytest.importorskip("torch")
+    ts = [torch.zeros(s, requires_grad=True) for s in ((n, c, h, w), (1, c, 1, 1), (n, c, 1, 1), (w,))]
+    with np.errstate(invalid="ignore"):
+        (ts[0] + ts[1] + ts[2] + ts[3]).backward(torch.tensor(g))
+    for mine, theirs in zip((bias, emb, row), ts[1:]):
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)

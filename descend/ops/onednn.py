@@ -416,6 +416,14 @@ def conv_plan(x_shape: tuple, w_shape: tuple, out: tuple, stride: tuple, padding
     if forced is None and max(_prod(x_shape), x_shape[0] * w_shape[0] * _prod(out)) < MIN_SIZE:
         return None
     key = (x_shape, w_shape, tuple(stride), tuple(map(tuple, padding)), tuple(dilation), bias)
+    return cached(key, lambda lib: ConvPlan(lib, x_shape, w_shape, (x_shape[0], w_shape[0]) + out, stride,
+                                            padding, dilation, bias))
+
+
+def cached(key: tuple, make) -> Any:
+    """The process's plan for key (a convolution's geometry, an element-wise op's size), made by make(lib) on
+    first use; None when the library is missing or oneDNN refused the plan (remembered, so the NumPy path is
+    taken without asking again)."""
     plans = _state["plans"]
     if key in plans:
         plans.move_to_end(key)
@@ -424,15 +432,21 @@ def conv_plan(x_shape: tuple, w_shape: tuple, out: tuple, stride: tuple, padding
     if not lib:
         return None
     try:
-        plan = ConvPlan(lib, x_shape, w_shape, (x_shape[0], w_shape[0]) + out, stride, padding, dilation, bias)
+        plan = make(lib)
     except RuntimeError:
-        plan = None  # refused geometry: remembered, so the NumPy path is taken without asking again
+        plan = None
     plans[key] = plan
     if len(plans) > _CACHE_SIZE:
         # Only the cache's reference goes: a graph recorded earlier may still hold the plan for its backward,
-        # and the plan frees its primitives when the last holder lets go (ConvPlan.__del__).
+        # and the plan frees its primitives when the last holder lets go (its __del__).
         plans.popitem(last=False)
     return plan
+
+
+def loaded() -> bool:
+    """Whether oneDNN already runs in this process (a convolution loaded it), so that other ops may use it
+    without the ~0.1 s load, or handing OpenBLAS's threads over, in a model without convolutions."""
+    return _state["forced"] is not False and bool(_state["lib"])
 
 
 def channels_last(a: np.ndarray) -> np.ndarray:
