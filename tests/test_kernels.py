@@ -26,13 +26,15 @@ IDS = [c.name for c in KERNEL_CASES]
 
 def spy_kernels(monkeypatch: pytest.MonkeyPatch) -> list:
     """The list that the names of the compiled kernels run from now on (within the test) are appended to."""
-    compiled = kernels._compile()
     seen: list = []
 
-    def spy(name: str):
-        return lambda *a: (seen.append(name), compiled[name](*a))[1]
+    def spy(loops: dict, name: str):
+        return lambda *a: (seen.append(name), loops[name](*a))[1]
 
-    monkeypatch.setitem(kernels._state, "compiled", {name: spy(name) for name in compiled})
+    for variant in ("compiled", "parallel"):  # serial, and parallel once oneDNN runs several threads
+        loops = kernels._state[variant] if variant == "parallel" else kernels._compile()
+        if loops:
+            monkeypatch.setitem(kernels._state, variant, {name: spy(loops, name) for name in loops})
     return seen
 
 
@@ -54,7 +56,7 @@ def test_matches_torch_compiled(case, calls: list) -> None:
     test_ops.test_matches_torch(case)
 
 
-@pytest.mark.parametrize("name, expected", [
+LAYOUT_CASES = [
     ("batch_norm[train channels-last]", {"channel_moments", "scale_shift", "grad_sums", "grad_input"}),
     ("batch_norm[eval channels-last]", {"scale_shift", "grad_sums", "grad_input"}),
     ("batch_norm[train 2d]", {"channel_moments", "scale_shift", "grad_sums", "grad_input"}),
@@ -72,11 +74,39 @@ def test_matches_torch_compiled(case, calls: list) -> None:
     ("leaky_relu", {"leaky_relu", "leaky_relu_backward"}),  # the gradient copied into the output's layout first
     ("amax[ties]", {"amax_rows", "amax_rows_backward"}),
     ("amin", {"amax_rows", "amax_rows_backward"}),
-])
+]
+
+
+@pytest.mark.parametrize("name, expected", LAYOUT_CASES)
 def test_the_layouts_reach_the_kernels(name: str, expected: set, calls: list) -> None:
     """The cases above would pass on the NumPy paths too; these ones must have run the compiled loops."""
     test_ops.test_matches_torch(next(c for c in CASES if c.name == name))
     assert set(calls) == expected
+
+
+def _case_results(case) -> list:
+    """A registry case's output and input gradients (float32, the kernels forced on) as raw bytes."""
+    ins = test_ops._descend_args(case, np.float32)
+    out = test_ops._one_output(case.fn(*ins))
+    out.backward(np.random.default_rng(0).standard_normal(out.shape).astype(out.dtype))
+    return [out.detach().numpy().tobytes()] + [t.grad.numpy().tobytes() for t in ins
+                                               if isinstance(t, descend.Tensor) and t.grad is not None]
+
+
+@pytest.mark.parametrize("case", KERNEL_CASES, ids=IDS)
+def test_parallel_loops_give_the_serial_results_bit_for_bit(case, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads (numba's parallel loops on GNU OpenMP, as once oneDNN runs two) change nothing: sums are
+    taken over pieces fixed by the shape. Skipped where numba has no OpenMP layer."""
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setitem(kernels._state, "threads", threads)
+        if threads > 1 and not kernels._parallel():
+            pytest.skip("numba's parallel loops do not run on GNU OpenMP here")
+        seen = spy_kernels(monkeypatch)
+        with kernels.forced(True):
+            results.append(_case_results(case))
+        assert seen or case.name not in dict(LAYOUT_CASES), "the compiled loops did not run"
+    assert results[0] == results[1]
 
 
 def _run_both(fn, *arrays):

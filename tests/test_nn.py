@@ -249,3 +249,20 @@ def test_reassigned_buffer_stays_a_buffer():
     assert list(m.state_dict()) == []
     m.mask = np.ones(3, np.float32)
     assert isinstance(m.mask, descend.Tensor) and list(m.state_dict()) == ["mask"]
+
+
+def test_train_reaches_children_through_their_own_train_as_pytorch():
+    """A submodule overriding train() (a frozen batch norm kept in eval) is obeyed when its parent switches,
+    and a module shared by two parents is switched too."""
+    class FrozenBN(dnn.BatchNorm1d):
+        def train(self, mode=True):
+            return super().train(False)
+
+    shared = dnn.Linear(2, 2)
+    net = dnn.Sequential(dnn.Linear(2, 2), FrozenBN(2), dnn.Sequential(shared, dnn.Dropout()), shared)
+    net.train()
+    assert net.training and not net[1].training and net[2][1].training and shared.training
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert [m.training for m in net.modules()] == [True, True, False, True, True, True]

@@ -314,11 +314,13 @@ class Module:
 
     # --- modes and gradients ------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
-        """Set training mode (dropout active, batch norm uses batch statistics) here and in all submodules."""
+        """Set training mode (dropout on, batch norm on batch statistics) here and in every submodule through
+        its own train(), as PyTorch does (an override, say one keeping a frozen batch norm in eval, is obeyed)."""
         if not isinstance(mode, bool):
             raise ValueError(f"train(): mode must be a bool, got {mode!r}")
-        for m in self.modules():
-            m.training = mode
+        self.training = mode
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -490,8 +492,6 @@ def _device_fn(device: str) -> Callable[[Any], Any]:
                            f"GPU), so only 'cpu' is available")
     cuda = backend.device("cuda")
     return lambda a: backend.to_device(a, cuda)
-
-
 
 
 # The containers subclass Module, so they are imported once it exists; `descend.nn.module` keeps exporting them.

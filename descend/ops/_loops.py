@@ -3,20 +3,35 @@ them on first use). Plain Python here: each op keeps its NumPy path, which runs 
 arrays are small, and the tests run both paths against each other, float64 gradchecks and PyTorch.
 
 Every kernel reads its inputs once and writes its output once; the per-channel sums accumulate in float64,
-so float32 statistics are at least as accurate as NumPy's pairwise sums.
+so float32 statistics are at least as accurate as NumPy's pairwise sums. Loops over `prange` have independent
+iterations (kernels.py compiles them serial and, for several threads, parallel); sums are taken over fixed
+pieces (`_pieces`) and combined in order, so results do not depend on the thread count.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+try:  # prange: the loops whose iterations are independent run on several threads when compiled parallel
+    from numba import prange
+except ImportError:  # without numba the loops never compile (kernels.py), and read as plain Python
+    prange = range
+
+
+def _pieces(n: int) -> int:
+    """Row pieces per sample for the (n, rows, C) kernels: enough work items for the threads when a batch norm
+    hands one (1, rows, C) block. A function of the shape only, so sums come out the same at any thread count."""
+    return max(1, 8 // n)
+
 
 def scale_shift(x, mean, a, b, out):
     """out[n, p, c] = (x - mean[n, c]) * a[n, c] + b[n, c]: a normalisation's output in one pass (centring
     first keeps the precision when the mean is large beside the spread)."""
     n, m, c = x.shape
-    for s in range(n):
-        for i in range(m):
+    pieces = _pieces(n)
+    for t in prange(n * pieces):
+        s, lo, hi = t // pieces, (t % pieces) * m // pieces, (t % pieces + 1) * m // pieces
+        for i in range(lo, hi):
             for j in range(c):
                 out[s, i, j] = (x[s, i, j] - mean[s, j]) * a[s, j] + b[s, j]
 
@@ -24,22 +39,37 @@ def scale_shift(x, mean, a, b, out):
 def grad_sums(g, x, mean):
     """Per (n, c): sum over p of g and of g * (x - mean[n, c]), in float64, in one pass over g and x."""
     n, m, c = g.shape
-    sg = np.zeros((n, c), np.float64)
-    sgx = np.zeros((n, c), np.float64)
-    for b in range(n):
-        for i in range(m):
+    pieces = _pieces(n)
+    pg = np.zeros((n, pieces, c), np.float64)
+    pgx = np.zeros((n, pieces, c), np.float64)
+    for t in prange(n * pieces):
+        b, q = t // pieces, t % pieces
+        for i in range(q * m // pieces, (q + 1) * m // pieces):
             for j in range(c):
                 gij = g[b, i, j]
-                sg[b, j] += gij
-                sgx[b, j] += gij * (x[b, i, j] - mean[b, j])
-    return sg, sgx
+                pg[b, q, j] += gij
+                pgx[b, q, j] += gij * (x[b, i, j] - mean[b, j])
+    return _combine(pg), _combine(pgx)
+
+
+def _combine(parts):
+    """(n, pieces, c) partial sums -> (n, c), pieces added in order."""
+    n, pieces, c = parts.shape
+    out = np.zeros((n, c), np.float64)
+    for b in prange(n):
+        for q in range(pieces):
+            for j in range(c):
+                out[b, j] += parts[b, q, j]
+    return out
 
 
 def grad_input(g, x, mean, a, b, k, out):
     """out = g * a + (x - mean) * b + k, with (n, c) coefficients: a normalisation's input gradient."""
     n, m, c = g.shape
-    for s in range(n):
-        for i in range(m):
+    pieces = _pieces(n)
+    for t in prange(n * pieces):
+        s, lo, hi = t // pieces, (t % pieces) * m // pieces, (t % pieces + 1) * m // pieces
+        for i in range(lo, hi):
             for j in range(c):
                 out[s, i, j] = g[s, i, j] * a[s, j] + (x[s, i, j] - mean[s, j]) * b[s, j] + k[s, j]
 
@@ -47,7 +77,7 @@ def grad_input(g, x, mean, a, b, k, out):
 def relu_backward(g, y, out):
     """out = 0 where the output y <= 0, else g (flat arrays): PyTorch's threshold_backward, so a NaN y passes
     g, and an inf or NaN g gives 0 where y <= 0."""
-    for i in range(g.shape[0]):
+    for i in prange(g.shape[0]):
         out[i] = 0 if y[i] <= 0 else g[i]
 
 
@@ -85,7 +115,7 @@ def col2im(slabs, sh, sw, dh, dw, pt, pl, out):
             u = x + pl - kx * dw
             if u >= 0 and u % sw == 0 and u // sw < ow:
                 col[x, kx] = u // sw
-    for b in range(n):
+    for b in prange(n):
         for y in range(h):
             for x in range(w):
                 for ch in range(c):
@@ -105,19 +135,19 @@ def col2im(slabs, sh, sw, dh, dw, pt, pl, out):
 
 def silu_backward(g, x, s, out):
     """out = g * s * (1 + x * (1 - s)) with s = sigmoid(x) (flat arrays in one memory layout)."""
-    for i in range(g.shape[0]):
+    for i in prange(g.shape[0]):
         out[i] = g[i] * s[i] * (1 + x[i] * (1 - s[i]))
 
 
 def leaky_relu(x, slope, out):
     """out = x where x > 0, else x * slope (flat arrays; slope in x's dtype, so products round as PyTorch's)."""
-    for i in range(x.shape[0]):
+    for i in prange(x.shape[0]):
         out[i] = x[i] if x[i] > 0 else x[i] * slope
 
 
 def leaky_relu_backward(g, x, slope, out):
     """out = g where the input x > 0, else g * slope (PyTorch's leaky_relu_backward)."""
-    for i in range(g.shape[0]):
+    for i in prange(g.shape[0]):
         out[i] = g[i] if x[i] > 0 else g[i] * slope
 
 
@@ -125,7 +155,7 @@ def max_pool_tiles(x, kh, kw, out, arg):
     """Max over non-overlapping kh x kw windows of channels-last x (N, H, W, C) into out (N, H/kh, W/kw, C),
     with arg = the window offset of the first maximum, or of the last NaN (PyTorch's choice)."""
     n, oh, ow, c = out.shape
-    for b in range(n):
+    for b in prange(n):
         for i in range(oh):
             for j in range(ow):
                 for ch in range(c):
@@ -146,7 +176,7 @@ def max_pool_tiles(x, kh, kw, out, arg):
 def max_pool_tiles_backward(g, arg, kh, kw, gx):
     """gx (N, H, W, C) = g (N, H/kh, W/kw, C) at each window's arg offset, 0 elsewhere; every gx entry written."""
     n, oh, ow, c = g.shape
-    for b in range(n):
+    for b in prange(n):
         for i in range(oh):
             for dy in range(kh):
                 for j in range(ow):
@@ -160,7 +190,7 @@ def adam(p, g, m, v, decay, w, low, b2, c2, eps, s):
     """Adam's update in one pass, each step rounded as descend.optim.Adam's NumPy path rounds it (scalars in
     the arrays' dtype): p *= decay; m = lerp(m, g, w) (PyTorch's form for w < 0.5 when `low`, else
     g - (g - m) * w with w = 1 - weight); v = v * b2 + g * c2 * g; p += m * s / (sqrt(v) + eps)."""
-    for i in range(p.shape[0]):
+    for i in prange(p.shape[0]):
         gi = g[i]
         d = gi - m[i]
         mi = m[i] + d * w if low else gi - d * w
@@ -177,25 +207,28 @@ def channel_moments(x):
     would notice, where raw sums of squares would cancel catastrophically for a large mean."""
     n, m, c = x.shape
     k = np.empty((n, c), np.float64)
-    s1 = np.zeros((n, c), np.float64)
-    s2 = np.zeros((n, c), np.float64)
     for b in range(n):
         for j in range(c):
             v = x[b, 0, j]
             k[b, j] = v if np.isfinite(v) else 0.0  # an infinite shift would turn the channel's sums into NaN
-        for i in range(m):
+    pieces = _pieces(n)
+    p1 = np.zeros((n, pieces, c), np.float64)
+    p2 = np.zeros((n, pieces, c), np.float64)
+    for t in prange(n * pieces):
+        b, q = t // pieces, t % pieces
+        for i in range(q * m // pieces, (q + 1) * m // pieces):
             for j in range(c):
                 d = x[b, i, j] - k[b, j]
-                s1[b, j] += d
-                s2[b, j] += d * d
-    return s1, s2, k
+                p1[b, q, j] += d
+                p2[b, q, j] += d * d
+    return _combine(p1), _combine(p2), k
 
 
 def amax_rows(a, sign, out, count):
     """out[r] = max (sign > 0) or min of a[r, :] with NaN propagating as np.maximum's, and count[r] = how many
     entries equal it (the ties that share the gradient): Maxout's reduction over its few pieces in one pass."""
     rows, k = a.shape
-    for r in range(rows):
+    for r in prange(rows):
         m = a[r, 0]
         for j in range(1, k):
             v = a[r, j]
@@ -213,7 +246,7 @@ def amax_rows_backward(a, out, g, count, gx):
     """gx[r, j] = [a[r, j] == out[r]] * (g[r] / count[r]): the NumPy path's mask * (g / count), element for
     element (a NaN maximum has no ties: 0 * (g / 0), NaN, as there)."""
     rows, k = a.shape
-    for r in range(rows):
+    for r in prange(rows):
         q = g[r] / count[r]
         for j in range(k):
             gx[r, j] = (1.0 if a[r, j] == out[r] else 0.0) * q

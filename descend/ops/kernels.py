@@ -8,6 +8,12 @@ has fewer than MIN_SIZE elements (a small op is not worth importing numba for, a
 short). Nothing is imported or compiled until a large enough array asks; compiled loops are cached on disk, so
 a later process loads them (~0.35 s with the import) instead of compiling (~2 s).
 
+Threads: the loops are written over `prange` and compiled twice, serial and parallel. The parallel forms run
+when `use_threads(n > 1)` was called, which descend/ops/onednn.py does once oneDNN's convolutions run on n
+OpenMP threads: numba's `omp` threading layer then shares that GNU OpenMP team (the worker that finished a
+convolution takes the next kernel's half). Under another layer (tbb, workqueue), in a forked child (GNU
+OpenMP does not survive a fork) and by default, the serial forms run. Results do not depend on the choice.
+
 >>> import numpy as np
 >>> from descend.ops import kernels
 >>> with kernels.forced(False):
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import types
 from typing import Callable, Iterator, Optional
 
 import numpy as np
@@ -30,14 +37,15 @@ MIN_SIZE = 100_000
 _NAMES = ("channel_moments", "scale_shift", "grad_sums", "grad_input", "relu_backward", "silu_backward",
           "leaky_relu", "leaky_relu_backward", "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im",
           "adam", "amax_rows", "amax_rows_backward")
-_state: dict = {"compiled": None, "forced": None}
+_HELPERS = ("_pieces", "_combine")  # called from the loops, so compiled with them
+_state: dict = {"compiled": None, "parallel": None, "forced": None, "threads": 1}
 # The loops are compiled for these (native byte order); float16, bfloat16, integers and complex numbers keep the
 # NumPy paths, which handle them.
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _compile() -> dict:
-    """{name: compiled loop}, or {} when numba is unavailable or switched off."""
+    """{name: serial compiled loop}, or {} when numba is unavailable or switched off."""
     if _state["compiled"] is None:
         _state["compiled"] = {}
         if os.environ.get("DESCEND_NUMBA", "1") != "0":
@@ -46,21 +54,74 @@ def _compile() -> dict:
             except Exception:  # not installed, or built for another NumPy: the NumPy paths serve
                 return _state["compiled"]
             from descend.ops import _loops
+            for name in _HELPERS:
+                setattr(_loops, name, _jit(numba, getattr(_loops, name), False))
             # No fastmath: the loops must keep IEEE NaN and signed-zero behaviour to match the NumPy paths.
-            _state["compiled"] = {name: _jit(numba, getattr(_loops, name)) for name in _NAMES}
+            _state["compiled"] = {name: _jit(numba, getattr(_loops, name), False) for name in _NAMES}
     return _state["compiled"]
 
 
-def _jit(numba, fn: Callable) -> Callable:
+def _parallel() -> dict:
+    """{name: parallel compiled loop}, or {} unless numba runs its parallel loops on GNU OpenMP (checked by
+    one small parallel call: a workqueue layer would abort on loops launched from two threads at once)."""
+    if _state["parallel"] is None:
+        _state["parallel"] = {}
+        if _compile():
+            import numba
+            from descend.ops import _loops
+            loops = {name: _jit(numba, getattr(_loops, name), True) for name in _NAMES}
+            try:
+                loops["relu_backward"](np.ones(2), np.ones(2), np.empty(2))
+                layer = numba.threading_layer()
+            except Exception:  # no parallel backend at all
+                layer = None
+            if layer == "omp":
+                _state["parallel"] = loops
+                _set_numba_threads()
+    return _state["parallel"]
+
+
+def _jit(numba, fn: Callable, parallel: bool) -> Callable:
     """fn compiled lazily, cached on disk when numba finds a writable place (beside the loops, else the user's
     cache directory), uncached otherwise (a read-only install without a home directory)."""
     # error_model="numpy": a division by zero gives inf/NaN as NumPy's does, and with no exception to check
     # for, loops with a division vectorize (Adam's update ran 11x slower under the "python" model).
-    options = dict(nogil=True, error_model="numpy")
+    options = dict(nogil=True, error_model="numpy", parallel=parallel)
+    if parallel:  # a twin under another name: numba's disk cache keys a loop by its name, not its flags
+        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__)
+        twin.__qualname__ = fn.__qualname__ + "_parallel"
+        fn = twin
     try:
         return numba.njit(cache=True, **options)(fn)
     except RuntimeError:  # "cannot cache function ...: no locator available"
         return numba.njit(**options)(fn)
+
+
+def use_threads(n: int) -> None:
+    """Run the loops on n threads from now on (n > 1: the parallel forms, when available), or serial (n = 1)."""
+    _state["threads"] = max(1, int(n))
+    if _state["threads"] > 1 and _state["parallel"]:
+        _set_numba_threads()
+
+
+def _set_numba_threads() -> None:
+    import numba
+    numba.set_num_threads(min(_state["threads"], numba.config.NUMBA_NUM_THREADS))
+
+
+def _serial_in_child() -> None:
+    _state["threads"] = 1
+
+
+os.register_at_fork(after_in_child=_serial_in_child)
+
+
+def _variant(name: str) -> Optional[Callable]:
+    if _state["threads"] > 1:
+        loops = _parallel()
+        if loops:
+            return loops.get(name)
+    return _compile().get(name)
 
 
 def available() -> bool:
@@ -68,20 +129,21 @@ def available() -> bool:
     return bool(_compile()) if _state["forced"] is not False else False
 
 
-def get(name: str, *arrays) -> Optional[Callable]:
-    """The compiled kernel `name` if every array is a NumPy array and the first is large enough, else None."""
+def get(name: str, *arrays, min_size: int = MIN_SIZE) -> Optional[Callable]:
+    """The compiled kernel `name` if every array is a NumPy array and the first has at least min_size elements
+    (an op whose NumPy path is slow on its layout asks for less), else None."""
     forced = _state["forced"]
     if forced is False or not arrays or any(type(a) is not np.ndarray or a.dtype not in _FLOATS for a in arrays):
         return None
-    if forced is None and arrays[0].size < MIN_SIZE:
+    if forced is None and arrays[0].size < min_size:
         return None
-    return _compile().get(name)
+    return _variant(name) if _compile() else None
 
 
 def loop(name: str) -> Callable:
     """The compiled kernel `name`, for the backward of an op whose forward already took the kernels (so that
     the same path runs both ways whatever `forced` says meanwhile)."""
-    return _compile()[name]
+    return _variant(name) if _compile() else _compile()[name]
 
 
 @contextlib.contextmanager

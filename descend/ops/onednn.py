@@ -131,6 +131,8 @@ def _hand_over_threads() -> None:
         omp.omp_set_num_threads(_state["threads"])  # descend.set_num_threads ran before the library loaded
     if omp is not None and blas is not None and omp.omp_get_max_threads() > 1 and blas[0]() > 1:
         blas[1](1)
+    if omp is not None:  # the compiled kernels share the team (descend/ops/kernels.py)
+        kernels.use_threads(omp.omp_get_max_threads())
 
 
 def set_threads(n: int) -> None:
@@ -144,6 +146,7 @@ def set_threads(n: int) -> None:
         if omp is not None:
             omp.omp_set_num_threads(n)
         _state["plans"] = OrderedDict()  # primitives fix their thread count when made; held ones stay valid
+        kernels.use_threads(n)
     if blas is not None:
         blas[1](1 if lib and n > 1 else n)
 
