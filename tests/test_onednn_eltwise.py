@@ -11,7 +11,7 @@ import pytest
 
 import descend
 import descend.nn.functional as F
-from descend.ops import onednn, onednn_eltwise
+from descend.ops import kernels, onednn, onednn_eltwise
 
 pytestmark = pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) not installed")
 
@@ -24,22 +24,24 @@ def _input(shape: tuple, channels_last: bool, scale: float = 4.0) -> np.ndarray:
     return x
 
 
-def _silu(x: np.ndarray, g: np.ndarray, on) -> tuple:
+def _silu(x: np.ndarray, g: np.ndarray, on, compiled=None) -> tuple:
     t = descend.tensor(x, requires_grad=True)
-    with onednn.forced(on):
+    with onednn.forced(on), kernels.forced(compiled):
         y = F.silu(t)
         y.backward(descend.tensor(g))
     return y.detach().numpy(), t.grad.numpy()
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("shape", [(2, 3, 5, 7), (4, 16, 12, 12)])
-def test_silu_through_onednn_matches_float64_and_torch(shape, channels_last: bool) -> None:
+def test_silu_through_onednn_matches_float64_and_torch(shape, channels_last: bool, compiled: bool) -> None:
+    """oneDNN's sigmoid, then the product and the backward in NumPy or in the compiled kernels."""
     x = _input(shape, channels_last)
     g = np.random.default_rng(2).normal(size=shape).astype(np.float32)
     with onednn.forced(True):
         assert onednn_eltwise.plan("logistic", x) is not None
-    y, gx = _silu(x, g, True)
+    y, gx = _silu(x, g, True, compiled)
     assert y.strides == x.strides  # the layout is kept
     y64, gx64 = _silu(x.astype(np.float64), g.astype(np.float64), False)
     np.testing.assert_allclose(y, y64, rtol=2e-6, atol=1e-6)
@@ -83,7 +85,7 @@ def test_only_large_float32_arrays_in_a_process_running_onednn_take_it() -> None
     assert onednn_eltwise.plan("logistic", big[: onednn.MIN_SIZE - 1]) is None
     # A fresh process with no convolution neither loads oneDNN for a SiLU nor hands OpenBLAS's threads over.
     code = ("import numpy as np, descend, descend.nn.functional as F\n"
-            "from descend.ops import onednn, onednn_eltwise\n"
+            "from descend.ops import kernels, onednn, onednn_eltwise\n"
             "x = descend.tensor(np.ones((64, 1024), np.float32))\n"
             "F.silu(x)\n"
             "assert onednn_eltwise.plan('logistic', x.numpy()) is None and not onednn._state['lib']\n"

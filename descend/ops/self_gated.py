@@ -35,6 +35,11 @@ class SiLU(Function):
             s += 1
             xp.reciprocal(s, out=s)
         self.a, self.s = a, s
+        compiled = kernels.get("silu_forward", a) if flats is not None else None
+        if compiled is not None:  # the product on the kernels' threads
+            y = xp.empty_like(a)
+            compiled(*flats, kernels.dense_flat(y, a)[0])
+            return y
         return a * s
 
     def backward(self, g):
