@@ -63,7 +63,7 @@ LAYOUT_CASES = [
     ("group_norm[channels-last]", {"channel_moments", "scale_shift", "grad_sums", "grad_input"}),
     ("max_pool2d[channels-last leftover]", {"max_pool_tiles", "max_pool_tiles_backward"}),
     ("max_pool2d[channels-last 3x2]", {"max_pool_tiles", "max_pool_tiles_backward"}),
-    ("relu[channels-last]", {"relu_backward"}),
+    ("relu[channels-last]", {"relu", "relu_backward"}),
     ("silu[channels-last]", {"silu_backward"}),  # (the forward takes its kernel with oneDNN only)
     ("conv2d[strip resnet 3x3 channels-last]", {"im2col"}),
     ("conv2d[strip wide padding channels-last]", {"im2col", "col2im"}),

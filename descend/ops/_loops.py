@@ -44,7 +44,16 @@ def grad_sums(g, x, mean):
     pgx = np.zeros((n, pieces, c), np.float64)
     for t in prange(n * pieces):
         b, q = t // pieces, t % pieces
-        for i in range(q * m // pieces, (q + 1) * m // pieces):
+        i, hi = q * m // pieces, (q + 1) * m // pieces
+        while i + 4 <= hi:  # four rows per update of the accumulators (see channel_moments)
+            for j in range(c):
+                mj = mean[b, j]
+                g0, g1, g2, g3 = g[b, i, j], g[b, i + 1, j], g[b, i + 2, j], g[b, i + 3, j]
+                pg[b, q, j] += (g0 + g1) + (g2 + g3)
+                pgx[b, q, j] += ((g0 * (x[b, i, j] - mj) + g1 * (x[b, i + 1, j] - mj))
+                                 + (g2 * (x[b, i + 2, j] - mj) + g3 * (x[b, i + 3, j] - mj)))
+            i += 4
+        for i in range(i, hi):
             for j in range(c):
                 gij = g[b, i, j]
                 pg[b, q, j] += gij
@@ -72,6 +81,13 @@ def grad_input(g, x, mean, a, b, k, out):
         for i in range(lo, hi):
             for j in range(c):
                 out[s, i, j] = g[s, i, j] * a[s, j] + (x[s, i, j] - mean[s, j]) * b[s, j] + k[s, j]
+
+
+def relu(x, out):
+    """out = 0 where x <= 0, else x (flat arrays): np.maximum(x, 0) bit for bit (NaN kept with its sign, -0 to
+    +0), at copy speed where NumPy's NaN-aware maximum ran 4x slower."""
+    for i in prange(x.shape[0]):
+        out[i] = 0 if x[i] <= 0 else x[i]
 
 
 def relu_backward(g, y, out):
@@ -222,7 +238,17 @@ def channel_moments(x):
     p2 = np.zeros((n, pieces, c), np.float64)
     for t in prange(n * pieces):
         b, q = t // pieces, t % pieces
-        for i in range(q * m // pieces, (q + 1) * m // pieces):
+        i, hi = q * m // pieces, (q + 1) * m // pieces
+        # Four rows per update: the accumulators stay in memory (numba cannot tell they do not alias x), so
+        # each update waits for the last one's store; a row at a time ran 2-2.5x slower.
+        while i + 4 <= hi:
+            for j in range(c):
+                kj = k[b, j]
+                d0, d1, d2, d3 = x[b, i, j] - kj, x[b, i + 1, j] - kj, x[b, i + 2, j] - kj, x[b, i + 3, j] - kj
+                p1[b, q, j] += (d0 + d1) + (d2 + d3)
+                p2[b, q, j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+            i += 4
+        for i in range(i, hi):
             for j in range(c):
                 d = x[b, i, j] - k[b, j]
                 p1[b, q, j] += d

@@ -34,7 +34,7 @@ import numpy as np
 # ~100 MB of LLVM in the process): MNIST-1D's models and the 784-512-256 MLP stay under it and never load it.
 MIN_SIZE = 100_000
 
-_NAMES = ("channel_moments", "scale_shift", "grad_sums", "grad_input", "relu_backward", "silu_forward", "silu_backward",
+_NAMES = ("channel_moments", "scale_shift", "grad_sums", "grad_input", "relu", "relu_backward", "silu_forward", "silu_backward",
           "leaky_relu", "leaky_relu_backward", "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im",
           "adam", "amax_rows", "amax_rows_backward")
 _HELPERS = ("_pieces", "_combine")  # called from the loops, so compiled with them
