@@ -27,6 +27,7 @@ CONV = [
     ((2, 8, 9, 11), (5, 8, 3, 2), dict(stride=(2, 1), padding=(1, 0))),
     ((2, 8, 10, 10), (16, 8, 3, 3), dict(dilation=2, padding=2, bias=False)),
     ((2, 64, 7, 7), (1, 64, 7, 7), dict()),
+    ((4, 1, 12, 12), (8, 1, 4, 4), dict(stride=2, padding=1)),  # a DCGAN discriminator's image layer
 ]
 # (N, C_in, H, W), (C_in, C_out, kh, kw), options: DCGAN's 4x4 stride 2, output padding, dilation.
 TRANSPOSED = [
@@ -107,6 +108,24 @@ def test_conv2d_matches_the_float64_lowering_and_torch(x_shape, w_shape, kw, cha
 def test_conv_transpose2d_matches_the_float64_lowering_and_torch(x_shape, w_shape, kw) -> None:
     x, w, b, kw = _inputs(x_shape, w_shape, kw, True, w_shape[1])
     _check(F.conv_transpose2d, x, w, b, kw, "conv_transpose2d")
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, want", [
+    ((4, 1, 12, 12), (8, 1, 4, 4), 2, {"backward_data": b"x64:gemm:jit"}),
+    ((4, 32, 12, 12), (64, 32, 3, 3), 2, {"backward_data": b"jit:avx512_core"}),
+    ((4, 16, 12, 12), (16, 16, 3, 3), 1, {"forward": b"jit:avx512_core", "backward_data": b"jit:avx512_core"}),
+])
+def test_the_preferred_implementations_are_the_ones_run(x_shape, w_shape, stride, want: dict) -> None:
+    """The fixed rules of ConvPlan._preferred name implementations this oneDNN offers, and the plans get them
+    (a renamed implementation would silently fall back to the first-ranked one)."""
+    plan = onednn.ConvPlan(onednn._lib(), x_shape, w_shape, (x_shape[0], w_shape[0], 6, 6) if stride == 2 else
+                           (x_shape[0], w_shape[0]) + x_shape[2:], (stride, stride), ((1, 1), (1, 1)), (1, 1), True)
+    plan.backward_data(np.ones(onednn._cl(plan.y_shape), np.float32), np.ones(w_shape, np.float32))
+    for kind, name in want.items():
+        pd = (plan.fwd if kind == "forward" else plan.bwd_data)[0].pd
+        got = onednn.C.c_char_p()
+        plan.lib.dnnl_primitive_desc_query(pd, onednn._IMPL_INFO, 0, onednn.C.byref(got))
+        assert got.value == name, (kind, got.value)
 
 
 def _served(x_shape, w_shape, dtype=np.float32, groups: int = 1, **kw) -> bool:

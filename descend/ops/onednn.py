@@ -40,7 +40,7 @@ _CACHE_SIZE = 128  # plans kept; the least recently used leaves the cache (freed
 # oneDNN v3 C API constants (dnnl_types.h / dnnl_common_types.h).
 _CPU, _IN_ORDER, _F32, _ANY = 1, 1, 3, 1
 _FWD_TRAINING, _DIRECT, _EXEC_ARG_MD, _IMPL_INFO = 0x40, 1, 255, 8
-_JIT_CHANNELS = 16  # see ConvPlan._choose
+_JIT_CHANNELS, _STRIDED_JIT, _STRIDED_GEMM = 16, 32, 4  # channel counts of ConvPlan._preferred's rules
 _SRC, _DST, _WEIGHTS, _BIAS = 1, 17, 33, 41
 _DIFF_SRC, _DIFF_DST, _DIFF_WEIGHTS, _DIFF_BIAS = 129, 145, 161, 169
 
@@ -278,7 +278,7 @@ class ConvPlan:
 
     def __init__(self, lib: Any, x_shape: tuple, w_shape: tuple, out_shape: tuple, stride: tuple,
                  padding: tuple, dilation: tuple, bias: bool) -> None:
-        self.lib, self.bias = lib, bias
+        self.lib, self.bias, self.strided = lib, bias, any(s > 1 for s in stride)
         self.x_shape, self.w_shape, self.y_shape = x_shape, w_shape, out_shape
         self.geometry = (_dims(stride), _dims([d - 1 for d in dilation]), _dims([lo for lo, _ in padding]),
                          _dims([hi for _, hi in padding]))
@@ -296,7 +296,7 @@ class ConvPlan:
                 *self.geometry, None), "convolution forward")
             return pd
 
-        pd = self._choose(make)
+        pd = self._choose(make, "forward")
         args = {_SRC: self.src, _DST: self.dst}
         if bias:
             args[_BIAS] = self.b_md
@@ -304,22 +304,38 @@ class ConvPlan:
         self.fwd = self._with_weights(pd, args, _WEIGHTS)
         self.bwd_data = self.bwd_weights = None
 
-    def _choose(self, make) -> Any:
-        """A primitive descriptor from make(), at oneDNN's first-ranked implementation, except for layers of
-        at most 16 channels each way: there the direct JIT kernel, when offered, ran ResNet's 16-channel
-        layers 10-20 % faster than the brgemm kernel ranked first (forward and input gradient; wider layers
-        are faster on brgemm). A fixed rule, not a timing, so every run computes with the same kernels."""
+    def _choose(self, make, kind: str) -> Any:
+        """A primitive descriptor from make(), at oneDNN's first-ranked implementation unless _preferred names
+        another that oneDNN offers for it."""
         pd = make()
-        if max(self.x_shape[1], self.w_shape[0]) > _JIT_CHANNELS:
+        want = self._preferred(kind)
+        if want is None:
             return pd
         while True:
             name = C.c_char_p()
             self.lib.dnnl_primitive_desc_query(pd, _IMPL_INFO, 0, C.byref(name))
-            if (name.value or b"") == b"jit:avx512_core":
+            if (name.value or b"") == want:
                 return pd
-            if self.lib.dnnl_primitive_desc_next_impl(pd) != 0:  # none offered: back to the first
+            if self.lib.dnnl_primitive_desc_next_impl(pd) != 0:  # not offered: back to the first
                 self.lib.dnnl_primitive_desc_destroy(pd)
                 return make()
+
+    def _preferred(self, kind: str) -> Optional[bytes]:
+        """Fixed rules, not timings, so that every run computes with the same kernels; each from timing every
+        implementation oneDNN offers on the bench models' layers (bench/README.md):
+        - a strided convolution's input gradient: brgconv_strided, ranked first, ran 1.15-2.8x slower than the
+          direct JIT kernel for 16-32 input channels, and 4-5.7x slower than oneDNN's im2col GEMM for one (a
+          DCGAN's image layer, forward of its generator's last transposed convolution included);
+        - layers of at most 16 channels each way: the direct JIT kernel, 10-20 % faster than brgemm."""
+        c_in = self.x_shape[1]
+        if kind == "backward_data" and self.strided:
+            if c_in <= _STRIDED_GEMM:
+                return b"x64:gemm:jit"
+            if c_in <= _STRIDED_JIT:
+                return b"jit:avx512_core"
+        if max(c_in, self.w_shape[0]) <= _JIT_CHANNELS:
+            return b"jit:avx512_core"
+        return None
 
     def _keep(self, md: Any) -> Any:
         self.descs.append(md)
@@ -357,7 +373,7 @@ class ConvPlan:
                     self.fwd_pd, None), "convolution backward data")
                 return pd
 
-            pd = self._choose(make)
+            pd = self._choose(make, "backward_data")
             self.bwd_data = self._with_weights(pd, {_DIFF_SRC: self.src, _DIFF_DST: self.dst}, _WEIGHTS)
         prim, reorder, wbuf = self.bwd_data
         reorder(src=w, dst=wbuf)
