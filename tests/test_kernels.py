@@ -440,3 +440,12 @@ def test_second_order_gradients_through_the_maxout_kernel() -> None:
             (g * g).sum().backward()
         grads.append(t.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_relu_of_a_view_whose_layout_empty_like_does_not_reproduce() -> None:
+    """x[:, None] is dense, but np.empty_like gives its new axis another stride: the NumPy path serves it."""
+    x = np.random.default_rng(0).standard_normal((30, 40)).astype(np.float32)
+    with kernels.forced(True):
+        for view in (lambda t: t[:, None], lambda t: t[None], lambda t: t[..., None]):
+            y = F.relu(view(descend.tensor(x)))
+            np.testing.assert_array_equal(y.numpy(), np.maximum(view(x), 0))

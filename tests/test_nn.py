@@ -266,3 +266,17 @@ def test_train_reaches_children_through_their_own_train_as_pytorch():
     assert not any(m.training for m in net.modules())
     net.train()
     assert [m.training for m in net.modules()] == [True, True, False, True, True, True]
+
+
+def test_train_survives_a_child_that_refers_back_to_its_parent():
+    """descend finds children inside plain lists, so a back-reference kept in one (PyTorch's way to hold an
+    unregistered parent) makes a cycle: train() and eval() visit each module once, as modules() does."""
+    class Net(dnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = dnn.Linear(2, 2)
+            self.fc.owner = [self]
+
+    net = Net().eval()
+    assert [m.training for m in net.modules()] == [False, False]
+    assert all(m.training for m in net.train().modules())

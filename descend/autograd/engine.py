@@ -31,8 +31,9 @@ def _unbroadcast(grad: Any, shape: tuple) -> Any:
 
 
 def _sum_axes(grad: Any, axes: tuple) -> Any:
-    """grad.sum(axis=axes, keepdims=True); for a dense float array whose summed axes are one run in memory
-    (a bias over a batch, a channels-last (N, C, H, W) gradient over H and W), a product with ones instead.
+    """grad.sum(axis=axes, keepdims=True); for a dense float array whose summed axes are one run in memory that
+    is not innermost (a bias over a batch, a channels-last (N, C, H, W) gradient over H and W), a product with
+    ones instead.
     NumPy's sum over an axis that is not innermost runs short inner loops: a (32, 16, 28, 28) channels-last
     gradient summed over H, W took 365 us, the product 21 us, with float32 errors about 3x smaller."""
     if grad.dtype.kind != "f" or grad.ndim < 2:
@@ -41,7 +42,9 @@ def _sum_axes(grad: Any, axes: tuple) -> Any:
     flags = [i in axes for i in order]
     first, last = flags.index(True), len(flags) - 1 - flags[::-1].index(True)
     dense = grad.transpose(order)
-    if not all(flags[first:last + 1]) or not dense.flags.c_contiguous:
+    # Summed axes innermost in memory: NumPy's contiguous, pairwise sum is fast and more accurate than a
+    # product's float32 accumulation, so it stays.
+    if last == grad.ndim - 1 or not all(flags[first:last + 1]) or not dense.flags.c_contiguous:
         return grad.sum(axis=axes, keepdims=True)
     sizes = dense.shape
     outer, mid = _prod(sizes[:first]), _prod(sizes[first:last + 1])

@@ -142,3 +142,25 @@ def _forward_always(module: Any, args: tuple, kwargs: dict, post: Any) -> Any:
                 except Exception:  # the forward's error is the one to report
                     pass
         raise
+
+
+class RemovableHandle:
+    """Returned by hook registration; `remove()` (or leaving a `with` block) unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict, extra: tuple = ()) -> None:
+        self._hooks, self._extra = hooks, extra
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+        for flags in self._extra:
+            flags.discard(self.id)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from descend import backend, serialization
 from descend.nn._children import ChildrenView
-from descend.nn._hooks import call_with_hooks
+from descend.nn._hooks import RemovableHandle, call_with_hooks
 from descend._tensor import Tensor
 
 # Bookkeeping attributes the state walker never looks into.
@@ -50,26 +51,7 @@ class Parameter(Tensor):
 serialization.register_tensor_kind(Parameter)
 
 
-class RemovableHandle:
-    """Returned by hook registration; `remove()` (or leaving a `with` block) unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict, extra: tuple = ()) -> None:
-        self._hooks, self._extra = hooks, extra
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-        for flags in self._extra:
-            flags.discard(self.id)
-
-    def __enter__(self) -> "RemovableHandle":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
+_TRAIN_WALK = threading.local()
 
 
 def _walk(name: str, value: Any) -> Iterator[tuple[str, Any]]:
@@ -318,9 +300,17 @@ class Module:
         its own train(), as PyTorch does (an override, say one keeping a frozen batch norm in eval, is obeyed)."""
         if not isinstance(mode, bool):
             raise ValueError(f"train(): mode must be a bool, got {mode!r}")
-        self.training = mode
-        for m in self.children():
-            m.train(mode)
+        walk = _TRAIN_WALK.__dict__.setdefault("seen", set())  # modules of this train() call, per thread:
+        top = not walk  # a child may refer back to its parent through a plain list (descend walks lists)
+        walk.add(id(self))
+        try:
+            self.training = mode
+            for m in self.children():
+                if id(m) not in walk:
+                    m.train(mode)
+        finally:
+            if top:
+                walk.clear()
         return self
 
     def eval(self) -> "Module":

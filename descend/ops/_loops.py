@@ -48,7 +48,8 @@ def grad_sums(g, x, mean):
         while i + 4 <= hi:  # four rows per update of the accumulators (see channel_moments)
             for j in range(c):
                 mj = mean[b, j]
-                g0, g1, g2, g3 = g[b, i, j], g[b, i + 1, j], g[b, i + 2, j], g[b, i + 3, j]
+                g0, g1 = np.float64(g[b, i, j]), np.float64(g[b, i + 1, j])  # float64 partials, as the sums
+                g2, g3 = np.float64(g[b, i + 2, j]), np.float64(g[b, i + 3, j])
                 pg[b, q, j] += (g0 + g1) + (g2 + g3)
                 pgx[b, q, j] += ((g0 * (x[b, i, j] - mj) + g1 * (x[b, i + 1, j] - mj))
                                  + (g2 * (x[b, i + 2, j] - mj) + g3 * (x[b, i + 3, j] - mj)))

@@ -310,11 +310,13 @@ class ReLU(Function):
     def forward(self, a):
         xp = get_array_module(a)
         compiled = kernels.get("relu", a)
-        flats = kernels.dense_flat(a) if compiled is not None else None
-        if flats is not None:
-            self.out = np.empty_like(a)
-            compiled(flats[0], kernels.dense_flat(self.out, a)[0])
-            return self.out
+        if compiled is not None:
+            out = np.empty_like(a)
+            flats = kernels.dense_flat(a, out)  # None for a layout empty_like does not reproduce (x[None])
+            if flats is not None:
+                compiled(*flats)
+                self.out = out
+                return out
         self.out = xp.maximum(a, zeros_as(a)) if a.ndim and a.dtype.kind == "f" else xp.maximum(a, 0)
         return self.out
 
