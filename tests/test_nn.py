@@ -280,3 +280,19 @@ def test_train_survives_a_child_that_refers_back_to_its_parent():
     net = Net().eval()
     assert [m.training for m in net.modules()] == [False, False]
     assert all(m.training for m in net.train().modules())
+
+
+def test_module_to_channels_last_is_accepted_and_keeps_values_and_outputs():
+    """model.to(memory_format=channels_last), PyTorch's CNN idiom: accepted; parameters keep their values and
+    contiguous layout (README), and the model's outputs are the same up to float32 rounding."""
+    torch = pytest.importorskip("torch")
+    net = dnn.Sequential(dnn.Conv2d(3, 8, 3, padding=1), dnn.BatchNorm2d(8), dnn.ReLU())
+    x = descend.tensor(np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32))
+    before = [p.detach().numpy().copy() for p in net.parameters()]
+    y0 = net(x).detach().numpy()
+    assert net.to(memory_format=descend.channels_last) is net
+    assert all(np.array_equal(p.detach().numpy(), b) and p.is_contiguous() for p, b in zip(net.parameters(), before))
+    y1 = net(x.to(memory_format=descend.channels_last)).detach().numpy()  # another lowering: float32 rounding
+    np.testing.assert_allclose(y1, y0, rtol=1e-5, atol=1e-6)
+    tnet = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU())
+    tnet.to(memory_format=torch.channels_last)  # the same call runs under PyTorch
