@@ -24,13 +24,19 @@ def _pieces(n: int) -> int:
     return max(1, 8 // n)
 
 
+def _span(t: int, pieces: int, m: int):
+    """Work item t of n * pieces: (sample, piece, first row, end row)."""
+    b, q = t // pieces, t % pieces
+    return b, q, q * m // pieces, (q + 1) * m // pieces
+
+
 def scale_shift(x, mean, a, b, out):
     """out[n, p, c] = (x - mean[n, c]) * a[n, c] + b[n, c]: a normalisation's output in one pass (centring
     first keeps the precision when the mean is large beside the spread)."""
     n, m, c = x.shape
     pieces = _pieces(n)
     for t in prange(n * pieces):
-        s, lo, hi = t // pieces, (t % pieces) * m // pieces, (t % pieces + 1) * m // pieces
+        s, _, lo, hi = _span(t, pieces, m)
         for i in range(lo, hi):
             for j in range(c):
                 out[s, i, j] = (x[s, i, j] - mean[s, j]) * a[s, j] + b[s, j]
@@ -43,8 +49,7 @@ def grad_sums(g, x, mean):
     pg = np.zeros((n, pieces, c), np.float64)
     pgx = np.zeros((n, pieces, c), np.float64)
     for t in prange(n * pieces):
-        b, q = t // pieces, t % pieces
-        i, hi = q * m // pieces, (q + 1) * m // pieces
+        b, q, i, hi = _span(t, pieces, m)
         while i + 4 <= hi:  # four rows per update of the accumulators (see channel_moments)
             for j in range(c):
                 mj = mean[b, j]
@@ -66,7 +71,7 @@ def _combine(parts):
     """(n, pieces, c) partial sums -> (n, c), pieces added in order."""
     n, pieces, c = parts.shape
     out = np.zeros((n, c), np.float64)
-    for b in prange(n):
+    for b in range(n):
         for q in range(pieces):
             for j in range(c):
                 out[b, j] += parts[b, q, j]
@@ -78,7 +83,7 @@ def grad_input(g, x, mean, a, b, k, out):
     n, m, c = g.shape
     pieces = _pieces(n)
     for t in prange(n * pieces):
-        s, lo, hi = t // pieces, (t % pieces) * m // pieces, (t % pieces + 1) * m // pieces
+        s, _, lo, hi = _span(t, pieces, m)
         for i in range(lo, hi):
             for j in range(c):
                 out[s, i, j] = g[s, i, j] * a[s, j] + (x[s, i, j] - mean[s, j]) * b[s, j] + k[s, j]
@@ -238,8 +243,7 @@ def channel_moments(x):
     p1 = np.zeros((n, pieces, c), np.float64)
     p2 = np.zeros((n, pieces, c), np.float64)
     for t in prange(n * pieces):
-        b, q = t // pieces, t % pieces
-        i, hi = q * m // pieces, (q + 1) * m // pieces
+        b, q, i, hi = _span(t, pieces, m)
         # Four rows per update: the accumulators stay in memory (numba cannot tell they do not alias x), so
         # each update waits for the last one's store; a row at a time ran 2-2.5x slower.
         while i + 4 <= hi:

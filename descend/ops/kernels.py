@@ -34,10 +34,10 @@ import numpy as np
 # ~100 MB of LLVM in the process): MNIST-1D's models and the 784-512-256 MLP stay under it and never load it.
 MIN_SIZE = 100_000
 
-_NAMES = ("channel_moments", "scale_shift", "grad_sums", "grad_input", "relu", "relu_backward", "silu_forward", "silu_backward",
-          "leaky_relu", "leaky_relu_backward", "max_pool_tiles", "max_pool_tiles_backward", "im2col", "col2im",
-          "adam", "amax_rows", "amax_rows_backward")
-_HELPERS = ("_pieces", "_combine")  # called from the loops, so compiled with them
+_NAMES = ("channel_moments", "scale_shift", "grad_sums", "grad_input", "relu", "relu_backward", "silu_forward",
+          "silu_backward", "leaky_relu", "leaky_relu_backward", "max_pool_tiles", "max_pool_tiles_backward",
+          "im2col", "col2im", "adam", "amax_rows", "amax_rows_backward")
+_HELPERS = ("_pieces", "_span", "_combine")  # called from the loops, so compiled with them
 _state: dict = {"compiled": None, "parallel": None, "forced": None, "threads": 1}
 # The loops are compiled for these (native byte order); float16, bfloat16, integers and complex numbers keep the
 # NumPy paths, which handle them.
@@ -137,13 +137,15 @@ def get(name: str, *arrays, min_size: int = MIN_SIZE) -> Optional[Callable]:
         return None
     if forced is None and arrays[0].size < min_size:
         return None
-    return _variant(name) if _compile() else None
+    return _variant(name)
 
 
 def loop(name: str) -> Callable:
     """The compiled kernel `name`, for the backward of an op whose forward already took the kernels (so that
     the same path runs both ways whatever `forced` says meanwhile)."""
-    return _variant(name) if _compile() else _compile()[name]
+    if not _compile():
+        raise KeyError(f"compiled kernel {name!r}: numba is unavailable or switched off")
+    return _variant(name)
 
 
 @contextlib.contextmanager
