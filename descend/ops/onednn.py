@@ -462,12 +462,6 @@ def cached(key: tuple, make) -> Any:
     return plan
 
 
-def loaded() -> bool:
-    """Whether oneDNN already runs in this process (a convolution loaded it), so that other ops may use it
-    without the ~0.1 s load, or handing OpenBLAS's threads over, in a model without convolutions."""
-    return _state["forced"] is not False and bool(_state["lib"])
-
-
 def channels_last(a: np.ndarray) -> np.ndarray:
     """(N, C, H, W) as contiguous float32 (N, H, W, C) memory: a view when it is already laid out so (an
     upstream gradient of another dtype is cast, as PyTorch casts it to the output's dtype)."""

@@ -6,10 +6,11 @@ thread descend was given, where NumPy's passes run on one). A diffusion U-Net's 
 46 ms step on one thread (bench/README.md).
 
 The primitives see a dense array as one flat run of float32 values (any axis order: channels-last stays
-channels-last). They run only where oneDNN already runs in the process (`onednn.loaded()`: a convolution
-loaded it), so a model without convolutions neither loads the library nor hands OpenBLAS's threads over
-(descend/ops/onednn.py); float64, CuPy, small arrays and the rest keep the NumPy paths, which
-tests/test_onednn_eltwise.py checks them against, with PyTorch.
+channels-last). They take 4-D arrays only, the feature maps of the 2-D convolutions that run on oneDNN, so a
+model without them (an MLP with SiLU) neither loads the library nor hands OpenBLAS's threads over
+(descend/ops/onednn.py), and which path an array takes depends on the array alone, never on what ran before
+in the process (a resumed run computes as the original did). float64, CuPy, small arrays and the rest keep
+the NumPy paths, which tests/test_onednn_eltwise.py checks them against, with PyTorch.
 
 >>> import numpy as np
 >>> from descend.ops import onednn, onednn_eltwise
@@ -59,12 +60,12 @@ class EltwisePlan:
 
 
 def plan(alg: str, a: Any) -> Optional[EltwisePlan]:
-    """The cached plan of `alg` for an array like a, or None: not a float32 NumPy array, fewer than
-    onednn.MIN_SIZE elements, oneDNN not yet running in the process, or switched off (`onednn.forced`
-    applies: True takes any size and loads the library, False never)."""
+    """The cached plan of `alg` for an array like a, or None: not a float32 NumPy array, not 4-D, fewer than
+    onednn.MIN_SIZE elements, or oneDNN missing or switched off (`onednn.forced` applies: True takes any
+    size and shape, False never)."""
     forced = onednn._state["forced"]
     if forced is False or type(a) is not np.ndarray or a.dtype != np.float32 or a.size == 0:
         return None
-    if forced is None and (a.size < onednn.MIN_SIZE or not onednn.loaded()):
+    if forced is None and (a.ndim != 4 or a.size < onednn.MIN_SIZE):
         return None
     return onednn.cached(("eltwise", alg, a.size), lambda lib: EltwisePlan(lib, _ALGS[alg], a.size))

@@ -14,8 +14,8 @@ from descend._tensor import Function
 
 
 class SiLU(Function):
-    """x * sigmoid(x) as one op: the forward keeps s = sigmoid(x) (oneDNN's logistic primitive where oneDNN
-    runs, one vectorized pass on its threads; else four in-place NumPy passes), the backward is
+    """x * sigmoid(x) as one op: the forward keeps s = sigmoid(x) (oneDNN's logistic primitive on large 4-D
+    feature maps, one vectorized pass on its threads; else four in-place NumPy passes), the backward is
     g * s * (1 + x * (1 - s)) in one compiled pass (or four NumPy passes), instead of a Sigmoid and a Mul node
     and their sum. (oneDNN's swish backward, which recomputes the exponential, ran 2x slower than the kernel.)"""
 
